@@ -1,0 +1,67 @@
+# imageforge: `make demo` and `make test` work on a fresh Debian machine as root.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages imageforge and its tests use: OCI runtimes, peer tools that check our
+# images (skopeo, umoci, podman, buildah), base-image sources (busybox-static,
+# debootstrap), qemu-user for foreign-architecture RUN, a reference registry.
+DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
+	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
+	binfmt-support util-linux iproute2
+DEMO_ROOT ?= $(CURDIR)/.demo-root
+
+.PHONY: setup system-packages host-setup venv demo test lint typecheck imports pytest clean
+
+setup: system-packages host-setup venv
+
+# Installs only what is missing, so a second run is quick and offline.
+system-packages:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "setup: not root, skipping Debian packages: $(DEB_PACKAGES)"; exit 0; fi; \
+	missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: apt-get install$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# binfmt_misc lets the kernel hand foreign-architecture binaries to qemu-user.
+host-setup:
+	@if [ "$$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/status ]; then \
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null \
+			&& update-binfmts --enable >/dev/null 2>&1 || true; fi
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/imageforge --root $(DEMO_ROOT) system check
+
+lint:
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+# pytest exits 5 when it collected no test: that is a failure here, never a pass.
+pytest:
+	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+test: setup lint typecheck imports pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO_ROOT) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

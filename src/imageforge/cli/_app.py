@@ -1,0 +1,147 @@
+"""The ``imageforge`` command: global options, sub-command registry, error rendering."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import typer
+from rich.console import Console
+
+from imageforge import __version__
+from imageforge.cli._exit import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    exit_code_for,
+)
+from imageforge.cli._options import (
+    LOG_LEVELS,
+    GlobalOptions,
+    configure_logging,
+    default_root,
+)
+from imageforge.errors import ImageforgeError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="imageforge",
+    help="Lint, build, analyse, scan, sign, serve and promote container images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Verbosity as parsed so far; read when rendering an error that escaped a command.
+_verbosity = {"level": 0}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"imageforge {__version__}")
+        raise typer.Exit()
+
+
+def _check_log_level(value: str | None) -> str | None:
+    if value is not None and value.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"must be one of {', '.join(LOG_LEVELS)}")
+    return value.lower() if value else None
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    root: Path | None = typer.Option(
+        None,
+        "--root",
+        metavar="DIR",
+        help="Store root (default: $IMAGEFORGE_ROOT, else /var/lib/imageforge as root, "
+        "else ~/.local/share/imageforge).",
+        show_default=False,
+    ),
+    verbose: int = typer.Option(
+        0,
+        "-v",
+        "--verbose",
+        count=True,
+        metavar="",
+        show_default=False,
+        help="More diagnostics on stderr (and tracebacks); -vv for debug.",
+    ),
+    log_level: str | None = typer.Option(
+        None,
+        "--log-level",
+        metavar="LEVEL",
+        callback=_check_log_level,
+        help=f"Diagnostics level: {', '.join(LOG_LEVELS)}.",
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    _verbosity["level"] = verbose
+    configure_logging(verbose, log_level)
+    ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=log_level)
+
+
+def _register() -> None:
+    # Sub-command modules attach themselves to ``app``; imported here, after ``app`` exists.
+    from imageforge.cli import _system  # noqa: F401
+
+
+_register()
+
+
+def _print_error(exc: ImageforgeError) -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"error: {exc}", markup=False)
+    if exc.hint:
+        err.print(f"hint: {exc.hint}", markup=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``imageforge`` command and return its exit code."""
+    return run(app, argv)
+
+
+def run(cli: typer.Typer, argv: Sequence[str] | None = None) -> int:
+    """Run ``cli`` and return the exit code: never raises, never prints a traceback
+    unless -v was given; every :class:`ImageforgeError` becomes ``error: ...`` plus a
+    hint and the exit code of its kind."""
+    _verbosity["level"] = 0
+    command = typer.main.get_command(cli)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = command.main(args=args, prog_name="imageforge", standalone_mode=False)
+    except ImageforgeError as exc:
+        if _verbosity["level"]:
+            traceback.print_exc()
+        _print_error(exc)
+        return exit_code_for(exc.kind)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    except (click.Abort, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``imageforge ... | head``): not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:  # a bug: say so in one line, the traceback only with -v
+        if _verbosity["level"]:
+            traceback.print_exc()
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: run again with -v for the traceback and report it", file=sys.stderr)
+        return EXIT_INTERNAL
+    return rv if isinstance(rv, int) else EXIT_OK

@@ -1,0 +1,54 @@
+"""Options every command shares: the store root, verbosity, output format."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["GlobalOptions", "OutputFormat", "configure_logging", "default_root"]
+
+
+class OutputFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def default_root() -> Path:
+    """``$IMAGEFORGE_ROOT``, else /var/lib/imageforge for root, else
+    ``$XDG_DATA_HOME/imageforge`` (``~/.local/share/imageforge``), as podman does."""
+    env = os.environ.get("IMAGEFORGE_ROOT")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/imageforge")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "imageforge"
+
+
+@dataclass
+class GlobalOptions:
+    root: Path
+    verbose: int = 0
+    log_level: str | None = None
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def configure_logging(verbose: int, log_level: str | None) -> None:
+    """Diagnostics go to stderr: warnings by default, info with -v, debug with -vv;
+    ``--log-level`` wins over -v."""
+    if log_level is not None:
+        level = getattr(logging, log_level.upper())
+    elif verbose >= 2:
+        level = logging.DEBUG
+    elif verbose == 1:
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )

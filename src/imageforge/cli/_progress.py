@@ -1,0 +1,187 @@
+"""Renders a :class:`~imageforge.progress.ProgressSink` for people: rich progress bars on
+a terminal, plain timestamped lines otherwise (CI logs, pipes), nothing when quiet."""
+
+from __future__ import annotations
+
+import enum
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+
+__all__ = ["PlainProgress", "ProgressMode", "RichProgress", "progress_sink"]
+
+
+class ProgressMode(enum.StrEnum):
+    AUTO = "auto"
+    TTY = "tty"
+    PLAIN = "plain"
+    QUIET = "quiet"
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _human(n: float, unit: str) -> str:
+    if unit != "bytes":
+        return f"{int(n)}{(' ' + unit) if unit else ''}"
+    for suffix in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or suffix == "GiB":
+            return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.1f} {suffix}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover - loop always returns
+
+
+def _amount(done: float, total: float | None, unit: str) -> str:
+    """``3/11 checks`` or ``12.0 MiB/40.0 MiB``."""
+    if unit == "bytes":
+        d = _human(done, unit)
+        return d if total is None else f"{d}/{_human(total, unit)}"
+    of = "" if total is None else f"/{int(total)}"
+    return f"{int(done)}{of} {unit}".rstrip()
+
+
+@dataclass
+class _Task:
+    description: str
+    total: int | None
+    unit: str
+    started: float
+    completed: int = 0
+    last_quarter: int = 0
+
+
+class PlainProgress:
+    """One timestamped line per start, per quarter of a known total, per end and note."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Task] = {}
+
+    def _emit(self, text: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(f"{_timestamp()} {text}\n")
+        stream.flush()
+
+    def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:
+        with self._lock:
+            self._tasks[key] = _Task(description, total, unit, time.monotonic())
+            size = f" ({_human(total, unit)})" if total is not None else ""
+            self._emit(f"{description}{size}")
+
+    def advance(self, key: str, amount: int = 1) -> None:
+        with self._lock:
+            task = self._tasks.get(key)
+            if task is None:
+                return
+            task.completed += amount
+            if not task.total:
+                return
+            quarter = min(4, task.completed * 4 // task.total)
+            if 0 < quarter < 4 and quarter > task.last_quarter:
+                task.last_quarter = quarter
+                shown = _amount(task.completed, task.total, task.unit)
+                self._emit(f"{task.description}: {quarter * 25}% ({shown})")
+
+    def done(self, key: str, message: str | None = None, *, failed: bool = False) -> None:
+        with self._lock:
+            task = self._tasks.pop(key, None)
+            desc = task.description if task else key
+            took = f" in {time.monotonic() - task.started:.1f}s" if task else ""
+            state = "FAILED" if failed else "done"
+            self._emit(f"{desc}: {state}{took}" + (f": {message}" if message else ""))
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self._emit(message)
+
+
+class _AmountColumn(ProgressColumn):
+    """``3/7 checks`` or ``12.0 MiB/40.0 MiB``, by the task's unit."""
+
+    def render(self, task: Task) -> Text:
+        return Text(_amount(task.completed, task.total, str(task.fields.get("unit", ""))))
+
+
+class RichProgress:
+    """Live rich progress bars on stderr; call inside its ``live()`` context."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            _AmountColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
+        self._lock = threading.Lock()
+        self._tasks: dict[str, TaskID] = {}
+
+    @contextmanager
+    def live(self) -> Iterator[RichProgress]:
+        with self._progress:
+            yield self
+
+    def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:
+        with self._lock:
+            self._tasks[key] = self._progress.add_task(description, total=total, unit=unit)
+
+    def advance(self, key: str, amount: int = 1) -> None:
+        with self._lock:
+            task = self._tasks.get(key)
+        if task is not None:
+            self._progress.advance(task, amount)
+
+    def done(self, key: str, message: str | None = None, *, failed: bool = False) -> None:
+        with self._lock:
+            task = self._tasks.pop(key, None)
+        if task is None:
+            return
+        total = self._progress.tasks[self._progress.task_ids.index(task)].total
+        self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
+        if failed or message:
+            mark = "[red]failed[/red]" if failed else ""
+            self._progress.console.print(f"{mark} {message or ''}".strip())
+
+    def note(self, message: str) -> None:
+        self._progress.console.print(message, markup=False, highlight=False)
+
+
+@contextmanager
+def progress_sink(mode: ProgressMode, *, stream: TextIO | None = None) -> Iterator[ProgressSink]:
+    """The sink for ``mode``; AUTO means bars on a terminal, plain lines otherwise."""
+    target = stream or sys.stderr
+    if mode is ProgressMode.QUIET:
+        yield NULL_PROGRESS
+        return
+    if mode is ProgressMode.AUTO:
+        mode = ProgressMode.TTY if target.isatty() else ProgressMode.PLAIN
+    if mode is ProgressMode.PLAIN:
+        yield PlainProgress(stream)
+        return
+    rich_progress = RichProgress(Console(file=target, force_terminal=True))
+    with rich_progress.live() as sink:
+        yield sink

@@ -1,0 +1,21 @@
+"""Output helpers: JSON for machines, rich tables for people; both to stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+__all__ = ["print_json", "stdout_console"]
+
+
+def stdout_console() -> Console:
+    """A console on the current stdout; plain text when it is not a terminal."""
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,66 @@
+"""``imageforge system ...``: what this machine can do."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from imageforge.cli._app import app
+from imageforge.cli._options import GlobalOptions, OutputFormat
+from imageforge.cli._progress import ProgressMode, progress_sink
+from imageforge.cli._render import print_json, stdout_console
+from imageforge.errors import Unavailable
+from imageforge.runtime import SystemReport, check_system
+
+system_app = typer.Typer(help="Inspect this machine.", no_args_is_help=True)
+app.add_typer(system_app, name="system")
+
+
+def _render_table(report: SystemReport) -> None:
+    console = stdout_console()
+    table = Table(title=f"imageforge system check (root {report.root})", title_justify="left")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("details", overflow="fold")
+    for item in report.items:
+        status = "[green]ok[/green]" if item.ok else "[red]no[/red]"
+        details = item.summary + (f"\n[dim]hint: {item.hint}[/dim]" if item.hint else "")
+        table.add_row(item.name, status, details)
+    console.print(table)
+    console.print(f"builds will use runtime: {report.runtime or 'none'}")
+
+
+@system_app.command("check")
+def check(
+    ctx: typer.Context,
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.TABLE, "--format", help="table for people, json for machines."
+    ),
+    progress: ProgressMode = typer.Option(
+        ProgressMode.AUTO, "--progress", help="auto, tty, plain or quiet (stderr)."
+    ),
+) -> None:
+    """Probe runtimes, overlayfs, user namespaces, cgroups, binfmt, peer tools and disk.
+
+    Exits 0 when images can be built here (a working OCI runtime and overlayfs),
+    10 (unavailable) otherwise, after printing the report.
+    """
+    opts: GlobalOptions = ctx.obj
+    with progress_sink(progress) as sink:
+        report = check_system(opts.root, progress=sink)
+    if fmt is OutputFormat.JSON:
+        print_json(report.to_json())
+    else:
+        _render_table(report)
+    missing = []
+    if not report.item("root").ok:
+        missing.append(f"the store root {report.root} is unusable")
+    if report.runtime is None:
+        missing.append("no OCI runtime can start a container")
+    if not report.item("overlayfs").ok:
+        missing.append("overlayfs cannot be mounted")
+    if missing:
+        raise Unavailable(
+            "this machine cannot build images: " + "; ".join(missing),
+            hint="see the hints in the report above",
+        )

@@ -1,0 +1,50 @@
+"""Run a process in a rootfs: OCI runtime spec, runc/crun driver, mounts, host probes.
+
+Used by build (RUN steps), run and tune. ``check_system`` is what
+``imageforge system check`` reports; ``select_runtime`` picks the runtime a build uses.
+"""
+
+from imageforge.runtime._busybox import find_static_busybox, is_static_elf
+from imageforge.runtime._check import PEER_TOOLS, check_system
+from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, Runtime, StdIO
+from imageforge.runtime._oci import KNOWN_RUNTIMES, OciRuntime, find_runtime
+from imageforge.runtime._probes import (
+    check_binfmt,
+    check_cgroups,
+    check_disk,
+    check_overlayfs,
+    check_root,
+    check_tool,
+    check_userns,
+)
+from imageforge.runtime._report import CheckItem, SystemReport
+from imageforge.runtime._select import check_runtime, select_runtime
+from imageforge.runtime._spec import build_spec
+
+__all__ = [
+    "KNOWN_RUNTIMES",
+    "PEER_TOOLS",
+    "CheckItem",
+    "ExitStatus",
+    "Limits",
+    "Mount",
+    "OciRuntime",
+    "Process",
+    "Runtime",
+    "StdIO",
+    "SystemReport",
+    "build_spec",
+    "check_binfmt",
+    "check_cgroups",
+    "check_disk",
+    "check_overlayfs",
+    "check_root",
+    "check_runtime",
+    "check_system",
+    "check_tool",
+    "check_userns",
+    "find_runtime",
+    "find_static_busybox",
+    "is_static_elf",
+    "select_runtime",
+]

@@ -1,0 +1,61 @@
+"""``check_system``: every probe of ``imageforge system check``, in one report.
+
+Nothing is guessed from package lists; see ``_probes`` and ``_select`` for how each item
+is found out.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from imageforge.errors import ImageforgeError
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime._oci import KNOWN_RUNTIMES
+from imageforge.runtime._probes import (
+    check_binfmt,
+    check_cgroups,
+    check_disk,
+    check_overlayfs,
+    check_root,
+    check_tool,
+    check_userns,
+)
+from imageforge.runtime._report import CheckItem, SystemReport
+from imageforge.runtime._select import check_runtime
+
+__all__ = ["PEER_TOOLS", "check_system"]
+
+PEER_TOOLS = ("skopeo", "umoci", "buildah", "podman")
+
+
+def _guard(name: str, probe: Callable[[], CheckItem]) -> CheckItem:
+    """Run a probe; a probe that crashes is reported as a failed item, not a traceback."""
+    try:
+        return probe()
+    except (OSError, subprocess.SubprocessError, ImageforgeError) as exc:
+        return CheckItem(name, False, f"probe failed: {exc}", None, {})
+
+
+def check_system(root: Path, *, progress: ProgressSink = NULL_PROGRESS) -> SystemReport:
+    """Probe everything ``imageforge system check`` reports on."""
+    probes: list[tuple[str, Callable[[], CheckItem]]] = [("root", partial(check_root, root))]
+    for rt in KNOWN_RUNTIMES:
+        probes.append((f"runtime.{rt}", partial(check_runtime, rt, scratch_base=root)))
+    probes += [
+        ("overlayfs", partial(check_overlayfs, root)),
+        ("userns", check_userns),
+        ("cgroups", check_cgroups),
+        ("binfmt", check_binfmt),
+    ]
+    probes += [(f"tool.{tool}", partial(check_tool, tool)) for tool in PEER_TOOLS]
+    probes.append(("disk", partial(check_disk, root)))
+    progress.start("system-check", "probing this machine", total=len(probes), unit="checks")
+    items = []
+    for name, probe in probes:
+        items.append(_guard(name, probe))
+        progress.advance("system-check")
+    progress.done("system-check")
+    return SystemReport(str(root), items)

@@ -1,0 +1,93 @@
+"""Which OCI runtime works here: start a trial busybox container with each."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from imageforge.errors import ImageforgeError, Unavailable
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime._busybox import find_static_busybox
+from imageforge.runtime._model import Process, StdIO
+from imageforge.runtime._oci import OciRuntime, find_runtime
+from imageforge.runtime._probes import scratch_dir
+from imageforge.runtime._report import CheckItem
+
+__all__ = ["check_runtime", "select_runtime"]
+
+
+def _trial_run(runtime: OciRuntime, busybox: Path, scratch: Path) -> tuple[bool, str]:
+    rootfs = scratch / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy2(busybox, rootfs / "bin" / "busybox")
+    out = scratch / "stdout"
+    with out.open("wb") as sink:
+        status = runtime.run(
+            rootfs,
+            Process(args=["/bin/busybox", "echo", "imageforge-probe"]),
+            io=StdIO(stdout=sink, stderr=sink),
+        )
+    text = out.read_text(errors="replace").strip()
+    if status.runtime_error:
+        return False, status.runtime_error
+    if status.code != 0:
+        return False, f"trial container exited {status.code}: {text[-300:]}"
+    if text != "imageforge-probe":
+        return False, f"trial container printed {text[-300:]!r} instead of the probe word"
+    return True, "started a trial busybox container"
+
+
+def check_runtime(name: str, *, scratch_base: Path | None = None) -> CheckItem:
+    """Start a trivial container with runtime ``name`` and report whether it worked."""
+    item = f"runtime.{name}"
+    try:
+        runtime = find_runtime(name)
+    except ImageforgeError as exc:
+        return CheckItem(item, False, "not installed", exc.hint, {"installed": False})
+    data: dict[str, Any] = {"installed": True, "path": str(runtime.binary)}
+    try:
+        data["version"] = runtime.version()
+    except (OSError, subprocess.SubprocessError) as exc:
+        data["version"] = None
+        data["version_error"] = str(exc)
+    busybox = find_static_busybox()
+    if busybox is None:
+        return CheckItem(
+            item,
+            False,
+            "installed, but not probed: no static busybox to build a trial rootfs from",
+            "apt-get install busybox-static",
+            data,
+        )
+    with scratch_dir(scratch_base, f"probe-{name}-") as scratch:
+        try:
+            ok, why = _trial_run(runtime, busybox, scratch)
+        except OSError as exc:
+            ok, why = False, str(exc)
+    data["works"] = ok
+    if ok:
+        return CheckItem(item, True, why, None, data)
+    data["reason"] = why
+    return CheckItem(item, False, f"cannot start containers: {why}", None, data)
+
+
+def select_runtime(
+    preferred: str | None = None, *, progress: ProgressSink = NULL_PROGRESS
+) -> OciRuntime:
+    """The runtime to run containers with: ``preferred`` if given and working, else the
+    first of crun, runc that starts a trial container. Says which through ``progress``."""
+    names = [preferred] if preferred else ["crun", "runc"]
+    reasons: list[str] = []
+    for name in names:
+        result = check_runtime(name)
+        if result.ok:
+            progress.note(f"runtime: {name} ({result.data.get('version') or 'unknown version'})")
+            return find_runtime(name)
+        reasons.append(f"{name}: {result.summary}")
+        progress.note(f"runtime: {name} unusable: {result.summary}")
+    raise Unavailable(
+        "no working OCI runtime: " + "; ".join(reasons),
+        hint="install runc (apt-get install runc) and run 'imageforge system check'",
+    )

@@ -1,0 +1,181 @@
+"""Writes the OCI runtime spec (config.json) for one process.
+
+The defaults follow what ``runc spec`` and podman produce for an unprivileged-looking
+container: its own pid/ipc/uts/mount (and, unless ``network="host"``, network)
+namespaces, the standard /proc, /dev, /sys mounts, the Docker default capability set,
+masked kernel paths. rlimits are clamped to this host's hard limits, because a process
+without CAP_SYS_RESOURCE cannot raise them (see MACHINE-NOTES: hard nofile 20000).
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imageforge.runtime._model import Limits, Mount, Process
+
+__all__ = ["DEFAULT_CAPABILITIES", "DEFAULT_PATH", "build_spec", "clamp_rlimit"]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Docker's and buildah's default set for RUN steps.
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+)
+
+_MASKED = (
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+)
+_READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+_RLIMITS = {
+    "RLIMIT_NOFILE": (resource.RLIMIT_NOFILE, 1024, 1_048_576),
+    "RLIMIT_NPROC": (resource.RLIMIT_NPROC, 4096, 4096),
+}
+
+
+def clamp_rlimit(which: int, soft: int, hard: int) -> tuple[int, int]:
+    """Clamp a wanted (soft, hard) pair to what this process may set."""
+    _, host_hard = resource.getrlimit(which)
+    if host_hard != resource.RLIM_INFINITY:
+        hard = min(hard, host_hard)
+    return min(soft, hard), hard
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+    ]
+
+
+def build_spec(
+    rootfs: Path,
+    process: Process,
+    *,
+    mounts: Sequence[Mount] = (),
+    limits: Limits | None = None,
+    network: str = "none",
+    hostname: str = "imageforge",
+    readonly_rootfs: bool = False,
+) -> dict[str, Any]:
+    """Return the config.json content for running ``process`` in ``rootfs``."""
+    if network not in ("none", "host"):
+        raise ValueError(f"network must be 'none' or 'host', not {network!r}")
+    env = dict(process.env)
+    env.setdefault("PATH", DEFAULT_PATH)
+    caps = list(DEFAULT_CAPABILITIES)
+    rlimits = []
+    for name, (which, soft, hard) in _RLIMITS.items():
+        s, h = clamp_rlimit(which, soft, hard)
+        rlimits.append({"type": name, "soft": s, "hard": h})
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if network == "none":
+        namespaces.append({"type": "network"})
+    spec_mounts = _default_mounts()
+    if network == "host":
+        spec_mounts = [m for m in spec_mounts if m["destination"] != "/sys"]
+        spec_mounts.append(
+            {
+                "destination": "/sys",
+                "type": "bind",
+                "source": "/sys",
+                "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
+            }
+        )
+    for m in mounts:
+        spec_mounts.append(
+            {
+                "destination": m.destination,
+                "type": m.type,
+                "source": m.source,
+                "options": list(m.options),
+            }
+        )
+    resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
+    if limits is not None:
+        if limits.memory_bytes is not None:
+            resources["memory"] = {"limit": limits.memory_bytes}
+        if limits.pids is not None:
+            resources["pids"] = {"limit": limits.pids}
+        if limits.cpu_quota_us is not None:
+            resources["cpu"] = {"quota": limits.cpu_quota_us, "period": limits.cpu_period_us}
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {
+                "uid": process.uid,
+                "gid": process.gid,
+                "additionalGids": list(process.additional_gids),
+            },
+            "args": list(process.args),
+            "env": [f"{k}={v}" for k, v in env.items()],
+            "cwd": process.cwd,
+            "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+            "rlimits": rlimits,
+            "noNewPrivileges": True,
+        },
+        "root": {"path": str(rootfs.resolve()), "readonly": readonly_rootfs},
+        "hostname": hostname,
+        "mounts": spec_mounts,
+        "linux": {
+            "resources": resources,
+            "namespaces": namespaces,
+            "maskedPaths": list(_MASKED),
+            "readonlyPaths": list(_READONLY),
+        },
+    }

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+import imageforge
+from imageforge import errors
+from imageforge.cli import run
+from imageforge.cli._exit import EXIT_CODES, EXIT_INTERNAL
+from imageforge.cli._options import default_root
+from imageforge.errors import ErrorKind, ImageforgeError
+from tests.conftest import run_cli
+
+_BY_KIND: dict[ErrorKind, type[ImageforgeError]] = {
+    cls.kind: cls
+    for name in errors.__all__
+    if isinstance(cls := getattr(errors, name), type)
+    and issubclass(cls, ImageforgeError)
+    and cls is not ImageforgeError
+}
+
+
+def _raising_app(exc: BaseException) -> typer.Typer:
+    app = typer.Typer()
+
+    @app.command()
+    def boom() -> None:
+        raise exc
+
+    @app.command()
+    def fine() -> None:
+        print("fine")
+
+    return app
+
+
+def test_exit_codes_are_distinct_and_never_1() -> None:
+    codes = list(EXIT_CODES.values())
+    assert len(set(codes)) == len(codes)
+    assert 1 not in codes and 0 not in codes  # 1 is "ran and found problems"
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_each_error_kind_exits_with_its_code_and_one_readable_line(
+    kind: ErrorKind, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exc = _BY_KIND[kind](f"something {kind.value} happened", hint="do the other thing")
+    code = run(_raising_app(exc), ["boom"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_CODES[kind]
+    assert out == ""
+    assert err.splitlines() == [
+        f"error: something {kind.value} happened",
+        "hint: do the other thing",
+    ]
+    assert "Traceback" not in err
+
+
+def test_unexpected_exception_is_one_line_without_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = run(_raising_app(RuntimeError("kaput")), ["boom"])
+    _, err = capsys.readouterr()
+    assert code == EXIT_INTERNAL
+    assert err.startswith("error: internal error: RuntimeError: kaput\n")
+    assert "Traceback" not in err
+
+
+def test_success_is_exit_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(_raising_app(RuntimeError()), ["fine"]) == 0
+    assert capsys.readouterr().out == "fine\n"
+
+
+def test_version() -> None:
+    proc = run_cli(["--version"])
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"imageforge {imageforge.__version__}"
+
+
+def test_help_lists_global_options_and_commands() -> None:
+    proc = run_cli(["--help"])
+    assert proc.returncode == 0
+    for word in ("--root", "--verbose", "--log-level", "--version", "system"):
+        assert word in proc.stdout
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    proc = run_cli(["frobnicate"])
+    assert proc.returncode == 2
+    assert "No such command 'frobnicate'" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_bad_log_level_is_a_usage_error() -> None:
+    proc = run_cli(["--log-level", "loud", "system", "check"])
+    assert proc.returncode == 2
+    assert "must be one of debug" in proc.stderr
+
+
+def test_root_option_must_come_before_the_command() -> None:
+    proc = run_cli(["system", "check", "--root", "/tmp/x"])
+    assert proc.returncode == 2
+    assert "No such option" in proc.stderr
+
+
+def test_default_root_follows_env_then_user(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IMAGEFORGE_ROOT", str(tmp_path / "r"))
+    assert default_root() == tmp_path / "r"
+    monkeypatch.delenv("IMAGEFORGE_ROOT")
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    assert default_root() == Path("/var/lib/imageforge")
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert default_root() == tmp_path / ".local" / "share" / "imageforge"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_real_error_is_one_line_and_traceback_only_with_verbose(
+    tmp_path: Path, verbose: bool
+) -> None:
+    # A real error from a real command: the store root sits below a regular file.
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    args = ["--root", str(blocker / "sub"), "system", "check", "--progress", "quiet"]
+    proc = run_cli(["-v", *args] if verbose else args)
+    assert proc.returncode == EXIT_CODES[ErrorKind.UNAVAILABLE]
+    assert re.search(
+        r"^error: this machine cannot build images: the store root .* is unusable",
+        proc.stderr,
+        re.M,
+    )
+    assert re.search(r"^hint: ", proc.stderr, re.M)
+    assert ("Traceback" in proc.stderr) is verbose

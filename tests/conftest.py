@@ -1,0 +1,57 @@
+"""Shared fixtures: the real machine is the test bed (no mocks of the kernel or runtimes)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def imageforge_cmd() -> list[str]:
+    """The installed console script (as a user runs it), next to this Python."""
+    script = Path(sys.executable).with_name("imageforge")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "imageforge"]
+
+
+def run_cli(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``imageforge ARGS`` in a real subprocess with no terminal."""
+    full_env = dict(os.environ)
+    full_env.pop("IMAGEFORGE_ROOT", None)
+    full_env["COLUMNS"] = "200"
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [*imageforge_cmd(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mounts, runtimes)")
+
+
+def need_binary(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        pytest.fail(f"{name} is not installed; 'make setup' installs it")
+    return path
