@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-import typer
 from rich.console import Console
 
 from imageforge import __version__
@@ -29,69 +28,40 @@ from imageforge.errors import ImageforgeError
 
 __all__ = ["app", "main", "run"]
 
-app = typer.Typer(
-    name="imageforge",
-    help="Lint, build, analyse, scan, sign, serve and promote container images.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
 # Verbosity as parsed so far; read when rendering an error that escaped a command.
 _verbosity = {"level": 0}
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"imageforge {__version__}")
-        raise typer.Exit()
-
-
-def _check_log_level(value: str | None) -> str | None:
-    if value is not None and value.lower() not in LOG_LEVELS:
-        raise typer.BadParameter(f"must be one of {', '.join(LOG_LEVELS)}")
-    return value.lower() if value else None
-
-
-@app.callback()
-def _global(
-    ctx: typer.Context,
-    root: Path | None = typer.Option(
-        None,
-        "--root",
-        metavar="DIR",
-        help="Store root (default: $IMAGEFORGE_ROOT, else /var/lib/imageforge as root, "
-        "else ~/.local/share/imageforge).",
-        show_default=False,
-    ),
-    verbose: int = typer.Option(
-        0,
-        "-v",
-        "--verbose",
-        count=True,
-        metavar="",
-        show_default=False,
-        help="More diagnostics on stderr (and tracebacks); -vv for debug.",
-    ),
-    log_level: str | None = typer.Option(
-        None,
-        "--log-level",
-        metavar="LEVEL",
-        callback=_check_log_level,
-        help=f"Diagnostics level: {', '.join(LOG_LEVELS)}.",
-    ),
-    version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_version_callback,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
-) -> None:
+@click.group(
+    name="imageforge",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Store root (default: $IMAGEFORGE_ROOT, else /var/lib/imageforge as root, "
+    "else ~/.local/share/imageforge).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More diagnostics on stderr (and tracebacks); -vv for debug.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Diagnostics level; wins over -v.",
+)
+@click.version_option(__version__, prog_name="imageforge", message="%(prog)s %(version)s")
+@click.pass_context
+def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | None) -> None:
+    """Lint, build, analyse, scan, sign, serve and promote container images."""
     _verbosity["level"] = verbose
-    configure_logging(verbose, log_level)
-    ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=log_level)
+    level = log_level.lower() if log_level else None
+    configure_logging(verbose, level)
+    ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
 
 
 def _register() -> None:
@@ -114,12 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(app, argv)
 
 
-def run(cli: typer.Typer, argv: Sequence[str] | None = None) -> int:
+def run(command: click.Command, argv: Sequence[str] | None = None) -> int:
     """Run ``cli`` and return the exit code: never raises, never prints a traceback
     unless -v was given; every :class:`ImageforgeError` becomes ``error: ...`` plus a
     hint and the exit code of its kind."""
     _verbosity["level"] = 0
-    command = typer.main.get_command(cli)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv = command.main(args=args, prog_name="imageforge", standalone_mode=False)

@@ -5,15 +5,41 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["GlobalOptions", "OutputFormat", "configure_logging", "default_root"]
+import click
+
+__all__ = [
+    "LOG_LEVELS",
+    "GlobalOptions",
+    "OutputFormat",
+    "configure_logging",
+    "default_root",
+    "format_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OutputFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+def format_option(func: F) -> F:
+    """``--format table|json``: the convention of every listing command."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([f.value for f in OutputFormat]),
+        default=OutputFormat.TABLE.value,
+        show_default=True,
+        callback=lambda _ctx, _param, value: OutputFormat(value),
+        help="table for people, json for machines.",
+    )(func)
 
 
 def default_root() -> Path:

@@ -7,12 +7,13 @@ import enum
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,7 +29,9 @@ from rich.text import Text
 
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 
-__all__ = ["PlainProgress", "ProgressMode", "RichProgress", "progress_sink"]
+__all__ = ["PlainProgress", "ProgressMode", "RichProgress", "progress_option", "progress_sink"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ProgressMode(enum.StrEnum):
@@ -36,6 +39,18 @@ class ProgressMode(enum.StrEnum):
     TTY = "tty"
     PLAIN = "plain"
     QUIET = "quiet"
+
+
+def progress_option(func: F) -> F:
+    """``--progress auto|tty|plain|quiet``, as BuildKit spells it."""
+    return click.option(
+        "--progress",
+        type=click.Choice([m.value for m in ProgressMode]),
+        default=ProgressMode.AUTO.value,
+        show_default=True,
+        callback=lambda _ctx, _param, value: ProgressMode(value),
+        help="Progress on stderr: bars on a terminal (auto), plain lines, or nothing.",
+    )(func)
 
 
 def _timestamp() -> str:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import typer
+import click
 from rich.table import Table
 
 from imageforge.cli._app import app
-from imageforge.cli._options import GlobalOptions, OutputFormat
-from imageforge.cli._progress import ProgressMode, progress_sink
+from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
+from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import Unavailable
 from imageforge.runtime import SystemReport, check_system
 
-system_app = typer.Typer(help="Inspect this machine.", no_args_is_help=True)
-app.add_typer(system_app, name="system")
+
+@app.group("system")
+def system_app() -> None:
+    """Inspect this machine."""
 
 
 def _render_table(report: SystemReport) -> None:
@@ -31,21 +33,15 @@ def _render_table(report: SystemReport) -> None:
 
 
 @system_app.command("check")
-def check(
-    ctx: typer.Context,
-    fmt: OutputFormat = typer.Option(
-        OutputFormat.TABLE, "--format", help="table for people, json for machines."
-    ),
-    progress: ProgressMode = typer.Option(
-        ProgressMode.AUTO, "--progress", help="auto, tty, plain or quiet (stderr)."
-    ),
-) -> None:
+@format_option
+@progress_option
+@click.pass_obj
+def check(opts: GlobalOptions, fmt: OutputFormat, progress: ProgressMode) -> None:
     """Probe runtimes, overlayfs, user namespaces, cgroups, binfmt, peer tools and disk.
 
     Exits 0 when images can be built here (a working OCI runtime and overlayfs),
     10 (unavailable) otherwise, after printing the report.
     """
-    opts: GlobalOptions = ctx.obj
     with progress_sink(progress) as sink:
         report = check_system(opts.root, progress=sink)
     if fmt is OutputFormat.JSON:
