@@ -1,8 +1,12 @@
 """The image model, no I/O: digests, descriptors, media types, references, platforms,
-manifests, indexes and configs, canonical JSON; the read-only Image/Index/Layer protocols.
+manifests, indexes and configs, canonical JSON, schema checks; the read-only
+Image/Index/Layer protocols. ``mutate`` makes new images from old; ``validate``
+re-derives every digest.
 """
 
 from imageforge.oci import _media as media
+from imageforge.oci._canonical import canonical_json
+from imageforge.oci._descriptor import Descriptor
 from imageforge.oci._digest import (
     ALGORITHMS,
     Digest,
@@ -12,14 +16,47 @@ from imageforge.oci._digest import (
     digest_file,
     new_hasher,
 )
+from imageforge.oci._image import BaseImage, BaseIndex, Image, ImageIndex, Layer
+from imageforge.oci._manifest import (
+    History,
+    ImageConfig,
+    IndexManifest,
+    Manifest,
+    layers_with_diff_ids,
+    load_json,
+    parse_any,
+)
+from imageforge.oci._platform import Platform, host_platform
+from imageforge.oci._reference import DEFAULT_DOMAIN, DEFAULT_TAG, Reference
+from imageforge.oci._schema import validate_json
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_DOMAIN",
+    "DEFAULT_TAG",
+    "BaseImage",
+    "BaseIndex",
+    "Descriptor",
     "Digest",
     "Hasher",
+    "History",
+    "Image",
+    "ImageConfig",
+    "ImageIndex",
+    "IndexManifest",
+    "Layer",
+    "Manifest",
+    "Platform",
+    "Reference",
     "VerifyingReader",
+    "canonical_json",
     "digest_bytes",
     "digest_file",
+    "host_platform",
+    "layers_with_diff_ids",
+    "load_json",
     "media",
     "new_hasher",
+    "parse_any",
+    "validate_json",
 ]

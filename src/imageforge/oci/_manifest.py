@@ -1,0 +1,262 @@
+"""Manifests, indexes and image configs: parsed from bytes (schema-checked, errors that
+name the field) into typed, immutable values, and written back as canonical JSON.
+
+The raw bytes stay the source of truth for digests: a parsed document remembers the
+bytes it came from, so re-serialising never changes a digest behind the user's back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from imageforge.errors import InvalidArgument
+from imageforge.oci import _media as media
+from imageforge.oci._canonical import canonical_json
+from imageforge.oci._descriptor import Descriptor
+from imageforge.oci._digest import Digest
+from imageforge.oci._platform import Platform
+from imageforge.oci._schema import validate_json
+
+__all__ = [
+    "History",
+    "ImageConfig",
+    "IndexManifest",
+    "Manifest",
+    "layers_with_diff_ids",
+    "load_json",
+    "parse_any",
+]
+
+
+def load_json(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+
+
+def _object(raw: bytes, what: str) -> dict[str, Any]:
+    data = load_json(raw, what)
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{what}: expected a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest (OCI or Docker schema 2)."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    media_type: str = media.OCI_MANIFEST
+    annotations: dict[str, str] = field(default_factory=dict, compare=False)
+    subject: Descriptor | None = None
+    artifact_type: str | None = None
+
+    @classmethod
+    def parse(cls, raw: bytes, *, what: str = "manifest") -> Manifest:
+        data = _object(raw, what)
+        if data.get("schemaVersion") == 1:
+            raise InvalidArgument(
+                f"{what}: Docker schema 1 manifests are not supported",
+                hint="convert it with a current registry or skopeo first",
+            )
+        validate_json("manifest", data, what=what)
+        media_type = data.get("mediaType") or media.OCI_MANIFEST
+        if not media.is_manifest(media_type):
+            raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image manifest")
+        subject = data.get("subject")
+        return cls(
+            config=Descriptor.from_json(data["config"], f"{what}.config"),
+            layers=tuple(
+                Descriptor.from_json(d, f"{what}.layers[{i}]") for i, d in enumerate(data["layers"])
+            ),
+            media_type=media_type,
+            annotations=dict(data.get("annotations") or {}),
+            subject=Descriptor.from_json(subject, f"{what}.subject") if subject else None,
+            artifact_type=data.get("artifactType"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "config": self.config.to_json(),
+            "layers": [d.to_json() for d in self.layers],
+        }
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_json())
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """An image index (OCI) or manifest list (Docker)."""
+
+    manifests: tuple[Descriptor, ...]
+    media_type: str = media.OCI_INDEX
+    annotations: dict[str, str] = field(default_factory=dict, compare=False)
+    subject: Descriptor | None = None
+    artifact_type: str | None = None
+
+    @classmethod
+    def parse(cls, raw: bytes, *, what: str = "index") -> IndexManifest:
+        data = _object(raw, what)
+        validate_json("index", data, what=what)
+        media_type = data.get("mediaType") or media.OCI_INDEX
+        if not media.is_index(media_type):
+            raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image index")
+        subject = data.get("subject")
+        return cls(
+            manifests=tuple(
+                Descriptor.from_json(d, f"{what}.manifests[{i}]")
+                for i, d in enumerate(data["manifests"])
+            ),
+            media_type=media_type,
+            annotations=dict(data.get("annotations") or {}),
+            subject=Descriptor.from_json(subject, f"{what}.subject") if subject else None,
+            artifact_type=data.get("artifactType"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "manifests": [d.to_json() for d in self.manifests],
+        }
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_json())
+
+
+@dataclass(frozen=True)
+class History:
+    created: str | None = None
+    created_by: str | None = None
+    author: str | None = None
+    comment: str | None = None
+    empty_layer: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> History:
+        return cls(
+            created=data.get("created"),
+            created_by=data.get("created_by"),
+            author=data.get("author"),
+            comment=data.get("comment"),
+            empty_layer=bool(data.get("empty_layer", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("created", "created_by", "author", "comment"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = value
+        if self.empty_layer:
+            out["empty_layer"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """An image configuration. ``data`` is the whole document (unknown fields kept);
+    the properties are typed views of the fields imageforge uses."""
+
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: bytes, *, what: str = "config") -> ImageConfig:
+        data = _object(raw, what)
+        validate_json("config", data, what=what)
+        rootfs = data.get("rootfs") or {}
+        for i, d in enumerate(rootfs.get("diff_ids") or []):
+            try:
+                Digest(d)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"{what}.rootfs.diff_ids[{i}]: {exc.message}") from None
+        return cls(data)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.data.get("architecture", ""))
+
+    @property
+    def os(self) -> str:
+        return str(self.data.get("os", ""))
+
+    @property
+    def platform(self) -> Platform:
+        return Platform(self.os, self.architecture, str(self.data.get("variant", "") or ""))
+
+    @property
+    def created(self) -> str | None:
+        value = self.data.get("created")
+        return str(value) if value else None
+
+    @property
+    def diff_ids(self) -> tuple[Digest, ...]:
+        rootfs = self.data.get("rootfs") or {}
+        return tuple(Digest(d) for d in rootfs.get("diff_ids") or [])
+
+    @property
+    def history(self) -> tuple[History, ...]:
+        return tuple(History.from_json(h) for h in self.data.get("history") or [])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The runtime defaults (``Env``, ``Cmd``, ``User`` ...)."""
+        value = self.data.get("config") or {}
+        return dict(value)
+
+    def replace(self, **fields: Any) -> ImageConfig:
+        data = dict(self.data)
+        data.update(fields)
+        return ImageConfig(data)
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.data)
+
+
+def parse_any(
+    raw: bytes, media_type: str | None = None, *, what: str = "manifest"
+) -> Manifest | IndexManifest:
+    """A manifest or an index, by ``media_type`` or, failing that, by its content."""
+    if media_type is None:
+        data = _object(raw, what)
+        media_type = data.get("mediaType")
+        if media_type is None:
+            media_type = media.OCI_INDEX if "manifests" in data else media.OCI_MANIFEST
+    if media.is_index(media_type):
+        return IndexManifest.parse(raw, what=what)
+    if media.is_manifest(media_type):
+        return Manifest.parse(raw, what=what)
+    raise InvalidArgument(f"{what}: unsupported media type {media_type!r}")
+
+
+def layers_with_diff_ids(
+    manifest: Manifest, config: ImageConfig
+) -> Sequence[tuple[Descriptor, Digest]]:
+    """Pair each layer descriptor with its diff_id; they must be as many."""
+    diff_ids = config.diff_ids
+    if len(diff_ids) != len(manifest.layers):
+        raise InvalidArgument(
+            f"image has {len(manifest.layers)} layers but its config lists {len(diff_ids)} diff_ids"
+        )
+    return list(zip(manifest.layers, diff_ids, strict=True))
