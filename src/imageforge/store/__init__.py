@@ -1,0 +1,26 @@
+"""The local content-addressed store: blob roles on disk (reader, ingester, manager),
+refs in SQLite, cross-process locks, reachability and prune."""
+
+from imageforge.store._atomic import atomic_write, fsync_dir
+from imageforge.store._blobs import FileBlobStore, FileIngest
+from imageforge.store._lock import FileLock
+from imageforge.store._refs import RefEntry, RefStore
+from imageforge.store._roles import BlobInfo, BlobIngester, BlobManager, BlobReader, Ingest
+from imageforge.store._store import PruneReport, Store
+
+__all__ = [
+    "BlobInfo",
+    "BlobIngester",
+    "BlobManager",
+    "BlobReader",
+    "FileBlobStore",
+    "FileIngest",
+    "FileLock",
+    "Ingest",
+    "PruneReport",
+    "RefEntry",
+    "RefStore",
+    "Store",
+    "atomic_write",
+    "fsync_dir",
+]

@@ -1,0 +1,217 @@
+"""Blobs on disk: ``blobs/<algorithm>/<hex>``, written through ingests under ``ingest/``.
+
+An ingest appends to ``ingest/<id>/data`` while hashing; ``commit`` checks size and
+digest, fsyncs and renames the file into ``blobs/`` (then fsyncs the directory), so a
+blob is either complete and verified or not there at all. A crashed ingest leaves only
+its ingest directory, which the next ``begin`` with the same ref resumes and ``prune``
+removes once stale. No blob is ever held in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from imageforge.errors import Conflict, DigestMismatch, InvalidArgument, NotFound
+from imageforge.oci import ALGORITHMS, Digest, Hasher, new_hasher
+from imageforge.store._atomic import fsync_dir
+from imageforge.store._lock import FileLock
+from imageforge.store._roles import BlobInfo
+
+__all__ = ["FileBlobStore", "FileIngest"]
+
+_CHUNK = 1 << 20
+
+
+class FileIngest:
+    def __init__(self, store: FileBlobStore, ref: str, directory: Path) -> None:
+        self._store = store
+        self._ref = ref
+        self._dir = directory
+        self._lock_cm = FileLock(directory / "lock").exclusive(
+            blocking=False, what=f"ingest {ref!r}"
+        )
+        self._lock_cm.__enter__()
+        self._done = False
+        try:
+            (directory / "ref").write_text(ref)
+            self._data = directory / "data"
+            self._file = open(self._data, "ab")  # noqa: SIM115 - closed in commit/abort
+            self._hashers: dict[str, Hasher] = {a: new_hasher(a) for a in ALGORITHMS}
+            self._offset = 0
+            # Resuming: re-hash what an earlier, interrupted writer left.
+            with open(self._data, "rb") as existing:
+                while chunk := existing.read(_CHUNK):
+                    self._update(chunk)
+        except BaseException:
+            self._lock_cm.__exit__(None, None, None)
+            raise
+
+    def _update(self, chunk: bytes) -> None:
+        for h in self._hashers.values():
+            h.update(chunk)
+        self._offset += len(chunk)
+
+    @property
+    def ref(self) -> str:
+        return self._ref
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    def write(self, data: bytes) -> int:
+        if self._done:
+            raise InvalidArgument(f"ingest {self._ref!r} is already finished")
+        self._file.write(data)
+        self._update(data)
+        return len(data)
+
+    def commit(self, size: int, digest: Digest) -> BlobInfo:
+        digest = Digest(digest)
+        try:
+            if self._offset != size:
+                raise DigestMismatch(
+                    f"blob {digest}: wrote {self._offset} bytes, expected {size}",
+                    expected=str(digest),
+                )
+            actual = Digest.from_hex(digest.algorithm, self._hashers[digest.algorithm].hexdigest())
+            if actual != digest:
+                raise DigestMismatch(
+                    f"blob content has digest {actual}, expected {digest}",
+                    expected=str(digest),
+                    actual=str(actual),
+                    hint="the source is corrupted or was changed while being read",
+                )
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            target = self._store.path(digest)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(self._data, 0o444)
+                os.rename(self._data, target)
+                fsync_dir(target.parent)
+        except BaseException:
+            self.abort()
+            raise
+        self._finish()
+        return BlobInfo(digest, size, time.time())
+
+    def _finish(self) -> None:
+        self._done = True
+        if not self._file.closed:
+            self._file.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+        self._lock_cm.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Discard what was written."""
+        if not self._done:
+            self._finish()
+
+    def close(self) -> None:
+        """Stop writing but keep the data, so a later ``begin`` with the same ref resumes."""
+        if not self._done:
+            self._done = True
+            self._file.close()
+            self._lock_cm.__exit__(None, None, None)
+
+    def __enter__(self) -> FileIngest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Leaving the block without commit discards the data (an exception or a return).
+        self.abort()
+
+
+class FileBlobStore:
+    """Implements BlobReader, BlobIngester and BlobManager on a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blob_dir = root / "blobs"
+        self.ingest_dir = root / "ingest"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.ingest_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: Digest) -> Path:
+        digest = Digest(digest)
+        return self.blob_dir / digest.algorithm / digest.hex
+
+    # BlobReader
+    def info(self, digest: Digest) -> BlobInfo:
+        try:
+            st = self.path(digest).stat()
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in the store") from None
+        return BlobInfo(Digest(digest), st.st_size, st.st_mtime)
+
+    def exists(self, digest: Digest) -> bool:
+        return self.path(digest).is_file()
+
+    def open(self, digest: Digest, offset: int = 0) -> IO[bytes]:
+        try:
+            f = open(self.path(digest), "rb")  # noqa: SIM115 - returned to the caller
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in the store") from None
+        if offset:
+            f.seek(offset)
+        return f
+
+    # BlobIngester
+    def begin(self, ref: str) -> FileIngest:
+        key = hashlib.sha256(ref.encode()).hexdigest()
+        directory = self.ingest_dir / key
+        directory.mkdir(parents=True, exist_ok=True)
+        return FileIngest(self, ref, directory)
+
+    def write_blob(self, data: bytes, digest: Digest | None = None) -> BlobInfo:
+        """Store small content (a manifest, a config) in one call."""
+        h = hashlib.sha256(data).hexdigest()
+        digest = Digest(digest) if digest else Digest.from_hex("sha256", h)
+        if self.exists(digest):
+            return self.info(digest)
+        with self.begin(f"blob-{digest}") as ingest:
+            ingest.write(data)
+            return ingest.commit(len(data), digest)
+
+    # BlobManager
+    def walk(self) -> Iterator[BlobInfo]:
+        for algorithm in sorted(ALGORITHMS):
+            d = self.blob_dir / algorithm
+            if not d.is_dir():
+                continue
+            for entry in sorted(os.scandir(d), key=lambda e: e.name):
+                try:
+                    digest = Digest.from_hex(algorithm, entry.name)
+                except InvalidArgument:
+                    continue  # not ours (a stray file); prune leaves it alone
+                st = entry.stat()
+                yield BlobInfo(digest, st.st_size, st.st_mtime)
+
+    def delete(self, digest: Digest) -> None:
+        try:
+            self.path(digest).unlink()
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in the store") from None
+
+    def stale_ingests(self, older_than: float) -> Iterator[Path]:
+        """Ingest directories untouched for ``older_than`` seconds and not being written."""
+        now = time.time()
+        for entry in os.scandir(self.ingest_dir):
+            path = Path(entry.path)
+            data = path / "data"
+            mtime = data.stat().st_mtime if data.exists() else entry.stat().st_mtime
+            if now - mtime < older_than:
+                continue
+            try:
+                with FileLock(path / "lock").exclusive(blocking=False):
+                    yield path
+            except Conflict:  # held by a live writer: not stale
+                continue
