@@ -10,7 +10,7 @@ Layers: :func:`parse_ast` (lines, directives, continuations, heredocs -> :class:
 :func:`dump_ast` (BuildKit's test ``result`` text), :func:`parse` (typed instructions
 grouped in :class:`Stage` values, global ARGs, warnings as data), :func:`to_dockerfile`
 (typed instructions back to text), :func:`expand_word` / :func:`expand_words` (the
-shell lexer).
+shell lexer) and :func:`resolve` (build args, ARG/ENV scoping and expansion per stage).
 """
 
 from imageforge.dockerfile._ast import (
@@ -50,8 +50,22 @@ from imageforge.dockerfile._instructions import (
 )
 from imageforge.dockerfile._parser import parse_ast, parse_heredoc_word
 from imageforge.dockerfile._render import format_instruction, to_dockerfile
+from imageforge.dockerfile._scope import (
+    PROXY_ARGS,
+    Resolution,
+    ResolvedStage,
+    host_platform,
+    predefined_args,
+    resolve,
+)
 
 __all__ = [
+    "PROXY_ARGS",
+    "Resolution",
+    "ResolvedStage",
+    "host_platform",
+    "predefined_args",
+    "resolve",
     "Add",
     "Arg",
     "ArgDef",
