@@ -23,9 +23,15 @@ def imageforge_cmd() -> list[str]:
 
 
 def run_cli(
-    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 120
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    stdin_text: str | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``imageforge ARGS`` in a real subprocess with no terminal."""
+    """Run ``imageforge ARGS`` in a real subprocess with no terminal (stdin empty
+    unless ``stdin_text`` is given)."""
     full_env = dict(os.environ)
     full_env.pop("IMAGEFORGE_ROOT", None)
     full_env["COLUMNS"] = "200"
@@ -37,7 +43,9 @@ def run_cli(
         text=True,
         env=full_env,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin_text is None else None,
+        input=stdin_text,
+        cwd=cwd,
         check=False,
     )
 
@@ -55,3 +63,12 @@ def need_binary(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed; 'make setup' installs it")
     return path
+
+
+# CI runs must be repeatable: property tests explore randomly on a developer's machine
+# and deterministically (same examples every run) in CI.
+if os.environ.get("CI"):
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None)
+    settings.load_profile("ci")

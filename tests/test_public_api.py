@@ -45,4 +45,4 @@ def test_public_module_declares_its_api(name: str) -> None:
 
 
 def test_the_packages_this_issue_builds_exist() -> None:
-    assert {"imageforge.cli", "imageforge.runtime"} <= set(_packages())
+    assert {"imageforge.cli", "imageforge.runtime", "imageforge.dockerfile"} <= set(_packages())
