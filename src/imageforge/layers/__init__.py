@@ -1,0 +1,82 @@
+"""Layer tar I/O: compression, one-pass writing and reading, OCI whiteouts, safe extraction.
+
+- :func:`write_layer_from_dir` / :func:`write_layer` write a tree (or entries) as a PAX
+  tar, compressed (gzip, zstd or none) into any writer, computing ``digest``, ``diff_id``
+  and both sizes in the same pass (:class:`LayerInfo`); ``mtime_clamp`` (see
+  :func:`source_date_epoch`) and a fixed gzip header make the output reproducible.
+- :func:`open_layer` reads a layer in one pass (:class:`LayerReader`), detecting the
+  compression by magic bytes and checking it against the media type, verifying the
+  blob digest.
+- :func:`extract_layer` / :func:`extract_layers` unpack layers into a directory,
+  applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
+
+The tar, whiteout and extraction code is written here rather than delegated to
+``tarfile.extractall``: its filters do not give OCI whiteouts, resolution of every path
+inside the target through directory descriptors, and digests computed in the same
+streaming pass, together. ``tarfile`` is used only to encode and decode headers.
+"""
+
+from imageforge.layers._compression import detect_compression, new_compressor, open_decompressed
+from imageforge.layers._extract import (
+    ExtractResult,
+    LayerSource,
+    Skipped,
+    extract_layer,
+    extract_layers,
+)
+from imageforge.layers._model import (
+    Compression,
+    Entry,
+    EntryType,
+    LayerInfo,
+    media_type_for,
+    normalize_path,
+)
+from imageforge.layers._read import LayerReader, open_layer
+from imageforge.layers._whiteout import (
+    OPAQUE_WHITEOUT,
+    WHITEOUT_PREFIX,
+    Whiteout,
+    WhiteoutKind,
+    opaque_whiteout_entry,
+    parse_whiteout,
+    whiteout_entry,
+)
+from imageforge.layers._write import (
+    ContentSource,
+    source_date_epoch,
+    tree_entries,
+    write_layer,
+    write_layer_from_dir,
+)
+
+__all__ = [
+    "OPAQUE_WHITEOUT",
+    "WHITEOUT_PREFIX",
+    "Compression",
+    "ContentSource",
+    "Entry",
+    "EntryType",
+    "ExtractResult",
+    "LayerInfo",
+    "LayerReader",
+    "LayerSource",
+    "Skipped",
+    "Whiteout",
+    "WhiteoutKind",
+    "detect_compression",
+    "extract_layer",
+    "extract_layers",
+    "media_type_for",
+    "new_compressor",
+    "normalize_path",
+    "opaque_whiteout_entry",
+    "open_decompressed",
+    "open_layer",
+    "parse_whiteout",
+    "source_date_epoch",
+    "tree_entries",
+    "whiteout_entry",
+    "write_layer",
+    "write_layer_from_dir",
+]
