@@ -42,8 +42,18 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+IF := $(BIN)/imageforge --root $(DEMO_ROOT)
+DEMO_OUT ?= $(CURDIR)/.demo-out
+
 demo: setup
-	$(BIN)/imageforge --root $(DEMO_ROOT) system check
+	$(IF) system check
+	rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(IF) import rootfs:examples/hello-rootfs -t hello:1
+	$(IF) images
+	$(IF) inspect hello:1
+	$(IF) export hello:1 oci:$(DEMO_OUT)/hello-oci:1
+	$(IF) export hello:1 docker-archive:$(DEMO_OUT)/hello.tar
+	skopeo inspect oci:$(DEMO_OUT)/hello-oci:1
 
 lint:
 	$(BIN)/ruff check src tests
@@ -64,4 +74,4 @@ pytest:
 test: setup lint typecheck imports pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_ROOT) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(DEMO_ROOT) $(DEMO_OUT) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

@@ -7,6 +7,7 @@ from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefEntry, RefStore
 from imageforge.store._roles import BlobInfo, BlobIngester, BlobManager, BlobReader, Ingest
 from imageforge.store._store import PruneReport, Store
+from imageforge.store._summary import ImageSummary, summarize
 
 __all__ = [
     "BlobInfo",
@@ -16,6 +17,7 @@ __all__ = [
     "FileBlobStore",
     "FileIngest",
     "FileLock",
+    "ImageSummary",
     "Ingest",
     "PruneReport",
     "RefEntry",
@@ -23,4 +25,5 @@ __all__ = [
     "Store",
     "atomic_write",
     "fsync_dir",
+    "summarize",
 ]

@@ -42,7 +42,7 @@ class FileIngest:
             (directory / "ref").write_text(ref)
             self._data = directory / "data"
             self._file = open(self._data, "ab")  # noqa: SIM115 - closed in commit/abort
-            self._hashers: dict[str, Hasher] = {a: new_hasher(a) for a in ALGORITHMS}
+            self._hasher: Hasher = new_hasher("sha256")
             self._offset = 0
             # Resuming: re-hash what an earlier, interrupted writer left.
             with open(self._data, "rb") as existing:
@@ -53,9 +53,18 @@ class FileIngest:
             raise
 
     def _update(self, chunk: bytes) -> None:
-        for h in self._hashers.values():
-            h.update(chunk)
+        self._hasher.update(chunk)
         self._offset += len(chunk)
+
+    def _actual(self, algorithm: str) -> Digest:
+        if algorithm == "sha256":
+            return Digest.from_hex("sha256", self._hasher.hexdigest())
+        self._file.flush()
+        h = new_hasher(algorithm)
+        with open(self._data, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        return Digest.from_hex(algorithm, h.hexdigest())
 
     @property
     def ref(self) -> str:
@@ -80,7 +89,7 @@ class FileIngest:
                     f"blob {digest}: wrote {self._offset} bytes, expected {size}",
                     expected=str(digest),
                 )
-            actual = Digest.from_hex(digest.algorithm, self._hashers[digest.algorithm].hexdigest())
+            actual = self._actual(digest.algorithm)
             if actual != digest:
                 raise DigestMismatch(
                     f"blob content has digest {actual}, expected {digest}",

@@ -1,0 +1,266 @@
+"""Image commands on the local store: import, export, images, inspect, tag, rmi, prune."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.table import Table
+
+from imageforge.cli._app import app
+from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
+from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.cli._render import print_json, stdout_console
+from imageforge.errors import Conflict, InvalidArgument, NotFound
+from imageforge.oci import Digest, ImageIndex, Reference
+from imageforge.store import Store, summarize
+from imageforge.transports import (
+    TransportRef,
+    copy,
+    open_source,
+    parse_transport_ref,
+    select_platform,
+)
+
+
+def _store(opts: GlobalOptions) -> Store:
+    return Store(opts.root)
+
+
+def _name(text: str) -> str:
+    return str(Reference.parse(text).with_default_tag())
+
+
+def _human_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} TB"  # pragma: no cover
+
+
+def _ago(created: str | None) -> str:
+    if not created:
+        return ""
+    try:
+        when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return created
+    seconds = (datetime.now(when.tzinfo) - when).total_seconds()
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _resolve(store: Store, text: str) -> tuple[str, Digest]:
+    """A name (normalised) or an ID prefix -> (shown name, manifest digest)."""
+    try:
+        name = _name(text)
+    except InvalidArgument:
+        name = text
+    try:
+        return name, store.refs.get(name).digest
+    except NotFound:
+        digest = store.resolve(text)
+        names = store.refs.names_for(digest)
+        return (names[0] if names else str(digest)), digest
+
+
+@app.command("import")
+@click.argument("source")
+@click.option("-t", "--tag", "tags", multiple=True, required=True, help="NAME[:TAG] to give it.")
+@progress_option
+@click.pass_obj
+def import_(
+    opts: GlobalOptions, source: str, tags: tuple[str, ...], progress: ProgressMode
+) -> None:
+    """Import an image from SOURCE: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    docker-archive:FILE[:NAME], rootfs:DIR|TAR. Prints the manifest digest."""
+    store = _store(opts)
+    names = [_name(t) for t in tags]
+    with progress_sink(progress) as sink:
+        result = copy(source, names[0], store, progress=sink)
+    for extra in names[1:]:
+        store.refs.set(extra, result.digest, result.media_type)
+    click.echo(str(result.digest))
+
+
+@app.command("export")
+@click.argument("image")
+@click.argument("destination")
+@progress_option
+@click.pass_obj
+def export(opts: GlobalOptions, image: str, destination: str, progress: ProgressMode) -> None:
+    """Export IMAGE to DESTINATION: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    docker-archive:FILE[:NAME]. Without a tag, the image's own name is used."""
+    store = _store(opts)
+    name, _ = _resolve(store, image)
+    dest = parse_transport_ref(destination)
+    if dest.transport == "store":
+        raise InvalidArgument(
+            f"{destination!r}: export needs oci:, oci-archive: or docker-archive:"
+        )
+    if dest.tag is None and not name.startswith("sha256:"):
+        tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
+        dest = TransportRef(dest.transport, dest.path, tag)
+    with progress_sink(progress) as sink:
+        result = copy(TransportRef("store", name), dest, store, progress=sink)
+    click.echo(str(result.digest))
+
+
+@app.command("images")
+@format_option
+@click.pass_obj
+def images(opts: GlobalOptions, fmt: OutputFormat) -> None:
+    """List the images in the store."""
+    store = _store(opts)
+    rows = [summarize(store, entry) for entry in store.refs.all()]
+    if fmt is OutputFormat.JSON:
+        print_json([r.to_json() for r in rows])
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "PLATFORM"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.repository,
+            r.tag,
+            r.image_id.short,
+            _ago(r.created),
+            _human_size(r.size),
+            ",".join(r.platforms),
+        )
+    stdout_console().print(table)
+
+
+def _inspect_doc(store: Store, name: str) -> dict[str, Any]:
+    with open_source(TransportRef("store", name), store) as obj:
+        doc: dict[str, Any] = {
+            "name": name,
+            "digest": str(obj.digest),
+            "mediaType": obj.media_type,
+        }
+        if isinstance(obj, ImageIndex):
+            doc["manifest"] = obj.manifest().to_json()
+            image = select_platform(obj)
+            doc["platformImage"] = str(image.digest)
+        else:
+            image = obj
+        manifest = image.manifest()
+        config = image.config()
+        doc.update(
+            {
+                "manifest"
+                if not isinstance(obj, ImageIndex)
+                else "imageManifest": manifest.to_json(),
+                "config": config.data,
+                "created": config.created,
+                "platform": str(config.platform),
+                "size": sum(d.size for d in manifest.layers) + manifest.config.size,
+                "layers": [
+                    {
+                        "digest": str(d.digest),
+                        "diffId": str(diff),
+                        "size": d.size,
+                        "mediaType": d.media_type,
+                    }
+                    for d, diff in zip(manifest.layers, config.diff_ids, strict=False)
+                ],
+                "history": [h.to_json() for h in config.history],
+            }
+        )
+    return doc
+
+
+@app.command("inspect")
+@click.argument("image")
+@format_option
+@click.pass_obj
+def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
+    """Show an image's manifest, config, layers, sizes and history."""
+    store = _store(opts)
+    name, _ = _resolve(store, image)
+    doc = _inspect_doc(store, name)
+    if fmt is OutputFormat.JSON:
+        print_json(doc)
+        return
+    console = stdout_console()
+    console.print(f"name:      {doc['name']}", markup=False)
+    console.print(f"digest:    {doc['digest']}", markup=False)
+    console.print(f"mediaType: {doc['mediaType']}", markup=False)
+    console.print(f"platform:  {doc['platform']}", markup=False)
+    console.print(f"created:   {doc['created'] or ''}", markup=False)
+    console.print(f"size:      {_human_size(doc['size'])}", markup=False)
+    layers = Table(title="layers", title_justify="left", box=None, pad_edge=False)
+    for col in ("#", "DIGEST", "SIZE", "MEDIA TYPE"):
+        layers.add_column(col)
+    for i, layer in enumerate(doc["layers"], 1):
+        layers.add_row(str(i), layer["digest"], _human_size(layer["size"]), layer["mediaType"])
+    console.print(layers)
+    history = Table(title="history", title_justify="left", box=None, pad_edge=False)
+    for col in ("CREATED", "CREATED BY", "EMPTY"):
+        history.add_column(col)
+    for h in doc["history"]:
+        history.add_row(
+            h.get("created", ""), h.get("created_by", ""), "yes" if h.get("empty_layer") else ""
+        )
+    console.print(history)
+
+
+@app.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_obj
+def tag(opts: GlobalOptions, source: str, target: str) -> None:
+    """Give the image SOURCE the additional name TARGET."""
+    store = _store(opts)
+    _, digest = _resolve(store, source)
+    info_type = store.read_manifest(digest)[1].media_type
+    store.refs.set(_name(target), digest, info_type)
+
+
+@app.command("rmi")
+@click.argument("images_", metavar="IMAGE...", nargs=-1, required=True)
+@click.pass_obj
+def rmi(opts: GlobalOptions, images_: tuple[str, ...]) -> None:
+    """Remove image names; content no name reaches any more is deleted."""
+    store = _store(opts)
+    for text in images_:
+        name, digest = _resolve(store, text)
+        names = [name] if name in store.refs.names_for(digest) else store.refs.names_for(digest)
+        for n in names:
+            store.refs.delete(n)
+            click.echo(f"Untagged: {Reference.parse(n).familiar()}")
+    try:
+        with store.lock.exclusive(blocking=False):
+            pass
+    except Conflict:
+        click.echo("store busy: run 'imageforge prune' later to reclaim space", err=True)
+        return
+    report = store.prune()
+    if report.removed:
+        click.echo(f"Deleted: {len(report.removed)} blobs, {_human_size(report.freed)}")
+
+
+@app.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@format_option
+@click.pass_obj
+def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
+    """Delete blobs that no image name reaches, and abandoned partial downloads."""
+    store = _store(opts)
+    report = store.prune(dry_run=dry_run)
+    if fmt is OutputFormat.JSON:
+        print_json(
+            {
+                "dryRun": dry_run,
+                "removed": [{"digest": str(b.digest), "size": b.size} for b in report.removed],
+                "freed": report.freed,
+                "ingestsRemoved": report.ingests_removed,
+            }
+        )
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(report.removed)} blobs, {_human_size(report.freed)}")

@@ -1,0 +1,268 @@
+"""``copy`` = any source -> any sink, for every transport; ``open_source`` reads one.
+
+Blobs stream from source to sink verified (digest and size) and in 1 MiB chunks; the
+name (store ref, ``index.json`` entry, archive file) is written last, so an interrupted
+copy leaves no name pointing at missing content. Layers copied into the store are read
+back once more to check their diff_id and reject hostile tar entries before the image is
+named.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
+from imageforge.layers import EntryType, LayerReader
+from imageforge.oci import (
+    Descriptor,
+    Digest,
+    Image,
+    ImageIndex,
+    Platform,
+    host_platform,
+    media,
+)
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.store import Store
+from imageforge.transports._archive import (
+    ArchiveReader,
+    DockerArchiveImage,
+    index_of_layout,
+    write_docker_archive,
+    write_tar,
+)
+from imageforge.transports._blob import open_image_or_index
+from imageforge.transports._layout import LayoutReader, add_to_index, select_manifest
+from imageforge.transports._names import TransportRef, parse_transport_ref
+from imageforge.transports._rootfs import rootfs_image
+from imageforge.transports._sinks import BlobSink, DirBlobSink, StoreBlobSink
+
+__all__ = ["CopyResult", "copy", "open_source", "select_platform"]
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    digest: Digest
+    media_type: str
+    destination: str
+
+
+def _descriptor(obj: Image | ImageIndex) -> Descriptor:
+    raw = obj.raw_manifest()
+    return Descriptor(obj.media_type, obj.digest, len(raw))
+
+
+@contextmanager
+def open_source(
+    ref: TransportRef | str, store: Store | None = None
+) -> Iterator[Image | ImageIndex]:
+    tref = parse_transport_ref(ref) if isinstance(ref, str) else ref
+    if tref.transport == "store":
+        if store is None:
+            raise InvalidArgument(f"{tref}: no local store given")
+        if tref.path.startswith("sha256:"):
+            digest = Digest(tref.path)
+            media_type = store.read_manifest(digest)[1].media_type
+        else:
+            entry = store.refs.get(tref.path)
+            digest, media_type = entry.digest, entry.media_type
+        size = store.blobs.info(digest).size
+        yield open_image_or_index(store.blobs.open, Descriptor(media_type, digest, size))
+    elif tref.transport == "oci":
+        layout = LayoutReader(Path(tref.path))
+        desc = select_manifest(layout.index, tref.tag, f"OCI layout {tref.path}")
+        yield open_image_or_index(layout.open, desc)
+    elif tref.transport == "oci-archive":
+        archive = ArchiveReader(Path(tref.path))
+        try:
+            index = index_of_layout(archive)
+            desc = select_manifest(index, tref.tag, f"OCI archive {tref.path}")
+            yield open_image_or_index(archive.open_blob, desc)
+        finally:
+            archive.close()
+    elif tref.transport == "docker-archive":
+        archive = ArchiveReader(Path(tref.path))
+        try:
+            yield DockerArchiveImage(archive, tref.tag)
+        finally:
+            archive.close()
+    elif tref.transport == "rootfs":
+        with rootfs_image(Path(tref.path)) as image:
+            yield image
+    else:
+        raise InvalidArgument(f"{tref}: cannot read from transport {tref.transport!r}")
+
+
+def select_platform(obj: Image | ImageIndex, platform: Platform | None = None) -> Image:
+    """The image itself, or the index's child for ``platform`` (default: this host)."""
+    if not isinstance(obj, ImageIndex):
+        return obj
+    wanted = platform or host_platform()
+    for desc in obj.manifest().manifests:
+        if (
+            desc.platform is not None
+            and desc.platform.matches(wanted)
+            and media.is_manifest(desc.media_type)
+        ):
+            return obj.image(desc.digest)
+    for desc in obj.manifest().manifests:
+        if media.is_index(desc.media_type):
+            try:
+                return select_platform(obj.index(desc.digest), wanted)
+            except NotFound:
+                continue
+    raise NotFound(f"index {obj.digest} has no image for {wanted}")
+
+
+def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink) -> None:
+    """Every blob ``obj`` needs, children first, the manifest last."""
+    if isinstance(obj, ImageIndex):
+        for desc in obj.manifest().manifests:
+            child: Image | ImageIndex = (
+                obj.index(desc.digest)
+                if media.is_index(desc.media_type)
+                else obj.image(desc.digest)
+            )
+            _push(child, sink, progress)
+    else:
+        manifest = obj.manifest()
+        raw_config = obj.raw_config()
+        if not sink.has(manifest.config.digest):
+            sink.put(manifest.config.digest, len(raw_config), io.BytesIO(raw_config))
+        for i, layer in enumerate(obj.layers()):
+            if sink.has(layer.digest):
+                progress.note(f"layer {i + 1}: {layer.digest.short} already present")
+                continue
+            key = f"layer-{layer.digest}"
+            progress.start(key, f"copying layer {i + 1} {layer.digest.short}", layer.size, "bytes")
+            try:
+                with layer.open_compressed() as src:
+                    sink.put(layer.digest, layer.size, src, progress=progress, key=key)
+            except BaseException:
+                progress.done(key, failed=True)
+                raise
+            progress.done(key)
+    raw = obj.raw_manifest()
+    if not sink.has(obj.digest):
+        sink.put(obj.digest, len(raw), io.BytesIO(raw))
+
+
+def _check_entries(reader: LayerReader, what: str) -> None:
+    """Refuse entries that would be written through a symlink the same layer created
+    (``evil -> /etc`` then ``evil/passwd``); ``..`` and NUL are refused by the reader."""
+    symlinks: dict[str, str] = {}
+    for entry in reader:
+        parts = entry.path.split("/")
+        for k in range(1, len(parts)):
+            parent = "/".join(parts[:k])
+            if parent in symlinks:
+                raise InvalidArgument(
+                    f"{what}: entry {entry.path!r} would be written through the symlink "
+                    f"{parent!r} -> {symlinks[parent]!r} that the same layer creates",
+                    hint="the layer is malformed or hostile; do not use it",
+                )
+        if entry.type is EntryType.SYMLINK:
+            symlinks[entry.path] = entry.linkname
+        else:
+            symlinks.pop(entry.path, None)
+
+
+def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: ProgressSink) -> None:
+    """Re-read each newly stored layer in one pass: its diff_id must match the config and
+    no entry may escape the root."""
+    images = [obj] if not isinstance(obj, ImageIndex) else _all_images(obj)
+    for image in images:
+        for i, layer in enumerate(image.layers()):
+            if layer.digest not in added:
+                continue
+            what = f"layer {i + 1} ({layer.digest})"
+            with layer.open_compressed() as raw:
+                reader = LayerReader(
+                    raw, name=f"{i + 1} ({layer.digest})", media_type=layer.media_type
+                )
+                _check_entries(reader, what)
+                info = reader.finish()
+            if info.diff_id != layer.diff_id:
+                raise DigestMismatch(
+                    f"{what}: uncompressed content is {info.diff_id}, the config's diff_id "
+                    f"says {layer.diff_id}",
+                    expected=str(layer.diff_id),
+                    actual=str(info.diff_id),
+                    hint="the image is corrupted or its config lies about its layers",
+                )
+            progress.note(f"layer {i + 1}: diff_id and entries verified")
+
+
+def _all_images(index: ImageIndex) -> list[Image]:
+    out: list[Image] = []
+    for desc in index.manifest().manifests:
+        if media.is_index(desc.media_type):
+            out.extend(_all_images(index.index(desc.digest)))
+        elif media.is_manifest(desc.media_type):
+            out.append(index.image(desc.digest))
+    return out
+
+
+def _to_store(obj: Image | ImageIndex, store: Store, name: str, progress: ProgressSink) -> None:
+    with store.writing():
+        sink = StoreBlobSink(store)
+        try:
+            _push(obj, sink, progress)
+            _check_layers(obj, set(sink.added), progress)
+        except BaseException:
+            # Nothing names what this copy added: take it away again.
+            for digest in sink.added:
+                if not store.refs.names_for(digest):
+                    try:
+                        store.blobs.delete(digest)
+                    except NotFound:
+                        pass
+            raise
+        store.refs.set(name, obj.digest, obj.media_type)
+
+
+def copy(
+    src: str | TransportRef,
+    dst: str | TransportRef,
+    store: Store | None = None,
+    *,
+    progress: ProgressSink = NULL_PROGRESS,
+    platform: Platform | None = None,
+) -> CopyResult:
+    dref = parse_transport_ref(dst) if isinstance(dst, str) else dst
+    with open_source(src, store) as obj:
+        if dref.transport == "store":
+            if store is None:
+                raise InvalidArgument(f"{dref}: no local store given")
+            _to_store(obj, store, dref.path, progress)
+        elif dref.transport == "oci":
+            root = Path(dref.path)
+            _push(obj, DirBlobSink(root), progress)
+            add_to_index(root, _descriptor(obj), dref.tag)
+        elif dref.transport == "oci-archive":
+            dest = Path(dref.path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
+                layout = Path(tmp)
+                _push(obj, DirBlobSink(layout), progress)
+                add_to_index(layout, _descriptor(obj), dref.tag)
+                members: list[tuple[str, Path | bytes]] = [
+                    ("oci-layout", layout / "oci-layout"),
+                    ("index.json", layout / "index.json"),
+                ]
+                for path in sorted((layout / "blobs").rglob("*")):
+                    if path.is_file():
+                        members.append((str(path.relative_to(layout)), path))
+                write_tar(dest, members)
+        elif dref.transport == "docker-archive":
+            image = select_platform(obj, platform)
+            names = [dref.tag] if dref.tag else []
+            write_docker_archive(Path(dref.path), image, names)
+        else:
+            raise InvalidArgument(f"{dref}: cannot write to transport {dref.transport!r}")
+        return CopyResult(obj.digest, obj.media_type, str(dref))

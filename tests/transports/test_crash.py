@@ -1,0 +1,106 @@
+"""An import killed with SIGKILL mid-layer leaves no partial blob and no dangling ref."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import imageforge_cmd, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _tar_stream(size: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("big.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return buf.getvalue()
+
+
+def test_kill_during_import_from_a_slow_fifo(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "f").write_text("ok")
+    assert (
+        run_cli(
+            [
+                "--root",
+                str(store),
+                "import",
+                f"rootfs:{good}",
+                "-t",
+                "good:1",
+                "--progress",
+                "quiet",
+            ]
+        ).returncode
+        == 0
+    )
+    before = run_cli(["--root", str(store), "images", "--format", "json"]).stdout
+
+    fifo = tmp_path / "layer.fifo"
+    os.mkfifo(fifo)
+    data = _tar_stream(8 * 1024 * 1024)
+    with subprocess.Popen(
+        [
+            *imageforge_cmd(),
+            "--root",
+            str(store),
+            "import",
+            f"rootfs:{fifo}",
+            "-t",
+            "x:1",
+            "--progress",
+            "quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        sent = threading.Event()
+
+        def feed() -> None:
+            try:
+                with open(fifo, "wb") as w:
+                    w.write(data[: len(data) // 2])
+                    w.flush()
+                    sent.set()
+                    time.sleep(30)  # the rest never comes: the import is mid-layer
+            except BrokenPipeError:
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        assert sent.wait(30)
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    # every visible blob is complete: its bytes hash to its name
+    for blob in (store / "blobs" / "sha256").iterdir():
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    after = run_cli(["--root", str(store), "images", "--format", "json"])
+    assert after.returncode == 0 and after.stdout == before
+    assert "x" not in [i["repository"] for i in json.loads(after.stdout)]
+    # the store still works: the same import, fed in full, succeeds
+    full = tmp_path / "layer.tar"
+    full.write_bytes(data)
+    again = run_cli(
+        ["--root", str(store), "import", f"rootfs:{full}", "-t", "x:1", "--progress", "quiet"]
+    )
+    assert again.returncode == 0, again.stderr
+    pruned = run_cli(["--root", str(store), "prune", "--format", "json"])
+    assert pruned.returncode == 0
