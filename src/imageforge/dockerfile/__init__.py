@@ -20,10 +20,13 @@ from imageforge.dockerfile._ignore import (
     parse_dockerignore,
     read_dockerignore,
 )
+from imageforge.dockerfile._walk import ContextEntry, EntryType, walk_context
 
 __all__ = [
     # .dockerignore and the build context
+    "ContextEntry",
     "DockerIgnore",
+    "EntryType",
     "IgnorePattern",
     "PatternKind",
     "clean_path",
@@ -33,4 +36,5 @@ __all__ = [
     "load_dockerignore",
     "parse_dockerignore",
     "read_dockerignore",
+    "walk_context",
 ]
