@@ -289,3 +289,161 @@ def test_progress_reported_past_the_threshold(tree: Path, monkeypatch: pytest.Mo
     assert kinds[0] == "start" and kinds[-1] == "done"
     advanced = sum(e.amount or 0 for e in progress.events if e.kind == "advance")
     assert advanced == len(entries)
+
+
+# --- the context report ------------------------------------------------------------------
+
+from imageforge.dockerfile import context_report, write_dockerignore  # noqa: E402
+
+REPORT_TREE: dict[str, bytes | None] = {
+    **TREE,
+    ".git/objects/ab": b"o" * 4000,
+    ".git/HEAD": b"ref: main\n",
+    ".venv/pyvenv.cfg": b"home = /usr\n",
+    ".venv/lib/site.py": b"s" * 600,
+    "env/pyvenv.cfg": b"home = /usr\n",
+    "src/__pycache__/main.cpython-311.pyc": b"c" * 80,
+    "src/pkg/cache.pyc": b"c" * 40,
+    ".env": b"TOKEN=1\n",
+    ".env.example": b"TOKEN=\n",
+    "certs/server.pem": b"p" * 30,
+    "keep.log": b"k" * 11,
+    "build/out.o": b"b" * 500,
+    "target/app.jar": b"j" * 700,
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    make_tree(tmp_path, REPORT_TREE)
+    return tmp_path
+
+
+def _all_bytes(root: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            files += 1
+            size += (Path(dirpath) / name).lstat().st_size
+    return files, size
+
+
+def test_report_counts_match_independent_walks(project: Path) -> None:
+    (project / ".dockerignore").write_text("**/node_modules\ndocs\n!docs/README.md\n")
+    report = context_report(project)
+    assert (report.before.files, report.before.bytes) == _all_bytes(project)
+    expected, expected_bytes = independent_expectation(
+        project, (project / ".dockerignore").read_text()
+    )
+    assert report.after.bytes == expected_bytes
+    assert report.after.files == sum(1 for p in expected if not (project / p).is_dir())
+    assert report.ignore_file == str(project / ".dockerignore")
+
+
+def test_report_flags_what_is_probably_unwanted(project: Path) -> None:
+    report = context_report(project)
+    by_path = {u.path: u for u in report.unwanted}
+    assert by_path[".git"].category == "vcs"
+    assert by_path["node_modules"].category == "dependencies"
+    assert by_path["web/node_modules"].category == "dependencies"
+    assert by_path[".venv"].category == "virtualenv"
+    assert by_path["env"].category == "virtualenv"  # found by pyvenv.cfg, not by name
+    assert by_path["src/__pycache__"].category == "cache"
+    assert by_path["src/pkg/cache.pyc"].category == "cache"
+    assert by_path["app.log"].category == "logs"
+    assert by_path["build"].category == "build output"
+    assert by_path[".env"].secret and by_path["certs/server.pem"].secret
+    assert ".env.example" not in by_path
+    assert "src/__pycache__/main.cpython-311.pyc" not in by_path  # inside a flagged dir
+    assert by_path[".git"].bytes == 4000 + 10 and by_path[".git"].files == 2
+
+
+def test_suggestion_saving_is_what_the_written_file_gives(project: Path) -> None:
+    (project / ".dockerignore").write_text("# mine\ndocs\n")
+    report = context_report(project)
+    assert report.suggestion and report.saving.bytes > 0
+    write_dockerignore(report.suggestion_target, report.suggestion)
+    text = (project / ".dockerignore").read_text()
+    assert text.startswith("# mine\ndocs\n")
+    assert not list(project.glob(".dockerignore.*"))  # no temporary file left behind
+    kept = list(walk_context(project))
+    assert sum(e.size for e in kept if e.type is EntryType.FILE) == report.with_suggestion.bytes
+    assert sum(1 for e in kept if e.type is not EntryType.DIR) == report.with_suggestion.files
+    again = context_report(project)
+    assert again.after == report.with_suggestion
+    assert again.suggestion == ()
+
+
+def test_never_suggests_ignoring_a_copy_source(project: Path) -> None:
+    sources = ["node_modules/lodash/index.js", "build", "*.log", ".env"]
+    report = context_report(project, copy_sources=sources)
+    write_dockerignore(report.suggestion_target, report.suggestion)
+    kept = {e.path for e in walk_context(project)}
+    for path in ("node_modules/lodash/index.js", "build/out.o", "app.log", "keep.log", ".env"):
+        assert path in kept, path
+    by_path = {u.path: u for u in report.unwanted}
+    assert by_path["node_modules"].kept_because == "copied by COPY/ADD node_modules/lodash/index.js"
+    assert by_path["node_modules"].pattern is None
+    # The other node_modules is not copied: it gets a line of its own.
+    assert by_path["web/node_modules"].pattern == "web/node_modules"
+    assert "web/node_modules/react/index.js" not in kept
+    assert ".git/HEAD" not in kept
+
+
+def test_never_overrides_an_explicit_exception(project: Path) -> None:
+    (project / ".dockerignore").write_text("*.tmp\n!keep.log\n")
+    report = context_report(project)
+    assert "**/*.log" not in report.suggestion
+    assert "app.log" in report.suggestion
+    by_path = {u.path: u for u in report.unwanted}
+    assert by_path["keep.log"].kept_because == (
+        f"re-included by !keep.log ({project / '.dockerignore'}:2)"
+    )
+
+
+def test_affected_sources_say_what_copy_dot_loses(project: Path) -> None:
+    report = context_report(project, copy_sources=[".", "src"])
+    dot = next(a for a in report.affected_sources if a.source == ".")
+    assert "node_modules" in dot.drops and ".git" in dot.drops
+    assert "node_modules/lodash" not in dot.drops  # only the top of what is dropped
+    src = next(a for a in report.affected_sources if a.source == "src")
+    assert set(src.drops) == {"src/__pycache__", "src/pkg/cache.pyc"}
+    assert src.bytes == 80 + 40
+
+
+def test_report_uses_the_dockerfile_specific_ignore_file(project: Path) -> None:
+    (project / ".dockerignore").write_text("src\n")
+    dockerfile = project / "build" / "app.Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    specific = project / "build" / "app.Dockerfile.dockerignore"
+    specific.write_text("docs\n")
+    report = context_report(project, dockerfile=dockerfile)
+    assert report.ignore_file == str(specific)
+    assert report.suggestion_target == specific
+    # build/ holds the Dockerfile, so it is not taken for build output.
+    assert "build" not in {u.path for u in report.unwanted}
+    assert "target" in {u.path for u in report.unwanted}
+
+
+def test_ignored_source_is_reported(project: Path) -> None:
+    (project / ".dockerignore").write_text("docs\n")
+    report = context_report(project, copy_sources=["docs/guide.md", "https://x/y.tar"])
+    assert report.ignored_sources == ("docs/guide.md",)
+
+
+def test_biggest_paths(project: Path) -> None:
+    report = context_report(project, top=3)
+    # web/node_modules (all of web) is left out: it says nothing more than web.
+    assert [b.path for b in report.biggest] == [".git", ".git/objects", "web"]
+    assert report.biggest[0].bytes == 4010
+
+
+def test_write_dockerignore_creates_and_keeps_mode(tmp_path: Path) -> None:
+    target = tmp_path / ".dockerignore"
+    write_dockerignore(target, ["a", "b"])
+    assert target.read_text() == "# added by imageforge context\na\nb\n"
+    target.write_text("x")  # no trailing newline
+    target.chmod(0o600)
+    write_dockerignore(target, ["c"])
+    assert target.read_text() == "x\n\n# added by imageforge context\nc\n"
+    assert target.stat().st_mode & 0o777 == 0o600

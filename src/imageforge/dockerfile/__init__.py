@@ -8,6 +8,15 @@ would save. Never imports lint or build.
 """
 
 # .dockerignore and the build context
+from imageforge.dockerfile._context import (
+    AffectedSource,
+    ContextReport,
+    SizedPath,
+    Totals,
+    Unwanted,
+    context_report,
+    write_dockerignore,
+)
 from imageforge.dockerfile._ignore import (
     DockerIgnore,
     IgnorePattern,
@@ -24,7 +33,14 @@ from imageforge.dockerfile._walk import ContextEntry, EntryType, walk_context
 
 __all__ = [
     # .dockerignore and the build context
+    "AffectedSource",
     "ContextEntry",
+    "ContextReport",
+    "SizedPath",
+    "Totals",
+    "Unwanted",
+    "context_report",
+    "write_dockerignore",
     "DockerIgnore",
     "EntryType",
     "IgnorePattern",
