@@ -11,6 +11,12 @@ Layers: :func:`parse_ast` (lines, directives, continuations, heredocs -> :class:
 grouped in :class:`Stage` values, global ARGs, warnings as data), :func:`to_dockerfile`
 (typed instructions back to text), :func:`expand_word` / :func:`expand_words` (the
 shell lexer) and :func:`resolve` (build args, ARG/ENV scoping and expansion per stage).
+
+The build context: :func:`load_dockerignore` reads ``.dockerignore`` with Docker's exact
+semantics (hand-written too: no library matches them), :func:`walk_context` lists what a
+build sends without descending into excluded directories, and :func:`context_report`
+says how big a context is and what a better ``.dockerignore`` would save. Never imports
+lint or build.
 """
 
 from imageforge.dockerfile._ast import (
@@ -21,9 +27,33 @@ from imageforge.dockerfile._ast import (
     ParseWarning,
     SourceRange,
 )
+
+# .dockerignore and the build context
+from imageforge.dockerfile._context import (
+    AffectedSource,
+    ContextReport,
+    SizedPath,
+    Totals,
+    Unwanted,
+    context_report,
+    context_sources,
+    write_dockerignore,
+)
 from imageforge.dockerfile._dockerfile import Dockerfile, Stage, parse, parse_file
 from imageforge.dockerfile._dump import dump_ast, dump_node
 from imageforge.dockerfile._expand import ExpansionResult, ShellLex, expand_word, expand_words
+from imageforge.dockerfile._ignore import (
+    DockerIgnore,
+    IgnorePattern,
+    PatternKind,
+    clean_path,
+    compile_patterns,
+    escape_pattern,
+    find_dockerignore,
+    load_dockerignore,
+    parse_dockerignore,
+    read_dockerignore,
+)
 from imageforge.dockerfile._instructions import (
     Add,
     Arg,
@@ -58,8 +88,30 @@ from imageforge.dockerfile._scope import (
     predefined_args,
     resolve,
 )
+from imageforge.dockerfile._walk import ContextEntry, EntryType, walk_context
 
 __all__ = [
+    "AffectedSource",
+    "ContextEntry",
+    "ContextReport",
+    "SizedPath",
+    "Totals",
+    "Unwanted",
+    "context_report",
+    "context_sources",
+    "write_dockerignore",
+    "DockerIgnore",
+    "EntryType",
+    "IgnorePattern",
+    "PatternKind",
+    "clean_path",
+    "compile_patterns",
+    "escape_pattern",
+    "find_dockerignore",
+    "load_dockerignore",
+    "parse_dockerignore",
+    "read_dockerignore",
+    "walk_context",
     "PROXY_ARGS",
     "Resolution",
     "ResolvedStage",
