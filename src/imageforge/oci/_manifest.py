@@ -45,6 +45,22 @@ def _object(raw: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+def _with_optional(
+    out: dict[str, Any],
+    artifact_type: str | None,
+    subject: Descriptor | None,
+    annotations: dict[str, str],
+) -> dict[str, Any]:
+    """Add the fields manifests and indexes share, only when set."""
+    if artifact_type:
+        out["artifactType"] = artifact_type
+    if subject is not None:
+        out["subject"] = subject.to_json()
+    if annotations:
+        out["annotations"] = dict(annotations)
+    return out
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest (OCI or Docker schema 2)."""
@@ -87,13 +103,7 @@ class Manifest:
             "config": self.config.to_json(),
             "layers": [d.to_json() for d in self.layers],
         }
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
+        return _with_optional(out, self.artifact_type, self.subject, self.annotations)
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_json())
@@ -134,13 +144,7 @@ class IndexManifest:
             "mediaType": self.media_type,
             "manifests": [d.to_json() for d in self.manifests],
         }
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
+        return _with_optional(out, self.artifact_type, self.subject, self.annotations)
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_json())
