@@ -12,8 +12,11 @@ __all__ = ["print_json", "stdout_console"]
 
 
 def stdout_console() -> Console:
-    """A console on the current stdout; plain text when it is not a terminal."""
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    """A console on the current stdout. On a terminal tables fit its width; piped, they
+    keep every character (digests are not cut to fit 80 columns), as docker does."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=250)
 
 
 def print_json(data: Any) -> None:
