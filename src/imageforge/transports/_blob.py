@@ -104,6 +104,11 @@ class BlobLayer:
     def descriptor(self) -> Descriptor:
         return self._desc
 
+    def open_unverified(self) -> IO[bytes]:
+        """The blob's bytes as the source has them, for a sink that verifies on commit
+        (the store's ingest does), so the bytes are not hashed twice."""
+        return self._opener(self.digest)
+
     def open_compressed(self) -> IO[bytes]:
         return VerifyingReader(  # type: ignore[return-value]
             self._opener(self.digest), self.digest, self.size, what=f"layer {self.digest}"

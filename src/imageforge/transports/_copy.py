@@ -36,7 +36,7 @@ from imageforge.transports._archive import (
     write_docker_archive,
     write_tar,
 )
-from imageforge.transports._blob import open_image_or_index
+from imageforge.transports._blob import BlobLayer, open_image_or_index
 from imageforge.transports._layout import LayoutReader, add_to_index, select_manifest
 from imageforge.transports._names import TransportRef, parse_transport_ref
 from imageforge.transports._rootfs import rootfs_image
@@ -141,7 +141,11 @@ def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink) -> No
             key = f"layer-{layer.digest}"
             progress.start(key, f"copying layer {i + 1} {layer.digest.short}", layer.size, "bytes")
             try:
-                with layer.open_compressed() as src:
+                if isinstance(layer, BlobLayer) and sink.verifies:
+                    opened = layer.open_unverified()
+                else:
+                    opened = layer.open_compressed()
+                with opened as src:
                     sink.put(layer.digest, layer.size, src, progress=progress, key=key)
             except BaseException:
                 progress.done(key, failed=True)

@@ -38,6 +38,11 @@ def copy_stream(
 
 
 class BlobSink(Protocol):
+    @property
+    def verifies(self) -> bool:
+        """True if ``put`` itself checks size and digest before the blob appears."""
+        ...
+
     def has(self, digest: Digest) -> bool: ...
 
     def put(
@@ -52,6 +57,8 @@ class BlobSink(Protocol):
 
 
 class StoreBlobSink:
+    verifies = True  # the ingest checks size and digest on commit
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.added: list[Digest] = []
@@ -80,6 +87,8 @@ class StoreBlobSink:
 class DirBlobSink:
     """``<dir>/blobs/<alg>/<hex>``, as an OCI image layout stores blobs. Streams must come
     verified (``Layer.open_compressed`` is); small documents are checked by the caller."""
+
+    verifies = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
