@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.lint import RULES, Rule
+from imageforge.lint import RULES, Rule, lint_path
 from tests.lint.conftest import ids, ids_in_context
 
 _PLAIN = [r for r in RULES if not r.needs_context]
@@ -157,3 +157,21 @@ CASES = [
 @pytest.mark.parametrize(("rule_id", "text", "fires"), CASES)
 def test_case(rule_id: str, text: str, fires: bool) -> None:
     assert (rule_id in ids(text)) is fires, ids(text)
+
+
+def test_pip_requirements_are_read_when_the_context_is_known(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.12-slim\nCOPY app/requirements.txt /app/\n"
+        "RUN pip install --no-cache-dir -r /app/requirements.txt\n"
+    )
+    loose = (
+        "# deps\nflask>=3\nrequests==2.32.3 \\\n  --hash=sha256:ab\n"
+        "-r base.txt\nuvicorn[standard]\n"
+    )
+    assert "IF305" not in ids(text)  # without a context nothing is known of the file
+    assert "IF305" in ids_in_context(tmp_path / "a", text, (("app/requirements.txt", loose),))
+    _shown, findings = lint_path(tmp_path / "a")
+    (f,) = [f for f in findings if f.rule_id == "IF305"]
+    assert "unpinned: flask, uvicorn[standard] in requirements.txt" in f.message
+    pinned = "flask==3.0.3\nrequests==2.32.3\n"
+    assert "IF305" not in ids_in_context(tmp_path / "b", text, (("app/requirements.txt", pinned),))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
-from imageforge.dockerfile import Env, Run
+from imageforge.dockerfile import Env, Run, Stage
 from imageforge.lint._facts import (
     chain_instructions,
+    context_copies,
     copied_names,
     has_cache_mount,
     installs,
@@ -104,6 +106,41 @@ def _pinned_pip(name: str) -> bool:
     return name.startswith((".", "/", "~")) or "/" in name or name.endswith((".whl", ".tar.gz"))
 
 
+_REQ_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?")
+
+
+def _unpinned_requirements(path: Path) -> list[str] | None:
+    """Requirement lines of ``path`` that pin no exact version (None: unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    loose = []
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        m = _REQ_NAME.match(line)
+        if m and "==" not in line and "@" not in line:
+            loose.append(m.group(0))
+    return loose
+
+
+def _requirement_files(
+    lint: LintInput, stage: Stage, run: Run, names: tuple[str, ...]
+) -> list[Path]:
+    """Context files a ``pip install -r NAME`` reads, found through the COPYs before it."""
+    if lint.context is None:
+        return []
+    root = Path(lint.context.context)
+    out = []
+    for c in context_copies(stage, run):
+        for s in c.sources:
+            if s.rstrip("/").rsplit("/", 1)[-1] in names and "*" not in s:
+                out.append(root / s.lstrip("/"))
+    return out
+
+
 def _pip_unpinned(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for run in runs(stage):
@@ -111,6 +148,10 @@ def _pip_unpinned(lint: LintInput) -> Iterator[Hit]:
                 if i.tool != "pip" or i.has("-c", "--constraint"):
                     continue
                 loose = [p for p in i.packages if not _pinned_pip(p)]
+                for req in _requirement_files(lint, stage, run, i.manifests):
+                    found = _unpinned_requirements(req)
+                    if found:
+                        loose.append(f"{', '.join(found[:5])} in {req.name}")
                 if loose:
                     yield hit(run, "unpinned: " + ", ".join(loose))
                     break
@@ -287,7 +328,9 @@ LOCK_RULES = (
         hint="Pin with name==version, or install from a locked requirements file "
         "(pip-compile, poetry export) with -r.",
         why="An unpinned name installs whatever is newest at build time: the same "
-        "Dockerfile builds different images, and a bad release breaks the build.",
+        "Dockerfile builds different images, and a bad release breaks the build. When "
+        "the build context is known, the requirements files installed with -r are read "
+        "too, and their unpinned lines reported.",
         bad="FROM python:3.12-slim\nRUN pip install --no-cache-dir flask\n",
         good="FROM python:3.12-slim\nRUN pip install --no-cache-dir flask==3.0.3\n",
         check=_pip_unpinned,
