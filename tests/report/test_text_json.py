@@ -68,3 +68,13 @@ def test_worst() -> None:
     info = Finding("IF102", Severity.INFO, "m", Location("D"))
     assert worst([info, F]) is Severity.WARNING
     assert worst([]) is None
+
+
+def test_whole_line_findings_have_no_caret() -> None:
+    whole = Finding("IF601", Severity.WARNING, "m", Location("D", 1, 0), snippet="FROM x")
+    text = format_text(Report("t", "1", findings=(whole,), files=("D",)))
+    assert text.splitlines()[:3] == [
+        "D:1: warning IF601: m",
+        "  1 | FROM x",
+        "1 finding in 1 file (1 warning)",
+    ]

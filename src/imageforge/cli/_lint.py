@@ -88,7 +88,7 @@ def lint_command(
     A PATH may be a Dockerfile or a directory holding one; a directory is also the build
     context. Exit 0 when no finding reaches the failure threshold, 1 when one does.
     """
-    targets = list(paths) or (["."] if Path("Dockerfile").is_file() else ["Dockerfile"])
+    targets = list(paths) or ["Dockerfile"]
     policy_file = config or find_policy(Path(targets[0]))
     policy = load_policy(policy_file) if policy_file else Policy()
     if list_rules:

@@ -108,6 +108,12 @@ def _unknown_stage(lint: LintInput) -> Iterator[Hit]:
                     yield hit(instr, f"COPY --from={src}: no earlier stage has that index")
             elif src in later and later[src] >= stage.index:
                 yield hit(instr, f"COPY --from={instr.from_}: that stage is defined here or later")
+            elif src not in later and not any(ch in src for ch in ":/@$"):
+                yield hit(
+                    instr,
+                    f"COPY --from={instr.from_}: no stage has that name, so BuildKit pulls "
+                    f"the image {instr.from_}:latest",
+                )
 
 
 def _registry_matches(name: str, trusted: str) -> bool:

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 
 from imageforge.dockerfile import Run
-from imageforge.lint._facts import chain_instructions, installs, run_commands
+from imageforge.lint._facts import chain_instructions, has_cache_mount, installs, run_commands
 from imageforge.lint._model import Hit, LintInput, Rule, hit
+from imageforge.lint._shell import Command
 from imageforge.report import Severity
 
 __all__ = ["STAGE_RULES"]
@@ -92,6 +93,28 @@ def _is_dev_package(name: str) -> bool:
     return bare in _COMPILERS or bare.endswith(("-dev", "-devel"))
 
 
+# Build commands and the cache each leaves behind unless a cache mount holds it.
+_CACHES = {
+    "go": (("build", "install"), "/root/.cache/go-build", ("go-build", "/root/.cache")),
+    "cargo": (("build", "install"), "~/.cargo/registry and target/", (".cargo", "target")),
+    "mvn": (("package", "install", "verify"), "~/.m2", (".m2",)),
+    "mvnw": (("package", "install", "verify"), "~/.m2", (".m2",)),
+    "gradle": (("build", "assemble", "bootJar"), "~/.gradle", (".gradle",)),
+    "gradlew": (("build", "assemble", "bootJar"), "~/.gradle", (".gradle",)),
+}
+
+
+def _caches(run: Run, cmds: tuple[Command, ...]) -> Iterator[Hit]:
+    for c in cmds:
+        entry = _CACHES.get(c.program)
+        if entry is None:
+            continue
+        subs, where, mounts = entry
+        if any(s in c.words for s in subs) and not has_cache_mount(run, *mounts):
+            yield hit(run, f"{c.program} {next(s for s in subs if s in c.words)} leaves {where}")
+            return
+
+
 def _build_tools(lint: LintInput) -> Iterator[Hit]:
     if len(lint.dockerfile.stages) == 0:
         return
@@ -99,6 +122,7 @@ def _build_tools(lint: LintInput) -> Iterator[Hit]:
         if not isinstance(instr, Run):
             continue
         cmds = run_commands(instr)
+        yield from _caches(instr, cmds)
         removed = any(
             (c.program in ("apt-get", "apt") and ("purge" in c.words or "remove" in c.words))
             or (c.program == "apk" and "del" in c.words)
@@ -145,13 +169,14 @@ STAGE_RULES = (
         slug="final-keeps-build-tools",
         section="2.2",
         severity=Severity.WARNING,
-        title="The final stage installs compilers or headers and keeps them",
-        message="Compilers or -dev packages stay in the final image.",
+        title="The final stage keeps compilers, headers or build caches",
+        message="Build tools or build caches stay in the final image.",
         hint="Compile in a build stage and copy the result, or remove the tools in the "
         "same RUN (apk add --virtual .build ... && apk del .build).",
-        why="Compilers and headers are needed to build, not to run. Left in the final "
-        "image they add size and attack surface; the guide's answer is a multi-stage "
-        "build.",
+        why="Compilers, headers and the caches of go, cargo, maven and gradle are needed "
+        "to build, not to run. Left in the final image they add size and attack "
+        "surface; the guide's answer is a multi-stage build (or a RUN "
+        "--mount=type=cache for the caches).",
         bad="FROM python:3.12-slim\nRUN apt-get update && apt-get install -y "
         "--no-install-recommends gcc=4:12.2.0-3 && rm -rf /var/lib/apt/lists/*\n",
         good="FROM python:3.12-slim\nRUN apt-get update && apt-get install -y "

@@ -17,8 +17,9 @@ def format_text(report: Report) -> str:
         if f.snippet is not None and f.location.line > 0:
             number = str(f.location.line)
             lines.append(f"  {number} | {f.snippet.rstrip()}")
-            pad = " " * (max(f.location.column, 1) - 1)
-            lines.append(f"  {' ' * len(number)} | {pad}^")
+            if f.location.column > 0:  # column 0: about the whole line, no caret
+                pad = " " * (f.location.column - 1)
+                lines.append(f"  {' ' * len(number)} | {pad}^")
         if f.hint:
             lines.append(f"  = help: {f.hint}")
     counts = report.counts()
