@@ -11,7 +11,7 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	binfmt-support util-linux iproute2
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
-.PHONY: setup system-packages host-setup venv demo test lint typecheck imports pytest clean
+.PHONY: setup system-packages host-setup venv demo test lint typecheck imports pytest clean docs
 
 setup: system-packages host-setup venv
 
@@ -54,6 +54,10 @@ demo: setup
 	$(IF) export hello:1 oci:$(DEMO_OUT)/hello-oci:1
 	$(IF) export hello:1 docker-archive:$(DEMO_OUT)/hello.tar
 	skopeo inspect oci:$(DEMO_OUT)/hello-oci:1
+
+# One page per lint rule, generated from the rules (a test checks they are current).
+docs: venv
+	$(BIN)/python -c "from imageforge.lint import write_rule_docs; write_rule_docs('docs/rules')"
 
 lint:
 	$(BIN)/ruff check src tests

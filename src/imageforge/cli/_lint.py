@@ -1,0 +1,114 @@
+"""``imageforge lint``: check Dockerfiles against the build standard."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from imageforge.cli._app import app
+from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
+from imageforge.cli._render import print_json, stdout_console
+from imageforge.lint import RULES, active_rules, lint_path, make_report
+from imageforge.policy import Policy, find_policy, load_policy
+from imageforge.report import Finding, parse_threshold, write_json, write_sarif, write_text
+
+DEFAULT_THRESHOLD = "warning"
+
+
+def _list_rules(fmt: str, policy: Policy) -> None:
+    active = dict(active_rules(policy.lint))
+    if fmt == "json":
+        print_json(
+            [
+                {
+                    **r.info(active.get(r)).to_json(),
+                    "section": r.section,
+                    "enabled": r in active,
+                    "needs_context": r.needs_context,
+                }
+                for r in RULES
+            ]
+        )
+        return
+    table = Table(box=None, show_header=True, pad_edge=False)
+    for col in ("id", "severity", "name", "title"):
+        table.add_column(col)
+    for r in RULES:
+        sev = active[r].value if r in active else "off"
+        table.add_row(r.id, sev, r.slug, r.title)
+    stdout_console().print(table)
+
+
+@app.command("lint")
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+@click.option(
+    "--context",
+    "context_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The build context, for the context rules (IF6xx). A directory PATH is its own context.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="text for people (source line, caret, advice), json for scripts, sarif (2.1.0) "
+    "for code-scanning services.",
+)
+@click.option(
+    "--failure-threshold",
+    type=click.Choice(["error", "warning", "info", "style", "none"]),
+    help=f"Exit 1 when a finding is this severe or worse (default: the policy's, else "
+    f"{DEFAULT_THRESHOLD}); none never fails.",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="imageforge.toml or pyproject.toml to read (default: the nearest one above the "
+    "first PATH).",
+)
+@click.option("--list-rules", is_flag=True, help="List the rules and exit.")
+def lint_command(
+    paths: tuple[str, ...],
+    context_dir: Path | None,
+    fmt: str,
+    failure_threshold: str | None,
+    config: Path | None,
+    list_rules: bool,
+) -> int:
+    """Check Dockerfiles (default ./Dockerfile) against the build standard.
+
+    A PATH may be a Dockerfile or a directory holding one; a directory is also the build
+    context. Exit 0 when no finding reaches the failure threshold, 1 when one does.
+    """
+    targets = list(paths) or ["Dockerfile"]
+    policy_file = config or find_policy(Path(targets[0]))
+    policy = load_policy(policy_file) if policy_file else Policy()
+    if list_rules:
+        _list_rules(fmt, policy)
+        return EXIT_OK
+    threshold = parse_threshold(
+        failure_threshold or policy.lint.failure_threshold or DEFAULT_THRESHOLD
+    )
+    files: list[str] = []
+    findings: list[Finding] = []
+    for target in targets:
+        shown, found = lint_path(target, context_dir=context_dir, policy=policy.lint)
+        files.append(shown)
+        findings.extend(found)
+    report = make_report(findings, files, policy.lint)
+    if fmt == "json":
+        write_json(report, sys.stdout)
+    elif fmt == "sarif":
+        write_sarif(report, sys.stdout)
+    else:
+        write_text(report, sys.stdout)
+    sys.stdout.flush()
+    return EXIT_FINDINGS if report.fails(threshold) else EXIT_OK

@@ -1,0 +1,43 @@
+"""The standard: every practice of the guide's sections 1 to 4 as a lint rule.
+
+Rules are data (:class:`Rule`: id ``IFnnn`` grouped by guide section, slug, severity,
+title, message, why, a failing and a passing example) plus a ``check`` over the typed
+instructions of :mod:`imageforge.dockerfile` and, when the build context is known, its
+:class:`~imageforge.dockerfile.ContextReport`. :func:`lint` returns
+:class:`~imageforge.report.Finding` values; :func:`make_report` wraps them for the
+shared writers. Which rules run and how severe they are comes from the ``[lint]``
+section of the policy file; ``# imageforge: ignore=IF101,IF205`` on the line before an
+instruction silences rules there.
+
+Groups: IF1xx base image (1.1), IF2xx layering and cache (1.2, 4.1), IF3xx dependency
+locking (2.1), IF4xx multi-stage (2.2), IF5xx least privilege (3.1), IF6xx build
+context (1.2, 6.1).
+"""
+
+from imageforge.lint._check import (
+    active_rules,
+    lint,
+    lint_file,
+    lint_path,
+    lint_source,
+    make_report,
+)
+from imageforge.lint._docs import rule_page, write_rule_docs
+from imageforge.lint._model import Hit, LintInput, Rule
+from imageforge.lint._rules import RULES, rule
+
+__all__ = [
+    "RULES",
+    "Hit",
+    "LintInput",
+    "Rule",
+    "active_rules",
+    "lint",
+    "lint_file",
+    "lint_path",
+    "lint_source",
+    "make_report",
+    "rule",
+    "rule_page",
+    "write_rule_docs",
+]

@@ -1,0 +1,194 @@
+"""Running the rules: policy (which rules, what severity), inline ignores, findings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from imageforge import __version__
+from imageforge.dockerfile import (
+    ContextReport,
+    Dockerfile,
+    context_report,
+    context_sources,
+    parse,
+)
+from imageforge.errors import InvalidArgument, Location, NotFound
+from imageforge.lint._facts import bases_of
+from imageforge.lint._model import LintInput, Rule
+from imageforge.lint._rules import RULES, SYNTAX
+from imageforge.policy import LintPolicy
+from imageforge.report import Finding, Report, Severity
+
+__all__ = ["active_rules", "lint", "lint_file", "lint_path", "lint_source", "make_report"]
+
+_IGNORE = re.compile(r"^\s*#\s*imageforge:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$")
+
+
+def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
+    """The rules ``policy`` runs, each with its effective severity."""
+    overrides = dict(policy.severity)
+    out: list[tuple[Rule, Severity]] = []
+    for r in RULES:
+        if policy.enable and not any(r.id.startswith(p.upper()) for p in policy.enable):
+            continue
+        if any(r.id.startswith(p.upper()) for p in policy.disable):
+            continue
+        out.append((r, Severity(overrides.get(r.id, r.severity.value))))
+    return out
+
+
+def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
+    """1-based line -> rule ids ignored there by the comment lines right above it."""
+    out: dict[int, set[str]] = {}
+    pending: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        m = _IGNORE.match(line)
+        if m:
+            pending |= {p.strip().upper() for p in m.group(1).split(",") if p.strip()}
+            continue
+        if line.lstrip().startswith("#") and pending:
+            continue  # another comment between the ignore and the instruction
+        if pending and line.strip():
+            out[number] = pending
+            pending = set()
+    return out
+
+
+def lint(
+    dockerfile: Dockerfile,
+    *,
+    source: str | None = None,
+    context: ContextReport | None = None,
+    policy: LintPolicy | None = None,
+) -> list[Finding]:
+    """Check ``dockerfile`` against the standard. ``source`` is its text (for the
+    snippets and the ``# imageforge: ignore=...`` comments); ``context`` the report of
+    its build context when known (context rules run only then)."""
+    policy = policy or LintPolicy()
+    lines = source.splitlines() if source is not None else []
+    ignored = _ignores(lines)
+    data = LintInput(dockerfile, bases_of(dockerfile), context, policy)
+    findings: list[Finding] = []
+    for rule, severity in active_rules(policy):
+        if rule.needs_context and context is None:
+            continue
+        for h in rule.check(data):
+            if rule.id in ignored.get(h.line, ()):
+                continue
+            snippet = lines[h.line - 1] if 0 < h.line <= len(lines) else None
+            message = f"{rule.message} ({h.detail})" if h.detail else rule.message
+            findings.append(
+                Finding(
+                    rule_id=rule.id,
+                    severity=severity,
+                    message=message,
+                    location=Location(dockerfile.file, h.line, h.column),
+                    end_line=h.end_line,
+                    hint=rule.hint,
+                    snippet=snippet,
+                )
+            )
+    findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
+    return findings
+
+
+def lint_source(
+    text: str,
+    *,
+    file: str = "Dockerfile",
+    context: ContextReport | None = None,
+    policy: LintPolicy | None = None,
+) -> list[Finding]:
+    """Parse ``text`` and lint it. A file the parser refuses gives one IF001 finding
+    at the parser's position (unless IF001 is disabled) instead of an error."""
+    policy = policy or LintPolicy()
+    try:
+        dockerfile = parse(text, file=file)
+    except InvalidArgument as exc:
+        severity = dict(active_rules(policy)).get(SYNTAX)
+        if severity is None:
+            return []
+        loc = exc.location or Location(file)
+        lines = text.splitlines()
+        snippet = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
+        return [
+            Finding(
+                rule_id=SYNTAX.id,
+                severity=severity,
+                message=f"{SYNTAX.message} ({exc.message})",
+                location=Location(file, loc.line, loc.column),
+                hint=exc.hint or SYNTAX.hint,
+                snippet=snippet,
+            )
+        ]
+    return lint(dockerfile, source=text, context=context, policy=policy)
+
+
+def lint_file(
+    path: str | Path,
+    *,
+    context: ContextReport | None = None,
+    policy: LintPolicy | None = None,
+    display: str | None = None,
+) -> list[Finding]:
+    """Read, parse and lint the Dockerfile at ``path`` (reported as ``display``)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
+    text = raw.decode("utf-8", errors="replace")
+    return lint_source(text, file=display or str(p), context=context, policy=policy)
+
+
+def lint_path(
+    path: str | Path,
+    *,
+    context_dir: str | Path | None = None,
+    policy: LintPolicy | None = None,
+) -> tuple[str, list[Finding]]:
+    """Lint ``path``: a Dockerfile, or a directory holding one (``Dockerfile``, else
+    ``Containerfile``), which is then also the build context unless ``context_dir``
+    names another. Returns the Dockerfile's path as reported and the findings."""
+    p = Path(path)
+    if p.is_dir():
+        context_dir = p if context_dir is None else context_dir
+        for name in ("Dockerfile", "Containerfile"):
+            if (p / name).is_file():
+                p = p / name
+                break
+        else:
+            raise NotFound(f"no Dockerfile in {path}", hint="give the Dockerfile's path")
+    elif not p.exists():
+        raise NotFound(f"no such Dockerfile: {path}")
+    try:
+        text = p.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
+    display = str(p)
+    report: ContextReport | None = None
+    if context_dir is not None:
+        try:
+            sources = context_sources(parse(text, file=display))
+        except InvalidArgument:
+            sources = []
+        report = context_report(context_dir, dockerfile=p, copy_sources=sources)
+    return display, lint_source(text, file=display, context=report, policy=policy)
+
+
+def make_report(
+    findings: Sequence[Finding], files: Sequence[str], policy: LintPolicy | None = None
+) -> Report:
+    """A :class:`~imageforge.report.Report` of a lint run (rules with their effective
+    severities)."""
+    rules = tuple(r.info(sev) for r, sev in active_rules(policy or LintPolicy()))
+    return Report(
+        tool="imageforge-lint",
+        version=__version__,
+        rules=rules,
+        findings=tuple(findings),
+        files=tuple(files),
+        information_uri="https://github.com/imageforge/imageforge",
+    )

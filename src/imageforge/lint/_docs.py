@@ -1,0 +1,95 @@
+"""One Markdown page per rule, generated from the rules themselves (``make docs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imageforge.lint._model import Rule
+from imageforge.lint._rules import RULES
+
+__all__ = ["rule_page", "write_rule_docs"]
+
+
+def _context_block(files: tuple[tuple[str, str], ...]) -> list[str]:
+    if not files:
+        return []
+    out = ["", "Build context:", "", "```text"]
+    out += [f"{path}: {content.strip()!r}" for path, content in files]
+    out.append("```")
+    return out
+
+
+def rule_page(rule: Rule) -> str:
+    lines = [
+        f"# {rule.id} {rule.slug}",
+        "",
+        f"**{rule.title}**",
+        "",
+        f"- severity: {rule.severity.value}",
+        f"- guide section: {rule.section}",
+    ]
+    if rule.needs_context:
+        lines.append("- runs only when the build context is known")
+    lines += [
+        "",
+        "## Why",
+        "",
+        rule.why,
+        "",
+        "## What to do",
+        "",
+        rule.hint,
+        "",
+        "## Fails",
+        "",
+        "```dockerfile",
+        rule.bad.rstrip("\n"),
+        "```",
+        *_context_block(rule.bad_context),
+        "",
+        "## Passes",
+        "",
+        "```dockerfile",
+        rule.good.rstrip("\n"),
+        "```",
+        *_context_block(rule.good_context),
+        "",
+        "## Silencing it",
+        "",
+        f"On the line before the instruction: `# imageforge: ignore={rule.id}`; everywhere: "
+        f'`disable = ["{rule.id}"]` under `[lint]` in `imageforge.toml`.',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def index_page() -> str:
+    lines = [
+        "# imageforge lint rules",
+        "",
+        "| id | name | severity | section | title |",
+        "|---|---|---|---|---|",
+    ]
+    for r in RULES:
+        lines.append(
+            f"| [{r.id}]({r.id}.md) | {r.slug} | {r.severity.value} | {r.section} | {r.title} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_rule_docs(directory: str | Path) -> list[Path]:
+    """Write ``IFnnn.md`` for every rule and ``README.md`` (an index) into
+    ``directory``; remove pages of rules that no longer exist. Returns the pages."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in RULES:
+        page = out / f"{r.id}.md"
+        page.write_text(rule_page(r), encoding="utf-8")
+        written.append(page)
+    (out / "README.md").write_text(index_page(), encoding="utf-8")
+    known = {p.name for p in written}
+    for stale in out.glob("IF*.md"):
+        if stale.name not in known:
+            stale.unlink()
+    return written

@@ -1,0 +1,99 @@
+"""Just enough shell to read RUN lines: split a command line into simple commands and
+say how each is joined to the next. Hand-written on top of :mod:`shlex` (no library
+parses POSIX shell into commands); unbalanced quotes fall back to splitting on blanks.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from imageforge.dockerfile import Run
+
+__all__ = ["Command", "commands", "run_text"]
+
+_PUNCT = ";&|()\n"
+_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "|&", "(", ")", "\n"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One simple command: its words (leading ``VAR=x`` assignments and ``sudo``/``env``
+    wrappers kept), and the operator that follows it (``|``, ``&&``, ... or "")."""
+
+    words: tuple[str, ...]
+    then: str = ""
+
+    @property
+    def program(self) -> str:
+        """The command name, past assignments, ``sudo``/``env`` and a path prefix."""
+        for w in self.words:
+            if "=" in w and not w.startswith("-") and w.split("=", 1)[0].isidentifier():
+                continue
+            if w in ("sudo", "env", "exec", "time", "nohup", "command"):
+                continue
+            if w.startswith("-"):
+                continue
+            return w.rsplit("/", 1)[-1]
+        return ""
+
+    def args_after(self, *path: str) -> tuple[str, ...] | None:
+        """The words after ``path`` (e.g. ``("apt-get", "install")``), skipping options
+        between them; None when this command is not that."""
+        words = list(self.words)
+        try:
+            i = next(k for k, w in enumerate(words) if w.rsplit("/", 1)[-1] == path[0])
+        except StopIteration:
+            return None
+        rest = words[i + 1 :]
+        for part in path[1:]:
+            for k, w in enumerate(rest):
+                if w == part:
+                    rest = rest[k + 1 :]
+                    break
+                if not w.startswith("-"):
+                    return None
+            else:
+                return None
+        return tuple(rest)
+
+    def has(self, *flags: str) -> bool:
+        return any(w == f or w.startswith(f + "=") for w in self.words for f in flags)
+
+
+def run_text(run: Run) -> str:
+    """The shell text a RUN executes: its command line plus heredoc bodies."""
+    if run.exec_form:
+        text = " ".join(shlex.quote(a) for a in run.args)
+    else:
+        text = " ".join(run.args)
+    bodies = [h.content for h in run.heredocs]
+    return "\n".join([text, *bodies]) if bodies else text
+
+
+def _tokens(text: str) -> list[str]:
+    # Whole-line comments (heredoc bodies); a "#" inside a line is left to the words.
+    lines = [ln for ln in text.replace("\\\n", " ").split("\n") if not ln.lstrip().startswith("#")]
+    lex = shlex.shlex("\n".join(lines), posix=True, punctuation_chars=";&|()\n")
+    lex.whitespace = " \t\r"
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        return list(lex)
+    except ValueError:
+        return text.replace("&&", " && ").replace(";", " ; ").replace("|", " | ").split()
+
+
+def commands(text: str) -> Iterator[Command]:
+    """The simple commands of ``text`` in order."""
+    words: list[str] = []
+    for tok in _tokens(text):
+        if tok in _OPERATORS or (tok and all(ch in _PUNCT for ch in tok)):
+            if words:
+                yield Command(tuple(words), tok.strip())
+                words = []
+            continue
+        words.append(tok)
+    if words:
+        yield Command(tuple(words))

@@ -1,0 +1,12 @@
+"""The policy file: ``imageforge.toml``, or ``[tool.imageforge]`` in ``pyproject.toml``.
+
+:func:`find_policy` looks for one from a directory upwards, :func:`load_policy` reads and
+validates it (JSON Schema, via ``jsonschema``) into a typed :class:`Policy`; each package
+receives only its own section (``policy.lint`` is a :class:`LintPolicy`). Pure apart from
+reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` located in it.
+"""
+
+from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
+from imageforge.policy._model import LintPolicy, Policy
+
+__all__ = ["LintPolicy", "Policy", "find_policy", "load_policy", "policy_from_mapping"]

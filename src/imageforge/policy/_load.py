@@ -1,0 +1,130 @@
+"""Finding, reading and validating the policy file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from imageforge.errors import InvalidArgument, Location, NotFound
+from imageforge.policy._model import LintPolicy, Policy
+
+__all__ = ["find_policy", "load_policy", "policy_from_mapping"]
+
+_SEVERITIES = ["error", "warning", "info", "style"]
+_RULE_ID = {"type": "string", "pattern": "^IF[0-9]{1,3}$"}
+
+_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "lint": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enable": {"type": "array", "items": _RULE_ID},
+                "disable": {"type": "array", "items": _RULE_ID},
+                "severity": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^IF[0-9]{3}$"},
+                    "additionalProperties": {"enum": _SEVERITIES},
+                },
+                "trusted-registries": {"type": "array", "items": {"type": "string"}},
+                "required-labels": {"type": "array", "items": {"type": "string"}},
+                "failure-threshold": {"enum": [*_SEVERITIES, "none"]},
+            },
+        }
+    },
+}
+
+
+def find_policy(start: str | Path) -> Path | None:
+    """The policy file that applies to ``start`` (a file or directory): the nearest
+    ``imageforge.toml``, or ``pyproject.toml`` with a ``[tool.imageforge]`` table, in it
+    or a parent directory."""
+    here = Path(start).resolve()
+    if not here.is_dir():
+        here = here.parent
+    for directory in (here, *here.parents):
+        candidate = directory / "imageforge.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "imageforge" in tool:
+                return pyproject
+    return None
+
+
+def _toml_position(message: str, text: str) -> tuple[int, int]:
+    # tomllib says where only in its message before Python 3.14.
+    m = re.search(r"at line (\d+), column (\d+)", message)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    if "end of document" in message:
+        return max(len(text.splitlines()), 1), 0
+    return 0, 0
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read ``path``: a whole ``imageforge.toml``, or the ``[tool.imageforge]`` table of
+    a ``pyproject.toml`` (a pyproject without one gives the defaults)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"policy file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"cannot read policy file {p}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col = _toml_position(str(exc), text)
+        raise InvalidArgument(
+            f"policy file is not valid TOML: {exc}",
+            location=Location(str(p), line, col),
+            hint="see https://toml.io for the syntax",
+        ) from None
+    if p.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        section = tool.get("imageforge", {}) if isinstance(tool, dict) else {}
+        return policy_from_mapping(section, source=str(p))
+    return policy_from_mapping(data, source=str(p))
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(top level)"
+
+
+def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> Policy:
+    """Validate an already parsed policy table and type it."""
+    validator = jsonschema.Draft202012Validator(_SCHEMA)
+    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        raise InvalidArgument(
+            f"invalid policy setting {_path(first)}: {first.message}",
+            location=Location(source) if source else None,
+            hint="lint keys: enable, disable, severity, trusted-registries, "
+            "required-labels, failure-threshold",
+        )
+    lint: Mapping[str, Any] = data.get("lint", {})
+    return Policy(
+        lint=LintPolicy(
+            enable=tuple(lint.get("enable", ())),
+            disable=tuple(lint.get("disable", ())),
+            severity=tuple(sorted(lint.get("severity", {}).items())),
+            trusted_registries=tuple(lint.get("trusted-registries", ())),
+            required_labels=tuple(lint.get("required-labels", ())),
+            failure_threshold=lint.get("failure-threshold"),
+        ),
+        source=source,
+    )

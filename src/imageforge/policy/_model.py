@@ -1,0 +1,33 @@
+"""Typed sections of the policy file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["LintPolicy", "Policy"]
+
+
+@dataclass(frozen=True)
+class LintPolicy:
+    """``[lint]``: which rules run, at what severity, and when lint fails.
+
+    ``enable``: when not empty, only rules whose id starts with one of these run
+    (``IF5`` selects a group); ``disable``: rules (or id prefixes) that never run;
+    ``severity``: rule id -> severity name; ``trusted_registries``: registries a FROM may
+    pull from (empty: any); ``required_labels``: LABEL keys the final stage must set;
+    ``failure_threshold``: a severity name or ``none``."""
+
+    enable: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    severity: tuple[tuple[str, str], ...] = ()
+    trusted_registries: tuple[str, ...] = ()
+    required_labels: tuple[str, ...] = ()
+    failure_threshold: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole policy; ``source`` is the file it came from (None: defaults)."""
+
+    lint: LintPolicy = field(default_factory=LintPolicy)
+    source: str | None = None

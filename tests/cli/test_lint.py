@@ -1,0 +1,157 @@
+"""``imageforge lint`` run as a user runs it: the console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.conftest import run_cli
+from tests.dockerfile.corpus import corpus_dir
+
+SCHEMA = Path(__file__).resolve().parents[1] / "report" / "data" / "sarif-schema-2.1.0.json"
+DIGEST = "@sha256:" + "0123456789abcdef" * 4
+CLEAN = f"FROM alpine:3.20{DIGEST}\nUSER 10001\n"
+ROOTY = "FROM alpine:3.20\nRUN apk add --no-cache curl\n"
+
+
+@pytest.fixture(scope="module")
+def sarif_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return data
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_text_output_shows_line_caret_and_advice(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", ROOTY)
+    proc = run_cli(["lint", str(df)])
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    i = lines.index(
+        f"{df}:1:1: warning IF501: The container runs as root. "
+        "(no USER in the final stage, so it runs as root)"
+    )
+    assert lines[i + 1] == "  1 | FROM alpine:3.20"
+    assert lines[i + 2] == "    | ^"
+    assert lines[i + 3].startswith("  = help: Create a user")
+    assert lines[-1] == "3 findings in 1 file (1 warning, 2 info)"
+
+
+@pytest.mark.parametrize(
+    ("threshold", "code"), [("error", 0), ("warning", 1), ("info", 1), ("none", 0)]
+)
+def test_exit_code_follows_the_threshold(tmp_path: Path, threshold: str, code: int) -> None:
+    df = _write(tmp_path / "Dockerfile", ROOTY)
+    assert run_cli(["lint", "--failure-threshold", threshold, str(df)]).returncode == code
+
+
+def test_a_clean_file_exits_0(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", CLEAN)
+    proc = run_cli(["lint", str(df), "--failure-threshold", "style"])
+    assert proc.returncode == 0 and proc.stdout == "no findings in 1 file\n"
+
+
+def test_json_output(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", ROOTY)
+    proc = run_cli(["lint", "--format", "json", str(df)])
+    data = json.loads(proc.stdout)
+    assert data["summary"] == {"error": 0, "warning": 1, "info": 2, "style": 0}
+    assert {f["rule"] for f in data["findings"]} == {"IF102", "IF309", "IF501"}
+
+
+def test_sarif_output_validates(tmp_path: Path, sarif_schema: dict[str, Any]) -> None:
+    df = _write(tmp_path / "Dockerfile", ROOTY + "ENV DB_PASSWORD=x\n")
+    proc = run_cli(["lint", "--format", "sarif", str(df)])
+    assert proc.returncode == 1
+    document = json.loads(proc.stdout)
+    jsonschema.Draft4Validator(sarif_schema).validate(document)
+    levels = {r["ruleId"]: r["level"] for r in document["runs"][0]["results"]}
+    assert levels == {"IF102": "note", "IF309": "note", "IF501": "warning", "IF504": "error"}
+
+
+def test_config_file_and_pyproject(tmp_path: Path) -> None:
+    df = _write(tmp_path / "svc" / "Dockerfile", ROOTY)
+    _write(
+        tmp_path / "pyproject.toml",
+        '[tool.imageforge.lint]\ndisable = ["IF5"]\nfailure-threshold = "info"\n',
+    )
+    proc = run_cli(["lint", "--format", "json", str(df)])
+    assert proc.returncode == 1
+    assert {f["rule"] for f in json.loads(proc.stdout)["findings"]} == {"IF102", "IF309"}
+    other = _write(tmp_path / "strict.toml", '[lint]\nseverity = { IF309 = "error" }\n')
+    proc = run_cli(["lint", "--config", str(other), "--failure-threshold", "error", str(df)])
+    assert proc.returncode == 1
+    assert "error IF309" in proc.stdout
+
+
+def test_bad_config_is_a_usage_error(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", CLEAN)
+    bad = _write(tmp_path / "imageforge.toml", "[lint]\ndisabel = []\n")
+    proc = run_cli(["lint", str(df)])
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {bad}: invalid policy setting lint")
+
+
+def test_directory_path_is_the_context(tmp_path: Path) -> None:
+    _write(tmp_path / "Dockerfile", CLEAN)
+    _write(tmp_path / ".git" / "HEAD", "ref: refs/heads/main\n")
+    _write(tmp_path / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    proc = run_cli(["lint", "--format", "json", str(tmp_path)])
+    rules = sorted(f["rule"] for f in json.loads(proc.stdout)["findings"])
+    assert rules == ["IF601", "IF602", "IF603"]
+    assert proc.returncode == 1
+    # a file PATH alone has no context rules; --context adds them
+    proc = run_cli(["lint", "--format", "json", str(tmp_path / "Dockerfile")])
+    assert json.loads(proc.stdout)["findings"] == []
+    proc = run_cli(
+        ["lint", "--format", "json", "--context", str(tmp_path), str(tmp_path / "Dockerfile")]
+    )
+    assert len(json.loads(proc.stdout)["findings"]) == 3
+
+
+def test_syntax_error_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", "FROM alpine:3.20\nFRM x\n")
+    proc = run_cli(["lint", str(df)])
+    assert proc.returncode == 1
+    assert f"{df}:2:1: error IF001: The Dockerfile cannot be parsed." in proc.stdout
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    proc = run_cli(["lint", str(tmp_path / "nope")])
+    assert proc.returncode == 3 and "no such Dockerfile" in proc.stderr
+
+
+def test_list_rules(tmp_path: Path) -> None:
+    proc = run_cli(["lint", "--list-rules", "--format", "json", str(tmp_path)])
+    rules = json.loads(proc.stdout)
+    assert len(rules) >= 35 and rules[0]["id"] == "IF001"
+    text = run_cli(["lint", "--list-rules"]).stdout
+    assert "IF501" in text and "final-user-root" in text
+
+
+@pytest.mark.slow
+def test_every_corpus_dockerfile_lints_without_internal_error(
+    sarif_schema: dict[str, Any],
+) -> None:
+    root = corpus_dir("dockerfiles")
+    files = sorted(root.glob("*/*/Dockerfile"))
+    assert len(files) == 209
+    proc = run_cli(["lint", "--format", "sarif", "--failure-threshold", "none", *map(str, files)])
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    jsonschema.Draft4Validator(sarif_schema).validate(document)
+    results = document["runs"][0]["results"]
+    assert not [r for r in results if r["ruleId"] == "IF001"]
+    # the folders as build contexts: the context rules run too (read-only corpus)
+    dirs = sorted({str(f.parent) for f in files})
+    proc = run_cli(["lint", "--format", "json", "--failure-threshold", "none", *dirs])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"] == [str(f) for f in files]

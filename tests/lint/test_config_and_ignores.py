@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from imageforge.lint import active_rules, lint_source, make_report, rule
+from imageforge.policy import LintPolicy
+from imageforge.report import Severity
+from tests.lint.conftest import ids
+
+ROOT = "FROM alpine:3.20\nRUN apk add --no-cache curl\n"
+
+
+def test_inline_ignore_on_the_line_before() -> None:
+    text = "# imageforge: ignore=IF102, IF501\nFROM alpine:3.20\n"
+    assert ids(text) == []
+
+
+def test_inline_ignore_covers_only_the_next_instruction() -> None:
+    text = "# imageforge: ignore=IF309\nFROM alpine:3.20\nRUN apk add --no-cache x\n"
+    assert "IF309" in ids(text)
+
+
+def test_inline_ignore_survives_other_comments_between() -> None:
+    text = (
+        "FROM alpine:3.20\n# imageforge: ignore=IF309\n# why: pinned by the base\n"
+        "RUN apk add --no-cache curl\n"
+    )
+    assert "IF309" not in ids(text)
+
+
+def test_ignore_for_another_rule_does_not_silence() -> None:
+    text = "FROM alpine:3.20\n# imageforge: ignore=IF101\nRUN apk add --no-cache curl\n"
+    assert "IF309" in ids(text)
+
+
+def test_disable_and_enable_by_prefix() -> None:
+    assert ids(ROOT, LintPolicy(disable=("IF3", "IF102"))) == ["IF501"]
+    assert ids(ROOT, LintPolicy(enable=("IF5",))) == ["IF501"]
+
+
+def test_severity_override() -> None:
+    policy = LintPolicy(severity=(("IF501", "error"),))
+    (found,) = [f for f in lint_source(ROOT, policy=policy) if f.rule_id == "IF501"]
+    assert found.severity is Severity.ERROR
+    report = make_report([found], ["Dockerfile"], policy)
+    (info,) = [r for r in report.rules if r.id == "IF501"]
+    assert info.severity is Severity.ERROR
+
+
+def test_active_rules_default_is_every_rule() -> None:
+    assert len(active_rules(LintPolicy())) == len({r for r, _ in active_rules(LintPolicy())})
+    assert rule("IF501") is rule("final-user-root")
+
+
+def test_findings_carry_location_snippet_and_hint() -> None:
+    (f,) = [f for f in lint_source(ROOT, file="x/Dockerfile") if f.rule_id == "IF309"]
+    assert (f.location.file, f.location.line, f.location.column) == ("x/Dockerfile", 2, 1)
+    assert f.snippet == "RUN apk add --no-cache curl"
+    assert f.hint and "curl=8.9.1-r0" in f.hint
+    assert "unpinned: curl" in f.message
+
+
+def test_syntax_error_is_a_located_finding() -> None:
+    (f,) = lint_source("FROM alpine:3.20\nFRM x\n")
+    assert f.rule_id == "IF001" and f.location.line == 2 and f.severity is Severity.ERROR
+    assert "FROM" in (f.hint or "")
