@@ -196,6 +196,9 @@ class _Handlers:
     def __init__(self, state: RegistryState) -> None:
         self.state = state
         self.auth = _Auth(state)
+        # Upload sessions between requests, kept open so a PUT after PATCHes does not
+        # re-hash the data; after a restart they resume through ``begin`` instead.
+        self._ingests: dict[str, Ingest] = {}
 
     # --- token endpoint
     async def token(self, request: Request) -> Response:
@@ -299,21 +302,23 @@ class _Handlers:
         return JSONResponse({"name": name, "tags": tags}, headers=headers)
 
     # --- manifests
-    async def _resolve(self, name: str, ref: str) -> ManifestRow:
+    def _resolve(self, name: str, ref: str, body: bool) -> tuple[ManifestRow, bytes]:
+        """The manifest ``name:ref`` (tag or digest) and, if ``body``, its bytes: one
+        trip to a worker thread per request."""
         meta = self.state.meta
         if ":" in ref:
             digest = _digest(ref)
         else:
             if not TAG_RE.fullmatch(ref):
                 raise ApiError(400, "MANIFEST_INVALID", f"invalid tag {ref!r}")
-            found = await _run(meta.resolve_tag, name, ref)
+            found = meta.resolve_tag(name, ref)
             if found is None:
                 raise ApiError(404, "MANIFEST_UNKNOWN", f"manifest {name}:{ref} is not known")
             digest = found
-        row = await _run(meta.manifest, name, digest)
+        row = meta.manifest(name, digest)
         if row is None:
             raise ApiError(404, "MANIFEST_UNKNOWN", f"manifest {name}@{digest} is not known")
-        return row
+        return row, self._read_small(row.digest) if body else b""
 
     def _read_small(self, digest: Digest) -> bytes:
         with self.state.storage.open(digest) as f:
@@ -329,7 +334,7 @@ class _Handlers:
     async def get_manifest(
         self, request: Request, name: str, ref: str, user: str | None
     ) -> Response:
-        row = await self._resolve(name, ref)
+        row, body = await _run(self._resolve, name, ref, request.method != "HEAD")
         accept = {
             a.split(";")[0].strip() for a in request.headers.getlist("accept") for a in a.split(",")
         }
@@ -340,8 +345,9 @@ class _Handlers:
                 "MANIFEST_UNKNOWN",
                 f"manifest {name}:{ref} is {row.media_type}, not one of the accepted types",
             )
-        ctx = GateContext("pull", name, user)
-        await _run(self._gate, self.state.pull_gate, row.digest, ctx)
+        if self.state.pull_gate is not None:
+            ctx = GateContext("pull", name, user)
+            await _run(self._gate, self.state.pull_gate, row.digest, ctx)
         headers = {
             "Docker-Content-Digest": str(row.digest),
             "Content-Type": row.media_type,
@@ -349,7 +355,6 @@ class _Handlers:
         }
         if request.method == "HEAD":
             return Response(b"", headers=headers)
-        body = await _run(self._read_small, row.digest)
         return Response(body, headers=headers, media_type=row.media_type)
 
     def _check_manifest(
@@ -581,13 +586,14 @@ class _Handlers:
         upload_id = str(uuid.uuid4())
         ingest: Ingest = await _run(self.state.storage.begin, _ingest_ref(upload_id))
         await _run(self.state.meta.add_upload, upload_id, name)
-        try:
-            if q.get("digest"):
+        if q.get("digest"):
+            try:
                 digest = _digest(q["digest"])
                 await self._receive(request, ingest)
                 return await self._commit(name, upload_id, ingest, digest)
-        finally:
-            await _run(ingest.close)
+            finally:
+                await _run(ingest.close)
+        self._ingests[upload_id] = ingest
         return Response(b"", status_code=202, headers=self._upload_headers(name, upload_id, 0))
 
     async def _receive(self, request: Request, ingest: Ingest) -> None:
@@ -618,11 +624,16 @@ class _Handlers:
         if repo != name:
             raise ApiError(404, "BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} is not known")
         storage = self.state.storage
-        try:
-            ingest: Ingest = await _run(storage.begin, _ingest_ref(upload_id))
-        except ImageforgeError as exc:
-            raise from_imageforge(exc, "BLOB_UPLOAD_INVALID") from None
+        # Taken out of the table while in use: a concurrent request for the same session
+        # meets the ingest's lock (Conflict) instead of interleaving writes.
+        ingest = self._ingests.pop(upload_id, None)
+        if ingest is None:
+            try:
+                ingest = await _run(storage.begin, _ingest_ref(upload_id))
+            except ImageforgeError as exc:
+                raise from_imageforge(exc, "BLOB_UPLOAD_INVALID") from None
         method = request.method
+        finished = method in ("DELETE", "PUT")
         try:
             if method == "GET":
                 headers = self._upload_headers(name, upload_id, ingest.offset)
@@ -654,7 +665,10 @@ class _Handlers:
                 return await self._commit(name, upload_id, ingest, _digest(raw))
             raise ApiError(405, "UNSUPPORTED", f"{method} on an upload")
         finally:
-            await _run(ingest.close)
+            if finished:
+                await _run(ingest.close)  # after commit or abort: only releases
+            else:
+                self._ingests[upload_id] = ingest
 
 
 def _ingest_ref(upload_id: str) -> str:
