@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] | None = None
+    tls: tuple[Path, Path] | None = None  # certificate and key files
 
     @property
     def host(self) -> str:
@@ -39,7 +41,11 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
 
     def start(self) -> None:
         self.port = self.port or _free_port()
@@ -47,14 +53,16 @@ class Server:
         args += ["--data-dir", str(self.data_dir)]
         if self.config:
             args += ["--config", str(self.config)]
-        env = dict(os.environ, IMAGEFORGE_ADMIN_PASSWORD=ADMIN_PASSWORD, **(self.env or {}))
+        if self.tls:
+            args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        env = {**os.environ, "IMAGEFORGE_ADMIN_PASSWORD": ADMIN_PASSWORD, **(self.env or {})}
         log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115 - kept by proc
         self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                httpx.get(self.url + "/v2/", timeout=1)
+                httpx.get(self.url + "/v2/", timeout=1, verify=self.verify)
                 return
             except httpx.TransportError:
                 if self.proc.poll() is not None:
@@ -73,7 +81,7 @@ class Server:
 
     def client(self, user: str | None = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
         auth = (user, password) if user else None
-        return httpx.Client(base_url=self.url, auth=auth, timeout=60)
+        return httpx.Client(base_url=self.url, auth=auth, timeout=60, verify=self.verify)
 
 
 def make_server(tmp: Path, config: str | None = None, env: dict[str, str] | None = None) -> Server:

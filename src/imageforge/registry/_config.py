@@ -64,9 +64,9 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
     try:
         doc: dict[str, Any] = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise InvalidArgument(f"{path}: no such file", location=where) from None
+        raise InvalidArgument("no such file", location=where) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidArgument(f"{path}: {exc}", location=where) from None
+        raise InvalidArgument(str(exc), location=where) from None
     cfg = RegistryConfig(data_dir)
     reg = doc.get("registry", {})
     try:
@@ -76,20 +76,18 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
         for u in doc.get("users", []):
             env = str(u["password_env"])
             if env not in os.environ:
-                raise InvalidArgument(
-                    f"{path}: user {u['name']}: ${env} is not set", location=where
-                )
+                raise InvalidArgument(f"user {u['name']}: ${env} is not set", location=where)
             cfg.users.append(UserConfig(str(u["name"]), os.environ[env], bool(u.get("admin"))))
         for p in doc.get("projects", []):
             members = {str(k): str(v) for k, v in dict(p.get("members", {})).items()}
             for user, role in members.items():
                 if role not in _ROLES:
                     raise InvalidArgument(
-                        f"{path}: project {p['name']}: role {role!r} of {user} is not one of "
+                        f"project {p['name']}: role {role!r} of {user} is not one of "
                         + ", ".join(_ROLES),
                         location=where,
                     )
             cfg.projects.append(ProjectConfig(str(p["name"]), bool(p.get("public")), members))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{path}: missing or wrong setting: {exc}", location=where) from None
+        raise InvalidArgument(f"missing or wrong setting: {exc}", location=where) from None
     return cfg
