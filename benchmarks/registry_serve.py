@@ -1,0 +1,204 @@
+"""Registry throughput and latency: imageforge's registry beside Debian's docker-registry
+(distribution 2.8), measured in the same run.
+
+For each server: ``skopeo copy`` push of an image with one SIZE MiB layer from an OCI
+layout, ``skopeo copy`` pull of it into a ``dir:`` target, then CONCURRENCY concurrent
+manifest GETs (httpx, one client) with their p50/p99 latency. imageforge is pushed to with
+credentials (basic -> token flow) and read anonymously from the public project; the peer
+runs without auth, as Debian ships it.
+
+    .venv/bin/python benchmarks/registry_serve.py [--size-mib 1024] [--concurrency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ADMIN_PASSWORD = "bench-password"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_blob(layout: Path, data: bytes) -> dict[str, object]:
+    hexd = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / hexd).write_bytes(data)
+    return {"digest": f"sha256:{hexd}", "size": len(data)}
+
+
+def make_layout(layout: Path, size_mib: int) -> None:
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    tmp = layout / "layer.tmp"
+    h = hashlib.sha256()
+    with open(tmp, "wb") as f:
+        for _ in range(size_mib):
+            chunk = os.urandom(1 << 20)
+            h.update(chunk)
+            f.write(chunk)
+    layer = {
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": f"sha256:{h.hexdigest()}",
+        "size": size_mib << 20,
+    }
+    tmp.rename(layout / "blobs" / "sha256" / h.hexdigest())
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
+    }
+    cdesc = write_blob(layout, json.dumps(config).encode())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cdesc},
+        "layers": [layer],
+    }
+    mdesc = write_blob(layout, json.dumps(manifest).encode())
+    ref = {"mediaType": MANIFEST, **mdesc}
+    ref["annotations"] = {"org.opencontainers.image.ref.name": "big"}
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [ref]}))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/v2/", timeout=1)
+            return
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                sys.exit(f"server exited with {proc.returncode}")
+            time.sleep(0.05)
+    sys.exit("server did not start")
+
+
+def start_imageforge(work: Path, port: int) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("imageforge")
+    env = dict(os.environ, IMAGEFORGE_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    args = [str(exe), "registry", "serve", "--addr", f"127.0.0.1:{port}"]
+    args += ["--data-dir", str(work / "imageforge-data")]
+    return subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL)
+
+
+def start_distribution(work: Path, port: int) -> subprocess.Popen[bytes]:
+    cfg = work / "distribution.yml"
+    cfg.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {work / 'distribution-data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    return subprocess.Popen(
+        ["/usr/bin/docker-registry", "serve", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def timed(args: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+async def manifest_gets(url: str, repo: str, n: int, headers: dict[str, str]) -> list[float]:
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one() -> float:
+            t0 = time.perf_counter()
+            r = await client.get(f"/v2/{repo}/manifests/1", headers=headers)
+            r.raise_for_status()
+            return time.perf_counter() - t0
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def run_one(
+    name: str, work: Path, layout: Path, size_mib: int, concurrency: int
+) -> dict[str, float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    start = start_imageforge if name == "imageforge" else start_distribution
+    proc = start(work, port)
+    try:
+        wait_up(url, proc)
+        repo = "library/big"
+        dest = f"docker://127.0.0.1:{port}/{repo}:1"
+        creds = ["--dest-creds", f"admin:{ADMIN_PASSWORD}"] if name == "imageforge" else []
+        push = timed(
+            ["skopeo", "copy", "--dest-tls-verify=false", *creds, f"oci:{layout}:big", dest]
+        )
+        out = work / f"pulled-{name}"
+        pull = timed(["skopeo", "copy", "--src-tls-verify=false", dest, f"dir:{out}"])
+        shutil.rmtree(out)
+        headers = {"Accept": MANIFEST}
+        if name == "imageforge":
+            tok = httpx.get(f"{url}/token", params={"scope": f"repository:{repo}:pull"}).json()
+            headers["Authorization"] = f"Bearer {tok['token']}"
+        asyncio.run(manifest_gets(url, repo, 10, headers))  # warm up
+        lat = asyncio.run(manifest_gets(url, repo, concurrency, headers))
+        return {
+            "push_mb_s": size_mib * 1.048576 / push,
+            "pull_mb_s": size_mib * 1.048576 / pull,
+            "p50_ms": pct(lat, 50) * 1000,
+            "p99_ms": pct(lat, 99) * 1000,
+        }
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--concurrency", type=int, default=200)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="regbench-"))
+    try:
+        layout = work / "layout"
+        make_layout(layout, args.size_mib)
+        results = {
+            name: run_one(name, work, layout, args.size_mib, args.concurrency)
+            for name in ("distribution", "imageforge")
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"one {args.size_mib} MiB layer; {args.concurrency} concurrent manifest GETs")
+    print(f"{'server':<14}{'push MB/s':>11}{'pull MB/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, r in results.items():
+        print(
+            f"{name:<14}{r['push_mb_s']:>11.1f}{r['pull_mb_s']:>11.1f}"
+            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+        )
+    ifr, dist = results["imageforge"], results["distribution"]
+    print(
+        f"imageforge / distribution: push {ifr['push_mb_s'] / dist['push_mb_s']:.2f}x, "
+        f"pull {ifr['pull_mb_s'] / dist['pull_mb_s']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

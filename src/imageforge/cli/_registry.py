@@ -1,0 +1,58 @@
+"""``imageforge registry serve``: run the OCI Distribution server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from imageforge.cli._app import app
+from imageforge.cli._options import GlobalOptions
+from imageforge.errors import InvalidArgument
+from imageforge.registry import RegistryConfig, load_config, open_registry, serve
+
+
+@app.group("registry")
+def registry_app() -> None:
+    """Serve images over the OCI Distribution API."""
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise InvalidArgument(f"--addr {addr!r} is not HOST:PORT", hint="e.g. 127.0.0.1:5000")
+    return host.strip("[]"), int(port)
+
+
+@registry_app.command("serve")
+@click.option("--addr", default="127.0.0.1:5000", show_default=True, help="HOST:PORT to listen on.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The registry's own storage (default: <root>/registry), not the --root store.",
+)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True))
+@click.pass_obj
+def serve_cmd(
+    opts: GlobalOptions,
+    addr: str,
+    data_dir: Path | None,
+    config_path: Path | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
+    """Serve the registry. First start creates user admin (password from
+    $IMAGEFORGE_ADMIN_PASSWORD, else generated and printed once) and the public
+    project library."""
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidArgument("--tls-cert and --tls-key go together")
+    host, port = _split_addr(addr)
+    directory = data_dir or opts.root / "registry"
+    config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
+    state = open_registry(config, announce=lambda msg: click.echo(msg, err=True))
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"registry serving {directory} on {scheme}://{host}:{port}", err=True)
+    level = "debug" if opts.verbose > 1 else "info" if opts.verbose else "warning"
+    serve(state, host, port, tls_cert=tls_cert, tls_key=tls_key, log_level=level)

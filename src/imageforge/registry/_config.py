@@ -1,0 +1,93 @@
+"""The registry's configuration: defaults, overridden by a ``registry.toml``.
+
+```toml
+[registry]
+service = "imageforge-registry"
+max_manifest_bytes = 4194304
+token_lifetime = 300
+
+[[projects]]
+name = "team"
+public = false
+members = { alice = "developer" }
+
+[[users]]
+name = "alice"
+password_env = "ALICE_PASSWORD"   # the password is read from this variable
+admin = false
+```
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageforge.errors import InvalidArgument, Location
+
+__all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config"]
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    name: str
+    password: str
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str
+    public: bool = False
+    members: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RegistryConfig:
+    data_dir: Path
+    service: str = "imageforge-registry"
+    max_manifest_bytes: int = 4 << 20
+    token_lifetime: int = 300
+    users: list[UserConfig] = field(default_factory=list)
+    projects: list[ProjectConfig] = field(default_factory=list)
+
+
+_ROLES = ("guest", "developer", "maintainer")
+
+
+def load_config(path: Path, data_dir: Path) -> RegistryConfig:
+    """Read ``path``; InvalidArgument (with the file as location) if it is wrong."""
+    where = Location(str(path))
+    try:
+        doc: dict[str, Any] = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidArgument("no such file", location=where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgument(str(exc), location=where) from None
+    cfg = RegistryConfig(data_dir)
+    reg = doc.get("registry", {})
+    try:
+        cfg.service = str(reg.get("service", cfg.service))
+        cfg.max_manifest_bytes = int(reg.get("max_manifest_bytes", cfg.max_manifest_bytes))
+        cfg.token_lifetime = int(reg.get("token_lifetime", cfg.token_lifetime))
+        for u in doc.get("users", []):
+            env = str(u["password_env"])
+            if env not in os.environ:
+                raise InvalidArgument(f"user {u['name']}: ${env} is not set", location=where)
+            cfg.users.append(UserConfig(str(u["name"]), os.environ[env], bool(u.get("admin"))))
+        for p in doc.get("projects", []):
+            members = {str(k): str(v) for k, v in dict(p.get("members", {})).items()}
+            for user, role in members.items():
+                if role not in _ROLES:
+                    raise InvalidArgument(
+                        f"project {p['name']}: role {role!r} of {user} is not one of "
+                        + ", ".join(_ROLES),
+                        location=where,
+                    )
+            cfg.projects.append(ProjectConfig(str(p["name"]), bool(p.get("public")), members))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"missing or wrong setting: {exc}", location=where) from None
+    return cfg

@@ -1,0 +1,73 @@
+"""Opening a registry's data directory and serving it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import uvicorn
+
+from imageforge.registry._config import RegistryConfig
+from imageforge.registry.api import RegistryState, create_app
+from imageforge.registry.auth import Authorizer, TokenIssuer, bootstrap, hash_password
+from imageforge.registry.meta import MetaStore
+from imageforge.registry.policy import Gate
+from imageforge.registry.storage import FsBlobStorage
+
+__all__ = ["open_registry", "serve"]
+
+
+def open_registry(
+    config: RegistryConfig,
+    *,
+    push_gate: Gate | None = None,
+    pull_gate: Gate | None = None,
+    announce: Callable[[str], None] = print,
+) -> RegistryState:
+    """Open (creating on first start) the storage and metadata under ``config.data_dir``.
+
+    First start creates ``admin`` and the public project ``library``; a generated admin
+    password is passed to ``announce`` once.
+    """
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    meta = MetaStore(config.data_dir / "meta.db")
+    generated = bootstrap(meta)
+    if generated:
+        announce(f"created user admin with password {generated} (shown once)")
+    for user in config.users:
+        row = meta.user(user.name)
+        if row is None:
+            meta.add_user(user.name, hash_password(user.password), user.admin)
+    for project in config.projects:
+        meta.add_project(project.name, project.public)
+        for member, role in project.members.items():
+            meta.add_member(project.name, member, role)
+    return RegistryState(
+        storage=FsBlobStorage(config.data_dir),
+        meta=meta,
+        tokens=TokenIssuer(meta, config.service, config.token_lifetime),
+        authorizer=Authorizer(meta),
+        max_manifest_bytes=config.max_manifest_bytes,
+        push_gate=push_gate,
+        pull_gate=pull_gate,
+    )
+
+
+def serve(
+    state: RegistryState,
+    host: str,
+    port: int,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve until interrupted."""
+    uvicorn.run(
+        create_app(state),
+        host=host,
+        port=port,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        log_level=log_level,
+        access_log=False,
+    )

@@ -1,0 +1,45 @@
+"""Password hashing (argon2id through argon2-cffi) and the first-start bootstrap."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from imageforge.registry.meta import MetaStore
+
+__all__ = ["bootstrap", "hash_password", "verify_password"]
+
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def bootstrap(meta: MetaStore) -> str | None:
+    """On first start create ``admin`` and the public project ``library``.
+
+    The password comes from ``IMAGEFORGE_ADMIN_PASSWORD``; without it one is generated
+    and returned (the caller prints it once). Returns None when nothing was created or
+    the password came from the environment.
+    """
+    if meta.user_count():
+        return None
+    password = os.environ.get("IMAGEFORGE_ADMIN_PASSWORD")
+    generated = None
+    if not password:
+        password = generated = secrets.token_urlsafe(18)
+    meta.add_user("admin", hash_password(password), admin=True)
+    if meta.project("library") is None:
+        meta.add_project("library", public=True)
+    return generated

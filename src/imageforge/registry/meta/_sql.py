@@ -1,0 +1,276 @@
+"""The metadata tables and every query on them, through the standard ``sqlite3`` module.
+
+One connection per thread (the HTTP edge calls in from a thread pool), WAL journal so
+readers never wait for a writer, and every change in one ``BEGIN IMMEDIATE`` transaction:
+a registry killed with -9 restarts with exactly what was committed before.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageforge.oci import Digest
+
+__all__ = ["ManifestRow", "MetaStore", "ProjectRow", "UserRow"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_links (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest));
+CREATE TABLE IF NOT EXISTS manifests (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
+    size INTEGER NOT NULL, artifact_type TEXT, subject TEXT, created REAL NOT NULL,
+    PRIMARY KEY (repo, digest));
+CREATE INDEX IF NOT EXISTS manifests_subject ON manifests (repo, subject);
+CREATE TABLE IF NOT EXISTS manifest_refs (
+    repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL,
+    PRIMARY KEY (repo, parent, child));
+CREATE TABLE IF NOT EXISTS tags (
+    repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, tag));
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, repo TEXT NOT NULL, started REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, public INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+    project TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (project, user));
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    repo: str
+    digest: Digest
+    media_type: str
+    size: int
+    artifact_type: str | None
+    subject: str | None
+
+
+@dataclass(frozen=True)
+class UserRow:
+    name: str
+    password_hash: str
+    admin: bool
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    name: str
+    public: bool
+
+
+class MetaStore:
+    """All registry metadata in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        return list(self._conn().execute(sql, args).fetchall())
+
+    # settings
+    def setting(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM settings WHERE key = ?", key)
+        return str(rows[0][0]) if rows else None
+
+    def set_setting_once(self, key: str, value: str) -> str:
+        """Store ``value`` unless the key has one already; return the stored value."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (key, value))
+            row = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
+
+    # repositories and blob links
+    def _ensure_repo(self, db: sqlite3.Connection, repo: str) -> None:
+        db.execute("INSERT OR IGNORE INTO repositories VALUES (?, ?)", (repo, time.time()))
+
+    def link_blob(self, repo: str, digest: Digest) -> None:
+        with self._write() as db:
+            self._ensure_repo(db, repo)
+            db.execute("INSERT OR IGNORE INTO blob_links VALUES (?, ?)", (repo, str(digest)))
+
+    def blob_linked(self, repo: str, digest: Digest) -> bool:
+        return bool(
+            self._rows("SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", repo, digest)
+        )
+
+    def unlink_blob(self, repo: str, digest: Digest) -> bool:
+        with self._write() as db:
+            cur = db.execute(
+                "DELETE FROM blob_links WHERE repo = ? AND digest = ?", (repo, str(digest))
+            )
+        return cur.rowcount > 0
+
+    def repositories(self, last: str | None, n: int | None) -> list[str]:
+        sql = "SELECT name FROM repositories WHERE name > ? ORDER BY name"
+        args: list[object] = [last or ""]
+        if n is not None:
+            sql += " LIMIT ?"
+            args.append(n)
+        return [str(r[0]) for r in self._rows(sql, *args)]
+
+    # manifests and tags
+    def put_manifest(
+        self, row: ManifestRow, children: list[Digest], blobs: list[Digest], tag: str | None
+    ) -> None:
+        with self._write() as db:
+            self._ensure_repo(db, row.repo)
+            db.execute(
+                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.repo,
+                    str(row.digest),
+                    row.media_type,
+                    row.size,
+                    row.artifact_type,
+                    row.subject,
+                    time.time(),
+                ),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO manifest_refs VALUES (?, ?, ?)",
+                [(row.repo, str(row.digest), str(c)) for c in children],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO blob_links VALUES (?, ?)",
+                [(row.repo, str(b)) for b in [row.digest, *blobs]],
+            )
+            if tag is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", (row.repo, tag, str(row.digest))
+                )
+
+    def manifest(self, repo: str, digest: Digest) -> ManifestRow | None:
+        rows = self._rows(
+            "SELECT media_type, size, artifact_type, subject FROM manifests"
+            " WHERE repo = ? AND digest = ?",
+            repo,
+            digest,
+        )
+        if not rows:
+            return None
+        mt, size, at, subject = rows[0]
+        return ManifestRow(
+            repo,
+            Digest(digest),
+            str(mt),
+            int(str(size)),
+            None if at is None else str(at),
+            None if subject is None else str(subject),
+        )
+
+    def resolve_tag(self, repo: str, tag: str) -> Digest | None:
+        rows = self._rows("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repo, tag)
+        return Digest(str(rows[0][0])) if rows else None
+
+    def tags(self, repo: str, last: str | None, n: int | None) -> list[str]:
+        sql = "SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag"
+        args: list[object] = [repo, last or ""]
+        if n is not None:
+            sql += " LIMIT ?"
+            args.append(n)
+        return [str(r[0]) for r in self._rows(sql, *args)]
+
+    def repo_exists(self, repo: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM repositories WHERE name = ?", repo))
+
+    def delete_tag(self, repo: str, tag: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (repo, tag))
+        return cur.rowcount > 0
+
+    def delete_manifest(self, repo: str, digest: Digest) -> bool:
+        """Remove a manifest and every tag pointing at it."""
+        with self._write() as db:
+            cur = db.execute(
+                "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, str(digest))
+            )
+            db.execute("DELETE FROM tags WHERE repo = ? AND digest = ?", (repo, str(digest)))
+            db.execute(
+                "DELETE FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, str(digest))
+            )
+        return cur.rowcount > 0
+
+    def referrers(self, repo: str, subject: Digest) -> list[ManifestRow]:
+        rows = self._rows(
+            "SELECT digest FROM manifests WHERE repo = ? AND subject = ? ORDER BY digest",
+            repo,
+            subject,
+        )
+        out = [self.manifest(repo, Digest(str(r[0]))) for r in rows]
+        return [m for m in out if m is not None]
+
+    # uploads
+    def add_upload(self, upload_id: str, repo: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO uploads VALUES (?, ?, ?)", (upload_id, repo, time.time()))
+
+    def upload_repo(self, upload_id: str) -> str | None:
+        rows = self._rows("SELECT repo FROM uploads WHERE id = ?", upload_id)
+        return str(rows[0][0]) if rows else None
+
+    def remove_upload(self, upload_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    # users and projects
+    def add_user(self, name: str, password_hash: str, admin: bool = False) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO users VALUES (?, ?, ?)", (name, password_hash, int(admin))
+            )
+
+    def user(self, name: str) -> UserRow | None:
+        rows = self._rows("SELECT password_hash, admin FROM users WHERE name = ?", name)
+        return UserRow(name, str(rows[0][0]), bool(rows[0][1])) if rows else None
+
+    def user_count(self) -> int:
+        return int(str(self._rows("SELECT count(*) FROM users")[0][0]))
+
+    def add_project(self, name: str, public: bool) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO projects VALUES (?, ?)", (name, int(public)))
+
+    def project(self, name: str) -> ProjectRow | None:
+        rows = self._rows("SELECT public FROM projects WHERE name = ?", name)
+        return ProjectRow(name, bool(rows[0][0])) if rows else None
+
+    def add_member(self, project: str, user: str, role: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO members VALUES (?, ?, ?)", (project, user, role))
+
+    def role(self, project: str, user: str) -> str | None:
+        rows = self._rows("SELECT role FROM members WHERE project = ? AND user = ?", project, user)
+        return str(rows[0][0]) if rows else None

@@ -1,0 +1,123 @@
+"""A real registry server (``imageforge registry serve``) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import imageforge_cmd, run_cli
+
+ADMIN_PASSWORD = "admin-s3cret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    config: Path | None
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None
+    tls: tuple[Path, Path] | None = None  # certificate and key files
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
+
+    def start(self) -> None:
+        self.port = self.port or _free_port()
+        args = [*imageforge_cmd(), "registry", "serve", "--addr", self.host]
+        args += ["--data-dir", str(self.data_dir)]
+        if self.config:
+            args += ["--config", str(self.config)]
+        if self.tls:
+            args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        env = {**os.environ, "IMAGEFORGE_ADMIN_PASSWORD": ADMIN_PASSWORD, **(self.env or {})}
+        log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115 - kept by proc
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url + "/v2/", timeout=1, verify=self.verify)
+                return
+            except httpx.TransportError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("registry exited: " + self.log()) from None
+                time.sleep(0.05)
+        raise RuntimeError("registry did not start: " + self.log())
+
+    def log(self) -> str:
+        return (self.data_dir.parent / "server.log").read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def client(self, user: str | None = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
+        auth = (user, password) if user else None
+        return httpx.Client(base_url=self.url, auth=auth, timeout=60, verify=self.verify)
+
+
+def make_server(tmp: Path, config: str | None = None, env: dict[str, str] | None = None) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = None
+    if config is not None:
+        cfg = tmp / "registry.toml"
+        cfg.write_text(config)
+    return Server(tmp / "data", cfg, env=env)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = make_server(tmp_path / "registry")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def hello_oci(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An OCI layout ``DIR`` holding tag ``1`` of the example rootfs."""
+    base = tmp_path_factory.mktemp("hello")
+    rootfs = Path(__file__).resolve().parents[2] / "examples" / "hello-rootfs"
+    root = str(base / "root")
+    r = run_cli(["--root", root, "import", f"rootfs:{rootfs}", "-t", "hello:1"])
+    assert r.returncode == 0, r.stderr
+    r = run_cli(["--root", root, "export", "hello:1", f"oci:{base / 'oci'}:1"])
+    assert r.returncode == 0, r.stderr
+    return base / "oci"
+
+
+def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=300, check=False)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
