@@ -41,7 +41,9 @@ class FileIngest:
         try:
             (directory / "ref").write_text(ref)
             self._data = directory / "data"
-            self._file = open(self._data, "ab")  # noqa: SIM115 - closed in commit/abort
+            # Unbuffered: every write reaches the kernel at once, so a process killed
+            # mid-upload loses nothing it acknowledged and a resume starts at the truth.
+            self._file = open(self._data, "ab", buffering=0)  # noqa: SIM115 - closed in commit/abort
             self._hasher: Hasher = new_hasher("sha256")
             self._offset = 0
             # Resuming: re-hash what an earlier, interrupted writer left.
@@ -77,7 +79,10 @@ class FileIngest:
     def write(self, data: bytes) -> int:
         if self._done:
             raise InvalidArgument(f"ingest {self._ref!r} is already finished")
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0 :]
         self._update(data)
         return len(data)
 
