@@ -6,6 +6,8 @@ Used by build (RUN steps), run and tune. ``check_system`` is what
 
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
 from imageforge.runtime._check import PEER_TOOLS, check_system
+from imageforge.runtime._container import image_process
+from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, Runtime, StdIO
 from imageforge.runtime._oci import KNOWN_RUNTIMES, OciRuntime, find_runtime
 from imageforge.runtime._probes import (
@@ -20,6 +22,7 @@ from imageforge.runtime._probes import (
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._select import check_runtime, select_runtime
 from imageforge.runtime._spec import build_spec
+from imageforge.runtime._user import resolve_user
 
 __all__ = [
     "KNOWN_RUNTIMES",
@@ -43,8 +46,11 @@ __all__ = [
     "check_system",
     "check_tool",
     "check_userns",
+    "etc_mounts",
     "find_runtime",
     "find_static_busybox",
+    "image_process",
     "is_static_elf",
+    "resolve_user",
     "select_runtime",
 ]
