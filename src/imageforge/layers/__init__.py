@@ -9,6 +9,8 @@
   blob digest.
 - :func:`extract_layer` / :func:`extract_layers` unpack layers into a directory,
   applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
+- :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
+  filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked.
 
 The tar, whiteout and extraction code is written here rather than delegated to
 ``tarfile.extractall``: its filters do not give OCI whiteouts, resolution of every path
@@ -24,6 +26,7 @@ from imageforge.layers._extract import (
     extract_layer,
     extract_layers,
 )
+from imageforge.layers._flatten import FsNode, FsView, flatten, read_layer
 from imageforge.layers._model import (
     Compression,
     Entry,
@@ -58,6 +61,8 @@ __all__ = [
     "Entry",
     "EntryType",
     "ExtractResult",
+    "FsNode",
+    "FsView",
     "LayerInfo",
     "LayerReader",
     "LayerSource",
@@ -67,6 +72,7 @@ __all__ = [
     "detect_compression",
     "extract_layer",
     "extract_layers",
+    "flatten",
     "media_type_for",
     "new_compressor",
     "normalize_path",
@@ -74,6 +80,7 @@ __all__ = [
     "open_decompressed",
     "open_layer",
     "parse_whiteout",
+    "read_layer",
     "source_date_epoch",
     "tree_entries",
     "whiteout_entry",

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
+from imageforge.layers import Entry, EntryType, flatten, write_layer
+from imageforge.oci import Descriptor, Digest, Image
+from imageforge.oci.mutate import Addendum, append_layers, empty_image
+from imageforge.transports import BlobLayer
+
+Spec = list[tuple[str, EntryType, bytes | None]]
+
+
+def _image(*layers: Spec, blobs: dict[Digest, bytes] | None = None) -> Image:
+    store: dict[Digest, bytes] = {} if blobs is None else blobs
+    image: Image = empty_image()
+    for spec in layers:
+        out = io.BytesIO()
+        entries = [
+            (
+                Entry(
+                    path,
+                    kind,
+                    size=len(data or b""),
+                    mode=0o755 if kind is EntryType.DIR else 0o644,
+                ),
+                data,
+            )
+            for path, kind, data in spec
+        ]
+        info = write_layer(entries, out, mtime_clamp=0)
+        store[info.digest] = out.getvalue()
+        layer = BlobLayer(
+            Descriptor(info.media_type, info.digest, info.size),
+            info.diff_id,
+            lambda d: io.BytesIO(store[d]),
+        )
+        image = append_layers(image, Addendum(layer))
+    return image
+
+
+F, D = EntryType.FILE, EntryType.DIR
+
+
+def test_whiteouts_opaque_dirs_and_replacement() -> None:
+    image = _image(
+        [
+            ("etc", D, None),
+            ("etc/keep", F, b"k"),
+            ("etc/gone", F, b"g"),
+            ("var", D, None),
+            ("var/cache", D, None),
+            ("var/cache/a", F, b"a"),
+            ("opt", D, None),
+            ("opt/x", F, b"x"),
+        ],
+        [
+            ("etc/.wh.gone", F, b""),
+            ("var/cache/.wh..wh..opq", F, b""),
+            ("var/cache/b", F, b"bb"),
+            ("opt", F, b"now a file"),
+        ],
+        [("etc/keep", F, b"changed")],
+    )
+    view = flatten(image)
+    assert "etc/gone" not in view
+    assert "var/cache/a" not in view and view["var/cache/b"].size == 2
+    assert view["opt"].type is F and "opt/x" not in view
+    assert view["etc/keep"].layer == 2 and view["etc"].layer == 0
+    assert view.read("etc/keep") == b"changed"
+    assert view.read("var/cache/b") == b"bb"
+    with pytest.raises(NotFound):
+        view.read("etc")
+
+
+def test_corrupt_layer_is_named() -> None:
+    blobs: dict[Digest, bytes] = {}
+    image = _image([("a", F, b"1")], [("b", F, b"2" * 5000)], blobs=blobs)
+    digest = image.manifest().layers[1].digest
+    raw = bytearray(blobs[digest])
+    raw[len(raw) // 2] ^= 0xFF
+    blobs[digest] = bytes(raw)
+    with pytest.raises((DigestMismatch, InvalidArgument)) as info:
+        flatten(image)
+    assert str(digest) in str(info.value)
