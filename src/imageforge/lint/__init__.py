@@ -11,7 +11,8 @@ instruction silences rules there.
 
 Groups: IF1xx base image (1.1), IF2xx layering and cache (1.2, 4.1), IF3xx dependency
 locking (2.1), IF4xx multi-stage (2.2), IF5xx least privilege (3.1), IF6xx build
-context (1.2, 6.1).
+context (1.2, 6.1), IF7xx general Dockerfile hygiene (hadolint's DL rules, see
+docs/hadolint-mapping.md).
 """
 
 from imageforge.lint._check import (
