@@ -62,3 +62,19 @@ def test_syntax_error_is_a_located_finding() -> None:
     (f,) = lint_source("FROM alpine:3.20\nFRM x\n")
     assert f.rule_id == "IF001" and f.location.line == 2 and f.severity is Severity.ERROR
     assert "FROM" in (f.hint or "")
+
+
+def test_hadolint_ignore_comment_acts_through_the_mapping() -> None:
+    text = "FROM alpine:3.20\n# hadolint ignore=DL3003,SC2046\nRUN cd /tmp && touch x\n"
+    assert "IF704" not in ids(text)
+    assert "IF704" in ids(text.replace("DL3003", "DL3000"))
+
+
+def test_hadolint_global_ignore_silences_the_whole_file() -> None:
+    text = (
+        "# hadolint global ignore=DL3025\nFROM alpine:3.20 AS a\nCMD echo a\n"
+        "FROM alpine:3.20\nCMD echo b\n"
+    )
+    assert "IF707" not in ids(text)
+    assert ids(text).count("IF707") == 0
+    assert "IF707" in ids(text.replace("global ignore=DL3025", "nothing"))

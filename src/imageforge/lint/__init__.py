@@ -24,10 +24,12 @@ from imageforge.lint._check import (
     make_report,
 )
 from imageforge.lint._docs import rule_page, write_rule_docs
+from imageforge.lint._hadolint import DL_TO_IF, to_if_ids
 from imageforge.lint._model import Hit, LintInput, Rule
 from imageforge.lint._rules import RULES, rule
 
 __all__ = [
+    "DL_TO_IF",
     "RULES",
     "Hit",
     "LintInput",
@@ -40,5 +42,6 @@ __all__ = [
     "make_report",
     "rule",
     "rule_page",
+    "to_if_ids",
     "write_rule_docs",
 ]

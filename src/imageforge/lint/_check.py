@@ -16,6 +16,7 @@ from imageforge.dockerfile import (
 )
 from imageforge.errors import InvalidArgument, Location, NotFound
 from imageforge.lint._facts import bases_of
+from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import LintInput, Rule
 from imageforge.lint._rules import RULES, SYNTAX
 from imageforge.policy import LintPolicy
@@ -23,7 +24,12 @@ from imageforge.report import Finding, Report, Severity
 
 __all__ = ["active_rules", "lint", "lint_file", "lint_path", "lint_source", "make_report"]
 
-_IGNORE = re.compile(r"^\s*#\s*imageforge:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$")
+_IGNORE = re.compile(
+    r"^\s*#\s*(imageforge:|hadolint)\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
+)
+_GLOBAL_IGNORE = re.compile(
+    r"^\s*#\s*hadolint\s+global\s+ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
+)
 
 
 def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
@@ -39,14 +45,26 @@ def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
     return out
 
 
+def _global_ignores(lines: Sequence[str]) -> set[str]:
+    """Rule ids a ``# hadolint global ignore=...`` comment silences in the whole file
+    (hadolint ids translated through the DL -> IF table)."""
+    out: set[str] = set()
+    for line in lines:
+        m = _GLOBAL_IGNORE.match(line)
+        if m:
+            out |= to_if_ids(m.group(1).split(","))
+    return out
+
+
 def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
-    """1-based line -> rule ids ignored there by the comment lines right above it."""
+    """1-based line -> rule ids ignored there by the comment lines right above it
+    (``# imageforge: ignore=IF...`` or hadolint's ``# hadolint ignore=DL...``)."""
     out: dict[int, set[str]] = {}
     pending: set[str] = set()
     for number, line in enumerate(lines, start=1):
         m = _IGNORE.match(line)
         if m:
-            pending |= {p.strip().upper() for p in m.group(1).split(",") if p.strip()}
+            pending |= to_if_ids(m.group(2).split(","))
             continue
         if line.lstrip().startswith("#") and pending:
             continue  # another comment between the ignore and the instruction
@@ -69,13 +87,14 @@ def lint(
     policy = policy or LintPolicy()
     lines = source.splitlines() if source is not None else []
     ignored = _ignores(lines)
+    everywhere = _global_ignores(lines)
     data = LintInput(dockerfile, bases_of(dockerfile), context, policy)
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
         if rule.needs_context and context is None:
             continue
         for h in rule.check(data):
-            if rule.id in ignored.get(h.line, ()):
+            if rule.id in everywhere or rule.id in ignored.get(h.line, ()):
                 continue
             snippet = lines[h.line - 1] if 0 < h.line <= len(lines) else None
             message = f"{rule.message} ({h.detail})" if h.detail else rule.message
