@@ -155,3 +155,36 @@ def test_every_corpus_dockerfile_lints_without_internal_error(
     proc = run_cli(["lint", "--format", "json", "--failure-threshold", "none", *dirs])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["files"] == [str(f) for f in files]
+
+
+def test_hadolint_yaml_is_honoured_through_the_mapping(tmp_path: Path) -> None:
+    df = _write(
+        tmp_path / "Dockerfile",
+        "FROM docker.io/library/alpine:3.20\nWORKDIR app\nCMD echo hi\n",
+    )
+    first = json.loads(run_cli(["lint", "--format", "json", str(df)], cwd=tmp_path).stdout)
+    assert {"IF703", "IF707"} <= {f["rule"] for f in first["findings"]}
+    _write(
+        tmp_path / ".hadolint.yaml",
+        "ignored: [DL3000]\noverride:\n  error: [DL3025]\n"
+        "trustedRegistries: [quay.io]\nfailure-threshold: error\n"
+        "label-schema:\n  maintainer: text\n",
+    )
+    proc = run_cli(["lint", "--format", "json", str(df)], cwd=tmp_path)
+    found = {f["rule"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert "IF703" not in found
+    assert found["IF707"]["severity"] == "error"
+    assert "IF106" in found and "IF107" in found
+    assert proc.returncode == 1
+
+
+def test_bad_hadolint_yaml_names_file_and_line(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", CLEAN)
+    bad = _write(tmp_path / "h.yaml", "ignored: [DL3000\noverride: {\n")
+    proc = run_cli(["lint", "--config", str(bad), str(df)])
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr
+    bad.write_text("override:\n  fatal: [DL3000]\n")
+    proc = run_cli(["lint", "--config", str(bad), str(df)])
+    assert proc.returncode == 2
+    assert "unknown severity 'fatal'" in proc.stderr

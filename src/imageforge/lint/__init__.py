@@ -24,7 +24,7 @@ from imageforge.lint._check import (
     make_report,
 )
 from imageforge.lint._docs import rule_page, write_rule_docs
-from imageforge.lint._hadolint import DL_TO_IF, to_if_ids
+from imageforge.lint._hadolint import DL_TO_IF, hadolint_policy, to_if_ids
 from imageforge.lint._model import Hit, LintInput, Rule
 from imageforge.lint._rules import RULES, rule
 
@@ -39,6 +39,7 @@ __all__ = [
     "lint_file",
     "lint_path",
     "lint_source",
+    "hadolint_policy",
     "make_report",
     "rule",
     "rule_page",

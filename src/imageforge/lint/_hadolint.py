@@ -5,8 +5,16 @@ act on the IF rules that report the same problem."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
-__all__ = ["DL_TO_IF", "to_if_ids"]
+import yaml
+
+from imageforge.errors import InvalidArgument, Location
+from imageforge.policy import LintPolicy
+
+__all__ = ["DL_TO_IF", "hadolint_policy", "to_if_ids"]
+
+_SEVERITIES = ("error", "warning", "info", "style")
 
 DL_TO_IF: dict[str, tuple[str, ...]] = {
     "DL3000": ("IF703",),
@@ -48,3 +56,64 @@ def to_if_ids(ids: Iterable[str]) -> set[str]:
         elif rid:
             out.add(rid)
     return out
+
+
+def _ids(value: object, key: str, file: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"{key} must be a list of rule ids", location=Location(file))
+    return [str(v) for v in value]
+
+
+def hadolint_policy(path: str | Path) -> LintPolicy:
+    """The lint policy a ``.hadolint.yaml`` asks for: ``ignored`` disables, ``override``
+    sets severities, ``trustedRegistries``, ``failure-threshold`` (``no-fail``: never
+    fail) and the keys of ``label-schema`` as required labels. DL ids go through
+    :data:`DL_TO_IF`; ``strict-labels`` has no IF rule yet and is accepted unread."""
+    p = Path(path)
+    file = str(p)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        raise InvalidArgument(f"{p} is not valid YAML", location=loc) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{p} must be a YAML mapping", location=Location(file))
+    disable = sorted(to_if_ids(_ids(data.get("ignored"), "ignored", file)))
+    severity: dict[str, str] = {}
+    override = data.get("override") or {}
+    if not isinstance(override, dict):
+        raise InvalidArgument("override must be a mapping", location=Location(file))
+    for level, ids in override.items():
+        if level not in _SEVERITIES:
+            raise InvalidArgument(
+                f"override: unknown severity {level!r}",
+                hint="one of " + ", ".join(_SEVERITIES),
+                location=Location(file),
+            )
+        for rid in sorted(to_if_ids(_ids(ids, f"override.{level}", file))):
+            severity[rid] = level
+    trusted = _ids(data.get("trustedRegistries"), "trustedRegistries", file)
+    threshold = data.get("failure-threshold")
+    if threshold is not None and threshold not in (*_SEVERITIES, "none"):
+        raise InvalidArgument(
+            f"failure-threshold: unknown severity {threshold!r}", location=Location(file)
+        )
+    if data.get("no-fail"):
+        threshold = "none"
+    schema = data.get("label-schema") or {}
+    if not isinstance(schema, dict):
+        raise InvalidArgument("label-schema must be a mapping", location=Location(file))
+    return LintPolicy(
+        disable=tuple(disable),
+        severity=tuple(sorted(severity.items())),
+        trusted_registries=tuple(trusted),
+        required_labels=tuple(str(k) for k in schema),
+        failure_threshold=threshold,
+    )
