@@ -19,6 +19,7 @@ from imageforge.lint._facts import bases_of
 from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import LintInput, Rule
 from imageforge.lint._rules import RULES, SYNTAX
+from imageforge.lint._shellcheck import ShellComment, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
 
@@ -74,6 +75,45 @@ def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
     return out
 
 
+def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
+    """The severity of a ShellCheck finding under ``policy`` (None: not run)."""
+    code = comment.code
+    if policy.enable and not any(code.startswith(p.upper()) for p in policy.enable):
+        return None
+    if any(code.startswith(p.upper()) for p in policy.disable):
+        return None
+    return Severity(dict(policy.severity).get(code, comment.level))
+
+
+def _shellcheck(
+    dockerfile: Dockerfile,
+    lines: Sequence[str],
+    policy: LintPolicy,
+    ignored: dict[int, set[str]],
+    everywhere: set[str],
+) -> list[Finding]:
+    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
+        return []
+    if any(p.upper() == "SC" for p in policy.disable):
+        return []
+    out: list[Finding] = []
+    for c in shellcheck_runs(dockerfile):
+        severity = _sc_severity(c, policy)
+        if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
+            continue
+        out.append(
+            Finding(
+                rule_id=c.code,
+                severity=severity,
+                message=c.message,
+                location=Location(dockerfile.file, c.line, 1),
+                hint=f"https://www.shellcheck.net/wiki/{c.code}",
+                snippet=lines[c.line - 1] if 0 < c.line <= len(lines) else None,
+            )
+        )
+    return out
+
+
 def lint(
     dockerfile: Dockerfile,
     *,
@@ -109,6 +149,7 @@ def lint(
                     snippet=snippet,
                 )
             )
+    findings.extend(_shellcheck(dockerfile, lines, policy, ignored, everywhere))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
 
