@@ -102,3 +102,11 @@ def test_shellcheck_batch_puts_each_finding_on_its_run() -> None:
     text = "FROM alpine:3.20\n" + "".join(f"RUN echo $(ls {n})\n" for n in range(50))
     comments = shellcheck_runs(parse(text))
     assert {c.line for c in comments if c.code == "SC2046"} == set(range(2, 52))
+
+
+def test_shellcheck_reads_heredoc_runs_as_scripts() -> None:
+    text = "FROM alpine:3.20\nRUN <<EOF\napk update\necho $(ls)\nEOF\n"
+    found = ids(text)
+    assert "SC1072" not in found and "SC2046" in found
+    piped = "FROM alpine:3.20\nRUN cat <<EOF > /x\nhello\nEOF\n"
+    assert not [i for i in ids(piped) if i.startswith("SC")]

@@ -38,6 +38,18 @@ class ShellComment:
     line: int
 
 
+def _script(run: Run) -> str:
+    """The shell script of ``run``: a RUN that is only ``<<EOF`` runs its body; other
+    heredocs are written back with their terminators so the script parses."""
+    line = " ".join(run.args)
+    if not run.heredocs:
+        return run_text(run)
+    if line.strip().lstrip("<-").strip("'\"") == run.heredocs[0].name and len(run.heredocs) == 1:
+        return run.heredocs[0].content
+    bodies = "".join(f"{h.content.rstrip(chr(10))}\n{h.name}\n" for h in run.heredocs)
+    return f"{line}\n{bodies}"
+
+
 def _scripts(dockerfile: Dockerfile) -> list[tuple[Run, str]]:
     out: list[tuple[Run, str]] = []
     for stage in dockerfile.stages:
@@ -54,7 +66,7 @@ def _scripts(dockerfile: Dockerfile) -> list[tuple[Run, str]]:
                 if shell.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower() in _NOT_POSIX:
                     continue
                 exports = "".join(f"export {n}=1\n" for n in sorted(names) if n.isidentifier())
-                out.append((instr, f"#!{shell}\n{exports}{run_text(instr)}\n"))
+                out.append((instr, f"#!{shell}\n{exports}{_script(instr)}\n"))
     return out
 
 
