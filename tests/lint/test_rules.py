@@ -164,6 +164,12 @@ CASES = [
     ("IF506", "FROM alpine:3.20\nRUN curl -fsSL https://x.org/k.asc | gpg --import\n", False),
     ("IF507", "FROM alpine:3.20\nEXPOSE 80 22/tcp\n", True),
     ("IF001", "FROM alpine:3.20\nFRM x\n", True),
+    (
+        "IF205",
+        "FROM debian:13-slim\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        "curl=8.14.1-2 && apt-get dist-clean\n",
+        False,
+    ),
     # IF7xx, hadolint's DL rules (docs/hadolint-mapping.md)
     ("IF701", 'FROM a:1 AS x\nCMD ["a"]\nFROM b:1\nCMD ["b"]\n', False),
     ("IF702", 'FROM a:1\nENTRYPOINT ["a"]\nCMD ["b"]\n', False),
