@@ -194,6 +194,8 @@ CASES = [
     ("IF710", "FROM alpine:3.20\nRUN set -o pipefail && a | b\n", False),
     ("IF710", 'FROM alpine:3.20\nSHELL ["pwsh", "-c"]\nRUN a | b\n', False),
     ("IF710", "FROM alpine:3.20\nRUN a || b\n", False),
+    ("IF710", 'FROM alpine:3.20\nRUN case "$A" in x86_64|aarch64) echo y ;; esac\n', False),
+    ("IF710", 'FROM alpine:3.20\nRUN case "$A" in x) ls | wc -l ;; esac\n', True),
     (
         "IF710",
         'FROM a:1 AS x\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nFROM b:1\nRUN a | b\n',

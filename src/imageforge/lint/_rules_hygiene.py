@@ -18,6 +18,7 @@ from imageforge.dockerfile import (
 )
 from imageforge.lint._facts import run_commands
 from imageforge.lint._model import Hit, LintInput, Rule, hit
+from imageforge.lint._shell import Command
 from imageforge.report import Severity
 
 __all__ = ["HYGIENE_RULES"]
@@ -135,6 +136,14 @@ def _copy_self(lint: LintInput) -> Iterator[Hit]:
                 yield hit(instr, f"COPY --from={instr.from_} names its own stage")
 
 
+def _real_pipe(cmds: tuple[Command, ...], k: int) -> bool:
+    """``cmds[k]`` is piped into the next command, not a ``case`` pattern's ``a|b)``."""
+    if cmds[k].then != "|":
+        return False
+    after = cmds[k + 1] if k + 1 < len(cmds) else None
+    return not (after is not None and after.then == ")" and len(after.words) == 1)
+
+
 def _pipefail(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         safe = False
@@ -147,7 +156,7 @@ def _pipefail(lint: LintInput) -> Iterator[Hit]:
             if not isinstance(instr, Run) or instr.exec_form or safe:
                 continue
             cmds = run_commands(instr)
-            if any(c.then == "|" for c in cmds):
+            if any(_real_pipe(cmds, k) for k in range(len(cmds))):
                 if "pipefail" in " ".join(instr.args):
                     continue
                 yield hit(instr, "a pipe without pipefail hides a failing command")
