@@ -188,3 +188,14 @@ def test_bad_hadolint_yaml_names_file_and_line(tmp_path: Path) -> None:
     proc = run_cli(["lint", "--config", str(bad), str(df)])
     assert proc.returncode == 2
     assert "unknown severity 'fatal'" in proc.stderr
+
+
+def test_github_format_annotates_each_finding(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    proc = run_cli(["lint", "--format", "github", str(df)])
+    lines = proc.stdout.splitlines()
+    assert (
+        f"::warning file={df},line=2,col=1,title=IF703::"
+        "WORKDIR should be an absolute path. (WORKDIR app is relative)" in lines
+    )
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)

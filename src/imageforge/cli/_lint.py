@@ -13,7 +13,14 @@ from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.lint import RULES, active_rules, hadolint_policy, lint_path, make_report
 from imageforge.policy import Policy, find_policy, load_policy
-from imageforge.report import Finding, parse_threshold, write_json, write_sarif, write_text
+from imageforge.report import (
+    Finding,
+    parse_threshold,
+    write_github,
+    write_json,
+    write_sarif,
+    write_text,
+)
 
 DEFAULT_THRESHOLD = "warning"
 
@@ -54,11 +61,11 @@ def _list_rules(fmt: str, policy: Policy) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif"]),
+    type=click.Choice(["text", "json", "sarif", "github"]),
     default="text",
     show_default=True,
     help="text for people (source line, caret, advice), json for scripts, sarif (2.1.0) "
-    "for code-scanning services.",
+    "for code-scanning services, github for GitHub Actions annotations.",
 )
 @click.option(
     "--failure-threshold",
@@ -114,6 +121,8 @@ def lint_command(
         write_json(report, sys.stdout)
     elif fmt == "sarif":
         write_sarif(report, sys.stdout)
+    elif fmt == "github":
+        write_github(report, sys.stdout)
     else:
         write_text(report, sys.stdout)
     sys.stdout.flush()
