@@ -199,3 +199,19 @@ def test_github_format_annotates_each_finding(tmp_path: Path) -> None:
         "WORKDIR should be an absolute path. (WORKDIR app is relative)" in lines
     )
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
+
+
+def test_checkstyle_format_is_xml_with_one_error_per_finding(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    df = _write(tmp_path / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    proc = run_cli(["lint", "--format", "checkstyle", str(df)])
+    root = ET.fromstring(proc.stdout.split("\n", 1)[1])
+    (file,) = root.findall("file")
+    assert file.get("name") == str(df)
+    errors = {e.get("source"): e for e in file.findall("error")}
+    assert errors["IF703"].get("line") == "2"
+    assert errors["IF703"].get("severity") == "warning"
+    assert len(errors) == len(
+        json.loads(run_cli(["lint", "--format", "json", str(df)]).stdout)["findings"]
+    )

@@ -16,6 +16,7 @@ from imageforge.policy import Policy, find_policy, load_policy
 from imageforge.report import (
     Finding,
     parse_threshold,
+    write_checkstyle,
     write_github,
     write_json,
     write_sarif,
@@ -61,11 +62,12 @@ def _list_rules(fmt: str, policy: Policy) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif", "github"]),
+    type=click.Choice(["text", "json", "sarif", "github", "checkstyle"]),
     default="text",
     show_default=True,
     help="text for people (source line, caret, advice), json for scripts, sarif (2.1.0) "
-    "for code-scanning services, github for GitHub Actions annotations.",
+    "for code-scanning services, github for GitHub Actions annotations, checkstyle "
+    "(XML) for CI report plugins.",
 )
 @click.option(
     "--failure-threshold",
@@ -121,6 +123,8 @@ def lint_command(
         write_json(report, sys.stdout)
     elif fmt == "sarif":
         write_sarif(report, sys.stdout)
+    elif fmt == "checkstyle":
+        write_checkstyle(report, sys.stdout)
     elif fmt == "github":
         write_github(report, sys.stdout)
     else:

@@ -3,10 +3,11 @@
 A :class:`Report` is one tool run: the rules it knows (:class:`RuleInfo`) and the
 :class:`Finding` values it produced, each with a :class:`Severity` and a place in a file.
 Writers turn a report into text for people (the source line with a caret under the
-column), JSON for scripts, GitHub Actions annotations, and SARIF 2.1.0 for
+column), JSON for scripts, GitHub Actions annotations, Checkstyle XML, and SARIF 2.1.0 for
 code-scanning services. Pure: no imports from the packages that produce findings.
 """
 
+from imageforge.report._checkstyle import write_checkstyle
 from imageforge.report._finding import (
     Finding,
     Report,
@@ -32,6 +33,7 @@ __all__ = [
     "to_json",
     "to_sarif",
     "worst",
+    "write_checkstyle",
     "write_github",
     "write_json",
     "write_sarif",
