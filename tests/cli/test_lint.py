@@ -215,3 +215,21 @@ def test_checkstyle_format_is_xml_with_one_error_per_finding(tmp_path: Path) -> 
     assert len(errors) == len(
         json.loads(run_cli(["lint", "--format", "json", str(df)]).stdout)["findings"]
     )
+
+
+def test_junit_and_codeclimate_formats(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    bad = _write(tmp_path / "a" / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    clean = _write(tmp_path / "b" / "Dockerfile", CLEAN)
+    proc = run_cli(["lint", "--format", "junit", str(bad), str(clean)])
+    suite = ET.fromstring(proc.stdout.split("\n", 1)[1]).find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert cases[str(clean)].find("failure") is None
+    assert "IF703" in {f.get("type") for f in cases[str(bad)].findall("failure")}
+    issues = json.loads(run_cli(["lint", "--format", "codeclimate", str(bad)]).stdout)
+    (workdir,) = [i for i in issues if i["check_name"] == "IF703"]
+    assert workdir["location"] == {"path": str(bad), "lines": {"begin": 2}}
+    assert workdir["severity"] == "major" and len(workdir["fingerprint"]) == 64
+    assert len({i["fingerprint"] for i in issues}) == len(issues)

@@ -17,8 +17,10 @@ from imageforge.report import (
     Finding,
     parse_threshold,
     write_checkstyle,
+    write_codeclimate,
     write_github,
     write_json,
+    write_junit,
     write_sarif,
     write_text,
 )
@@ -62,12 +64,12 @@ def _list_rules(fmt: str, policy: Policy) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif", "github", "checkstyle"]),
+    type=click.Choice(["text", "json", "sarif", "github", "checkstyle", "junit", "codeclimate"]),
     default="text",
     show_default=True,
     help="text for people (source line, caret, advice), json for scripts, sarif (2.1.0) "
     "for code-scanning services, github for GitHub Actions annotations, checkstyle "
-    "(XML) for CI report plugins.",
+    "(XML) for CI report plugins, junit (XML), codeclimate (GitLab code quality).",
 )
 @click.option(
     "--failure-threshold",
@@ -123,6 +125,10 @@ def lint_command(
         write_json(report, sys.stdout)
     elif fmt == "sarif":
         write_sarif(report, sys.stdout)
+    elif fmt == "junit":
+        write_junit(report, sys.stdout)
+    elif fmt == "codeclimate":
+        write_codeclimate(report, sys.stdout)
     elif fmt == "checkstyle":
         write_checkstyle(report, sys.stdout)
     elif fmt == "github":
