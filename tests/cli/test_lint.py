@@ -155,3 +155,81 @@ def test_every_corpus_dockerfile_lints_without_internal_error(
     proc = run_cli(["lint", "--format", "json", "--failure-threshold", "none", *dirs])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["files"] == [str(f) for f in files]
+
+
+def test_hadolint_yaml_is_honoured_through_the_mapping(tmp_path: Path) -> None:
+    df = _write(
+        tmp_path / "Dockerfile",
+        "FROM docker.io/library/alpine:3.20\nWORKDIR app\nCMD echo hi\n",
+    )
+    first = json.loads(run_cli(["lint", "--format", "json", str(df)], cwd=tmp_path).stdout)
+    assert {"IF703", "IF707"} <= {f["rule"] for f in first["findings"]}
+    _write(
+        tmp_path / ".hadolint.yaml",
+        "ignored: [DL3000]\noverride:\n  error: [DL3025]\n"
+        "trustedRegistries: [quay.io]\nfailure-threshold: error\n"
+        "label-schema:\n  maintainer: text\n",
+    )
+    proc = run_cli(["lint", "--format", "json", str(df)], cwd=tmp_path)
+    found = {f["rule"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert "IF703" not in found
+    assert found["IF707"]["severity"] == "error"
+    assert "IF106" in found and "IF107" in found
+    assert proc.returncode == 1
+
+
+def test_bad_hadolint_yaml_names_file_and_line(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", CLEAN)
+    bad = _write(tmp_path / "h.yaml", "ignored: [DL3000\noverride: {\n")
+    proc = run_cli(["lint", "--config", str(bad), str(df)])
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr
+    bad.write_text("override:\n  fatal: [DL3000]\n")
+    proc = run_cli(["lint", "--config", str(bad), str(df)])
+    assert proc.returncode == 2
+    assert "unknown severity 'fatal'" in proc.stderr
+
+
+def test_github_format_annotates_each_finding(tmp_path: Path) -> None:
+    df = _write(tmp_path / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    proc = run_cli(["lint", "--format", "github", str(df)])
+    lines = proc.stdout.splitlines()
+    assert (
+        f"::warning file={df},line=2,col=1,title=IF703::"
+        "WORKDIR should be an absolute path. (WORKDIR app is relative)" in lines
+    )
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
+
+
+def test_checkstyle_format_is_xml_with_one_error_per_finding(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    df = _write(tmp_path / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    proc = run_cli(["lint", "--format", "checkstyle", str(df)])
+    root = ET.fromstring(proc.stdout.split("\n", 1)[1])
+    (file,) = root.findall("file")
+    assert file.get("name") == str(df)
+    errors = {e.get("source"): e for e in file.findall("error")}
+    assert errors["IF703"].get("line") == "2"
+    assert errors["IF703"].get("severity") == "warning"
+    assert len(errors) == len(
+        json.loads(run_cli(["lint", "--format", "json", str(df)]).stdout)["findings"]
+    )
+
+
+def test_junit_and_codeclimate_formats(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    bad = _write(tmp_path / "a" / "Dockerfile", "FROM alpine:3.20\nWORKDIR app\n")
+    clean = _write(tmp_path / "b" / "Dockerfile", CLEAN)
+    proc = run_cli(["lint", "--format", "junit", str(bad), str(clean)])
+    suite = ET.fromstring(proc.stdout.split("\n", 1)[1]).find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert cases[str(clean)].find("failure") is None
+    assert "IF703" in {f.get("type") for f in cases[str(bad)].findall("failure")}
+    issues = json.loads(run_cli(["lint", "--format", "codeclimate", str(bad)]).stdout)
+    (workdir,) = [i for i in issues if i["check_name"] == "IF703"]
+    assert workdir["location"] == {"path": str(bad), "lines": {"begin": 2}}
+    assert workdir["severity"] == "major" and len(workdir["fingerprint"]) == 64
+    assert len({i["fingerprint"] for i in issues}) == len(issues)

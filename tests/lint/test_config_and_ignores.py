@@ -62,3 +62,51 @@ def test_syntax_error_is_a_located_finding() -> None:
     (f,) = lint_source("FROM alpine:3.20\nFRM x\n")
     assert f.rule_id == "IF001" and f.location.line == 2 and f.severity is Severity.ERROR
     assert "FROM" in (f.hint or "")
+
+
+def test_hadolint_ignore_comment_acts_through_the_mapping() -> None:
+    text = "FROM alpine:3.20\n# hadolint ignore=DL3003,SC2046\nRUN cd /tmp && touch x\n"
+    assert "IF704" not in ids(text)
+    assert "IF704" in ids(text.replace("DL3003", "DL3000"))
+
+
+def test_hadolint_global_ignore_silences_the_whole_file() -> None:
+    text = (
+        "# hadolint global ignore=DL3025\nFROM alpine:3.20 AS a\nCMD echo a\n"
+        "FROM alpine:3.20\nCMD echo b\n"
+    )
+    assert "IF707" not in ids(text)
+    assert ids(text).count("IF707") == 0
+    assert "IF707" in ids(text.replace("global ignore=DL3025", "nothing"))
+
+
+def test_shellcheck_findings_keep_their_sc_ids_and_honour_ignores() -> None:
+    text = "FROM alpine:3.20\nRUN echo $(ls) && rm $FILES\n"
+    found = ids(text)
+    assert "SC2046" in found
+    assert "SC2046" not in ids(text.replace("RUN", "# hadolint ignore=SC2046\nRUN"))
+    assert "SC2046" not in ids(text, LintPolicy(disable=("SC2046",)))
+    assert "SC2046" not in ids('FROM alpine:3.20\nSHELL ["pwsh", "-c"]\nRUN echo $(ls)\n')
+
+
+def test_shellcheck_sees_args_and_env_as_set() -> None:
+    text = "FROM alpine:3.20\nARG lower\nRUN echo $lower\n"
+    assert "SC2154" not in ids(text)
+    assert "SC2154" in ids("FROM alpine:3.20\nRUN echo $lower\n")
+
+
+def test_shellcheck_batch_puts_each_finding_on_its_run() -> None:
+    from imageforge.dockerfile import parse
+    from imageforge.lint._shellcheck import shellcheck_runs
+
+    text = "FROM alpine:3.20\n" + "".join(f"RUN echo $(ls {n})\n" for n in range(50))
+    comments = shellcheck_runs(parse(text))
+    assert {c.line for c in comments if c.code == "SC2046"} == set(range(2, 52))
+
+
+def test_shellcheck_reads_heredoc_runs_as_scripts() -> None:
+    text = "FROM alpine:3.20\nRUN <<EOF\napk update\necho $(ls)\nEOF\n"
+    found = ids(text)
+    assert "SC1072" not in found and "SC2046" in found
+    piped = "FROM alpine:3.20\nRUN cat <<EOF > /x\nhello\nEOF\n"
+    assert not [i for i in ids(piped) if i.startswith("SC")]

@@ -25,3 +25,13 @@ def test_write_rule_docs_removes_stale_pages(tmp_path: Path) -> None:
     assert {p.name for p in written} == {f"{r.id}.md" for r in RULES}
     assert not (tmp_path / "IF999.md").exists()
     assert "IF501" in (tmp_path / "README.md").read_text()
+
+
+def test_hadolint_mapping_doc_matches_the_table() -> None:
+    import re
+
+    from imageforge.lint import DL_TO_IF
+
+    doc = (DOCS.parent / "hadolint-mapping.md").read_text()
+    rows = re.findall(r"^\| (DL\d{4}) \|[^|]*\| (IF\d{3}) ", doc, re.MULTILINE)
+    assert dict(rows) == {dl: ifs[0] for dl, ifs in DL_TO_IF.items()}

@@ -42,7 +42,16 @@ def test_ids_are_unique_and_grouped_by_guide_section() -> None:
     seen = [r.id for r in RULES]
     assert len(seen) == len(set(seen))
     assert len({r.slug for r in RULES}) == len(RULES)
-    groups = {"0": "all", "1": "1.1", "2": "1.2", "3": "2.1", "4": "2.2", "5": "3.1", "6": "6.1"}
+    groups = {
+        "0": "all",
+        "1": "1.1",
+        "2": "1.2",
+        "3": "2.1",
+        "4": "2.2",
+        "5": "3.1",
+        "6": "6.1",
+        "7": "all",
+    }
     for r in RULES:
         assert r.id.startswith("IF") and len(r.id) == 5
         if r.id != "IF107":  # the policy's labels: the guide's closing advice
@@ -155,6 +164,44 @@ CASES = [
     ("IF506", "FROM alpine:3.20\nRUN curl -fsSL https://x.org/k.asc | gpg --import\n", False),
     ("IF507", "FROM alpine:3.20\nEXPOSE 80 22/tcp\n", True),
     ("IF001", "FROM alpine:3.20\nFRM x\n", True),
+    (
+        "IF205",
+        "FROM debian:13-slim\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        "curl=8.14.1-2 && apt-get dist-clean\n",
+        False,
+    ),
+    # IF7xx, hadolint's DL rules (docs/hadolint-mapping.md)
+    ("IF701", 'FROM a:1 AS x\nCMD ["a"]\nFROM b:1\nCMD ["b"]\n', False),
+    ("IF702", 'FROM a:1\nENTRYPOINT ["a"]\nCMD ["b"]\n', False),
+    ("IF703", "FROM alpine:3.20\nWORKDIR $HOME/app\n", False),
+    ("IF703", "FROM alpine:3.20\nWORKDIR C:\\\\app\n", False),
+    ("IF703", 'FROM alpine:3.20\nWORKDIR "app"\n', True),
+    ("IF704", "FROM alpine:3.20\nRUN echo cd && make\n", False),
+    ("IF704", "FROM alpine:3.20\nRUN make && cd /x && make\n", True),
+    ("IF705", "FROM debian:12-slim\nRUN apt-get -qq install curl\n", False),
+    ("IF705", "FROM debian:12-slim\nRUN apt-get install -qy curl\n", False),
+    ("IF705", "FROM debian:12-slim\nRUN apt-get --yes install curl\n", False),
+    ("IF705", "FROM debian:12-slim\nRUN apt-get update && apt-get install curl\n", True),
+    ("IF706", "FROM debian:12-slim\nRUN useradd -u 1000 app\n", False),
+    ("IF706", "FROM debian:12-slim\nRUN useradd --no-log-init --uid=1000000 app\n", False),
+    ("IF706", "FROM debian:12-slim\nRUN useradd --uid=1000000 app\n", True),
+    ("IF707", 'FROM alpine:3.20\nENTRYPOINT ["x"]\n', False),
+    ("IF707", "FROM alpine:3.20\nENTRYPOINT x --y\n", True),
+    ("IF708", "FROM alpine:3.20\nEXPOSE 8000-8010/udp 53/tcp\n", False),
+    ("IF708", "ARG P=80\nFROM alpine:3.20\nEXPOSE ${P}\n", False),
+    ("IF708", "FROM alpine:3.20\nEXPOSE 80 http\n", True),
+    ("IF709", "FROM alpine:3.20 AS app\nCOPY --from=other /a /b\n", False),
+    ("IF710", "FROM alpine:3.20\nRUN set -o pipefail && a | b\n", False),
+    ("IF710", 'FROM alpine:3.20\nSHELL ["pwsh", "-c"]\nRUN a | b\n', False),
+    ("IF710", "FROM alpine:3.20\nRUN a || b\n", False),
+    ("IF710", 'FROM alpine:3.20\nRUN case "$A" in x86_64|aarch64) echo y ;; esac\n', False),
+    ("IF710", 'FROM alpine:3.20\nRUN case "$A" in x) ls | wc -l ;; esac\n', True),
+    (
+        "IF710",
+        'FROM a:1 AS x\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nFROM b:1\nRUN a | b\n',
+        True,
+    ),
+    ("IF711", "FROM alpine:3.20\nLABEL maintainer=me\n", False),
 ]
 
 

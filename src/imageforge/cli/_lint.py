@@ -11,9 +11,19 @@ from rich.table import Table
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
 from imageforge.cli._render import print_json, stdout_console
-from imageforge.lint import RULES, active_rules, lint_path, make_report
+from imageforge.lint import RULES, active_rules, hadolint_policy, lint_path, make_report
 from imageforge.policy import Policy, find_policy, load_policy
-from imageforge.report import Finding, parse_threshold, write_json, write_sarif, write_text
+from imageforge.report import (
+    Finding,
+    parse_threshold,
+    write_checkstyle,
+    write_codeclimate,
+    write_github,
+    write_json,
+    write_junit,
+    write_sarif,
+    write_text,
+)
 
 DEFAULT_THRESHOLD = "warning"
 
@@ -54,11 +64,12 @@ def _list_rules(fmt: str, policy: Policy) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif"]),
+    type=click.Choice(["text", "json", "sarif", "github", "checkstyle", "junit", "codeclimate"]),
     default="text",
     show_default=True,
     help="text for people (source line, caret, advice), json for scripts, sarif (2.1.0) "
-    "for code-scanning services.",
+    "for code-scanning services, github for GitHub Actions annotations, checkstyle "
+    "(XML) for CI report plugins, junit (XML), codeclimate (GitLab code quality).",
 )
 @click.option(
     "--failure-threshold",
@@ -71,8 +82,9 @@ def _list_rules(fmt: str, policy: Policy) -> None:
     "config",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="imageforge.toml or pyproject.toml to read (default: the nearest one above the "
-    "first PATH).",
+    help="imageforge.toml, pyproject.toml or a hadolint .hadolint.yaml to read (default: "
+    "the nearest imageforge.toml/pyproject.toml above the first PATH, else .hadolint.yaml "
+    "in the current directory).",
 )
 @click.option("--list-rules", is_flag=True, help="List the rules and exit.")
 def lint_command(
@@ -90,7 +102,12 @@ def lint_command(
     """
     targets = list(paths) or ["Dockerfile"]
     policy_file = config or find_policy(Path(targets[0]))
-    policy = load_policy(policy_file) if policy_file else Policy()
+    if policy_file is None and Path(".hadolint.yaml").is_file():
+        policy_file = Path(".hadolint.yaml")
+    if policy_file is not None and policy_file.suffix in (".yaml", ".yml"):
+        policy = Policy(lint=hadolint_policy(policy_file), source=str(policy_file))
+    else:
+        policy = load_policy(policy_file) if policy_file else Policy()
     if list_rules:
         _list_rules(fmt, policy)
         return EXIT_OK
@@ -108,6 +125,14 @@ def lint_command(
         write_json(report, sys.stdout)
     elif fmt == "sarif":
         write_sarif(report, sys.stdout)
+    elif fmt == "junit":
+        write_junit(report, sys.stdout)
+    elif fmt == "codeclimate":
+        write_codeclimate(report, sys.stdout)
+    elif fmt == "checkstyle":
+        write_checkstyle(report, sys.stdout)
+    elif fmt == "github":
+        write_github(report, sys.stdout)
     else:
         write_text(report, sys.stdout)
     sys.stdout.flush()

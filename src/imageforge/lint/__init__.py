@@ -11,7 +11,8 @@ instruction silences rules there.
 
 Groups: IF1xx base image (1.1), IF2xx layering and cache (1.2, 4.1), IF3xx dependency
 locking (2.1), IF4xx multi-stage (2.2), IF5xx least privilege (3.1), IF6xx build
-context (1.2, 6.1).
+context (1.2, 6.1), IF7xx general Dockerfile hygiene (hadolint's DL rules, see
+docs/hadolint-mapping.md).
 """
 
 from imageforge.lint._check import (
@@ -23,10 +24,12 @@ from imageforge.lint._check import (
     make_report,
 )
 from imageforge.lint._docs import rule_page, write_rule_docs
+from imageforge.lint._hadolint import DL_TO_IF, hadolint_policy, to_if_ids
 from imageforge.lint._model import Hit, LintInput, Rule
 from imageforge.lint._rules import RULES, rule
 
 __all__ = [
+    "DL_TO_IF",
     "RULES",
     "Hit",
     "LintInput",
@@ -36,8 +39,10 @@ __all__ = [
     "lint_file",
     "lint_path",
     "lint_source",
+    "hadolint_policy",
     "make_report",
     "rule",
     "rule_page",
+    "to_if_ids",
     "write_rule_docs",
 ]

@@ -16,14 +16,21 @@ from imageforge.dockerfile import (
 )
 from imageforge.errors import InvalidArgument, Location, NotFound
 from imageforge.lint._facts import bases_of
+from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import LintInput, Rule
 from imageforge.lint._rules import RULES, SYNTAX
+from imageforge.lint._shellcheck import ShellComment, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
 
 __all__ = ["active_rules", "lint", "lint_file", "lint_path", "lint_source", "make_report"]
 
-_IGNORE = re.compile(r"^\s*#\s*imageforge:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$")
+_IGNORE = re.compile(
+    r"^\s*#\s*(imageforge:|hadolint)\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
+)
+_GLOBAL_IGNORE = re.compile(
+    r"^\s*#\s*hadolint\s+global\s+ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
+)
 
 
 def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
@@ -39,20 +46,71 @@ def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
     return out
 
 
+def _global_ignores(lines: Sequence[str]) -> set[str]:
+    """Rule ids a ``# hadolint global ignore=...`` comment silences in the whole file
+    (hadolint ids translated through the DL -> IF table)."""
+    out: set[str] = set()
+    for line in lines:
+        m = _GLOBAL_IGNORE.match(line)
+        if m:
+            out |= to_if_ids(m.group(1).split(","))
+    return out
+
+
 def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
-    """1-based line -> rule ids ignored there by the comment lines right above it."""
+    """1-based line -> rule ids ignored there by the comment lines right above it
+    (``# imageforge: ignore=IF...`` or hadolint's ``# hadolint ignore=DL...``)."""
     out: dict[int, set[str]] = {}
     pending: set[str] = set()
     for number, line in enumerate(lines, start=1):
         m = _IGNORE.match(line)
         if m:
-            pending |= {p.strip().upper() for p in m.group(1).split(",") if p.strip()}
+            pending |= to_if_ids(m.group(2).split(","))
             continue
         if line.lstrip().startswith("#") and pending:
             continue  # another comment between the ignore and the instruction
         if pending and line.strip():
             out[number] = pending
             pending = set()
+    return out
+
+
+def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
+    """The severity of a ShellCheck finding under ``policy`` (None: not run)."""
+    code = comment.code
+    if policy.enable and not any(code.startswith(p.upper()) for p in policy.enable):
+        return None
+    if any(code.startswith(p.upper()) for p in policy.disable):
+        return None
+    return Severity(dict(policy.severity).get(code, comment.level))
+
+
+def _shellcheck(
+    dockerfile: Dockerfile,
+    lines: Sequence[str],
+    policy: LintPolicy,
+    ignored: dict[int, set[str]],
+    everywhere: set[str],
+) -> list[Finding]:
+    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
+        return []
+    if any(p.upper() == "SC" for p in policy.disable):
+        return []
+    out: list[Finding] = []
+    for c in shellcheck_runs(dockerfile):
+        severity = _sc_severity(c, policy)
+        if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
+            continue
+        out.append(
+            Finding(
+                rule_id=c.code,
+                severity=severity,
+                message=c.message,
+                location=Location(dockerfile.file, c.line, 1),
+                hint=f"https://www.shellcheck.net/wiki/{c.code}",
+                snippet=lines[c.line - 1] if 0 < c.line <= len(lines) else None,
+            )
+        )
     return out
 
 
@@ -69,13 +127,14 @@ def lint(
     policy = policy or LintPolicy()
     lines = source.splitlines() if source is not None else []
     ignored = _ignores(lines)
+    everywhere = _global_ignores(lines)
     data = LintInput(dockerfile, bases_of(dockerfile), context, policy)
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
         if rule.needs_context and context is None:
             continue
         for h in rule.check(data):
-            if rule.id in ignored.get(h.line, ()):
+            if rule.id in everywhere or rule.id in ignored.get(h.line, ()):
                 continue
             snippet = lines[h.line - 1] if 0 < h.line <= len(lines) else None
             message = f"{rule.message} ({h.detail})" if h.detail else rule.message
@@ -90,6 +149,7 @@ def lint(
                     snippet=snippet,
                 )
             )
+    findings.extend(_shellcheck(dockerfile, lines, policy, ignored, everywhere))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
 

@@ -9,6 +9,7 @@ from imageforge.lint._model import Hit, LintInput, Rule
 from imageforge.lint._rules_base import BASE_RULES
 from imageforge.lint._rules_cache import CACHE_RULES
 from imageforge.lint._rules_context import CONTEXT_RULES
+from imageforge.lint._rules_hygiene import HYGIENE_RULES
 from imageforge.lint._rules_lock import LOCK_RULES
 from imageforge.lint._rules_privilege import PRIVILEGE_RULES
 from imageforge.lint._rules_stages import STAGE_RULES
@@ -46,6 +47,7 @@ RULES: tuple[Rule, ...] = tuple(
             *STAGE_RULES,
             *PRIVILEGE_RULES,
             *CONTEXT_RULES,
+            *HYGIENE_RULES,
         ),
         key=lambda r: r.id,
     )

@@ -116,7 +116,9 @@ def _apt_lists(lint: LintInput) -> Iterator[Hit]:
     for run, _words in _apt_runs(lint):
         if has_cache_mount(run, "/var/lib/apt", "/var/cache/apt"):
             continue
-        if "/var/lib/apt/lists" not in run_text(run):
+        text = run_text(run)
+        # apt-get dist-clean (apt >= 2.7) removes the lists too.
+        if "/var/lib/apt/lists" not in text and "dist-clean" not in text:
             yield hit(run, "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
 
 
