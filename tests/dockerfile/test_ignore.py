@@ -259,9 +259,15 @@ def test_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
 
 _segment = st.text(alphabet="ab.-_", min_size=1, max_size=4).filter(lambda s: s not in (".", ".."))
 _literal = st.lists(_segment, min_size=1, max_size=4).map("/".join)
-_glob_segment = st.lists(
-    st.sampled_from(["a", "b", ".", "*", "?", "**", "[ab]", "[^a]"]), min_size=1, max_size=3
-).map("".join)
+# "." and ".." segments are cleaned away, and cleaning "/.." differs from ".." (the root
+# has no parent), so they would make the slash property false for a legitimate reason.
+_glob_segment = (
+    st.lists(
+        st.sampled_from(["a", "b", ".", "*", "?", "**", "[ab]", "[^a]"]), min_size=1, max_size=3
+    )
+    .map("".join)
+    .filter(lambda s: s not in (".", ".."))
+)
 _glob = st.lists(_glob_segment, min_size=1, max_size=3).map("/".join)
 
 
