@@ -3,7 +3,7 @@
 """
 
 from imageforge.transports._blob import BlobImage, BlobIndex, BlobLayer
-from imageforge.transports._copy import CopyResult, copy, open_source, select_platform
+from imageforge.transports._copy import CopyResult, copy, open_source, select_platform, write_image
 from imageforge.transports._names import TRANSPORTS, TransportRef, parse_transport_ref
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "open_source",
     "parse_transport_ref",
     "select_platform",
+    "write_image",
 ]

@@ -42,7 +42,7 @@ from imageforge.transports._names import TransportRef, parse_transport_ref
 from imageforge.transports._rootfs import rootfs_image
 from imageforge.transports._sinks import BlobSink, DirBlobSink, StoreBlobSink
 
-__all__ = ["CopyResult", "copy", "open_source", "select_platform"]
+__all__ = ["CopyResult", "copy", "open_source", "select_platform", "write_image"]
 
 
 @dataclass(frozen=True)
@@ -238,35 +238,48 @@ def copy(
     progress: ProgressSink = NULL_PROGRESS,
     platform: Platform | None = None,
 ) -> CopyResult:
-    dref = parse_transport_ref(dst) if isinstance(dst, str) else dst
     with open_source(src, store) as obj:
-        if dref.transport == "store":
-            if store is None:
-                raise InvalidArgument(f"{dref}: no local store given")
-            _to_store(obj, store, dref.path, progress)
-        elif dref.transport == "oci":
-            root = Path(dref.path)
-            _push(obj, DirBlobSink(root), progress)
-            add_to_index(root, _descriptor(obj), dref.tag)
-        elif dref.transport == "oci-archive":
-            dest = Path(dref.path)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
-                layout = Path(tmp)
-                _push(obj, DirBlobSink(layout), progress)
-                add_to_index(layout, _descriptor(obj), dref.tag)
-                members: list[tuple[str, Path | bytes]] = [
-                    ("oci-layout", layout / "oci-layout"),
-                    ("index.json", layout / "index.json"),
-                ]
-                for path in sorted((layout / "blobs").rglob("*")):
-                    if path.is_file():
-                        members.append((str(path.relative_to(layout)), path))
-                write_tar(dest, members)
-        elif dref.transport == "docker-archive":
-            image = select_platform(obj, platform)
-            names = [dref.tag] if dref.tag else []
-            write_docker_archive(Path(dref.path), image, names)
-        else:
-            raise InvalidArgument(f"{dref}: cannot write to transport {dref.transport!r}")
-        return CopyResult(obj.digest, obj.media_type, str(dref))
+        return write_image(obj, dst, store, progress=progress, platform=platform)
+
+
+def write_image(
+    obj: Image | ImageIndex,
+    dst: str | TransportRef,
+    store: Store | None = None,
+    *,
+    progress: ProgressSink = NULL_PROGRESS,
+    platform: Platform | None = None,
+) -> CopyResult:
+    """Write an image or index held in memory (a build result, a mutated image) to any
+    sink; ``copy`` is ``open_source`` followed by this."""
+    dref = parse_transport_ref(dst) if isinstance(dst, str) else dst
+    if dref.transport == "store":
+        if store is None:
+            raise InvalidArgument(f"{dref}: no local store given")
+        _to_store(obj, store, dref.path, progress)
+    elif dref.transport == "oci":
+        root = Path(dref.path)
+        _push(obj, DirBlobSink(root), progress)
+        add_to_index(root, _descriptor(obj), dref.tag)
+    elif dref.transport == "oci-archive":
+        dest = Path(dref.path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
+            layout = Path(tmp)
+            _push(obj, DirBlobSink(layout), progress)
+            add_to_index(layout, _descriptor(obj), dref.tag)
+            members: list[tuple[str, Path | bytes]] = [
+                ("oci-layout", layout / "oci-layout"),
+                ("index.json", layout / "index.json"),
+            ]
+            for path in sorted((layout / "blobs").rglob("*")):
+                if path.is_file():
+                    members.append((str(path.relative_to(layout)), path))
+            write_tar(dest, members)
+    elif dref.transport == "docker-archive":
+        image = select_platform(obj, platform)
+        names = [dref.tag] if dref.tag else []
+        write_docker_archive(Path(dref.path), image, names)
+    else:
+        raise InvalidArgument(f"{dref}: cannot write to transport {dref.transport!r}")
+    return CopyResult(obj.digest, obj.media_type, str(dref))
