@@ -7,11 +7,10 @@ import io
 import json
 from pathlib import Path
 
-from imageforge.layers import Entry, EntryType, write_layer
+from imageforge.layers import BlobLayer, Entry, EntryType, write_layer
 from imageforge.oci import Descriptor, History, Image, mutate
 from imageforge.store import Store
 from imageforge.transports import open_source, write_image
-from imageforge.transports._blob import BlobLayer
 from tests.conftest import need_binary
 from tests.transports.conftest import run
 

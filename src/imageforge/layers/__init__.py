@@ -9,6 +9,8 @@
   blob digest.
 - :func:`extract_layer` / :func:`extract_layers` unpack layers into a directory,
   applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
+- :class:`BlobLayer` / :class:`BlobImage` / :class:`BlobIndex`: images and layers read
+  lazily from any blob opener (the store, a layout, an archive), verified as read.
 - :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
   filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked.
 
@@ -18,6 +20,14 @@ inside the target through directory descriptors, and digests computed in the sam
 streaming pass, together. ``tarfile`` is used only to encode and decode headers.
 """
 
+from imageforge.layers._blob import (
+    BlobImage,
+    BlobIndex,
+    BlobLayer,
+    Opener,
+    open_image_or_index,
+    read_verified,
+)
 from imageforge.layers._compression import detect_compression, new_compressor, open_decompressed
 from imageforge.layers._extract import (
     ExtractResult,
@@ -54,6 +64,12 @@ from imageforge.layers._write import (
 )
 
 __all__ = [
+    "BlobImage",
+    "BlobIndex",
+    "BlobLayer",
+    "Opener",
+    "open_image_or_index",
+    "read_verified",
     "OPAQUE_WHITEOUT",
     "WHITEOUT_PREFIX",
     "Compression",

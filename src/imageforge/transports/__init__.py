@@ -2,7 +2,7 @@
 ``docker-archive:``, ``rootfs:`` and the local store. ``copy`` = any source -> any sink.
 """
 
-from imageforge.transports._blob import BlobImage, BlobIndex, BlobLayer
+from imageforge.layers import BlobImage, BlobIndex, BlobLayer
 from imageforge.transports._copy import CopyResult, copy, open_source, select_platform, write_image
 from imageforge.transports._names import TRANSPORTS, TransportRef, parse_transport_ref
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
+from imageforge.layers import BlobLayer
 from imageforge.oci import (
     BaseImage,
     Descriptor,
@@ -36,7 +37,6 @@ from imageforge.oci import (
     new_hasher,
 )
 from imageforge.store import fsync_dir
-from imageforge.transports._blob import BlobLayer
 
 __all__ = [
     "ArchiveReader",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
-from imageforge.layers import EntryType, LayerReader
+from imageforge.layers import BlobLayer, EntryType, LayerReader, open_image_or_index
 from imageforge.oci import (
     Descriptor,
     Digest,
@@ -36,7 +36,6 @@ from imageforge.transports._archive import (
     write_docker_archive,
     write_tar,
 )
-from imageforge.transports._blob import BlobLayer, open_image_or_index
 from imageforge.transports._layout import LayoutReader, add_to_index, select_manifest
 from imageforge.transports._names import TransportRef, parse_transport_ref
 from imageforge.transports._rootfs import rootfs_image

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from imageforge.errors import NotFound
-from imageforge.layers import open_layer, write_layer_from_dir
+from imageforge.layers import BlobLayer, open_layer, write_layer_from_dir
 from imageforge.oci import (
     BaseImage,
     Descriptor,
@@ -30,7 +30,6 @@ from imageforge.oci import (
     host_platform,
     media,
 )
-from imageforge.transports._blob import BlobLayer
 
 __all__ = ["rootfs_image"]
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import IO
 
 from imageforge.errors import DigestMismatch
-from imageforge.layers import open_decompressed
+from imageforge.layers._compression import open_decompressed
 from imageforge.oci import (
     BaseImage,
     BaseIndex,
