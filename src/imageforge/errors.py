@@ -24,6 +24,7 @@ __all__ = [
     "NotFound",
     "Unauthorized",
     "Unavailable",
+    "StepFailed",
     "Unsupported",
 ]
 
@@ -40,6 +41,7 @@ class ErrorKind(enum.Enum):
     UNSUPPORTED = "Unsupported"
     CONFLICT = "Conflict"
     UNAVAILABLE = "Unavailable"
+    STEP_FAILED = "StepFailed"
 
 
 @dataclass(frozen=True)
@@ -150,3 +152,23 @@ class Unavailable(ImageforgeError):
     """A service or resource needed right now cannot be reached; retrying may work."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class StepFailed(ImageforgeError):
+    """A step the user wrote failed on its own terms: a build's RUN exited non-zero.
+    ``exit_code`` is the step's, ``output`` the last lines it printed."""
+
+    kind = ErrorKind.STEP_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int,
+        output: tuple[str, ...] = (),
+        hint: str | None = None,
+        location: Location | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, location=location)
+        self.exit_code = exit_code
+        self.output = output

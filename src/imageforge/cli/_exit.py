@@ -35,6 +35,7 @@ EXIT_CODES: dict[ErrorKind, int] = {
     ErrorKind.DENIED: 8,
     ErrorKind.UNSUPPORTED: 9,
     ErrorKind.UNAVAILABLE: 10,
+    ErrorKind.STEP_FAILED: 11,
 }
 
 

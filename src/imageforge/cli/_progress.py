@@ -4,6 +4,7 @@ a terminal, plain timestamped lines otherwise (CI logs, pipes), nothing when qui
 from __future__ import annotations
 
 import enum
+import json
 import sys
 import threading
 import time
@@ -29,7 +30,14 @@ from rich.text import Text
 
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 
-__all__ = ["PlainProgress", "ProgressMode", "RichProgress", "progress_option", "progress_sink"]
+__all__ = [
+    "JsonProgress",
+    "PlainProgress",
+    "ProgressMode",
+    "RichProgress",
+    "progress_option",
+    "progress_sink",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,17 +47,19 @@ class ProgressMode(enum.StrEnum):
     TTY = "tty"
     PLAIN = "plain"
     QUIET = "quiet"
+    JSON = "json"
 
 
 def progress_option(func: F) -> F:
-    """``--progress auto|tty|plain|quiet``, as BuildKit spells it."""
+    """``--progress auto|tty|plain|json|quiet``, as BuildKit spells it."""
     return click.option(
         "--progress",
         type=click.Choice([m.value for m in ProgressMode]),
         default=ProgressMode.AUTO.value,
         show_default=True,
         callback=lambda _ctx, _param, value: ProgressMode(value),
-        help="Progress on stderr: bars on a terminal (auto), plain lines, or nothing.",
+        help="Progress on stderr: bars on a terminal (auto), plain lines, JSON lines "
+        "(one event object per line), or nothing.",
     )(func)
 
 
@@ -132,6 +142,30 @@ class PlainProgress:
             self._emit(message)
 
 
+class JsonProgress:
+    """One JSON object per event on the stream: ``{"time", "event", "key", ...}``."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+
+    def _emit(self, event: str, **fields: object) -> None:
+        record = {"time": datetime.now(UTC).isoformat(), "event": event, **fields}
+        self._stream.write(json.dumps(record) + "\n")
+        self._stream.flush()
+
+    def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:
+        self._emit("start", key=key, description=description, total=total, unit=unit)
+
+    def advance(self, key: str, amount: int = 1) -> None:
+        self._emit("advance", key=key, amount=amount)
+
+    def done(self, key: str, message: str | None = None, *, failed: bool = False) -> None:
+        self._emit("done", key=key, message=message, failed=failed)
+
+    def note(self, message: str) -> None:
+        self._emit("note", message=message)
+
+
 class _AmountColumn(ProgressColumn):
     """``3/7 checks`` or ``12.0 MiB/40.0 MiB``, by the task's unit."""
 
@@ -196,6 +230,9 @@ def progress_sink(mode: ProgressMode, *, stream: TextIO | None = None) -> Iterat
         mode = ProgressMode.TTY if target.isatty() else ProgressMode.PLAIN
     if mode is ProgressMode.PLAIN:
         yield PlainProgress(stream)
+        return
+    if mode is ProgressMode.JSON:
+        yield JsonProgress(stream)
         return
     rich_progress = RichProgress(Console(file=target, force_terminal=True))
     with rich_progress.live() as sink:

@@ -41,6 +41,7 @@ from imageforge.dockerfile._context import (
 )
 from imageforge.dockerfile._dockerfile import Dockerfile, Stage, parse, parse_file
 from imageforge.dockerfile._dump import dump_ast, dump_node
+from imageforge.dockerfile._duration import parse_go_duration
 from imageforge.dockerfile._expand import ExpansionResult, ShellLex, expand_word, expand_words
 from imageforge.dockerfile._ignore import (
     DockerIgnore,
@@ -157,6 +158,7 @@ __all__ = [
     "format_instruction",
     "parse",
     "parse_ast",
+    "parse_go_duration",
     "parse_file",
     "parse_heredoc_word",
     "to_dockerfile",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import platform as _host
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from imageforge.dockerfile._dockerfile import Dockerfile
@@ -225,10 +225,14 @@ def resolve(
     target_platform: str | None = None,
     build_platform: str | None = None,
     target: str = "",
+    base_env: Callable[[str, str | None], Mapping[str, str]] | None = None,
 ) -> Resolution:
     """Expand ``df`` for one build: ``build_args`` are ``--build-arg`` values, the
     platforms feed the predefined ``TARGET*``/``BUILD*`` args (overridable by build
-    args). Raises InvalidArgument (located) when a word cannot be expanded."""
+    args). ``base_env(image, platform)`` gives the environment of a stage's base image
+    (its config ``Env``), which BuildKit expands a stage's words with (``ENV
+    PATH=/app:$PATH``); without it a stage from an image starts empty. Raises
+    InvalidArgument (located) when a word cannot be expanded."""
     given = dict(build_args or {})
     global_args = predefined_args(
         target_platform=target_platform, build_platform=build_platform, target=target
@@ -252,7 +256,11 @@ def resolve(
         base = fx.word(stage.base)
         plat = fx.opt(stage.platform)
         parent = next((s for s in stages if s.name is not None and s.name == base.lower()), None)
-        env: dict[str, str] = dict(parent.env) if parent else {}
+        env: dict[str, str] = {}
+        if parent is not None:
+            env = dict(parent.env)
+        elif base_env is not None and base.lower() != "scratch":
+            env = dict(base_env(base, plat))
         declared: dict[str, str] = {}
         out: list[Instruction] = []
         for instr in stage.instructions:

@@ -11,6 +11,8 @@
   applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
 - :class:`BlobLayer` / :class:`BlobImage` / :class:`BlobIndex`: images and layers read
   lazily from any blob opener (the store, a layout, an archive), verified as read.
+- :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
+  deletion and opaque-dir markers turned into OCI whiteouts.
 - :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
   filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked.
 
@@ -29,6 +31,7 @@ from imageforge.layers._blob import (
     read_verified,
 )
 from imageforge.layers._compression import detect_compression, new_compressor, open_decompressed
+from imageforge.layers._differ import OVERLAY_OPAQUE_XATTR, diff_upper, upper_entries
 from imageforge.layers._extract import (
     ExtractResult,
     LayerSource,
@@ -64,6 +67,9 @@ from imageforge.layers._write import (
 )
 
 __all__ = [
+    "OVERLAY_OPAQUE_XATTR",
+    "diff_upper",
+    "upper_entries",
     "BlobImage",
     "BlobIndex",
     "BlobLayer",

@@ -68,10 +68,11 @@ def _ancestors(path: str) -> list[str]:
 
 
 class _Extractor:
-    def __init__(self, root_fd: int, what: str, xattrs: bool) -> None:
+    def __init__(self, root_fd: int, what: str, xattrs: bool, overlay: bool = False) -> None:
         self.root_fd = root_fd
         self.what = what
         self.xattrs = xattrs
+        self.overlay = overlay
         self.is_root = os.geteuid() == 0
         self.written: set[str] = set()  # paths this layer made (with their parents)
         self.dirs: list[Entry] = []  # metadata set last: children change a dir's mtime
@@ -173,6 +174,9 @@ class _Extractor:
 
     def apply(self, entry: Entry, reader: LayerReader) -> None:
         whiteout = parse_whiteout(entry.path)
+        if whiteout is not None and self.overlay:
+            self._overlay_marker(entry.path, whiteout.target, whiteout.kind)
+            return
         if whiteout is not None:
             if whiteout.kind is WhiteoutKind.DELETE:
                 self._delete(entry.path, whiteout.target)
@@ -262,6 +266,29 @@ class _Extractor:
             os.close(tfd)
 
     # -- whiteouts --------------------------------------------------------------------
+    def _overlay_marker(self, path: str, target: str, kind: WhiteoutKind) -> None:
+        """A whiteout as overlayfs spells it in a layer dir used as a lowerdir: a
+        character device 0:0 for a deletion, ``trusted.overlay.opaque=y`` on an opaque
+        directory."""
+        parts = [] if target == "." else target.split("/")
+        if kind is WhiteoutKind.OPAQUE:
+            dfd = self._open_dir(parts, path, create=True)
+            assert dfd is not None
+            try:
+                os.setxattr(dfd, "trusted.overlay.opaque", b"y")
+            finally:
+                os.close(dfd)
+            return
+        if target in self.written:
+            return
+        dfd = self._open_dir(parts[:-1], path, create=True)
+        assert dfd is not None
+        try:
+            self._remove(dfd, parts[-1])
+            os.mknod(parts[-1], stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dfd)
+        finally:
+            os.close(dfd)
+
     def _delete(self, path: str, target: str) -> None:
         if target in self.written:  # whiteouts hide lower layers only
             return
@@ -311,8 +338,10 @@ class _Extractor:
                 os.close(fd)
 
 
-def _extract(reader: LayerReader, root_fd: int, xattrs: bool) -> ExtractResult:
-    extractor = _Extractor(root_fd, f"layer {reader.name}", xattrs)
+def _extract(
+    reader: LayerReader, root_fd: int, xattrs: bool, overlay: bool = False
+) -> ExtractResult:
+    extractor = _Extractor(root_fd, f"layer {reader.name}", xattrs, overlay)
     count = 0
     for entry in reader:
         count += 1
@@ -336,9 +365,12 @@ def extract_layer(
     compression: Compression | None = None,
     name: str | None = None,
     xattrs: bool = False,
+    overlay_whiteouts: bool = False,
 ) -> ExtractResult:
     """Extract one layer into the existing directory ``target``, applying its whiteouts
-    to what is already there.
+    to what is already there — or, with ``overlay_whiteouts``, writing them as overlayfs
+    markers (a 0:0 character device, ``trusted.overlay.opaque``) so ``target`` can serve
+    as an overlay lowerdir stacked on the layers below.
 
     Refused with :class:`InvalidArgument` naming the layer and the entry: ``..``
     components, an entry (or whiteout) whose parent inside the target is a symlink or
@@ -363,7 +395,7 @@ def extract_layer(
             media_type=media_type,
             compression=compression,
         ) as reader:
-            return _extract(reader, root_fd, xattrs)
+            return _extract(reader, root_fd, xattrs, overlay_whiteouts)
     finally:
         os.close(root_fd)
 

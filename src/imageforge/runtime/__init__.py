@@ -21,10 +21,13 @@ from imageforge.runtime._probes import (
 )
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._select import check_runtime, select_runtime
+from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
 from imageforge.runtime._spec import build_spec
 from imageforge.runtime._user import resolve_user
 
 __all__ = [
+    "ActiveSnapshot",
+    "OverlaySnapshotter",
     "KNOWN_RUNTIMES",
     "PEER_TOOLS",
     "CheckItem",

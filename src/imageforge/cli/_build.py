@@ -1,0 +1,241 @@
+"""``imageforge build`` and ``imageforge run``: daemonless builds and one-off containers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import click
+
+from imageforge.build import Builder, BuildOptions
+from imageforge.cli._app import app
+from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
+from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.cli._render import print_json
+from imageforge.errors import InvalidArgument
+from imageforge.oci import Image, Reference
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime import (
+    OverlaySnapshotter,
+    StdIO,
+    etc_mounts,
+    image_process,
+    select_runtime,
+)
+from imageforge.store import Store
+from imageforge.transports import open_source, parse_transport_ref, select_platform, write_image
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not key:
+            raise InvalidArgument(f"{what} {value!r}: expected KEY=VALUE")
+        if not sep:
+            val = os.environ.get(key, "")
+        out[key] = val
+    return out
+
+
+class _Resolver:
+    """FROM (and ``run IMAGE``) through the transports: a store name, ``oci:``,
+    ``oci-archive:`` or ``docker-archive:``; sources stay open until ``close``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._stack = ExitStack()
+
+    def __call__(self, name: str, platform: str | None) -> Image:
+        obj = self._stack.enter_context(open_source(parse_transport_ref(name), self._store))
+        return select_platform(obj)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextmanager
+def _resolver(store: Store) -> Iterator[_Resolver]:
+    resolver = _Resolver(store)
+    try:
+        yield resolver
+    finally:
+        resolver.close()
+
+
+@app.command("build")
+@click.argument("context", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-f",
+    "--file",
+    "dockerfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+)
+@click.option("-t", "--tag", "tags", multiple=True, help="NAME[:TAG] for the result; repeatable.")
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A build argument (KEY alone takes it from the environment).",
+)
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label to add.")
+@click.option("--no-cache", is_flag=True, help="Run every step again.")
+@click.option(
+    "--network",
+    type=click.Choice(["host", "none"]),
+    default="host",
+    show_default=True,
+    help="The network RUN steps see.",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="DEST",
+    help="Also write the image to oci:DIR[:TAG], oci-archive:FILE or "
+    "docker-archive:FILE[:NAME]; repeatable.",
+)
+@progress_option
+@format_option
+@click.pass_obj
+def build_command(
+    opts: GlobalOptions,
+    context: Path,
+    dockerfile: Path | None,
+    tags: tuple[str, ...],
+    build_args: tuple[str, ...],
+    labels: tuple[str, ...],
+    no_cache: bool,
+    network: str,
+    outputs: tuple[str, ...],
+    progress: ProgressMode,
+    fmt: OutputFormat,
+) -> None:
+    """Build an image from a Dockerfile, with no daemon: each RUN runs in runc/crun
+    over an overlay snapshot. Prints the image digest; nothing is tagged if a step fails."""
+    if not tags and not outputs:
+        raise InvalidArgument(
+            "nothing would name the result", hint="give -t NAME[:TAG] and/or --output DEST"
+        )
+    names = [str(Reference.parse(t).with_default_tag()) for t in tags]
+    dests = [parse_transport_ref(o) for o in outputs]
+    for dest in dests:
+        if dest.transport == "rootfs":
+            raise InvalidArgument(f"--output {dest}: cannot write a rootfs: transport")
+    store = Store(opts.root)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    options = BuildOptions(
+        context=context,
+        dockerfile=dockerfile,
+        build_args=_pairs(build_args, "--build-arg"),
+        labels=_pairs(labels, "--label"),
+        no_cache=no_cache,
+        network=network,
+        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+    )
+    with progress_sink(progress) as sink, _resolver(store) as resolver:
+        builder = Builder(store, resolver, progress=sink)
+        result = builder.build(options)
+        for name in names:
+            write_image(result.image, name, store, progress=sink)
+        for dest in dests:
+            write_image(result.image, dest, store, progress=sink)
+    if fmt is OutputFormat.JSON:
+        print_json(
+            {
+                "digest": str(result.image.digest),
+                "config": str(result.image.manifest().config.digest),
+                "tags": names,
+                "outputs": [str(d) for d in dests],
+                "steps": [s.to_json() for s in result.steps],
+                "warnings": list(result.warnings),
+            }
+        )
+    else:
+        click.echo(str(result.image.digest))
+
+
+@app.command("run", context_settings={"allow_interspersed_args": False})
+@click.option(
+    "--rm",
+    is_flag=True,
+    help="Accepted for docker compatibility: containers are always removed when they exit.",
+)
+@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True)
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
+@click.option("-u", "--user", default=None, help="USER[:GROUP] or UID[:GID].")
+@click.option("--hostname", default="imageforge", show_default=True)
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run_command(
+    opts: GlobalOptions,
+    rm: bool,
+    network: str,
+    interactive: bool,
+    env: tuple[str, ...],
+    user: str | None,
+    hostname: str,
+    image: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
+    Prints only the container's output and exits with its exit code."""
+    store = Store(opts.root)
+    code = _run(store, image, command, _pairs(env, "-e"), user, network, hostname, interactive)
+    sys.exit(code)
+
+
+def _run(
+    store: Store,
+    image_name: str,
+    command: tuple[str, ...],
+    env: dict[str, str],
+    user: str | None,
+    network: str,
+    hostname: str,
+    interactive: bool,
+    progress: ProgressSink = NULL_PROGRESS,
+) -> int:
+    snapshots = OverlaySnapshotter(store.root / "snapshots")
+    with store.writing(), _resolver(store) as resolver:
+        image = resolver(image_name, None)
+        parents = []
+        for layer in image.layers():
+            if not snapshots.has(layer.diff_id):
+                snapshots.apply(layer.diff_id, layer.open_uncompressed)
+            parents.append(layer.diff_id)
+        runtime = select_runtime(progress=progress)
+        active = snapshots.prepare(parents)
+        try:
+            config = dict(image.config().data.get("config") or {})
+            process = image_process(config, active.merged, command=command, env=env, user=user)
+            with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
+                mounts = etc_mounts(Path(tmp), hostname, network)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                status = runtime.run(
+                    active.merged,
+                    process,
+                    mounts=mounts,
+                    io=StdIO(
+                        stdin=sys.stdin.fileno() if interactive else None,
+                        stdout=sys.stdout.fileno(),
+                        stderr=sys.stderr.fileno(),
+                    ),
+                    network=network,
+                    hostname=hostname,
+                )
+        finally:
+            snapshots.remove(active)
+    if status.runtime_error:
+        click.echo(f"error: the container could not start: {status.runtime_error}", err=True)
+        return 125 if status.code == 0 else status.code
+    return status.code

@@ -1,0 +1,91 @@
+"""The Differ: an overlayfs upper directory -> an OCI layer.
+
+After a build step ran over an overlay mount, its upper dir holds exactly what changed:
+new and modified files (copied up whole), directories, and overlayfs's own markers —
+a character device 0:0 where something was deleted and the ``trusted.overlay.opaque``
+xattr on a directory that replaced one of the same name. This module writes that tree
+as a layer, turning the markers into OCI whiteouts (``.wh.<name>``, ``.wh..wh..opq``)
+and keeping overlay's private xattrs out of it.
+
+Hand-written: no library turns an overlayfs upper dir into an OCI layer. The walk and
+the tar writer are :func:`tree_entries` and :func:`write_layer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from imageforge.errors import Unsupported
+from imageforge.layers._compression import Writable
+from imageforge.layers._model import Compression, Entry, EntryType, LayerInfo
+from imageforge.layers._whiteout import opaque_whiteout_entry, whiteout_entry
+from imageforge.layers._write import ContentSource, tree_entries, write_layer
+
+__all__ = ["OVERLAY_OPAQUE_XATTR", "diff_upper", "upper_entries"]
+
+OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+_OVERLAY_PREFIX = "trusted.overlay."
+_UNUSABLE = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
+
+
+def _is_whiteout(entry: Entry) -> bool:
+    return entry.type is EntryType.CHAR and entry.devmajor == 0 and entry.devminor == 0
+
+
+def upper_entries(
+    upper: str | Path, *, exclude: Collection[str] = ()
+) -> Iterator[tuple[Entry, ContentSource]]:
+    """The layer entries of an overlay upper dir, markers turned into whiteouts.
+    ``exclude``: paths left out when they are an empty file or an empty directory
+    (mount points a runtime created)."""
+    skip_empty = set(exclude)
+    pending_empty_dirs: dict[str, tuple[Entry, ContentSource]] = {}
+    for entry, content in tree_entries(upper, xattrs=True):
+        for name in _UNUSABLE:
+            if name in entry.xattrs:
+                raise Unsupported(
+                    f"{entry.path}: the overlay upper dir uses {name}; mount the overlay "
+                    "with redirect_dir=off,metacopy=off so it can become a layer"
+                )
+        opaque = entry.xattrs.get(OVERLAY_OPAQUE_XATTR) == b"y"
+        kept = {k: v for k, v in entry.xattrs.items() if not k.startswith(_OVERLAY_PREFIX)}
+        if kept != dict(entry.xattrs):
+            entry = replace(entry, xattrs=kept)
+        # an excluded directory is written only once something inside it is
+        for path in list(pending_empty_dirs):
+            if entry.path.startswith(path + "/"):
+                yield pending_empty_dirs.pop(path)
+            else:
+                del pending_empty_dirs[path]
+        if _is_whiteout(entry):
+            yield whiteout_entry(entry.path, mtime=entry.mtime), None
+            continue
+        if entry.path in skip_empty:
+            if entry.type is EntryType.FILE and entry.size == 0:
+                continue
+            if entry.type is EntryType.DIR and not opaque:
+                pending_empty_dirs[entry.path] = (entry, content)
+                continue
+        yield entry, content
+        if entry.type is EntryType.DIR and opaque:
+            yield opaque_whiteout_entry(entry.path, mtime=entry.mtime), None
+
+
+def diff_upper(
+    upper: str | Path,
+    dst: Writable,
+    *,
+    compression: Compression = "gzip",
+    exclude: Collection[str] = (),
+    mtime_clamp: int | None = None,
+) -> LayerInfo:
+    """Write the layer an overlay upper dir stands for into ``dst`` (see
+    :func:`upper_entries`); one pass, digests computed as it goes."""
+    return write_layer(
+        upper_entries(upper, exclude=exclude),
+        dst,
+        compression=compression,
+        mtime_clamp=mtime_clamp,
+    )

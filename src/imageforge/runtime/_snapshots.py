@@ -1,0 +1,241 @@
+"""An overlayfs snapshotter, in containerd's model: committed snapshots are layer
+directories in overlay format (stacked as lowerdirs), an active snapshot is an overlay
+mount of some of them with a fresh upper dir that a build step writes into.
+
+Layout under ``root``::
+
+    l/<16 hex of the diff_id>/   a committed snapshot (one layer, overlay whiteouts)
+    l/.tmp-*/                    a layer being unpacked (renamed into place when verified)
+    l/empty/                     the lowerdir of a snapshot with no parents
+    active/<id>/{upper,work,merged,owner}
+
+Lowerdirs are given to the kernel relative to ``l/`` (the mount is made with that as the
+working directory), so ~200 parents fit in the kernel's one-page mount options, where
+absolute paths would allow about 40. Mounts use ``index=off,redirect_dir=off,
+metacopy=off`` so the upper dir is a plain tree the Differ understands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import IO
+
+from imageforge.errors import InvalidArgument, NotFound
+from imageforge.layers import extract_layer
+from imageforge.oci import Digest
+from imageforge.runtime._mount import MNT_DETACH, mount, umount
+
+__all__ = ["ActiveSnapshot", "OverlaySnapshotter"]
+
+_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
+_MAX_OPTIONS = 4000  # the kernel copies one page of mount data
+_CWD_LOCK = threading.Lock()
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]] | IO[bytes]]
+
+
+def _short(diff_id: Digest) -> str:
+    return diff_id.hex[:16]
+
+
+def _mounted(path: Path) -> bool:
+    target = str(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == target for line in f)
+    except OSError:
+        return False
+
+
+def _umount(path: Path) -> None:
+    if not _mounted(path):
+        return
+    try:
+        umount(str(path))
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            umount(str(path), MNT_DETACH)
+        elif exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise
+
+
+class ActiveSnapshot:
+    """A mounted overlay: ``merged`` is the rootfs to run in or copy into, ``upper``
+    what changed (read it after :meth:`unmount`)."""
+
+    def __init__(self, snapshotter: OverlaySnapshotter, id: str, parents: tuple[Digest, ...]):
+        self._snapshotter = snapshotter
+        self.id = id
+        self.parents = parents
+        self.dir = snapshotter.root / "active" / id
+        self.merged = self.dir / "merged"
+        self.upper = self.dir / "upper"
+        self.work = self.dir / "work"
+        self.done = False
+
+    def unmount(self) -> None:
+        """Unmount the overlay (idempotent); ``upper`` then holds the step's changes."""
+        _umount(self.merged)
+
+    def __enter__(self) -> ActiveSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.done:
+            self._snapshotter.remove(self)
+
+
+class OverlaySnapshotter:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.layers = root / "l"
+        self.active_dir = root / "active"
+        for d in (self.layers, self.active_dir, self.layers / "empty"):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def path(self, diff_id: Digest) -> Path:
+        return self.layers / _short(diff_id)
+
+    def has(self, diff_id: Digest) -> bool:
+        return self.path(diff_id).is_dir()
+
+    def apply(self, diff_id: Digest, open_uncompressed: Opener, *, name: str = "") -> None:
+        """Unpack one layer (its uncompressed tar, which must hash to ``diff_id``) as a
+        committed snapshot. Atomic: a failure or crash leaves no snapshot ``has`` sees."""
+        if self.has(diff_id):
+            return
+        tmp = self.layers / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir(mode=0o755)
+        try:
+            opened = open_uncompressed()
+            with (
+                opened
+                if isinstance(opened, AbstractContextManager)
+                else contextlib.nullcontext(opened) as stream
+            ):
+                extract_layer(
+                    stream,
+                    tmp,
+                    expected=diff_id,
+                    compression="none",
+                    name=name or str(diff_id),
+                    xattrs=True,
+                    overlay_whiteouts=True,
+                )
+            try:
+                os.rename(tmp, self.path(diff_id))
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                shutil.rmtree(tmp)  # another process committed it first
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def prepare(self, parents: Sequence[Digest], *, readonly: bool = False) -> ActiveSnapshot:
+        """Mount the ``parents`` (bottom first) with a fresh upper dir."""
+        for p in parents:
+            if not self.has(p):
+                raise NotFound(f"no snapshot of layer {p}", hint="apply the layer first")
+        active = ActiveSnapshot(self, uuid.uuid4().hex[:12], tuple(parents))
+        active.dir.mkdir(parents=True)
+        (active.dir / "owner").write_text(str(os.getpid()))
+        active.merged.mkdir()
+        lowers = [_short(p) for p in reversed(parents)] or ["empty"]
+        if readonly:
+            if len(lowers) == 1:
+                lowers.append("empty")
+            options = f"lowerdir={':'.join(lowers)},{_OPTIONS}"
+        else:
+            active.upper.mkdir(mode=0o755)
+            active.work.mkdir()
+            options = (
+                f"lowerdir={':'.join(lowers)},upperdir={active.upper},"
+                f"workdir={active.work},{_OPTIONS}"
+            )
+        if len(options) > _MAX_OPTIONS:
+            shutil.rmtree(active.dir)
+            raise InvalidArgument(
+                f"{len(parents)} layers are more than one overlay mount can stack here",
+                hint="squash some layers of the base image",
+            )
+        try:
+            with _CWD_LOCK:
+                cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.chdir(self.layers)
+                    mount("overlay", str(active.merged), "overlay", 0, options)
+                finally:
+                    os.fchdir(cwd)
+                    os.close(cwd)
+        except BaseException:
+            shutil.rmtree(active.dir, ignore_errors=True)
+            raise
+        return active
+
+    def commit(self, active: ActiveSnapshot, diff_id: Digest) -> None:
+        """Unmount and keep the upper dir as the committed snapshot of ``diff_id``."""
+        active.unmount()
+        target = self.path(diff_id)
+        if not target.exists():
+            try:
+                os.rename(active.upper, target)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        active.done = True
+        shutil.rmtree(active.dir, ignore_errors=True)
+
+    def remove(self, active: ActiveSnapshot) -> None:
+        """Unmount and delete an active snapshot."""
+        active.unmount()
+        active.done = True
+        shutil.rmtree(active.dir, ignore_errors=True)
+
+    def usage(self) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.layers):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+        return total
+
+    def prune(self, keep: Collection[Digest]) -> int:
+        """Delete committed snapshots of layers not in ``keep``; the bytes freed."""
+        wanted = {_short(d) for d in keep} | {"empty"}
+        freed = 0
+        for entry in os.scandir(self.layers):
+            if entry.name in wanted or entry.name.startswith(".tmp-"):
+                continue
+            for dirpath, _dirs, files in os.walk(entry.path):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        freed += os.lstat(os.path.join(dirpath, name)).st_size
+            shutil.rmtree(entry.path, ignore_errors=True)
+        return freed
+
+    def cleanup_stale(self) -> list[str]:
+        """Remove active snapshots whose owning process is gone (a crashed build)."""
+        removed: list[str] = []
+        for entry in os.scandir(self.active_dir):
+            try:
+                pid = int((Path(entry.path) / "owner").read_text())
+            except (OSError, ValueError):
+                pid = 0
+            if pid and Path(f"/proc/{pid}").exists():
+                continue
+            _umount(Path(entry.path) / "merged")
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+        for entry in os.scandir(self.layers):
+            if entry.name.startswith(".tmp-"):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        return removed
