@@ -164,7 +164,7 @@ class StepFailed(ImageforgeError):
         self,
         message: str,
         *,
-        exit_code: int,
+        exit_code: int = 1,
         output: tuple[str, ...] = (),
         hint: str | None = None,
         location: Location | None = None,

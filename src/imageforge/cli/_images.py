@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,8 @@ from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import Conflict, InvalidArgument, NotFound
-from imageforge.oci import Digest, ImageIndex, Reference
+from imageforge.oci import Digest, ImageIndex, Manifest, Reference
+from imageforge.runtime import OverlaySnapshotter
 from imageforge.store import Store, summarize
 from imageforge.transports import (
     TransportRef,
@@ -252,6 +254,9 @@ def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
     """Delete blobs that no image name reaches, and abandoned partial downloads."""
     store = _store(opts)
     report = store.prune(dry_run=dry_run)
+    snapshots_freed = 0
+    if not dry_run:
+        snapshots_freed = _prune_snapshots(store)
     if fmt is OutputFormat.JSON:
         print_json(
             {
@@ -259,8 +264,32 @@ def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
                 "removed": [{"digest": str(b.digest), "size": b.size} for b in report.removed],
                 "freed": report.freed,
                 "ingestsRemoved": report.ingests_removed,
+                "snapshotsFreed": snapshots_freed,
             }
         )
         return
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {len(report.removed)} blobs, {_human_size(report.freed)}")
+    if snapshots_freed:
+        click.echo(f"deleted unpacked layers no image uses, {_human_size(snapshots_freed)}")
+
+
+def _prune_snapshots(store: Store) -> int:
+    """Unpacked layers (build and run snapshots) that no named image uses, and what a
+    crashed build left mounted."""
+    if not (store.root / "snapshots").exists():
+        return 0
+    snapshots = OverlaySnapshotter(store.root / "snapshots")
+    with store.lock.exclusive():
+        keep: set[Digest] = set()
+        for digest in store.reachable():
+            try:
+                _, doc = store.read_manifest(digest)
+            except (InvalidArgument, NotFound):
+                continue
+            if isinstance(doc, Manifest):
+                with store.blobs.open(doc.config.digest) as f:
+                    config = json.loads(f.read())
+                keep.update(Digest(d) for d in (config.get("rootfs") or {}).get("diff_ids", []))
+        snapshots.cleanup_stale()
+        return snapshots.prune(keep)

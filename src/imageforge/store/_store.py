@@ -26,6 +26,9 @@ __all__ = ["PruneReport", "Store"]
 STALE_INGEST_SECONDS = 24 * 3600
 
 
+MAX_MANIFEST_BYTES = 4 << 20  # the distribution spec's limit for a manifest
+
+
 @dataclass
 class PruneReport:
     removed: list[BlobInfo] = field(default_factory=list)
@@ -51,6 +54,10 @@ class Store:
             yield self
 
     def read_manifest(self, digest: Digest) -> tuple[bytes, Manifest | IndexManifest]:
+        if self.blobs.info(digest).size > MAX_MANIFEST_BYTES:
+            raise InvalidArgument(
+                f"blob {digest} is {self.blobs.info(digest).size} bytes: too big for a manifest"
+            )
         with self.blobs.open(digest) as f:
             raw = f.read()
         return raw, parse_any(raw, what=f"manifest {digest}")
@@ -79,9 +86,9 @@ class Store:
                 continue  # a config or layer blob, not a manifest
             if isinstance(doc, IndexManifest):
                 stack.extend(d.digest for d in doc.manifests)
-            else:
-                stack.append(doc.config.digest)
-                stack.extend(d.digest for d in doc.layers)
+            else:  # a config and layers are leaves: never read them here
+                seen.add(doc.config.digest)
+                seen.update(d.digest for d in doc.layers)
         return seen
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:
