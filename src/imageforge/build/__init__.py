@@ -1,0 +1,24 @@
+"""The daemonless builder: Dockerfile -> image, each RUN in a real OCI runtime over an
+overlay snapshot, each filesystem change turned into a layer by the Differ.
+
+:class:`Builder` runs one build (:class:`BuildOptions`) and returns a
+:class:`BuildResult` whose ``image`` is an :class:`oci.Image` with its new layers in the
+store; ``FROM`` goes through an injected :data:`BaseResolver` (the builder never reads
+registries or transports itself). Part 1: single-stage builds.
+"""
+
+from imageforge.build._builder_api import build
+from imageforge.build._executor import Builder
+from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
+
+__all__ = [
+    "BaseResolver",
+    "BuildOptions",
+    "BuildResult",
+    "Builder",
+    "StepReport",
+    "build",
+    "mkdirs_in_root",
+    "resolve_in_root",
+]

@@ -1,0 +1,87 @@
+"""The build cache: a step's key -> the layer it made (or none), one small JSON file per
+key under ``<store>/build-cache/``, written atomically. A hit is used only while the
+layer's blob is still in the store (``prune`` may have taken it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageforge.oci import Descriptor, Digest
+from imageforge.store import Store, atomic_write
+
+__all__ = ["BuildCache", "CachedStep", "step_key"]
+
+
+def step_key(parent: str, *parts: str) -> str:
+    h = hashlib.sha256(parent.encode())
+    for part in parts:
+        h.update(b"\0")
+        h.update(part.encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    layer: Descriptor | None
+    diff_id: Digest | None
+
+
+class BuildCache:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._dir = store.root / "build-cache"
+
+    def _path(self, key: str) -> Path:
+        return self._dir / f"{key}.json"
+
+    def get(self, key: str) -> CachedStep | None:
+        try:
+            data = json.loads(self._path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        layer = data.get("layer")
+        if layer is None:
+            return CachedStep(None, None)
+        try:
+            desc = Descriptor(layer["mediaType"], Digest(layer["digest"]), int(layer["size"]))
+            diff_id = Digest(layer["diffID"])
+        except (KeyError, ValueError, TypeError):
+            return None
+        if not self._store.blobs.exists(desc.digest):
+            return None
+        return CachedStep(desc, diff_id)
+
+    def put(self, key: str, layer: Descriptor | None, diff_id: Digest | None) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        data: dict[str, object] = {"layer": None}
+        if layer is not None and diff_id is not None:
+            data["layer"] = {
+                "mediaType": layer.media_type,
+                "digest": str(layer.digest),
+                "size": layer.size,
+                "diffID": str(diff_id),
+            }
+        atomic_write(self._path(key), json.dumps(data).encode())
+
+    def get_image(self, key: str) -> Digest | None:
+        """The manifest of an image a build with this final key made, if every blob it
+        needs is still in the store."""
+        try:
+            data = json.loads(self._path("image-" + key).read_text())
+            digest = Digest(data["manifest"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        try:
+            for blob in [digest, *self._store.children(digest)]:
+                if not self._store.blobs.exists(blob):
+                    return None
+        except (OSError, ValueError):
+            return None
+        return digest
+
+    def put_image(self, key: str, manifest: Digest) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._path("image-" + key), json.dumps({"manifest": str(manifest)}).encode())

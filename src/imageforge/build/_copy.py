@@ -1,0 +1,423 @@
+"""COPY and ADD from the build context into a rootfs, with Docker's semantics.
+
+Sources are context paths (wildcards allowed, ``.dockerignore`` honoured, never outside
+the context); a directory source copies its contents; several sources need a directory
+destination ending in ``/``; a relative destination is under WORKDIR; files are owned
+by root unless ``--chown``; ``--chmod`` sets every mode; ADD unpacks a local tar
+(plain, gzip, bzip2, xz) into the destination. Writes go through
+:func:`resolve_in_root`, so symlinks in the image resolve inside it.
+
+Hand-written: Docker's copy rules are not in any Python library; ``tarfile`` reads the
+archives ADD unpacks, each member then placed through the same in-root resolution.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.dockerfile import Add, Copy, DockerIgnore
+from imageforge.errors import InvalidArgument, NotFound, Unsupported
+from imageforge.runtime import resolve_user
+
+__all__ = ["CopyPlan", "CopySource", "apply_copy", "plan_copy"]
+
+_WILDCARD = frozenset("*?[")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """One matched source: ``name`` relative to the context (``""`` for a heredoc),
+    ``path`` on the host, and the heredoc text when it is one."""
+
+    name: str
+    path: Path | None
+    is_dir: bool = False
+    archive: bool = False
+    heredoc: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """What one COPY/ADD will write: its sources and where, before any rootfs is
+    touched (the cache key is computed from it)."""
+
+    keyword: str
+    sources: tuple[CopySource, ...]
+    dest: str
+    dest_is_dir: bool
+    chown: str | None
+    chmod: int | None
+    context: Path
+    ignore: DockerIgnore = field(default_factory=DockerIgnore)
+
+    def digest(self) -> str:
+        """A hash of everything copied: names, types, modes, sizes, contents, links."""
+        h = hashlib.sha256()
+        h.update(f"{self.keyword}\0{self.dest}\0{self.dest_is_dir}\0".encode())
+        h.update(f"{self.chown}\0{self.chmod}\0".encode())
+        for src in self.sources:
+            h.update(f"src\0{src.name}\0{src.archive}\0".encode())
+            if src.heredoc is not None:
+                h.update(src.heredoc.encode())
+                continue
+            assert src.path is not None
+            for rel, path, st in _walk_source(src, self.ignore):
+                h.update(f"{rel}\0{st.st_mode}\0{st.st_size}\0".encode())
+                if stat.S_ISLNK(st.st_mode):
+                    h.update(os.readlink(path).encode())
+                elif stat.S_ISREG(st.st_mode):
+                    with open(path, "rb") as f:
+                        while chunk := f.read(_CHUNK):
+                            h.update(chunk)
+        return "sha256:" + h.hexdigest()
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in _WILDCARD for c in text)
+
+
+def _is_archive(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _follow(context: Path, name: str, where: str, keyword: str) -> Path:
+    """The host path of context entry ``name``, a symlink followed only if it stays
+    inside the context."""
+    path = context / name if name != "." else context
+    if path.is_symlink():
+        real = Path(os.path.realpath(path))
+        root = Path(os.path.realpath(context))
+        if real != root and root not in real.parents:
+            raise InvalidArgument(
+                f"{where}: {keyword} source {name!r} is a symlink to {os.readlink(path)!r}, "
+                "outside the build context",
+                hint="replace the symlink with the file itself, or copy from a context "
+                "that contains its target",
+            )
+        return real
+    return path
+
+
+def _glob(context: Path, pattern: str, ignore: DockerIgnore) -> list[str]:
+    parts = [p for p in pattern.split("/") if p and p != "."]
+    found = [""]
+    for part in parts:
+        nxt: list[str] = []
+        for base in found:
+            directory = context / base if base else context
+            if not _has_wildcard(part):
+                cand = f"{base}/{part}" if base else part
+                if os.path.lexists(context / cand):
+                    nxt.append(cand)
+                continue
+            try:
+                names = sorted(os.listdir(directory))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            for name in names:
+                if fnmatch.fnmatchcase(name, part):
+                    nxt.append(f"{base}/{name}" if base else name)
+        found = nxt
+    return [f for f in found if not ignore.is_ignored(f)]
+
+
+def plan_copy(
+    instr: Copy | Add,
+    *,
+    context: Path,
+    ignore: DockerIgnore,
+    workdir: str | None,
+    where: str,
+) -> CopyPlan:
+    """Match the sources of an (expanded) COPY/ADD against the context; no rootfs yet."""
+    keyword = instr.keyword
+    if isinstance(instr, Copy) and instr.from_:
+        raise Unsupported(
+            f"{where}: COPY --from is part of multi-stage builds, not supported yet",
+            hint="build the other stage as its own image first",
+        )
+    heredocs = {h.name: h for h in instr.heredocs}
+    sources: list[CopySource] = []
+    for raw in instr.sources:
+        if raw.startswith("<<") and raw.lstrip("<-").strip("'\"") in heredocs:
+            doc = heredocs[raw.lstrip("<-").strip("'\"")]
+            sources.append(CopySource(doc.name, None, heredoc=doc.content))
+            continue
+        if isinstance(instr, Add) and "://" in raw:
+            raise Unsupported(
+                f"{where}: ADD from a URL ({raw}) is not supported: builds here run "
+                "without network access to arbitrary hosts",
+                hint="download the file into the context and ADD or COPY it from there",
+            )
+        if posixpath.normpath(raw.lstrip("/") or ".").startswith(".."):
+            raise InvalidArgument(
+                f"{where}: {keyword} source {raw!r} is outside the build context",
+                hint="only files below the context directory can be copied",
+            )
+        name = posixpath.normpath(raw.lstrip("/") or ".")
+        if _has_wildcard(name):
+            names = _glob(context, name, ignore)
+            if not names:
+                raise NotFound(
+                    f"{where}: {keyword} source {raw!r} matches no file in the build "
+                    "context (or every match is excluded by .dockerignore)"
+                )
+        else:
+            if name != "." and (ignore.is_ignored(name) or not os.path.lexists(context / name)):
+                why = (
+                    "excluded by .dockerignore"
+                    if os.path.lexists(context / name)
+                    else ("not found")
+                )
+                raise NotFound(
+                    f"{where}: {keyword} source {raw!r}: {why} in the build context {context}",
+                    hint="check the path (it is relative to the context, not to the "
+                    "Dockerfile) and the .dockerignore file",
+                )
+            names = [name]
+        for n in names:
+            path = _follow(context, n, where, keyword)
+            is_dir = path.is_dir()
+            archive = isinstance(instr, Add) and not is_dir and _is_archive(path)
+            sources.append(CopySource(n, path, is_dir=is_dir, archive=archive))
+    dest = instr.dest
+    dest_is_dir = dest.endswith(("/", "/.")) or dest in (".", "..")
+    if not dest.startswith("/"):
+        dest = posixpath.join(workdir or "/", dest)
+    dest = posixpath.normpath(dest)
+    if len(sources) > 1 and not dest_is_dir:
+        raise InvalidArgument(
+            f"{where}: when using {keyword} with more than one source file, the "
+            "destination must be a directory and end with a /"
+        )
+    chmod: int | None = None
+    if instr.chmod:
+        try:
+            chmod = int(instr.chmod, 8)
+        except ValueError:
+            raise InvalidArgument(
+                f"{where}: --chmod={instr.chmod}: only octal modes are supported"
+            ) from None
+        if chmod > 0o7777:
+            raise InvalidArgument(f"{where}: --chmod={instr.chmod} is out of range")
+    return CopyPlan(
+        keyword,
+        tuple(sources),
+        dest,
+        dest_is_dir,
+        instr.chown,
+        chmod,
+        context,
+        ignore,
+    )
+
+
+def _walk_source(
+    src: CopySource, ignore: DockerIgnore
+) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """(path relative to the source, host path, lstat) for a source and, for a
+    directory, everything below it the .dockerignore keeps, parents first, sorted."""
+    assert src.path is not None
+    root = src.path
+    yield "", root, os.stat(root)
+    if not src.is_dir:
+        return
+    prefix = "" if src.name == "." else src.name + "/"
+
+    def walk(directory: Path, rel: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+        for name in sorted(os.listdir(directory)):
+            child = directory / name
+            child_rel = f"{rel}/{name}" if rel else name
+            ctx_rel = prefix + child_rel
+            st = os.lstat(child)
+            if stat.S_ISDIR(st.st_mode):
+                ignored = ignore.is_ignored(ctx_rel)
+                if ignored and not ignore.may_reinclude_below(ctx_rel):
+                    continue
+                if not ignored:
+                    yield child_rel, child, st
+                yield from walk(child, child_rel)
+            elif not ignore.is_ignored(ctx_rel):
+                yield child_rel, child, st
+
+    yield from walk(root, "")
+
+
+def _owner(rootfs: Path, chown: str | None) -> tuple[int, int]:
+    if not chown:
+        return 0, 0
+    uid, gid, _ = resolve_user(rootfs, chown)
+    return uid, gid
+
+
+def _remove(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _put(
+    rootfs: Path,
+    dest: str,
+    src: Path,
+    st: os.stat_result,
+    uid: int,
+    gid: int,
+    chmod: int | None,
+) -> None:
+    """Create ``dest`` (absolute, in the image) as a copy of ``src``; missing parents
+    are made 0755 and owned like the copy (buildah's ``--chown`` does the same)."""
+    parent = mkdirs_in_root(rootfs, posixpath.dirname(dest) or "/", uid=uid, gid=gid)
+    target = parent / posixpath.basename(dest)
+    mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            existing = os.lstat(target)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not stat.S_ISDIR(existing.st_mode):
+            _remove(target)
+            existing = None
+        if existing is None:
+            os.mkdir(target, 0o700)
+    else:
+        _remove(target)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(src), target)
+            os.lchown(target, uid, gid)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+            return
+        if stat.S_ISREG(st.st_mode):
+            with open(src, "rb") as fin, open(target, "xb") as fout:
+                shutil.copyfileobj(fin, fout, _CHUNK)
+        elif stat.S_ISFIFO(st.st_mode):
+            os.mkfifo(target)
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            os.mknod(target, st.st_mode, st.st_rdev)
+        else:
+            return  # sockets are not copied
+    os.chown(target, uid, gid)
+    os.chmod(target, mode)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _is_existing_dir(rootfs: Path, dest: str) -> bool:
+    return resolve_in_root(rootfs, dest).is_dir()
+
+
+def _member_dest(dest: str, name: str) -> str | None:
+    clean = posixpath.normpath("/" + name)
+    if clean == "/":
+        return None
+    return posixpath.join(dest, clean.lstrip("/"))
+
+
+def _extract_archive(
+    rootfs: Path, dest: str, archive: Path, uid: int | None, gid: int | None
+) -> None:
+    """Unpack a local tar into ``dest``: owners as in the archive, members placed
+    through the in-root resolution (``..`` cannot climb out of ``dest``'s root)."""
+    mkdirs_in_root(rootfs, dest)
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            where = _member_dest(dest, member.name)
+            if where is None:
+                continue
+            parent = mkdirs_in_root(rootfs, posixpath.dirname(where))
+            target = parent / posixpath.basename(where)
+            m_uid = member.uid if uid is None else uid
+            m_gid = member.gid if gid is None else gid
+            if member.isdir():
+                if not target.is_dir() or target.is_symlink():
+                    _remove(target)
+                    os.mkdir(target, 0o700)
+            else:
+                _remove(target)
+                if member.issym():
+                    os.symlink(member.linkname, target)
+                    os.lchown(target, m_uid, m_gid)
+                    continue
+                if member.islnk():
+                    link_dest = _member_dest(dest, member.linkname)
+                    if link_dest is None:
+                        continue
+                    os.link(resolve_in_root(rootfs, link_dest, follow_last=False), target)
+                    continue
+                if member.isfile():
+                    fin = tar.extractfile(member)
+                    assert fin is not None
+                    with fin, open(target, "xb") as fout:
+                        shutil.copyfileobj(fin, fout, _CHUNK)
+                elif member.isfifo():
+                    os.mkfifo(target)
+                elif member.ischr() or member.isblk():
+                    kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+                    os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+                else:
+                    continue
+            os.chown(target, m_uid, m_gid)
+            os.chmod(target, member.mode & 0o7777)
+            os.utime(target, (member.mtime, member.mtime))
+
+
+def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
+    """Carry out ``plan`` in the mounted ``rootfs``."""
+    uid, gid = _owner(rootfs, plan.chown)
+    into_dir = plan.dest_is_dir or _is_existing_dir(rootfs, plan.dest)
+    for src in plan.sources:
+        if src.heredoc is not None:
+            dest = posixpath.join(plan.dest, src.name) if into_dir else plan.dest
+            parent = mkdirs_in_root(rootfs, posixpath.dirname(dest) or "/", uid=uid, gid=gid)
+            target = parent / posixpath.basename(dest)
+            _remove(target)
+            with open(target, "xb") as f:
+                f.write(src.heredoc.encode())
+            os.chown(target, uid, gid)
+            os.chmod(target, plan.chmod if plan.chmod is not None else 0o644)
+            continue
+        if src.archive:
+            owner = (uid, gid) if plan.chown else (None, None)
+            _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1])
+            continue
+        if src.is_dir:
+            for rel, path, st in _walk_source(src, plan.ignore):
+                if not rel:  # the directory itself: its contents go into dest
+                    mkdirs_in_root(rootfs, plan.dest, uid=uid, gid=gid)
+                    continue
+                _put(rootfs, posixpath.join(plan.dest, rel), path, st, uid, gid, plan.chmod)
+            continue
+        dest = posixpath.join(plan.dest, posixpath.basename(src.name)) if into_dir else plan.dest
+        path = _path(src)
+        _put(rootfs, dest, path, os.stat(path), uid, gid, plan.chmod)
+
+
+def _path(src: CopySource) -> Path:
+    assert src.path is not None
+    return src.path
+
+
+def sources_summary(sources: Sequence[CopySource]) -> str:
+    return " ".join(s.name for s in sources)

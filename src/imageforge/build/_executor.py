@@ -1,0 +1,605 @@
+"""One build stage, instruction by instruction: metadata into the config, filesystem
+steps (RUN, COPY, ADD, WORKDIR that creates a directory) over an overlay snapshot of
+the layers so far, the upper dir turned into a layer by the Differ, each step cached.
+
+Nothing is named here: the result is an :class:`oci.Image` whose new layers are blobs
+in the store; the caller names it (store tag, ``--output``), so a failed build leaves
+no image and no tag.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageforge.build._cache import BuildCache, step_key
+from imageforge.build._config import (
+    DEFAULT_SHELL,
+    apply_metadata,
+    command_args,
+    env_list_set,
+    env_map,
+    workdir_path,
+)
+from imageforge.build._copy import apply_copy, plan_copy
+from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.dockerfile import (
+    PROXY_ARGS,
+    Add,
+    Arg,
+    Copy,
+    Dockerfile,
+    Env,
+    Instruction,
+    Maintainer,
+    Onbuild,
+    Run,
+    Workdir,
+    format_instruction,
+    load_dockerignore,
+    parse_file,
+    predefined_args,
+    resolve,
+)
+from imageforge.errors import InvalidArgument, Location, NotFound, StepFailed, Unsupported
+from imageforge.layers import BlobImage, BlobLayer, Compression, diff_upper
+from imageforge.oci import (
+    Descriptor,
+    Digest,
+    Image,
+    ImageConfig,
+    Layer,
+    canonical_json,
+    host_platform,
+    mutate,
+)
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime import (
+    ActiveSnapshot,
+    OverlaySnapshotter,
+    Process,
+    Runtime,
+    StdIO,
+    etc_mounts,
+    resolve_user,
+    select_runtime,
+)
+from imageforge.store import Store
+
+__all__ = ["Builder"]
+
+_TAIL = 20
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the runtime mounts over the rootfs; if a step's rootfs lacks one, the runtime
+# creates an empty stand-in, which must not end up in the layer.
+_RUNTIME_PATHS = (
+    "proc",
+    "sys",
+    "dev",
+    "etc/hosts",
+    "etc/resolv.conf",
+    "etc/hostname",
+    "etc",
+)
+
+
+@dataclass
+class _State:
+    data: dict[str, Any]
+    layers: list[Layer]
+    new_layers: list[Layer] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
+    cmd_set: bool = False
+    args: dict[str, str] = field(default_factory=dict)
+    key: str = ""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        cfg = self.data.get("config")
+        if not isinstance(cfg, dict):
+            cfg = {}
+            self.data["config"] = cfg
+        return cfg
+
+
+def _now(epoch: int | None) -> str:
+    when = (
+        datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+        if epoch is not None
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return (
+        when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if epoch is None
+        else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+
+
+class _Tail:
+    """Reads a pipe in a thread: every line to the progress sink, the last ones kept."""
+
+    def __init__(self, fd: int, progress: ProgressSink, prefix: str) -> None:
+        self.lines: deque[str] = deque(maxlen=_TAIL)
+        self._fd = fd
+        self._progress = progress
+        self._prefix = prefix
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with open(self._fd, "rb", closefd=True) as f:
+            for raw in f:
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                self.lines.append(line)
+                self._progress.note(f"{self._prefix}{line}")
+
+    def join(self) -> tuple[str, ...]:
+        self._thread.join()
+        return tuple(self.lines)
+
+
+class Builder:
+    """Builds single-stage Dockerfiles into images whose new layers live in ``store``."""
+
+    def __init__(
+        self,
+        store: Store,
+        resolver: BaseResolver,
+        *,
+        runtime: Runtime | None = None,
+        progress: ProgressSink = NULL_PROGRESS,
+        compression: Compression = "gzip",
+    ) -> None:
+        self.store = store
+        self.resolver = resolver
+        self._runtime = runtime
+        self.progress = progress
+        self.compression = compression
+        self.snapshots = OverlaySnapshotter(store.root / "snapshots")
+        self.cache = BuildCache(store)
+        self._bases: dict[tuple[str, str | None], Image] = {}
+
+    # -- inputs -----------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = select_runtime(progress=self.progress)
+        return self._runtime
+
+    def _base(self, name: str, platform: str | None) -> Image:
+        key = (name, platform)
+        if key not in self._bases:
+            if name.lower() == "scratch":
+                plat = host_platform()
+                self._bases[key] = mutate.empty_image(plat.os, plat.architecture)
+            else:
+                self._bases[key] = self.resolver(name, platform)
+        return self._bases[key]
+
+    def _base_env(self, name: str, platform: str | None) -> Mapping[str, str]:
+        env = env_map(dict(self._base(name, platform).config().data.get("config") or {}))
+        env.setdefault("PATH", DEFAULT_PATH)  # the build's config gets it too
+        return env
+
+    # -- the build ----------------------------------------------------------------------
+
+    def build(self, options: BuildOptions) -> BuildResult:
+        context = options.context
+        if not context.is_dir():
+            raise NotFound(f"build context {context} is not a directory")
+        dockerfile_path = options.dockerfile or context / "Dockerfile"
+        df = parse_file(dockerfile_path)
+        if not df.stages:
+            raise InvalidArgument(f"{dockerfile_path}: no FROM instruction, nothing to build")
+        if len(df.stages) > 1:
+            raise Unsupported(
+                f"{dockerfile_path}: {len(df.stages)} stages; multi-stage builds are not "
+                "supported yet",
+                hint="build each stage as its own image for now",
+            )
+        resolution = resolve(df, build_args=options.build_args, base_env=self._base_env)
+        stage = resolution.stages[0]
+        warnings = [w.message for w in df.warnings]
+        unused = self._unused_args(df, options.build_args)
+        if unused:
+            warnings.append(f"one or more build-args {sorted(unused)} were not consumed by any ARG")
+        for w in warnings:
+            self.progress.note(f"warning: {w}")
+        base = self._base(stage.base, stage.platform)
+        data = dict(base.config().data)
+        data["config"] = dict(data.get("config") or {})
+        data["history"] = list(data.get("history") or [])
+        state = _State(data=data, layers=list(base.layers()), key=str(base.digest))
+        shell = data["config"].get("Shell")
+        if shell:
+            state.shell = list(shell)
+        created = _now(options.source_date_epoch)
+        ignore = load_dockerignore(context, dockerfile_path)
+        steps: list[StepReport] = []
+        total = len(stage.instructions) + 1
+        self.progress.note(f"[1/{total}] FROM {stage.base} ({base.digest.short})")
+        with self.store.writing():
+            for i, instr in enumerate(stage.instructions, start=2):
+                steps.append(
+                    self._step(
+                        df,
+                        i,
+                        total,
+                        instr,
+                        state,
+                        options,
+                        created,
+                        context,
+                        ignore,
+                        proxy=stage.proxy_env,
+                    )
+                )
+            final_key = step_key(
+                state.key,
+                canonical_json(dict(options.labels)).decode(),
+                str(options.source_date_epoch),
+            )
+            image = self._reuse(final_key, steps) if not options.no_cache else None
+            if image is None:
+                image = self._finish(base, state, options, created)
+                self._remember(final_key, image)
+        return BuildResult(image, tuple(steps), tuple(warnings))
+
+    def _reuse(self, key: str, steps: Sequence[StepReport]) -> Image | None:
+        """The image an identical, fully cached build made before (same digest, as
+        buildah --layers and BuildKit give), if the store still holds all of it."""
+        if any(not s.cached for s in steps if s.kind == "fs"):
+            return None
+        digest = self.cache.get_image(key)
+        if digest is None:
+            return None
+        raw, _ = self.store.read_manifest(digest)
+        self.progress.note(f"the whole build was cached: image {digest.short}")
+        return BlobImage(self.store.blobs.open, raw)
+
+    def _remember(self, key: str, image: Image) -> None:
+        """Keep the config and manifest in the store (unnamed until the caller names the
+        image) and note them as this build's result."""
+        if any(not self.store.blobs.exists(layer.digest) for layer in image.layers()):
+            return  # the base lives outside the store (oci:, docker-archive:)
+        self.store.blobs.write_blob(image.raw_config(), image.manifest().config.digest)
+        self.store.blobs.write_blob(image.raw_manifest(), image.digest)
+        self.cache.put_image(key, image.digest)
+
+    def _unused_args(self, df: Dockerfile, given: Mapping[str, str]) -> set[str]:
+        declared = {d.key for a in df.meta_args for d in a.args}
+        for stage in df.stages:
+            for instr in stage.instructions:
+                if isinstance(instr, Arg):
+                    declared.update(d.key for d in instr.args)
+        builtin = set(predefined_args()) | set(PROXY_ARGS) | {p.lower() for p in PROXY_ARGS}
+        return {k for k in given if k not in declared and k not in builtin}
+
+    def _finish(self, base: Image, state: _State, options: BuildOptions, created: str) -> Image:
+        data = state.data
+        if options.labels:
+            labels = dict(state.config.get("Labels") or {})
+            labels.update(options.labels)
+            state.config["Labels"] = labels
+        if "PATH" not in env_map(state.config):  # as buildah and BuildKit do
+            env_list_set(state.config, "PATH", DEFAULT_PATH)
+        data["created"] = created
+        data["history"] = [*data.get("history", []), *state.history]
+        rootfs = dict(data.get("rootfs") or {"type": "layers"})
+        rootfs["type"] = "layers"
+        rootfs["diff_ids"] = [str(layer.diff_id) for layer in state.layers]
+        data["rootfs"] = rootfs
+        plat = host_platform()
+        data.setdefault("architecture", plat.architecture)
+        data.setdefault("os", plat.os)
+        config = ImageConfig.parse(canonical_json(data), what="built image config")
+        grown = mutate.append_layers(base, *(mutate.Addendum(lyr) for lyr in state.new_layers))
+        return mutate.set_config(grown, config)
+
+    # -- one instruction ---------------------------------------------------------------
+
+    def _step(
+        self,
+        df: Dockerfile,
+        index: int,
+        total: int,
+        instr: Instruction,
+        state: _State,
+        options: BuildOptions,
+        created: str,
+        context: Path,
+        ignore: Any,
+        *,
+        proxy: Mapping[str, str],
+    ) -> StepReport:
+        line = instr.location.start_line
+        where = f"{df.file}:{line}"
+        text = format_instruction(instr, df.escape).split("\n", 1)[0]
+        label = f"[{index}/{total}] {text}"
+        started = time.monotonic()
+        loc = Location(df.file, line, instr.location.column)
+        cached = False
+        layer_digest: str | None = None
+        size = 0
+        state.key = step_key(state.key, format_instruction(instr, df.escape))
+        if isinstance(instr, Run | Copy | Add | Workdir):
+            if isinstance(instr, Workdir):
+                state.config["WorkingDir"] = workdir_path(
+                    state.config.get("WorkingDir"), instr.path
+                )
+            extra = ""
+            copy_plan = None
+            if isinstance(instr, Copy | Add):
+                copy_plan = plan_copy(
+                    instr,
+                    context=context,
+                    ignore=ignore,
+                    workdir=state.config.get("WorkingDir"),
+                    where=where,
+                )
+                extra = copy_plan.digest()
+            elif isinstance(instr, Run):
+                extra = canonical_json(
+                    {
+                        "env": self._run_env(state, proxy),
+                        "shell": state.shell,
+                        "user": state.config.get("User") or "",
+                        "cwd": state.config.get("WorkingDir") or "/",
+                        "network": options.network,
+                    }
+                ).decode()
+            else:
+                extra = str(state.config.get("User") or "")
+            key = step_key(state.key, extra)
+            hit = None if options.no_cache else self.cache.get(key)
+            self.progress.start(label, label)
+            try:
+                if hit is not None:
+                    cached = True
+                    layer: Layer | None = None
+                    if hit.layer is not None and hit.diff_id is not None:
+                        layer = BlobLayer(hit.layer, hit.diff_id, self.store.blobs.open)
+                else:
+                    layer = self._run_fs_step(instr, state, options, copy_plan, loc, where)
+                    self.cache.put(
+                        key,
+                        None
+                        if layer is None
+                        else Descriptor(layer.media_type, layer.digest, layer.size),
+                        None if layer is None else layer.diff_id,
+                    )
+            except BaseException:
+                self.progress.done(label, failed=True)
+                raise
+            state.key = key
+            history: dict[str, Any] = {"created": created, "created_by": text}
+            if layer is None:
+                history["empty_layer"] = True
+            else:
+                state.layers.append(layer)
+                state.new_layers.append(layer)
+                layer_digest = str(layer.digest)
+                size = layer.size
+            state.history.append(history)
+            seconds = time.monotonic() - started
+            how = "CACHED" if cached else f"done in {seconds:.1f}s"
+            self.progress.done(label, f"{label}: {how}")
+            return StepReport(index, line, text, cached, seconds, layer_digest, size, kind="fs")
+        self._metadata(instr, state, where)
+        state.history.append({"created": created, "created_by": text, "empty_layer": True})
+        self.progress.note(f"{label}")
+        return StepReport(index, line, text, False, time.monotonic() - started)
+
+    def _metadata(self, instr: Instruction, state: _State, where: str) -> None:
+        cfg = state.config
+        if isinstance(instr, Env):
+            for pair in instr.pairs:
+                env_list_set(cfg, pair.key, pair.value)
+        elif isinstance(instr, Arg):
+            for d in instr.args:
+                if d.value is not None:
+                    state.args[d.key] = d.value
+        elif isinstance(instr, Maintainer):
+            state.data["author"] = instr.maintainer
+        elif isinstance(instr, Onbuild):
+            trigger = instr.source.strip()
+            if trigger.upper().startswith("ONBUILD"):
+                trigger = trigger[len("ONBUILD") :].strip()
+            cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), trigger]
+        else:
+            apply_metadata(cfg, instr, shell=state.shell, cmd_set=state.cmd_set, where=where)
+            kind = instr.keyword
+            if kind == "CMD":
+                state.cmd_set = True
+            elif kind == "SHELL":
+                state.shell = list(cfg["Shell"])
+
+    def _run_env(self, state: _State, proxy: Mapping[str, str]) -> dict[str, str]:
+        env = dict(proxy)
+        env.update(state.args)
+        env.update(env_map(state.config))
+        env.setdefault("PATH", DEFAULT_PATH)
+        return env
+
+    # -- filesystem steps ----------------------------------------------------------------
+
+    def _ensure_snapshots(self, layers: Sequence[Layer]) -> list[Digest]:
+        parents: list[Digest] = []
+        for layer in layers:
+            if not self.snapshots.has(layer.diff_id):
+                self.progress.note(f"unpacking layer {layer.digest.short}")
+                self.snapshots.apply(layer.diff_id, layer.open_uncompressed)
+            parents.append(layer.diff_id)
+        return parents
+
+    @contextmanager
+    def _snapshot(self, state: _State) -> Iterator[ActiveSnapshot]:
+        parents = self._ensure_snapshots(state.layers)
+        active = self.snapshots.prepare(parents)
+        try:
+            yield active
+        except BaseException:
+            self.snapshots.remove(active)
+            raise
+
+    def _run_fs_step(
+        self,
+        instr: Instruction,
+        state: _State,
+        options: BuildOptions,
+        copy_plan: Any,
+        loc: Location,
+        where: str,
+    ) -> Layer | None:
+        with self._snapshot(state) as active:
+            root = active.merged
+            missing = [p for p in _RUNTIME_PATHS if not os.path.lexists(root / p)]
+            if isinstance(instr, Run):
+                self._run(instr, state, options, root, loc)
+            elif isinstance(instr, Copy | Add):
+                apply_copy(copy_plan, root)
+            elif isinstance(instr, Workdir):
+                path = state.config["WorkingDir"]
+                if not resolve_in_root(root, path).is_dir():
+                    # created for the current USER, as buildah does
+                    uid, gid, _ = resolve_user(root, str(state.config.get("User") or ""))
+                    mkdirs_in_root(root, path, uid=uid, gid=gid)
+            active.unmount()
+            _drop_runtime_stubs(active.upper, missing if isinstance(instr, Run) else [])
+            _drop_unchanged_dirs(
+                active.upper, [self.snapshots.path(p) for p in reversed(active.parents)]
+            )
+            if not any(os.scandir(active.upper)):
+                self.snapshots.remove(active)
+                return None
+            layer = self._write_layer(active, options)
+            self.snapshots.commit(active, layer.diff_id)
+            return layer
+
+    def _write_layer(self, active: ActiveSnapshot, options: BuildOptions) -> Layer:
+        ingest = self.store.blobs.begin(f"build-{active.id}")
+        try:
+            info = diff_upper(
+                active.upper,
+                ingest,
+                compression=self.compression,
+                mtime_clamp=options.source_date_epoch,
+            )
+            ingest.commit(info.size, info.digest)
+        except BaseException:
+            ingest.abort()
+            raise
+        desc = Descriptor(info.media_type, info.digest, info.size)
+        return BlobLayer(desc, info.diff_id, self.store.blobs.open)
+
+    def _run(
+        self, instr: Run, state: _State, options: BuildOptions, root: Path, loc: Location
+    ) -> None:
+        if instr.mounts:
+            raise Unsupported(
+                f"{loc.file}:{loc.line}: RUN --mount is not supported yet",
+                location=loc,
+            )
+        args = list(instr.args)
+        if instr.heredocs and not instr.exec_form and args and args[0].startswith("<<"):
+            args = [instr.heredocs[0].content]
+        argv = command_args(args, instr.exec_form, state.shell)
+        env = self._run_env(state, {})
+        uid, gid, groups = resolve_user(root, str(state.config.get("User") or ""))
+        cwd = str(state.config.get("WorkingDir") or "/")
+        process = Process(args=argv, env=env, cwd=cwd, uid=uid, gid=gid, additional_gids=groups)
+        network = instr.network or options.network
+        read_fd, write_fd = os.pipe()
+        tail = _Tail(read_fd, self.progress, "  | ")
+        with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
+            mounts = etc_mounts(Path(tmp), "imageforge", network)
+            try:
+                status = self.runtime.run(
+                    root,
+                    process,
+                    mounts=mounts,
+                    io=StdIO(stdout=write_fd, stderr=write_fd),
+                    network=network,
+                )
+            finally:
+                os.close(write_fd)
+            output = tail.join()
+        if status.ok:
+            return
+        command = " ".join(argv)
+        shown = "\n".join(f"  | {line}" for line in output[-10:])
+        if status.runtime_error:
+            raise StepFailed(
+                f"{loc.file}:{loc.line}: RUN could not start: {status.runtime_error}",
+                exit_code=status.code,
+                output=output,
+                location=loc,
+                hint="run 'imageforge system check' to see whether containers can start",
+            )
+        raise StepFailed(
+            f"{loc.file}:{loc.line}: RUN {command!r} exited with code {status.code}"
+            + (f"; last lines of its output:\n{shown}" if shown else " and printed nothing"),
+            exit_code=status.code,
+            output=output,
+            location=loc,
+            hint="fix the command or the files it needs; nothing was tagged",
+        )
+
+
+def _drop_runtime_stubs(upper: Path, created: Sequence[str]) -> None:
+    """Remove what the runtime made in place of a missing mount point, if still empty."""
+    for rel in created:  # files first (etc/hosts), then their dirs (etc)
+        path = upper / rel
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            os.unlink(path)
+        elif stat.S_ISDIR(st.st_mode) and not any(os.scandir(path)):
+            os.rmdir(path)
+
+
+def _drop_unchanged_dirs(upper: Path, lowers: Sequence[Path]) -> None:
+    """Remove empty directories overlayfs copied up without a change of their own (a
+    file made and deleted in them, a runtime stub removed): same type, mode and owner
+    as in the topmost lower that has them, and not opaque."""
+    for dirpath, dirnames, filenames in os.walk(upper, topdown=False):
+        path = Path(dirpath)
+        if path == upper or filenames or any(
+            (path / d).exists() or (path / d).is_symlink() for d in dirnames
+        ):
+            continue
+        try:
+            if os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y":
+                continue
+        except OSError:
+            pass
+        rel = path.relative_to(upper)
+        st = os.lstat(path)
+        for lower in lowers:
+            candidate = lower / rel
+            try:
+                lst = os.lstat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if (
+                stat.S_ISDIR(lst.st_mode)
+                and stat.S_IMODE(lst.st_mode) == stat.S_IMODE(st.st_mode)
+                and (lst.st_uid, lst.st_gid) == (st.st_uid, st.st_gid)
+            ):
+                os.rmdir(path)
+            break

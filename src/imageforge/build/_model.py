@@ -1,0 +1,64 @@
+"""What a build is asked to do and what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imageforge.oci import Image
+
+__all__ = ["BaseResolver", "BuildOptions", "BuildResult", "StepReport"]
+
+BaseResolver = Callable[[str, "str | None"], Image]
+"""``FROM`` through the caller: (image reference, platform or None) -> the image. The
+CLI gives one that reads the local store, ``oci:`` and ``docker-archive:``; ``scratch``
+never reaches it."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """``imageforge build``'s inputs. ``dockerfile`` defaults to ``CONTEXT/Dockerfile``;
+    ``network`` is what RUN steps get (``host`` or ``none``)."""
+
+    context: Path
+    dockerfile: Path | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    network: str = "host"
+    source_date_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """One instruction as it went: ``cached`` or run, its time, the layer it made."""
+
+    index: int
+    line: int
+    instruction: str
+    cached: bool
+    seconds: float
+    layer: str | None = None
+    size: int = 0
+    kind: str = "metadata"  # or "fs": a step that may change the filesystem
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "line": self.line,
+            "instruction": self.instruction,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+            "layer": self.layer,
+            "size": self.size,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: Image
+    steps: tuple[StepReport, ...]
+    warnings: tuple[str, ...] = ()

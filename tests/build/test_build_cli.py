@@ -1,0 +1,256 @@
+"""``imageforge build`` and ``imageforge run`` end to end: real runc, real overlayfs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.build.conftest import ok
+from tests.conftest import need_binary, requires_root, run_cli
+
+pytestmark = [requires_root, pytest.mark.slow]
+
+DOCKERFILE = """\
+FROM busybox
+ARG GREETING=hello
+ENV APP_HOME=/srv/app PATH=/srv/app/bin:$PATH
+LABEL org.example.team=build
+WORKDIR $APP_HOME
+COPY greet.sh bin/greet
+RUN chmod 755 bin/greet && echo "$GREETING from RUN" > built.txt && rm -f /etc/group-
+RUN rm /etc/group
+USER app
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=3s CMD ["greet"]
+ENTRYPOINT ["greet"]
+CMD ["world"]
+"""
+
+
+def _context(tmp_path: Path, dockerfile: str = DOCKERFILE) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    (ctx / "greet.sh").write_text('#!/bin/sh\necho "greetings, $1 (from $(cat built.txt))"\n')
+    return ctx
+
+
+def _build(root: Path, ctx: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        ["--root", str(root), "build", str(ctx), "--progress", "plain", *args], timeout=300
+    )
+
+
+def _config(root: Path, name: str) -> dict[str, object]:
+    out = ok(run_cli(["--root", str(root), "inspect", name, "--format", "json"])).stdout
+    data: dict[str, object] = json.loads(out)
+    return data
+
+
+def test_build_then_run_prints_the_expected_output(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path)
+    built = ok(_build(store_with_base, ctx, "-t", "greeter:1", "--format", "json"))
+    result = json.loads(built.stdout)
+    assert result["tags"] == ["docker.io/library/greeter:1"]
+    kinds = [s["instruction"].split()[0] for s in result["steps"]]
+    assert kinds[:3] == ["ARG", "ENV", "LABEL"]
+    assert "[7/15] RUN" in built.stderr  # each step shown
+    ran = run_cli(["--root", str(store_with_base), "run", "--rm", "greeter:1"])
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "greetings, world (from hello from RUN)\n"
+    ran = run_cli(["--root", str(store_with_base), "run", "greeter:1", "you"])
+    assert ran.stdout == "greetings, you (from hello from RUN)\n"
+    # the container's exit code is run's exit code
+    code = run_cli(["--root", str(store_with_base), "run", "greeter:1", "--", "x"])
+    assert code.returncode == 0
+    fail = run_cli(
+        ["--root", str(store_with_base), "run", "busybox", "sh", "-c", "echo out; exit 7"]
+    )
+    assert (fail.returncode, fail.stdout) == (7, "out\n")
+
+
+def test_second_build_is_cached_and_no_cache_runs_again(
+    tmp_path: Path, store_with_base: Path
+) -> None:
+    ctx = _context(tmp_path)
+    ok(_build(store_with_base, ctx, "-t", "g:1"))
+    second = json.loads(ok(_build(store_with_base, ctx, "-t", "g:2", "--format", "json")).stdout)
+    fs_steps = [s for s in second["steps"] if s["instruction"].split()[0] in ("RUN", "COPY")]
+    assert fs_steps and all(s["cached"] for s in fs_steps)
+    first_digest = json.loads(
+        ok(run_cli(["--root", str(store_with_base), "inspect", "g:1", "--format", "json"])).stdout
+    )["digest"]
+    assert second["digest"] == first_digest  # a fully cached build is the same image
+    assert "CACHED" in _build(store_with_base, ctx, "-t", "g:3").stderr
+    third = json.loads(
+        ok(_build(store_with_base, ctx, "-t", "g:4", "--no-cache", "--format", "json")).stdout
+    )
+    assert not any(s["cached"] for s in third["steps"])
+    # a changed COPY source invalidates that step and every later one
+    (ctx / "greet.sh").write_text('#!/bin/sh\necho "changed $1"\n')
+    fourth = json.loads(ok(_build(store_with_base, ctx, "-t", "g:5", "--format", "json")).stdout)
+    copy_index = next(
+        i for i, s in enumerate(fourth["steps"]) if s["instruction"].startswith("COPY")
+    )
+    assert not any(s["cached"] for s in fourth["steps"][copy_index:])
+    ran = run_cli(["--root", str(store_with_base), "run", "g:5"])
+    assert ran.stdout == "changed world\n"
+
+
+def test_failing_run_reports_line_command_code_and_output_and_tags_nothing(
+    tmp_path: Path, store_with_base: Path
+) -> None:
+    ctx = _context(
+        tmp_path,
+        "FROM busybox\nRUN echo preparing\nRUN echo first line; echo 'it broke' >&2; exit 3\n",
+    )
+    before = ok(run_cli(["--root", str(store_with_base), "images", "--format", "json"])).stdout
+    proc = _build(store_with_base, ctx, "-t", "broken:1")
+    assert proc.returncode == 11
+    assert "Dockerfile:3" in proc.stderr
+    assert "exited with code 3" in proc.stderr
+    assert "it broke" in proc.stderr and "echo first line" in proc.stderr
+    after = ok(run_cli(["--root", str(store_with_base), "images", "--format", "json"])).stdout
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "setup", "code", "message"),
+    [
+        ("FROM busybox\nCOPY missing.txt /x\n", None, 3, "Dockerfile:2.*missing.txt.*not found"),
+        ("FROM busybox\nCOPY ../outside /x\n", None, 2, "outside the build context"),
+        ("FROM busybox\nCOPY link /x\n", "link", 2, "symlink .* outside the build context"),
+        ("FROM busybox\nRUN echo ${NEEDED:?set NEEDED}\n", None, 2, "NEEDED"),
+        ("FROM busybox\nENV X=${NEEDED:?must-be-set}\n", None, 2, "Dockerfile:2.*must-be-set"),
+        ("FROM nosuchimage\nRUN true\n", None, 3, "nosuchimage"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_the_store_is_unchanged(
+    tmp_path: Path,
+    store_with_base: Path,
+    dockerfile: str,
+    setup: str | None,
+    code: int,
+    message: str,
+) -> None:
+    ctx = _context(tmp_path, dockerfile)
+    if setup == "link":
+        (tmp_path / "host-secret").write_text("secret\n")
+        (ctx / "link").symlink_to(tmp_path / "host-secret")
+    before = ok(run_cli(["--root", str(store_with_base), "images", "--format", "json"])).stdout
+    proc = _build(store_with_base, ctx, "-t", "bad:1")
+    if "NEEDED:?set" in dockerfile:
+        # RUN words are the shell's to expand: the shell fails the step
+        assert proc.returncode == 11, proc.stderr
+        assert "NEEDED" in proc.stderr
+    else:
+        assert proc.returncode == code, proc.stderr
+        assert re.search(message, proc.stderr.replace("\n", " ")), proc.stderr
+    after = ok(run_cli(["--root", str(store_with_base), "images", "--format", "json"])).stdout
+    assert after == before
+
+
+def test_empty_diff_gives_history_and_no_layer_and_deletions_are_whiteouts(
+    tmp_path: Path, store_with_base: Path
+) -> None:
+    umoci = need_binary("umoci")
+    ctx = _context(tmp_path, "FROM busybox\nRUN true\nRUN rm /etc/group && mkdir -p /opt/x\n")
+    ok(_build(store_with_base, ctx, "-t", "small:1", "--output", f"oci:{tmp_path / 'out'}:small"))
+    data = _config(store_with_base, "small:1")
+    text = json.dumps(data)
+    assert "RUN true" in text
+    layout = tmp_path / "out"
+    index = json.loads((layout / "index.json").read_text())
+    manifest_digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
+    config = json.loads(
+        (layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]).read_text()
+    )
+    assert len(manifest["layers"]) == 2  # base + the second RUN; `RUN true` made none
+    hist = [h for h in config["history"] if "RUN true" in h.get("created_by", "")]
+    assert hist and hist[0].get("empty_layer") is True
+    bundle = tmp_path / "bundle"
+    proc = subprocess.run(
+        [umoci, "unpack", "--image", f"{layout}:small", str(bundle)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rootfs = bundle / "rootfs"
+    assert not (rootfs / "etc" / "group").exists()
+    assert (rootfs / "etc" / "passwd").exists()
+    assert (rootfs / "opt" / "x").is_dir()
+    # runc's mount points did not leak into the layer
+    for stub in ("etc/hosts", "etc/resolv.conf", "etc/hostname"):
+        assert not (rootfs / stub).exists(), stub
+
+
+def test_unused_build_arg_is_a_warning(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nARG USED\nRUN echo $USED > /used\n")
+    proc = ok(
+        _build(
+            store_with_base,
+            ctx,
+            "-t",
+            "args:1",
+            "--build-arg",
+            "USED=yes",
+            "--build-arg",
+            "UNUSED=no",
+        )
+    )
+    assert "UNUSED" in proc.stderr and "not consumed" in proc.stderr
+    ran = run_cli(["--root", str(store_with_base), "run", "args:1", "cat", "/used"])
+    assert ran.stdout == "yes\n"
+
+
+def test_prune_removes_unpacked_layers_no_image_uses(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nRUN head -c 100000 /dev/urandom > /blob\n")
+    ok(_build(store_with_base, ctx, "-t", "big:1"))
+    layers_dir = store_with_base / "snapshots" / "l"
+    before = {p.name for p in layers_dir.iterdir()}
+    ok(run_cli(["--root", str(store_with_base), "rmi", "big:1"]))
+    pruned = json.loads(
+        ok(run_cli(["--root", str(store_with_base), "prune", "--format", "json"])).stdout
+    )
+    assert pruned["snapshotsFreed"] >= 100000
+    after = {p.name for p in layers_dir.iterdir()}
+    assert len(after) == len(before) - 1  # the base image's layer stays
+    ran = run_cli(["--root", str(store_with_base), "run", "busybox", "cat", "/etc/passwd"])
+    assert ran.returncode == 0 and ran.stdout.startswith("root:")
+
+
+def test_network_user_and_env_reach_the_process(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nRUN ls /sys/class/net > /nets\n")
+    ok(_build(store_with_base, ctx, "-t", "nonet:1", "--network", "none"))
+    ran = run_cli(["--root", str(store_with_base), "run", "nonet:1", "cat", "/nets"])
+    assert ran.stdout.split() == ["lo"]
+    host_nets = sorted(os.listdir("/sys/class/net"))
+    ran = run_cli(["--root", str(store_with_base), "run", "busybox", "ls", "/sys/class/net"])
+    assert sorted(ran.stdout.split()) == host_nets  # --network host is the default
+    ran = run_cli(
+        [
+            "--root",
+            str(store_with_base),
+            "run",
+            "--network",
+            "none",
+            "-u",
+            "app",
+            "-e",
+            "K=v",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $(id -u):$(id -g) $K",
+        ]
+    )
+    assert ran.stdout == "1000:1000 v\n", ran.stderr

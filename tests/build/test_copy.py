@@ -1,0 +1,170 @@
+"""COPY and ADD semantics on a plain directory standing in for the mounted rootfs."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from imageforge.build._copy import apply_copy, plan_copy
+from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
+from imageforge.errors import InvalidArgument, NotFound, Unsupported
+
+
+def _ctx(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    (ctx / "src" / "pkg").mkdir(parents=True)
+    (ctx / "src" / "main.py").write_text("print('hi')\n")
+    (ctx / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "b.txt").write_text("b\n")
+    (ctx / "run.sh").write_text("#!/bin/sh\n")
+    (ctx / "run.sh").chmod(0o755)
+    (ctx / "secret.key").write_text("k\n")
+    return ctx
+
+
+def _rootfs(tmp_path: Path) -> Path:
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+    )
+    (root / "etc" / "group").write_text("root:x:0:\napp:x:1000:\n")
+    (root / "usr" / "lib").mkdir(parents=True)
+    (root / "lib").symlink_to("/usr/lib")
+    return root
+
+
+def _copy(
+    tmp_path: Path,
+    *sources: str,
+    dest: str,
+    workdir: str | None = None,
+    ignore: DockerIgnore | None = None,
+    add: bool = False,
+    **kw: str,
+) -> Path:
+    ctx = tmp_path / "ctx"
+    root = tmp_path / "rootfs"
+    cls = Add if add else Copy
+    instr = cls(sources=tuple(sources), dest=dest, **kw)  # type: ignore[arg-type]
+    plan = plan_copy(
+        instr, context=ctx, ignore=ignore or DockerIgnore(), workdir=workdir, where="Dockerfile:3"
+    )
+    apply_copy(plan, root)
+    return root
+
+
+def test_a_directory_source_copies_its_contents_owned_by_root(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    root = _copy(tmp_path, "src", dest="/app")
+    assert (root / "app" / "main.py").read_text() == "print('hi')\n"
+    assert (root / "app" / "pkg" / "mod.py").exists()
+    assert not (root / "app" / "src").exists()
+    st = os.stat(root / "app" / "main.py")
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+def test_several_sources_need_a_directory_destination(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    with pytest.raises(InvalidArgument, match="must be a directory and end with a /"):
+        _copy(tmp_path, "a.txt", "b.txt", dest="/data")
+    root = _copy(tmp_path, "*.txt", dest="/data/")
+    assert sorted(os.listdir(root / "data")) == ["a.txt", "b.txt"]
+
+
+def test_relative_destination_is_under_workdir_and_modes_are_kept(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    root = _copy(tmp_path, "run.sh", dest="bin/", workdir="/srv")
+    assert stat.S_IMODE(os.stat(root / "srv" / "bin" / "run.sh").st_mode) == 0o755
+
+
+def test_chown_by_name_and_chmod(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    root = _copy(tmp_path, "a.txt", dest="/home/a.txt", chown="app:app", chmod="600")
+    st = os.stat(root / "home" / "a.txt")
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1000, 0o600)
+
+
+def test_dockerignore_keeps_files_out_of_directory_copies_and_named_sources(
+    tmp_path: Path,
+) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    ignore = parse_dockerignore("*.key\nsrc/pkg\n", source=".dockerignore")
+    root = _copy(tmp_path, ".", dest="/app/", ignore=ignore)
+    assert (root / "app" / "a.txt").exists()
+    assert not (root / "app" / "secret.key").exists()
+    assert not (root / "app" / "src" / "pkg").exists()
+    with pytest.raises(NotFound, match="excluded by .dockerignore"):
+        _copy(tmp_path, "secret.key", dest="/x", ignore=ignore)
+
+
+def test_missing_sources_and_paths_outside_the_context_are_refused(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    with pytest.raises(NotFound, match="Dockerfile:3.*nope.txt.*not found"):
+        _copy(tmp_path, "nope.txt", dest="/x")
+    with pytest.raises(InvalidArgument, match="outside the build context"):
+        _copy(tmp_path, "../outside", dest="/x")
+
+
+def test_a_symlink_leading_out_of_the_context_is_refused(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    (tmp_path / "outside.txt").write_text("host secret\n")
+    (ctx / "link").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(InvalidArgument, match="symlink .* outside the build context"):
+        _copy(tmp_path, "link", dest="/x")
+    assert not (tmp_path / "rootfs" / "x").exists()
+
+
+def test_writes_through_image_symlinks_stay_in_the_rootfs(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    root = _copy(tmp_path, "a.txt", dest="/lib/")
+    assert (root / "usr" / "lib" / "a.txt").read_text() == "a\n"
+
+
+def test_add_unpacks_a_local_gzip_tar_and_refuses_urls(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    with tarfile.open(ctx / "bundle.tar.gz", "w:gz") as tar:
+        data = b"inside\n"
+        info = tarfile.TarInfo("pkg/inside.txt")
+        info.size = len(data)
+        info.mode = 0o640
+        info.uid = 7
+        tar.addfile(info, io.BytesIO(data))
+        evil = tarfile.TarInfo("../../escape.txt")
+        evil.size = 1
+        tar.addfile(evil, io.BytesIO(b"x"))
+    root = _copy(tmp_path, "bundle.tar.gz", dest="/opt/", add=True)
+    st = os.stat(root / "opt" / "pkg" / "inside.txt")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o640, 7)
+    assert not (tmp_path / "escape.txt").exists()
+    assert (root / "opt" / "escape.txt").exists()  # '..' stops at the destination
+    with pytest.raises(Unsupported, match="URL"):
+        _copy(tmp_path, "https://example.com/x.tgz", dest="/opt/", add=True)
+
+
+def test_copy_plan_digest_changes_with_content(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    instr = Copy(sources=("src",), dest="/app")
+    first = plan_copy(instr, context=ctx, ignore=DockerIgnore(), workdir=None, where="D:1").digest()
+    (ctx / "src" / "pkg" / "mod.py").write_text("x = 2\n")
+    second = plan_copy(instr, context=ctx, ignore=DockerIgnore(), workdir=None, where="D:1")
+    assert first != second.digest()
+    assert (
+        second.digest()
+        == plan_copy(instr, context=ctx, ignore=DockerIgnore(), workdir=None, where="D:1").digest()
+    )
