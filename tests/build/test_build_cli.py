@@ -56,8 +56,29 @@ def _config(root: Path, name: str) -> dict[str, object]:
 
 def test_build_then_run_prints_the_expected_output(tmp_path: Path, store_with_base: Path) -> None:
     ctx = _context(tmp_path)
-    built = ok(_build(store_with_base, ctx, "-t", "greeter:1", "--format", "json"))
+    built = ok(
+        _build(store_with_base, ctx, "-t", "greeter:1", "--format", "json", "--label", "x.y=z")
+    )
     result = json.loads(built.stdout)
+    config = _config(store_with_base, "greeter:1")["config"]
+    assert isinstance(config, dict)
+    cfg = config["config"]
+    assert cfg["Labels"] == {"org.example.team": "build", "x.y": "z"}
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert cfg["Volumes"] == {"/data": {}} and cfg["StopSignal"] == "SIGTERM"
+    assert cfg["Healthcheck"] == {
+        "Test": ["CMD", "greet"],
+        "Interval": 30_000_000_000,
+        "Timeout": 3_000_000_000,
+    }
+    assert cfg["User"] == "app" and cfg["WorkingDir"] == "/srv/app"
+    assert (
+        "PATH=/srv/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        in cfg["Env"]
+    )
+    history = config["history"]
+    # base + WORKDIR (made /srv/app) + COPY + 2 RUN
+    assert sum(1 for h in history if not h.get("empty_layer")) == 1 + 4
     assert result["tags"] == ["docker.io/library/greeter:1"]
     kinds = [s["instruction"].split()[0] for s in result["steps"]]
     assert kinds[:3] == ["ARG", "ENV", "LABEL"]
