@@ -275,3 +275,18 @@ def test_network_user_and_env_reach_the_process(tmp_path: Path, store_with_base:
         ]
     )
     assert ran.stdout == "1000:1000 v\n", ran.stderr
+
+
+def test_from_scratch_and_from_a_docker_archive(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, 'FROM scratch\nCOPY greet.sh /greet.sh\nCMD ["/greet.sh"]\n')
+    ok(_build(store_with_base, ctx, "-t", "scratchy:1"))
+    doc = _config(store_with_base, "scratchy:1")
+    assert isinstance(doc["config"], dict) and len(doc["config"]["rootfs"]["diff_ids"]) == 1
+    archive = tmp_path / "busybox.tar"
+    ok(run_cli(["--root", str(store_with_base), "export", "busybox", f"docker-archive:{archive}"]))
+    ctx2 = tmp_path / "ctx2"
+    ctx2.mkdir()
+    (ctx2 / "Dockerfile").write_text(f"FROM docker-archive:{archive}\nRUN echo from-archive > /a\n")
+    ok(_build(store_with_base, ctx2, "-t", "fromarchive:1"))
+    ran = run_cli(["--root", str(store_with_base), "run", "fromarchive:1", "cat", "/a"])
+    assert ran.stdout == "from-archive\n"
