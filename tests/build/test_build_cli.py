@@ -290,3 +290,24 @@ def test_from_scratch_and_from_a_docker_archive(tmp_path: Path, store_with_base:
     ok(_build(store_with_base, ctx2, "-t", "fromarchive:1"))
     ran = run_cli(["--root", str(store_with_base), "run", "fromarchive:1", "cat", "/a"])
     assert ran.stdout == "from-archive\n"
+
+
+def test_multi_stage_runs_only_the_stages_the_target_needs(
+    tmp_path: Path, store_with_base: Path
+) -> None:
+    ctx = _context(
+        tmp_path,
+        "FROM busybox AS build\nRUN echo artifact > /artifact\n"
+        "FROM busybox AS broken\nRUN echo must-not-run && exit 9\n"
+        'FROM busybox\nCOPY --from=build /artifact /artifact\nCMD ["cat", "/artifact"]\n',
+    )
+    proc = ok(_build(store_with_base, ctx, "-t", "multi:1", "--format", "json"))
+    steps = json.loads(proc.stdout)["steps"]
+    assert not any("must-not-run" in s["instruction"] for s in steps)
+    assert "must-not-run" not in proc.stderr
+    ran = run_cli(["--root", str(store_with_base), "run", "multi:1"])
+    assert ran.stdout == "artifact\n"
+    failing = _build(store_with_base, ctx, "-t", "broken:1", "--target", "broken")
+    assert failing.returncode == 11 and "exited with code 9" in failing.stderr
+    missing = _build(store_with_base, ctx, "-t", "x:1", "--target", "nope")
+    assert missing.returncode == 2 and "no such stage" in missing.stderr

@@ -111,6 +111,30 @@ COPY empty-dir /empty/
         ".dockerignore": "ignored.md\n**/*.tmp\n",
         "src/scratch.tmp": "tmp\n",
     },
+    "multistage": {
+        "Dockerfile": """\
+ARG BASE={base}
+FROM $BASE AS builder
+WORKDIR /work
+COPY src/ src/
+RUN mkdir -p /out/bin && cat src/*.sh > /out/bin/app && chmod 755 /out/bin/app \\
+    && echo built > /out/stamp
+
+FROM builder AS tested
+RUN test -x /out/bin/app && echo ok > /out/tested
+
+FROM $BASE AS broken
+RUN echo this stage is not needed && exit 1
+
+FROM $BASE AS final
+COPY --from=builder /out/bin/app /usr/local/bin/app
+COPY --from=tested /out/tested /out/stamp /checks/
+COPY --from=0 /work/src /src-copy
+CMD ["app"]
+""",
+        "src/a.sh": "#!/bin/sh\n",
+        "src/b.sh": "echo app\n",
+    },
     "args": {
         "Dockerfile": """\
 ARG FLAVOR=plain
@@ -123,7 +147,7 @@ LABEL flavor=$FLAVOR
 """,
     },
 }
-_BUILD_ARGS = {"args": ["--build-arg", "FLAVOR=spicy"]}
+_BUILD_ARGS = {"args": ["--build-arg", "FLAVOR=spicy"], "multistage": ["--target", "final"]}
 
 
 def _make_context(root: Path, name: str, base: str) -> Path:
@@ -133,7 +157,8 @@ def _make_context(root: Path, name: str, base: str) -> Path:
         path = ctx / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.replace("{base}", base) if rel == "Dockerfile" else text)
-    (ctx / "src" / "main.sh").chmod(0o755) if (ctx / "src").exists() else None
+    if (ctx / "src" / "main.sh").exists():
+        (ctx / "src" / "main.sh").chmod(0o755)
     if name == "copy":
         (ctx / "empty-dir").mkdir()
         for tarname, mode in (("bundle.tar", "w"), ("bundle.tar.gz", "w:gz")):

@@ -146,14 +146,13 @@ def plan_copy(
     ignore: DockerIgnore,
     workdir: str | None,
     where: str,
+    from_image: str | None = None,
 ) -> CopyPlan:
-    """Match the sources of an (expanded) COPY/ADD against the context; no rootfs yet."""
+    """Match the sources of an (expanded) COPY/ADD against the context; no rootfs yet.
+    With ``from_image`` (``COPY --from``), ``context`` is that image's mounted rootfs:
+    sources resolve inside it (its symlinks included) and no .dockerignore applies."""
     keyword = instr.keyword
-    if isinstance(instr, Copy) and instr.from_:
-        raise Unsupported(
-            f"{where}: COPY --from is part of multi-stage builds, not supported yet",
-            hint="build the other stage as its own image first",
-        )
+    in_root = from_image is not None
     heredocs = {h.name: h for h in instr.heredocs}
     sources: list[CopySource] = []
     for raw in instr.sources:
@@ -167,12 +166,20 @@ def plan_copy(
                 "without network access to arbitrary hosts",
                 hint="download the file into the context and ADD or COPY it from there",
             )
-        if posixpath.normpath(raw.lstrip("/") or ".").startswith(".."):
+        if not in_root and posixpath.normpath(raw.lstrip("/") or ".").startswith(".."):
             raise InvalidArgument(
                 f"{where}: {keyword} source {raw!r} is outside the build context",
                 hint="only files below the context directory can be copied",
             )
         name = posixpath.normpath(raw.lstrip("/") or ".")
+        if in_root:
+            name = posixpath.normpath("/" + name).lstrip("/") or "."
+            path = resolve_in_root(context, name)
+            if not os.path.lexists(path):
+                raise NotFound(f"{where}: {keyword} --from={from_image}: {raw!r} not found")
+            is_dir = path.is_dir()
+            sources.append(CopySource(name, path, is_dir=is_dir))
+            continue
         if _has_wildcard(name):
             names = _glob(context, name, ignore)
             if not names:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,13 @@ from imageforge.dockerfile import (
     Arg,
     Copy,
     Dockerfile,
+    DockerIgnore,
     Env,
     Instruction,
     Maintainer,
     Onbuild,
+    Resolution,
+    ResolvedStage,
     Run,
     Workdir,
     format_instruction,
@@ -170,6 +173,7 @@ class Builder:
         self.snapshots = OverlaySnapshotter(store.root / "snapshots")
         self.cache = BuildCache(store)
         self._bases: dict[tuple[str, str | None], Image] = {}
+        self._stages: dict[int, Image] = {}
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -190,7 +194,11 @@ class Builder:
         return self._bases[key]
 
     def _base_env(self, name: str, platform: str | None) -> Mapping[str, str]:
-        env = env_map(dict(self._base(name, platform).config().data.get("config") or {}))
+        try:
+            base = self._base(name, platform)
+        except NotFound:
+            return {"PATH": DEFAULT_PATH}  # a stage --target may not need; else FROM fails
+        env = env_map(dict(base.config().data.get("config") or {}))
         env.setdefault("PATH", DEFAULT_PATH)  # the build's config gets it too
         return env
 
@@ -204,21 +212,95 @@ class Builder:
         df = parse_file(dockerfile_path)
         if not df.stages:
             raise InvalidArgument(f"{dockerfile_path}: no FROM instruction, nothing to build")
-        if len(df.stages) > 1:
-            raise Unsupported(
-                f"{dockerfile_path}: {len(df.stages)} stages; multi-stage builds are not "
-                "supported yet",
-                hint="build each stage as its own image for now",
-            )
         resolution = resolve(df, build_args=options.build_args, base_env=self._base_env)
-        stage = resolution.stages[0]
         warnings = [w.message for w in df.warnings]
         unused = self._unused_args(df, options.build_args)
         if unused:
             warnings.append(f"one or more build-args {sorted(unused)} were not consumed by any ARG")
         for w in warnings:
             self.progress.note(f"warning: {w}")
-        base = self._base(stage.base, stage.platform)
+        target = self._target(resolution, options.target)
+        needed = self._needed(resolution, target)
+        created = _now(options.source_date_epoch)
+        ignore = load_dockerignore(context, dockerfile_path)
+        steps: list[StepReport] = []
+        self._stages = {}
+        with self.store.writing():
+            for index in needed:
+                stage = resolution.stages[index]
+                image, stage_steps = self._build_stage(
+                    df,
+                    resolution,
+                    stage,
+                    options,
+                    created,
+                    context,
+                    ignore,
+                    final=index == target,
+                )
+                self._stages[index] = image
+                steps.extend(stage_steps)
+        return BuildResult(self._stages[target], tuple(steps), tuple(warnings))
+
+    # -- stages --------------------------------------------------------------------------
+
+    @staticmethod
+    def _stage_index(resolution: Resolution, name: str, before: int) -> int | None:
+        """The stage ``name`` refers to (its AS name or its number), if an earlier one."""
+        for stage in resolution.stages[:before]:
+            if stage.name is not None and stage.name == name.lower():
+                return stage.index
+        if name.isdigit() and int(name) < before:
+            return int(name)
+        return None
+
+    def _target(self, resolution: Resolution, target: str | None) -> int:
+        if not target:
+            return len(resolution.stages) - 1
+        found = self._stage_index(resolution, target, len(resolution.stages))
+        if found is None:
+            names = [s.name for s in resolution.stages if s.name]
+            raise InvalidArgument(
+                f"--target {target!r}: no such stage",
+                hint=f"stages: {', '.join(names) or 'none is named (use FROM ... AS name)'}",
+            )
+        return found
+
+    def _needed(self, resolution: Resolution, target: int) -> list[int]:
+        """The stages ``target`` needs (FROM <stage>, COPY --from=<stage>), in order: a
+        stage nothing needs is never run."""
+        seen: set[int] = set()
+        todo = [target]
+        while todo:
+            index = todo.pop()
+            if index in seen:
+                continue
+            seen.add(index)
+            stage = resolution.stages[index]
+            refs = [stage.base]
+            refs += [i.from_ for i in stage.instructions if isinstance(i, Copy) and i.from_]
+            for ref in refs:
+                dep = self._stage_index(resolution, ref, index)
+                if dep is not None:
+                    todo.append(dep)
+        return sorted(seen)
+
+    def _build_stage(
+        self,
+        df: Dockerfile,
+        resolution: Resolution,
+        stage: ResolvedStage,
+        options: BuildOptions,
+        created: str,
+        context: Path,
+        ignore: DockerIgnore,
+        *,
+        final: bool,
+    ) -> tuple[Image, list[StepReport]]:
+        parent = self._stage_index(resolution, stage.base, stage.index)
+        base = (
+            self._stages[parent] if parent is not None else self._base(stage.base, stage.platform)
+        )
         data = dict(base.config().data)
         data["config"] = dict(data.get("config") or {})
         data["history"] = list(data.get("history") or [])
@@ -226,37 +308,38 @@ class Builder:
         shell = data["config"].get("Shell")
         if shell:
             state.shell = list(shell)
-        created = _now(options.source_date_epoch)
-        ignore = load_dockerignore(context, dockerfile_path)
         steps: list[StepReport] = []
         total = len(stage.instructions) + 1
-        self.progress.note(f"[1/{total}] FROM {stage.base} ({base.digest.short})")
-        with self.store.writing():
-            for i, instr in enumerate(stage.instructions, start=2):
-                steps.append(
-                    self._step(
-                        df,
-                        i,
-                        total,
-                        instr,
-                        state,
-                        options,
-                        created,
-                        context,
-                        ignore,
-                        proxy=stage.proxy_env,
-                    )
+        name = f" AS {stage.name}" if stage.name else ""
+        prefix = f"stage {stage.index}{name}: " if len(resolution.stages) > 1 else ""
+        self.progress.note(f"{prefix}[1/{total}] FROM {stage.base} ({base.digest.short})")
+        for i, instr in enumerate(stage.instructions, start=2):
+            steps.append(
+                self._step(
+                    df,
+                    i,
+                    total,
+                    instr,
+                    state,
+                    options,
+                    created,
+                    context,
+                    ignore,
+                    proxy=stage.proxy_env,
+                    resolution=resolution,
+                    stage_index=stage.index,
+                    prefix=prefix,
                 )
-            final_key = step_key(
-                state.key,
-                canonical_json(dict(options.labels)).decode(),
-                str(options.source_date_epoch),
             )
-            image = self._reuse(final_key, steps) if not options.no_cache else None
-            if image is None:
-                image = self._finish(base, state, options, created)
-                self._remember(final_key, image)
-        return BuildResult(image, tuple(steps), tuple(warnings))
+        labels = options.labels if final else {}
+        final_key = step_key(
+            state.key, canonical_json(dict(labels)).decode(), str(options.source_date_epoch)
+        )
+        image = self._reuse(final_key, steps) if not options.no_cache else None
+        if image is None:
+            image = self._finish(base, state, labels, created)
+            self._remember(final_key, image)
+        return image, steps
 
     def _reuse(self, key: str, steps: Sequence[StepReport]) -> Image | None:
         """The image an identical, fully cached build made before (same digest, as
@@ -288,11 +371,13 @@ class Builder:
         builtin = set(predefined_args()) | set(PROXY_ARGS) | {p.lower() for p in PROXY_ARGS}
         return {k for k in given if k not in declared and k not in builtin}
 
-    def _finish(self, base: Image, state: _State, options: BuildOptions, created: str) -> Image:
+    def _finish(
+        self, base: Image, state: _State, extra_labels: Mapping[str, str], created: str
+    ) -> Image:
         data = state.data
-        if options.labels:
+        if extra_labels:
             labels = dict(state.config.get("Labels") or {})
-            labels.update(options.labels)
+            labels.update(extra_labels)
             state.config["Labels"] = labels
         if "PATH" not in env_map(state.config):  # as buildah and BuildKit do
             env_list_set(state.config, "PATH", DEFAULT_PATH)
@@ -324,11 +409,57 @@ class Builder:
         ignore: Any,
         *,
         proxy: Mapping[str, str],
+        resolution: Resolution,
+        stage_index: int,
+        prefix: str = "",
+    ) -> StepReport:
+        with ExitStack() as stack:
+            return self._step_in(
+                df,
+                index,
+                total,
+                instr,
+                state,
+                options,
+                created,
+                context,
+                ignore,
+                proxy=proxy,
+                resolution=resolution,
+                stage_index=stage_index,
+                prefix=prefix,
+                stack=stack,
+            )
+
+    def _source_view(self, image: Image, stack: ExitStack) -> Path:
+        """A read-only mount of ``image``'s filesystem for COPY --from."""
+        parents = self._ensure_snapshots(image.layers())
+        active = self.snapshots.prepare(parents, readonly=True)
+        stack.callback(self.snapshots.remove, active)
+        return active.merged
+
+    def _step_in(
+        self,
+        df: Dockerfile,
+        index: int,
+        total: int,
+        instr: Instruction,
+        state: _State,
+        options: BuildOptions,
+        created: str,
+        context: Path,
+        ignore: Any,
+        *,
+        proxy: Mapping[str, str],
+        resolution: Resolution,
+        stage_index: int,
+        prefix: str,
+        stack: ExitStack,
     ) -> StepReport:
         line = instr.location.start_line
         where = f"{df.file}:{line}"
         text = format_instruction(instr, df.escape).split("\n", 1)[0]
-        label = f"[{index}/{total}] {text}"
+        label = f"{prefix}[{index}/{total}] {text}"
         started = time.monotonic()
         loc = Location(df.file, line, instr.location.column)
         cached = False
@@ -342,7 +473,19 @@ class Builder:
                 )
             extra = ""
             copy_plan = None
-            if isinstance(instr, Copy | Add):
+            if isinstance(instr, Copy) and instr.from_:
+                dep = self._stage_index(resolution, instr.from_, stage_index)
+                source = self._stages[dep] if dep is not None else self._base(instr.from_, None)
+                copy_plan = plan_copy(
+                    instr,
+                    context=self._source_view(source, stack),
+                    ignore=DockerIgnore(),
+                    workdir=state.config.get("WorkingDir"),
+                    where=where,
+                    from_image=instr.from_,
+                )
+                extra = copy_plan.digest()
+            elif isinstance(instr, Copy | Add):
                 copy_plan = plan_copy(
                     instr,
                     context=context,
@@ -579,8 +722,10 @@ def _drop_unchanged_dirs(upper: Path, lowers: Sequence[Path]) -> None:
     as in the topmost lower that has them, and not opaque."""
     for dirpath, dirnames, filenames in os.walk(upper, topdown=False):
         path = Path(dirpath)
-        if path == upper or filenames or any(
-            (path / d).exists() or (path / d).is_symlink() for d in dirnames
+        if (
+            path == upper
+            or filenames
+            or any((path / d).exists() or (path / d).is_symlink() for d in dirnames)
         ):
             continue
         try:

@@ -29,6 +29,7 @@ class BuildOptions:
     no_cache: bool = False
     network: str = "host"
     source_date_epoch: int | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,11 @@ def _resolver(store: Store) -> Iterator[_Resolver]:
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label to add.")
 @click.option("--no-cache", is_flag=True, help="Run every step again.")
 @click.option(
+    "--target",
+    default=None,
+    help="Build up to this stage (its AS name or number); stages it does not need are not run.",
+)
+@click.option(
     "--network",
     type=click.Choice(["host", "none"]),
     default="host",
@@ -112,6 +117,7 @@ def build_command(
     build_args: tuple[str, ...],
     labels: tuple[str, ...],
     no_cache: bool,
+    target: str | None,
     network: str,
     outputs: tuple[str, ...],
     progress: ProgressMode,
@@ -137,6 +143,7 @@ def build_command(
         labels=_pairs(labels, "--label"),
         no_cache=no_cache,
         network=network,
+        target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
     )
     with progress_sink(progress) as sink, _resolver(store) as resolver:
