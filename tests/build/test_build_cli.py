@@ -311,3 +311,50 @@ def test_multi_stage_runs_only_the_stages_the_target_needs(
     assert failing.returncode == 11 and "exited with code 9" in failing.stderr
     missing = _build(store_with_base, ctx, "-t", "x:1", "--target", "nope")
     assert missing.returncode == 2 and "no such stage" in missing.stderr
+
+
+def test_heredoc_runs(tmp_path: Path, store_with_base: Path) -> None:
+    dockerfile = (
+        "FROM busybox\n"
+        "RUN <<EOF\necho one > /one\necho two >> /one\nEOF\n"
+        'RUN <<EOF\n#!/bin/sh\necho "script $0" > /two\nEOF\n'
+        "RUN cat <<-EOT > /three\n\tindented\n\tEOT\n"
+        "RUN <<EOF sh\necho from-stdin > /four\nEOF\n"
+    )
+    ctx = _context(tmp_path, dockerfile)
+    ok(_build(store_with_base, ctx, "-t", "heredoc:1"))
+    ran = run_cli(
+        [
+            "--root",
+            str(store_with_base),
+            "run",
+            "heredoc:1",
+            "cat",
+            "/one",
+            "/two",
+            "/three",
+            "/four",
+        ]
+    )
+    assert ran.stdout == ("one\ntwo\nscript /dev/.imageforge-heredoc\nindented\nfrom-stdin\n"), (
+        ran.stderr
+    )
+
+
+def test_onbuild_triggers_run_in_the_child_build(tmp_path: Path, store_with_base: Path) -> None:
+    parent = _context(
+        tmp_path, "FROM busybox\nONBUILD COPY greet.sh /from-trigger\nONBUILD RUN echo t > /t\n"
+    )
+    ok(_build(store_with_base, parent, "-t", "parent:1"))
+    cfg = _config(store_with_base, "parent:1")["config"]
+    assert isinstance(cfg, dict)
+    assert cfg["config"]["OnBuild"] == ["COPY greet.sh /from-trigger", "RUN echo t > /t"]
+    child_ctx = tmp_path / "child"
+    child_ctx.mkdir()
+    (child_ctx / "Dockerfile").write_text("FROM parent:1\nRUN cat /t /from-trigger > /both\n")
+    (child_ctx / "greet.sh").write_text("child context\n")
+    ok(_build(store_with_base, child_ctx, "-t", "child:1"))
+    ran = run_cli(["--root", str(store_with_base), "run", "child:1", "cat", "/both"])
+    assert ran.stdout == "t\nchild context\n"
+    child = _config(store_with_base, "child:1")["config"]
+    assert isinstance(child, dict) and not child["config"].get("OnBuild")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from imageforge.dockerfile import (
     Dockerfile,
     DockerIgnore,
     Env,
+    Heredoc,
     Instruction,
     Maintainer,
     Onbuild,
@@ -51,6 +53,7 @@ from imageforge.dockerfile import (
     Workdir,
     format_instruction,
     load_dockerignore,
+    parse,
     parse_file,
     predefined_args,
     resolve,
@@ -70,6 +73,7 @@ from imageforge.oci import (
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import (
     ActiveSnapshot,
+    Mount,
     OverlaySnapshotter,
     Process,
     Runtime,
@@ -285,6 +289,25 @@ class Builder:
                     todo.append(dep)
         return sorted(seen)
 
+    def _triggers(
+        self, triggers: Sequence[str], stage: ResolvedStage, options: BuildOptions
+    ) -> list[Instruction]:
+        """The base image's ONBUILD triggers as instructions, run before the stage's own
+        (then dropped from the config, as Docker does)."""
+        if not triggers:
+            return []
+        text = "FROM scratch\n" + "".join(f"{t}\n" for t in triggers)
+        df = parse(text.encode())
+        for instr in df.stages[0].instructions:
+            if isinstance(instr, Onbuild) or instr.keyword in ("FROM", "MAINTAINER"):
+                raise InvalidArgument(
+                    f"base image of stage {stage.index} has an ONBUILD trigger "
+                    f"{instr.keyword} that Docker does not allow",
+                )
+        resolved = resolve(df, build_args=options.build_args)
+        self.progress.note(f"running {len(triggers)} ONBUILD trigger(s) of {stage.base}")
+        return list(resolved.stages[0].instructions)
+
     def _build_stage(
         self,
         df: Dockerfile,
@@ -308,12 +331,14 @@ class Builder:
         shell = data["config"].get("Shell")
         if shell:
             state.shell = list(shell)
+        triggers = self._triggers(data["config"].pop("OnBuild", None) or [], stage, options)
+        instructions = [*triggers, *stage.instructions]
         steps: list[StepReport] = []
-        total = len(stage.instructions) + 1
+        total = len(instructions) + 1
         name = f" AS {stage.name}" if stage.name else ""
         prefix = f"stage {stage.index}{name}: " if len(resolution.stages) > 1 else ""
         self.progress.note(f"{prefix}[1/{total}] FROM {stage.base} ({base.digest.short})")
-        for i, instr in enumerate(stage.instructions, start=2):
+        for i, instr in enumerate(instructions, start=2):
             steps.append(
                 self._step(
                     df,
@@ -656,10 +681,7 @@ class Builder:
                 f"{loc.file}:{loc.line}: RUN --mount is not supported yet",
                 location=loc,
             )
-        args = list(instr.args)
-        if instr.heredocs and not instr.exec_form and args and args[0].startswith("<<"):
-            args = [instr.heredocs[0].content]
-        argv = command_args(args, instr.exec_form, state.shell)
+        argv, script = _run_argv(instr, state.shell)
         env = self._run_env(state, {})
         uid, gid, groups = resolve_user(root, str(state.config.get("User") or ""))
         cwd = str(state.config.get("WorkingDir") or "/")
@@ -669,6 +691,11 @@ class Builder:
         tail = _Tail(read_fd, self.progress, "  | ")
         with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
             mounts = etc_mounts(Path(tmp), "imageforge", network)
+            if script is not None:  # a heredoc with a #! line runs as a file
+                path = Path(tmp) / "script"
+                path.write_text(script)
+                path.chmod(0o755)
+                mounts.append(Mount(_SCRIPT, "bind", str(path), ("rbind", "ro")))
             try:
                 status = self.runtime.run(
                     root,
@@ -700,6 +727,34 @@ class Builder:
             location=loc,
             hint="fix the command or the files it needs; nothing was tagged",
         )
+
+
+_SCRIPT = "/dev/.imageforge-heredoc"  # under the runtime's /dev tmpfs: never in a layer
+_ONLY_HEREDOC = re.compile(r"<<-?([\'\"]?)(?P<name>[^\'\"\s]+)\1")
+
+
+def _chomped(doc: Heredoc) -> str:
+    if not doc.chomp:
+        return doc.content
+    return "".join(line.lstrip("\t") for line in doc.content.splitlines(keepends=True))
+
+
+def _run_argv(instr: Run, shell: Sequence[str]) -> tuple[list[str], str | None]:
+    """RUN's argv, and the script to mount when it is a lone heredoc with a ``#!`` line.
+    As BuildKit: ``RUN <<EOF`` runs the heredoc as the script (a file if it starts with
+    ``#!``); any other heredoc use hands the whole text to the shell, which reads it."""
+    args = list(instr.args)
+    if not instr.heredocs or instr.exec_form:
+        return command_args(args, instr.exec_form, shell), None
+    line = args[0] if args else ""
+    only = _ONLY_HEREDOC.fullmatch(line.strip())
+    if len(instr.heredocs) == 1 and only and only.group("name") == instr.heredocs[0].name:
+        body = _chomped(instr.heredocs[0])
+        if body.startswith("#!"):
+            return [_SCRIPT], body
+        return [*shell, body], None
+    text = line + "\n" + "".join(f"{h.content}{h.name}\n" for h in instr.heredocs)
+    return [*shell, text], None
 
 
 def _drop_runtime_stubs(upper: Path, created: Sequence[str]) -> None:
