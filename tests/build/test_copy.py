@@ -7,6 +7,7 @@ import os
 import stat
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,12 +48,12 @@ def _copy(
     workdir: str | None = None,
     ignore: DockerIgnore | None = None,
     add: bool = False,
-    **kw: str,
+    **kw: Any,
 ) -> Path:
     ctx = tmp_path / "ctx"
     root = tmp_path / "rootfs"
     cls = Add if add else Copy
-    instr = cls(sources=tuple(sources), dest=dest, **kw)  # type: ignore[arg-type]
+    instr = cls(sources=tuple(sources), dest=dest, **kw)
     plan = plan_copy(
         instr, context=ctx, ignore=ignore or DockerIgnore(), workdir=workdir, where="Dockerfile:3"
     )
@@ -168,3 +169,26 @@ def test_copy_plan_digest_changes_with_content(tmp_path: Path) -> None:
         second.digest()
         == plan_copy(instr, context=ctx, ignore=DockerIgnore(), workdir=None, where="D:1").digest()
     )
+
+
+def test_exclude_leaves_out_matches_in_directories_and_wildcards(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    (ctx / "src" / "notes.txt").write_text("n\n")
+    (ctx / "src" / "pkg" / "data.txt").write_text("d\n")
+    root = _copy(tmp_path, "src", dest="/app", exclude=("*.txt", "**/*.txt"))
+    assert (root / "app" / "main.py").exists() and (root / "app" / "pkg" / "mod.py").exists()
+    assert not (root / "app" / "notes.txt").exists()
+    assert not (root / "app" / "pkg" / "data.txt").exists()
+    root = _copy(tmp_path, "*.txt", "run.sh", dest="/w/", exclude=("b.txt",))
+    assert sorted(os.listdir(root / "w")) == ["a.txt", "run.sh"]
+
+
+def test_parents_keeps_the_source_paths_under_dest(tmp_path: Path) -> None:
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    root = _copy(tmp_path, "src/pkg/mod.py", "src/main.py", dest="/p/", parents=True)
+    assert (root / "p" / "src" / "pkg" / "mod.py").read_text() == "x = 1\n"
+    assert (root / "p" / "src" / "main.py").exists()
+    root = _copy(tmp_path, "src/./pkg", dest="/q/", parents=True)
+    assert (root / "q" / "pkg" / "mod.py").exists()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
-from imageforge.dockerfile import Add, Copy, DockerIgnore
+from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import InvalidArgument, NotFound, Unsupported
 from imageforge.runtime import resolve_user
 
@@ -45,6 +45,7 @@ class CopySource:
     is_dir: bool = False
     archive: bool = False
     heredoc: str | None = None
+    parents_path: str = ""  # with --parents: where under dest (the path after any /./)
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,22 @@ class CopyPlan:
     chmod: int | None
     context: Path
     ignore: DockerIgnore = field(default_factory=DockerIgnore)
+    exclude: DockerIgnore = field(default_factory=DockerIgnore)
+    parents: bool = False
 
     def digest(self) -> str:
         """A hash of everything copied: names, types, modes, sizes, contents, links."""
         h = hashlib.sha256()
         h.update(f"{self.keyword}\0{self.dest}\0{self.dest_is_dir}\0".encode())
-        h.update(f"{self.chown}\0{self.chmod}\0".encode())
+        h.update(f"{self.chown}\0{self.chmod}\0{self.parents}\0".encode())
+        h.update("\0".join(self.exclude.lines).encode())
         for src in self.sources:
             h.update(f"src\0{src.name}\0{src.archive}\0".encode())
             if src.heredoc is not None:
                 h.update(src.heredoc.encode())
                 continue
             assert src.path is not None
-            for rel, path, st in _walk_source(src, self.ignore):
+            for rel, path, st in _walk_source(src, self.ignore, self.exclude):
                 h.update(f"{rel}\0{st.st_mode}\0{st.st_size}\0".encode())
                 if stat.S_ISLNK(st.st_mode):
                     h.update(os.readlink(path).encode())
@@ -81,6 +85,14 @@ class CopyPlan:
                         while chunk := f.read(_CHUNK):
                             h.update(chunk)
         return "sha256:" + h.hexdigest()
+
+
+def _pivot(raw: str) -> str:
+    """The part of a source kept under dest by ``--parents``: after ``/./`` if there is
+    one, else the whole path (cleaned)."""
+    _, sep, after = raw.partition("/./")
+    kept = after if sep else raw
+    return posixpath.normpath("/" + kept).lstrip("/")
 
 
 def _has_wildcard(text: str) -> bool:
@@ -153,6 +165,12 @@ def plan_copy(
     sources resolve inside it (its symlinks included) and no .dockerignore applies."""
     keyword = instr.keyword
     in_root = from_image is not None
+    exclude = (
+        parse_dockerignore("\n".join(instr.exclude), source=f"{where} --exclude")
+        if instr.exclude
+        else DockerIgnore()
+    )
+    parents = isinstance(instr, Copy) and instr.parents
     heredocs = {h.name: h for h in instr.heredocs}
     sources: list[CopySource] = []
     for raw in instr.sources:
@@ -178,7 +196,7 @@ def plan_copy(
             if not os.path.lexists(path):
                 raise NotFound(f"{where}: {keyword} --from={from_image}: {raw!r} not found")
             is_dir = path.is_dir()
-            sources.append(CopySource(name, path, is_dir=is_dir))
+            sources.append(CopySource(name, path, is_dir=is_dir, parents_path=_pivot(raw)))
             continue
         if _has_wildcard(name):
             names = _glob(context, name, ignore)
@@ -201,16 +219,21 @@ def plan_copy(
                 )
             names = [name]
         for n in names:
+            if len(names) > 1 and (
+                exclude.is_ignored(n) or exclude.is_ignored(posixpath.basename(n))
+            ):
+                continue
             path = _follow(context, n, where, keyword)
             is_dir = path.is_dir()
             archive = isinstance(instr, Add) and not is_dir and _is_archive(path)
-            sources.append(CopySource(n, path, is_dir=is_dir, archive=archive))
+            pivot = _pivot(raw) if not _has_wildcard(name) else n
+            sources.append(CopySource(n, path, is_dir=is_dir, archive=archive, parents_path=pivot))
     dest = instr.dest
     dest_is_dir = dest.endswith(("/", "/.")) or dest in (".", "..")
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     dest = posixpath.normpath(dest)
-    if len(sources) > 1 and not dest_is_dir:
+    if (len(sources) > 1 or parents) and not dest_is_dir:
         raise InvalidArgument(
             f"{where}: when using {keyword} with more than one source file, the "
             "destination must be a directory and end with a /"
@@ -234,14 +257,18 @@ def plan_copy(
         chmod,
         context,
         ignore,
+        exclude,
+        parents,
     )
 
 
 def _walk_source(
-    src: CopySource, ignore: DockerIgnore
+    src: CopySource, ignore: DockerIgnore, exclude: DockerIgnore | None = None
 ) -> Iterator[tuple[str, Path, os.stat_result]]:
     """(path relative to the source, host path, lstat) for a source and, for a
-    directory, everything below it the .dockerignore keeps, parents first, sorted."""
+    directory, everything below it the .dockerignore keeps and ``--exclude`` (matched
+    relative to the source) does not name, parents first, sorted."""
+    skip = exclude or DockerIgnore()
     assert src.path is not None
     root = src.path
     yield "", root, os.stat(root)
@@ -256,13 +283,15 @@ def _walk_source(
             ctx_rel = prefix + child_rel
             st = os.lstat(child)
             if stat.S_ISDIR(st.st_mode):
-                ignored = ignore.is_ignored(ctx_rel)
-                if ignored and not ignore.may_reinclude_below(ctx_rel):
+                ignored = ignore.is_ignored(ctx_rel) or skip.is_ignored(child_rel)
+                if ignored and not (
+                    ignore.may_reinclude_below(ctx_rel) or skip.may_reinclude_below(child_rel)
+                ):
                     continue
                 if not ignored:
                     yield child_rel, child, st
                 yield from walk(child, child_rel)
-            elif not ignore.is_ignored(ctx_rel):
+            elif not ignore.is_ignored(ctx_rel) and not skip.is_ignored(child_rel):
                 yield child_rel, child, st
 
     yield from walk(root, "")
@@ -410,13 +439,19 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
             _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1])
             continue
         if src.is_dir:
-            for rel, path, st in _walk_source(src, plan.ignore):
+            top = posixpath.join(plan.dest, src.parents_path) if plan.parents else plan.dest
+            for rel, path, st in _walk_source(src, plan.ignore, plan.exclude):
                 if not rel:  # the directory itself: its contents go into dest
-                    mkdirs_in_root(rootfs, plan.dest, uid=uid, gid=gid)
+                    mkdirs_in_root(rootfs, top, uid=uid, gid=gid)
                     continue
-                _put(rootfs, posixpath.join(plan.dest, rel), path, st, uid, gid, plan.chmod)
+                _put(rootfs, posixpath.join(top, rel), path, st, uid, gid, plan.chmod)
             continue
-        dest = posixpath.join(plan.dest, posixpath.basename(src.name)) if into_dir else plan.dest
+        if plan.parents:
+            dest = posixpath.join(plan.dest, src.parents_path)
+        elif into_dir:
+            dest = posixpath.join(plan.dest, posixpath.basename(src.name))
+        else:
+            dest = plan.dest
         path = _path(src)
         _put(rootfs, dest, path, os.stat(path), uid, gid, plan.chmod)
 
