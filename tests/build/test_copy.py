@@ -192,3 +192,69 @@ def test_parents_keeps_the_source_paths_under_dest(tmp_path: Path) -> None:
     assert (root / "p" / "src" / "main.py").exists()
     root = _copy(tmp_path, "src/./pkg", dest="/q/", parents=True)
     assert (root / "q" / "pkg" / "mod.py").exists()
+
+
+def test_add_downloads_a_url_and_checks_its_checksum(tmp_path: Path) -> None:
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from imageforge.errors import DigestMismatch
+
+    _ctx(tmp_path)
+    _rootfs(tmp_path)
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.tar.gz").write_bytes(b"not really a tarball\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/tool.tar.gz"
+        good = "sha256:" + hashlib.sha256(b"not really a tarball\n").hexdigest()
+        ctx = tmp_path / "ctx"
+        root = tmp_path / "rootfs"
+        downloads = tmp_path / "dl"
+        downloads.mkdir()
+        instr = Add(sources=(url,), dest="/opt/", checksum=good)
+        plan = plan_copy(
+            instr,
+            context=ctx,
+            ignore=DockerIgnore(),
+            workdir=None,
+            where="Dockerfile:4",
+            downloads=downloads,
+        )
+        apply_copy(plan, root)
+        st = os.stat(root / "opt" / "tool.tar.gz")
+        assert stat.S_IMODE(st.st_mode) == 0o600  # downloaded, not unpacked
+        bad = Add(sources=(url,), dest="/opt/", checksum="sha256:" + "0" * 64)
+        with pytest.raises(DigestMismatch, match="Dockerfile:4"):
+            plan_copy(
+                bad,
+                context=ctx,
+                ignore=DockerIgnore(),
+                workdir=None,
+                where="Dockerfile:4",
+                downloads=downloads,
+            )
+        missing = Add(sources=(url + ".nope",), dest="/opt/")
+        with pytest.raises(NotFound, match="404"):
+            plan_copy(
+                missing,
+                context=ctx,
+                ignore=DockerIgnore(),
+                workdir=None,
+                where="Dockerfile:4",
+                downloads=downloads,
+            )
+    finally:
+        server.shutdown()
+        server.server_close()

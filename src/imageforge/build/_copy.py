@@ -24,9 +24,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
-from imageforge.errors import InvalidArgument, NotFound, Unsupported
+from imageforge.errors import (
+    DigestMismatch,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    Unsupported,
+)
 from imageforge.runtime import resolve_user
 
 __all__ = ["CopyPlan", "CopySource", "apply_copy", "plan_copy"]
@@ -85,6 +93,37 @@ class CopyPlan:
                         while chunk := f.read(_CHUNK):
                             h.update(chunk)
         return "sha256:" + h.hexdigest()
+
+
+def _download(url: str, checksum: str | None, directory: Path, where: str) -> CopySource:
+    """ADD <url>: fetch it (httpx, redirects followed) into ``directory``, check
+    ``--checksum``; the file lands as the URL's last path component, mode 0600 as
+    Docker gives it."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https"):
+        raise Unsupported(f"{where}: ADD {url}: only http and https URLs are supported")
+    name = posixpath.basename(parsed.path.rstrip("/")) or "index.html"
+    target = directory / f"{len(list(directory.iterdir()))}-{name}"
+    h = hashlib.sha256()
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            if response.status_code != 200:
+                raise NotFound(f"{where}: ADD {url}: the server answered {response.status_code}")
+            with open(target, "xb") as out:
+                for chunk in response.iter_bytes(_CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"{where}: ADD {url}: {exc}") from None
+    actual = "sha256:" + h.hexdigest()
+    if checksum and checksum != actual:
+        raise DigestMismatch(
+            f"{where}: ADD {url}: content is {actual}, --checksum says {checksum}",
+            expected=checksum,
+            actual=actual,
+        )
+    target.chmod(0o600)
+    return CopySource(name, target, parents_path=name)
 
 
 def _pivot(raw: str) -> str:
@@ -159,6 +198,7 @@ def plan_copy(
     workdir: str | None,
     where: str,
     from_image: str | None = None,
+    downloads: Path | None = None,
 ) -> CopyPlan:
     """Match the sources of an (expanded) COPY/ADD against the context; no rootfs yet.
     With ``from_image`` (``COPY --from``), ``context`` is that image's mounted rootfs:
@@ -179,11 +219,10 @@ def plan_copy(
             sources.append(CopySource(doc.name, None, heredoc=doc.content))
             continue
         if isinstance(instr, Add) and "://" in raw:
-            raise Unsupported(
-                f"{where}: ADD from a URL ({raw}) is not supported: builds here run "
-                "without network access to arbitrary hosts",
-                hint="download the file into the context and ADD or COPY it from there",
-            )
+            if downloads is None:
+                raise Unsupported(f"{where}: ADD from a URL needs a download directory")
+            sources.append(_download(raw, instr.checksum, downloads, where))
+            continue
         if not in_root and posixpath.normpath(raw.lstrip("/") or ".").startswith(".."):
             raise InvalidArgument(
                 f"{where}: {keyword} source {raw!r} is outside the build context",

@@ -511,12 +511,14 @@ class Builder:
                 )
                 extra = copy_plan.digest()
             elif isinstance(instr, Copy | Add):
+                downloads = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 copy_plan = plan_copy(
                     instr,
                     context=context,
                     ignore=ignore,
                     workdir=state.config.get("WorkingDir"),
                     where=where,
+                    downloads=downloads,
                 )
                 extra = copy_plan.digest()
             elif isinstance(instr, Run):
