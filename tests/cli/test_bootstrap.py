@@ -5,6 +5,7 @@ the store as it was."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -94,6 +95,13 @@ def test_busybox_output_leaves_the_store_untouched(tmp_path: Path) -> None:
     assert entry["annotations"]["org.opencontainers.image.ref.name"] == "2"
 
 
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str, str]]]:
+    root = tmp_path_factory.mktemp("filled") / "store"
+    _ok(root, "bootstrap", "busybox", "--progress", "quiet")
+    return root, _images(root)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -105,13 +113,34 @@ def test_busybox_output_leaves_the_store_untouched(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments_exit_2_and_change_nothing(
-    tmp_path: Path, args: list[str], message: str
+    filled: tuple[Path, list[tuple[str, str, str]]], args: list[str], message: str
 ) -> None:
-    root = tmp_path / "store"
-    _ok(root, "bootstrap", "busybox", "--progress", "quiet")
-    before = _images(root)
+    root, before = filled
     proc = _if(root, "bootstrap", *args, "--progress", "quiet")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and message in proc.stderr
     assert proc.stdout == ""
+    assert _images(root) == before
+
+
+def test_unreachable_mirror_exits_10_with_a_hint(
+    filled: tuple[Path, list[tuple[str, str, str]]],
+) -> None:
+    need_binary("debootstrap")
+    root, before = filled
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    proc = _if(
+        root,
+        "bootstrap",
+        "debian",
+        "--mirror",
+        f"http://127.0.0.1:{port}/debian",
+        "--progress",
+        "quiet",
+    )
+    assert proc.returncode == 10, proc.stderr
+    assert proc.stderr.startswith("error: debootstrap bookworm (minbase) from http://127.0.0.1:")
+    assert "\nhint: check the network and the mirror" in proc.stderr
     assert _images(root) == before
