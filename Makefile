@@ -54,6 +54,13 @@ demo: setup
 	$(IF) export hello:1 oci:$(DEMO_OUT)/hello-oci:1
 	$(IF) export hello:1 docker-archive:$(DEMO_OUT)/hello.tar
 	skopeo inspect oci:$(DEMO_OUT)/hello-oci:1
+	# The main job: a base image without a registry, a daemonless build, a run.
+	$(IF) bootstrap busybox -t busybox:latest
+	$(IF) build examples/hello-build -t hello-build:1 --progress plain \
+		--output docker-archive:$(DEMO_OUT)/hello-build.tar
+	$(IF) run --rm hello-build:1
+	$(IF) run --rm hello-build:1 demo-user
+	$(IF) inspect hello-build:1
 
 # One page per lint rule, generated from the rules (a test checks they are current).
 docs: venv

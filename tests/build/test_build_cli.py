@@ -358,3 +358,10 @@ def test_onbuild_triggers_run_in_the_child_build(tmp_path: Path, store_with_base
     assert ran.stdout == "t\nchild context\n"
     child = _config(store_with_base, "child:1")["config"]
     assert isinstance(child, dict) and not child["config"].get("OnBuild")
+
+
+def test_inspect_text_shows_build_commands_verbatim(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nRUN echo 'app:x:1000:' >> /etc/group\n")
+    ok(_build(store_with_base, ctx, "-t", "verbatim:1"))
+    shown = ok(run_cli(["--root", str(store_with_base), "inspect", "verbatim:1"])).stdout
+    assert "app:x:1000:" in shown  # not rich's :x: emoji

@@ -565,8 +565,7 @@ class Builder:
                 size = layer.size
             state.history.append(history)
             seconds = time.monotonic() - started
-            how = "CACHED" if cached else f"done in {seconds:.1f}s"
-            self.progress.done(label, f"{label}: {how}")
+            self.progress.done(label, "CACHED" if cached else None)
             return StepReport(index, line, text, cached, seconds, layer_digest, size, kind="fs")
         self._metadata(instr, state, where)
         state.history.append({"created": created, "created_by": text, "empty_layer": True})
@@ -680,7 +679,7 @@ class Builder:
     ) -> None:
         if instr.mounts:
             raise Unsupported(
-                f"{loc.file}:{loc.line}: RUN --mount is not supported yet",
+                "RUN --mount is not supported yet",
                 location=loc,
             )
         argv, script = _run_argv(instr, state.shell)
@@ -715,14 +714,14 @@ class Builder:
         shown = "\n".join(f"  | {line}" for line in output[-10:])
         if status.runtime_error:
             raise StepFailed(
-                f"{loc.file}:{loc.line}: RUN could not start: {status.runtime_error}",
+                f"RUN could not start: {status.runtime_error}",
                 exit_code=status.code,
                 output=output,
                 location=loc,
                 hint="run 'imageforge system check' to see whether containers can start",
             )
         raise StepFailed(
-            f"{loc.file}:{loc.line}: RUN {command!r} exited with code {status.code}"
+            f"RUN {command!r} exited with code {status.code}"
             + (f"; last lines of its output:\n{shown}" if shown else " and printed nothing"),
             exit_code=status.code,
             output=output,

@@ -82,7 +82,7 @@ _register()
 
 
 def _print_error(exc: ImageforgeError) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     err.print(f"error: {exc}", markup=False)
     if exc.hint:
         err.print(f"hint: {exc.hint}", markup=False)

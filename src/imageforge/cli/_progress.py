@@ -183,7 +183,7 @@ class RichProgress:
             BarColumn(),
             _AmountColumn(),
             TimeElapsedColumn(),
-            console=console or Console(stderr=True),
+            console=console or Console(stderr=True, emoji=False),
             transient=False,
         )
         self._lock = threading.Lock()
@@ -234,6 +234,6 @@ def progress_sink(mode: ProgressMode, *, stream: TextIO | None = None) -> Iterat
     if mode is ProgressMode.JSON:
         yield JsonProgress(stream)
         return
-    rich_progress = RichProgress(Console(file=target, force_terminal=True))
+    rich_progress = RichProgress(Console(file=target, force_terminal=True, emoji=False))
     with rich_progress.live() as sink:
         yield sink

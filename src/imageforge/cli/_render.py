@@ -15,8 +15,8 @@ def stdout_console() -> Console:
     """A console on the current stdout. On a terminal tables fit its width; piped, they
     keep every character (digests are not cut to fit 80 columns), as docker does."""
     if sys.stdout.isatty():
-        return Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=250)
+        return Console(file=sys.stdout, highlight=False, soft_wrap=False, emoji=False)
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=250, emoji=False)
 
 
 def print_json(data: Any) -> None:
