@@ -61,6 +61,15 @@ demo: setup
 	$(IF) run --rm hello-build:1
 	$(IF) run --rm hello-build:1 demo-user
 	$(IF) inspect hello-build:1
+	# Multi-stage (guide 2.2): Debian + golang-go build stage, scratch final stage.
+	$(IF) bootstrap debian --slim -t debian:bookworm
+	$(IF) build examples/go-service --target build -t go-builder:1 --progress plain
+	$(IF) build examples/go-service -t go-service:1 --progress plain
+	$(IF) images
+	$(IF) run go-service:1 & pid=$$!; \
+	$(BIN)/python -c "import httpx,time;\
+	exec('for _ in range(100):\n try:\n  print(httpx.get(\'http://127.0.0.1:8080/\').text, end=\'\'); break\n except httpx.HTTPError: time.sleep(0.2)')"; \
+	kill -TERM $$pid; wait $$pid || true
 
 # One page per lint rule, generated from the rules (a test checks they are current).
 docs: venv

@@ -72,3 +72,12 @@ if os.environ.get("CI"):
 
     settings.register_profile("ci", derandomize=True, deadline=None)
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def debian_slim(tmp_path_factory: pytest.TempPathFactory) -> DebianSlim:
+    """``imageforge bootstrap debian --slim`` once per session, as an OCI layout."""
+    return make_debian_slim(tmp_path_factory)
+
+
+from tests.bootstrap.conftest import DebianSlim, make_debian_slim  # noqa: E402

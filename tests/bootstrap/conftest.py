@@ -84,8 +84,9 @@ class DebianSlim:
         self.rootfs = umoci_unpack(self.layout, "bookworm-slim", out / "bundle")
 
 
-@pytest.fixture(scope="session")
-def debian_slim(tmp_path_factory: pytest.TempPathFactory) -> DebianSlim:
+def make_debian_slim(tmp_path_factory: pytest.TempPathFactory) -> DebianSlim:
+    """The session's one debian slim bootstrap (the ``debian_slim`` fixture lives in
+    tests/conftest.py so tests/bootstrap and tests/build share it)."""
     need_binary("debootstrap")
     out = tmp_path_factory.mktemp("debian-slim")
     proc = run_cli(

@@ -8,17 +8,42 @@ separate from the process's exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from imageforge.errors import NotFound
 from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
 from imageforge.runtime._spec import build_spec
+
+
+@contextlib.contextmanager
+def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While the runtime runs in the foreground, SIGTERM and SIGINT sent to imageforge go
+    to it, and it passes them to the container's process (runc and crun forward
+    signals); the container then exits and its exit status is returned as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
 
 __all__ = ["KNOWN_RUNTIMES", "OciRuntime", "find_runtime"]
 
@@ -86,6 +111,13 @@ class OciRuntime:
             return [f"--log=file:{log}", "--log-format=json"]
         return ["--log", str(log), "--log-format", "json"]
 
+    def _kill(self, state: Path, cid: str) -> None:
+        """Stop a container whose caller gave up on it (timeout, an exception)."""
+        for args in (["kill", cid, "KILL"], ["delete", "--force", cid]):
+            subprocess.run(
+                [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
+            )
+
     def run(
         self,
         rootfs: Path,
@@ -121,25 +153,21 @@ class OciRuntime:
                 str(bundle),
                 cid,
             ]
+            proc = subprocess.Popen(
+                argv,
+                stdin=io.stdin if io.stdin is not None else subprocess.DEVNULL,
+                stdout=io.stdout if io.stdout is not None else subprocess.DEVNULL,
+                stderr=io.stderr if io.stderr is not None else subprocess.DEVNULL,
+            )
             try:
-                proc = subprocess.run(
-                    argv,
-                    stdin=io.stdin if io.stdin is not None else subprocess.DEVNULL,
-                    stdout=io.stdout if io.stdout is not None else subprocess.DEVNULL,
-                    stderr=io.stderr if io.stderr is not None else subprocess.DEVNULL,
-                    timeout=self.timeout,
-                    check=False,
-                )
+                with _forward_signals(proc):
+                    proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
-                subprocess.run(
-                    [str(self.binary), "--root", str(state), "kill", cid, "KILL"],
-                    capture_output=True,
-                    check=False,
-                )
-                subprocess.run(
-                    [str(self.binary), "--root", str(state), "delete", "--force", cid],
-                    capture_output=True,
-                    check=False,
-                )
+                self._kill(state, cid)
+                proc.wait()
                 return ExitStatus(124, f"timed out after {self.timeout}s")
+            except BaseException:
+                self._kill(state, cid)
+                proc.wait()
+                raise
             return ExitStatus(proc.returncode, _log_errors(log))

@@ -1,0 +1,114 @@
+"""examples/go-service: the guide's multi-stage example for real — a Debian build stage
+with Debian's golang-go (installed by a RUN over the network), a scratch final stage
+with the static binary; the service answers over loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from imageforge.store import Store
+from imageforge.transports import open_source, select_platform
+from tests.bootstrap.conftest import DebianSlim
+from tests.build.conftest import ok
+from tests.conftest import imageforge_cmd, requires_root, run_cli
+
+pytestmark = [requires_root, pytest.mark.slow]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-service"
+
+
+def _uncompressed_size(root: Path, name: str) -> int:
+    with open_source(name, Store(root)) as obj:
+        image = select_platform(obj)
+        total = 0
+        for layer in image.layers():
+            with layer.open_uncompressed() as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+        return total
+
+
+def test_go_service_builds_small_and_answers(tmp_path: Path, debian_slim: DebianSlim) -> None:
+    root = tmp_path / "store"
+    ok(
+        run_cli(
+            ["--root", str(root), "import", f"oci:{debian_slim.layout}", "-t", "debian:bookworm"]
+        )
+    )
+    ok(
+        run_cli(
+            [
+                "--root",
+                str(root),
+                "build",
+                str(EXAMPLE),
+                "--target",
+                "build",
+                "-t",
+                "go-builder:1",
+                "--progress",
+                "plain",
+            ],
+            timeout=900,
+        )
+    )
+    ok(
+        run_cli(
+            [
+                "--root",
+                str(root),
+                "build",
+                str(EXAMPLE),
+                "-t",
+                "go-service:1",
+                "--progress",
+                "plain",
+            ],
+            timeout=900,
+        )
+    )
+    builder = _uncompressed_size(root, "go-builder:1")
+    final = _uncompressed_size(root, "go-service:1")
+    assert builder > 400 * 1000 * 1000, builder
+    assert final < 15 * 1000 * 1000, final
+    port = 18000 + os.getpid() % 1000
+    proc = subprocess.Popen(
+        [
+            *imageforge_cmd(),
+            "--root",
+            str(root),
+            "run",
+            "-e",
+            f"ADDR=127.0.0.1:{port}",
+            "go-service:1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert body == "hello from a 15 MB image built by imageforge\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert "listening on" in err
+    cfg = json.loads(
+        ok(run_cli(["--root", str(root), "inspect", "go-service:1", "--format", "json"])).stdout
+    )["config"]
+    assert cfg["config"]["User"] == "65534:65534"
+    assert str(root) not in Path("/proc/self/mountinfo").read_text()  # run cleaned up
