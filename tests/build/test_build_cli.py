@@ -320,6 +320,8 @@ def test_heredoc_runs(tmp_path: Path, store_with_base: Path) -> None:
         'RUN <<EOF\n#!/bin/sh\necho "script $0" > /two\nEOF\n'
         "RUN cat <<-EOT > /three\n\tindented\n\tEOT\n"
         "RUN <<EOF sh\necho from-stdin > /four\nEOF\n"
+        "COPY <<EOF <<EOT /docs/\nfirst\nEOF\nsecond\nEOT\n"
+        "COPY --chmod=700 <<EOF /usr/local/bin/hi\n#!/bin/sh\necho hi\nEOF\n"
     )
     ctx = _context(tmp_path, dockerfile)
     ok(_build(store_with_base, ctx, "-t", "heredoc:1"))

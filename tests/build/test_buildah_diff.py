@@ -130,6 +130,7 @@ FROM $BASE AS final
 COPY --from=builder /out/bin/app /usr/local/bin/app
 COPY --from=tested /out/tested /out/stamp /checks/
 COPY --from=0 /work/src /src-copy
+COPY --from={base} /etc/passwd /from-image/passwd
 CMD ["app"]
 """,
         "src/a.sh": "#!/bin/sh\n",
