@@ -367,3 +367,22 @@ def test_inspect_text_shows_build_commands_verbatim(tmp_path: Path, store_with_b
     ok(_build(store_with_base, ctx, "-t", "verbatim:1"))
     shown = ok(run_cli(["--root", str(store_with_base), "inspect", "verbatim:1"])).stdout
     assert "app:x:1000:" in shown  # not rich's :x: emoji
+
+
+def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base: Path) -> None:
+    # Stage "listener" waits for stage "talker" over loopback: run one after the other,
+    # the listener would give up (timeout 60) and the build would fail.
+    port = 19000 + os.getpid() % 1000
+    ctx = _context(
+        tmp_path,
+        "FROM busybox AS listener\n"
+        f"RUN timeout 60 nc -l -p {port} > /got && test -s /got\n"
+        "FROM busybox AS talker\n"
+        f"RUN for i in $(seq 300); do echo hello | nc 127.0.0.1 {port} && break; sleep 0.2; "
+        "done; echo sent > /sent\n"
+        "FROM busybox\n"
+        "COPY --from=listener /got /got\nCOPY --from=talker /sent /sent\n",
+    )
+    ok(_build(store_with_base, ctx, "-t", "together:1"))
+    ran = run_cli(["--root", str(store_with_base), "run", "together:1", "cat", "/got", "/sent"])
+    assert ran.stdout == "hello\nsent\n", ran.stderr

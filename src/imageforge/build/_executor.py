@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,16 +179,22 @@ class Builder:
         self.cache = BuildCache(store)
         self._bases: dict[tuple[str, str | None], Image] = {}
         self._stages: dict[int, Image] = {}
+        self._lock = threading.RLock()
 
     # -- inputs -----------------------------------------------------------------------
 
     @property
     def runtime(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = select_runtime(progress=self.progress)
-        return self._runtime
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = select_runtime(progress=self.progress)
+            return self._runtime
 
     def _base(self, name: str, platform: str | None) -> Image:
+        with self._lock:
+            return self._base_locked(name, platform)
+
+    def _base_locked(self, name: str, platform: str | None) -> Image:
         key = (name, platform)
         if key not in self._bases:
             if name.lower() == "scratch":
@@ -229,21 +236,38 @@ class Builder:
         ignore = load_dockerignore(context, dockerfile_path)
         steps: list[StepReport] = []
         self._stages = {}
+        per_stage: dict[int, list[StepReport]] = {}
+
+        def job(index: int, deps: list[Future[None]]) -> None:
+            for dep in deps:
+                dep.result()  # a failed dependency fails this stage too
+            image, stage_steps = self._build_stage(
+                df,
+                resolution,
+                resolution.stages[index],
+                options,
+                created,
+                context,
+                ignore,
+                final=index == target,
+            )
+            self._stages[index] = image
+            per_stage[index] = stage_steps
+
         with self.store.writing():
-            for index in needed:
-                stage = resolution.stages[index]
-                image, stage_steps = self._build_stage(
-                    df,
-                    resolution,
-                    stage,
-                    options,
-                    created,
-                    context,
-                    ignore,
-                    final=index == target,
-                )
-                self._stages[index] = image
-                steps.extend(stage_steps)
+            if len(needed) == 1:
+                job(needed[0], [])
+            else:
+                # independent stages run at once; each waits only for the stages it uses
+                with ThreadPoolExecutor(max_workers=len(needed)) as pool:
+                    futures: dict[int, Future[None]] = {}
+                    for index in needed:
+                        deps = [futures[d] for d in self._deps(resolution, index)]
+                        futures[index] = pool.submit(job, index, deps)
+                    for index in needed:
+                        futures[index].result()
+        for index in needed:
+            steps.extend(per_stage[index])
         return BuildResult(self._stages[target], tuple(steps), tuple(warnings))
 
     # -- stages --------------------------------------------------------------------------
@@ -270,23 +294,23 @@ class Builder:
             )
         return found
 
+    def _deps(self, resolution: Resolution, index: int) -> list[int]:
+        """The earlier stages stage ``index`` uses: FROM <stage>, COPY --from=<stage>."""
+        stage = resolution.stages[index]
+        refs = [stage.base]
+        refs += [i.from_ for i in stage.instructions if isinstance(i, Copy) and i.from_]
+        found = (self._stage_index(resolution, ref, index) for ref in refs)
+        return sorted({d for d in found if d is not None})
+
     def _needed(self, resolution: Resolution, target: int) -> list[int]:
-        """The stages ``target`` needs (FROM <stage>, COPY --from=<stage>), in order: a
-        stage nothing needs is never run."""
+        """The stages ``target`` needs, in order: a stage nothing needs is never run."""
         seen: set[int] = set()
         todo = [target]
         while todo:
             index = todo.pop()
-            if index in seen:
-                continue
-            seen.add(index)
-            stage = resolution.stages[index]
-            refs = [stage.base]
-            refs += [i.from_ for i in stage.instructions if isinstance(i, Copy) and i.from_]
-            for ref in refs:
-                dep = self._stage_index(resolution, ref, index)
-                if dep is not None:
-                    todo.append(dep)
+            if index not in seen:
+                seen.add(index)
+                todo.extend(self._deps(resolution, index))
         return sorted(seen)
 
     def _triggers(
