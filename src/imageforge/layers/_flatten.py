@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from imageforge.errors import NotFound
+from imageforge.errors import ImageforgeError, NotFound
 from imageforge.layers._model import Entry, EntryType, LayerInfo
 from imageforge.layers._read import LayerReader, open_layer
 from imageforge.layers._whiteout import WhiteoutKind, parse_whiteout
@@ -49,11 +49,17 @@ class FsNode:
     layer: int
 
 
+def layer_name(layer: Layer, index: int) -> str:
+    """How errors name the layer at 0-based ``index``: ``#N (digest)``, numbered from 1
+    as ``inspect`` lists layers."""
+    return f"#{index + 1} ({layer.digest})"
+
+
 def read_layer(layer: Layer, index: int) -> LayerReader:
-    """A one-pass reader over ``layer``, its errors naming the layer by index and digest."""
+    """A one-pass reader over ``layer``, its errors naming the layer by number and digest."""
     return open_layer(
         layer.open_compressed(),
-        name=f"#{index} ({layer.digest})",
+        name=layer_name(layer, index),
         media_type=layer.media_type,
     )
 
@@ -209,10 +215,18 @@ class Merger:
 
 def layer_entries(layer: Layer, index: int) -> tuple[list[Entry], LayerInfo]:
     """Every member of ``layer`` (headers only, content skipped) and what the pass learned;
-    errors name the layer by index and digest."""
-    with read_layer(layer, index) as reader:
-        entries = list(reader)
-        info = reader.finish()
+    errors name the layer by number (from 1) and digest."""
+    try:
+        with read_layer(layer, index) as reader:
+            entries = list(reader)
+            info = reader.finish()
+    except ImageforgeError as exc:
+        # The blob's own reader (a store file, an archive member) names only the digest.
+        name = layer_name(layer, index)
+        if name not in exc.message:
+            exc.message = f"layer {name}: {exc.message.removeprefix(f'layer {layer.digest}: ')}"
+            exc.args = (exc.message,)
+        raise
     return entries, info
 
 
