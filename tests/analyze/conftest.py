@@ -43,3 +43,43 @@ def build_image(
         )
         image = append_layers(image, Addendum(layer, History(created_by=created_by)))
     return image
+
+
+MB10 = 10_000_000
+
+BASE = "FROM debian (base layer)"
+ADD_BIG = "ADD big.tar /tmp/"
+RM_BIG = "RUN rm /tmp/big"
+CONF2 = "COPY conf.v2 /etc/conf"
+CONF3 = "COPY conf.v3 /etc/conf"
+REPLACE = "RUN rm -rf /opt/app && mkdir /opt/app && touch /opt/app/c"
+
+
+def known_waste_image() -> Image:
+    """A 10 MB file added then deleted, a file overwritten twice, a directory replaced."""
+    return build_image(
+        (BASE, [("bin", D, 0), ("bin/sh", F, 1000), ("etc", D, 0), ("etc/conf", F, 100)]),
+        (
+            ADD_BIG,
+            [
+                ("tmp", D, 0),
+                ("tmp/big", F, MB10),
+                ("opt", D, 0),
+                ("opt/app", D, 0),
+                ("opt/app/a", F, 5000),
+                ("opt/app/b", F, 7000),
+            ],
+        ),
+        (RM_BIG, [("tmp", D, 0), ("tmp/.wh.big", F, 0)]),
+        (CONF2, [("etc", D, 0), ("etc/conf", F, 200)]),
+        (CONF3, [("etc", D, 0), ("etc/conf", F, 300)]),
+        (
+            REPLACE,
+            [
+                ("opt", D, 0),
+                ("opt/app", D, 0),
+                ("opt/app/.wh..wh..opq", F, 0),
+                ("opt/app/c", F, 900),
+            ],
+        ),
+    )

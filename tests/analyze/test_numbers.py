@@ -4,52 +4,21 @@ from the definitions (dive's, as its efficiency.go computes them, and imageforge
 from __future__ import annotations
 
 from imageforge.analyze import analyze
-from imageforge.oci import Image
 
-from .conftest import D, F, build_image
-
-MB10 = 10_000_000
-
-BASE = "FROM debian (base layer)"
-ADD_BIG = "ADD big.tar /tmp/"
-RM_BIG = "RUN rm /tmp/big"
-CONF2 = "COPY conf.v2 /etc/conf"
-CONF3 = "COPY conf.v3 /etc/conf"
-REPLACE = "RUN rm -rf /opt/app && mkdir /opt/app && touch /opt/app/c"
-
-
-def _known_waste() -> Image:
-    """A 10 MB file added then deleted, a file overwritten twice, a directory replaced."""
-    return build_image(
-        (BASE, [("bin", D, 0), ("bin/sh", F, 1000), ("etc", D, 0), ("etc/conf", F, 100)]),
-        (
-            ADD_BIG,
-            [
-                ("tmp", D, 0),
-                ("tmp/big", F, MB10),
-                ("opt", D, 0),
-                ("opt/app", D, 0),
-                ("opt/app/a", F, 5000),
-                ("opt/app/b", F, 7000),
-            ],
-        ),
-        (RM_BIG, [("tmp", D, 0), ("tmp/.wh.big", F, 0)]),
-        (CONF2, [("etc", D, 0), ("etc/conf", F, 200)]),
-        (CONF3, [("etc", D, 0), ("etc/conf", F, 300)]),
-        (
-            REPLACE,
-            [
-                ("opt", D, 0),
-                ("opt/app", D, 0),
-                ("opt/app/.wh..wh..opq", F, 0),
-                ("opt/app/c", F, 900),
-            ],
-        ),
-    )
+from .conftest import (
+    ADD_BIG,
+    BASE,
+    CONF2,
+    CONF3,
+    MB10,
+    REPLACE,
+    RM_BIG,
+    known_waste_image,
+)
 
 
 def test_dive_numbers_on_known_waste() -> None:
-    result = analyze(_known_waste())
+    result = analyze(known_waste_image())
     dive = result.dive
     # Leaves per path (dive): sizes in each layer that shows the path.
     #   bin/sh 1000 | etc/conf 100, 200, 300 | tmp/big 10 MB, then a whiteout over a
@@ -87,7 +56,7 @@ def test_dive_numbers_on_known_waste() -> None:
 
 
 def test_imageforge_numbers_on_known_waste() -> None:
-    result = analyze(_known_waste())
+    result = analyze(known_waste_image())
     waste = result.waste
     # Unreachable at the end: the 10 MB file, the first two versions of etc/conf and
     # what the opaque directory hid.
@@ -115,7 +84,7 @@ def test_imageforge_numbers_on_known_waste() -> None:
 
 
 def test_per_layer_report() -> None:
-    result = analyze(_known_waste())
+    result = analyze(known_waste_image())
     rows = [
         (r.created_by, r.size, r.added, r.modified, r.removed, r.wasted_bytes)
         for r in result.layers
