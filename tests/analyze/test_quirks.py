@@ -112,3 +112,20 @@ def test_file_trees() -> None:
     }
     with pytest.raises(InvalidArgument, match="layer 3 does not exist"):
         file_tree(result, 2)
+
+
+def test_paths_nested_deeper_than_the_recursion_limit() -> None:
+    deep = "/".join(["d"] * 3000)
+    image = build_image(
+        ("base", [(f"{deep}/f", F, 10), (f"{deep}/g", F, 5)]),
+        ("rm", [(f"{deep}/.wh.f", F, 0), (".wh.d", F, 0)]),
+    )
+    result = analyze(image)
+    assert result.waste.wasted_bytes == 15
+    assert result.dive.wasted_bytes == 10  # f: 10 + a 0-byte whiteout; d: implicit, 0
+    tree = file_tree(result)
+    assert max(depth for depth, _ in tree.walk()) == 3000
+    removed = {
+        n.path.rpartition("/")[2]: n.size for _, n in tree.walk() if n.change is Change.REMOVED
+    }
+    assert removed == {"f": 10, "g": 5}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from imageforge.oci import Reference
 from imageforge.store import Store
 from imageforge.transports import TransportRef, write_image
 from tests.analyze.conftest import MB10, known_waste_image
-from tests.conftest import run_cli
+from tests.conftest import imageforge_cmd, run_cli
 
 DIVE_WASTED = MB10 + 600
 OWN_WASTED = MB10 + 100 + 200 + 5000 + 7000
@@ -224,3 +227,30 @@ def test_other_transports(root: Path, tmp_path: Path) -> None:
     proc = run_cli(["analyze", f"oci:{layout}:v1", "--format", "json", "--progress", "quiet"])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["waste"]["wastedBytes"] == OWN_WASTED
+
+
+def test_tree_on_a_terminal_is_coloured(root: Path) -> None:
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "IMAGEFORGE_ROOT")}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    cmd = [*imageforge_cmd(), "--root", str(root), "analyze", "waste:1", "--tree"]
+    proc = subprocess.Popen(
+        [*cmd, "--progress", "quiet"], stdout=slave, stderr=subprocess.DEVNULL, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    out = b"".join(chunks).decode()
+    assert "\x1b[" in out  # coloured
+    assert "\x1b[33mconf  300 B" in out  # modified: yellow
+    assert "\x1b[9;31mbig  10 MB" in out or "\x1b[31;9mbig  10 MB" in out  # removed: struck red
+    assert "├──" in out or "└──" in out  # drawn as a tree

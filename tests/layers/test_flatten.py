@@ -149,3 +149,13 @@ def test_whiteout_of_a_directory_removes_its_whole_subtree_only() -> None:
     diffs = list(walk_layers(image, workers=1))
     assert {n.path for n in diffs[1].removed} == {"a", "a/b", "a/b/c"}
     assert sorted(flatten(image)) == ["ab"]
+
+
+def test_directories_only_implied_by_their_files_are_removed_and_replaced_whole() -> None:
+    image = _image(
+        [("x/y/z", F, b"1"), ("p/q", F, b"2"), ("keep/k", F, b"3")],
+        [(".wh.x", F, b""), ("p", F, b"file over an implied directory")],
+    )
+    second = list(walk_layers(image))[1]
+    assert {n.path for n in second.removed} == {"x/y/z", "p/q"}
+    assert sorted(flatten(image)) == ["keep/k", "p"]

@@ -74,21 +74,37 @@ class _Node:
 
     def copy(self) -> _Node:
         new = _Node(self.name)
-        new.set_payload(self.is_dir, self.size)
-        new.children = {k: v.copy() for k, v in self.children.items()}
+        stack = [(self, new)]
+        while stack:  # iterative: a hostile layer may nest paths thousands deep
+            src, dst = stack.pop()
+            dst.set_payload(src.is_dir, src.size)
+            for name, child in src.children.items():
+                copied = dst.children[name] = _Node(name)
+                stack.append((child, copied))
         return new
 
-    def child_first(self, path: str = "") -> Iterator[tuple[str, _Node]]:
+    def child_first(self) -> Iterator[tuple[str, _Node]]:
         """(path, node) of every node below this one, children before parents, siblings
         by name (dive's default order); the root itself is never yielded."""
-        for name in sorted(self.children):
-            child = self.children[name]
-            child_path = f"{path}/{name}" if path else name
-            yield from child.child_first(child_path)
-            yield child_path, child
+        stack: list[tuple[str, _Node, bool]] = [
+            (name, self.children[name], False) for name in sorted(self.children, reverse=True)
+        ]
+        while stack:
+            path, node, expanded = stack.pop()
+            if expanded or not node.children:
+                yield path, node
+                continue
+            stack.append((path, node, True))
+            for name in sorted(node.children, reverse=True):
+                stack.append((f"{path}/{name}", node.children[name], False))
 
     def total(self) -> int:
-        return self.size + sum(c.total() for c in self.children.values())
+        size, stack = 0, [self]
+        while stack:
+            node = stack.pop()
+            size += node.size
+            stack.extend(node.children.values())
+        return size
 
 
 def _visible_path(path: str) -> str:

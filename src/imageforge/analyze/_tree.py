@@ -34,16 +34,18 @@ class TreeNode:
     size: int = 0
     layer: int | None = None
     linkname: str = ""
-    children: dict[str, TreeNode] = field(default_factory=dict)
+    children: dict[str, TreeNode] = field(default_factory=dict, repr=False)
 
     def sorted_children(self) -> list[TreeNode]:
         return [self.children[k] for k in sorted(self.children)]
 
-    def walk(self, depth: int = 0) -> Iterator[tuple[int, TreeNode]]:
+    def walk(self) -> Iterator[tuple[int, TreeNode]]:
         """(depth, node) of everything below this node, parents first, by name."""
-        for child in self.sorted_children():
-            yield depth, child
-            yield from child.walk(depth + 1)
+        stack = [(0, c) for c in reversed(self.sorted_children())]
+        while stack:  # iterative: paths may nest deeper than Python's recursion limit
+            depth, node = stack.pop()
+            yield depth, node
+            stack.extend((depth + 1, c) for c in reversed(node.sorted_children()))
 
 
 def _place(root: TreeNode, node: FsNode, change: Change) -> None:
@@ -62,10 +64,16 @@ def _place(root: TreeNode, node: FsNode, change: Change) -> None:
     here.children[parts[-1]] = new
 
 
-def _sum(node: TreeNode) -> int:
-    if node.children:
-        node.size = sum(_sum(c) for c in node.children.values())
-    return node.size if node.change is not Change.REMOVED else 0
+def _sum(root: TreeNode) -> None:
+    """Directory sizes, children first: the files below that are not removed (for a
+    removed directory: everything below it)."""
+    order = [root, *(n for _, n in root.walk())]
+    for node in reversed(order):
+        if node.children:
+            removed = node.change is Change.REMOVED
+            node.size = sum(
+                c.size for c in node.children.values() if removed or c.change is not Change.REMOVED
+            )
 
 
 def file_tree(analysis: Analysis, layer: int | None = None) -> TreeNode:

@@ -130,8 +130,16 @@ class Merger:
         self._children: dict[str, set[str]] = {}
 
     def _put(self, node: FsNode) -> None:
-        if node.path not in self.nodes:
-            self._children.setdefault(_parent(node.path), set()).add(node.path)
+        # Link the path into its parent's children, and so on up while the parents are
+        # not linked yet (a layer need not list the directories its files are in).
+        path = node.path
+        while path != ".":
+            parent = _parent(path)
+            siblings = self._children.setdefault(parent, set())
+            if path in siblings:
+                break
+            siblings.add(path)
+            path = parent
         self.nodes[node.path] = node
 
     def _drop(self, path: str, *, keep_self: bool, out: list[FsNode]) -> None:
@@ -176,7 +184,11 @@ class Merger:
                 index,
             )
             old = self.nodes.get(entry.path)
-            if old is not None and old.type is EntryType.DIR and entry.type is not EntryType.DIR:
+            if (
+                entry.type is not EntryType.DIR
+                and (old is None or old.type is EntryType.DIR)
+                and self._children.get(entry.path)
+            ):  # a non-directory replaces a directory (listed or implied) and all below
                 gone = []
                 self._drop(entry.path, keep_self=True, out=gone)
                 for n in gone:
