@@ -1,9 +1,10 @@
 """Time ``imageforge analyze`` and its peak memory on a 1 GiB, 20-layer image.
 
-    .venv/bin/python benchmarks/analyze_large.py [--gib 1] [--layers 20] [--repeat 3]
+    .venv/bin/python benchmarks/analyze_large.py [--gib 1] [--layers 20] [--files 400]
+                                                  [--repeat 3]
 
 The image is written into a temporary store with ``layers.write_layer`` (gzip level 1):
-each layer adds 400 files, half random and half text-like, and every layer after the
+each layer adds 400 files (``--files``), half random and half text-like, and every layer after the
 first also overwrites 20 files of the layer below and deletes 20 others; layer 11
 removes a whole directory, so both waste computations have work to do.
 ``imageforge analyze --format json`` then runs as a child process under
@@ -31,7 +32,6 @@ from imageforge.oci.mutate import Addendum, append_layers, empty_image
 from imageforge.store import Store
 from imageforge.transports import BlobLayer, TransportRef, write_image
 
-FILES_PER_LAYER = 400
 _TEXT = b"".join(b"line %06d of a text-like file, compressible\n" % i for i in range(4096))
 _RANDOM = os.urandom(1 << 20)
 
@@ -46,9 +46,9 @@ def _content(seed: int, size: int) -> bytes:
     return bytes(out)
 
 
-def build(store: Store, total: int, layers: int) -> tuple[str, int]:
+def build(store: Store, total: int, layers: int, files: int) -> tuple[str, int]:
     image: Image = empty_image()
-    per_file = total // (layers * FILES_PER_LAYER + (layers - 1) * 20)
+    per_file = total // (layers * files + (layers - 1) * 20)
     written = 0
     for n in range(layers):
         entries: list[tuple[Entry, bytes | None]] = [(Entry(f"l{n}", EntryType.DIR), None)]
@@ -59,7 +59,7 @@ def build(store: Store, total: int, layers: int) -> tuple[str, int]:
                 entries.append((whiteout_entry(f"l{n - 1}/f{i}"), None))
         if n == 10:
             entries.append((whiteout_entry("l3"), None))
-        for i in range(FILES_PER_LAYER):
+        for i in range(files):
             entries.append((Entry(f"l{n}/f{i}", EntryType.FILE, size=per_file), None))
         with_content = [
             (e, _content(n * 1000 + k, e.size) if e.type is EntryType.FILE and e.size else data)
@@ -113,14 +113,16 @@ def main() -> int:
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--layers", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--files", type=int, default=400, help="files added per layer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imageforge-bench-") as tmp:
         root = Path(tmp) / "store"
         t0 = time.perf_counter()
-        name, written = build(Store(root), int(args.gib * (1 << 30)), args.layers)
+        name, written = build(Store(root), int(args.gib * (1 << 30)), args.layers, args.files)
         blobs = sum(p.stat().st_size for p in (root / "blobs").rglob("*") if p.is_file())
         print(
-            f"image: {args.layers} layers, {written / (1 << 30):.2f} GiB of files, "
+            f"image: {args.layers} layers of {args.files} files, "
+            f"{written / (1 << 30):.2f} GiB of files, "
             f"{blobs / (1 << 30):.2f} GiB of blobs, built in {time.perf_counter() - t0:.1f}s"
         )
         best = None
