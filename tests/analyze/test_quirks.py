@@ -7,7 +7,9 @@ import pytest
 from imageforge.analyze import Change, analyze, file_tree
 from imageforge.errors import DigestMismatch, InvalidArgument
 from imageforge.layers import EntryType
-from imageforge.oci import Digest
+from imageforge.oci import Descriptor, Digest
+from imageforge.oci.mutate import Addendum, append_layers, empty_image
+from imageforge.transports import BlobLayer
 
 from .conftest import D, F, H, build_image
 
@@ -129,3 +131,18 @@ def test_paths_nested_deeper_than_the_recursion_limit() -> None:
         n.path.rpartition("/")[2]: n.size for _, n in tree.walk() if n.change is Change.REMOVED
     }
     assert removed == {"f": 10, "g": 5}
+
+
+def test_a_layer_that_is_not_what_the_config_says_is_named() -> None:
+    good = build_image(("one", [("a", F, 10)]), ("two", [("b", F, 20)]))
+    other = build_image(("one", [("a", F, 10)]), ("two", [("b", F, 21)]))
+    second = other.layers()[1]
+    wrong = BlobLayer(  # layer 2 of `other`, announced with the diff_id of `good`'s
+        Descriptor(second.media_type, second.digest, second.size),
+        good.layers()[1].diff_id,
+        lambda _d: second.open_compressed(),
+    )
+    lying = append_layers(empty_image(), Addendum(other.layers()[0]), Addendum(wrong))
+    with pytest.raises(DigestMismatch) as info:
+        analyze(lying)
+    assert f"layer #2 ({second.digest})" in str(info.value)

@@ -254,3 +254,11 @@ def test_tree_on_a_terminal_is_coloured(root: Path) -> None:
     assert "\x1b[33mconf  300 B" in out  # modified: yellow
     assert "\x1b[9;31mbig  10 MB" in out or "\x1b[31;9mbig  10 MB" in out  # removed: struck red
     assert "├──" in out or "└──" in out  # drawn as a tree
+
+
+def test_help_states_the_threshold_precedence() -> None:
+    proc = run_cli(["analyze", "--help"])
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0
+    assert "the command line, then [analyze] in imageforge.toml" in text
+    assert "then .dive-ci" in text and "then dive's defaults" in text

@@ -142,7 +142,6 @@ def analyze(
                 added=len(diff.added),
                 modified=modified,
                 removed=len(diff.removed),
-                added_bytes=sum(e.size for e in diff.entries),
                 wasted_bytes=wasted_per_layer[diff.index],
             )
         )

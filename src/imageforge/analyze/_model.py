@@ -38,7 +38,6 @@ class LayerReport:
     added: int
     modified: int
     removed: int
-    added_bytes: int
     wasted_bytes: int  # bytes this layer wrote that a later layer hid
 
     def to_json(self) -> dict[str, Any]:
@@ -54,7 +53,6 @@ class LayerReport:
             "added": self.added,
             "modified": self.modified,
             "removed": self.removed,
-            "addedBytes": self.added_bytes,
             "wastedBytes": self.wasted_bytes,
         }
 

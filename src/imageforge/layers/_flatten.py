@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from imageforge.errors import ImageforgeError, NotFound
+from imageforge.errors import DigestMismatch, ImageforgeError, NotFound
 from imageforge.layers._model import Entry, EntryType, LayerInfo
 from imageforge.layers._read import LayerReader, open_layer
 from imageforge.layers._whiteout import WhiteoutKind, parse_whiteout
@@ -245,14 +245,25 @@ def layer_entries(layer: Layer, index: int) -> tuple[list[Entry], LayerInfo]:
 def walk_layers(image: Image, *, workers: int = 2) -> Iterator[LayerDiff]:
     """The :class:`LayerDiff` of each layer of ``image``, bottom first. Up to ``workers``
     layers are read at once (decompression and hashing release the GIL); they are
-    applied in order."""
+    applied in order. A layer whose tar does not hash to the config's diff_id raises
+    :class:`DigestMismatch` naming it."""
     layers = list(image.layers())
     merger = Merger()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(layer_entries, layer, i) for i, layer in enumerate(layers)]
         try:
             for index, future in enumerate(futures):
-                entries, _ = future.result()
+                entries, info = future.result()
+                expected = layers[index].diff_id
+                if info.diff_id != expected:
+                    raise DigestMismatch(
+                        f"layer {layer_name(layers[index], index)}: its tar is "
+                        f"{info.diff_id}, but the image config says {expected}",
+                        expected=str(expected),
+                        actual=str(info.diff_id),
+                        hint="the image config does not describe this layer; rebuild or "
+                        "re-import the image",
+                    )
                 yield merger.apply(index, entries)
         finally:
             for future in futures:
