@@ -107,7 +107,7 @@ def test_file_trees() -> None:
     merged = file_tree(result)
     merged_flat = {n.path: (n.change, n.type, n.layer) for _, n in merged.walk()}
     assert merged_flat == {
-        "etc": (Change.MODIFIED, EntryType.DIR, 1),
+        "etc": (Change.UNCHANGED, EntryType.DIR, 1),  # re-listed as it was
         "etc/conf": (Change.MODIFIED, EntryType.FILE, 1),
         "etc/old": (Change.REMOVED, EntryType.FILE, 0),
         "new": (Change.ADDED, EntryType.FILE, 1),

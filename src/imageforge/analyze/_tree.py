@@ -48,6 +48,14 @@ class TreeNode:
             stack.extend((depth + 1, c) for c in reversed(node.sorted_children()))
 
 
+def _unchanged_dir(old: FsNode, new: FsNode) -> bool:
+    return (
+        old.type is EntryType.DIR
+        and new.type is EntryType.DIR
+        and (old.mode, old.uid, old.gid) == (new.mode, new.uid, new.gid)
+    )
+
+
 def _place(root: TreeNode, node: FsNode, change: Change) -> None:
     parts = node.path.split("/")
     here = root
@@ -80,7 +88,8 @@ def file_tree(analysis: Analysis, layer: int | None = None) -> TreeNode:
     """The tree of layer ``layer`` (0-based: what it added, modified and removed) or,
     with None, the merged image: every path at the end (``unchanged`` if the first
     layer wrote it and nothing rewrote it, ``added`` if a later layer did, ``modified``
-    if more than one layer wrote it) plus every path removed on the way."""
+    if more than one layer wrote it; a directory re-listed unchanged is not rewritten)
+    plus every path removed on the way."""
     diffs = analysis.diffs
     root = TreeNode("", ".", EntryType.DIR, Change.UNCHANGED)
     if layer is not None:
@@ -95,14 +104,10 @@ def file_tree(analysis: Analysis, layer: int | None = None) -> TreeNode:
         for n in diff.added:
             _place(root, n, Change.ADDED)
         for old, new in diff.modified:
-            unchanged_dir = (
-                old.type is EntryType.DIR
-                and new.type is EntryType.DIR
-                and (old.mode, old.uid, old.gid) == (new.mode, new.uid, new.gid)
-            )
-            _place(root, new, Change.UNCHANGED if unchanged_dir else Change.MODIFIED)
+            _place(root, new, Change.UNCHANGED if _unchanged_dir(old, new) else Change.MODIFIED)
     else:
         written: dict[str, int] = {}
+        origin: dict[str, int] = {}  # the layer of each path's last real write
         last: dict[str, FsNode] = {}
         gone: dict[str, FsNode] = {}
         for diff in diffs:
@@ -110,8 +115,13 @@ def file_tree(analysis: Analysis, layer: int | None = None) -> TreeNode:
                 if last.get(n.path) is n:
                     del last[n.path]
                     gone[n.path] = n
-            for n in (*diff.added, *(new for _, new in diff.modified)):
-                written[n.path] = written.get(n.path, 0) + 1
+            writes: list[tuple[FsNode | None, FsNode]] = [(None, n) for n in diff.added]
+            writes.extend(diff.modified)
+            for before, n in writes:
+                # A directory only re-listed as it was is not written again.
+                if before is None or not _unchanged_dir(before, n):
+                    written[n.path] = written.get(n.path, 0) + 1
+                    origin[n.path] = n.layer
                 last[n.path] = n
                 gone.pop(n.path, None)
         for n in gone.values():
@@ -119,7 +129,7 @@ def file_tree(analysis: Analysis, layer: int | None = None) -> TreeNode:
         for path, n in sorted(last.items()):
             if written[path] > 1:
                 change = Change.MODIFIED
-            elif n.layer == 0:
+            elif origin[path] == 0:
                 change = Change.UNCHANGED
             else:
                 change = Change.ADDED
