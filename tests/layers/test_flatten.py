@@ -5,7 +5,7 @@ import io
 import pytest
 
 from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
-from imageforge.layers import Entry, EntryType, flatten, write_layer
+from imageforge.layers import Entry, EntryType, flatten, walk_layers, write_layer
 from imageforge.oci import Descriptor, Digest, Image
 from imageforge.oci.mutate import Addendum, append_layers, empty_image
 from imageforge.transports import BlobLayer
@@ -85,3 +85,77 @@ def test_corrupt_layer_is_named() -> None:
     with pytest.raises((DigestMismatch, InvalidArgument)) as info:
         flatten(image)
     assert str(digest) in str(info.value)
+
+
+def test_walk_layers_says_what_each_layer_added_modified_removed_and_hid() -> None:
+    image = _image(
+        [
+            ("etc", D, None),
+            ("etc/a", F, b"a" * 10),
+            ("etc/b", F, b"b" * 20),
+            ("opt", D, None),
+            ("opt/x", F, b"x" * 30),
+            ("var", D, None),
+            ("var/y", F, b"y" * 40),
+        ],
+        [
+            ("etc/.wh.a", F, b""),  # removed
+            ("etc/b", F, b"B" * 5),  # modified
+            ("opt/.wh..wh..opq", F, b""),  # opt/x removed ...
+            ("opt/z", F, b"z"),  # ... and opt/z added
+            ("var", F, b"file now"),  # var/y removed under a non-directory
+            ("new", F, b"n"),
+            ("new", F, b"nn"),  # written twice: the first is hidden
+        ],
+    )
+    diffs = list(walk_layers(image))
+    assert [d.index for d in diffs] == [0, 1]
+    assert {n.path for n in diffs[0].added} == {
+        "etc",
+        "etc/a",
+        "etc/b",
+        "opt",
+        "opt/x",
+        "var",
+        "var/y",
+    }
+    second = diffs[1]
+    assert {n.path for n in second.added} == {"opt/z", "new"}
+    assert {(o.path, o.size, n.size) for o, n in second.modified} == {
+        ("etc/b", 20, 5),
+        ("var", 0, 8),
+    }
+    assert {n.path for n in second.removed} == {"etc/a", "opt/x", "var/y"}
+    hidden = sorted((n.path, n.layer, n.size) for n in second.hidden)
+    assert hidden == [
+        ("etc/a", 0, 10),
+        ("etc/b", 0, 20),
+        ("new", 1, 1),
+        ("opt/x", 0, 30),
+        ("var", 0, 0),
+        ("var/y", 0, 40),
+    ]
+    assert len(second.entries) == 7
+    view = flatten(image)
+    assert sorted(view) == ["etc", "etc/b", "new", "opt", "opt/z", "var"]
+    assert view["new"].size == 2
+
+
+def test_whiteout_of_a_directory_removes_its_whole_subtree_only() -> None:
+    image = _image(
+        [("a", D, None), ("a/b", D, None), ("a/b/c", F, b"c"), ("ab", F, b"keep")],
+        [(".wh.a", F, b"")],
+    )
+    diffs = list(walk_layers(image, workers=1))
+    assert {n.path for n in diffs[1].removed} == {"a", "a/b", "a/b/c"}
+    assert sorted(flatten(image)) == ["ab"]
+
+
+def test_directories_only_implied_by_their_files_are_removed_and_replaced_whole() -> None:
+    image = _image(
+        [("x/y/z", F, b"1"), ("p/q", F, b"2"), ("keep/k", F, b"3")],
+        [(".wh.x", F, b""), ("p", F, b"file over an implied directory")],
+    )
+    second = list(walk_layers(image))[1]
+    assert {n.path for n in second.removed} == {"x/y/z", "p/q"}
+    assert sorted(flatten(image)) == ["keep/k", "p"]

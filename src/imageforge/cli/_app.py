@@ -67,6 +67,7 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
 def _register() -> None:
     # Sub-command modules attach themselves to ``app``; imported here, after ``app`` exists.
     from imageforge.cli import (  # noqa: F401
+        _analyze,
         _bootstrap,
         _build,
         _context,

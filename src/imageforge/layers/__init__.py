@@ -14,7 +14,9 @@
 - :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
   deletion and opaque-dir markers turned into OCI whiteouts.
 - :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
-  filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked.
+  filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked;
+  :func:`walk_layers` yields the same pass per layer as :class:`LayerDiff` (added,
+  modified, removed, hidden nodes) for analysis.
 
 The tar, whiteout and extraction code is written here rather than delegated to
 ``tarfile.extractall``: its filters do not give OCI whiteouts, resolution of every path
@@ -39,7 +41,16 @@ from imageforge.layers._extract import (
     extract_layer,
     extract_layers,
 )
-from imageforge.layers._flatten import FsNode, FsView, flatten, read_layer
+from imageforge.layers._flatten import (
+    FsNode,
+    FsView,
+    LayerDiff,
+    Merger,
+    flatten,
+    layer_entries,
+    read_layer,
+    walk_layers,
+)
 from imageforge.layers._model import (
     Compression,
     Entry,
@@ -86,8 +97,10 @@ __all__ = [
     "FsNode",
     "FsView",
     "LayerInfo",
+    "LayerDiff",
     "LayerReader",
     "LayerSource",
+    "Merger",
     "Skipped",
     "Whiteout",
     "WhiteoutKind",
@@ -95,6 +108,7 @@ __all__ = [
     "extract_layer",
     "extract_layers",
     "flatten",
+    "layer_entries",
     "media_type_for",
     "new_compressor",
     "normalize_path",
@@ -105,6 +119,7 @@ __all__ = [
     "read_layer",
     "source_date_epoch",
     "tree_entries",
+    "walk_layers",
     "whiteout_entry",
     "write_layer",
     "write_layer_from_dir",

@@ -29,6 +29,7 @@ CHUNK: Final = 1 << 20
 # Compressed input is fed to zstd in small pieces because a zstd decompress call
 # returns all its output at once: 4 KiB of hostile input expands to at most ~128 MiB.
 _ZSTD_IN: Final = 4096
+_OUT: Final = 256 << 10  # decompressed bytes asked of zlib per call, at least
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 
@@ -103,7 +104,8 @@ class DecompressingReader:
         self._eof = False
         self._gz: zlib._Decompress | None = None
         self._zd: zstandard.ZstdDecompressionObj | None = None
-        self._buffer = b""
+        self._buffer = b""  # decompressed, not yet returned from self._buffer_pos on
+        self._buffer_pos = 0
 
     def _fill(self, size: int) -> bool:
         """Ensure compressed input is pending; False at the end of the raw stream."""
@@ -131,9 +133,11 @@ class DecompressingReader:
                 return b""
             out, self._pending = self._pending[:n], self._pending[n:]
             return out
-        if self._buffer:
-            out, self._buffer = self._buffer[:n], self._buffer[n:]
-            return out
+        if self._buffer_pos < len(self._buffer):
+            # Served by offset: slicing the rest off each time would copy it per read.
+            start = self._buffer_pos
+            self._buffer_pos = min(start + n, len(self._buffer))
+            return self._buffer[start : self._buffer_pos]
         try:
             if self.compression == "gzip":
                 return self._read_gzip(n)
@@ -159,7 +163,9 @@ class DecompressingReader:
                 self._gz = zlib.decompressobj(31)
             if not self._fill(CHUNK):
                 raise self._truncated()
-            out = self._gz.decompress(self._pending, n)
+            # At least _OUT bytes per call: each call copies the unconsumed input, so
+            # asking for a 512-byte tar header at a time would copy it per header.
+            out = self._gz.decompress(self._pending, max(n, _OUT))
             self._pending = self._gz.unconsumed_tail
             if self._gz.eof:
                 # At the end of a member, unused_data holds all the input after it
@@ -167,7 +173,14 @@ class DecompressingReader:
                 self._pending = self._gz.unused_data
                 self._gz = None
             if out:
-                return out
+                return self._keep(out, n)
+
+    def _keep(self, out: bytes, n: int) -> bytes:
+        """Return the first ``n`` bytes of ``out`` and buffer the rest."""
+        if len(out) <= n:
+            return out
+        self._buffer, self._buffer_pos = out, n
+        return out[:n]
 
     def _read_zstd(self, n: int) -> bytes:
         while True:
@@ -176,7 +189,8 @@ class DecompressingReader:
                     self._eof = True
                     return b""
                 self._zd = zstandard.ZstdDecompressor().decompressobj()
-            if not self._fill(CHUNK):
+            # Refilled in small reads: each piece taken below copies what is left.
+            if not self._fill(_ZSTD_IN * 16):
                 raise self._truncated()
             piece, self._pending = self._pending[:_ZSTD_IN], self._pending[_ZSTD_IN:]
             out = self._zd.decompress(piece)
@@ -184,8 +198,7 @@ class DecompressingReader:
                 self._pending = self._zd.unused_data + self._pending
                 self._zd = None
             if out:
-                self._buffer = out[n:]
-                return out[:n]
+                return self._keep(out, n)
 
 
 def open_decompressed(

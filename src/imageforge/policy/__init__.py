@@ -2,11 +2,19 @@
 
 :func:`find_policy` looks for one from a directory upwards, :func:`load_policy` reads and
 validates it (JSON Schema, via ``jsonschema``) into a typed :class:`Policy`; each package
-receives only its own section (``policy.lint`` is a :class:`LintPolicy`). Pure apart from
+receives only its own section (``policy.lint`` is a :class:`LintPolicy`,
+``policy.analyze`` an :class:`AnalyzePolicy`). Pure apart from
 reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` located in it.
 """
 
 from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
-from imageforge.policy._model import LintPolicy, Policy
+from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy
 
-__all__ = ["LintPolicy", "Policy", "find_policy", "load_policy", "policy_from_mapping"]
+__all__ = [
+    "AnalyzePolicy",
+    "LintPolicy",
+    "Policy",
+    "find_policy",
+    "load_policy",
+    "policy_from_mapping",
+]

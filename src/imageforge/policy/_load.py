@@ -11,12 +11,16 @@ from typing import Any
 import jsonschema
 
 from imageforge.errors import InvalidArgument, Location, NotFound
-from imageforge.policy._model import LintPolicy, Policy
+from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy
 
 __all__ = ["find_policy", "load_policy", "policy_from_mapping"]
 
 _SEVERITIES = ["error", "warning", "info", "style"]
 _RULE_ID = {"type": "string", "pattern": "^IF[0-9]{1,3}$"}
+
+_OFF = {"enum": ["disabled", "off", "false"]}
+_FRACTION = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, _OFF]}
+_SIZE_PATTERN = r"^\s*[0-9][0-9,]*(\.[0-9]*)?\s*([kKmMgGtTpPeE][iI]?)?[bB]?\s*$"
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -36,7 +40,22 @@ _SCHEMA: dict[str, Any] = {
                 "required-labels": {"type": "array", "items": {"type": "string"}},
                 "failure-threshold": {"enum": [*_SEVERITIES, "none"]},
             },
-        }
+        },
+        "analyze": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "lowest-efficiency": _FRACTION,
+                "highest-wasted-bytes": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 0},
+                        {"type": "string", "pattern": _SIZE_PATTERN},
+                        _OFF,
+                    ]
+                },
+                "highest-user-wasted-percent": _FRACTION,
+            },
+        },
     },
 }
 
@@ -114,9 +133,11 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             f"invalid policy setting {_path(first)}: {first.message}",
             location=Location(source) if source else None,
             hint="lint keys: enable, disable, severity, trusted-registries, "
-            "required-labels, failure-threshold",
+            "required-labels, failure-threshold; analyze keys: lowest-efficiency, "
+            "highest-wasted-bytes (bytes or 20MB, 20MiB), highest-user-wasted-percent",
         )
     lint: Mapping[str, Any] = data.get("lint", {})
+    analyze: Mapping[str, Any] = data.get("analyze", {})
     return Policy(
         lint=LintPolicy(
             enable=tuple(lint.get("enable", ())),
@@ -125,6 +146,11 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             trusted_registries=tuple(lint.get("trusted-registries", ())),
             required_labels=tuple(lint.get("required-labels", ())),
             failure_threshold=lint.get("failure-threshold"),
+        ),
+        analyze=AnalyzePolicy(
+            lowest_efficiency=analyze.get("lowest-efficiency"),
+            highest_wasted_bytes=analyze.get("highest-wasted-bytes"),
+            highest_user_wasted_percent=analyze.get("highest-user-wasted-percent"),
         ),
         source=source,
     )

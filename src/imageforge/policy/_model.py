@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LintPolicy", "Policy"]
+__all__ = ["AnalyzePolicy", "LintPolicy", "Policy"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,19 @@ class LintPolicy:
 
 
 @dataclass(frozen=True)
+class AnalyzePolicy:
+    """``[analyze]``: CI thresholds of ``imageforge analyze --ci``, named as dive's
+    rules; each None (not set), a number, a size (``20MB``) or ``"disabled"``."""
+
+    lowest_efficiency: float | str | None = None
+    highest_wasted_bytes: int | str | None = None
+    highest_user_wasted_percent: float | str | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     """The whole policy; ``source`` is the file it came from (None: defaults)."""
 
     lint: LintPolicy = field(default_factory=LintPolicy)
+    analyze: AnalyzePolicy = field(default_factory=AnalyzePolicy)
     source: str | None = None
