@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from imageforge.dockerfile import Add, Env, Run
 from imageforge.lint._facts import (
+    all_instructions,
     broad_source,
     chain_instructions,
     context_copies,
@@ -113,6 +114,7 @@ def _apt_runs(lint: LintInput) -> Iterator[tuple[Run, list[str]]]:
 
 
 def _apt_lists(lint: LintInput) -> Iterator[Hit]:
+    # Only what ships: the lists in a builder stage's layer never reach the image.
     for run, _words in _apt_runs(lint):
         if has_cache_mount(run, "/var/lib/apt", "/var/cache/apt"):
             continue
@@ -122,17 +124,23 @@ def _apt_lists(lint: LintInput) -> Iterator[Hit]:
             yield hit(run, "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
 
 
+def _recommends_off(words: tuple[str, ...]) -> bool:
+    return "--no-install-recommends" in words or "Install-Recommends=" in " ".join(words)
+
+
 def _no_recommends(lint: LintInput) -> Iterator[Hit]:
-    for run, words in _apt_runs(lint):
-        text = " ".join(words)
-        if "--no-install-recommends" in words or "Install-Recommends=" in text:
+    for _stage, instr in all_instructions(lint):
+        if not isinstance(instr, Run):
             continue
-        yield hit(run, "apt-get install without --no-install-recommends")
+        # Each install on its own: a second apt-get install in the RUN (after adding
+        # a repository, say) needs the flag as much as the first.
+        if any(i.tool == "apt" and not _recommends_off(i.command.words) for i in installs(instr)):
+            yield hit(instr, "apt-get install without --no-install-recommends")
 
 
 def _pip_cache(lint: LintInput) -> Iterator[Hit]:
     env_off = False
-    for _stage, instr in chain_instructions(lint):
+    for _stage, instr in all_instructions(lint):
         if isinstance(instr, Env) and any(kv.key == "PIP_NO_CACHE_DIR" for kv in instr.pairs):
             env_off = True
         if not isinstance(instr, Run) or env_off:
@@ -147,7 +155,7 @@ def _pip_cache(lint: LintInput) -> Iterator[Hit]:
 
 
 def _apk_cache(lint: LintInput) -> Iterator[Hit]:
-    for _stage, instr in chain_instructions(lint):
+    for _stage, instr in all_instructions(lint):
         if not isinstance(instr, Run) or has_cache_mount(instr, "/var/cache/apk", "/etc/apk/cache"):
             continue
         text = run_text(instr)
@@ -288,7 +296,8 @@ CACHE_RULES = (
         hint="Add --no-install-recommends and name what you need.",
         why="Recommended packages are often as large as the ones asked for and rarely "
         "needed in a container; leaving them out is part of keeping the final image "
-        "slim. Checked in the stages that ship.",
+        "slim. Checked in every stage (as hadolint's DL3015 does): a builder stage's "
+        "extra packages still cost download and build time.",
         bad="FROM debian:12-slim\nRUN apt-get update && apt-get install -y curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         good="FROM debian:12-slim\nRUN apt-get update "
@@ -305,7 +314,8 @@ CACHE_RULES = (
         message="pip keeps its download cache in the image.",
         hint="Add --no-cache-dir, set ENV PIP_NO_CACHE_DIR=1, or use a cache mount.",
         why="pip's cache of downloaded wheels is written into the layer and never used "
-        "again at run time. Checked in the stages that ship.",
+        "again at run time. Checked in every stage (as hadolint's DL3042 does): in a "
+        "builder stage it still costs disk and layer-cache space.",
         bad="FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
         good="FROM python:3.12-slim\nCOPY requirements.txt .\n"
         "RUN pip install --no-cache-dir -r requirements.txt\n",
@@ -320,7 +330,7 @@ CACHE_RULES = (
         message="apk keeps its index and cache in the image.",
         hint="Use apk add --no-cache.",
         why="Without --no-cache, apk stores the package index in /var/cache/apk, which "
-        "ships in the layer. Checked in the stages that ship.",
+        "ships in the layer. Checked in every stage (as hadolint's DL3019 does).",
         bad="FROM alpine:3.20\nRUN apk update && apk add curl=8.9.1-r0\n",
         good="FROM alpine:3.20\nRUN apk add --no-cache curl=8.9.1-r0\n",
         check=_apk_cache,

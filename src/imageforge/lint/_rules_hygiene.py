@@ -16,9 +16,9 @@ from imageforge.dockerfile import (
     Shell,
     Workdir,
 )
-from imageforge.lint._facts import run_commands
+from imageforge.lint._facts import APT_SIMULATE, run_commands
 from imageforge.lint._model import Hit, LintInput, Rule, hit
-from imageforge.lint._shell import Command
+from imageforge.lint._shell import Command, commands, substitutions
 from imageforge.report import Severity
 
 __all__ = ["HYGIENE_RULES"]
@@ -74,6 +74,8 @@ def _apt_yes(lint: LintInput) -> Iterator[Hit]:
         for c in run_commands(run):
             if c.program != "apt-get" or c.args_after("apt-get", "install") is None:
                 continue
+            if c.has(*APT_SIMULATE):
+                continue  # a simulation installs nothing and asks nothing
             words = c.words
             yes = any(
                 _YES.match(w) or w in ("--yes", "--assume-yes", "-qq", "-q=2", "--quiet=2")
@@ -144,6 +146,21 @@ def _real_pipe(cmds: tuple[Command, ...], k: int) -> bool:
     return not (after is not None and after.then == ")" and len(after.words) == 1)
 
 
+def _pipes(cmds: tuple[Command, ...]) -> bool:
+    """A real pipe among ``cmds`` or inside one of their ``$(...)`` substitutions (with
+    pipefail set, a substitution's failing pipe fails the command, as ShellCheck's
+    parser, hence hadolint, sees it)."""
+    if any(_real_pipe(cmds, k) for k in range(len(cmds))):
+        return True
+    for cmd in cmds:
+        for word in cmd.words:
+            for inner in substitutions(word):
+                subs = tuple(commands(inner))
+                if any(_real_pipe(subs, k) for k in range(len(subs))):
+                    return True
+    return False
+
+
 def _pipefail(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         safe = False
@@ -155,11 +172,39 @@ def _pipefail(lint: LintInput) -> Iterator[Hit]:
                 continue
             if not isinstance(instr, Run) or instr.exec_form or safe:
                 continue
-            cmds = run_commands(instr)
-            if any(_real_pipe(cmds, k) for k in range(len(cmds))):
+            if _pipes(run_commands(instr)):
                 if "pipefail" in " ".join(instr.args):
                     continue
                 yield hit(instr, "a pipe without pipefail hides a failing command")
+
+
+_CLOSERS = {"fi", "done", "}", "esac", ";;"}
+
+
+def _command_count(run: Run) -> int:
+    return sum(1 for c in run_commands(run) if c.words and c.words[0] not in _CLOSERS)
+
+
+def _run_flags(run: Run) -> tuple[object, ...]:
+    return (run.mounts, run.network, run.security, run.devices)
+
+
+def _consecutive_runs(lint: LintInput) -> Iterator[Hit]:
+    # A RUN of one command right after a RUN of one command with the same flags (a
+    # chain split across RUNs is taken as deliberate, as hadolint 2.15 does); comments
+    # do not separate them. A RUN that is reported does not become the one to compare.
+    for stage in lint.dockerfile.stages:
+        previous: tuple[tuple[object, ...], int] | None = None
+        for instr in stage.instructions:
+            if not isinstance(instr, Run):
+                previous = None
+                continue
+            current = (_run_flags(instr), _command_count(instr))
+            if previous is not None and previous[0] == current[0]:
+                if current[1] <= 1 and previous[1] <= 1:
+                    yield hit(instr, "this RUN follows another RUN")
+                    continue
+            previous = current
 
 
 def _maintainer(lint: LintInput) -> Iterator[Hit]:
@@ -322,5 +367,20 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nMAINTAINER me@example.com\n",
         good='FROM alpine:3.20\nLABEL org.opencontainers.image.authors="me@example.com"\n',
         check=_maintainer,
+    ),
+    Rule(
+        id="IF712",
+        slug="consecutive-runs",
+        section="all",
+        severity=Severity.STYLE,
+        title="Short RUNs follow one another",
+        message="Consecutive RUN instructions could be one.",
+        hint="Join them with && into one RUN (unless they change at different rates).",
+        why="Each RUN is a layer and a cache entry; two short RUNs in a row usually do one "
+        "job (hadolint DL3059). RUNs that already chain commands, and RUNs whose "
+        "--mount, --network or --security flags differ, are left alone.",
+        bad="FROM alpine:3.20\nRUN mkdir /app\nRUN chown 1000 /app\n",
+        good="FROM alpine:3.20\nRUN mkdir /app && chown 1000 /app\n",
+        check=_consecutive_runs,
     ),
 )

@@ -35,6 +35,31 @@ def _npm_install(lint: LintInput) -> Iterator[Hit]:
                     break
 
 
+_NPM_GIT = ("git://", "git+ssh://", "git+http://", "git+https://")
+
+
+def _npm_pinned(spec: str) -> bool:
+    if spec.startswith(_NPM_GIT):
+        return "#" in spec
+    if spec.endswith((".tar", ".tar.gz", ".tgz")) or spec.startswith(("/", "./", "../", "~/")):
+        return True
+    if "$" in spec:
+        return True  # decided at build time
+    name = spec.split("/", 1)[1] if spec.startswith("@") and "/" in spec else spec
+    return "@" in name
+
+
+def _npm_unpinned(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for run in runs(stage):
+            for i in installs(run):
+                if i.tool == "npm" and i.args[0] in ("install", "i", "add"):
+                    loose = [p for p in i.packages if not _npm_pinned(p)]
+                    if loose:
+                        yield hit(run, "unpinned: " + ", ".join(loose[:5]))
+                        break
+
+
 def _npm_lockfile(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for run in runs(stage):
@@ -396,5 +421,21 @@ LOCK_RULES = (
         bad="FROM alpine:3.20\nRUN apk add --no-cache curl\n",
         good="FROM alpine:3.20\nRUN apk add --no-cache curl=8.9.1-r0\n",
         check=_os_unpinned,
+    ),
+    Rule(
+        id="IF310",
+        slug="npm-packages-unpinned",
+        section="2.1",
+        severity=Severity.WARNING,
+        title="npm install names packages without versions",
+        message="npm installs a named package at whatever version is newest.",
+        hint="Name the version (npm install -g typescript@5.6.3), or list the package in "
+        "package.json and install the lockfile with npm ci.",
+        why="A package named without a version (or git URL without #commit) resolves "
+        "again on every build, so two builds of one Dockerfile can differ (hadolint "
+        "DL3016).",
+        bad="FROM node:22-slim\nRUN npm install -g typescript\n",
+        good="FROM node:22-slim\nRUN npm install -g typescript@5.6.3\n",
+        check=_npm_unpinned,
     ),
 )

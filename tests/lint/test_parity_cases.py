@@ -1,0 +1,97 @@
+"""Cases where imageforge disagreed with hadolint on the corpus, each pinned down."""
+
+from __future__ import annotations
+
+from tests.lint.conftest import ids
+
+
+def test_pip_and_apk_caches_are_reported_in_builder_stages_too() -> None:
+    text = (
+        "FROM python:3.12-slim AS build\n"
+        "COPY requirements.txt .\n"
+        "RUN pip install -r requirements.txt\n"
+        "FROM alpine:3.20 AS tools\n"
+        "RUN apk add git=2.45.2-r0\n"
+        "FROM python:3.12-slim\n"
+        "COPY --from=build /usr/local /usr/local\n"
+    )
+    found = ids(text)
+    assert "IF207" in found
+    assert "IF208" in found
+
+
+def test_apt_lists_are_only_checked_where_they_ship() -> None:
+    text = (
+        "FROM debian:12-slim AS build\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends gcc=1\n"
+        "FROM debian:12-slim\n"
+        "COPY --from=build /usr/bin/gcc /usr/bin/gcc\n"
+    )
+    assert "IF205" not in ids(text)
+
+
+def test_every_apt_install_of_a_run_needs_no_install_recommends() -> None:
+    text = (
+        "FROM ubuntu:24.04\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl=1 \\\n"
+        " && add-apt-repository ppa:x/y && apt-get update && apt-get install -y wireshark=2 \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+    assert "IF206" in ids(text)
+
+
+def test_commands_inside_if_then_are_read() -> None:
+    text = (
+        "FROM debian:12-slim\n"
+        "RUN apt-get update && if true; then apt-get install -y --no-install-recommends "
+        "curl=1; fi && rm -rf /var/lib/apt/lists/*\n"
+    )
+    found = ids(text)
+    assert "IF204" not in found  # the install after `then` is seen
+    text = "FROM debian:12-slim\nRUN if true; then apt-get install curl=1; fi\n"
+    assert "IF705" in ids(text)
+
+
+def test_a_simulated_apt_install_needs_no_y_and_no_recommends_flag() -> None:
+    text = (
+        'FROM debian:12-slim\nRUN if apt-get install -s "pkg" > /dev/null 2>&1; then echo yes; fi\n'
+    )
+    found = ids(text)
+    assert "IF705" not in found
+    assert "IF206" not in found
+
+
+def test_a_pipe_inside_a_command_substitution_needs_pipefail() -> None:
+    text = 'FROM debian:12-slim\nRUN a="$(dpkg --print-architecture | cut -d- -f1)"; echo "$a"\n'
+    assert "IF710" in ids(text)
+    text = 'FROM debian:12-slim\nRUN n="$(( 1 + 2 ))"; echo "$(date)"\n'
+    assert "IF710" not in ids(text)
+
+
+def test_a_brace_group_piped_into_tee_needs_pipefail() -> None:
+    text = "FROM debian:12-slim\nRUN { echo a; echo b; } | tee /etc/x.conf\n"
+    assert "IF710" in ids(text)
+
+
+def test_consecutive_one_command_runs_are_reported_as_hadolint_does() -> None:
+    found = ids("FROM alpine:3.20\nRUN mkdir /a\n# a comment does not separate\nRUN mkdir /b\n")
+    assert found.count("IF712") == 1
+    # a chain split over two RUNs is deliberate
+    assert "IF712" not in ids("FROM alpine:3.20\nRUN mkdir /a\nRUN mkdir /b && chown 1 /b\n")
+    # another instruction, or other flags, separate them
+    assert "IF712" not in ids("FROM alpine:3.20\nRUN mkdir /a\nWORKDIR /a\nRUN mkdir /b\n")
+    text = "FROM alpine:3.20\nRUN mkdir /a\nRUN --mount=type=cache,target=/c mkdir /b\n"
+    assert "IF712" not in ids(text)
+
+
+def test_npm_packages_need_a_version() -> None:
+    assert "IF310" in ids("FROM node:22-slim\nRUN npm install -g @angular/cli\n")
+    assert "IF310" in ids("FROM node:22-slim\nRUN npm install git+https://github.com/a/b.git\n")
+    pinned = (
+        "FROM node:22-slim\n"
+        "RUN npm install -g @angular/cli@18.2.0 left-pad@1.3.0 ./local.tgz "
+        "git+https://github.com/a/b.git#v1\n"
+    )
+    assert "IF310" not in ids(pinned)
+    # installing package.json's dependencies names no package
+    assert "IF310" not in ids("FROM node:22-slim\nCOPY package*.json ./\nRUN npm install\n")
