@@ -95,3 +95,17 @@ def test_npm_packages_need_a_version() -> None:
     assert "IF310" not in ids(pinned)
     # installing package.json's dependencies names no package
     assert "IF310" not in ids("FROM node:22-slim\nCOPY package*.json ./\nRUN npm install\n")
+
+
+def test_yum_and_dnf_packages_need_a_version() -> None:
+    assert "IF309" in ids("FROM rockylinux:9\nRUN dnf install -y gzip python3-pip\n")
+    assert "IF309" in ids("FROM ubi9/ubi-minimal\nRUN microdnf install -y tar\n")
+    pinned = "FROM rockylinux:9\nRUN yum install -y gzip-1.12 ./x.rpm java-17-openjdk\n"
+    assert "IF309" not in ids(pinned)
+
+
+def test_copy_from_an_image_is_not_an_unknown_stage() -> None:
+    # hadolint's DL3022 reports it; BuildKit accepts an image reference in --from
+    text = "FROM alpine:3.20\nCOPY --from=gloursdocker/docker / /\n"
+    assert "IF105" not in ids(text)
+    assert "IF105" in ids("FROM alpine:3.20\nCOPY --from=build /a /a\n")

@@ -28,6 +28,7 @@ __all__ = ["active_rules", "lint", "lint_file", "lint_path", "lint_source", "mak
 _IGNORE = re.compile(
     r"^\s*#\s*(imageforge:|hadolint)\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
 )
+_SHELL_PRAGMA = re.compile(r"^\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*(#.*)?$", re.IGNORECASE)
 _GLOBAL_IGNORE = re.compile(
     r"^\s*#\s*hadolint\s+global\s+ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
 )
@@ -75,6 +76,14 @@ def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
     return out
 
 
+def _shell_pragmas(lines: Sequence[str]) -> tuple[tuple[int, str], ...]:
+    """``# hadolint shell=<shell>`` comments: (line, shell), the shell the linter assumes
+    for the RUNs below until a SHELL instruction."""
+    return tuple(
+        (n, m.group(1)) for n, line in enumerate(lines, start=1) if (m := _SHELL_PRAGMA.match(line))
+    )
+
+
 def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
     """The severity of a ShellCheck finding under ``policy`` (None: not run)."""
     code = comment.code
@@ -86,7 +95,7 @@ def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
 
 
 def _shellcheck(
-    dockerfile: Dockerfile,
+    data: LintInput,
     lines: Sequence[str],
     policy: LintPolicy,
     ignored: dict[int, set[str]],
@@ -97,7 +106,8 @@ def _shellcheck(
     if any(p.upper() == "SC" for p in policy.disable):
         return []
     out: list[Finding] = []
-    for c in shellcheck_runs(dockerfile):
+    dockerfile = data.dockerfile
+    for c in shellcheck_runs(data):
         severity = _sc_severity(c, policy)
         if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
             continue
@@ -128,7 +138,7 @@ def lint(
     lines = source.splitlines() if source is not None else []
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
-    data = LintInput(dockerfile, bases_of(dockerfile), context, policy)
+    data = LintInput(dockerfile, bases_of(dockerfile), context, policy, _shell_pragmas(lines))
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
         if rule.needs_context and context is None:
@@ -149,7 +159,7 @@ def lint(
                     snippet=snippet,
                 )
             )
-    findings.extend(_shellcheck(dockerfile, lines, policy, ignored, everywhere))
+    findings.extend(_shellcheck(data, lines, policy, ignored, everywhere))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
 

@@ -9,6 +9,7 @@ from imageforge.dockerfile import (
     ContextReport,
     Dockerfile,
     Instruction,
+    Shell,
     Stage,
 )
 from imageforge.oci import Reference
@@ -65,12 +66,30 @@ class Base:
 @dataclass(frozen=True)
 class LintInput:
     """What every check reads: the parsed Dockerfile, each stage's base, the final stage,
-    the context report when the context is known, and the lint policy."""
+    the context report when the context is known, the lint policy, and the
+    ``# hadolint shell=`` comments (line, shell) of the source."""
 
     dockerfile: Dockerfile
     bases: tuple[Base, ...]
     context: ContextReport | None = None
     policy: LintPolicy = field(default_factory=LintPolicy)
+    shell_pragmas: tuple[tuple[int, str], ...] = ()
+
+    def shell_of(self, stage: Stage, instr: Instruction) -> tuple[str, ...]:
+        """The shell the linter assumes for ``instr``: the stage's last SHELL before it
+        or the last ``# hadolint shell=`` comment above it, whichever is nearer
+        (default ``/bin/sh -c``)."""
+        line = instr.location.start_line
+        best: tuple[int, tuple[str, ...]] = (0, ("/bin/sh", "-c"))
+        for pline, shell in self.shell_pragmas:
+            if best[0] < pline < line:
+                best = (pline, (shell,))
+        for i in stage.instructions:
+            if i is instr or i.location.start_line >= line:
+                break
+            if isinstance(i, Shell) and i.shell and i.location.start_line > best[0]:
+                best = (i.location.start_line, i.shell)
+        return best[1]
 
     @property
     def final(self) -> Stage | None:

@@ -11,14 +11,15 @@ from imageforge.dockerfile import (
     Copy,
     Entrypoint,
     Expose,
+    Label,
     Maintainer,
     Run,
-    Shell,
     Workdir,
 )
 from imageforge.lint._facts import APT_SIMULATE, run_commands
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import Command, commands, substitutions
+from imageforge.policy import LintPolicy
 from imageforge.report import Severity
 
 __all__ = ["HYGIENE_RULES"]
@@ -161,16 +162,18 @@ def _pipes(cmds: tuple[Command, ...]) -> bool:
     return False
 
 
+_POSIX = ("sh", "bash", "zsh", "ash", "dash", "ksh", "mksh")
+
+
 def _pipefail(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
-        safe = False
         for instr in stage.instructions:
-            if isinstance(instr, Shell):
-                prog = instr.shell[0].rsplit("/", 1)[-1] if instr.shell else ""
-                posix = prog in ("sh", "bash", "zsh", "ash", "dash", "ksh", "mksh")
-                safe = not posix or "pipefail" in " ".join(instr.shell)
+            if not isinstance(instr, Run) or instr.exec_form:
                 continue
-            if not isinstance(instr, Run) or instr.exec_form or safe:
+            # SHELL or a '# hadolint shell=' comment: pipefail set, or not a POSIX shell.
+            shell = lint.shell_of(stage, instr)
+            prog = shell[0].rsplit("/", 1)[-1] if shell else ""
+            if prog not in _POSIX or "pipefail" in " ".join(shell):
                 continue
             if _pipes(run_commands(instr)):
                 if "pipefail" in " ".join(instr.args):
@@ -205,6 +208,18 @@ def _consecutive_runs(lint: LintInput) -> Iterator[Hit]:
                     yield hit(instr, "this RUN follows another RUN")
                     continue
             previous = current
+
+
+def _extra_labels(lint: LintInput) -> Iterator[Hit]:
+    schema = set(lint.policy.required_labels)
+    if not lint.policy.strict_labels or not schema:
+        return
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if isinstance(instr, Label):
+                extra = [kv.key for kv in instr.pairs if kv.key not in schema]
+                if extra:
+                    yield hit(instr, "not in the label schema: " + ", ".join(extra))
 
 
 def _maintainer(lint: LintInput) -> Iterator[Hit]:
@@ -382,5 +397,24 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nRUN mkdir /app\nRUN chown 1000 /app\n",
         good="FROM alpine:3.20\nRUN mkdir /app && chown 1000 /app\n",
         check=_consecutive_runs,
+    ),
+    Rule(
+        id="IF713",
+        slug="label-not-in-schema",
+        section="all",
+        severity=Severity.INFO,
+        title="A LABEL key is outside the label schema",
+        message="The label is not in the policy's label schema.",
+        hint="Use a key of the schema, or add the key to required-labels.",
+        why="With strict labels, the required labels are the whole schema: a key outside "
+        "it is usually a typo of a required one or a label nobody reads (hadolint "
+        "DL3050 with strict-labels). Runs only when strict-labels is on.",
+        bad="FROM alpine:3.20\nLABEL org.opencontainers.image.source=https://example.org "
+        "maintainer=me\n",
+        good="FROM alpine:3.20\nLABEL org.opencontainers.image.source=https://example.org\n",
+        check=_extra_labels,
+        example_policy=LintPolicy(
+            required_labels=("org.opencontainers.image.source",), strict_labels=True
+        ),
     ),
 )

@@ -275,6 +275,12 @@ def _os_unpinned(lint: LintInput) -> Iterator[Hit]:
                     ]
                 elif i.tool == "apk":
                     loose += [p for p in i.packages if not re.search(r"[=~<>]", p) and "$" not in p]
+                elif i.tool == "yum":  # yum, dnf, microdnf: name-<version> or an .rpm
+                    loose += [
+                        p
+                        for p in i.packages
+                        if not re.search(r"-[0-9]", p) and not p.endswith(".rpm") and "$" not in p
+                    ]
                 elif i.tool == "gem" and not i.has("-v", "--version"):
                     loose += [p for p in i.packages if ":" not in p and "$" not in p]
             if loose:
@@ -412,9 +418,10 @@ LOCK_RULES = (
         slug="os-packages-unpinned",
         section="2.1",
         severity=Severity.INFO,
-        title="apt, apk or gem packages without versions",
+        title="apt, apk, yum/dnf or gem packages without versions",
         message="System packages are installed without a version.",
-        hint="Pin versions (curl=7.88.1-10, curl=8.9.1-r0, gem install x -v 1.2), and "
+        hint="Pin versions (curl=7.88.1-10, curl=8.9.1-r0, curl-7.76.1, gem install x -v "
+        "1.2), and "
         "update the pins on purpose.",
         why="Unpinned packages follow the distribution's archive, so rebuilds differ. "
         "Pinning makes changes reviewable; pair it with a pinned base digest.",

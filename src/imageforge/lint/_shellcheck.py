@@ -1,5 +1,6 @@
 """ShellCheck over RUN scripts, the way hadolint runs it: each shell-form RUN becomes a
-script with a ``#!`` line from the stage's SHELL (default /bin/sh) and an ``export``
+script with a ``#!`` line from the stage's SHELL or a ``# hadolint shell=`` comment
+(default /bin/sh) and an ``export``
 of every ARG and ENV name set before it; PowerShell and cmd stages are skipped; SC1090,
 SC1091 (sourced files that a Dockerfile cannot show) and SC2187 (ash) are excluded.
 Findings keep their SC ids and sit on the RUN's first line.
@@ -18,7 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.dockerfile import Arg, Dockerfile, Env, Run, Shell
+from imageforge.dockerfile import Arg, Dockerfile, Env, Run
+from imageforge.lint._facts import bases_of
+from imageforge.lint._model import LintInput
 from imageforge.lint._shell import run_text
 
 __all__ = ["ShellComment", "shellcheck_runs"]
@@ -50,29 +53,36 @@ def _script(run: Run) -> str:
     return f"{line}\n{bodies}"
 
 
-def _scripts(dockerfile: Dockerfile) -> list[tuple[Run, str]]:
+def _shell_name(shell: str) -> str:
+    return shell.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
+
+
+def _scripts(lint: LintInput) -> list[tuple[Run, str]]:
     out: list[tuple[Run, str]] = []
-    for stage in dockerfile.stages:
-        shell = "/bin/sh"
+    for stage in lint.dockerfile.stages:
         names: set[str] = set()
         for instr in stage.instructions:
-            if isinstance(instr, Shell) and instr.shell:
-                shell = instr.shell[0]
-            elif isinstance(instr, Env):
+            if isinstance(instr, Env):
                 names |= {p.key for p in instr.pairs}
             elif isinstance(instr, Arg):
                 names |= {a.key for a in instr.args}
             elif isinstance(instr, Run) and not instr.exec_form:
-                if shell.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower() in _NOT_POSIX:
+                shell = lint.shell_of(stage, instr)[0]
+                if _shell_name(shell) in _NOT_POSIX:
                     continue
+                if not shell.startswith("/"):  # '# hadolint shell=bash'
+                    shell = f"/usr/bin/env {shell}"
                 exports = "".join(f"export {n}=1\n" for n in sorted(names) if n.isidentifier())
                 out.append((instr, f"#!{shell}\n{exports}{_script(instr)}\n"))
     return out
 
 
-def shellcheck_runs(dockerfile: Dockerfile) -> list[ShellComment]:
-    """ShellCheck's findings on every shell-form RUN of ``dockerfile``, in one process."""
+def shellcheck_runs(dockerfile: Dockerfile | LintInput) -> list[ShellComment]:
+    """ShellCheck's findings on every shell-form RUN of ``dockerfile``, in one process
+    (a :class:`LintInput` brings its ``# hadolint shell=`` comments)."""
     binary = shutil.which("shellcheck")
+    if isinstance(dockerfile, Dockerfile):
+        dockerfile = LintInput(dockerfile, bases_of(dockerfile))
     scripts = _scripts(dockerfile)
     if binary is None or not scripts:
         return []

@@ -34,6 +34,7 @@ _SCHEMA: dict[str, Any] = {
                 },
                 "trusted-registries": {"type": "array", "items": {"type": "string"}},
                 "required-labels": {"type": "array", "items": {"type": "string"}},
+                "strict-labels": {"type": "boolean"},
                 "failure-threshold": {"enum": [*_SEVERITIES, "none"]},
             },
         }
@@ -114,7 +115,7 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             f"invalid policy setting {_path(first)}: {first.message}",
             location=Location(source) if source else None,
             hint="lint keys: enable, disable, severity, trusted-registries, "
-            "required-labels, failure-threshold",
+            "required-labels, strict-labels, failure-threshold",
         )
     lint: Mapping[str, Any] = data.get("lint", {})
     return Policy(
@@ -124,6 +125,7 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             severity=tuple(sorted(lint.get("severity", {}).items())),
             trusted_registries=tuple(lint.get("trusted-registries", ())),
             required_labels=tuple(lint.get("required-labels", ())),
+            strict_labels=bool(lint.get("strict-labels", False)),
             failure_threshold=lint.get("failure-threshold"),
         ),
         source=source,

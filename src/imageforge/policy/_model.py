@@ -15,13 +15,15 @@ class LintPolicy:
     (``IF5`` selects a group); ``disable``: rules (or id prefixes) that never run;
     ``severity``: rule id -> severity name; ``trusted_registries``: registries a FROM may
     pull from (empty: any); ``required_labels``: LABEL keys the final stage must set;
-    ``failure_threshold``: a severity name or ``none``."""
+    ``strict_labels``: LABEL keys outside ``required_labels`` are reported (hadolint's
+    strict-labels); ``failure_threshold``: a severity name or ``none``."""
 
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()
     trusted_registries: tuple[str, ...] = ()
     required_labels: tuple[str, ...] = ()
+    strict_labels: bool = False
     failure_threshold: str | None = None
 
 
