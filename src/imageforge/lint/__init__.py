@@ -7,7 +7,8 @@ instructions of :mod:`imageforge.dockerfile` and, when the build context is know
 :class:`~imageforge.report.Finding` values; :func:`make_report` wraps them for the
 shared writers. Which rules run and how severe they are comes from the ``[lint]``
 section of the policy file; ``# imageforge: ignore=IF101,IF205`` on the line before an
-instruction silences rules there.
+instruction silences rules there. Some rules carry a ``fix``: :func:`fix_source`
+applies them (``imageforge lint --fix`` / ``--diff``).
 
 Groups: IF1xx base image (1.1), IF2xx layering and cache (1.2, 4.1), IF3xx dependency
 locking (2.1), IF4xx multi-stage (2.2), IF5xx least privilege (3.1), IF6xx build
@@ -16,7 +17,10 @@ docs/hadolint-mapping.md).
 """
 
 from imageforge.lint._check import (
+    Fixed,
     active_rules,
+    fix_path,
+    fix_source,
     lint,
     lint_file,
     lint_path,
@@ -25,16 +29,21 @@ from imageforge.lint._check import (
 )
 from imageforge.lint._docs import rule_page, write_rule_docs
 from imageforge.lint._hadolint import DL_TO_IF, hadolint_policy, to_if_ids
-from imageforge.lint._model import Hit, LintInput, Rule
+from imageforge.lint._model import Edit, Fix, Hit, LintInput, Rule
 from imageforge.lint._rules import RULES, rule
 
 __all__ = [
     "DL_TO_IF",
     "RULES",
+    "Edit",
+    "Fix",
+    "Fixed",
     "Hit",
     "LintInput",
     "Rule",
     "active_rules",
+    "fix_path",
+    "fix_source",
     "lint",
     "lint_file",
     "lint_path",

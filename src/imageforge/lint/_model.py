@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imageforge.dockerfile import (
@@ -16,7 +16,7 @@ from imageforge.oci import Reference
 from imageforge.policy import LintPolicy
 from imageforge.report import RuleInfo, Severity
 
-__all__ = ["Base", "Hit", "LintInput", "Rule", "hit"]
+__all__ = ["Base", "Edit", "Fix", "Hit", "LintInput", "Rule", "hit"]
 
 DOCS_URI = "https://github.com/imageforge/imageforge/blob/main/docs/rules/{id}.md"
 
@@ -125,13 +125,30 @@ Check = Callable[[LintInput], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace source lines ``start``..``end`` (1-based, inclusive) by ``lines``; with
+    ``end == start - 1`` nothing is replaced and ``lines`` are inserted before
+    ``start`` (``start`` may be one past the last line: appended)."""
+
+    start: int
+    end: int
+    lines: tuple[str, ...]
+
+
+Fix = Callable[[LintInput, Hit, Sequence[str]], Sequence[Edit]]
+"""A rule's rewrite for one of its findings: the edits that remove it, or none when the
+fix cannot be sure it changes nothing else (see :mod:`imageforge.lint._fixes`)."""
+
+
+@dataclass(frozen=True)
 class Rule:
     """One rule of the standard. ``id`` is stable (``IF`` + the guide section's hundred);
     ``slug`` a short name; ``message`` what a finding says; ``why`` a paragraph of the
     guide's reasoning; ``bad``/``good`` Dockerfiles that fail and pass it (the tests run
     them); ``needs_context``: the check reads the build context, so runs only when known;
     ``example_policy`` the policy the examples need; ``bad_context``/``good_context``
-    the files (path, content) of the examples' build contexts.
+    the files (path, content) of the examples' build contexts; ``fix`` the optional
+    safe rewrite that removes a finding (``imageforge lint --fix``).
     """
 
     id: str
@@ -149,6 +166,7 @@ class Rule:
     example_policy: LintPolicy | None = None
     bad_context: tuple[tuple[str, str], ...] = ()
     good_context: tuple[tuple[str, str], ...] = ()
+    fix: Fix | None = field(default=None, compare=False, repr=False)
 
     def info(self, severity: Severity | None = None) -> RuleInfo:
         return RuleInfo(

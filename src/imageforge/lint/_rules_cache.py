@@ -17,6 +17,12 @@ from imageforge.lint._facts import (
     run_commands,
     runs,
 )
+from imageforge.lint._fixes import (
+    fix_apt_lists,
+    fix_copy_manifests_first,
+    fix_no_install_recommends,
+    fix_pip_no_cache,
+)
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import run_text
 from imageforge.report import Severity
@@ -212,6 +218,7 @@ CACHE_RULES = (
         good="FROM node:22-slim\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
         "RUN npm ci\nCOPY . .\n",
         check=_copy_all_before_install,
+        fix=fix_copy_manifests_first,
     ),
     Rule(
         id="IF202",
@@ -285,6 +292,7 @@ CACHE_RULES = (
         "&& apt-get install -y --no-install-recommends curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         check=_apt_lists,
+        fix=fix_apt_lists,
     ),
     Rule(
         id="IF206",
@@ -304,6 +312,7 @@ CACHE_RULES = (
         "&& apt-get install -y --no-install-recommends curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         check=_no_recommends,
+        fix=fix_no_install_recommends,
     ),
     Rule(
         id="IF207",
@@ -320,6 +329,7 @@ CACHE_RULES = (
         good="FROM python:3.12-slim\nCOPY requirements.txt .\n"
         "RUN pip install --no-cache-dir -r requirements.txt\n",
         check=_pip_cache,
+        fix=fix_pip_no_cache,
     ),
     Rule(
         id="IF208",

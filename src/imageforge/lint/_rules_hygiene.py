@@ -17,6 +17,7 @@ from imageforge.dockerfile import (
     Workdir,
 )
 from imageforge.lint._facts import APT_SIMULATE, run_commands
+from imageforge.lint._fixes import fix_exec_form
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import Command, commands, substitutions
 from imageforge.policy import LintPolicy
@@ -326,6 +327,7 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nCMD echo hi\n",
         good='FROM alpine:3.20\nCMD ["echo", "hi"]\n',
         check=_shell_form,
+        fix=fix_exec_form,
     ),
     Rule(
         id="IF708",

@@ -17,6 +17,7 @@ from imageforge.lint._facts import (
     run_commands,
     runs,
 )
+from imageforge.lint._fixes import fix_npm_ci
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import run_text
 from imageforge.report import Severity
@@ -303,6 +304,7 @@ LOCK_RULES = (
         bad="FROM node:22-slim\nCOPY package.json package-lock.json ./\nRUN npm install\n",
         good="FROM node:22-slim\nCOPY package.json package-lock.json ./\nRUN npm ci\n",
         check=_npm_install,
+        fix=fix_npm_ci,
     ),
     Rule(
         id="IF302",
