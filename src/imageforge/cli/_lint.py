@@ -13,8 +13,8 @@ from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.lint import (
-    RULES,
     active_rules,
+    all_rules,
     fix_path,
     hadolint_policy,
     lint_path,
@@ -48,14 +48,14 @@ def _list_rules(fmt: str, policy: Policy) -> None:
                     "enabled": r in active,
                     "needs_context": r.needs_context,
                 }
-                for r in RULES
+                for r in all_rules(policy.lint)
             ]
         )
         return
     table = Table(box=None, show_header=True, pad_edge=False)
     for col in ("id", "severity", "name", "title"):
         table.add_column(col)
-    for r in RULES:
+    for r in all_rules(policy.lint):
         sev = active[r].value if r in active else "off"
         table.add_row(r.id, sev, r.slug, r.title)
     stdout_console().print(table)

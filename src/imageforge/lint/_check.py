@@ -16,10 +16,11 @@ from imageforge.dockerfile import (
     parse,
 )
 from imageforge.errors import InvalidArgument, Location, NotFound
+from imageforge.lint._custom import all_rules
 from imageforge.lint._facts import bases_of
 from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import Edit, LintInput, Rule
-from imageforge.lint._rules import RULES, SYNTAX
+from imageforge.lint._rules import SYNTAX
 from imageforge.lint._shellcheck import ShellComment, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
@@ -46,10 +47,11 @@ _GLOBAL_IGNORE = re.compile(
 
 
 def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
-    """The rules ``policy`` runs, each with its effective severity."""
+    """The rules ``policy`` runs (the standard's, installed plugins', the policy's own),
+    each with its effective severity."""
     overrides = dict(policy.severity)
     out: list[tuple[Rule, Severity]] = []
-    for r in RULES:
+    for r in all_rules(policy):
         if policy.enable and not any(r.id.startswith(p.upper()) for p in policy.enable):
             continue
         if any(r.id.startswith(p.upper()) for p in policy.disable):

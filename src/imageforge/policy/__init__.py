@@ -7,6 +7,13 @@ reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` loc
 """
 
 from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
-from imageforge.policy._model import LintPolicy, Policy
+from imageforge.policy._model import LintPolicy, Policy, RuleSpec
 
-__all__ = ["LintPolicy", "Policy", "find_policy", "load_policy", "policy_from_mapping"]
+__all__ = [
+    "LintPolicy",
+    "Policy",
+    "RuleSpec",
+    "find_policy",
+    "load_policy",
+    "policy_from_mapping",
+]

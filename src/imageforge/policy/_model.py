@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LintPolicy", "Policy"]
+__all__ = ["LintPolicy", "Policy", "RuleSpec"]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A declarative lint rule from ``[[lint.rules]]``: a finding on every
+    ``instruction`` (keyword, upper case) whose text matches ``pattern`` (a Python
+    regular expression, searched)."""
+
+    id: str
+    instruction: str
+    pattern: str
+    message: str
+    severity: str = "warning"
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,7 @@ class LintPolicy:
     required_labels: tuple[str, ...] = ()
     strict_labels: bool = False
     failure_threshold: str | None = None
+    rules: tuple[RuleSpec, ...] = ()
 
 
 @dataclass(frozen=True)
