@@ -148,3 +148,23 @@ def test_strict_labels_report_keys_outside_the_schema(tmp_path: Path) -> None:
     cfg.write_text("strict-labels: maybe\n")
     with pytest.raises(InvalidArgument, match="strict-labels"):
         hadolint_policy(cfg)
+
+
+def test_lint_paths_finds_what_lint_path_finds_file_by_file(tmp_path: Path) -> None:
+    from imageforge.lint import lint_path, lint_paths
+
+    texts = [
+        "FROM alpine:3.20\nRUN echo $(ls) && rm $FILES\n",
+        "# hadolint shell=bash\nFROM debian:12-slim\nRUN [[ -n $HOME ]] | cat\n",
+        "FROM alpine:3.20\nRUN echo 'fine'\n",
+        "FRM broken\n",
+    ]
+    paths = []
+    for n, text in enumerate(texts):
+        path = tmp_path / f"D{n}"
+        path.write_text(text)
+        paths.append(path)
+    together = lint_paths(paths)
+    assert [shown for shown, _f in together] == [str(p) for p in paths]
+    assert [found for _s, found in together] == [lint_path(p)[1] for p in paths]
+    assert "SC2046" in {f.rule_id for f in together[0][1]}

@@ -17,7 +17,7 @@ from imageforge.lint import (
     all_rules,
     fix_path,
     hadolint_policy,
-    lint_path,
+    lint_paths,
     make_report,
 )
 from imageforge.policy import Policy, find_policy, load_policy
@@ -174,8 +174,7 @@ def lint_command(
         _fix(targets, context_dir, policy)
     files: list[str] = []
     findings: list[Finding] = []
-    for target in targets:
-        shown, found = lint_path(target, context_dir=context_dir, policy=policy.lint)
+    for shown, found in lint_paths(targets, context_dir=context_dir, policy=policy.lint):
         files.append(shown)
         findings.extend(found)
     report = make_report(findings, files, policy.lint)

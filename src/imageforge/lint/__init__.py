@@ -26,6 +26,7 @@ from imageforge.lint._check import (
     lint,
     lint_file,
     lint_path,
+    lint_paths,
     lint_source,
     make_report,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "lint",
     "lint_file",
     "lint_path",
+    "lint_paths",
     "lint_source",
     "hadolint_policy",
     "hit",

@@ -21,7 +21,7 @@ from imageforge.lint._facts import bases_of
 from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import Edit, LintInput, Rule
 from imageforge.lint._rules import SYNTAX
-from imageforge.lint._shellcheck import ShellComment, shellcheck_runs
+from imageforge.lint._shellcheck import ShellComment, shellcheck_many, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
 
@@ -33,6 +33,7 @@ __all__ = [
     "lint",
     "lint_file",
     "lint_path",
+    "lint_paths",
     "lint_source",
     "make_report",
 ]
@@ -107,20 +108,25 @@ def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
     return Severity(dict(policy.severity).get(code, comment.level))
 
 
+def _runs_shellcheck(policy: LintPolicy) -> bool:
+    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
+        return False
+    return not any(p.upper() == "SC" for p in policy.disable)
+
+
 def _shellcheck(
     data: LintInput,
     lines: Sequence[str],
     policy: LintPolicy,
     ignored: dict[int, set[str]],
     everywhere: set[str],
+    comments: Sequence[ShellComment] | None,
 ) -> list[Finding]:
-    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
-        return []
-    if any(p.upper() == "SC" for p in policy.disable):
+    if not _runs_shellcheck(policy):
         return []
     out: list[Finding] = []
     dockerfile = data.dockerfile
-    for c in shellcheck_runs(data):
+    for c in shellcheck_runs(data) if comments is None else comments:
         severity = _sc_severity(c, policy)
         if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
             continue
@@ -137,21 +143,32 @@ def _shellcheck(
     return out
 
 
+def _input(
+    dockerfile: Dockerfile,
+    lines: Sequence[str],
+    context: ContextReport | None,
+    policy: LintPolicy,
+) -> LintInput:
+    return LintInput(dockerfile, bases_of(dockerfile), context, policy, _shell_pragmas(lines))
+
+
 def lint(
     dockerfile: Dockerfile,
     *,
     source: str | None = None,
     context: ContextReport | None = None,
     policy: LintPolicy | None = None,
+    shell_comments: Sequence[ShellComment] | None = None,
 ) -> list[Finding]:
     """Check ``dockerfile`` against the standard. ``source`` is its text (for the
     snippets and the ``# imageforge: ignore=...`` comments); ``context`` the report of
-    its build context when known (context rules run only then)."""
+    its build context when known (context rules run only then); ``shell_comments``
+    ShellCheck's findings when already computed (see :func:`lint_paths`)."""
     policy = policy or LintPolicy()
     lines = source.splitlines() if source is not None else []
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
-    data = LintInput(dockerfile, bases_of(dockerfile), context, policy, _shell_pragmas(lines))
+    data = _input(dockerfile, lines, context, policy)
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
         if rule.needs_context and context is None:
@@ -172,7 +189,7 @@ def lint(
                     snippet=snippet,
                 )
             )
-    findings.extend(_shellcheck(data, lines, policy, ignored, everywhere))
+    findings.extend(_shellcheck(data, lines, policy, ignored, everywhere, shell_comments))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
 
@@ -259,6 +276,7 @@ def lint_source(
     file: str = "Dockerfile",
     context: ContextReport | None = None,
     policy: LintPolicy | None = None,
+    shell_comments: Sequence[ShellComment] | None = None,
 ) -> list[Finding]:
     """Parse ``text`` and lint it. A file the parser refuses gives one IF001 finding
     at the parser's position (unless IF001 is disabled) instead of an error."""
@@ -282,7 +300,9 @@ def lint_source(
                 snippet=snippet,
             )
         ]
-    return lint(dockerfile, source=text, context=context, policy=policy)
+    return lint(
+        dockerfile, source=text, context=context, policy=policy, shell_comments=shell_comments
+    )
 
 
 def lint_file(
@@ -351,6 +371,38 @@ def lint_path(
     p, text, report = _open(path, context_dir)
     display = str(p)
     return display, lint_source(text, file=display, context=report, policy=policy)
+
+
+def lint_paths(
+    paths: Sequence[str | Path],
+    *,
+    context_dir: str | Path | None = None,
+    policy: LintPolicy | None = None,
+) -> list[tuple[str, list[Finding]]]:
+    """:func:`lint_path` for each of ``paths``, with ShellCheck run once for all of
+    them (one process per CPU) instead of once per file."""
+    policy = policy or LintPolicy()
+    opened = [_open(p, context_dir) for p in paths]
+    comments: list[list[ShellComment] | None] = [None] * len(opened)
+    if _runs_shellcheck(policy):
+        parsed: list[tuple[int, LintInput]] = []
+        for k, (p, text, report) in enumerate(opened):
+            try:
+                dockerfile = parse(text, file=str(p))
+            except InvalidArgument:
+                continue
+            parsed.append((k, _input(dockerfile, text.splitlines(), report, policy)))
+        for (k, _data), found in zip(parsed, shellcheck_many([d for _k, d in parsed]), strict=True):
+            comments[k] = found
+    return [
+        (
+            str(p),
+            lint_source(
+                text, file=str(p), context=report, policy=policy, shell_comments=comments[k]
+            ),
+        )
+        for k, (p, text, report) in enumerate(opened)
+    ]
 
 
 def fix_path(

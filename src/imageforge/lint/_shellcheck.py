@@ -5,7 +5,9 @@ of every ARG and ENV name set before it; PowerShell and cmd stages are skipped; 
 SC1091 (sourced files that a Dockerfile cannot show) and SC2187 (ash) are excluded.
 Findings keep their SC ids and sit on the RUN's first line.
 
-Batched: all RUNs of a Dockerfile go to one ``shellcheck`` process (one file each).
+Batched: all RUNs of a Dockerfile go to one ``shellcheck`` process (one file each); a
+run over many Dockerfiles (:func:`shellcheck_many`) shares all their scripts among one
+process per CPU.
 ShellCheck itself is the Debian ``shellcheck`` binary; when it is not installed no SC
 finding is reported.
 """
@@ -13,9 +15,11 @@ finding is reported.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from imageforge.lint._facts import bases_of
 from imageforge.lint._model import LintInput
 from imageforge.lint._shell import run_text
 
-__all__ = ["ShellComment", "shellcheck_runs"]
+__all__ = ["ShellComment", "shellcheck_many", "shellcheck_runs"]
 
 _EXCLUDED = "SC1090,SC1091,SC2187"
 _NOT_POSIX = ("pwsh", "powershell", "powershell.exe", "cmd", "cmd.exe")
@@ -80,30 +84,53 @@ def _scripts(lint: LintInput) -> list[tuple[Run, str]]:
 def shellcheck_runs(dockerfile: Dockerfile | LintInput) -> list[ShellComment]:
     """ShellCheck's findings on every shell-form RUN of ``dockerfile``, in one process
     (a :class:`LintInput` brings its ``# hadolint shell=`` comments)."""
-    binary = shutil.which("shellcheck")
     if isinstance(dockerfile, Dockerfile):
         dockerfile = LintInput(dockerfile, bases_of(dockerfile))
-    scripts = _scripts(dockerfile)
+    return shellcheck_many([dockerfile], jobs=1)[0]
+
+
+def shellcheck_many(
+    inputs: Sequence[LintInput], jobs: int | None = None
+) -> list[list[ShellComment]]:
+    """:func:`shellcheck_runs` for many Dockerfiles at once: every script in one
+    directory, checked by ``jobs`` concurrent ``shellcheck`` processes (default: one
+    per CPU, at most 8) over balanced shares; one list of findings per input."""
+    binary = shutil.which("shellcheck")
+    out: list[list[ShellComment]] = [[] for _ in inputs]
+    scripts = [(k, run, text) for k, lint in enumerate(inputs) for run, text in _scripts(lint)]
     if binary is None or not scripts:
-        return []
+        return out
+    jobs = max(1, min(jobs or os.cpu_count() or 1, 8, len(scripts)))
     with tempfile.TemporaryDirectory(prefix="imageforge-sc-") as tmp:
-        lines: dict[str, int] = {}
-        for n, (run, script) in enumerate(scripts):
+        where: dict[str, tuple[int, int]] = {}
+        shares: list[list[str]] = [[] for _ in range(jobs)]
+        sizes = [0] * jobs
+        for n, (k, run, text) in sorted(enumerate(scripts), key=lambda e: -len(e[1][2])):
             name = str(Path(tmp) / f"run{n}.sh")
-            Path(name).write_text(script, encoding="utf-8")
-            lines[name] = run.location.start_line
-        proc = subprocess.run(
-            [binary, "--format=json1", f"--exclude={_EXCLUDED}", "--", *lines],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if proc.returncode not in (0, 1) or not proc.stdout.strip():
-        return []
-    comments = json.loads(proc.stdout).get("comments", [])
-    found = {
-        ShellComment(f"SC{c['code']}", str(c["level"]), str(c["message"]), lines[c["file"]])
-        for c in comments
-        if c.get("file") in lines
-    }
-    return sorted(found, key=lambda s: (s.line, s.code, s.message))
+            Path(name).write_text(text, encoding="utf-8")
+            where[name] = (k, run.location.start_line)
+            j = sizes.index(min(sizes))  # largest first onto the lightest share
+            shares[j].append(name)
+            sizes[j] += len(text)
+        # Output to files, not pipes: a share whose pipe filled would wait for the
+        # parent to drain it, one share after another.
+        running = []
+        for j, share in enumerate(s for s in shares if s):
+            sink = Path(tmp) / f"out{j}.json"
+            with sink.open("wb") as fh:
+                cmd = [binary, "--format=json1", f"--exclude={_EXCLUDED}", "--", *share]
+                running.append((subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL), sink))
+        outputs = [(p.wait(), sink.read_text(encoding="utf-8")) for p, sink in running]
+    found: list[set[ShellComment]] = [set() for _ in inputs]
+    for code, stdout in outputs:
+        if code not in (0, 1) or not stdout.strip():
+            continue
+        for c in json.loads(stdout).get("comments", []):
+            if c.get("file") in where:
+                k, line = where[c["file"]]
+                found[k].add(
+                    ShellComment(f"SC{c['code']}", str(c["level"]), str(c["message"]), line)
+                )
+    for k, comments in enumerate(found):
+        out[k] = sorted(comments, key=lambda s: (s.line, s.code, s.message))
+    return out
