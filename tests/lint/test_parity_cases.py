@@ -109,3 +109,27 @@ def test_copy_from_an_image_is_not_an_unknown_stage() -> None:
     text = "FROM alpine:3.20\nCOPY --from=gloursdocker/docker / /\n"
     assert "IF105" not in ids(text)
     assert "IF105" in ids("FROM alpine:3.20\nCOPY --from=build /a /a\n")
+
+
+def test_go_tools_need_a_fixed_version() -> None:
+    for bad in ("go install example.com/x", "go install example.com/x@latest", "go get a.b/c"):
+        assert "IF311" in ids(f"FROM golang:1.23\nRUN {bad}\n"), bad
+    assert "IF311" in ids("FROM golang:1.23\nRUN go run example.com/gen@master\n")
+    for good in (
+        "go install -v example.com/x@v1.2.3",
+        "go install ./cmd/x",
+        'go install "gotest.tools/gotestsum@${V}"',
+        "go run make.go",
+        "go mod download",
+    ):
+        assert "IF311" not in ids(f"FROM golang:1.23\nRUN {good}\n"), good
+
+
+def test_copy_to_a_relative_destination_needs_a_workdir() -> None:
+    assert "IF714" in ids("FROM alpine:3.20\nCOPY a.txt data/\n")
+    assert "IF714" not in ids("FROM alpine:3.20\nCOPY a.txt /data/\nCOPY b.txt $HOME/\n")
+    assert "IF714" not in ids("FROM alpine:3.20\nWORKDIR /srv\nCOPY a.txt data/\n")
+    # the WORKDIR of the stage it is built FROM counts, a later one does not
+    inherited = "FROM alpine:3.20 AS base\nWORKDIR /srv\nFROM base\nCOPY a.txt data/\n"
+    assert "IF714" not in ids(inherited)
+    assert "IF714" in ids("FROM alpine:3.20\nCOPY a.txt data/\nWORKDIR /srv\n")

@@ -11,9 +11,11 @@ from imageforge.dockerfile import (
     Copy,
     Entrypoint,
     Expose,
+    Instruction,
     Label,
     Maintainer,
     Run,
+    Stage,
     Workdir,
 )
 from imageforge.lint._facts import APT_SIMULATE, run_commands
@@ -223,6 +225,33 @@ def _extra_labels(lint: LintInput) -> Iterator[Hit]:
                     yield hit(instr, "not in the label schema: " + ", ".join(extra))
 
 
+_WIN_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _workdir_set(lint: LintInput, stage: Stage, before: Instruction | None) -> bool:
+    """A WORKDIR in ``stage`` before ``before`` (None: anywhere), or in the stage it is
+    built FROM."""
+    for instr in stage.instructions:
+        if instr is before:
+            break
+        if isinstance(instr, Workdir):
+            return True
+    parent = lint.base_of(stage).parent
+    return parent is not None and parent.index < stage.index and _workdir_set(lint, parent, None)
+
+
+def _copy_relative(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if not isinstance(instr, Copy):
+                continue
+            dest = instr.dest.strip("\"'")
+            if dest.startswith(("/", "$")) or _WIN_ABS.match(dest):
+                continue
+            if not _workdir_set(lint, stage, instr):
+                yield hit(instr, f"{instr.dest} is relative and no WORKDIR is set")
+
+
 def _maintainer(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for instr in stage.instructions:
@@ -418,5 +447,20 @@ HYGIENE_RULES = (
         example_policy=LintPolicy(
             required_labels=("org.opencontainers.image.source",), strict_labels=True
         ),
+    ),
+    Rule(
+        id="IF714",
+        slug="copy-relative-no-workdir",
+        section="all",
+        severity=Severity.WARNING,
+        title="COPY to a relative destination without WORKDIR",
+        message="The COPY lands relative to a working directory nobody set.",
+        hint="Set WORKDIR first, or copy to an absolute path.",
+        why="Without WORKDIR a relative destination is relative to the base image's "
+        "working directory, which the base can change under you (hadolint DL3045). A "
+        "WORKDIR in the stage, or in the stage it is built FROM, counts.",
+        bad="FROM alpine:3.20\nCOPY app.py app/\n",
+        good="FROM alpine:3.20\nWORKDIR /srv\nCOPY app.py app/\n",
+        check=_copy_relative,
     ),
 )

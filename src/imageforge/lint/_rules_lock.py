@@ -61,6 +61,34 @@ def _npm_unpinned(lint: LintInput) -> Iterator[Hit]:
                         break
 
 
+_GO_MOVING = ("latest", "master", "main", "HEAD")
+
+
+def _go_unpinned(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for run in runs(stage):
+            loose: list[str] = []
+            for c in run_commands(run):
+                if c.program != "go":
+                    continue
+                args = c.args_after("go", "install")
+                if args is None:
+                    args = c.args_after("go", "get")
+                if args is None:  # go run pkg@version runs a remote module too
+                    args = c.args_after("go", "run")
+                    args = args[:1] if args and "@" in args[0] else ()
+                for a in args or ():
+                    if a.startswith(("-", ".", "/")) or "$" in a.split("@", 1)[0]:
+                        continue  # flags, local packages
+                    if a.endswith(".go"):
+                        continue  # a local file
+                    version = a.split("@", 1)[1] if "@" in a else ""
+                    if not version or version in _GO_MOVING:
+                        loose.append(a)
+            if loose:
+                yield hit(run, "unpinned: " + ", ".join(loose[:5]))
+
+
 def _npm_lockfile(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for run in runs(stage):
@@ -446,5 +474,20 @@ LOCK_RULES = (
         bad="FROM node:22-slim\nRUN npm install -g typescript\n",
         good="FROM node:22-slim\nRUN npm install -g typescript@5.6.3\n",
         check=_npm_unpinned,
+    ),
+    Rule(
+        id="IF311",
+        slug="go-install-unpinned",
+        section="2.1",
+        severity=Severity.WARNING,
+        title="go install or go get without a fixed version",
+        message="A Go tool is installed at whatever version is newest.",
+        hint="Name the version: go install example.com/tool@v1.2.3.",
+        why="Without @version (or with @latest, @master) go resolves the module again on "
+        "every build, so two builds of one Dockerfile can differ (hadolint DL3062). "
+        "Local packages (./cmd/x) build what was copied and are not reported.",
+        bad="FROM golang:1.23\nRUN go install golang.org/x/tools/cmd/goimports@latest\n",
+        good="FROM golang:1.23\nRUN go install golang.org/x/tools/cmd/goimports@v0.24.0\n",
+        check=_go_unpinned,
     ),
 )
