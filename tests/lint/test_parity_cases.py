@@ -133,3 +133,10 @@ def test_copy_to_a_relative_destination_needs_a_workdir() -> None:
     inherited = "FROM alpine:3.20 AS base\nWORKDIR /srv\nFROM base\nCOPY a.txt data/\n"
     assert "IF714" not in ids(inherited)
     assert "IF714" in ids("FROM alpine:3.20\nCOPY a.txt data/\nWORKDIR /srv\n")
+
+
+def test_user_should_be_numeric() -> None:
+    assert "IF508" in ids("FROM alpine:3.20\nUSER app:app\n")
+    assert "IF508" in ids("FROM alpine:3.20 AS a\nUSER nonroot\nFROM alpine:3.20\nUSER 1\n")
+    for fine in ("10001", "10001:app", "${UID}"):
+        assert "IF508" not in ids(f"FROM alpine:3.20\nUSER {fine}\n"), fine
