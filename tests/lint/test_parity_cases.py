@@ -140,3 +140,12 @@ def test_user_should_be_numeric() -> None:
     assert "IF508" in ids("FROM alpine:3.20 AS a\nUSER nonroot\nFROM alpine:3.20\nUSER 1\n")
     for fine in ("10001", "10001:app", "${UID}"):
         assert "IF508" not in ids(f"FROM alpine:3.20\nUSER {fine}\n"), fine
+
+
+def test_copying_a_whole_filesystem_over_root() -> None:
+    assert "IF715" in ids("FROM alpine:3.20\nCOPY --from=tonistiigi/xx / /\n")
+    full = "FROM debian:12-slim AS build\nRUN true\nFROM debian:12-slim\nCOPY --from=build / /\n"
+    assert "IF715" in ids(full)
+    out = "FROM alpine:3.20 AS b\nRUN true\nFROM scratch AS out\nCOPY --from=b /o /\n"
+    assert "IF715" not in ids(out + "FROM alpine:3.20\nCOPY --from=out / /\n")
+    assert "IF715" not in ids("FROM alpine:3.20\nCOPY --from=tonistiigi/xx / /usr/bin/\n")

@@ -252,6 +252,23 @@ def _copy_relative(lint: LintInput) -> Iterator[Hit]:
                 yield hit(instr, f"{instr.dest} is relative and no WORKDIR is set")
 
 
+def _copy_whole_fs(lint: LintInput) -> Iterator[Hit]:
+    by_name = {st.name: st for st in lint.dockerfile.stages if st.name}
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if not isinstance(instr, Copy) or instr.from_ is None:
+                continue
+            if [src.strip() for src in instr.sources] != ["/"] or instr.dest.strip() != "/":
+                continue
+            source = by_name.get(instr.from_.lower())
+            if source is None and instr.from_.isdigit():
+                k = int(instr.from_)
+                source = lint.dockerfile.stages[k] if k < len(lint.dockerfile.stages) else None
+            if source is not None and lint.runtime_root(source).scratch:
+                continue  # a stage built FROM scratch holds only what it put there
+            yield hit(instr, f"the whole filesystem of {instr.from_} over /")
+
+
 def _maintainer(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for instr in stage.instructions:
@@ -462,5 +479,22 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nCOPY app.py app/\n",
         good="FROM alpine:3.20\nWORKDIR /srv\nCOPY app.py app/\n",
         check=_copy_relative,
+    ),
+    Rule(
+        id="IF715",
+        slug="copy-whole-filesystem",
+        section="all",
+        severity=Severity.WARNING,
+        title="COPY --from copies a whole filesystem over /",
+        message="Every file of the other stage or image lands in this one.",
+        hint="Copy the paths you need (COPY --from=build /out/app /usr/local/bin/).",
+        why="Copying / over / brings the other image's package database, shells and "
+        "caches along and overwrites this stage's files with no record of which "
+        "(hadolint DL3067). A stage built FROM scratch that holds only its output is "
+        "not reported; hadolint reports it too.",
+        bad="FROM debian:12-slim AS build\nRUN make\nFROM debian:12-slim\nCOPY --from=build / /\n",
+        good="FROM debian:12-slim AS build\nRUN make\nFROM debian:12-slim\n"
+        "COPY --from=build /src/out/app /usr/local/bin/app\n",
+        check=_copy_whole_fs,
     ),
 )
