@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from imageforge.errors import InvalidArgument
 from imageforge.lint import active_rules, lint_source, make_report, rule
 from imageforge.policy import LintPolicy
 from imageforge.report import Severity
@@ -110,3 +115,56 @@ def test_shellcheck_reads_heredoc_runs_as_scripts() -> None:
     assert "SC1072" not in found and "SC2046" in found
     piped = "FROM alpine:3.20\nRUN cat <<EOF > /x\nhello\nEOF\n"
     assert not [i for i in ids(piped) if i.startswith("SC")]
+
+
+def test_hadolint_shell_comment_sets_the_shell_for_the_runs_below() -> None:
+    piped = "RUN curl -fsSL https://x | tar xz\n"
+    assert "IF710" in ids("FROM debian:12-slim\n" + piped)
+    # a PowerShell stage has no pipefail to set and is not ShellCheck's business
+    text = "FROM debian:12-slim\n# hadolint shell=powershell\nRUN echo $(ls) | Out-Null\n"
+    found = ids(text)
+    assert "IF710" not in found and "SC2046" not in found
+    # a later SHELL takes over again
+    text = '# hadolint shell=pwsh\nFROM debian:12-slim\nSHELL ["/bin/sh", "-c"]\n' + piped
+    assert "IF710" in ids(text)
+    # the shell given is ShellCheck's dialect: [[ ]] is fine in bash, not in sh
+    posix = "FROM debian:12-slim\nRUN [[ -n $HOME ]] && echo yes\n"
+    assert "SC3010" in ids(posix)
+    assert "SC3010" not in ids(posix.replace("RUN", "# hadolint shell=bash\nRUN"))
+
+
+def test_strict_labels_report_keys_outside_the_schema(tmp_path: Path) -> None:
+    from imageforge.lint import hadolint_policy
+
+    text = "FROM alpine:3.20\nLABEL org.opencontainers.image.source=x owner=me\n"
+    schema = ("org.opencontainers.image.source",)
+    assert "IF713" not in ids(text, LintPolicy(required_labels=schema))
+    assert "IF713" in ids(text, LintPolicy(required_labels=schema, strict_labels=True))
+    cfg = tmp_path / ".hadolint.yaml"
+    cfg.write_text("label-schema:\n  org.opencontainers.image.source: url\nstrict-labels: true\n")
+    policy = hadolint_policy(cfg)
+    assert policy.strict_labels and "IF713" in ids(text, policy)
+    assert "IF713" not in ids(text.replace(" owner=me", ""), policy)
+    cfg.write_text("strict-labels: maybe\n")
+    with pytest.raises(InvalidArgument, match="strict-labels"):
+        hadolint_policy(cfg)
+
+
+def test_lint_paths_finds_what_lint_path_finds_file_by_file(tmp_path: Path) -> None:
+    from imageforge.lint import lint_path, lint_paths
+
+    texts = [
+        "FROM alpine:3.20\nRUN echo $(ls) && rm $FILES\n",
+        "# hadolint shell=bash\nFROM debian:12-slim\nRUN [[ -n $HOME ]] | cat\n",
+        "FROM alpine:3.20\nRUN echo 'fine'\n",
+        "FRM broken\n",
+    ]
+    paths = []
+    for n, text in enumerate(texts):
+        path = tmp_path / f"D{n}"
+        path.write_text(text)
+        paths.append(path)
+    together = lint_paths(paths)
+    assert [shown for shown, _f in together] == [str(p) for p in paths]
+    assert [found for _s, found in together] == [lint_path(p)[1] for p in paths]
+    assert "SC2046" in {f.rule_id for f in together[0][1]}

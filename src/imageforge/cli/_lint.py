@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -11,7 +12,14 @@ from rich.table import Table
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
 from imageforge.cli._render import print_json, stdout_console
-from imageforge.lint import RULES, active_rules, hadolint_policy, lint_path, make_report
+from imageforge.lint import (
+    active_rules,
+    all_rules,
+    fix_path,
+    hadolint_policy,
+    lint_paths,
+    make_report,
+)
 from imageforge.policy import Policy, find_policy, load_policy
 from imageforge.report import (
     Finding,
@@ -24,6 +32,7 @@ from imageforge.report import (
     write_sarif,
     write_text,
 )
+from imageforge.store import atomic_write
 
 DEFAULT_THRESHOLD = "warning"
 
@@ -39,17 +48,47 @@ def _list_rules(fmt: str, policy: Policy) -> None:
                     "enabled": r in active,
                     "needs_context": r.needs_context,
                 }
-                for r in RULES
+                for r in all_rules(policy.lint)
             ]
         )
         return
     table = Table(box=None, show_header=True, pad_edge=False)
     for col in ("id", "severity", "name", "title"):
         table.add_column(col)
-    for r in RULES:
+    for r in all_rules(policy.lint):
         sev = active[r].value if r in active else "off"
         table.add_row(r.id, sev, r.slug, r.title)
     stdout_console().print(table)
+
+
+def _diff(targets: list[str], context_dir: Path | None, policy: Policy) -> bool:
+    any_change = False
+    for target in targets:
+        path, text, fixed = fix_path(target, context_dir=context_dir, policy=policy.lint)
+        if not fixed.changed(text):
+            continue
+        any_change = True
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                text.splitlines(keepends=True),
+                fixed.text.splitlines(keepends=True),
+                fromfile=str(path) if path.is_absolute() else f"a/{path}",
+                tofile=str(path) if path.is_absolute() else f"b/{path}",
+            )
+        )
+    sys.stdout.flush()
+    return any_change
+
+
+def _fix(targets: list[str], context_dir: Path | None, policy: Policy) -> None:
+    for target in targets:
+        path, text, fixed = fix_path(target, context_dir=context_dir, policy=policy.lint)
+        if not fixed.changed(text):
+            continue
+        mode = path.stat().st_mode & 0o7777
+        atomic_write(path, fixed.text.encode("utf-8"), mode=mode)
+        rules = ", ".join(sorted({rid for rid, _line in fixed.applied}))
+        click.echo(f"{path}: fixed {len(fixed.applied)} finding(s) ({rules})", err=True)
 
 
 @app.command("lint")
@@ -87,6 +126,17 @@ def _list_rules(fmt: str, policy: Policy) -> None:
     "in the current directory).",
 )
 @click.option("--list-rules", is_flag=True, help="List the rules and exit.")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Rewrite each Dockerfile with the rules' safe fixes (atomically), then report "
+    "what is left.",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print the fixes as a unified diff and change nothing; exit 1 when there is one.",
+)
 def lint_command(
     paths: tuple[str, ...],
     context_dir: Path | None,
@@ -94,12 +144,16 @@ def lint_command(
     failure_threshold: str | None,
     config: Path | None,
     list_rules: bool,
+    fix: bool,
+    diff: bool,
 ) -> int:
     """Check Dockerfiles (default ./Dockerfile) against the build standard.
 
     A PATH may be a Dockerfile or a directory holding one; a directory is also the build
     context. Exit 0 when no finding reaches the failure threshold, 1 when one does.
     """
+    if fix and diff:
+        raise click.UsageError("--fix and --diff do not go together: --diff shows, --fix writes")
     targets = list(paths) or ["Dockerfile"]
     policy_file = config or find_policy(Path(targets[0]))
     if policy_file is None and Path(".hadolint.yaml").is_file():
@@ -114,10 +168,13 @@ def lint_command(
     threshold = parse_threshold(
         failure_threshold or policy.lint.failure_threshold or DEFAULT_THRESHOLD
     )
+    if diff:
+        return EXIT_FINDINGS if _diff(targets, context_dir, policy) else EXIT_OK
+    if fix:
+        _fix(targets, context_dir, policy)
     files: list[str] = []
     findings: list[Finding] = []
-    for target in targets:
-        shown, found = lint_path(target, context_dir=context_dir, policy=policy.lint)
+    for shown, found in lint_paths(targets, context_dir=context_dir, policy=policy.lint):
         files.append(shown)
         findings.extend(found)
     report = make_report(findings, files, policy.lint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from imageforge import __version__
@@ -15,29 +16,43 @@ from imageforge.dockerfile import (
     parse,
 )
 from imageforge.errors import InvalidArgument, Location, NotFound
+from imageforge.lint._custom import all_rules
 from imageforge.lint._facts import bases_of
 from imageforge.lint._hadolint import to_if_ids
-from imageforge.lint._model import LintInput, Rule
-from imageforge.lint._rules import RULES, SYNTAX
-from imageforge.lint._shellcheck import ShellComment, shellcheck_runs
+from imageforge.lint._model import Edit, LintInput, Rule
+from imageforge.lint._rules import SYNTAX
+from imageforge.lint._shellcheck import ShellComment, shellcheck_many, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
 
-__all__ = ["active_rules", "lint", "lint_file", "lint_path", "lint_source", "make_report"]
+__all__ = [
+    "Fixed",
+    "active_rules",
+    "fix_path",
+    "fix_source",
+    "lint",
+    "lint_file",
+    "lint_path",
+    "lint_paths",
+    "lint_source",
+    "make_report",
+]
 
 _IGNORE = re.compile(
     r"^\s*#\s*(imageforge:|hadolint)\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
 )
+_SHELL_PRAGMA = re.compile(r"^\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*(#.*)?$", re.IGNORECASE)
 _GLOBAL_IGNORE = re.compile(
     r"^\s*#\s*hadolint\s+global\s+ignore\s*=\s*([A-Za-z0-9_,\s-]+?)\s*$", re.IGNORECASE
 )
 
 
 def active_rules(policy: LintPolicy) -> list[tuple[Rule, Severity]]:
-    """The rules ``policy`` runs, each with its effective severity."""
+    """The rules ``policy`` runs (the standard's, installed plugins', the policy's own),
+    each with its effective severity."""
     overrides = dict(policy.severity)
     out: list[tuple[Rule, Severity]] = []
-    for r in RULES:
+    for r in all_rules(policy):
         if policy.enable and not any(r.id.startswith(p.upper()) for p in policy.enable):
             continue
         if any(r.id.startswith(p.upper()) for p in policy.disable):
@@ -75,6 +90,14 @@ def _ignores(lines: Sequence[str]) -> dict[int, set[str]]:
     return out
 
 
+def _shell_pragmas(lines: Sequence[str]) -> tuple[tuple[int, str], ...]:
+    """``# hadolint shell=<shell>`` comments: (line, shell), the shell the linter assumes
+    for the RUNs below until a SHELL instruction."""
+    return tuple(
+        (n, m.group(1)) for n, line in enumerate(lines, start=1) if (m := _SHELL_PRAGMA.match(line))
+    )
+
+
 def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
     """The severity of a ShellCheck finding under ``policy`` (None: not run)."""
     code = comment.code
@@ -85,19 +108,25 @@ def _sc_severity(comment: ShellComment, policy: LintPolicy) -> Severity | None:
     return Severity(dict(policy.severity).get(code, comment.level))
 
 
+def _runs_shellcheck(policy: LintPolicy) -> bool:
+    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
+        return False
+    return not any(p.upper() == "SC" for p in policy.disable)
+
+
 def _shellcheck(
-    dockerfile: Dockerfile,
+    data: LintInput,
     lines: Sequence[str],
     policy: LintPolicy,
     ignored: dict[int, set[str]],
     everywhere: set[str],
+    comments: Sequence[ShellComment] | None,
 ) -> list[Finding]:
-    if policy.enable and not any(p.upper().startswith("SC") for p in policy.enable):
-        return []
-    if any(p.upper() == "SC" for p in policy.disable):
+    if not _runs_shellcheck(policy):
         return []
     out: list[Finding] = []
-    for c in shellcheck_runs(dockerfile):
+    dockerfile = data.dockerfile
+    for c in shellcheck_runs(data) if comments is None else comments:
         severity = _sc_severity(c, policy)
         if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
             continue
@@ -114,21 +143,32 @@ def _shellcheck(
     return out
 
 
+def _input(
+    dockerfile: Dockerfile,
+    lines: Sequence[str],
+    context: ContextReport | None,
+    policy: LintPolicy,
+) -> LintInput:
+    return LintInput(dockerfile, bases_of(dockerfile), context, policy, _shell_pragmas(lines))
+
+
 def lint(
     dockerfile: Dockerfile,
     *,
     source: str | None = None,
     context: ContextReport | None = None,
     policy: LintPolicy | None = None,
+    shell_comments: Sequence[ShellComment] | None = None,
 ) -> list[Finding]:
     """Check ``dockerfile`` against the standard. ``source`` is its text (for the
     snippets and the ``# imageforge: ignore=...`` comments); ``context`` the report of
-    its build context when known (context rules run only then)."""
+    its build context when known (context rules run only then); ``shell_comments``
+    ShellCheck's findings when already computed (see :func:`lint_paths`)."""
     policy = policy or LintPolicy()
     lines = source.splitlines() if source is not None else []
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
-    data = LintInput(dockerfile, bases_of(dockerfile), context, policy)
+    data = _input(dockerfile, lines, context, policy)
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
         if rule.needs_context and context is None:
@@ -149,9 +189,85 @@ def lint(
                     snippet=snippet,
                 )
             )
-    findings.extend(_shellcheck(dockerfile, lines, policy, ignored, everywhere))
+    findings.extend(_shellcheck(data, lines, policy, ignored, everywhere, shell_comments))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """What :func:`fix_source` did: the new text and, per applied fix, the rule id and
+    the line of the finding it removed (in the text as it was when fixed)."""
+
+    text: str
+    applied: tuple[tuple[str, int], ...] = ()
+
+    def changed(self, original: str) -> bool:
+        return self.text != original
+
+
+def _overlaps(a: Sequence[Edit], b: Sequence[Edit]) -> bool:
+    def span(e: Edit) -> tuple[int, int]:
+        return e.start, max(e.end, e.start)
+
+    return any(span(x)[0] <= span(y)[1] and span(y)[0] <= span(x)[1] for x in a for y in b)
+
+
+def _apply(lines: list[str], groups: Sequence[Sequence[Edit]]) -> list[str]:
+    out = list(lines)
+    edits = sorted((e for g in groups for e in g), key=lambda e: (e.start, e.end), reverse=True)
+    for e in edits:
+        out[e.start - 1 : e.end] = list(e.lines)
+    return out
+
+
+def fix_source(
+    text: str,
+    *,
+    file: str = "Dockerfile",
+    context: ContextReport | None = None,
+    policy: LintPolicy | None = None,
+    max_passes: int = 10,
+) -> Fixed:
+    """Apply every active rule's ``fix`` to the findings it has in ``text`` (ignored
+    findings are left alone), pass after pass until nothing changes; edits that touch
+    the same lines wait for the next pass. A text that does not parse, or a pass whose
+    result would not parse, is left as it is."""
+    policy = policy or LintPolicy()
+    applied: list[tuple[str, int]] = []
+    rules = [r for r, _sev in active_rules(policy) if r.fix is not None]
+    for _ in range(max_passes):
+        try:
+            dockerfile = parse(text, file=file)
+        except InvalidArgument:
+            break
+        lines = text.split("\n")
+        ignored, everywhere = _ignores(lines), _global_ignores(lines)
+        data = LintInput(dockerfile, bases_of(dockerfile), context, policy, _shell_pragmas(lines))
+        chosen: list[Sequence[Edit]] = []
+        done: list[tuple[str, int]] = []
+        for rule in rules:
+            if rule.fix is None or (rule.needs_context and context is None):
+                continue
+            for h in rule.check(data):
+                if rule.id in everywhere or rule.id in ignored.get(h.line, ()):
+                    continue
+                group = rule.fix(data, h, lines)
+                if group and not any(_overlaps(group, c) for c in chosen):
+                    chosen.append(group)
+                    done.append((rule.id, h.line))
+        if not chosen:
+            break
+        new = "\n".join(_apply(lines, chosen))
+        try:
+            parse(new, file=file)
+        except InvalidArgument:
+            break
+        if new == text:
+            break
+        text = new
+        applied += done
+    return Fixed(text, tuple(applied))
 
 
 def lint_source(
@@ -160,6 +276,7 @@ def lint_source(
     file: str = "Dockerfile",
     context: ContextReport | None = None,
     policy: LintPolicy | None = None,
+    shell_comments: Sequence[ShellComment] | None = None,
 ) -> list[Finding]:
     """Parse ``text`` and lint it. A file the parser refuses gives one IF001 finding
     at the parser's position (unless IF001 is disabled) instead of an error."""
@@ -183,7 +300,9 @@ def lint_source(
                 snippet=snippet,
             )
         ]
-    return lint(dockerfile, source=text, context=context, policy=policy)
+    return lint(
+        dockerfile, source=text, context=context, policy=policy, shell_comments=shell_comments
+    )
 
 
 def lint_file(
@@ -203,15 +322,11 @@ def lint_file(
     return lint_source(text, file=display or str(p), context=context, policy=policy)
 
 
-def lint_path(
-    path: str | Path,
-    *,
-    context_dir: str | Path | None = None,
-    policy: LintPolicy | None = None,
-) -> tuple[str, list[Finding]]:
-    """Lint ``path``: a Dockerfile, or a directory holding one (``Dockerfile``, else
-    ``Containerfile``), which is then also the build context unless ``context_dir``
-    names another. Returns the Dockerfile's path as reported and the findings."""
+def _open(
+    path: str | Path, context_dir: str | Path | None, *, strict: bool = False
+) -> tuple[Path, str, ContextReport | None]:
+    """The Dockerfile ``path`` names (a file, or a directory holding ``Dockerfile`` or
+    ``Containerfile``, then also the context), its text, and its context report."""
     p = Path(path)
     if p.is_dir():
         context_dir = p if context_dir is None else context_dir
@@ -224,18 +339,83 @@ def lint_path(
     elif not p.exists():
         raise NotFound(f"no such Dockerfile: {path}")
     try:
-        text = p.read_bytes().decode("utf-8", errors="replace")
+        raw = p.read_bytes()
     except OSError as exc:
         raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
-    display = str(p)
+    try:
+        text = raw.decode("utf-8", errors="strict" if strict else "replace")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(
+            f"{p} is not UTF-8 (byte {exc.start}); not rewritten",
+            location=Location(str(p)),
+        ) from None
     report: ContextReport | None = None
     if context_dir is not None:
         try:
-            sources = context_sources(parse(text, file=display))
+            sources = context_sources(parse(text, file=str(p)))
         except InvalidArgument:
             sources = []
         report = context_report(context_dir, dockerfile=p, copy_sources=sources)
+    return p, text, report
+
+
+def lint_path(
+    path: str | Path,
+    *,
+    context_dir: str | Path | None = None,
+    policy: LintPolicy | None = None,
+) -> tuple[str, list[Finding]]:
+    """Lint ``path``: a Dockerfile, or a directory holding one (``Dockerfile``, else
+    ``Containerfile``), which is then also the build context unless ``context_dir``
+    names another. Returns the Dockerfile's path as reported and the findings."""
+    p, text, report = _open(path, context_dir)
+    display = str(p)
     return display, lint_source(text, file=display, context=report, policy=policy)
+
+
+def lint_paths(
+    paths: Sequence[str | Path],
+    *,
+    context_dir: str | Path | None = None,
+    policy: LintPolicy | None = None,
+) -> list[tuple[str, list[Finding]]]:
+    """:func:`lint_path` for each of ``paths``, with ShellCheck run once for all of
+    them (one process per CPU) instead of once per file."""
+    policy = policy or LintPolicy()
+    opened = [_open(p, context_dir) for p in paths]
+    comments: list[list[ShellComment] | None] = [None] * len(opened)
+    if _runs_shellcheck(policy):
+        parsed: list[tuple[int, LintInput]] = []
+        for k, (p, text, report) in enumerate(opened):
+            try:
+                dockerfile = parse(text, file=str(p))
+            except InvalidArgument:
+                continue
+            parsed.append((k, _input(dockerfile, text.splitlines(), report, policy)))
+        for (k, _data), found in zip(parsed, shellcheck_many([d for _k, d in parsed]), strict=True):
+            comments[k] = found
+    return [
+        (
+            str(p),
+            lint_source(
+                text, file=str(p), context=report, policy=policy, shell_comments=comments[k]
+            ),
+        )
+        for k, (p, text, report) in enumerate(opened)
+    ]
+
+
+def fix_path(
+    path: str | Path,
+    *,
+    context_dir: str | Path | None = None,
+    policy: LintPolicy | None = None,
+) -> tuple[Path, str, Fixed]:
+    """The fixes for the Dockerfile ``path`` names (as :func:`lint_path` finds it):
+    its path, its text, and :func:`fix_source`'s result. Writes nothing; a file that is
+    not UTF-8 is refused rather than rewritten with replacement characters."""
+    p, text, report = _open(path, context_dir, strict=True)
+    return p, text, fix_source(text, file=str(p), context=report, policy=policy)
 
 
 def make_report(

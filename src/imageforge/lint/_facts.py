@@ -25,9 +25,11 @@ from imageforge.lint._shell import Command, commands, run_text
 from imageforge.oci import Reference
 
 __all__ = [
+    "APT_SIMULATE",
     "Install",
     "bases_of",
     "broad_source",
+    "all_instructions",
     "chain_instructions",
     "context_copies",
     "copied_names",
@@ -230,6 +232,9 @@ def _pip_args(cmd: Command) -> tuple[str, ...] | None:
     return None
 
 
+APT_SIMULATE = ("-s", "--simulate", "--just-print", "--dry-run", "--recon", "--no-act")
+
+
 def install_of(cmd: Command) -> Install | None:
     """The package-manager invocation ``cmd`` is, if any."""
     prog = cmd.program
@@ -244,6 +249,8 @@ def install_of(cmd: Command) -> Install | None:
     ):
         if prog == path[0]:
             args = cmd.args_after(*path)
+            if tool == "apt" and cmd.has(*APT_SIMULATE):
+                return None  # a simulated install installs nothing
             if args is not None:
                 return Install(tool, cmd, args, _packages(tool, args))
     if prog in ("npm", "pnpm"):
@@ -329,6 +336,11 @@ def chain_instructions(lint: LintInput) -> list[tuple[Stage, Instruction]]:
     for stage in reversed(lint.final_stages()):
         out.extend((stage, i) for i in stage.instructions)
     return out
+
+
+def all_instructions(lint: LintInput) -> list[tuple[Stage, Instruction]]:
+    """Every stage's instructions, in file order (the build runs them all, shipped or not)."""
+    return [(stage, i) for stage in lint.dockerfile.stages for i in stage.instructions]
 
 
 def has_cache_mount(run: Run, *targets: str) -> bool:

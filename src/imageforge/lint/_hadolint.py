@@ -27,17 +27,26 @@ DL_TO_IF: dict[str, tuple[str, ...]] = {
     "DL3013": ("IF305",),
     "DL3014": ("IF705",),
     "DL3015": ("IF206",),
-    "DL3016": ("IF301",),
+    "DL3016": ("IF310",),
     "DL3018": ("IF309",),
     "DL3019": ("IF208",),
     "DL3020": ("IF210",),
+    "DL3022": ("IF105",),
     "DL3023": ("IF709",),
     "DL3025": ("IF707",),
     "DL3026": ("IF106",),
+    "DL3028": ("IF309",),
     "DL3033": ("IF309",),
+    "DL3041": ("IF309",),
     "DL3042": ("IF207",),
+    "DL3045": ("IF714",),
     "DL3046": ("IF706",),
-    "DL3059": ("IF209",),
+    "DL3049": ("IF107",),
+    "DL3050": ("IF713",),
+    "DL3059": ("IF712", "IF209"),
+    "DL3062": ("IF311",),
+    "DL3066": ("IF508",),
+    "DL3067": ("IF715",),
     "DL4000": ("IF711",),
     "DL4003": ("IF701",),
     "DL4004": ("IF702",),
@@ -69,8 +78,8 @@ def _ids(value: object, key: str, file: str) -> list[str]:
 def hadolint_policy(path: str | Path) -> LintPolicy:
     """The lint policy a ``.hadolint.yaml`` asks for: ``ignored`` disables, ``override``
     sets severities, ``trustedRegistries``, ``failure-threshold`` (``no-fail``: never
-    fail) and the keys of ``label-schema`` as required labels. DL ids go through
-    :data:`DL_TO_IF`; ``strict-labels`` has no IF rule yet and is accepted unread."""
+    fail), the keys of ``label-schema`` as required labels and ``strict-labels``
+    (other label keys reported by IF713). DL ids go through :data:`DL_TO_IF`."""
     p = Path(path)
     file = str(p)
     try:
@@ -110,10 +119,14 @@ def hadolint_policy(path: str | Path) -> LintPolicy:
     schema = data.get("label-schema") or {}
     if not isinstance(schema, dict):
         raise InvalidArgument("label-schema must be a mapping", location=Location(file))
+    strict = data.get("strict-labels", False)
+    if not isinstance(strict, bool):
+        raise InvalidArgument("strict-labels must be true or false", location=Location(file))
     return LintPolicy(
         disable=tuple(disable),
         severity=tuple(sorted(severity.items())),
         trusted_registries=tuple(trusted),
         required_labels=tuple(str(k) for k in schema),
+        strict_labels=strict,
         failure_threshold=threshold,
     )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from imageforge.dockerfile import (
     ContextReport,
     Dockerfile,
     Instruction,
+    Shell,
     Stage,
 )
 from imageforge.oci import Reference
 from imageforge.policy import LintPolicy
 from imageforge.report import RuleInfo, Severity
 
-__all__ = ["Base", "Hit", "LintInput", "Rule", "hit"]
+__all__ = ["Base", "Edit", "Fix", "Hit", "LintInput", "Rule", "hit"]
 
 DOCS_URI = "https://github.com/imageforge/imageforge/blob/main/docs/rules/{id}.md"
 
@@ -65,12 +66,30 @@ class Base:
 @dataclass(frozen=True)
 class LintInput:
     """What every check reads: the parsed Dockerfile, each stage's base, the final stage,
-    the context report when the context is known, and the lint policy."""
+    the context report when the context is known, the lint policy, and the
+    ``# hadolint shell=`` comments (line, shell) of the source."""
 
     dockerfile: Dockerfile
     bases: tuple[Base, ...]
     context: ContextReport | None = None
     policy: LintPolicy = field(default_factory=LintPolicy)
+    shell_pragmas: tuple[tuple[int, str], ...] = ()
+
+    def shell_of(self, stage: Stage, instr: Instruction) -> tuple[str, ...]:
+        """The shell the linter assumes for ``instr``: the stage's last SHELL before it
+        or the last ``# hadolint shell=`` comment above it, whichever is nearer
+        (default ``/bin/sh -c``)."""
+        line = instr.location.start_line
+        best: tuple[int, tuple[str, ...]] = (0, ("/bin/sh", "-c"))
+        for pline, shell in self.shell_pragmas:
+            if best[0] < pline < line:
+                best = (pline, (shell,))
+        for i in stage.instructions:
+            if i is instr or i.location.start_line >= line:
+                break
+            if isinstance(i, Shell) and i.shell and i.location.start_line > best[0]:
+                best = (i.location.start_line, i.shell)
+        return best[1]
 
     @property
     def final(self) -> Stage | None:
@@ -106,13 +125,30 @@ Check = Callable[[LintInput], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace source lines ``start``..``end`` (1-based, inclusive) by ``lines``; with
+    ``end == start - 1`` nothing is replaced and ``lines`` are inserted before
+    ``start`` (``start`` may be one past the last line: appended)."""
+
+    start: int
+    end: int
+    lines: tuple[str, ...]
+
+
+Fix = Callable[[LintInput, Hit, Sequence[str]], Sequence[Edit]]
+"""A rule's rewrite for one of its findings: the edits that remove it, or none when the
+fix cannot be sure it changes nothing else (see :mod:`imageforge.lint._fixes`)."""
+
+
+@dataclass(frozen=True)
 class Rule:
     """One rule of the standard. ``id`` is stable (``IF`` + the guide section's hundred);
     ``slug`` a short name; ``message`` what a finding says; ``why`` a paragraph of the
     guide's reasoning; ``bad``/``good`` Dockerfiles that fail and pass it (the tests run
     them); ``needs_context``: the check reads the build context, so runs only when known;
     ``example_policy`` the policy the examples need; ``bad_context``/``good_context``
-    the files (path, content) of the examples' build contexts.
+    the files (path, content) of the examples' build contexts; ``fix`` the optional
+    safe rewrite that removes a finding (``imageforge lint --fix``).
     """
 
     id: str
@@ -130,6 +166,7 @@ class Rule:
     example_policy: LintPolicy | None = None
     bad_context: tuple[tuple[str, str], ...] = ()
     good_context: tuple[tuple[str, str], ...] = ()
+    fix: Fix | None = field(default=None, compare=False, repr=False)
 
     def info(self, severity: Severity | None = None) -> RuleInfo:
         return RuleInfo(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from imageforge.dockerfile import Add, Env, Run
 from imageforge.lint._facts import (
+    all_instructions,
     broad_source,
     chain_instructions,
     context_copies,
@@ -15,6 +16,12 @@ from imageforge.lint._facts import (
     names_match,
     run_commands,
     runs,
+)
+from imageforge.lint._fixes import (
+    fix_apt_lists,
+    fix_copy_manifests_first,
+    fix_no_install_recommends,
+    fix_pip_no_cache,
 )
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import run_text
@@ -113,6 +120,7 @@ def _apt_runs(lint: LintInput) -> Iterator[tuple[Run, list[str]]]:
 
 
 def _apt_lists(lint: LintInput) -> Iterator[Hit]:
+    # Only what ships: the lists in a builder stage's layer never reach the image.
     for run, _words in _apt_runs(lint):
         if has_cache_mount(run, "/var/lib/apt", "/var/cache/apt"):
             continue
@@ -122,17 +130,23 @@ def _apt_lists(lint: LintInput) -> Iterator[Hit]:
             yield hit(run, "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
 
 
+def _recommends_off(words: tuple[str, ...]) -> bool:
+    return "--no-install-recommends" in words or "Install-Recommends=" in " ".join(words)
+
+
 def _no_recommends(lint: LintInput) -> Iterator[Hit]:
-    for run, words in _apt_runs(lint):
-        text = " ".join(words)
-        if "--no-install-recommends" in words or "Install-Recommends=" in text:
+    for _stage, instr in all_instructions(lint):
+        if not isinstance(instr, Run):
             continue
-        yield hit(run, "apt-get install without --no-install-recommends")
+        # Each install on its own: a second apt-get install in the RUN (after adding
+        # a repository, say) needs the flag as much as the first.
+        if any(i.tool == "apt" and not _recommends_off(i.command.words) for i in installs(instr)):
+            yield hit(instr, "apt-get install without --no-install-recommends")
 
 
 def _pip_cache(lint: LintInput) -> Iterator[Hit]:
     env_off = False
-    for _stage, instr in chain_instructions(lint):
+    for _stage, instr in all_instructions(lint):
         if isinstance(instr, Env) and any(kv.key == "PIP_NO_CACHE_DIR" for kv in instr.pairs):
             env_off = True
         if not isinstance(instr, Run) or env_off:
@@ -147,7 +161,7 @@ def _pip_cache(lint: LintInput) -> Iterator[Hit]:
 
 
 def _apk_cache(lint: LintInput) -> Iterator[Hit]:
-    for _stage, instr in chain_instructions(lint):
+    for _stage, instr in all_instructions(lint):
         if not isinstance(instr, Run) or has_cache_mount(instr, "/var/cache/apk", "/etc/apk/cache"):
             continue
         text = run_text(instr)
@@ -204,6 +218,7 @@ CACHE_RULES = (
         good="FROM node:22-slim\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
         "RUN npm ci\nCOPY . .\n",
         check=_copy_all_before_install,
+        fix=fix_copy_manifests_first,
     ),
     Rule(
         id="IF202",
@@ -277,6 +292,7 @@ CACHE_RULES = (
         "&& apt-get install -y --no-install-recommends curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         check=_apt_lists,
+        fix=fix_apt_lists,
     ),
     Rule(
         id="IF206",
@@ -288,13 +304,15 @@ CACHE_RULES = (
         hint="Add --no-install-recommends and name what you need.",
         why="Recommended packages are often as large as the ones asked for and rarely "
         "needed in a container; leaving them out is part of keeping the final image "
-        "slim. Checked in the stages that ship.",
+        "slim. Checked in every stage (as hadolint's DL3015 does): a builder stage's "
+        "extra packages still cost download and build time.",
         bad="FROM debian:12-slim\nRUN apt-get update && apt-get install -y curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         good="FROM debian:12-slim\nRUN apt-get update "
         "&& apt-get install -y --no-install-recommends curl=7.88.1-10 "
         "&& rm -rf /var/lib/apt/lists/*\n",
         check=_no_recommends,
+        fix=fix_no_install_recommends,
     ),
     Rule(
         id="IF207",
@@ -305,11 +323,13 @@ CACHE_RULES = (
         message="pip keeps its download cache in the image.",
         hint="Add --no-cache-dir, set ENV PIP_NO_CACHE_DIR=1, or use a cache mount.",
         why="pip's cache of downloaded wheels is written into the layer and never used "
-        "again at run time. Checked in the stages that ship.",
+        "again at run time. Checked in every stage (as hadolint's DL3042 does): in a "
+        "builder stage it still costs disk and layer-cache space.",
         bad="FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
         good="FROM python:3.12-slim\nCOPY requirements.txt .\n"
         "RUN pip install --no-cache-dir -r requirements.txt\n",
         check=_pip_cache,
+        fix=fix_pip_no_cache,
     ),
     Rule(
         id="IF208",
@@ -320,7 +340,7 @@ CACHE_RULES = (
         message="apk keeps its index and cache in the image.",
         hint="Use apk add --no-cache.",
         why="Without --no-cache, apk stores the package index in /var/cache/apk, which "
-        "ships in the layer. Checked in the stages that ship.",
+        "ships in the layer. Checked in every stage (as hadolint's DL3019 does).",
         bad="FROM alpine:3.20\nRUN apk update && apk add curl=8.9.1-r0\n",
         good="FROM alpine:3.20\nRUN apk add --no-cache curl=8.9.1-r0\n",
         check=_apk_cache,

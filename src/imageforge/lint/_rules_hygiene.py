@@ -11,14 +11,18 @@ from imageforge.dockerfile import (
     Copy,
     Entrypoint,
     Expose,
+    Instruction,
+    Label,
     Maintainer,
     Run,
-    Shell,
+    Stage,
     Workdir,
 )
-from imageforge.lint._facts import run_commands
+from imageforge.lint._facts import APT_SIMULATE, run_commands
+from imageforge.lint._fixes import fix_exec_form
 from imageforge.lint._model import Hit, LintInput, Rule, hit
-from imageforge.lint._shell import Command
+from imageforge.lint._shell import Command, commands, substitutions
+from imageforge.policy import LintPolicy
 from imageforge.report import Severity
 
 __all__ = ["HYGIENE_RULES"]
@@ -74,6 +78,8 @@ def _apt_yes(lint: LintInput) -> Iterator[Hit]:
         for c in run_commands(run):
             if c.program != "apt-get" or c.args_after("apt-get", "install") is None:
                 continue
+            if c.has(*APT_SIMULATE):
+                continue  # a simulation installs nothing and asks nothing
             words = c.words
             yes = any(
                 _YES.match(w) or w in ("--yes", "--assume-yes", "-qq", "-q=2", "--quiet=2")
@@ -144,22 +150,123 @@ def _real_pipe(cmds: tuple[Command, ...], k: int) -> bool:
     return not (after is not None and after.then == ")" and len(after.words) == 1)
 
 
+def _pipes(cmds: tuple[Command, ...]) -> bool:
+    """A real pipe among ``cmds`` or inside one of their ``$(...)`` substitutions (with
+    pipefail set, a substitution's failing pipe fails the command, as ShellCheck's
+    parser, hence hadolint, sees it)."""
+    if any(_real_pipe(cmds, k) for k in range(len(cmds))):
+        return True
+    for cmd in cmds:
+        for word in cmd.words:
+            for inner in substitutions(word):
+                subs = tuple(commands(inner))
+                if any(_real_pipe(subs, k) for k in range(len(subs))):
+                    return True
+    return False
+
+
+_POSIX = ("sh", "bash", "zsh", "ash", "dash", "ksh", "mksh")
+
+
 def _pipefail(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
-        safe = False
         for instr in stage.instructions:
-            if isinstance(instr, Shell):
-                prog = instr.shell[0].rsplit("/", 1)[-1] if instr.shell else ""
-                posix = prog in ("sh", "bash", "zsh", "ash", "dash", "ksh", "mksh")
-                safe = not posix or "pipefail" in " ".join(instr.shell)
+            if not isinstance(instr, Run) or instr.exec_form:
                 continue
-            if not isinstance(instr, Run) or instr.exec_form or safe:
+            # SHELL or a '# hadolint shell=' comment: pipefail set, or not a POSIX shell.
+            shell = lint.shell_of(stage, instr)
+            prog = shell[0].rsplit("/", 1)[-1] if shell else ""
+            if prog not in _POSIX or "pipefail" in " ".join(shell):
                 continue
-            cmds = run_commands(instr)
-            if any(_real_pipe(cmds, k) for k in range(len(cmds))):
+            if _pipes(run_commands(instr)):
                 if "pipefail" in " ".join(instr.args):
                     continue
                 yield hit(instr, "a pipe without pipefail hides a failing command")
+
+
+_CLOSERS = {"fi", "done", "}", "esac", ";;"}
+
+
+def _command_count(run: Run) -> int:
+    return sum(1 for c in run_commands(run) if c.words and c.words[0] not in _CLOSERS)
+
+
+def _run_flags(run: Run) -> tuple[object, ...]:
+    return (run.mounts, run.network, run.security, run.devices)
+
+
+def _consecutive_runs(lint: LintInput) -> Iterator[Hit]:
+    # A RUN of one command right after a RUN of one command with the same flags (a
+    # chain split across RUNs is taken as deliberate, as hadolint 2.15 does); comments
+    # do not separate them. A RUN that is reported does not become the one to compare.
+    for stage in lint.dockerfile.stages:
+        previous: tuple[tuple[object, ...], int] | None = None
+        for instr in stage.instructions:
+            if not isinstance(instr, Run):
+                previous = None
+                continue
+            current = (_run_flags(instr), _command_count(instr))
+            if previous is not None and previous[0] == current[0]:
+                if current[1] <= 1 and previous[1] <= 1:
+                    yield hit(instr, "this RUN follows another RUN")
+                    continue
+            previous = current
+
+
+def _extra_labels(lint: LintInput) -> Iterator[Hit]:
+    schema = set(lint.policy.required_labels)
+    if not lint.policy.strict_labels or not schema:
+        return
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if isinstance(instr, Label):
+                extra = [kv.key for kv in instr.pairs if kv.key not in schema]
+                if extra:
+                    yield hit(instr, "not in the label schema: " + ", ".join(extra))
+
+
+_WIN_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _workdir_set(lint: LintInput, stage: Stage, before: Instruction | None) -> bool:
+    """A WORKDIR in ``stage`` before ``before`` (None: anywhere), or in the stage it is
+    built FROM."""
+    for instr in stage.instructions:
+        if instr is before:
+            break
+        if isinstance(instr, Workdir):
+            return True
+    parent = lint.base_of(stage).parent
+    return parent is not None and parent.index < stage.index and _workdir_set(lint, parent, None)
+
+
+def _copy_relative(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if not isinstance(instr, Copy):
+                continue
+            dest = instr.dest.strip("\"'")
+            if dest.startswith(("/", "$")) or _WIN_ABS.match(dest):
+                continue
+            if not _workdir_set(lint, stage, instr):
+                yield hit(instr, f"{instr.dest} is relative and no WORKDIR is set")
+
+
+def _copy_whole_fs(lint: LintInput) -> Iterator[Hit]:
+    by_name = {st.name: st for st in lint.dockerfile.stages if st.name}
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if not isinstance(instr, Copy) or instr.from_ is None:
+                continue
+            if [src.strip() for src in instr.sources] != ["/"] or instr.dest.strip() != "/":
+                continue
+            source = by_name.get(instr.from_.lower())
+            if source is None and instr.from_.isdigit():
+                k = int(instr.from_)
+                source = lint.dockerfile.stages[k] if k < len(lint.dockerfile.stages) else None
+            if source is not None and lint.runtime_root(source).scratch:
+                continue  # a stage built FROM scratch holds only what it put there
+            yield hit(instr, f"the whole filesystem of {instr.from_} over /")
 
 
 def _maintainer(lint: LintInput) -> Iterator[Hit]:
@@ -266,6 +373,7 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nCMD echo hi\n",
         good='FROM alpine:3.20\nCMD ["echo", "hi"]\n',
         check=_shell_form,
+        fix=fix_exec_form,
     ),
     Rule(
         id="IF708",
@@ -322,5 +430,71 @@ HYGIENE_RULES = (
         bad="FROM alpine:3.20\nMAINTAINER me@example.com\n",
         good='FROM alpine:3.20\nLABEL org.opencontainers.image.authors="me@example.com"\n',
         check=_maintainer,
+    ),
+    Rule(
+        id="IF712",
+        slug="consecutive-runs",
+        section="all",
+        severity=Severity.STYLE,
+        title="Short RUNs follow one another",
+        message="Consecutive RUN instructions could be one.",
+        hint="Join them with && into one RUN (unless they change at different rates).",
+        why="Each RUN is a layer and a cache entry; two short RUNs in a row usually do one "
+        "job (hadolint DL3059). RUNs that already chain commands, and RUNs whose "
+        "--mount, --network or --security flags differ, are left alone.",
+        bad="FROM alpine:3.20\nRUN mkdir /app\nRUN chown 1000 /app\n",
+        good="FROM alpine:3.20\nRUN mkdir /app && chown 1000 /app\n",
+        check=_consecutive_runs,
+    ),
+    Rule(
+        id="IF713",
+        slug="label-not-in-schema",
+        section="all",
+        severity=Severity.INFO,
+        title="A LABEL key is outside the label schema",
+        message="The label is not in the policy's label schema.",
+        hint="Use a key of the schema, or add the key to required-labels.",
+        why="With strict labels, the required labels are the whole schema: a key outside "
+        "it is usually a typo of a required one or a label nobody reads (hadolint "
+        "DL3050 with strict-labels). Runs only when strict-labels is on.",
+        bad="FROM alpine:3.20\nLABEL org.opencontainers.image.source=https://example.org "
+        "maintainer=me\n",
+        good="FROM alpine:3.20\nLABEL org.opencontainers.image.source=https://example.org\n",
+        check=_extra_labels,
+        example_policy=LintPolicy(
+            required_labels=("org.opencontainers.image.source",), strict_labels=True
+        ),
+    ),
+    Rule(
+        id="IF714",
+        slug="copy-relative-no-workdir",
+        section="all",
+        severity=Severity.WARNING,
+        title="COPY to a relative destination without WORKDIR",
+        message="The COPY lands relative to a working directory nobody set.",
+        hint="Set WORKDIR first, or copy to an absolute path.",
+        why="Without WORKDIR a relative destination is relative to the base image's "
+        "working directory, which the base can change under you (hadolint DL3045). A "
+        "WORKDIR in the stage, or in the stage it is built FROM, counts.",
+        bad="FROM alpine:3.20\nCOPY app.py app/\n",
+        good="FROM alpine:3.20\nWORKDIR /srv\nCOPY app.py app/\n",
+        check=_copy_relative,
+    ),
+    Rule(
+        id="IF715",
+        slug="copy-whole-filesystem",
+        section="all",
+        severity=Severity.WARNING,
+        title="COPY --from copies a whole filesystem over /",
+        message="Every file of the other stage or image lands in this one.",
+        hint="Copy the paths you need (COPY --from=build /out/app /usr/local/bin/).",
+        why="Copying / over / brings the other image's package database, shells and "
+        "caches along and overwrites this stage's files with no record of which "
+        "(hadolint DL3067). A stage built FROM scratch that holds only its output is "
+        "not reported; hadolint reports it too.",
+        bad="FROM debian:12-slim AS build\nRUN make\nFROM debian:12-slim\nCOPY --from=build / /\n",
+        good="FROM debian:12-slim AS build\nRUN make\nFROM debian:12-slim\n"
+        "COPY --from=build /src/out/app /usr/local/bin/app\n",
+        check=_copy_whole_fs,
     ),
 )

@@ -17,6 +17,7 @@ from imageforge.lint._facts import (
     run_commands,
     runs,
 )
+from imageforge.lint._fixes import fix_npm_ci
 from imageforge.lint._model import Hit, LintInput, Rule, hit
 from imageforge.lint._shell import run_text
 from imageforge.report import Severity
@@ -33,6 +34,59 @@ def _npm_install(lint: LintInput) -> Iterator[Hit]:
                 if i.tool == "npm" and i.args[0] in ("install", "i") and not i.packages:
                     yield hit(run, "npm install instead of npm ci")
                     break
+
+
+_NPM_GIT = ("git://", "git+ssh://", "git+http://", "git+https://")
+
+
+def _npm_pinned(spec: str) -> bool:
+    if spec.startswith(_NPM_GIT):
+        return "#" in spec
+    if spec.endswith((".tar", ".tar.gz", ".tgz")) or spec.startswith(("/", "./", "../", "~/")):
+        return True
+    if "$" in spec:
+        return True  # decided at build time
+    name = spec.split("/", 1)[1] if spec.startswith("@") and "/" in spec else spec
+    return "@" in name
+
+
+def _npm_unpinned(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for run in runs(stage):
+            for i in installs(run):
+                if i.tool == "npm" and i.args[0] in ("install", "i", "add"):
+                    loose = [p for p in i.packages if not _npm_pinned(p)]
+                    if loose:
+                        yield hit(run, "unpinned: " + ", ".join(loose[:5]))
+                        break
+
+
+_GO_MOVING = ("latest", "master", "main", "HEAD")
+
+
+def _go_unpinned(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for run in runs(stage):
+            loose: list[str] = []
+            for c in run_commands(run):
+                if c.program != "go":
+                    continue
+                args = c.args_after("go", "install")
+                if args is None:
+                    args = c.args_after("go", "get")
+                if args is None:  # go run pkg@version runs a remote module too
+                    args = c.args_after("go", "run")
+                    args = args[:1] if args and "@" in args[0] else ()
+                for a in args or ():
+                    if a.startswith(("-", ".", "/")) or "$" in a.split("@", 1)[0]:
+                        continue  # flags, local packages
+                    if a.endswith(".go"):
+                        continue  # a local file
+                    version = a.split("@", 1)[1] if "@" in a else ""
+                    if not version or version in _GO_MOVING:
+                        loose.append(a)
+            if loose:
+                yield hit(run, "unpinned: " + ", ".join(loose[:5]))
 
 
 def _npm_lockfile(lint: LintInput) -> Iterator[Hit]:
@@ -250,6 +304,12 @@ def _os_unpinned(lint: LintInput) -> Iterator[Hit]:
                     ]
                 elif i.tool == "apk":
                     loose += [p for p in i.packages if not re.search(r"[=~<>]", p) and "$" not in p]
+                elif i.tool == "yum":  # yum, dnf, microdnf: name-<version> or an .rpm
+                    loose += [
+                        p
+                        for p in i.packages
+                        if not re.search(r"-[0-9]", p) and not p.endswith(".rpm") and "$" not in p
+                    ]
                 elif i.tool == "gem" and not i.has("-v", "--version"):
                     loose += [p for p in i.packages if ":" not in p and "$" not in p]
             if loose:
@@ -272,6 +332,7 @@ LOCK_RULES = (
         bad="FROM node:22-slim\nCOPY package.json package-lock.json ./\nRUN npm install\n",
         good="FROM node:22-slim\nCOPY package.json package-lock.json ./\nRUN npm ci\n",
         check=_npm_install,
+        fix=fix_npm_ci,
     ),
     Rule(
         id="IF302",
@@ -387,14 +448,46 @@ LOCK_RULES = (
         slug="os-packages-unpinned",
         section="2.1",
         severity=Severity.INFO,
-        title="apt, apk or gem packages without versions",
+        title="apt, apk, yum/dnf or gem packages without versions",
         message="System packages are installed without a version.",
-        hint="Pin versions (curl=7.88.1-10, curl=8.9.1-r0, gem install x -v 1.2), and "
+        hint="Pin versions (curl=7.88.1-10, curl=8.9.1-r0, curl-7.76.1, gem install x -v "
+        "1.2), and "
         "update the pins on purpose.",
         why="Unpinned packages follow the distribution's archive, so rebuilds differ. "
         "Pinning makes changes reviewable; pair it with a pinned base digest.",
         bad="FROM alpine:3.20\nRUN apk add --no-cache curl\n",
         good="FROM alpine:3.20\nRUN apk add --no-cache curl=8.9.1-r0\n",
         check=_os_unpinned,
+    ),
+    Rule(
+        id="IF310",
+        slug="npm-packages-unpinned",
+        section="2.1",
+        severity=Severity.WARNING,
+        title="npm install names packages without versions",
+        message="npm installs a named package at whatever version is newest.",
+        hint="Name the version (npm install -g typescript@5.6.3), or list the package in "
+        "package.json and install the lockfile with npm ci.",
+        why="A package named without a version (or git URL without #commit) resolves "
+        "again on every build, so two builds of one Dockerfile can differ (hadolint "
+        "DL3016).",
+        bad="FROM node:22-slim\nRUN npm install -g typescript\n",
+        good="FROM node:22-slim\nRUN npm install -g typescript@5.6.3\n",
+        check=_npm_unpinned,
+    ),
+    Rule(
+        id="IF311",
+        slug="go-install-unpinned",
+        section="2.1",
+        severity=Severity.WARNING,
+        title="go install or go get without a fixed version",
+        message="A Go tool is installed at whatever version is newest.",
+        hint="Name the version: go install example.com/tool@v1.2.3.",
+        why="Without @version (or with @latest, @master) go resolves the module again on "
+        "every build, so two builds of one Dockerfile can differ (hadolint DL3062). "
+        "Local packages (./cmd/x) build what was copied and are not reported.",
+        bad="FROM golang:1.23\nRUN go install golang.org/x/tools/cmd/goimports@latest\n",
+        good="FROM golang:1.23\nRUN go install golang.org/x/tools/cmd/goimports@v0.24.0\n",
+        check=_go_unpinned,
     ),
 )

@@ -146,6 +146,17 @@ def _ssh(lint: LintInput) -> Iterator[Hit]:
                 yield hit(instr, "EXPOSE 22")
 
 
+def _named_user(lint: LintInput) -> Iterator[Hit]:
+    for stage in lint.dockerfile.stages:
+        for instr in stage.instructions:
+            if not isinstance(instr, User):
+                continue
+            name = instr.user.split(":", 1)[0].strip()
+            if name.isdigit() or "$" in name:
+                continue  # numeric, or decided by a build argument
+            yield hit(instr, f"USER {name} is a name, not a UID")
+
+
 PRIVILEGE_RULES = (
     Rule(
         id="IF501",
@@ -253,5 +264,21 @@ PRIVILEGE_RULES = (
         bad="FROM alpine:3.20\nEXPOSE 22\n",
         good="FROM alpine:3.20\nEXPOSE 8080\n",
         check=_ssh,
+    ),
+    Rule(
+        id="IF508",
+        slug="user-not-numeric",
+        section="3.1",
+        severity=Severity.INFO,
+        title="USER names a user instead of a numeric UID",
+        message="A user name is resolved inside the image; the platform sees only UIDs.",
+        hint="Use the numeric UID (and GID): USER 10001:10001.",
+        why="Kubernetes' runAsNonRoot can only verify a numeric user, and a name means "
+        "nothing to the host or to volume permissions (hadolint DL3066). The guide's "
+        "examples run as a numeric UID such as 65532. A USER from a build argument is "
+        "not reported (hadolint reports it).",
+        bad="FROM alpine:3.20\nRUN adduser -D -u 10001 app\nUSER app\n",
+        good="FROM alpine:3.20\nRUN adduser -D -u 10001 app\nUSER 10001\n",
+        check=_named_user,
     ),
 )

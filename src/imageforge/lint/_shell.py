@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 from imageforge.dockerfile import Run
 
-__all__ = ["Command", "commands", "run_text"]
+__all__ = ["Command", "commands", "run_text", "substitutions"]
 
 _PUNCT = ";&|()\n"
 _OPERATORS = {"&&", "||", ";", "|", "&", ";;", "|&", "(", ")", "\n"}
+# Reserved words that open a compound command or a branch: the simple command is what
+# follows them (``if apt-get install ...; then apt-get ...; fi``). Closers (``}``,
+# ``fi``, ``done``) stay commands of their own: ``{ ...; } | tee`` pipes the group.
+_LEADING = {"if", "then", "else", "elif", "do", "while", "until", "!", "{"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,22 @@ def _tokens(text: str) -> list[str]:
         return text.replace("&&", " && ").replace(";", " ; ").replace("|", " | ").split()
 
 
+def substitutions(word: str) -> Iterator[str]:
+    """The text of each ``$(...)`` command substitution in ``word`` (outermost first,
+    then the ones nested in it); backquotes are not followed."""
+    start = 0
+    while (i := word.find("$(", start)) >= 0:
+        depth, k = 1, i + 2
+        while k < len(word) and depth:
+            depth += {"(": 1, ")": -1}.get(word[k], 0)
+            k += 1
+        inner = word[i + 2 : k - 1] if depth == 0 else word[i + 2 :]
+        if not inner.startswith("("):  # $((...)) is arithmetic
+            yield inner
+            yield from substitutions(inner)
+        start = k
+
+
 def commands(text: str) -> Iterator[Command]:
     """The simple commands of ``text`` in order."""
     words: list[str] = []
@@ -93,6 +113,8 @@ def commands(text: str) -> Iterator[Command]:
             if words:
                 yield Command(tuple(words), tok.strip())
                 words = []
+            continue
+        if not words and tok in _LEADING:
             continue
         words.append(tok)
     if words:

@@ -8,12 +8,13 @@ reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` loc
 """
 
 from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
-from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy
+from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
 
 __all__ = [
     "AnalyzePolicy",
     "LintPolicy",
     "Policy",
+    "RuleSpec",
     "find_policy",
     "load_policy",
     "policy_from_mapping",

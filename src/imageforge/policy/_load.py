@@ -11,12 +11,31 @@ from typing import Any
 import jsonschema
 
 from imageforge.errors import InvalidArgument, Location, NotFound
-from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy
+from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
 
 __all__ = ["find_policy", "load_policy", "policy_from_mapping"]
 
 _SEVERITIES = ["error", "warning", "info", "style"]
-_RULE_ID = {"type": "string", "pattern": "^IF[0-9]{1,3}$"}
+# IF ids (or prefixes such as IF3), SC ids, and the ids of a team's own rules.
+_RULE_ID = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]*$"}
+_INSTRUCTIONS = [
+    "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
+    "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
+    "HEALTHCHECK", "SHELL",
+]  # fmt: skip
+_CUSTOM_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "instruction", "pattern", "message"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]*$"},
+        "instruction": {"enum": _INSTRUCTIONS + [i.lower() for i in _INSTRUCTIONS]},
+        "pattern": {"type": "string", "minLength": 1},
+        "message": {"type": "string", "minLength": 1},
+        "severity": {"enum": _SEVERITIES},
+        "hint": {"type": "string"},
+    },
+}
 
 _OFF = {"enum": ["disabled", "off", "false"]}
 _FRACTION = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, _OFF]}
@@ -33,12 +52,14 @@ _SCHEMA: dict[str, Any] = {
                 "disable": {"type": "array", "items": _RULE_ID},
                 "severity": {
                     "type": "object",
-                    "propertyNames": {"pattern": "^IF[0-9]{3}$"},
+                    "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_-]*$"},
                     "additionalProperties": {"enum": _SEVERITIES},
                 },
                 "trusted-registries": {"type": "array", "items": {"type": "string"}},
                 "required-labels": {"type": "array", "items": {"type": "string"}},
+                "strict-labels": {"type": "boolean"},
                 "failure-threshold": {"enum": [*_SEVERITIES, "none"]},
+                "rules": {"type": "array", "items": _CUSTOM_RULE},
             },
         },
         "analyze": {
@@ -123,6 +144,34 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
+def _rule_specs(items: Any, source: str | None) -> list[RuleSpec]:
+    out: list[RuleSpec] = []
+    seen: set[str] = set()
+    for n, item in enumerate(items):
+        where = Location(source) if source else None
+        try:
+            re.compile(item["pattern"])
+        except re.error as exc:
+            raise InvalidArgument(
+                f"lint.rules.{n} ({item['id']}): pattern is not a regular expression: {exc}",
+                location=where,
+            ) from None
+        if item["id"] in seen:
+            raise InvalidArgument(f"lint.rules: id {item['id']} is used twice", location=where)
+        seen.add(item["id"])
+        out.append(
+            RuleSpec(
+                id=item["id"],
+                instruction=item["instruction"].upper(),
+                pattern=item["pattern"],
+                message=item["message"],
+                severity=item.get("severity", "warning"),
+                hint=item.get("hint", ""),
+            )
+        )
+    return out
+
+
 def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> Policy:
     """Validate an already parsed policy table and type it."""
     validator = jsonschema.Draft202012Validator(_SCHEMA)
@@ -133,8 +182,9 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             f"invalid policy setting {_path(first)}: {first.message}",
             location=Location(source) if source else None,
             hint="lint keys: enable, disable, severity, trusted-registries, "
-            "required-labels, failure-threshold; analyze keys: lowest-efficiency, "
-            "highest-wasted-bytes (bytes or 20MB, 20MiB), highest-user-wasted-percent",
+            "required-labels, strict-labels, failure-threshold, rules; analyze keys: "
+            "lowest-efficiency, highest-wasted-bytes (bytes or 20MB, 20MiB), "
+            "highest-user-wasted-percent",
         )
     lint: Mapping[str, Any] = data.get("lint", {})
     analyze: Mapping[str, Any] = data.get("analyze", {})
@@ -145,7 +195,9 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             severity=tuple(sorted(lint.get("severity", {}).items())),
             trusted_registries=tuple(lint.get("trusted-registries", ())),
             required_labels=tuple(lint.get("required-labels", ())),
+            strict_labels=bool(lint.get("strict-labels", False)),
             failure_threshold=lint.get("failure-threshold"),
+            rules=tuple(_rule_specs(lint.get("rules", ()), source)),
         ),
         analyze=AnalyzePolicy(
             lowest_efficiency=analyze.get("lowest-efficiency"),

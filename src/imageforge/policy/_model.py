@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["AnalyzePolicy", "LintPolicy", "Policy"]
+__all__ = ["AnalyzePolicy", "LintPolicy", "Policy", "RuleSpec"]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A declarative lint rule from ``[[lint.rules]]``: a finding on every
+    ``instruction`` (keyword, upper case) whose text matches ``pattern`` (a Python
+    regular expression, searched)."""
+
+    id: str
+    instruction: str
+    pattern: str
+    message: str
+    severity: str = "warning"
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -15,14 +29,17 @@ class LintPolicy:
     (``IF5`` selects a group); ``disable``: rules (or id prefixes) that never run;
     ``severity``: rule id -> severity name; ``trusted_registries``: registries a FROM may
     pull from (empty: any); ``required_labels``: LABEL keys the final stage must set;
-    ``failure_threshold``: a severity name or ``none``."""
+    ``strict_labels``: LABEL keys outside ``required_labels`` are reported (hadolint's
+    strict-labels); ``failure_threshold``: a severity name or ``none``."""
 
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()
     trusted_registries: tuple[str, ...] = ()
     required_labels: tuple[str, ...] = ()
+    strict_labels: bool = False
     failure_threshold: str | None = None
+    rules: tuple[RuleSpec, ...] = ()
 
 
 @dataclass(frozen=True)
