@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.errors import InvalidArgument, Location
+from imageforge.registry.auth import ROLES
 
 __all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config"]
 
@@ -55,9 +56,6 @@ class RegistryConfig:
     projects: list[ProjectConfig] = field(default_factory=list)
 
 
-_ROLES = ("guest", "developer", "maintainer")
-
-
 def load_config(path: Path, data_dir: Path) -> RegistryConfig:
     """Read ``path``; InvalidArgument (with the file as location) if it is wrong."""
     where = Location(str(path))
@@ -81,10 +79,10 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
         for p in doc.get("projects", []):
             members = {str(k): str(v) for k, v in dict(p.get("members", {})).items()}
             for user, role in members.items():
-                if role not in _ROLES:
+                if role not in ROLES:
                     raise InvalidArgument(
                         f"project {p['name']}: role {role!r} of {user} is not one of "
-                        + ", ".join(_ROLES),
+                        + ", ".join(ROLES),
                         location=where,
                     )
             cfg.projects.append(ProjectConfig(str(p["name"]), bool(p.get("public")), members))

@@ -27,8 +27,16 @@ from starlette.routing import Route
 
 from imageforge.errors import DigestMismatch, ImageforgeError, InvalidArgument, NotFound
 from imageforge.oci import Digest, digest_bytes, media
+from imageforge.registry.api._audit import record, record_response
 from imageforge.registry.api._errors import ApiError, error_response, from_imageforge
-from imageforge.registry.auth import Access, Authorizer, TokenIssuer, parse_scope
+from imageforge.registry.auth import (
+    Access,
+    Authorizer,
+    TokenIssuer,
+    check_robot,
+    is_robot,
+    parse_scope,
+)
 from imageforge.registry.auth._users import verify_password
 from imageforge.registry.meta import ManifestRow, MetaStore
 from imageforge.registry.policy import Decision, Gate, GateContext
@@ -148,21 +156,37 @@ class _Auth:
         cache = self.state._basic_cache
         if cache.get(key, 0) > time.monotonic():
             return user
-        row = self.state.meta.user(user)
-        if row is None or not verify_password(row.password_hash, password):
-            raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
-        cache[key] = time.monotonic() + 60
+        lifetime = 60.0
+        if is_robot(user):
+            if not check_robot(self.state.meta, user, password):
+                raise ApiError(401, "UNAUTHORIZED", "invalid, expired or deleted robot account")
+            robot = self.state.meta.robot(user)
+            if robot is not None and robot.expires is not None:
+                lifetime = min(lifetime, robot.expires - time.time())
+        else:
+            row = self.state.meta.user(user)
+            if row is None or not verify_password(row.password_hash, password):
+                raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
+        cache[key] = time.monotonic() + lifetime
         return user
 
     async def require(self, request: Request, wanted: list[Access]) -> str | None:
         """Check that the request may do all of ``wanted``; return the user name."""
         header = request.headers.get("authorization", "")
         scheme = header.split(" ", 1)[0].lower()
+        request.state.user = None
         if scheme == "bearer":
             try:
                 user, granted = self.state.tokens.verify(header.split(" ", 1)[1])
             except ImageforgeError:
                 raise self.challenge(request, wanted, "invalid_token") from None
+            request.state.user = user
+            if is_robot(user):
+                # A token outlives nothing: a robot expired or deleted since it was
+                # issued is refused at once.
+                robot = await _run(self.state.meta.robot, str(user))
+                if robot is None or robot.expired():
+                    raise self.challenge(request, wanted, "invalid_token")
             for w in wanted:
                 have = set().union(
                     *(g.actions for g in granted if g.type == w.type and g.name == w.name)
@@ -171,6 +195,7 @@ class _Auth:
                     raise self.challenge(request, wanted, "insufficient_scope")
             return user
         if scheme == "basic":
+            request.state.user = _claimed(header)
             try:
                 user = await _run(self.basic_user, header)
             except ApiError as err:
@@ -186,6 +211,14 @@ class _Auth:
 
 
 # ---------------------------------------------------------------- handlers
+
+
+def _claimed(header: str) -> str | None:
+    """The user name in a basic Authorization header, unchecked (for the audit log)."""
+    try:
+        return base64.b64decode(header.split(" ", 1)[1]).decode().split(":", 1)[0]
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
 
 
 def _repo_access(name: str, *actions: str) -> Access:
@@ -204,10 +237,12 @@ class _Handlers:
     async def token(self, request: Request) -> Response:
         header = request.headers.get("authorization", "")
         user: str | None = None
+        meta = self.state.meta
         if header.lower().startswith("basic "):
             try:
                 user = await _run(self.auth.basic_user, header)
             except ApiError as err:
+                await record(meta, request, _claimed(header), "login", "", "", "refused")
                 return error_response(err)
         scopes = []
         for raw in request.query_params.getlist("scope"):
@@ -218,6 +253,10 @@ class _Handlers:
                     except InvalidArgument as exc:
                         return error_response(ApiError(400, "UNSUPPORTED", exc.message))
         granted = [await _run(self.state.authorizer.granted, user, s) for s in scopes]
+        for want, got in zip(scopes, granted, strict=True):
+            if want.actions - got.actions:
+                missing = ",".join(sorted(want.actions - got.actions))
+                await record(meta, request, user, missing, want.name, "", "refused", "token")
         token, lifetime = self.state.tokens.issue(user, granted)
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return JSONResponse(
@@ -234,10 +273,16 @@ class _Handlers:
         except ImageforgeError as exc:
             resp = error_response(from_imageforge(exc), head)
         resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+        target: _Target | None = getattr(request.state, "target", None)
+        if target is not None:
+            await record_response(
+                self.state.meta, request, target.kind, target.name, target.ref, resp
+            )
         return resp
 
     async def _dispatch(self, request: Request) -> Response:
         target = _route(request.path_params.get("path", ""))
+        request.state.target = target
         method = request.method
         if target.kind == "base":
             await self.auth.require(request, [])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from imageforge.oci import Digest
 
-__all__ = ["ManifestRow", "MetaStore", "ProjectRow", "UserRow"]
+__all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created REAL NOT NULL);
@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS members (
     project TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (project, user));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS robots (
+    name TEXT PRIMARY KEY, project TEXT NOT NULL, secret_hash TEXT NOT NULL,
+    actions TEXT NOT NULL, expires REAL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, user TEXT,
+    action TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, result TEXT NOT NULL,
+    remote TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 """
 
 
@@ -66,6 +74,32 @@ class UserRow:
 class ProjectRow:
     name: str
     public: bool
+
+
+@dataclass(frozen=True)
+class RobotRow:
+    name: str  # robot$<project>+<short name>
+    project: str
+    secret_hash: str
+    actions: frozenset[str]
+    expires: float | None  # epoch seconds; None = never
+    created: float
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and (now or time.time()) >= self.expires
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    time: float
+    user: str | None
+    action: str  # pull, push, delete, login, manage, ...
+    repo: str
+    ref: str
+    result: str  # ok or refused
+    remote: str
+    detail: str
 
 
 class MetaStore:
@@ -274,3 +308,136 @@ class MetaStore:
     def role(self, project: str, user: str) -> str | None:
         rows = self._rows("SELECT role FROM members WHERE project = ? AND user = ?", project, user)
         return str(rows[0][0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        rows = self._rows("SELECT name, password_hash, admin FROM users ORDER BY name")
+        return [UserRow(str(n), str(h), bool(a)) for n, h, a in rows]
+
+    def delete_user(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM users WHERE name = ?", (name,))
+            db.execute("DELETE FROM members WHERE user = ?", (name,))
+        return cur.rowcount > 0
+
+    def projects(self) -> list[ProjectRow]:
+        rows = self._rows("SELECT name, public FROM projects ORDER BY name")
+        return [ProjectRow(str(n), bool(p)) for n, p in rows]
+
+    def delete_project(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            db.execute("DELETE FROM members WHERE project = ?", (name,))
+            db.execute("DELETE FROM robots WHERE project = ?", (name,))
+        return cur.rowcount > 0
+
+    def members(self, project: str) -> list[tuple[str, str]]:
+        rows = self._rows("SELECT user, role FROM members WHERE project = ? ORDER BY user", project)
+        return [(str(u), str(r)) for u, r in rows]
+
+    def remove_member(self, project: str, user: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM members WHERE project = ? AND user = ?", (project, user))
+        return cur.rowcount > 0
+
+    # robot accounts
+    def add_robot(self, row: RobotRow) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO robots VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row.name,
+                    row.project,
+                    row.secret_hash,
+                    ",".join(sorted(row.actions)),
+                    row.expires,
+                    row.created,
+                ),
+            )
+
+    def _robot(self, r: tuple[object, ...]) -> RobotRow:
+        name, project, secret, actions, expires, created = r
+        return RobotRow(
+            str(name),
+            str(project),
+            str(secret),
+            frozenset(a for a in str(actions).split(",") if a),
+            None if expires is None else float(str(expires)),
+            float(str(created)),
+        )
+
+    def robot(self, name: str) -> RobotRow | None:
+        rows = self._rows("SELECT * FROM robots WHERE name = ?", name)
+        return self._robot(rows[0]) if rows else None
+
+    def robots(self, project: str | None = None) -> list[RobotRow]:
+        if project is None:
+            rows = self._rows("SELECT * FROM robots ORDER BY name")
+        else:
+            rows = self._rows("SELECT * FROM robots WHERE project = ? ORDER BY name", project)
+        return [self._robot(r) for r in rows]
+
+    def delete_robot(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM robots WHERE name = ?", (name,))
+        return cur.rowcount > 0
+
+    # audit log
+    def audit_add(
+        self,
+        user: str | None,
+        action: str,
+        repo: str,
+        ref: str,
+        result: str,
+        remote: str,
+        detail: str = "",
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO audit (time, user, action, repo, ref, result, remote, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), user, action, repo, ref, result, remote, detail),
+            )
+
+    def audit(
+        self,
+        *,
+        user: str | None = None,
+        repo: str | None = None,
+        action: str | None = None,
+        result: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[AuditRow]:
+        """Newest first, filtered by every argument given."""
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (("user", user), ("repo", repo), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if result is not None:
+            where.append("result = ?")
+            args.append(result)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        sql = "SELECT * FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._rows(sql, *args, limit)
+        return [
+            AuditRow(
+                int(str(i)),
+                float(str(t)),
+                None if u is None else str(u),
+                str(a),
+                str(rp),
+                str(rf),
+                str(rs),
+                str(rm),
+                str(d),
+            )
+            for i, t, u, a, rp, rf, rs, rm, d in rows
+        ]
