@@ -29,6 +29,7 @@ from imageforge.errors import DigestMismatch, ImageforgeError, InvalidArgument, 
 from imageforge.oci import Digest, digest_bytes, media
 from imageforge.registry.api._audit import record, record_response
 from imageforge.registry.api._errors import ApiError, error_response, from_imageforge
+from imageforge.registry.api._manage import management_routes
 from imageforge.registry.auth import (
     Access,
     Authorizer,
@@ -155,7 +156,11 @@ class _Auth:
         key = (user, digest_bytes(password.encode()))
         cache = self.state._basic_cache
         if cache.get(key, 0) > time.monotonic():
-            return user
+            if not is_robot(user):
+                return user
+            robot = self.state.meta.robot(user)  # deleted since: no longer valid
+            if robot is not None and not robot.expired():
+                return user
         lifetime = 60.0
         if is_robot(user):
             if not check_robot(self.state.meta, user, password):
@@ -745,6 +750,7 @@ def create_app(state: RegistryState) -> Starlette:
             route("/v2/", h.dispatch),
             route("/v2/{path:path}", h.dispatch),
             Route("/token", h.token, methods=["GET"]),
+            *management_routes(state.meta, state.authorizer, h.auth.basic_user),
         ]
     )
     app.state.registry = state

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, result TEXT NOT NULL,
     remote TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE TABLE IF NOT EXISTS immutable_rules (
+    project TEXT NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (project, pattern));
 """
 
 
@@ -328,6 +330,7 @@ class MetaStore:
             cur = db.execute("DELETE FROM projects WHERE name = ?", (name,))
             db.execute("DELETE FROM members WHERE project = ?", (name,))
             db.execute("DELETE FROM robots WHERE project = ?", (name,))
+            db.execute("DELETE FROM immutable_rules WHERE project = ?", (name,))
         return cur.rowcount > 0
 
     def members(self, project: str) -> list[tuple[str, str]]:
@@ -440,4 +443,46 @@ class MetaStore:
                 str(d),
             )
             for i, t, u, a, rp, rf, rs, rm, d in rows
+        ]
+
+    # immutable tag rules
+    def set_immutable(self, project: str, patterns: list[str]) -> None:
+        """Replace ``project``'s immutable tag patterns (globs)."""
+        with self._write() as db:
+            db.execute("DELETE FROM immutable_rules WHERE project = ?", (project,))
+            db.executemany(
+                "INSERT OR IGNORE INTO immutable_rules VALUES (?, ?)",
+                [(project, p) for p in patterns],
+            )
+
+    def immutable(self, project: str) -> list[str]:
+        rows = self._rows(
+            "SELECT pattern FROM immutable_rules WHERE project = ? ORDER BY pattern", project
+        )
+        return [str(r[0]) for r in rows]
+
+    # listings for the management API
+    def tag_list(self, repo: str) -> list[tuple[str, Digest]]:
+        rows = self._rows("SELECT tag, digest FROM tags WHERE repo = ? ORDER BY tag", repo)
+        return [(str(t), Digest(str(d))) for t, d in rows]
+
+    def manifest_list(self, repo: str) -> list[tuple[ManifestRow, float]]:
+        rows = self._rows(
+            "SELECT digest, media_type, size, artifact_type, subject, created FROM manifests"
+            " WHERE repo = ? ORDER BY created, digest",
+            repo,
+        )
+        return [
+            (
+                ManifestRow(
+                    repo,
+                    Digest(str(d)),
+                    str(mt),
+                    int(str(size)),
+                    None if at is None else str(at),
+                    None if sub is None else str(sub),
+                ),
+                float(str(created)),
+            )
+            for d, mt, size, at, sub, created in rows
         ]
