@@ -66,7 +66,15 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
 
 def _register() -> None:
     # Sub-command modules attach themselves to ``app``; imported here, after ``app`` exists.
-    from imageforge.cli import _context, _images, _lint, _parse, _registry, _system  # noqa: F401
+    from imageforge.cli import (  # noqa: F401
+        _context,
+        _images,
+        _lint,
+        _parse,
+        _registry,
+        _registry_admin,
+        _system,
+    )
 
 
 _register()
