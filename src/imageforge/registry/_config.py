@@ -10,6 +10,7 @@ token_lifetime = 300
 name = "team"
 public = false
 members = { alice = "developer" }
+immutable_tags = ["v*"]          # glob patterns: such a tag never moves once pushed
 
 [[users]]
 name = "alice"
@@ -44,6 +45,7 @@ class ProjectConfig:
     name: str
     public: bool = False
     members: dict[str, str] = field(default_factory=dict)
+    immutable_tags: list[str] | None = None  # None: leave what the API set
 
 
 @dataclass
@@ -85,7 +87,17 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                         + ", ".join(ROLES),
                         location=where,
                     )
-            cfg.projects.append(ProjectConfig(str(p["name"]), bool(p.get("public")), members))
+            patterns = p.get("immutable_tags")
+            if patterns is not None and (
+                not isinstance(patterns, list) or not all(isinstance(x, str) for x in patterns)
+            ):
+                raise InvalidArgument(
+                    f"project {p['name']}: immutable_tags is not a list of strings",
+                    location=where,
+                )
+            cfg.projects.append(
+                ProjectConfig(str(p["name"]), bool(p.get("public")), members, patterns)
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgument(f"missing or wrong setting: {exc}", location=where) from None
     return cfg

@@ -9,6 +9,7 @@ chunks, never held whole (manifests excepted: they are small and size-limited).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import re
 import time
@@ -37,6 +38,7 @@ from imageforge.registry.auth import (
     check_robot,
     is_robot,
     parse_scope,
+    project_of,
 )
 from imageforge.registry.auth._users import verify_password
 from imageforge.registry.meta import ManifestRow, MetaStore
@@ -518,7 +520,8 @@ class _Handlers:
             )
         await _run(self._gate, self.state.push_gate, row.digest, GateContext("push", name, user))
         await _run(self.state.storage.write_blob, body, row.digest)
-        await _run(self.state.meta.put_manifest, row, children, blobs, tag)
+        locked = None if tag is None else await _run(self._immutable, name, [tag])
+        await _run(self.state.meta.put_manifest, row, children, blobs, tag, locked is not None)
         headers = {
             "Location": f"/v2/{name}/manifests/{row.digest}",
             "Docker-Content-Digest": str(row.digest),
@@ -527,8 +530,20 @@ class _Handlers:
             headers["OCI-Subject"] = str(row.subject)
         return Response(b"", status_code=201, headers=headers)
 
+    def _immutable(self, name: str, tags: list[str]) -> str | None:
+        """The first of ``tags`` an immutable rule of ``name``'s project covers."""
+        patterns = self.state.meta.immutable(project_of(name))
+        for tag in tags:
+            if any(fnmatch.fnmatchcase(tag, p) for p in patterns):
+                return tag
+        return None
+
     async def delete_manifest(self, name: str, ref: str) -> Response:
         meta = self.state.meta
+        tags = [ref] if ":" not in ref else await _run(meta.tags_of, name, _digest(ref))
+        locked = await _run(self._immutable, name, tags)
+        if locked is not None:
+            raise ApiError(403, "DENIED", f"tag {name}:{locked} is immutable")
         if ":" in ref:
             if not await _run(meta.delete_manifest, name, _digest(ref)):
                 raise ApiError(404, "MANIFEST_UNKNOWN", f"manifest {name}@{ref} is not known")

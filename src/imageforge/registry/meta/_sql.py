@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from imageforge.errors import Denied
 from imageforge.oci import Digest
 
 __all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
@@ -179,9 +180,26 @@ class MetaStore:
 
     # manifests and tags
     def put_manifest(
-        self, row: ManifestRow, children: list[Digest], blobs: list[Digest], tag: str | None
+        self,
+        row: ManifestRow,
+        children: list[Digest],
+        blobs: list[Digest],
+        tag: str | None,
+        immutable: bool = False,
     ) -> None:
+        """Store the manifest (and move ``tag`` to it). With ``immutable``, a ``tag``
+        that already names another manifest is refused (Denied), checked in the same
+        transaction so two racing pushes cannot both win."""
         with self._write() as db:
+            if immutable and tag is not None:
+                old = db.execute(
+                    "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (row.repo, tag)
+                ).fetchone()
+                if old is not None and str(old[0]) != str(row.digest):
+                    raise Denied(
+                        f"tag {row.repo}:{tag} is immutable and names {old[0]}",
+                        hint="push under a new tag",
+                    )
             self._ensure_repo(db, row.repo)
             db.execute(
                 "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -486,3 +504,9 @@ class MetaStore:
             )
             for d, mt, size, at, sub, created in rows
         ]
+
+    def tags_of(self, repo: str, digest: Digest) -> list[str]:
+        rows = self._rows(
+            "SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag", repo, digest
+        )
+        return [str(r[0]) for r in rows]
