@@ -19,8 +19,10 @@ from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import Conflict, InvalidArgument, NotFound
+from imageforge.registry import collect_garbage
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, create_robot, hash_password, robot_name
 from imageforge.registry.meta import MetaStore, RobotRow
+from imageforge.registry.storage import FsBlobStorage
 
 F = TypeVar("F", bound=Callable[..., Any])
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -36,13 +38,17 @@ def data_dir_option(func: F) -> F:
 
 
 def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
-    directory = data_dir or opts.root / "registry"
+    directory = _directory(opts, data_dir)
     if not (directory / "meta.db").is_file():
         raise NotFound(
             f"{directory} is not a registry data directory",
             hint="start it once with 'imageforge registry serve --data-dir DIR'",
         )
     return MetaStore(directory / "meta.db")
+
+
+def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
+    return data_dir or opts.root / "registry"
 
 
 def _show(fmt: OutputFormat, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -59,12 +65,10 @@ def _when(ts: float | None) -> str | None:
     return None if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
-def _duration(text: str) -> float:
+def _duration(text: str, option: str = "--expires-in", zero: bool = False) -> float:
     m = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise InvalidArgument(
-            f"--expires-in {text!r} is not a duration", hint="e.g. 90d, 12h, 3600"
-        )
+    if not m or (int(m.group(1)) == 0 and not zero):
+        raise InvalidArgument(f"{option} {text!r} is not a duration", hint="e.g. 90d, 12h, 3600")
     return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
@@ -347,3 +351,40 @@ def audit_cmd(
     if fmt is OutputFormat.TABLE:
         out = [{**r, "time": _when(r["time"]), "user": r["user"] or "-"} for r in out]
     _show(fmt, ["time", "user", "action", "repo", "ref", "result", "remote", "detail"], out)
+
+
+# ---------------------------------------------------------------- gc
+
+
+@registry_app.command("gc")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    help="Keep anything uploaded, linked or pushed more recently than this (e.g. 30m, 2h, 0).",
+)
+@data_dir_option
+@format_option
+@click.pass_obj
+def gc_cmd(
+    opts: GlobalOptions, dry_run: bool, grace: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
+    """Remove untagged, unreferenced manifests and unreferenced blobs, while the registry
+    keeps serving."""
+    meta = _meta(opts, data_dir)
+    storage = FsBlobStorage(_directory(opts, data_dir))
+    report = collect_garbage(meta, storage, _duration(grace, "--grace", zero=True), dry_run=dry_run)
+    if fmt is OutputFormat.JSON:
+        print_json(report.__dict__)
+        return
+    verb = "would remove" if dry_run else "removed"
+    for m in report.manifests:
+        click.echo(f"{verb} manifest {m}")
+    for b in report.blobs:
+        click.echo(f"{verb} blob {b}")
+    click.echo(
+        f"{verb} {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
+        f" {report.freed_bytes} bytes",
+        err=True,
+    )

@@ -521,7 +521,12 @@ class _Handlers:
         await _run(self._gate, self.state.push_gate, row.digest, GateContext("push", name, user))
         await _run(self.state.storage.write_blob, body, row.digest)
         locked = None if tag is None else await _run(self._immutable, name, [tag])
-        await _run(self.state.meta.put_manifest, row, children, blobs, tag, locked is not None)
+        try:
+            await _run(self.state.meta.put_manifest, row, children, blobs, tag, locked is not None)
+        except NotFound as exc:  # unlinked by garbage collection since the check above
+            raise ApiError(400, "MANIFEST_BLOB_UNKNOWN", exc.message) from None
+        # garbage collection may have moved the body aside since write_blob found it
+        await _run(self.state.storage.write_blob, body, row.digest)
         headers = {
             "Location": f"/v2/{name}/manifests/{row.digest}",
             "Docker-Content-Digest": str(row.digest),
@@ -631,6 +636,14 @@ class _Handlers:
 
     def _done(self, name: str, digest: Digest) -> Response:
         self.state.meta.link_blob(name, digest)
+        if not self.state.storage.exists(digest):
+            # Garbage collection took the file between our commit (which found it
+            # present and stored nothing) and the link: undo the link, let the client
+            # upload again.
+            self.state.meta.unlink_blob(name, digest)
+            raise ApiError(
+                409, "BLOB_UPLOAD_INVALID", f"blob {digest} was collected meanwhile; upload again"
+            )
         headers = {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)}
         return Response(b"", status_code=201, headers=headers)
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.errors import Denied
+from imageforge.errors import Denied, NotFound
 from imageforge.oci import Digest
 
 __all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
@@ -23,7 +23,9 @@ __all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "Us
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_links (
-    repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest));
+    repo TEXT NOT NULL, digest TEXT NOT NULL, linked REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (repo, digest));
+CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links (digest);
 CREATE TABLE IF NOT EXISTS manifests (
     repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
     size INTEGER NOT NULL, artifact_type TEXT, subject TEXT, created REAL NOT NULL,
@@ -112,7 +114,13 @@ class MetaStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        # Before the schema: a database from before link times gets its column first
+        # (old links count as ancient: garbage collection may take them).
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(blob_links)").fetchall()]
+        if columns and "linked" not in columns:
+            conn.execute("ALTER TABLE blob_links ADD COLUMN linked REAL NOT NULL DEFAULT 0")
+        conn.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -156,7 +164,10 @@ class MetaStore:
     def link_blob(self, repo: str, digest: Digest) -> None:
         with self._write() as db:
             self._ensure_repo(db, repo)
-            db.execute("INSERT OR IGNORE INTO blob_links VALUES (?, ?)", (repo, str(digest)))
+            db.execute(
+                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                (repo, str(digest), time.time()),
+            )
 
     def blob_linked(self, repo: str, digest: Digest) -> bool:
         return bool(
@@ -191,6 +202,19 @@ class MetaStore:
         that already names another manifest is refused (Denied), checked in the same
         transaction so two racing pushes cannot both win."""
         with self._write() as db:
+            # Checked again here, in the transaction: garbage collection unlinks a blob
+            # in its own transaction before deleting the file, so either it sees the
+            # fresh link times below and keeps the blob, or this sees the link gone.
+            for b in blobs:
+                if not db.execute(
+                    "SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", (row.repo, str(b))
+                ).fetchone():
+                    raise NotFound(f"blob {b} is not in {row.repo}")
+            for c in children:
+                if not db.execute(
+                    "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (row.repo, str(c))
+                ).fetchone():
+                    raise NotFound(f"manifest {c} is not in {row.repo}")
             if immutable and tag is not None:
                 old = db.execute(
                     "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (row.repo, tag)
@@ -217,9 +241,10 @@ class MetaStore:
                 "INSERT OR IGNORE INTO manifest_refs VALUES (?, ?, ?)",
                 [(row.repo, str(row.digest), str(c)) for c in children],
             )
+            now = time.time()
             db.executemany(
-                "INSERT OR IGNORE INTO blob_links VALUES (?, ?)",
-                [(row.repo, str(b)) for b in [row.digest, *blobs]],
+                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                [(row.repo, str(b), now) for b in [row.digest, *blobs]],
             )
             if tag is not None:
                 db.execute(
@@ -510,3 +535,82 @@ class MetaStore:
             "SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag", repo, digest
         )
         return [str(r[0]) for r in rows]
+
+    # garbage collection
+    def gc_snapshot(
+        self,
+    ) -> tuple[
+        list[tuple[str, str, float, str | None]], set[tuple[str, str]], list[tuple[str, str, str]]
+    ]:
+        """Every manifest (repo, digest, created, subject), tagged (repo, digest) pairs
+        and index references (repo, parent, child), read in one transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            manifests = [
+                (str(r), str(d), float(c), None if s is None else str(s))
+                for r, d, c, s in conn.execute(
+                    "SELECT repo, digest, created, subject FROM manifests"
+                ).fetchall()
+            ]
+            tagged = {(str(r), str(d)) for r, d in conn.execute("SELECT repo, digest FROM tags")}
+            refs = [
+                (str(r), str(p), str(c))
+                for r, p, c in conn.execute("SELECT repo, parent, child FROM manifest_refs")
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return manifests, tagged, refs
+
+    def gc_delete_manifest(self, repo: str, digest: Digest, cutoff: float) -> bool:
+        """Delete the manifest unless, now, it is tagged, newer than ``cutoff`` or in an
+        index; True if deleted."""
+        with self._write() as db:
+            busy = db.execute(
+                "SELECT 1 FROM tags WHERE repo = ? AND digest = ?"
+                " UNION SELECT 1 FROM manifests WHERE repo = ? AND digest = ? AND created >= ?"
+                " UNION SELECT 1 FROM manifest_refs f JOIN manifests m"
+                "   ON m.repo = f.repo AND m.digest = f.parent"
+                "   WHERE f.repo = ? AND f.child = ?",
+                (repo, str(digest), repo, str(digest), cutoff, repo, str(digest)),
+            ).fetchone()
+            if busy:
+                return False
+            cur = db.execute(
+                "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, str(digest))
+            )
+            db.execute(
+                "DELETE FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, str(digest))
+            )
+            db.execute("DELETE FROM blob_links WHERE repo = ? AND digest = ?", (repo, str(digest)))
+        return cur.rowcount > 0
+
+    def newest_links(self) -> dict[str, float]:
+        """For each linked digest, its newest link time."""
+        rows = self._rows("SELECT digest, max(linked) FROM blob_links GROUP BY digest")
+        return {str(d): float(str(t)) for d, t in rows}
+
+    def gc_unlink_blob(self, digest: Digest, cutoff: float) -> bool:
+        """Remove every link to the blob unless, now, one is newer than ``cutoff`` or it
+        is a stored manifest; True if it may be deleted."""
+        with self._write() as db:
+            busy = db.execute(
+                "SELECT 1 FROM blob_links WHERE digest = ? AND linked >= ?"
+                " UNION SELECT 1 FROM manifests WHERE digest = ?",
+                (str(digest), cutoff, str(digest)),
+            ).fetchone()
+            if busy:
+                return False
+            db.execute("DELETE FROM blob_links WHERE digest = ?", (str(digest),))
+        return True
+
+    def blob_in_use(self, digest: Digest) -> bool:
+        """Whether any repository links the blob or stores it as a manifest."""
+        return bool(
+            self._rows(
+                "SELECT 1 FROM blob_links WHERE digest = ? UNION SELECT 1 FROM manifests"
+                " WHERE digest = ?",
+                digest,
+                digest,
+            )
+        )
