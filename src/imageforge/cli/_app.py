@@ -75,6 +75,7 @@ def _register() -> None:
         _lint,
         _parse,
         _registry,
+        _registry_admin,
         _system,
     )
 

@@ -14,7 +14,7 @@ from imageforge.registry import RegistryConfig, load_config, open_registry, serv
 
 @app.group("registry")
 def registry_app() -> None:
-    """Serve images over the OCI Distribution API."""
+    """Serve images over the OCI Distribution API and manage the registry."""
 
 
 def _split_addr(addr: str) -> tuple[str, int]:

@@ -10,6 +10,7 @@ token_lifetime = 300
 name = "team"
 public = false
 members = { alice = "developer" }
+immutable_tags = ["v*"]          # glob patterns: such a tag never moves once pushed
 
 [[users]]
 name = "alice"
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.errors import InvalidArgument, Location
+from imageforge.registry.auth import ROLES
 
 __all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config"]
 
@@ -43,6 +45,7 @@ class ProjectConfig:
     name: str
     public: bool = False
     members: dict[str, str] = field(default_factory=dict)
+    immutable_tags: list[str] | None = None  # None: leave what the API set
 
 
 @dataclass
@@ -53,9 +56,6 @@ class RegistryConfig:
     token_lifetime: int = 300
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
-
-
-_ROLES = ("guest", "developer", "maintainer")
 
 
 def load_config(path: Path, data_dir: Path) -> RegistryConfig:
@@ -81,13 +81,23 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
         for p in doc.get("projects", []):
             members = {str(k): str(v) for k, v in dict(p.get("members", {})).items()}
             for user, role in members.items():
-                if role not in _ROLES:
+                if role not in ROLES:
                     raise InvalidArgument(
                         f"project {p['name']}: role {role!r} of {user} is not one of "
-                        + ", ".join(_ROLES),
+                        + ", ".join(ROLES),
                         location=where,
                     )
-            cfg.projects.append(ProjectConfig(str(p["name"]), bool(p.get("public")), members))
+            patterns = p.get("immutable_tags")
+            if patterns is not None and (
+                not isinstance(patterns, list) or not all(isinstance(x, str) for x in patterns)
+            ):
+                raise InvalidArgument(
+                    f"project {p['name']}: immutable_tags is not a list of strings",
+                    location=where,
+                )
+            cfg.projects.append(
+                ProjectConfig(str(p["name"]), bool(p.get("public")), members, patterns)
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgument(f"missing or wrong setting: {exc}", location=where) from None
     return cfg

@@ -39,6 +39,8 @@ def open_registry(
             meta.add_user(user.name, hash_password(user.password), user.admin)
     for project in config.projects:
         meta.add_project(project.name, project.public)
+        if project.immutable_tags is not None:
+            meta.set_immutable(project.name, project.immutable_tags)
         for member, role in project.members.items():
             meta.add_member(project.name, member, role)
     return RegistryState(

@@ -9,6 +9,7 @@ chunks, never held whole (manifests excepted: they are small and size-limited).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import re
 import time
@@ -27,8 +28,18 @@ from starlette.routing import Route
 
 from imageforge.errors import DigestMismatch, ImageforgeError, InvalidArgument, NotFound
 from imageforge.oci import Digest, digest_bytes, media
+from imageforge.registry.api._audit import record, record_response
 from imageforge.registry.api._errors import ApiError, error_response, from_imageforge
-from imageforge.registry.auth import Access, Authorizer, TokenIssuer, parse_scope
+from imageforge.registry.api._manage import management_routes
+from imageforge.registry.auth import (
+    Access,
+    Authorizer,
+    TokenIssuer,
+    check_robot,
+    is_robot,
+    parse_scope,
+    project_of,
+)
 from imageforge.registry.auth._users import verify_password
 from imageforge.registry.meta import ManifestRow, MetaStore
 from imageforge.registry.policy import Decision, Gate, GateContext
@@ -147,22 +158,42 @@ class _Auth:
         key = (user, digest_bytes(password.encode()))
         cache = self.state._basic_cache
         if cache.get(key, 0) > time.monotonic():
-            return user
-        row = self.state.meta.user(user)
-        if row is None or not verify_password(row.password_hash, password):
-            raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
-        cache[key] = time.monotonic() + 60
+            if not is_robot(user):
+                return user
+            robot = self.state.meta.robot(user)  # deleted since: no longer valid
+            if robot is not None and not robot.expired():
+                return user
+        lifetime = 60.0
+        if is_robot(user):
+            if not check_robot(self.state.meta, user, password):
+                raise ApiError(401, "UNAUTHORIZED", "invalid, expired or deleted robot account")
+            robot = self.state.meta.robot(user)
+            if robot is not None and robot.expires is not None:
+                lifetime = min(lifetime, robot.expires - time.time())
+        else:
+            row = self.state.meta.user(user)
+            if row is None or not verify_password(row.password_hash, password):
+                raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
+        cache[key] = time.monotonic() + lifetime
         return user
 
     async def require(self, request: Request, wanted: list[Access]) -> str | None:
         """Check that the request may do all of ``wanted``; return the user name."""
         header = request.headers.get("authorization", "")
         scheme = header.split(" ", 1)[0].lower()
+        request.state.user = None
         if scheme == "bearer":
             try:
                 user, granted = self.state.tokens.verify(header.split(" ", 1)[1])
             except ImageforgeError:
                 raise self.challenge(request, wanted, "invalid_token") from None
+            request.state.user = user
+            if is_robot(user):
+                # A token outlives nothing: a robot expired or deleted since it was
+                # issued is refused at once.
+                robot = await _run(self.state.meta.robot, str(user))
+                if robot is None or robot.expired():
+                    raise self.challenge(request, wanted, "invalid_token")
             for w in wanted:
                 have = set().union(
                     *(g.actions for g in granted if g.type == w.type and g.name == w.name)
@@ -171,6 +202,7 @@ class _Auth:
                     raise self.challenge(request, wanted, "insufficient_scope")
             return user
         if scheme == "basic":
+            request.state.user = _claimed(header)
             try:
                 user = await _run(self.basic_user, header)
             except ApiError as err:
@@ -186,6 +218,14 @@ class _Auth:
 
 
 # ---------------------------------------------------------------- handlers
+
+
+def _claimed(header: str) -> str | None:
+    """The user name in a basic Authorization header, unchecked (for the audit log)."""
+    try:
+        return base64.b64decode(header.split(" ", 1)[1]).decode().split(":", 1)[0]
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
 
 
 def _repo_access(name: str, *actions: str) -> Access:
@@ -204,10 +244,12 @@ class _Handlers:
     async def token(self, request: Request) -> Response:
         header = request.headers.get("authorization", "")
         user: str | None = None
+        meta = self.state.meta
         if header.lower().startswith("basic "):
             try:
                 user = await _run(self.auth.basic_user, header)
             except ApiError as err:
+                await record(meta, request, _claimed(header), "login", "", "", "refused")
                 return error_response(err)
         scopes = []
         for raw in request.query_params.getlist("scope"):
@@ -218,6 +260,10 @@ class _Handlers:
                     except InvalidArgument as exc:
                         return error_response(ApiError(400, "UNSUPPORTED", exc.message))
         granted = [await _run(self.state.authorizer.granted, user, s) for s in scopes]
+        for want, got in zip(scopes, granted, strict=True):
+            if want.actions - got.actions:
+                missing = ",".join(sorted(want.actions - got.actions))
+                await record(meta, request, user, missing, want.name, "", "refused", "token")
         token, lifetime = self.state.tokens.issue(user, granted)
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return JSONResponse(
@@ -234,10 +280,16 @@ class _Handlers:
         except ImageforgeError as exc:
             resp = error_response(from_imageforge(exc), head)
         resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+        target: _Target | None = getattr(request.state, "target", None)
+        if target is not None:
+            await record_response(
+                self.state.meta, request, target.kind, target.name, target.ref, resp
+            )
         return resp
 
     async def _dispatch(self, request: Request) -> Response:
         target = _route(request.path_params.get("path", ""))
+        request.state.target = target
         method = request.method
         if target.kind == "base":
             await self.auth.require(request, [])
@@ -468,7 +520,13 @@ class _Handlers:
             )
         await _run(self._gate, self.state.push_gate, row.digest, GateContext("push", name, user))
         await _run(self.state.storage.write_blob, body, row.digest)
-        await _run(self.state.meta.put_manifest, row, children, blobs, tag)
+        locked = None if tag is None else await _run(self._immutable, name, [tag])
+        try:
+            await _run(self.state.meta.put_manifest, row, children, blobs, tag, locked is not None)
+        except NotFound as exc:  # unlinked by garbage collection since the check above
+            raise ApiError(400, "MANIFEST_BLOB_UNKNOWN", exc.message) from None
+        # garbage collection may have moved the body aside since write_blob found it
+        await _run(self.state.storage.write_blob, body, row.digest)
         headers = {
             "Location": f"/v2/{name}/manifests/{row.digest}",
             "Docker-Content-Digest": str(row.digest),
@@ -477,8 +535,20 @@ class _Handlers:
             headers["OCI-Subject"] = str(row.subject)
         return Response(b"", status_code=201, headers=headers)
 
+    def _immutable(self, name: str, tags: list[str]) -> str | None:
+        """The first of ``tags`` an immutable rule of ``name``'s project covers."""
+        patterns = self.state.meta.immutable(project_of(name))
+        for tag in tags:
+            if any(fnmatch.fnmatchcase(tag, p) for p in patterns):
+                return tag
+        return None
+
     async def delete_manifest(self, name: str, ref: str) -> Response:
         meta = self.state.meta
+        tags = [ref] if ":" not in ref else await _run(meta.tags_of, name, _digest(ref))
+        locked = await _run(self._immutable, name, tags)
+        if locked is not None:
+            raise ApiError(403, "DENIED", f"tag {name}:{locked} is immutable")
         if ":" in ref:
             if not await _run(meta.delete_manifest, name, _digest(ref)):
                 raise ApiError(404, "MANIFEST_UNKNOWN", f"manifest {name}@{ref} is not known")
@@ -566,6 +636,14 @@ class _Handlers:
 
     def _done(self, name: str, digest: Digest) -> Response:
         self.state.meta.link_blob(name, digest)
+        if not self.state.storage.exists(digest):
+            # Garbage collection took the file between our commit (which found it
+            # present and stored nothing) and the link: undo the link, let the client
+            # upload again.
+            self.state.meta.unlink_blob(name, digest)
+            raise ApiError(
+                409, "BLOB_UPLOAD_INVALID", f"blob {digest} was collected meanwhile; upload again"
+            )
         headers = {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)}
         return Response(b"", status_code=201, headers=headers)
 
@@ -700,6 +778,7 @@ def create_app(state: RegistryState) -> Starlette:
             route("/v2/", h.dispatch),
             route("/v2/{path:path}", h.dispatch),
             Route("/token", h.token, methods=["GET"]),
+            *management_routes(state.meta, state.authorizer, h.auth.basic_user),
         ]
     )
     app.state.registry = state

@@ -15,14 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from imageforge.errors import Denied, NotFound
 from imageforge.oci import Digest
 
-__all__ = ["ManifestRow", "MetaStore", "ProjectRow", "UserRow"]
+__all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_links (
-    repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest));
+    repo TEXT NOT NULL, digest TEXT NOT NULL, linked REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (repo, digest));
+CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links (digest);
 CREATE TABLE IF NOT EXISTS manifests (
     repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
     size INTEGER NOT NULL, artifact_type TEXT, subject TEXT, created REAL NOT NULL,
@@ -42,6 +45,16 @@ CREATE TABLE IF NOT EXISTS members (
     project TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (project, user));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS robots (
+    name TEXT PRIMARY KEY, project TEXT NOT NULL, secret_hash TEXT NOT NULL,
+    actions TEXT NOT NULL, expires REAL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, user TEXT,
+    action TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, result TEXT NOT NULL,
+    remote TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE TABLE IF NOT EXISTS immutable_rules (
+    project TEXT NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (project, pattern));
 """
 
 
@@ -68,6 +81,32 @@ class ProjectRow:
     public: bool
 
 
+@dataclass(frozen=True)
+class RobotRow:
+    name: str  # robot$<project>+<short name>
+    project: str
+    secret_hash: str
+    actions: frozenset[str]
+    expires: float | None  # epoch seconds; None = never
+    created: float
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires is not None and (now or time.time()) >= self.expires
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    time: float
+    user: str | None
+    action: str  # pull, push, delete, login, manage, ...
+    repo: str
+    ref: str
+    result: str  # ok or refused
+    remote: str
+    detail: str
+
+
 class MetaStore:
     """All registry metadata in one SQLite file."""
 
@@ -75,7 +114,13 @@ class MetaStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        # Before the schema: a database from before link times gets its column first
+        # (old links count as ancient: garbage collection may take them).
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(blob_links)").fetchall()]
+        if columns and "linked" not in columns:
+            conn.execute("ALTER TABLE blob_links ADD COLUMN linked REAL NOT NULL DEFAULT 0")
+        conn.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -119,7 +164,10 @@ class MetaStore:
     def link_blob(self, repo: str, digest: Digest) -> None:
         with self._write() as db:
             self._ensure_repo(db, repo)
-            db.execute("INSERT OR IGNORE INTO blob_links VALUES (?, ?)", (repo, str(digest)))
+            db.execute(
+                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                (repo, str(digest), time.time()),
+            )
 
     def blob_linked(self, repo: str, digest: Digest) -> bool:
         return bool(
@@ -143,9 +191,39 @@ class MetaStore:
 
     # manifests and tags
     def put_manifest(
-        self, row: ManifestRow, children: list[Digest], blobs: list[Digest], tag: str | None
+        self,
+        row: ManifestRow,
+        children: list[Digest],
+        blobs: list[Digest],
+        tag: str | None,
+        immutable: bool = False,
     ) -> None:
+        """Store the manifest (and move ``tag`` to it). With ``immutable``, a ``tag``
+        that already names another manifest is refused (Denied), checked in the same
+        transaction so two racing pushes cannot both win."""
         with self._write() as db:
+            # Checked again here, in the transaction: garbage collection unlinks a blob
+            # in its own transaction before deleting the file, so either it sees the
+            # fresh link times below and keeps the blob, or this sees the link gone.
+            for b in blobs:
+                if not db.execute(
+                    "SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", (row.repo, str(b))
+                ).fetchone():
+                    raise NotFound(f"blob {b} is not in {row.repo}")
+            for c in children:
+                if not db.execute(
+                    "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (row.repo, str(c))
+                ).fetchone():
+                    raise NotFound(f"manifest {c} is not in {row.repo}")
+            if immutable and tag is not None:
+                old = db.execute(
+                    "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (row.repo, tag)
+                ).fetchone()
+                if old is not None and str(old[0]) != str(row.digest):
+                    raise Denied(
+                        f"tag {row.repo}:{tag} is immutable and names {old[0]}",
+                        hint="push under a new tag",
+                    )
             self._ensure_repo(db, row.repo)
             db.execute(
                 "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -163,9 +241,10 @@ class MetaStore:
                 "INSERT OR IGNORE INTO manifest_refs VALUES (?, ?, ?)",
                 [(row.repo, str(row.digest), str(c)) for c in children],
             )
+            now = time.time()
             db.executemany(
-                "INSERT OR IGNORE INTO blob_links VALUES (?, ?)",
-                [(row.repo, str(b)) for b in [row.digest, *blobs]],
+                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                [(row.repo, str(b), now) for b in [row.digest, *blobs]],
             )
             if tag is not None:
                 db.execute(
@@ -274,3 +353,264 @@ class MetaStore:
     def role(self, project: str, user: str) -> str | None:
         rows = self._rows("SELECT role FROM members WHERE project = ? AND user = ?", project, user)
         return str(rows[0][0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        rows = self._rows("SELECT name, password_hash, admin FROM users ORDER BY name")
+        return [UserRow(str(n), str(h), bool(a)) for n, h, a in rows]
+
+    def delete_user(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM users WHERE name = ?", (name,))
+            db.execute("DELETE FROM members WHERE user = ?", (name,))
+        return cur.rowcount > 0
+
+    def projects(self) -> list[ProjectRow]:
+        rows = self._rows("SELECT name, public FROM projects ORDER BY name")
+        return [ProjectRow(str(n), bool(p)) for n, p in rows]
+
+    def delete_project(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            db.execute("DELETE FROM members WHERE project = ?", (name,))
+            db.execute("DELETE FROM robots WHERE project = ?", (name,))
+            db.execute("DELETE FROM immutable_rules WHERE project = ?", (name,))
+        return cur.rowcount > 0
+
+    def members(self, project: str) -> list[tuple[str, str]]:
+        rows = self._rows("SELECT user, role FROM members WHERE project = ? ORDER BY user", project)
+        return [(str(u), str(r)) for u, r in rows]
+
+    def remove_member(self, project: str, user: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM members WHERE project = ? AND user = ?", (project, user))
+        return cur.rowcount > 0
+
+    # robot accounts
+    def add_robot(self, row: RobotRow) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO robots VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row.name,
+                    row.project,
+                    row.secret_hash,
+                    ",".join(sorted(row.actions)),
+                    row.expires,
+                    row.created,
+                ),
+            )
+
+    def _robot(self, r: tuple[object, ...]) -> RobotRow:
+        name, project, secret, actions, expires, created = r
+        return RobotRow(
+            str(name),
+            str(project),
+            str(secret),
+            frozenset(a for a in str(actions).split(",") if a),
+            None if expires is None else float(str(expires)),
+            float(str(created)),
+        )
+
+    def robot(self, name: str) -> RobotRow | None:
+        rows = self._rows("SELECT * FROM robots WHERE name = ?", name)
+        return self._robot(rows[0]) if rows else None
+
+    def robots(self, project: str | None = None) -> list[RobotRow]:
+        if project is None:
+            rows = self._rows("SELECT * FROM robots ORDER BY name")
+        else:
+            rows = self._rows("SELECT * FROM robots WHERE project = ? ORDER BY name", project)
+        return [self._robot(r) for r in rows]
+
+    def delete_robot(self, name: str) -> bool:
+        with self._write() as db:
+            cur = db.execute("DELETE FROM robots WHERE name = ?", (name,))
+        return cur.rowcount > 0
+
+    # audit log
+    def audit_add(
+        self,
+        user: str | None,
+        action: str,
+        repo: str,
+        ref: str,
+        result: str,
+        remote: str,
+        detail: str = "",
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO audit (time, user, action, repo, ref, result, remote, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), user, action, repo, ref, result, remote, detail),
+            )
+
+    def audit(
+        self,
+        *,
+        user: str | None = None,
+        repo: str | None = None,
+        action: str | None = None,
+        result: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[AuditRow]:
+        """Newest first, filtered by every argument given."""
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (("user", user), ("repo", repo), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if result is not None:
+            where.append("result = ?")
+            args.append(result)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        sql = "SELECT * FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._rows(sql, *args, limit)
+        return [
+            AuditRow(
+                int(str(i)),
+                float(str(t)),
+                None if u is None else str(u),
+                str(a),
+                str(rp),
+                str(rf),
+                str(rs),
+                str(rm),
+                str(d),
+            )
+            for i, t, u, a, rp, rf, rs, rm, d in rows
+        ]
+
+    # immutable tag rules
+    def set_immutable(self, project: str, patterns: list[str]) -> None:
+        """Replace ``project``'s immutable tag patterns (globs)."""
+        with self._write() as db:
+            db.execute("DELETE FROM immutable_rules WHERE project = ?", (project,))
+            db.executemany(
+                "INSERT OR IGNORE INTO immutable_rules VALUES (?, ?)",
+                [(project, p) for p in patterns],
+            )
+
+    def immutable(self, project: str) -> list[str]:
+        rows = self._rows(
+            "SELECT pattern FROM immutable_rules WHERE project = ? ORDER BY pattern", project
+        )
+        return [str(r[0]) for r in rows]
+
+    # listings for the management API
+    def tag_list(self, repo: str) -> list[tuple[str, Digest]]:
+        rows = self._rows("SELECT tag, digest FROM tags WHERE repo = ? ORDER BY tag", repo)
+        return [(str(t), Digest(str(d))) for t, d in rows]
+
+    def manifest_list(self, repo: str) -> list[tuple[ManifestRow, float]]:
+        rows = self._rows(
+            "SELECT digest, media_type, size, artifact_type, subject, created FROM manifests"
+            " WHERE repo = ? ORDER BY created, digest",
+            repo,
+        )
+        return [
+            (
+                ManifestRow(
+                    repo,
+                    Digest(str(d)),
+                    str(mt),
+                    int(str(size)),
+                    None if at is None else str(at),
+                    None if sub is None else str(sub),
+                ),
+                float(str(created)),
+            )
+            for d, mt, size, at, sub, created in rows
+        ]
+
+    def tags_of(self, repo: str, digest: Digest) -> list[str]:
+        rows = self._rows(
+            "SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag", repo, digest
+        )
+        return [str(r[0]) for r in rows]
+
+    # garbage collection
+    def gc_snapshot(
+        self,
+    ) -> tuple[
+        list[tuple[str, str, float, str | None]], set[tuple[str, str]], list[tuple[str, str, str]]
+    ]:
+        """Every manifest (repo, digest, created, subject), tagged (repo, digest) pairs
+        and index references (repo, parent, child), read in one transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            manifests = [
+                (str(r), str(d), float(c), None if s is None else str(s))
+                for r, d, c, s in conn.execute(
+                    "SELECT repo, digest, created, subject FROM manifests"
+                ).fetchall()
+            ]
+            tagged = {(str(r), str(d)) for r, d in conn.execute("SELECT repo, digest FROM tags")}
+            refs = [
+                (str(r), str(p), str(c))
+                for r, p, c in conn.execute("SELECT repo, parent, child FROM manifest_refs")
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return manifests, tagged, refs
+
+    def gc_delete_manifest(self, repo: str, digest: Digest, cutoff: float) -> bool:
+        """Delete the manifest unless, now, it is tagged, newer than ``cutoff`` or in an
+        index; True if deleted."""
+        with self._write() as db:
+            busy = db.execute(
+                "SELECT 1 FROM tags WHERE repo = ? AND digest = ?"
+                " UNION SELECT 1 FROM manifests WHERE repo = ? AND digest = ? AND created >= ?"
+                " UNION SELECT 1 FROM manifest_refs f JOIN manifests m"
+                "   ON m.repo = f.repo AND m.digest = f.parent"
+                "   WHERE f.repo = ? AND f.child = ?",
+                (repo, str(digest), repo, str(digest), cutoff, repo, str(digest)),
+            ).fetchone()
+            if busy:
+                return False
+            cur = db.execute(
+                "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, str(digest))
+            )
+            db.execute(
+                "DELETE FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, str(digest))
+            )
+            db.execute("DELETE FROM blob_links WHERE repo = ? AND digest = ?", (repo, str(digest)))
+        return cur.rowcount > 0
+
+    def newest_links(self) -> dict[str, float]:
+        """For each linked digest, its newest link time."""
+        rows = self._rows("SELECT digest, max(linked) FROM blob_links GROUP BY digest")
+        return {str(d): float(str(t)) for d, t in rows}
+
+    def gc_unlink_blob(self, digest: Digest, cutoff: float) -> bool:
+        """Remove every link to the blob unless, now, one is newer than ``cutoff`` or it
+        is a stored manifest; True if it may be deleted."""
+        with self._write() as db:
+            busy = db.execute(
+                "SELECT 1 FROM blob_links WHERE digest = ? AND linked >= ?"
+                " UNION SELECT 1 FROM manifests WHERE digest = ?",
+                (str(digest), cutoff, str(digest)),
+            ).fetchone()
+            if busy:
+                return False
+            db.execute("DELETE FROM blob_links WHERE digest = ?", (str(digest),))
+        return True
+
+    def blob_in_use(self, digest: Digest) -> bool:
+        """Whether any repository links the blob or stores it as a manifest."""
+        return bool(
+            self._rows(
+                "SELECT 1 FROM blob_links WHERE digest = ? UNION SELECT 1 FROM manifests"
+                " WHERE digest = ?",
+                digest,
+                digest,
+            )
+        )

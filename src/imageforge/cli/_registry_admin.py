@@ -1,0 +1,390 @@
+"""``imageforge registry user|project|member|robot|audit``: manage a registry's users,
+projects, roles, robot accounts and read its audit log, on its data directory (the
+operator's view: whoever may write the data directory is its system admin; remote callers
+use the ``/api/v1/`` API, which checks roles). Works while the registry is serving."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
+from imageforge.cli._registry import registry_app
+from imageforge.cli._render import print_json, stdout_console
+from imageforge.errors import Conflict, InvalidArgument, NotFound
+from imageforge.registry import collect_garbage
+from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, create_robot, hash_password, robot_name
+from imageforge.registry.meta import MetaStore, RobotRow
+from imageforge.registry.storage import FsBlobStorage
+
+F = TypeVar("F", bound=Callable[..., Any])
+_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The registry's data directory (default: <root>/registry).",
+    )(func)
+
+
+def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
+    directory = _directory(opts, data_dir)
+    if not (directory / "meta.db").is_file():
+        raise NotFound(
+            f"{directory} is not a registry data directory",
+            hint="start it once with 'imageforge registry serve --data-dir DIR'",
+        )
+    return MetaStore(directory / "meta.db")
+
+
+def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
+    return data_dir or opts.root / "registry"
+
+
+def _show(fmt: OutputFormat, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    if fmt is OutputFormat.JSON:
+        print_json(rows)
+        return
+    table = Table(*[c.upper() for c in columns], box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    stdout_console().print(table)
+
+
+def _when(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def _duration(text: str, option: str = "--expires-in", zero: bool = False) -> float:
+    m = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if not m or (int(m.group(1)) == 0 and not zero):
+        raise InvalidArgument(f"{option} {text!r} is not a duration", hint="e.g. 90d, 12h, 3600")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+# ---------------------------------------------------------------- users
+
+
+@registry_app.group("user")
+def user_app() -> None:
+    """Registry users."""
+
+
+@user_app.command("list")
+@data_dir_option
+@format_option
+@click.pass_obj
+def user_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
+    """List users."""
+    rows = [{"name": u.name, "admin": u.admin} for u in _meta(opts, data_dir).users()]
+    _show(fmt, ["name", "admin"], rows)
+
+
+@user_app.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="A system admin.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@data_dir_option
+@click.pass_obj
+def user_add(
+    opts: GlobalOptions, name: str, admin: bool, password_stdin: bool, data_dir: Path | None
+) -> None:
+    """Create a user (or set an existing user's password)."""
+    if not _USER.fullmatch(name):
+        raise InvalidArgument(f"invalid user name {name!r}")
+    meta = _meta(opts, data_dir)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise InvalidArgument("the password is shorter than 8 characters")
+    meta.add_user(name, hash_password(password), admin)
+    click.echo(f"user {name} saved", err=True)
+
+
+@user_app.command("rm")
+@click.argument("name")
+@data_dir_option
+@click.pass_obj
+def user_rm(opts: GlobalOptions, name: str, data_dir: Path | None) -> None:
+    """Delete a user and their memberships."""
+    if not _meta(opts, data_dir).delete_user(name):
+        raise NotFound(f"user {name} does not exist")
+
+
+# ---------------------------------------------------------------- projects
+
+
+@registry_app.group("project")
+def project_app() -> None:
+    """Projects: the first component of repository names."""
+
+
+@project_app.command("list")
+@data_dir_option
+@format_option
+@click.pass_obj
+def project_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
+    """List projects with their immutable tag rules."""
+    meta = _meta(opts, data_dir)
+    rows: list[dict[str, Any]] = []
+    for p in meta.projects():
+        patterns = meta.immutable(p.name)
+        shown = " ".join(patterns) if fmt is OutputFormat.TABLE else patterns
+        rows.append({"name": p.name, "public": p.public, "immutable_tags": shown})
+    _show(fmt, ["name", "public", "immutable_tags"], rows)
+
+
+@project_app.command("add")
+@click.argument("name")
+@click.option("--public", is_flag=True, help="Anyone may pull.")
+@click.option("--immutable", "patterns", multiple=True, help="Tag glob that cannot be overwritten.")
+@data_dir_option
+@click.pass_obj
+def project_add(
+    opts: GlobalOptions, name: str, public: bool, patterns: tuple[str, ...], data_dir: Path | None
+) -> None:
+    """Create a project."""
+    if not _PROJECT.fullmatch(name):
+        raise InvalidArgument(f"invalid project name {name!r}", hint="lower case, digits, . _ -")
+    meta = _meta(opts, data_dir)
+    if meta.project(name) is not None:
+        raise Conflict(f"project {name} exists")
+    meta.add_project(name, public)
+    meta.set_immutable(name, list(patterns))
+
+
+@project_app.command("immutable")
+@click.argument("name")
+@click.argument("patterns", nargs=-1)
+@data_dir_option
+@click.pass_obj
+def project_immutable(
+    opts: GlobalOptions, name: str, patterns: tuple[str, ...], data_dir: Path | None
+) -> None:
+    """Set a project's immutable tag globs (none given: clear them)."""
+    meta = _meta(opts, data_dir)
+    if meta.project(name) is None:
+        raise NotFound(f"project {name} does not exist")
+    meta.set_immutable(name, list(patterns))
+
+
+@project_app.command("rm")
+@click.argument("name")
+@data_dir_option
+@click.pass_obj
+def project_rm(opts: GlobalOptions, name: str, data_dir: Path | None) -> None:
+    """Delete a project's settings, members and robots (not its images)."""
+    if name == "library":
+        raise InvalidArgument("the project library cannot be deleted")
+    if not _meta(opts, data_dir).delete_project(name):
+        raise NotFound(f"project {name} does not exist")
+
+
+# ---------------------------------------------------------------- members
+
+
+@registry_app.group("member")
+def member_app() -> None:
+    """Project members and their roles (guest, developer, maintainer, admin)."""
+
+
+@member_app.command("list")
+@click.argument("project")
+@data_dir_option
+@format_option
+@click.pass_obj
+def member_list(
+    opts: GlobalOptions, project: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
+    """List a project's members."""
+    meta = _meta(opts, data_dir)
+    if meta.project(project) is None:
+        raise NotFound(f"project {project} does not exist")
+    _show(fmt, ["user", "role"], [{"user": u, "role": r} for u, r in meta.members(project)])
+
+
+@member_app.command("set")
+@click.argument("project")
+@click.argument("user")
+@click.argument("role", type=click.Choice(ROLES))
+@data_dir_option
+@click.pass_obj
+def member_set(
+    opts: GlobalOptions, project: str, user: str, role: str, data_dir: Path | None
+) -> None:
+    """Give USER the ROLE in PROJECT."""
+    meta = _meta(opts, data_dir)
+    if meta.project(project) is None:
+        raise NotFound(f"project {project} does not exist")
+    if meta.user(user) is None:
+        raise NotFound(f"user {user} does not exist")
+    meta.add_member(project, user, role)
+
+
+@member_app.command("rm")
+@click.argument("project")
+@click.argument("user")
+@data_dir_option
+@click.pass_obj
+def member_rm(opts: GlobalOptions, project: str, user: str, data_dir: Path | None) -> None:
+    """Remove USER from PROJECT."""
+    if not _meta(opts, data_dir).remove_member(project, user):
+        raise NotFound(f"{user} is not a member of {project}")
+
+
+# ---------------------------------------------------------------- robots
+
+
+@registry_app.group("robot")
+def robot_app() -> None:
+    """Robot accounts: one project, some actions, an expiry."""
+
+
+def _robot_row(r: RobotRow) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "project": r.project,
+        "actions": ",".join(sorted(r.actions)),
+        "expires": _when(r.expires) or "never",
+        "expired": r.expired(),
+    }
+
+
+@robot_app.command("list")
+@click.argument("project", required=False)
+@data_dir_option
+@format_option
+@click.pass_obj
+def robot_list(
+    opts: GlobalOptions, project: str | None, data_dir: Path | None, fmt: OutputFormat
+) -> None:
+    """List robot accounts (of PROJECT, or all)."""
+    rows = [_robot_row(r) for r in _meta(opts, data_dir).robots(project)]
+    _show(fmt, ["name", "project", "actions", "expires", "expired"], rows)
+
+
+@robot_app.command("add")
+@click.argument("project")
+@click.argument("name")
+@click.option(
+    "--action",
+    "actions",
+    multiple=True,
+    required=True,
+    type=click.Choice(sorted(ROBOT_ACTIONS)),
+    help="What it may do (repeat).",
+)
+@click.option("--expires-in", default="90d", show_default=True, help="e.g. 90d, 12h, or 'never'.")
+@data_dir_option
+@format_option
+@click.pass_obj
+def robot_add(
+    opts: GlobalOptions,
+    project: str,
+    name: str,
+    actions: tuple[str, ...],
+    expires_in: str,
+    data_dir: Path | None,
+    fmt: OutputFormat,
+) -> None:
+    """Create robot$PROJECT+NAME; its secret is printed once."""
+    lifetime = None if expires_in == "never" else _duration(expires_in)
+    row, secret = create_robot(_meta(opts, data_dir), project, name, frozenset(actions), lifetime)
+    if fmt is OutputFormat.JSON:
+        print_json({**_robot_row(row), "secret": secret})
+    else:
+        click.echo(f"{row.name}\t{secret}")
+        click.echo("the secret is shown only now", err=True)
+
+
+@robot_app.command("rm")
+@click.argument("project")
+@click.argument("name")
+@data_dir_option
+@click.pass_obj
+def robot_rm(opts: GlobalOptions, project: str, name: str, data_dir: Path | None) -> None:
+    """Delete robot$PROJECT+NAME; its secret and tokens stop working at once."""
+    full = name if name.startswith("robot$") else robot_name(project, name)
+    if not _meta(opts, data_dir).delete_robot(full):
+        raise NotFound(f"robot {full} does not exist")
+
+
+# ---------------------------------------------------------------- audit
+
+
+@registry_app.command("audit")
+@click.option("--user")
+@click.option("--repo")
+@click.option("--action", help="pull, push, delete, login, manage, ...")
+@click.option("--result", type=click.Choice(["ok", "refused"]))
+@click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
+@data_dir_option
+@format_option
+@click.pass_obj
+def audit_cmd(
+    opts: GlobalOptions,
+    user: str | None,
+    repo: str | None,
+    action: str | None,
+    result: str | None,
+    limit: int,
+    data_dir: Path | None,
+    fmt: OutputFormat,
+) -> None:
+    """The audit log, newest first: who did what, when, from where."""
+    rows = _meta(opts, data_dir).audit(
+        user=user, repo=repo, action=action, result=result, limit=limit
+    )
+    out = [r.__dict__ for r in rows]
+    if fmt is OutputFormat.TABLE:
+        out = [{**r, "time": _when(r["time"]), "user": r["user"] or "-"} for r in out]
+    _show(fmt, ["time", "user", "action", "repo", "ref", "result", "remote", "detail"], out)
+
+
+# ---------------------------------------------------------------- gc
+
+
+@registry_app.command("gc")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    help="Keep anything uploaded, linked or pushed more recently than this (e.g. 30m, 2h, 0).",
+)
+@data_dir_option
+@format_option
+@click.pass_obj
+def gc_cmd(
+    opts: GlobalOptions, dry_run: bool, grace: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
+    """Remove untagged, unreferenced manifests and unreferenced blobs, while the registry
+    keeps serving."""
+    meta = _meta(opts, data_dir)
+    storage = FsBlobStorage(_directory(opts, data_dir))
+    report = collect_garbage(meta, storage, _duration(grace, "--grace", zero=True), dry_run=dry_run)
+    if fmt is OutputFormat.JSON:
+        print_json(report.__dict__)
+        return
+    verb = "would remove" if dry_run else "removed"
+    for m in report.manifests:
+        click.echo(f"{verb} manifest {m}")
+    for b in report.blobs:
+        click.echo(f"{verb} blob {b}")
+    click.echo(
+        f"{verb} {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
+        f" {report.freed_bytes} bytes",
+        err=True,
+    )

@@ -1,0 +1,116 @@
+"""Garbage collection of a registry's data directory while it keeps serving.
+
+Mark: the manifests to keep are the tagged ones, those newer than the grace period, the
+children of kept indexes and the referrers of kept manifests; the blobs to keep are the
+kept manifests, their configs and layers, and every blob linked (uploaded, mounted or
+referenced by a push) within the grace period. Sweep: each removal re-checks its reasons
+in one SQL transaction first (a push that raced the mark wins). A blob's links go in that
+transaction; then its file is moved aside, the database asked once more whether anything
+links it now (restored if so) and only then deleted. Writers do the mirror image: link in
+SQL first, then make sure the file is there (see ``api._app``). Either side's last check
+sees the other's change, so a manifest never names a blob that is gone. ``dry_run``
+reports what would go and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from imageforge.errors import NotFound
+from imageforge.oci import Digest, media
+from imageforge.registry.meta import MetaStore
+from imageforge.registry.storage import FsBlobStorage
+
+__all__ = ["GcReport", "collect_garbage"]
+
+
+@dataclass
+class GcReport:
+    dry_run: bool
+    manifests: list[str] = field(default_factory=list)  # repo@digest
+    blobs: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+
+
+def _refs_of(storage: FsBlobStorage, digest: Digest) -> list[str]:
+    """The config and layer digests a stored image manifest names ([] for an index)."""
+    try:
+        with storage.open(digest) as f:
+            doc = json.loads(f.read())
+    except (NotFound, ValueError, UnicodeDecodeError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    out = []
+    for desc in [doc.get("config"), *(doc.get("layers") or [])]:
+        if isinstance(desc, dict) and isinstance(desc.get("digest"), str):
+            if desc.get("mediaType") != media.DOCKER_FOREIGN_LAYER:
+                out.append(desc["digest"])
+    return out
+
+
+def _mark_manifests(
+    meta: MetaStore, cutoff: float
+) -> tuple[set[tuple[str, str]], list[tuple[str, str, bool]]]:
+    manifests, tagged, refs = meta.gc_snapshot()
+    children: dict[tuple[str, str], list[str]] = {}
+    for repo, parent, child in refs:
+        children.setdefault((repo, parent), []).append(child)
+    referrers: dict[tuple[str, str], list[str]] = {}
+    for repo, digest, _created, subject in manifests:
+        if subject:
+            referrers.setdefault((repo, subject), []).append(digest)
+    present = {(r, d) for r, d, _c, _s in manifests}
+    todo = [(r, d) for r, d, c, _s in manifests if (r, d) in tagged or c >= cutoff]
+    keep: set[tuple[str, str]] = set()
+    while todo:
+        key = todo.pop()
+        if key in keep or key not in present:
+            continue
+        keep.add(key)
+        repo = key[0]
+        todo += [(repo, c) for c in children.get(key, [])]
+        todo += [(repo, r) for r in referrers.get(key, [])]
+    # indexes first, so their children are no longer "in an index" when their turn comes
+    drop = [(r, d, (r, d) in children) for r, d, _c, _s in manifests if (r, d) not in keep]
+    drop.sort(key=lambda x: not x[2])
+    return keep, drop
+
+
+def collect_garbage(
+    meta: MetaStore, storage: FsBlobStorage, grace: float, *, dry_run: bool = False
+) -> GcReport:
+    """Remove unreferenced manifests and blobs older than ``grace`` seconds."""
+    report = GcReport(dry_run)
+    cutoff = time.time() - grace
+    keep, drop = _mark_manifests(meta, cutoff)
+    for repo, digest, _is_index in drop:
+        if dry_run or meta.gc_delete_manifest(repo, Digest(digest), cutoff):
+            report.manifests.append(f"{repo}@{digest}")
+        else:
+            keep.add((repo, digest))
+    live: set[str] = set()
+    for _repo, digest in keep:
+        live.add(digest)
+        live.update(_refs_of(storage, Digest(digest)))
+    newest = meta.newest_links()
+    for info in list(storage.walk()):
+        d = str(info.digest)
+        if d in live or newest.get(d, 0.0) >= cutoff or info.modified >= cutoff:
+            continue
+        if dry_run:
+            report.blobs.append(d)
+            report.freed_bytes += info.size
+        elif meta.gc_unlink_blob(info.digest, cutoff):
+            trashed = storage.trash(info.digest)
+            if trashed is None:
+                continue
+            if meta.blob_in_use(info.digest):  # linked again meanwhile: put it back
+                storage.restore(info.digest, trashed)
+                continue
+            storage.purge(trashed)
+            report.blobs.append(d)
+            report.freed_bytes += info.size
+    return report
