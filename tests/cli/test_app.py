@@ -139,3 +139,17 @@ def test_real_error_is_one_line_and_traceback_only_with_verbose(
     )
     assert re.search(r"^hint: ", proc.stderr, re.M)
     assert ("Traceback" in proc.stderr) is verbose
+
+
+def test_every_command_module_is_known_to_the_lazy_loader() -> None:
+    import importlib
+    import pkgutil
+
+    import imageforge.cli as cli_pkg
+    from imageforge.cli._app import _LAZY, app
+
+    for info in pkgutil.iter_modules(cli_pkg.__path__):
+        importlib.import_module(f"imageforge.cli.{info.name}")
+    assert set(app.commands) == set(_LAZY)
+    registry = app.commands["registry"]
+    assert isinstance(registry, click.Group) and "user" in registry.commands

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -32,8 +33,44 @@ __all__ = ["app", "main", "run"]
 _verbosity = {"level": 0}
 
 
+# Each command's module, imported only when the command is used (or help lists them):
+# importing every module (registry server, builder, analyzer) costs most of a second.
+_LAZY: dict[str, tuple[str, ...]] = {
+    "analyze": ("_analyze",),
+    "bootstrap": ("_bootstrap",),
+    "build": ("_build",),
+    "run": ("_build",),
+    "context": ("_context",),
+    "import": ("_images",),
+    "export": ("_images",),
+    "images": ("_images",),
+    "inspect": ("_images",),
+    "tag": ("_images",),
+    "rmi": ("_images",),
+    "prune": ("_images",),
+    "lint": ("_lint",),
+    "parse": ("_parse",),
+    "registry": ("_registry", "_registry_admin"),
+    "system": ("_system",),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose sub-commands attach themselves when their module is imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_LAZY))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LAZY:
+            for module in _LAZY[cmd_name]:
+                importlib.import_module(f"imageforge.cli.{module}")
+        return self.commands.get(cmd_name)
+
+
 @click.group(
     name="imageforge",
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
@@ -62,25 +99,6 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
     level = log_level.lower() if log_level else None
     configure_logging(verbose, level)
     ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
-
-
-def _register() -> None:
-    # Sub-command modules attach themselves to ``app``; imported here, after ``app`` exists.
-    from imageforge.cli import (  # noqa: F401
-        _analyze,
-        _bootstrap,
-        _build,
-        _context,
-        _images,
-        _lint,
-        _parse,
-        _registry,
-        _registry_admin,
-        _system,
-    )
-
-
-_register()
 
 
 def _print_error(exc: ImageforgeError) -> None:
