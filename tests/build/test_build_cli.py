@@ -386,3 +386,34 @@ def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base
     ok(_build(store_with_base, ctx, "-t", "together:1"))
     ran = run_cli(["--root", str(store_with_base), "run", "together:1", "cat", "/got", "/sent"])
     assert ran.stdout == "hello\nsent\n", ran.stderr
+
+
+def test_dockerfile_on_stdin_and_json_progress(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, "unused\n")
+    proc = run_cli(
+        [
+            "--root",
+            str(store_with_base),
+            "build",
+            str(ctx),
+            "-f",
+            "-",
+            "-t",
+            "stdin:1",
+            "--progress",
+            "json",
+        ],
+        stdin_text="FROM busybox\nRUN echo from-stdin > /s\n",
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert {e["event"] for e in events} >= {"start", "done", "note"}
+    assert any(e["event"] == "done" and "RUN echo from-stdin" in e["key"] for e in events)
+    ran = run_cli(["--root", str(store_with_base), "run", "stdin:1", "cat", "/s"])
+    assert ran.stdout == "from-stdin\n"
+    bad = run_cli(
+        ["--root", str(store_with_base), "build", str(ctx), "-f", "-", "-t", "x:1"],
+        stdin_text="FROM busybox\nFROBNICATE\n",
+    )
+    assert bad.returncode == 2 and "<stdin>:2" in bad.stderr

@@ -220,7 +220,11 @@ class Builder:
         if not context.is_dir():
             raise NotFound(f"build context {context} is not a directory")
         dockerfile_path = options.dockerfile or context / "Dockerfile"
-        df = parse_file(dockerfile_path)
+        if options.dockerfile_text is not None:  # -f - : the Dockerfile came on stdin
+            dockerfile_path = context / "Dockerfile"
+            df = parse(options.dockerfile_text, file="<stdin>")
+        else:
+            df = parse_file(dockerfile_path)
         if not df.stages:
             raise InvalidArgument(f"{dockerfile_path}: no FROM instruction, nothing to build")
         resolution = resolve(df, build_args=options.build_args, base_env=self._base_env)

@@ -30,6 +30,7 @@ class BuildOptions:
     network: str = "host"
     source_date_epoch: int | None = None
     target: str | None = None
+    dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def _resolver(store: Store) -> Iterator[_Resolver]:
     "--file",
     "dockerfile",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+    help="The Dockerfile (default: CONTEXT/Dockerfile; - reads it from stdin).",
 )
 @click.option("-t", "--tag", "tags", multiple=True, help="NAME[:TAG] for the result; repeatable.")
 @click.option(
@@ -136,9 +136,11 @@ def build_command(
             raise InvalidArgument(f"--output {dest}: cannot write a rootfs: transport")
     store = Store(opts.root)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    from_stdin = dockerfile is not None and str(dockerfile) == "-"
     options = BuildOptions(
         context=context,
-        dockerfile=dockerfile,
+        dockerfile=None if from_stdin else dockerfile,
+        dockerfile_text=sys.stdin.read() if from_stdin else None,
         build_args=_pairs(build_args, "--build-arg"),
         labels=_pairs(labels, "--label"),
         no_cache=no_cache,
