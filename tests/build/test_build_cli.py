@@ -417,3 +417,78 @@ def test_dockerfile_on_stdin_and_json_progress(tmp_path: Path, store_with_base: 
         stdin_text="FROM busybox\nFROBNICATE\n",
     )
     assert bad.returncode == 2 and "<stdin>:2" in bad.stderr
+
+
+def test_run_mounts_secret_cache_bind_tmpfs(tmp_path: Path, store_with_base: Path) -> None:
+    import hashlib
+
+    secret = b"s3cret-token-value"
+    (tmp_path / "token").write_bytes(secret)
+    ctx = _context(
+        tmp_path,
+        "FROM busybox\n"
+        "RUN --mount=type=secret,id=token sha256sum /run/secrets/token | cut -d' ' -f1 > /h\n"
+        "RUN --mount=type=secret,id=token,env=TOKEN "
+        'test "$(printf %s "$TOKEN" | sha256sum | cut -d\' \' -f1)" = "$(cat /h)"\n'
+        "RUN --mount=type=cache,target=/var/cache/app "
+        "sh -c 'echo run >> /var/cache/app/log; wc -l < /var/cache/app/log > /runs'\n"
+        "RUN --mount=type=bind,source=greet.sh,target=/mnt/g cp /mnt/g /copied\n"
+        "RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/y && mount | "
+        'grep -c " /scratch " > /tmpfs\'\n',
+    )
+    ok(
+        _build(
+            store_with_base, ctx, "-t", "mounts:1", "--secret", f"id=token,src={tmp_path / 'token'}"
+        )
+    )
+    ran = run_cli(
+        ["--root", str(store_with_base), "run", "mounts:1", "cat", "/h", "/runs", "/tmpfs"]
+    )
+    assert ran.stdout == f"{hashlib.sha256(secret).hexdigest()}\n1\n1\n", ran.stderr
+    ran = run_cli(
+        [
+            "--root",
+            str(store_with_base),
+            "run",
+            "mounts:1",
+            "sh",
+            "-c",
+            "ls /run/secrets /var/cache/app /scratch /mnt 2>&1; cat /copied",
+        ]
+    )
+    assert "s3cret" not in ran.stdout and ran.stdout.endswith("greet.sh\n") is False
+    assert "No such file" in ran.stdout and 'echo "greetings' in ran.stdout
+    # the plaintext is in no layer, config or history
+    layout = tmp_path / "out"
+    ok(run_cli(["--root", str(store_with_base), "export", "mounts:1", f"oci:{layout}:m"]))
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        data = blob.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            import gzip
+
+            data = gzip.decompress(data)
+        assert b"s3cret-token-value" not in data, blob.name
+    # the cache mount persists between builds (a second --no-cache build sees 2 runs)
+    ok(
+        _build(
+            store_with_base,
+            ctx,
+            "-t",
+            "mounts:2",
+            "--no-cache",
+            "--secret",
+            f"id=token,src={tmp_path / 'token'}",
+        )
+    )
+    ran = run_cli(["--root", str(store_with_base), "run", "mounts:2", "cat", "/runs"])
+    assert ran.stdout == "2\n"
+    (tmp_path / "b").mkdir()
+    missing = _build(
+        store_with_base,
+        _context(
+            tmp_path / "b", "FROM busybox\nRUN --mount=type=secret,id=nope,required=true true\n"
+        ),
+        "-t",
+        "n:1",
+    )
+    assert missing.returncode == 3 and "nope" in missing.stderr

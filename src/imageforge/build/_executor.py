@@ -10,8 +10,11 @@ no image and no tag.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
+import posixpath
 import re
+import shutil
 import stat
 import tempfile
 import threading
@@ -526,6 +529,7 @@ class Builder:
                 )
             extra = ""
             copy_plan = None
+            run_mounts: list[Mount] = []
             if isinstance(instr, Copy) and instr.from_:
                 dep = self._stage_index(resolution, instr.from_, stage_index)
                 source = self._stages[dep] if dep is not None else self._base(instr.from_, None)
@@ -550,13 +554,17 @@ class Builder:
                 )
                 extra = copy_plan.digest()
             elif isinstance(instr, Run):
+                run_mounts, inputs = self._run_mounts(
+                    instr, state, options, context, resolution, stage_index, stack, where
+                )
                 extra = canonical_json(
                     {
                         "env": self._run_env(state, proxy),
                         "shell": state.shell,
                         "user": state.config.get("User") or "",
                         "cwd": state.config.get("WorkingDir") or "/",
-                        "network": options.network,
+                        "network": instr.network or options.network,
+                        "mounts": inputs,
                     }
                 ).decode()
             else:
@@ -571,7 +579,9 @@ class Builder:
                     if hit.layer is not None and hit.diff_id is not None:
                         layer = BlobLayer(hit.layer, hit.diff_id, self.store.blobs.open)
                 else:
-                    layer = self._run_fs_step(instr, state, options, copy_plan, loc, where)
+                    layer = self._run_fs_step(
+                        instr, state, options, copy_plan, loc, where, run_mounts
+                    )
                     self.cache.put(
                         key,
                         None
@@ -660,12 +670,18 @@ class Builder:
         copy_plan: Any,
         loc: Location,
         where: str,
+        run_mounts: Sequence[Mount] = (),
     ) -> Layer | None:
         with self._snapshot(state) as active:
             root = active.merged
-            missing = [p for p in _RUNTIME_PATHS if not os.path.lexists(root / p)]
+            points: set[str] = set(_RUNTIME_PATHS)
+            for m in run_mounts:  # each mount point and the parents the runtime makes
+                parts = [p for p in m.destination.split("/") if p]
+                points.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+            ordered = sorted(points, key=lambda p: (-p.count("/"), p))
+            missing = [p for p in ordered if not os.path.lexists(root / p)]
             if isinstance(instr, Run):
-                self._run(instr, state, options, root, loc)
+                self._run(instr, state, options, root, loc, run_mounts)
             elif isinstance(instr, Copy | Add):
                 apply_copy(copy_plan, root)
             elif isinstance(instr, Workdir):
@@ -702,16 +718,115 @@ class Builder:
         desc = Descriptor(info.media_type, info.digest, info.size)
         return BlobLayer(desc, info.diff_id, self.store.blobs.open)
 
+    def _run_mounts(
+        self,
+        instr: Run,
+        state: _State,
+        options: BuildOptions,
+        context: Path,
+        resolution: Resolution,
+        stage_index: int,
+        stack: ExitStack,
+        where: str,
+    ) -> tuple[list[Mount], list[str]]:
+        """The runtime mounts for ``RUN --mount=...`` and what of them the cache key
+        depends on (a bind mount's content; never a secret's or a cache's)."""
+        mounts: list[Mount] = []
+        inputs: list[str] = []
+        workdir = str(state.config.get("WorkingDir") or "/")
+        for m in instr.mounts:
+            kind = m.type or "bind"
+            target = posixpath.join(workdir, m.target) if m.target else ""
+            if kind == "secret":
+                secret_id = m.id or posixpath.basename(m.target or "")
+                target = target or f"/run/secrets/{secret_id}"
+                value = options.secrets.get(secret_id)
+                if value is None:
+                    if m.required:
+                        raise NotFound(
+                            f"{where}: secret {secret_id!r} is required but was not given",
+                            hint=f"pass --secret id={secret_id},src=FILE (or env=NAME)",
+                        )
+                    continue
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                path = tmp / "secret"
+                path.write_bytes(value)
+                os.chown(path, int(m.uid or 0), int(m.gid or 0))
+                path.chmod(int(m.mode or "0400", 8))
+                mounts.append(Mount(target, "bind", str(path), ("rbind", "ro")))
+                inputs.append(f"secret:{secret_id}:{target}")
+                continue
+            if not target:
+                raise InvalidArgument(f"{where}: RUN --mount={m.raw}: a target is required")
+            if kind == "tmpfs":
+                size = f",size={m.size}" if m.size else ""
+                mounts.append(Mount(target, "tmpfs", "tmpfs", (f"mode=1777{size}", "nosuid")))
+                inputs.append(f"tmpfs:{target}")
+            elif kind == "cache":
+                cache_id = m.id or target
+                name = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
+                host = self.store.root / "cache-mounts" / name
+                if not host.exists():
+                    host.mkdir(parents=True)
+                    os.chown(host, int(m.uid or 0), int(m.gid or 0))
+                    host.chmod(int(m.mode or "0755", 8))
+                options_ = ("rbind", "ro" if m.readonly else "rw")
+                mounts.append(Mount(target, "bind", str(host), options_))
+                inputs.append(f"cache:{cache_id}:{target}")
+            elif kind == "bind":
+                source = m.source or "."
+                if m.from_:
+                    dep = self._stage_index(resolution, m.from_, stage_index)
+                    image = self._stages[dep] if dep is not None else self._base(m.from_, None)
+                    base_dir = self._source_view(image, stack)
+                    host = resolve_in_root(base_dir, source)
+                    probe = Copy(sources=(source,), dest="/x")
+                    digest = plan_copy(
+                        probe,
+                        context=base_dir,
+                        ignore=DockerIgnore(),
+                        workdir=None,
+                        where=where,
+                        from_image=m.from_,
+                    ).digest()
+                else:
+                    probe = Copy(sources=(source,), dest="/x")
+                    plan = plan_copy(
+                        probe, context=context, ignore=DockerIgnore(), workdir=None, where=where
+                    )
+                    host = plan.sources[0].path or context
+                    digest = plan.digest()
+                rw = m.readonly is False
+                if rw:  # writes are allowed but thrown away: mount a copy
+                    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                    copy_dst = tmp / "src"
+                    if host.is_dir():
+                        shutil.copytree(host, copy_dst, symlinks=True)
+                    else:
+                        shutil.copy2(host, copy_dst)
+                    host = copy_dst
+                mounts.append(Mount(target, "bind", str(host), ("rbind", "rw" if rw else "ro")))
+                inputs.append(f"bind:{m.from_ or ''}:{source}:{target}:{digest}")
+            else:
+                raise Unsupported(f"{where}: RUN --mount=type={kind} is not supported")
+        return mounts, inputs
+
     def _run(
-        self, instr: Run, state: _State, options: BuildOptions, root: Path, loc: Location
+        self,
+        instr: Run,
+        state: _State,
+        options: BuildOptions,
+        root: Path,
+        loc: Location,
+        run_mounts: Sequence[Mount] = (),
     ) -> None:
-        if instr.mounts:
-            raise Unsupported(
-                "RUN --mount is not supported yet",
-                location=loc,
-            )
         argv, script = _run_argv(instr, state.shell)
         env = self._run_env(state, {})
+        for m in instr.mounts:  # a secret may also be exposed as an environment variable
+            if m.type == "secret" and m.env:
+                secret = options.secrets.get(m.id or "")
+                if secret is not None:
+                    env[m.env] = secret.decode("utf-8", errors="replace")
         uid, gid, groups = resolve_user(root, str(state.config.get("User") or ""))
         cwd = str(state.config.get("WorkingDir") or "/")
         process = Process(args=argv, env=env, cwd=cwd, uid=uid, gid=gid, additional_gids=groups)
@@ -720,6 +835,7 @@ class Builder:
         tail = _Tail(read_fd, self.progress, "  | ")
         with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
             mounts = etc_mounts(Path(tmp), "imageforge", network)
+            mounts.extend(run_mounts)
             if script is not None:  # a heredoc with a #! line runs as a file
                 path = Path(tmp) / "script"
                 path.write_text(script)

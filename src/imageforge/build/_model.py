@@ -31,6 +31,7 @@ class BuildOptions:
     source_date_epoch: int | None = None
     target: str | None = None
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path
+    secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
 
 
 @dataclass(frozen=True)

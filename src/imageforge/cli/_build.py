@@ -42,6 +42,31 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
+def _secrets(values: tuple[str, ...]) -> dict[str, bytes]:
+    """``--secret id=ID,src=FILE`` / ``id=ID,env=NAME`` (Docker's spelling)."""
+    out: dict[str, bytes] = {}
+    for value in values:
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        secret_id = fields.get("id", "")
+        if not secret_id:
+            raise InvalidArgument(f"--secret {value!r}: needs id=ID")
+        if "src" in fields or "source" in fields:
+            path = Path(fields.get("src") or fields["source"])
+            try:
+                out[secret_id] = path.read_bytes()
+            except OSError as exc:
+                raise InvalidArgument(
+                    f"--secret {secret_id}: cannot read {path}: {exc.strerror}"
+                ) from None
+        elif "env" in fields:
+            if fields["env"] not in os.environ:
+                raise InvalidArgument(f"--secret {secret_id}: ${fields['env']} is not set")
+            out[secret_id] = os.environ[fields["env"]].encode()
+        else:
+            raise InvalidArgument(f"--secret {value!r}: needs src=FILE or env=NAME")
+    return out
+
+
 class _Resolver:
     """FROM (and ``run IMAGE``) through the transports: a store name, ``oci:``,
     ``oci-archive:`` or ``docker-archive:``; sources stay open until ``close``."""
@@ -84,6 +109,13 @@ def _resolver(store: Store) -> Iterator[_Resolver]:
     metavar="KEY=VALUE",
     help="A build argument (KEY alone takes it from the environment).",
 )
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="id=ID,src=FILE|env=NAME",
+    help="A secret for RUN --mount=type=secret (never stored in the image).",
+)
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label to add.")
 @click.option("--no-cache", is_flag=True, help="Run every step again.")
 @click.option(
@@ -115,6 +147,7 @@ def build_command(
     dockerfile: Path | None,
     tags: tuple[str, ...],
     build_args: tuple[str, ...],
+    secrets: tuple[str, ...],
     labels: tuple[str, ...],
     no_cache: bool,
     target: str | None,
@@ -143,6 +176,7 @@ def build_command(
         dockerfile_text=sys.stdin.read() if from_stdin else None,
         build_args=_pairs(build_args, "--build-arg"),
         labels=_pairs(labels, "--label"),
+        secrets=_secrets(secrets),
         no_cache=no_cache,
         network=network,
         target=target,
