@@ -492,3 +492,41 @@ def test_run_mounts_secret_cache_bind_tmpfs(tmp_path: Path, store_with_base: Pat
         "n:1",
     )
     assert missing.returncode == 3 and "nope" in missing.stderr
+
+
+def test_source_date_epoch_gives_the_same_digest_from_two_stores(
+    tmp_path: Path, base_layout: Path
+) -> None:
+    digests = []
+    for i in range(2):
+        root = tmp_path / f"store{i}"
+        ok(run_cli(["--root", str(root), "import", f"oci:{base_layout}:busybox", "-t", "busybox"]))
+        ctx = (
+            _context(
+                tmp_path / f"c{i}",
+                "FROM busybox\nWORKDIR /app\nCOPY greet.sh .\nRUN echo built > out && mkdir d\n",
+            )
+            if (tmp_path / f"c{i}").mkdir() is None
+            else tmp_path
+        )
+        when = 1_750_000_000 + i * 1000  # different file times, both after the epoch
+        for path in [ctx, *ctx.rglob("*")]:
+            os.utime(path, (when, when))
+        proc = run_cli(
+            [
+                "--root",
+                str(root),
+                "build",
+                str(ctx),
+                "-t",
+                "repro:1",
+                "--no-cache",
+                "--format",
+                "json",
+            ],
+            env={"SOURCE_DATE_EPOCH": "1700000000"},
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        digests.append(json.loads(proc.stdout)["digest"])
+    assert digests[0] == digests[1]
