@@ -501,13 +501,10 @@ def test_source_date_epoch_gives_the_same_digest_from_two_stores(
     for i in range(2):
         root = tmp_path / f"store{i}"
         ok(run_cli(["--root", str(root), "import", f"oci:{base_layout}:busybox", "-t", "busybox"]))
-        ctx = (
-            _context(
-                tmp_path / f"c{i}",
-                "FROM busybox\nWORKDIR /app\nCOPY greet.sh .\nRUN echo built > out && mkdir d\n",
-            )
-            if (tmp_path / f"c{i}").mkdir() is None
-            else tmp_path
+        (tmp_path / f"c{i}").mkdir()
+        ctx = _context(
+            tmp_path / f"c{i}",
+            "FROM busybox\nWORKDIR /app\nCOPY greet.sh .\nRUN echo built > out && mkdir d\n",
         )
         when = 1_750_000_000 + i * 1000  # different file times, both after the epoch
         for path in [ctx, *ctx.rglob("*")]:
