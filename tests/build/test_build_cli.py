@@ -116,7 +116,10 @@ def test_second_build_is_cached_and_no_cache_runs_again(
     assert not any(s["cached"] for s in third["steps"])
     # a changed COPY source invalidates that step and every later one
     (ctx / "greet.sh").write_text('#!/bin/sh\necho "changed $1"\n')
-    fourth = json.loads(ok(_build(store_with_base, ctx, "-t", "g:5", "--format", "json")).stdout)
+    fourth_proc = ok(_build(store_with_base, ctx, "-t", "g:5", "--format", "json"))
+    fourth = json.loads(fourth_proc.stdout)
+    assert "not cached: changed: greet.sh" in fourth_proc.stderr  # says which file
+    assert "not cached: an earlier step changed" in fourth_proc.stderr
     copy_index = next(
         i for i, s in enumerate(fourth["steps"]) if s["instruction"].startswith("COPY")
     )

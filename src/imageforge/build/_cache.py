@@ -85,3 +85,29 @@ class BuildCache:
     def put_image(self, key: str, manifest: Digest) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self._path("image-" + key), json.dumps({"manifest": str(manifest)}).encode())
+
+    def remember_inputs(self, position: str, record: dict[str, object]) -> None:
+        """What a step at this place of this Dockerfile saw, to explain the next miss."""
+        self._dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._path("inputs-" + position), json.dumps(record).encode())
+
+    def why(self, position: str, record: dict[str, object]) -> str:
+        """Why the step at ``position`` missed: what differs from the last build's."""
+        try:
+            last = json.loads(self._path("inputs-" + position).read_text())
+        except (OSError, ValueError):
+            return "no earlier build of this step"
+        if last.get("instruction") != record["instruction"]:
+            return f"the instruction changed (was: {last.get('instruction')})"
+        before: dict[str, str] = dict(last.get("inputs") or {})
+        now = record["inputs"]
+        assert isinstance(now, dict)
+        changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+        if changed:
+            shown = ", ".join(changed[:5]) + (
+                f" (+{len(changed) - 5} more)" if len(changed) > 5 else ""
+            )
+            return f"changed: {shown}"
+        if last.get("parent") != record["parent"]:
+            return "an earlier step changed"
+        return "its result is no longer in the store (pruned)"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import posixpath
 import shutil
@@ -37,7 +38,7 @@ from imageforge.errors import (
 )
 from imageforge.runtime import resolve_user
 
-__all__ = ["CopyPlan", "CopySource", "apply_copy", "plan_copy"]
+__all__ = ["CopyPlan", "CopySource", "FileHashes", "apply_copy", "plan_copy"]
 
 _WILDCARD = frozenset("*?[")
 _CHUNK = 1 << 20
@@ -72,27 +73,78 @@ class CopyPlan:
     exclude: DockerIgnore = field(default_factory=DockerIgnore)
     parents: bool = False
 
-    def digest(self) -> str:
-        """A hash of everything copied: names, types, modes, sizes, contents, links."""
+    def inputs(self, hashes: FileHashes | None = None) -> dict[str, str]:
+        """What the copy reads, one entry per file: ``source/relative path`` -> type,
+        mode, size and content hash (a symlink's target). The cache key is made from
+        it, and a cache miss is explained by comparing it with the last build's."""
+        out: dict[str, str] = {}
+        for src in self.sources:
+            if src.heredoc is not None:
+                out[f"<<{src.name}"] = hashlib.sha256(src.heredoc.encode()).hexdigest()
+                continue
+            assert src.path is not None
+            for rel, path, st in _walk_source(src, self.ignore, self.exclude):
+                name = f"{src.name}/{rel}" if rel else src.name
+                if stat.S_ISLNK(st.st_mode):
+                    content = "-> " + os.readlink(path)
+                elif stat.S_ISREG(st.st_mode):
+                    content = (hashes or FileHashes()).sha256(path, st)
+                else:
+                    content = ""
+                out[name] = f"{st.st_mode:o}:{st.st_size}:{content}"
+        return out
+
+    def digest(self, hashes: FileHashes | None = None) -> str:
+        """A hash of everything copied: names, types, modes, sizes, contents, links,
+        and the instruction's own options."""
         h = hashlib.sha256()
         h.update(f"{self.keyword}\0{self.dest}\0{self.dest_is_dir}\0".encode())
         h.update(f"{self.chown}\0{self.chmod}\0{self.parents}\0".encode())
         h.update("\0".join(self.exclude.lines).encode())
-        for src in self.sources:
-            h.update(f"src\0{src.name}\0{src.archive}\0".encode())
-            if src.heredoc is not None:
-                h.update(src.heredoc.encode())
-                continue
-            assert src.path is not None
-            for rel, path, st in _walk_source(src, self.ignore, self.exclude):
-                h.update(f"{rel}\0{st.st_mode}\0{st.st_size}\0".encode())
-                if stat.S_ISLNK(st.st_mode):
-                    h.update(os.readlink(path).encode())
-                elif stat.S_ISREG(st.st_mode):
-                    with open(path, "rb") as f:
-                        while chunk := f.read(_CHUNK):
-                            h.update(chunk)
+        for name, value in self.inputs(hashes).items():
+            h.update(f"{name}\0{value}\0".encode())
         return "sha256:" + h.hexdigest()
+
+
+class FileHashes:
+    """sha256 of files, remembered by (device, inode, size, mtime, ctime) so a rebuild
+    does not read unchanged files again; ``load``/``save`` keep it across builds."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._known: dict[str, str] = {}
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text())
+                if isinstance(loaded, dict):
+                    self._known = {str(k): str(v) for k, v in loaded.items()}
+            except (OSError, ValueError):
+                pass
+        self._dirty = False
+
+    def sha256(self, path: Path, st: os.stat_result) -> str:
+        key = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{path}"
+        found = self._known.get(key)
+        if found is not None:
+            return found
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        self._known[key] = h.hexdigest()
+        self._dirty = True
+        return self._known[key]
+
+    def save(self) -> None:
+        if self._path is None or not self._dirty:
+            return
+        if len(self._known) > 200_000:  # keep the file small: start again
+            self._known = {}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._known))
+        os.replace(tmp, self._path)
+        self._dirty = False
 
 
 def _download(url: str, checksum: str | None, directory: Path, where: str) -> CopySource:

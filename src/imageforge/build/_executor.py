@@ -36,7 +36,7 @@ from imageforge.build._config import (
     env_map,
     workdir_path,
 )
-from imageforge.build._copy import apply_copy, plan_copy
+from imageforge.build._copy import FileHashes, apply_copy, plan_copy
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
 from imageforge.dockerfile import (
@@ -180,6 +180,7 @@ class Builder:
         self.compression = compression
         self.snapshots = OverlaySnapshotter(store.root / "snapshots")
         self.cache = BuildCache(store)
+        self.hashes = FileHashes(store.root / "build-cache" / "file-hashes.json")
         self._bases: dict[tuple[str, str | None], Image] = {}
         self._stages: dict[int, Image] = {}
         self._lock = threading.RLock()
@@ -273,6 +274,7 @@ class Builder:
                         futures[index] = pool.submit(job, index, deps)
                     for index in needed:
                         futures[index].result()
+        self.hashes.save()
         for index in needed:
             steps.extend(per_stage[index])
         return BuildResult(self._stages[target], tuple(steps), tuple(warnings))
@@ -521,8 +523,10 @@ class Builder:
         cached = False
         layer_digest: str | None = None
         size = 0
+        parent_key = state.key
         state.key = step_key(state.key, format_instruction(instr, df.escape))
         if isinstance(instr, Run | Copy | Add | Workdir):
+            seen: dict[str, str] = {}
             if isinstance(instr, Workdir):
                 state.config["WorkingDir"] = workdir_path(
                     state.config.get("WorkingDir"), instr.path
@@ -541,7 +545,8 @@ class Builder:
                     where=where,
                     from_image=instr.from_,
                 )
-                extra = copy_plan.digest()
+                seen = copy_plan.inputs(self.hashes)
+                extra = copy_plan.digest(self.hashes)
             elif isinstance(instr, Copy | Add):
                 downloads = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 copy_plan = plan_copy(
@@ -552,25 +557,32 @@ class Builder:
                     where=where,
                     downloads=downloads,
                 )
-                extra = copy_plan.digest()
+                seen = copy_plan.inputs(self.hashes)
+                extra = copy_plan.digest(self.hashes)
             elif isinstance(instr, Run):
                 run_mounts, inputs = self._run_mounts(
                     instr, state, options, context, resolution, stage_index, stack, where
                 )
-                extra = canonical_json(
-                    {
-                        "env": self._run_env(state, proxy),
-                        "shell": state.shell,
-                        "user": state.config.get("User") or "",
-                        "cwd": state.config.get("WorkingDir") or "/",
-                        "network": instr.network or options.network,
-                        "mounts": inputs,
-                    }
-                ).decode()
+                run_inputs = {
+                    "env": self._run_env(state, proxy),
+                    "shell": state.shell,
+                    "user": state.config.get("User") or "",
+                    "cwd": state.config.get("WorkingDir") or "/",
+                    "network": instr.network or options.network,
+                    "mounts": inputs,
+                }
+                extra = canonical_json(run_inputs).decode()
+                seen = {f"env {k}": v for k, v in self._run_env(state, proxy).items()}
+                seen.update({k: str(v) for k, v in run_inputs.items() if k != "env"})
             else:
                 extra = str(state.config.get("User") or "")
             key = step_key(state.key, extra)
             hit = None if options.no_cache else self.cache.get(key)
+            record: dict[str, object] = {"instruction": text, "parent": parent_key, "inputs": seen}
+            position = step_key(str(Path(df.file).resolve()), str(stage_index), str(index))
+            if hit is None and not options.no_cache:
+                self.progress.note(f"{label}: not cached: {self.cache.why(position, record)}")
+            self.cache.remember_inputs(position, record)
             self.progress.start(label, label)
             try:
                 if hit is not None:
