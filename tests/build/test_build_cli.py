@@ -530,3 +530,22 @@ def test_source_date_epoch_gives_the_same_digest_from_two_stores(
         assert proc.returncode == 0, proc.stderr
         digests.append(json.loads(proc.stdout)["digest"])
     assert digests[0] == digests[1]
+
+
+def test_exported_cache_makes_a_fresh_store_run_no_step(
+    tmp_path: Path, store_with_base: Path, base_layout: Path
+) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nCOPY greet.sh /g\nRUN echo ran > /ran\n")
+    cache = tmp_path / "cache"
+    ok(_build(store_with_base, ctx, "-t", "c:1", "--cache-to", f"oci:{cache}"))
+    skopeo = run_cli(
+        ["--root", str(tmp_path / "probe"), "import", f"oci:{cache}:build-cache", "-t", "x"]
+    )
+    assert skopeo.returncode != 0 and skopeo.stderr.startswith("error:")  # not an image
+    fresh = tmp_path / "fresh"
+    ok(run_cli(["--root", str(fresh), "import", f"oci:{base_layout}:busybox", "-t", "busybox"]))
+    proc = ok(_build(fresh, ctx, "-t", "c:1", "--cache-from", f"oci:{cache}", "--format", "json"))
+    steps = json.loads(proc.stdout)["steps"]
+    assert [s["cached"] for s in steps if s["kind"] == "fs"] == [True, True]
+    ran = run_cli(["--root", str(fresh), "run", "c:1", "cat", "/ran"])
+    assert ran.stdout == "ran\n"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.build._cache import BuildCache, step_key
+from imageforge.build._cache_io import CacheRecord, export_cache, import_cache
 from imageforge.build._config import (
     DEFAULT_SHELL,
     apply_metadata,
@@ -181,6 +182,7 @@ class Builder:
         self.snapshots = OverlaySnapshotter(store.root / "snapshots")
         self.cache = BuildCache(store)
         self.hashes = FileHashes(store.root / "build-cache" / "file-hashes.json")
+        self.used: dict[str, CacheRecord] = {}  # the step records this build used
         self._bases: dict[tuple[str, str | None], Image] = {}
         self._stages: dict[int, Image] = {}
         self._lock = threading.RLock()
@@ -238,6 +240,9 @@ class Builder:
             warnings.append(f"one or more build-args {sorted(unused)} were not consumed by any ARG")
         for w in warnings:
             self.progress.note(f"warning: {w}")
+        for source in options.cache_from:
+            count = import_cache(self.store, self.cache, source)
+            self.progress.note(f"cache: {count} step records imported from {source}")
         target = self._target(resolution, options.target)
         needed = self._needed(resolution, target)
         created = _now(options.source_date_epoch)
@@ -275,6 +280,11 @@ class Builder:
                     for index in needed:
                         futures[index].result()
         self.hashes.save()
+        if options.cache_to is not None:
+            written = export_cache(self.store, self.used, options.cache_to)
+            self.progress.note(
+                f"cache: {len(self.used)} steps, {written} layers -> {options.cache_to}"
+            )
         for index in needed:
             steps.extend(per_stage[index])
         return BuildResult(self._stages[target], tuple(steps), tuple(warnings))
@@ -601,6 +611,12 @@ class Builder:
                         else Descriptor(layer.media_type, layer.digest, layer.size),
                         None if layer is None else layer.diff_id,
                     )
+                self.used[key] = (
+                    None
+                    if layer is None
+                    else Descriptor(layer.media_type, layer.digest, layer.size),
+                    None if layer is None else layer.diff_id,
+                )
             except BaseException:
                 self.progress.done(label, failed=True)
                 raise

@@ -32,6 +32,8 @@ class BuildOptions:
     target: str | None = None
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path
     secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
+    cache_from: tuple[Path, ...] = ()  # OCI layouts written by --cache-to
+    cache_to: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
+def _oci_dir(value: str, option: str) -> Path:
+    if not value.startswith("oci:") or len(value) <= 4:
+        raise InvalidArgument(f"{option} {value!r}: expected oci:DIR")
+    return Path(value[4:])
+
+
 def _secrets(values: tuple[str, ...]) -> dict[str, bytes]:
     """``--secret id=ID,src=FILE`` / ``id=ID,env=NAME`` (Docker's spelling)."""
     out: dict[str, bytes] = {}
@@ -119,6 +125,19 @@ def _resolver(store: Store) -> Iterator[_Resolver]:
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label to add.")
 @click.option("--no-cache", is_flag=True, help="Run every step again.")
 @click.option(
+    "--cache-from",
+    "cache_from",
+    multiple=True,
+    metavar="oci:DIR",
+    help="Import a build cache exported by --cache-to (CI runners that start empty).",
+)
+@click.option(
+    "--cache-to",
+    "cache_to",
+    metavar="oci:DIR",
+    help="Export this build's cache (step records and their layers) as an OCI layout.",
+)
+@click.option(
     "--target",
     default=None,
     help="Build up to this stage (its AS name or number); stages it does not need are not run.",
@@ -150,6 +169,8 @@ def build_command(
     secrets: tuple[str, ...],
     labels: tuple[str, ...],
     no_cache: bool,
+    cache_from: tuple[str, ...],
+    cache_to: str | None,
     target: str | None,
     network: str,
     outputs: tuple[str, ...],
@@ -178,6 +199,8 @@ def build_command(
         labels=_pairs(labels, "--label"),
         secrets=_secrets(secrets),
         no_cache=no_cache,
+        cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
+        cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
         network=network,
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
