@@ -535,7 +535,11 @@ def test_source_date_epoch_gives_the_same_digest_from_two_stores(
 def test_exported_cache_makes_a_fresh_store_run_no_step(
     tmp_path: Path, store_with_base: Path, base_layout: Path
 ) -> None:
-    ctx = _context(tmp_path, "FROM busybox\nCOPY greet.sh /g\nRUN echo ran > /ran\n")
+    ctx = _context(
+        tmp_path,
+        "FROM busybox\nCOPY greet.sh /g\nRUN echo ran > /ran\n"
+        "RUN --mount=type=cache,target=/c echo warm > /c/state\n",
+    )
     cache = tmp_path / "cache"
     ok(_build(store_with_base, ctx, "-t", "c:1", "--cache-to", f"oci:{cache}"))
     skopeo = run_cli(
@@ -546,6 +550,9 @@ def test_exported_cache_makes_a_fresh_store_run_no_step(
     ok(run_cli(["--root", str(fresh), "import", f"oci:{base_layout}:busybox", "-t", "busybox"]))
     proc = ok(_build(fresh, ctx, "-t", "c:1", "--cache-from", f"oci:{cache}", "--format", "json"))
     steps = json.loads(proc.stdout)["steps"]
-    assert [s["cached"] for s in steps if s["kind"] == "fs"] == [True, True]
+    assert [s["cached"] for s in steps if s["kind"] == "fs"] == [True, True, True]
     ran = run_cli(["--root", str(fresh), "run", "c:1", "cat", "/ran"])
     assert ran.stdout == "ran\n"
+    # the cache mount's contents came along
+    (mount,) = (fresh / "cache-mounts").iterdir()
+    assert (mount / "state").read_text() == "warm\n"

@@ -3,7 +3,8 @@
 
 The cache travels as an OCI image layout: one manifest whose ``artifactType`` is
 :data:`CACHE_ARTIFACT`, whose config is the cache records (step key -> layer) and whose
-layers are the layer blobs those records name, so any OCI tool can copy it around.
+layers are the layer blobs those records name plus one layer per ``RUN
+--mount=type=cache`` directory, so any OCI tool can copy it around.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from imageforge.build._cache import BuildCache
 from imageforge.errors import InvalidArgument, NotFound
+from imageforge.layers import extract_layer, write_layer_from_dir
 from imageforge.oci import Descriptor, Digest, canonical_json, digest_bytes, media
 from imageforge.store import Store, atomic_write
 
@@ -63,7 +65,20 @@ def export_cache(store: Store, records: Mapping[str, CacheRecord], directory: Pa
             tmp.rename(target)
         if desc.digest not in {d.digest for d in layers}:
             layers.append(Descriptor(desc.media_type, desc.digest, desc.size))
-    config = _put(directory, canonical_json({"steps": steps}))
+    mounts: dict[str, str] = {}
+    cache_mounts = store.root / "cache-mounts"
+    if cache_mounts.is_dir():  # RUN --mount=type=cache contents travel too
+        for mount in sorted(cache_mounts.iterdir()):
+            tmp = directory / "blobs" / f".mount-{mount.name}.tmp"
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                info = write_layer_from_dir(mount, out, mtime_clamp=None)
+            target = _blob_path(directory, info.digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(target)
+            mounts[mount.name] = str(info.digest)
+            layers.append(Descriptor(info.media_type, info.digest, info.size))
+    config = _put(directory, canonical_json({"steps": steps, "cacheMounts": mounts}))
     manifest = {
         "schemaVersion": 2,
         "mediaType": media.OCI_MANIFEST,
@@ -123,4 +138,13 @@ def import_cache(store: Store, cache: BuildCache, directory: Path) -> int:
                 ingest.commit(desc.size, desc.digest)
         cache.put(key, desc, Digest(layer["diffID"]))
         count += 1
+    for name, digest in (config.get("cacheMounts") or {}).items():
+        target = store.root / "cache-mounts" / Path(name).name
+        if target.exists():
+            continue  # this runner's own cache wins
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        extract_layer(_blob_path(directory, Digest(digest)), tmp, expected=Digest(digest))
+        tmp.rename(target)
     return count
