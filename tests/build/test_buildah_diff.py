@@ -78,6 +78,7 @@ RUN chmod 700 /var && chown 1000:1000 /opt/data/x && chmod 4755 /hello
 RUN ln /hello /hello-hard && ln -s ../hello /opt/rel-link && mkfifo /opt/fifo
 RUN rm -rf /tmp && mkdir -m 1777 /tmp && touch /tmp/.keep
 RUN printf 'a\\nb\\n' > /opt/data/x && rm /opt/data/x
+RUN rm /bin/vi /bin/less /bin/wget && rm -r /var
 USER app
 WORKDIR /home/app
 RUN touch made-by-app && id -u > uid.txt

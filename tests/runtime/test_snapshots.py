@@ -200,3 +200,23 @@ def test_extract_layers_reproduces_a_committed_diff(tmp_path: Path) -> None:
         [LayerSource(tmp_path / "base.tar"), LayerSource(tmp_path / "top.tar.gz")], target
     )
     assert _view(target) == {"etc": "dir", "etc/b": "b\n", "etc/c": "c\n"}
+
+
+def test_several_deletions_in_one_step_are_each_a_whiteout(tmp_path: Path) -> None:
+    # overlayfs hard-links every whiteout to one shared 0:0 inode
+    snap = OverlaySnapshotter(tmp_path / "snaps")
+    raw, base_id = _tar([_f("a", b"a\n"), _f("b", b"b\n"), _d("d"), _f("d/x", b"x\n")])
+    _apply(snap, raw, base_id)
+    active = snap.prepare([base_id])
+    os.remove(active.merged / "a")
+    os.remove(active.merged / "b")
+    shutil.rmtree(active.merged / "d")
+    active.unmount()
+    assert os.lstat(active.upper / "b").st_nlink > 1  # the kernel behaviour this covers
+    buf = io.BytesIO()
+    info = diff_upper(active.upper, buf)
+    names = {e.path: e.type for e in LayerReader(io.BytesIO(buf.getvalue()))}
+    assert names == {".wh.a": EntryType.FILE, ".wh.b": EntryType.FILE, ".wh.d": EntryType.FILE}
+    snap.commit(active, info.diff_id)
+    with snap.prepare([base_id, info.diff_id], readonly=True) as view:
+        assert os.listdir(view.merged) == []

@@ -42,6 +42,7 @@ def upper_entries(
     (mount points a runtime created)."""
     skip_empty = set(exclude)
     pending_empty_dirs: dict[str, tuple[Entry, ContentSource]] = {}
+    whiteouts: set[str] = set()
     for entry, content in tree_entries(upper, xattrs=True):
         for name in _UNUSABLE:
             if name in entry.xattrs:
@@ -59,7 +60,11 @@ def upper_entries(
                 yield pending_empty_dirs.pop(path)
             else:
                 del pending_empty_dirs[path]
-        if _is_whiteout(entry):
+        if _is_whiteout(entry) or (
+            entry.type is EntryType.HARDLINK and entry.linkname in whiteouts
+        ):
+            # overlayfs makes every whiteout a hard link to one shared 0:0 inode
+            whiteouts.add(entry.path)
             yield whiteout_entry(entry.path, mtime=entry.mtime), None
             continue
         if entry.path in skip_empty:
