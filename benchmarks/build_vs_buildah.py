@@ -1,7 +1,9 @@
 """Build the same small Dockerfile with imageforge and with buildah 1.28, cold and
 fully cached, from the same busybox base handed over as an OCI layout.
 
-Run by hand (not in tests): ``.venv/bin/python benchmarks/build_vs_buildah.py [ROUNDS]``.
+Run by hand (not in tests): ``.venv/bin/python benchmarks/build_vs_buildah.py [ROUNDS]
+[FILES]`` (FILES: how many files the context's ``data/`` holds, default 200; 20000 is
+the "large context" case).
 Prints the median wall time of each tool per case, measured in the same run. buildah
 runs as the machine notes say: ``bud --layers --isolation oci --runtime runc``.
 """
@@ -43,6 +45,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    files = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     work = Path(tempfile.mkdtemp(prefix="ifbench-", dir="/tmp"))
     try:
         rootfs = work / "rootfs"
@@ -61,7 +64,7 @@ def main() -> None:
         )
         ctx = work / "ctx"
         (ctx / "data").mkdir(parents=True)
-        for i in range(200):
+        for i in range(files):
             (ctx / "data" / f"f{i}.txt").write_text(f"{i}\n" * 100)
         (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=f"oci:{layout}:busybox"))
         conf = work / "containers.conf"
