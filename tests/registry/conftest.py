@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,3 +123,65 @@ def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+# A throwaway PostgreSQL cluster for the metadata tests: initdb + pg_ctl as the
+# `postgres` user (initdb refuses root), listening on a free loopback port only.
+def _pg_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+@dataclass
+class PgCluster:
+    port: int
+    made: int = 0
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database."""
+        import psycopg
+
+        self.made += 1
+        name = f"t{os.getpid()}_{self.made}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql; make setup)")
+    base = Path(tempfile.mkdtemp(prefix="imageforge-pg-"))
+    as_pg: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data = base / "data"
+
+    def pg(*args: str) -> None:
+        r = subprocess.run([*as_pg, *args], capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    pg(str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
+    cluster = PgCluster(_free_port())
+    opts = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {base} -c fsync=off"
+    pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start")
+    try:
+        yield cluster
+    finally:
+        pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def meta_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a MetaStore lives: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "meta.db")
+    cluster: PgCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
