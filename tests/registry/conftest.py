@@ -11,12 +11,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from imageforge.registry.meta import MetaStore
 from tests.conftest import imageforge_cmd, run_cli
 
 ADMIN_PASSWORD = "admin-s3cret"
@@ -36,6 +37,16 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] | None = None
     tls: tuple[Path, Path] | None = None  # certificate and key files
+    # The metadata database URL the server (and the admin CLI) get from the environment
+    # (the registry_db fixture sets it); None: SQLite in the data directory.
+    db: str | None = field(default_factory=lambda: os.environ.get("IMAGEFORGE_REGISTRY_DB"))
+    _meta: MetaStore | None = None
+
+    def meta(self) -> MetaStore:
+        """The server's metadata, opened here as the admin CLI does (closed by stop)."""
+        if self._meta is None:
+            self._meta = MetaStore(self.db or self.data_dir / "meta.db")
+        return self._meta
 
     @property
     def host(self) -> str:
@@ -76,6 +87,9 @@ class Server:
         return (self.data_dir.parent / "server.log").read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self._meta is not None:
+            self._meta.close()
+            self._meta = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=20)
@@ -96,7 +110,7 @@ def make_server(tmp: Path, config: str | None = None, env: dict[str, str] | None
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, registry_db: str | None) -> Iterator[Server]:
     srv = make_server(tmp_path / "registry")
     srv.start()
     try:
@@ -170,6 +184,7 @@ def postgres() -> Iterator[PgCluster]:
     pg(str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
     cluster = PgCluster(_free_port())
     opts = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {base} -c fsync=off"
+    opts += " -c max_connections=300"
     pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start")
     try:
         yield cluster
@@ -185,3 +200,16 @@ def meta_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "meta.db")
     cluster: PgCluster = request.getfixturevalue("postgres")
     return cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Runs a server test on both backends: None (SQLite in the data directory) or a new
+    PostgreSQL database, handed to servers and the admin CLI as $IMAGEFORGE_REGISTRY_DB."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("IMAGEFORGE_REGISTRY_DB", raising=False)
+        return None
+    cluster: PgCluster = request.getfixturevalue("postgres")
+    url = cluster.new_database()
+    monkeypatch.setenv("IMAGEFORGE_REGISTRY_DB", url)
+    return url

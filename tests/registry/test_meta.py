@@ -183,3 +183,20 @@ def test_unreachable_postgresql_is_unavailable_without_the_password(
     with pytest.raises(Unavailable) as info:
         MetaStore(url)
     assert "no_such_database" in str(info.value) and "hunter2" not in str(info.value)
+
+
+def test_lost_postgresql_connection_is_unavailable_then_reconnects(postgres: PgCluster) -> None:
+    import psycopg
+
+    url = postgres.new_database()
+    with MetaStore(url) as meta:
+        meta.add_user("alice", "h")
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (url.rsplit("/", 1)[1],),
+            )
+        with pytest.raises(Unavailable):
+            meta.user("alice")
+        user = meta.user("alice")  # a new connection
+        assert user is not None and user.password_hash == "h"

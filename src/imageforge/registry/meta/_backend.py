@@ -46,28 +46,46 @@ class Cursor(Protocol):
 
 
 class Db:
-    """One connection, taking the ``?`` placeholders the queries are written with."""
+    """One connection, taking the ``?`` placeholders the queries are written with.
+    Errors of the ``lost`` kinds (the server went away) surface as Unavailable."""
 
-    def __init__(self, raw: Any, pyformat: bool) -> None:
+    def __init__(
+        self, raw: Any, pyformat: bool, lost: tuple[type[Exception], ...] = (), where: str = ""
+    ) -> None:
         self.raw = raw
         self._pyformat = pyformat
+        self._lost = lost
+        self._where = where
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self._pyformat else sql
 
     def execute(self, sql: str, args: Sequence[object] = ()) -> Cursor:
-        cur: Cursor = self.raw.execute(self._sql(sql), tuple(args))
+        try:
+            cur: Cursor = self.raw.execute(self._sql(sql), tuple(args))
+        except self._lost as exc:
+            raise Unavailable(
+                f"metadata database {self._where}: {str(exc).strip()}", hint="retry"
+            ) from None
         return cur
 
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         rows = [tuple(r) for r in rows]
         if not rows:
             return
-        if self._pyformat:
-            with self.raw.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)
-        else:
-            self.raw.executemany(sql, rows)
+        try:
+            if self._pyformat:
+                with self.raw.cursor() as cur:
+                    cur.executemany(self._sql(sql), rows)
+            else:
+                self.raw.executemany(sql, rows)
+        except self._lost as exc:
+            raise Unavailable(
+                f"metadata database {self._where}: {str(exc).strip()}", hint="retry"
+            ) from None
+
+    def usable(self) -> bool:
+        return not bool(getattr(self.raw, "closed", False))
 
 
 class Backend:
@@ -82,7 +100,15 @@ class Backend:
         self._lock = threading.Lock()
 
     def conn(self) -> Db:
+        """This thread's connection; a new one if the last was lost (a database restart
+        costs the requests in flight, not the process)."""
         db: Db | None = getattr(self._local, "db", None)
+        if db is not None and not db.usable():
+            with self._lock:
+                if db in self._all:
+                    self._all.remove(db)
+            db.raw.close()
+            db = None
         if db is None:
             db = self._connect()
             self._local.db = db
@@ -165,7 +191,7 @@ class PostgresBackend(Backend):
                 f"cannot connect to PostgreSQL at {self}: {str(exc).strip()}",
                 hint="check the --db URL, that the server runs and accepts this user",
             ) from None
-        return Db(raw, pyformat=True)
+        return Db(raw, pyformat=True, lost=(psycopg.OperationalError,), where=str(self))
 
     def schema(self, sql: str) -> str:
         return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', super().schema(sql))
