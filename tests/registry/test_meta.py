@@ -200,3 +200,15 @@ def test_lost_postgresql_connection_is_unavailable_then_reconnects(postgres: PgC
             meta.user("alice")
         user = meta.user("alice")  # a new connection
         assert user is not None and user.password_hash == "h"
+
+
+def test_nul_characters_are_refused_clearly_and_kept_readable_in_the_audit_log(
+    meta: MetaStore,
+) -> None:
+    with pytest.raises(InvalidArgument, match="NUL"):
+        meta.tags("lib/\x00", None, None)
+    with pytest.raises(InvalidArgument, match="NUL"):
+        meta.add_user("a\x00b", "h")
+    assert meta.users() == []
+    meta.audit_add(None, "manage", "lib/\x00x", "GET /api/v1/\x00", "refused", "127.0.0.1")
+    assert meta.audit()[0].repo == "lib/\ufffdx"

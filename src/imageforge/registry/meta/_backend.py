@@ -61,6 +61,7 @@ class Db:
         return sql.replace("?", "%s") if self._pyformat else sql
 
     def execute(self, sql: str, args: Sequence[object] = ()) -> Cursor:
+        _no_nul(args)
         try:
             cur: Cursor = self.raw.execute(self._sql(sql), tuple(args))
         except self._lost as exc:
@@ -73,6 +74,8 @@ class Db:
         rows = [tuple(r) for r in rows]
         if not rows:
             return
+        for r in rows:
+            _no_nul(r)
         try:
             if self._pyformat:
                 with self.raw.cursor() as cur:
@@ -86,6 +89,14 @@ class Db:
 
     def usable(self) -> bool:
         return not bool(getattr(self.raw, "closed", False))
+
+
+def _no_nul(args: Sequence[object]) -> None:
+    # PostgreSQL text cannot hold NUL; SQLite could, but no name or tag has one, so both
+    # refuse it alike: a clear InvalidArgument (400 at the API), never a driver error.
+    for a in args:
+        if isinstance(a, str) and "\x00" in a:
+            raise InvalidArgument(f"text with a NUL character: {a!r}")
 
 
 class Backend:

@@ -483,7 +483,11 @@ class MetaStore:
             db.execute(
                 'INSERT INTO audit (time, "user", action, repo, ref, result, remote, detail)'
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), user, action, repo, ref, result, remote, detail),
+                # A log keeps what it can: a NUL (refused by the database) becomes U+FFFD.
+                tuple(
+                    v.replace("\x00", "\ufffd") if isinstance(v, str) else v
+                    for v in (time.time(), user, action, repo, ref, result, remote, detail)
+                ),
             )
 
     def audit(
