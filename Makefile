@@ -5,10 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages imageforge and its tests use: OCI runtimes, peer tools that check our
 # images (skopeo, umoci, podman, buildah), base-image sources (busybox-static,
-# debootstrap), qemu-user for foreign-architecture RUN, a reference registry.
+# debootstrap), qemu-user for foreign-architecture RUN, a reference registry, and
+# PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster).
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
-	binfmt-support util-linux iproute2
+	binfmt-support util-linux iproute2 postgresql
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo test lint typecheck imports pytest clean docs

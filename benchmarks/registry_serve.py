@@ -5,9 +5,11 @@ For each server: ``skopeo copy`` push of an image with one SIZE MiB layer from a
 layout, ``skopeo copy`` pull of it into a ``dir:`` target, then CONCURRENCY concurrent
 manifest GETs (httpx, one client) with their p50/p99 latency. imageforge is pushed to with
 credentials (basic -> token flow) and read anonymously from the public project; the peer
-runs without auth, as Debian ships it.
+runs without auth, as Debian ships it. With ``--db postgresql://...`` (an empty database)
+a third row runs imageforge with its metadata in that PostgreSQL database.
 
     .venv/bin/python benchmarks/registry_serve.py [--size-mib 1024] [--concurrency 200]
+        [--db postgresql://USER@HOST:PORT/DB]
 """
 
 from __future__ import annotations
@@ -90,11 +92,13 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     sys.exit("server did not start")
 
 
-def start_imageforge(work: Path, port: int) -> subprocess.Popen[bytes]:
+def start_imageforge(work: Path, port: int, db: str | None = None) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("imageforge")
     env = dict(os.environ, IMAGEFORGE_ADMIN_PASSWORD=ADMIN_PASSWORD)
     args = [str(exe), "registry", "serve", "--addr", f"127.0.0.1:{port}"]
-    args += ["--data-dir", str(work / "imageforge-data")]
+    args += ["--data-dir", str(work / ("imageforge-pg-data" if db else "imageforge-data"))]
+    if db:
+        args += ["--db", db]
     return subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL)
 
 
@@ -137,17 +141,17 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_one(
-    name: str, work: Path, layout: Path, size_mib: int, concurrency: int
+    name: str, work: Path, layout: Path, size_mib: int, concurrency: int, db: str | None = None
 ) -> dict[str, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    start = start_imageforge if name == "imageforge" else start_distribution
-    proc = start(work, port)
+    ours = name.startswith("imageforge")
+    proc = start_imageforge(work, port, db) if ours else start_distribution(work, port)
     try:
         wait_up(url, proc)
         repo = "library/big"
         dest = f"docker://127.0.0.1:{port}/{repo}:1"
-        creds = ["--dest-creds", f"admin:{ADMIN_PASSWORD}"] if name == "imageforge" else []
+        creds = ["--dest-creds", f"admin:{ADMIN_PASSWORD}"] if ours else []
         push = timed(
             ["skopeo", "copy", "--dest-tls-verify=false", *creds, f"oci:{layout}:big", dest]
         )
@@ -155,7 +159,7 @@ def run_one(
         pull = timed(["skopeo", "copy", "--src-tls-verify=false", dest, f"dir:{out}"])
         shutil.rmtree(out)
         headers = {"Accept": MANIFEST}
-        if name == "imageforge":
+        if ours:
             tok = httpx.get(f"{url}/token", params={"scope": f"repository:{repo}:pull"}).json()
             headers["Authorization"] = f"Bearer {tok['token']}"
         asyncio.run(manifest_gets(url, repo, 10, headers))  # warm up
@@ -175,6 +179,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--db", help="also run imageforge on this (empty) PostgreSQL database")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="regbench-"))
     try:
@@ -184,6 +189,10 @@ def main() -> None:
             name: run_one(name, work, layout, args.size_mib, args.concurrency)
             for name in ("distribution", "imageforge")
         }
+        if args.db:
+            results["imageforge-pg"] = run_one(
+                "imageforge-pg", work, layout, args.size_mib, args.concurrency, args.db
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"one {args.size_mib} MiB layer; {args.concurrency} concurrent manifest GETs")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from imageforge.registry.meta import MetaStore
 from tests.conftest import imageforge_cmd, run_cli
 
 ADMIN_PASSWORD = "admin-s3cret"
@@ -34,6 +37,16 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] | None = None
     tls: tuple[Path, Path] | None = None  # certificate and key files
+    # The metadata database URL the server (and the admin CLI) get from the environment
+    # (the registry_db fixture sets it); None: SQLite in the data directory.
+    db: str | None = field(default_factory=lambda: os.environ.get("IMAGEFORGE_REGISTRY_DB"))
+    _meta: MetaStore | None = None
+
+    def meta(self) -> MetaStore:
+        """The server's metadata, opened here as the admin CLI does (closed by stop)."""
+        if self._meta is None:
+            self._meta = MetaStore(self.db or self.data_dir / "meta.db")
+        return self._meta
 
     @property
     def host(self) -> str:
@@ -74,6 +87,9 @@ class Server:
         return (self.data_dir.parent / "server.log").read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self._meta is not None:
+            self._meta.close()
+            self._meta = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=20)
@@ -94,7 +110,7 @@ def make_server(tmp: Path, config: str | None = None, env: dict[str, str] | None
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, registry_db: str | None) -> Iterator[Server]:
     srv = make_server(tmp_path / "registry")
     srv.start()
     try:
@@ -121,3 +137,79 @@ def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+# A throwaway PostgreSQL cluster for the metadata tests: initdb + pg_ctl as the
+# `postgres` user (initdb refuses root), listening on a free loopback port only.
+def _pg_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+@dataclass
+class PgCluster:
+    port: int
+    made: int = 0
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database."""
+        import psycopg
+
+        self.made += 1
+        name = f"t{os.getpid()}_{self.made}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql; make setup)")
+    base = Path(tempfile.mkdtemp(prefix="imageforge-pg-"))
+    as_pg: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data = base / "data"
+
+    def pg(*args: str) -> None:
+        r = subprocess.run([*as_pg, *args], capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    pg(str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
+    cluster = PgCluster(_free_port())
+    opts = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {base} -c fsync=off"
+    opts += " -c max_connections=300"
+    pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start")
+    try:
+        yield cluster
+    finally:
+        pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def meta_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a MetaStore lives: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "meta.db")
+    cluster: PgCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Runs a server test on both backends: None (SQLite in the data directory) or a new
+    PostgreSQL database, handed to servers and the admin CLI as $IMAGEFORGE_REGISTRY_DB."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("IMAGEFORGE_REGISTRY_DB", raising=False)
+        return None
+    cluster: PgCluster = request.getfixturevalue("postgres")
+    url = cluster.new_database()
+    monkeypatch.setenv("IMAGEFORGE_REGISTRY_DB", url)
+    return url

@@ -78,7 +78,8 @@ def test_users_projects_members_robots_and_audit_from_the_cli(team: Server) -> N
 
 
 def test_cli_errors_are_clear(tmp_path: Path, team: Server) -> None:
-    r = run_cli(["registry", "user", "list", "--data-dir", str(tmp_path / "none")])
+    no_db = {"IMAGEFORGE_REGISTRY_DB": ""}  # SQLite: the data directory must exist
+    r = run_cli(["registry", "user", "list", "--data-dir", str(tmp_path / "none")], env=no_db)
     assert r.returncode != 0 and "is not a registry data directory" in r.stderr
     r = run_cli(
         ["registry", "member", "set", "team", "nobody", "guest", "--data-dir", str(team.data_dir)]
@@ -104,4 +105,4 @@ def test_cli_errors_are_clear(tmp_path: Path, team: Server) -> None:
         ]
     )
     assert r.returncode == 2 and "is not a duration" in r.stderr
-    assert (team.data_dir / "meta.db").is_file()
+    assert team.meta().robots("team") == []  # nothing stored, nothing damaged

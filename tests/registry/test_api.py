@@ -327,7 +327,7 @@ def server_password() -> str:
     return ADMIN_PASSWORD
 
 
-def test_private_project_refuses_anonymous_pull(tmp_path: Path) -> None:
+def test_private_project_refuses_anonymous_pull(tmp_path: Path, registry_db: str | None) -> None:
     config = """
 [[users]]
 name = "alice"
@@ -357,7 +357,9 @@ members = { alice = "developer" }
 
 
 @pytest.mark.slow
-def test_killed_server_restarts_and_serves_everything_pushed_before(tmp_path: Path) -> None:
+def test_killed_server_restarts_and_serves_everything_pushed_before(
+    tmp_path: Path, registry_db: str | None
+) -> None:
     srv = make_server(tmp_path / "reg")
     srv.start()
     with srv.client() as c:

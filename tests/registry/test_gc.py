@@ -13,7 +13,6 @@ import httpx
 
 from imageforge.oci import digest_bytes, media
 from imageforge.registry import collect_garbage
-from imageforge.registry.meta import MetaStore
 from imageforge.registry.storage import FsBlobStorage
 from tests.conftest import run_cli
 from tests.registry.conftest import Server
@@ -113,7 +112,7 @@ def test_pushes_racing_the_collector_stay_whole(server: Server) -> None:
     """Each round pushes an image sharing its config with the last one, then untags the
     last one: the shared config keeps turning into garbage and being uploaded again (a
     no-op for the store, the file being there) while the collector runs flat out."""
-    meta = MetaStore(server.data_dir / "meta.db")
+    meta = server.meta()
     storage = FsBlobStorage(server.data_dir)
     stop = threading.Event()
     runs = []

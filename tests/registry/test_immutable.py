@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from imageforge.oci import digest_bytes
-from imageforge.registry.meta import MetaStore
 from tests.registry.conftest import Server, make_server
 from tests.registry.test_api import _image, _put
 
@@ -22,7 +21,7 @@ immutable_tags = ["v*", "release-?"]
 
 
 @pytest.fixture
-def rel(tmp_path: Path) -> Iterator[Server]:
+def rel(tmp_path: Path, registry_db: str | None) -> Iterator[Server]:
     srv = make_server(tmp_path / "registry", CONFIG)
     srv.start()
     try:
@@ -61,7 +60,7 @@ def test_pushing_over_an_immutable_tag_is_refused(rel: Server) -> None:
         # the same tag in a project without rules moves
         assert _put(c, "library/app", "v1", _image(c, "library/app", b"one")).status_code == 201
         assert _put(c, "library/app", "v1", _image(c, "library/app", b"two")).status_code == 201
-    refused = MetaStore(rel.data_dir / "meta.db").audit(result="refused", repo="rel/app")
+    refused = rel.meta().audit(result="refused", repo="rel/app")
     assert {(a.action, a.ref) for a in refused} == {
         ("push", "v1"),
         ("push", "release-1"),

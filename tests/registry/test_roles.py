@@ -40,7 +40,7 @@ PASSWORDS = {"gina": "g-pw", "dev": "d-pw", "maya": "m-pw", "pam": "p-pw"}
 
 
 @pytest.fixture
-def team(tmp_path: Path) -> Iterator[Server]:
+def team(tmp_path: Path, registry_db: str | None) -> Iterator[Server]:
     env = {f"{u.upper()}_PW": pw for u, pw in PASSWORDS.items()}
     srv = make_server(tmp_path / "registry", CONFIG, env=env)
     srv.start()
@@ -55,7 +55,7 @@ def _client(srv: Server, user: str) -> httpx.Client:
 
 
 def _meta(srv: Server) -> MetaStore:
-    return MetaStore(srv.data_dir / "meta.db")
+    return srv.meta()
 
 
 def _push_blob(c: httpx.Client, repo: str, data: bytes = b"blob") -> httpx.Response:

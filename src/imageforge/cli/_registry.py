@@ -31,6 +31,14 @@ def _split_addr(addr: str) -> tuple[str, int]:
     type=click.Path(file_okay=False, path_type=Path),
     help="The registry's own storage (default: <root>/registry), not the --root store.",
 )
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="IMAGEFORGE_REGISTRY_DB",
+    help="Metadata in PostgreSQL, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB, shareable by"
+    " several registry processes on one data directory (default: SQLite in the data"
+    " directory; also $IMAGEFORGE_REGISTRY_DB or db in the config).",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True))
@@ -39,6 +47,7 @@ def serve_cmd(
     opts: GlobalOptions,
     addr: str,
     data_dir: Path | None,
+    db: str | None,
     config_path: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -51,8 +60,11 @@ def serve_cmd(
     host, port = _split_addr(addr)
     directory = data_dir or opts.root / "registry"
     config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
+    if db:
+        config.db = db
     state = open_registry(config, announce=lambda msg: click.echo(msg, err=True))
     scheme = "https" if tls_cert else "http"
-    click.echo(f"registry serving {directory} on {scheme}://{host}:{port}", err=True)
+    where = f"{directory}, metadata in {state.meta.location}" if config.db else directory
+    click.echo(f"registry serving {where} on {scheme}://{host}:{port}", err=True)
     level = "debug" if opts.verbose > 1 else "info" if opts.verbose else "warning"
     serve(state, host, port, tls_cert=tls_cert, tls_key=tls_key, log_level=level)

@@ -29,7 +29,20 @@ _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
+def _remember_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta["imageforge.registry_db"] = value
+
+
 def data_dir_option(func: F) -> F:
+    func = click.option(
+        "--db",
+        metavar="URL",
+        envvar="IMAGEFORGE_REGISTRY_DB",
+        expose_value=False,
+        callback=_remember_db,
+        help="The registry's metadata database, postgresql://... (default: SQLite in the"
+        " data directory; also $IMAGEFORGE_REGISTRY_DB).",
+    )(func)
     return click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -38,6 +51,9 @@ def data_dir_option(func: F) -> F:
 
 
 def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
+    db: str | None = click.get_current_context().meta.get("imageforge.registry_db")
+    if db:
+        return MetaStore(db)
     directory = _directory(opts, data_dir)
     if not (directory / "meta.db").is_file():
         raise NotFound(

@@ -5,6 +5,7 @@
 service = "imageforge-registry"
 max_manifest_bytes = 4194304
 token_lifetime = 300
+db = "postgresql://registry@db.example/registry"   # default: SQLite in the data directory
 
 [[projects]]
 name = "team"
@@ -54,6 +55,7 @@ class RegistryConfig:
     service: str = "imageforge-registry"
     max_manifest_bytes: int = 4 << 20
     token_lifetime: int = 300
+    db: str | None = None  # a postgresql:// URL; None: meta.db (SQLite) in data_dir
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -73,6 +75,10 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
         cfg.service = str(reg.get("service", cfg.service))
         cfg.max_manifest_bytes = int(reg.get("max_manifest_bytes", cfg.max_manifest_bytes))
         cfg.token_lifetime = int(reg.get("token_lifetime", cfg.token_lifetime))
+        db = reg.get("db")
+        if db is not None and not isinstance(db, str):
+            raise InvalidArgument("[registry] db is not a string (a URL)", location=where)
+        cfg.db = db
         for u in doc.get("users", []):
             env = str(u["password_env"])
             if env not in os.environ:

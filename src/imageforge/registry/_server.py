@@ -23,13 +23,14 @@ def open_registry(
     pull_gate: Gate | None = None,
     announce: Callable[[str], None] = print,
 ) -> RegistryState:
-    """Open (creating on first start) the storage and metadata under ``config.data_dir``.
+    """Open (creating on first start) the storage under ``config.data_dir`` and the
+    metadata: PostgreSQL at ``config.db`` if set, else SQLite in the data directory.
 
     First start creates ``admin`` and the public project ``library``; a generated admin
     password is passed to ``announce`` once.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    meta = MetaStore(config.data_dir / "meta.db")
+    meta = MetaStore(config.db or config.data_dir / "meta.db")
     generated = bootstrap(meta)
     if generated:
         announce(f"created user admin with password {generated} (shown once)")

@@ -1,7 +1,8 @@
-"""Registry metadata in SQL (SQLite by default): repositories, tags, manifests and their
-references, blob links, upload sessions, users, projects, project members,
-robot accounts and the audit log. Tags and links are rows, never
-files. One small layer (:class:`MetaStore`) so another SQL backend can come later."""
+"""Registry metadata in SQL: repositories, tags, manifests and their references, blob
+links, upload sessions, users, projects, project members, robot accounts and the audit
+log. Tags and links are rows, never files. One class (:class:`MetaStore`) over SQLite
+(a file in the data directory, the default) or PostgreSQL (a ``postgresql://`` URL,
+which several registry processes can share)."""
 
 from imageforge.registry.meta._sql import (
     AuditRow,

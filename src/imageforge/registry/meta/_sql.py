@@ -1,14 +1,14 @@
-"""The metadata tables and every query on them, through the standard ``sqlite3`` module.
+"""The metadata tables and every query on them, in SQL that SQLite and PostgreSQL both
+accept; ``_backend`` holds the few differences.
 
-One connection per thread (the HTTP edge calls in from a thread pool), WAL journal so
-readers never wait for a writer, and every change in one ``BEGIN IMMEDIATE`` transaction:
-a registry killed with -9 restarts with exactly what was committed before.
+One connection per thread (the HTTP edge calls in from a thread pool), readers never
+wait for a writer, and every change is one write transaction (a single writer at a
+time, across processes): a registry killed with -9 restarts with exactly what was
+committed before.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,18 +17,19 @@ from pathlib import Path
 
 from imageforge.errors import Denied, NotFound
 from imageforge.oci import Digest
+from imageforge.registry.meta._backend import Db, open_backend
 
 __all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_links (
-    repo TEXT NOT NULL, digest TEXT NOT NULL, linked REAL NOT NULL DEFAULT 0,
+    repo TEXT NOT NULL, digest TEXT NOT NULL, linked DOUBLE PRECISION NOT NULL DEFAULT 0,
     PRIMARY KEY (repo, digest));
 CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links (digest);
 CREATE TABLE IF NOT EXISTS manifests (
     repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
-    size INTEGER NOT NULL, artifact_type TEXT, subject TEXT, created REAL NOT NULL,
+    size BIGINT NOT NULL, artifact_type TEXT, subject TEXT, created DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (repo, digest));
 CREATE INDEX IF NOT EXISTS manifests_subject ON manifests (repo, subject);
 CREATE TABLE IF NOT EXISTS manifest_refs (
@@ -37,25 +38,31 @@ CREATE TABLE IF NOT EXISTS manifest_refs (
 CREATE TABLE IF NOT EXISTS tags (
     repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, tag));
 CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY, repo TEXT NOT NULL, started REAL NOT NULL);
+    id TEXT PRIMARY KEY, repo TEXT NOT NULL, started DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS projects (name TEXT PRIMARY KEY, public INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS members (
-    project TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
-    PRIMARY KEY (project, user));
+    project TEXT NOT NULL, "user" TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (project, "user"));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS robots (
     name TEXT PRIMARY KEY, project TEXT NOT NULL, secret_hash TEXT NOT NULL,
-    actions TEXT NOT NULL, expires REAL, created REAL NOT NULL);
+    actions TEXT NOT NULL, expires DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, user TEXT,
+    id {serial}, time DOUBLE PRECISION NOT NULL, "user" TEXT,
     action TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, result TEXT NOT NULL,
     remote TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE TABLE IF NOT EXISTS immutable_rules (
     project TEXT NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (project, pattern));
 """
+
+# Link (or re-link, refreshing the time) a blob to a repository.
+_LINK = (
+    "INSERT INTO blob_links VALUES (?, ?, ?)"
+    " ON CONFLICT (repo, digest) DO UPDATE SET linked = excluded.linked"
+)
 
 
 @dataclass(frozen=True)
@@ -108,39 +115,47 @@ class AuditRow:
 
 
 class MetaStore:
-    """All registry metadata in one SQLite file."""
+    """All registry metadata in one database: a SQLite file (the default, a path) or
+    PostgreSQL (a ``postgresql://`` URL), shared then by every registry process that
+    opens the same URL. :meth:`close` closes its connections."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        conn = self._conn()
-        # Before the schema: a database from before link times gets its column first
-        # (old links count as ancient: garbage collection may take them).
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(blob_links)").fetchall()]
-        if columns and "linked" not in columns:
-            conn.execute("ALTER TABLE blob_links ADD COLUMN linked REAL NOT NULL DEFAULT 0")
-        conn.executescript(_SCHEMA)
+    def __init__(self, location: Path | str) -> None:
+        self._backend = open_backend(location)
+        self.location = str(self._backend)
+        db = self._backend.conn()
+        self._backend.prepare(db)
+        with self._write() as db:
+            for statement in self._backend.schema(_SCHEMA).split(";"):
+                if statement.strip():
+                    db.execute(statement)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._local.conn = conn
-        return conn
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._backend.name
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> MetaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _conn(self) -> Db:
+        return self._backend.conn()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+    def _write(self) -> Iterator[Db]:
+        db = self._conn()
+        self._backend.begin_write(db)
         try:
-            yield conn
+            yield db
         except BaseException:
-            conn.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        db.execute("COMMIT")
 
     def _rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         return list(self._conn().execute(sql, args).fetchall())
@@ -153,19 +168,21 @@ class MetaStore:
     def set_setting_once(self, key: str, value: str) -> str:
         """Store ``value`` unless the key has one already; return the stored value."""
         with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (key, value))
+            db.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value))
             row = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return str(row[0])
 
     # repositories and blob links
-    def _ensure_repo(self, db: sqlite3.Connection, repo: str) -> None:
-        db.execute("INSERT OR IGNORE INTO repositories VALUES (?, ?)", (repo, time.time()))
+    def _ensure_repo(self, db: Db, repo: str) -> None:
+        db.execute(
+            "INSERT INTO repositories VALUES (?, ?) ON CONFLICT DO NOTHING", (repo, time.time())
+        )
 
     def link_blob(self, repo: str, digest: Digest) -> None:
         with self._write() as db:
             self._ensure_repo(db, repo)
             db.execute(
-                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                _LINK,
                 (repo, str(digest), time.time()),
             )
 
@@ -226,7 +243,10 @@ class MetaStore:
                     )
             self._ensure_repo(db, row.repo)
             db.execute(
-                "INSERT OR REPLACE INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest)"
+                " DO UPDATE SET media_type = excluded.media_type, size = excluded.size,"
+                " artifact_type = excluded.artifact_type, subject = excluded.subject,"
+                " created = excluded.created",
                 (
                     row.repo,
                     str(row.digest),
@@ -238,17 +258,19 @@ class MetaStore:
                 ),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO manifest_refs VALUES (?, ?, ?)",
+                "INSERT INTO manifest_refs VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(row.repo, str(row.digest), str(c)) for c in children],
             )
             now = time.time()
             db.executemany(
-                "INSERT OR REPLACE INTO blob_links VALUES (?, ?, ?)",
+                _LINK,
                 [(row.repo, str(b), now) for b in [row.digest, *blobs]],
             )
             if tag is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", (row.repo, tag, str(row.digest))
+                    "INSERT INTO tags VALUES (?, ?, ?)"
+                    " ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest",
+                    (row.repo, tag, str(row.digest)),
                 )
 
     def manifest(self, repo: str, digest: Digest) -> ManifestRow | None:
@@ -328,7 +350,9 @@ class MetaStore:
     def add_user(self, name: str, password_hash: str, admin: bool = False) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO users VALUES (?, ?, ?)", (name, password_hash, int(admin))
+                "INSERT INTO users VALUES (?, ?, ?) ON CONFLICT (name)"
+                " DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin",
+                (name, password_hash, int(admin)),
             )
 
     def user(self, name: str) -> UserRow | None:
@@ -340,7 +364,11 @@ class MetaStore:
 
     def add_project(self, name: str, public: bool) -> None:
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO projects VALUES (?, ?)", (name, int(public)))
+            db.execute(
+                "INSERT INTO projects VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET public = excluded.public",
+                (name, int(public)),
+            )
 
     def project(self, name: str) -> ProjectRow | None:
         rows = self._rows("SELECT public FROM projects WHERE name = ?", name)
@@ -348,10 +376,16 @@ class MetaStore:
 
     def add_member(self, project: str, user: str, role: str) -> None:
         with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO members VALUES (?, ?, ?)", (project, user, role))
+            db.execute(
+                "INSERT INTO members VALUES (?, ?, ?)"
+                ' ON CONFLICT (project, "user") DO UPDATE SET role = excluded.role',
+                (project, user, role),
+            )
 
     def role(self, project: str, user: str) -> str | None:
-        rows = self._rows("SELECT role FROM members WHERE project = ? AND user = ?", project, user)
+        rows = self._rows(
+            'SELECT role FROM members WHERE project = ? AND "user" = ?', project, user
+        )
         return str(rows[0][0]) if rows else None
 
     def users(self) -> list[UserRow]:
@@ -361,7 +395,7 @@ class MetaStore:
     def delete_user(self, name: str) -> bool:
         with self._write() as db:
             cur = db.execute("DELETE FROM users WHERE name = ?", (name,))
-            db.execute("DELETE FROM members WHERE user = ?", (name,))
+            db.execute('DELETE FROM members WHERE "user" = ?', (name,))
         return cur.rowcount > 0
 
     def projects(self) -> list[ProjectRow]:
@@ -377,19 +411,26 @@ class MetaStore:
         return cur.rowcount > 0
 
     def members(self, project: str) -> list[tuple[str, str]]:
-        rows = self._rows("SELECT user, role FROM members WHERE project = ? ORDER BY user", project)
+        rows = self._rows(
+            'SELECT "user", role FROM members WHERE project = ? ORDER BY "user"', project
+        )
         return [(str(u), str(r)) for u, r in rows]
 
     def remove_member(self, project: str, user: str) -> bool:
         with self._write() as db:
-            cur = db.execute("DELETE FROM members WHERE project = ? AND user = ?", (project, user))
+            cur = db.execute(
+                'DELETE FROM members WHERE project = ? AND "user" = ?', (project, user)
+            )
         return cur.rowcount > 0
 
     # robot accounts
     def add_robot(self, row: RobotRow) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO robots VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO robots VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " project = excluded.project, secret_hash = excluded.secret_hash,"
+                " actions = excluded.actions, expires = excluded.expires,"
+                " created = excluded.created",
                 (
                     row.name,
                     row.project,
@@ -440,9 +481,13 @@ class MetaStore:
     ) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT INTO audit (time, user, action, repo, ref, result, remote, detail)"
+                'INSERT INTO audit (time, "user", action, repo, ref, result, remote, detail)'
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), user, action, repo, ref, result, remote, detail),
+                # A log keeps what it can: a NUL (refused by the database) becomes U+FFFD.
+                tuple(
+                    v.replace("\x00", "\ufffd") if isinstance(v, str) else v
+                    for v in (time.time(), user, action, repo, ref, result, remote, detail)
+                ),
             )
 
     def audit(
@@ -460,7 +505,7 @@ class MetaStore:
         args: list[object] = []
         for column, value in (("user", user), ("repo", repo), ("action", action)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f'"{column}" = ?')
                 args.append(value)
         if result is not None:
             where.append("result = ?")
@@ -494,7 +539,7 @@ class MetaStore:
         with self._write() as db:
             db.execute("DELETE FROM immutable_rules WHERE project = ?", (project,))
             db.executemany(
-                "INSERT OR IGNORE INTO immutable_rules VALUES (?, ?)",
+                "INSERT INTO immutable_rules VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(project, p) for p in patterns],
             )
 
@@ -545,7 +590,7 @@ class MetaStore:
         """Every manifest (repo, digest, created, subject), tagged (repo, digest) pairs
         and index references (repo, parent, child), read in one transaction."""
         conn = self._conn()
-        conn.execute("BEGIN")
+        self._backend.begin_snapshot(conn)
         try:
             manifests = [
                 (str(r), str(d), float(c), None if s is None else str(s))
@@ -553,10 +598,15 @@ class MetaStore:
                     "SELECT repo, digest, created, subject FROM manifests"
                 ).fetchall()
             ]
-            tagged = {(str(r), str(d)) for r, d in conn.execute("SELECT repo, digest FROM tags")}
+            tagged = {
+                (str(r), str(d))
+                for r, d in conn.execute("SELECT repo, digest FROM tags").fetchall()
+            }
             refs = [
                 (str(r), str(p), str(c))
-                for r, p, c in conn.execute("SELECT repo, parent, child FROM manifest_refs")
+                for r, p, c in conn.execute(
+                    "SELECT repo, parent, child FROM manifest_refs"
+                ).fetchall()
             ]
         finally:
             conn.execute("COMMIT")
