@@ -556,3 +556,19 @@ def test_exported_cache_makes_a_fresh_store_run_no_step(
     # the cache mount's contents came along
     (mount,) = (fresh / "cache-mounts").iterdir()
     assert (mount / "state").read_text() == "warm\n"
+
+
+def test_proxy_build_args_reach_run_without_an_arg(tmp_path: Path, store_with_base: Path) -> None:
+    ctx = _context(tmp_path, 'FROM busybox\nRUN echo "$HTTP_PROXY" > /proxy\n')
+    ok(
+        _build(
+            store_with_base,
+            ctx,
+            "-t",
+            "proxy:1",
+            "--build-arg",
+            "HTTP_PROXY=http://proxy.invalid:3128",
+        )
+    )
+    ran = run_cli(["--root", str(store_with_base), "run", "proxy:1", "cat", "/proxy"])
+    assert ran.stdout == "http://proxy.invalid:3128\n"

@@ -12,11 +12,12 @@ from imageforge.layers import BlobLayer, LayerInfo
 from imageforge.oci import Descriptor, History, Image, ImageConfig, host_platform
 from imageforge.oci.mutate import Addendum, append_layers, empty_image, set_config
 from imageforge.progress import ProgressSink
+from imageforge.runtime import DEFAULT_PATH as _RUNTIME_PATH
 from imageforge.store import Store
 
 __all__ = ["DEFAULT_PATH", "rfc3339", "single_layer_image", "store_layer"]
 
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = f"PATH={_RUNTIME_PATH}"  # the Env entry
 
 
 class Writable(Protocol):

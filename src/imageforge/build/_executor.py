@@ -77,6 +77,7 @@ from imageforge.oci import (
 )
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import (
+    DEFAULT_PATH,
     ActiveSnapshot,
     Mount,
     OverlaySnapshotter,
@@ -92,7 +93,6 @@ from imageforge.store import Store
 __all__ = ["Builder"]
 
 _TAIL = 20
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the runtime mounts over the rootfs; if a step's rootfs lacks one, the runtime
 # creates an empty stand-in, which must not end up in the layer.
 _RUNTIME_PATHS = (
@@ -382,23 +382,25 @@ class Builder:
         prefix = f"stage {stage.index}{name}: " if len(resolution.stages) > 1 else ""
         self.progress.note(f"{prefix}[1/{total}] FROM {stage.base} ({base.digest.short})")
         for i, instr in enumerate(instructions, start=2):
-            steps.append(
-                self._step(
-                    df,
-                    i,
-                    total,
-                    instr,
-                    state,
-                    options,
-                    created,
-                    context,
-                    ignore,
-                    proxy=stage.proxy_env,
-                    resolution=resolution,
-                    stage_index=stage.index,
-                    prefix=prefix,
+            with ExitStack() as stack:  # read-only views and downloads live for one step
+                steps.append(
+                    self._step(
+                        df,
+                        i,
+                        total,
+                        instr,
+                        state,
+                        options,
+                        created,
+                        context,
+                        ignore,
+                        proxy=stage.proxy_env,
+                        resolution=resolution,
+                        stage_index=stage.index,
+                        prefix=prefix,
+                        stack=stack,
+                    )
                 )
-            )
         labels = options.labels if final else {}
         final_key = step_key(
             state.key, canonical_json(dict(labels)).decode(), str(options.source_date_epoch)
@@ -464,41 +466,6 @@ class Builder:
 
     # -- one instruction ---------------------------------------------------------------
 
-    def _step(
-        self,
-        df: Dockerfile,
-        index: int,
-        total: int,
-        instr: Instruction,
-        state: _State,
-        options: BuildOptions,
-        created: str,
-        context: Path,
-        ignore: Any,
-        *,
-        proxy: Mapping[str, str],
-        resolution: Resolution,
-        stage_index: int,
-        prefix: str = "",
-    ) -> StepReport:
-        with ExitStack() as stack:
-            return self._step_in(
-                df,
-                index,
-                total,
-                instr,
-                state,
-                options,
-                created,
-                context,
-                ignore,
-                proxy=proxy,
-                resolution=resolution,
-                stage_index=stage_index,
-                prefix=prefix,
-                stack=stack,
-            )
-
     def _source_view(self, image: Image, stack: ExitStack) -> Path:
         """A read-only mount of ``image``'s filesystem for COPY --from."""
         parents = self._ensure_snapshots(image.layers())
@@ -506,7 +473,7 @@ class Builder:
         stack.callback(self.snapshots.remove, active)
         return active.merged
 
-    def _step_in(
+    def _step(
         self,
         df: Dockerfile,
         index: int,
@@ -544,6 +511,7 @@ class Builder:
             extra = ""
             copy_plan = None
             run_mounts: list[Mount] = []
+            run_env: dict[str, str] = {}
             if isinstance(instr, Copy) and instr.from_:
                 dep = self._stage_index(resolution, instr.from_, stage_index)
                 source = self._stages[dep] if dep is not None else self._base(instr.from_, None)
@@ -573,8 +541,9 @@ class Builder:
                 run_mounts, inputs = self._run_mounts(
                     instr, state, options, context, resolution, stage_index, stack, where
                 )
+                run_env = self._run_env(state, proxy)
                 run_inputs = {
-                    "env": self._run_env(state, proxy),
+                    "env": run_env,
                     "shell": state.shell,
                     "user": state.config.get("User") or "",
                     "cwd": state.config.get("WorkingDir") or "/",
@@ -582,7 +551,7 @@ class Builder:
                     "mounts": inputs,
                 }
                 extra = canonical_json(run_inputs).decode()
-                seen = {f"env {k}": v for k, v in self._run_env(state, proxy).items()}
+                seen = {f"env {k}": v for k, v in run_env.items()}
                 seen.update({k: str(v) for k, v in run_inputs.items() if k != "env"})
             else:
                 extra = str(state.config.get("User") or "")
@@ -602,7 +571,7 @@ class Builder:
                         layer = BlobLayer(hit.layer, hit.diff_id, self.store.blobs.open)
                 else:
                     layer = self._run_fs_step(
-                        instr, state, options, copy_plan, loc, where, run_mounts
+                        instr, state, options, copy_plan, loc, where, run_mounts, run_env
                     )
                     self.cache.put(
                         key,
@@ -699,6 +668,7 @@ class Builder:
         loc: Location,
         where: str,
         run_mounts: Sequence[Mount] = (),
+        run_env: Mapping[str, str] | None = None,
     ) -> Layer | None:
         with self._snapshot(state) as active:
             root = active.merged
@@ -709,7 +679,7 @@ class Builder:
             ordered = sorted(points, key=lambda p: (-p.count("/"), p))
             missing = [p for p in ordered if not os.path.lexists(root / p)]
             if isinstance(instr, Run):
-                self._run(instr, state, options, root, loc, run_mounts)
+                self._run(instr, state, options, root, loc, run_mounts, run_env or {})
             elif isinstance(instr, Copy | Add):
                 apply_copy(copy_plan, root)
             elif isinstance(instr, Workdir):
@@ -846,10 +816,11 @@ class Builder:
         options: BuildOptions,
         root: Path,
         loc: Location,
-        run_mounts: Sequence[Mount] = (),
+        run_mounts: Sequence[Mount],
+        run_env: Mapping[str, str],
     ) -> None:
         argv, script = _run_argv(instr, state.shell)
-        env = self._run_env(state, {})
+        env = dict(run_env)  # what the cache key was made from
         for m in instr.mounts:  # a secret may also be exposed as an environment variable
             if m.type == "secret" and m.env:
                 secret = options.secrets.get(m.id or "")

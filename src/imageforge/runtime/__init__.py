@@ -22,10 +22,11 @@ from imageforge.runtime._probes import (
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._select import check_runtime, select_runtime
 from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
-from imageforge.runtime._spec import build_spec
+from imageforge.runtime._spec import DEFAULT_PATH, build_spec
 from imageforge.runtime._user import resolve_user
 
 __all__ = [
+    "DEFAULT_PATH",
     "ActiveSnapshot",
     "OverlaySnapshotter",
     "KNOWN_RUNTIMES",
