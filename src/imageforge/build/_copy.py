@@ -21,7 +21,7 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,14 +94,16 @@ class CopyPlan:
                 out[name] = f"{st.st_mode:o}:{st.st_size}:{content}"
         return out
 
-    def digest(self, hashes: FileHashes | None = None) -> str:
+    def digest(
+        self, hashes: FileHashes | None = None, inputs: Mapping[str, str] | None = None
+    ) -> str:
         """A hash of everything copied: names, types, modes, sizes, contents, links,
-        and the instruction's own options."""
+        and the instruction's own options. ``inputs``: :meth:`inputs` already taken."""
         h = hashlib.sha256()
         h.update(f"{self.keyword}\0{self.dest}\0{self.dest_is_dir}\0".encode())
         h.update(f"{self.chown}\0{self.chmod}\0{self.parents}\0".encode())
         h.update("\0".join(self.exclude.lines).encode())
-        for name, value in self.inputs(hashes).items():
+        for name, value in (inputs if inputs is not None else self.inputs(hashes)).items():
             h.update(f"{name}\0{value}\0".encode())
         return "sha256:" + h.hexdigest()
 
@@ -451,10 +453,6 @@ def _put(
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def _is_existing_dir(rootfs: Path, dest: str) -> bool:
-    return resolve_in_root(rootfs, dest).is_dir()
-
-
 def _member_dest(dest: str, name: str) -> str | None:
     clean = posixpath.normpath("/" + name)
     if clean == "/":
@@ -513,7 +511,7 @@ def _extract_archive(
 def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
     """Carry out ``plan`` in the mounted ``rootfs``."""
     uid, gid = _owner(rootfs, plan.chown)
-    into_dir = plan.dest_is_dir or _is_existing_dir(rootfs, plan.dest)
+    into_dir = plan.dest_is_dir or resolve_in_root(rootfs, plan.dest).is_dir()
     for src in plan.sources:
         if src.heredoc is not None:
             dest = posixpath.join(plan.dest, src.name) if into_dir else plan.dest
@@ -550,7 +548,3 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
 def _path(src: CopySource) -> Path:
     assert src.path is not None
     return src.path
-
-
-def sources_summary(sources: Sequence[CopySource]) -> str:
-    return " ".join(s.name for s in sources)

@@ -523,8 +523,8 @@ class Builder:
                     where=where,
                     from_image=instr.from_,
                 )
-                seen = copy_plan.inputs(self.hashes)
-                extra = copy_plan.digest(self.hashes)
+                seen = copy_plan.inputs()  # a fresh mount each time: nothing to remember
+                extra = copy_plan.digest(inputs=seen)
             elif isinstance(instr, Copy | Add):
                 downloads = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 copy_plan = plan_copy(
@@ -536,7 +536,7 @@ class Builder:
                     downloads=downloads,
                 )
                 seen = copy_plan.inputs(self.hashes)
-                extra = copy_plan.digest(self.hashes)
+                extra = copy_plan.digest(inputs=seen)
             elif isinstance(instr, Run):
                 run_mounts, inputs = self._run_mounts(
                     instr, state, options, context, resolution, stage_index, stack, where
