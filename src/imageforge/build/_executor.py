@@ -693,7 +693,7 @@ class Builder:
             _drop_unchanged_dirs(
                 active.upper, [self.snapshots.path(p) for p in reversed(active.parents)]
             )
-            if not any(os.scandir(active.upper)):
+            if _is_empty_dir(active.upper):
                 self.snapshots.remove(active)
                 return None
             layer = self._write_layer(active, options)
@@ -901,6 +901,11 @@ def _run_argv(instr: Run, shell: Sequence[str]) -> tuple[list[str], str | None]:
     return [*shell, text], None
 
 
+def _is_empty_dir(path: Path) -> bool:
+    with os.scandir(path) as entries:  # closed even when it stops at the first entry
+        return next(entries, None) is None
+
+
 def _drop_runtime_stubs(upper: Path, created: Sequence[str]) -> None:
     """Remove what the runtime made in place of a missing mount point, if still empty."""
     for rel in created:  # files first (etc/hosts), then their dirs (etc)
@@ -911,7 +916,7 @@ def _drop_runtime_stubs(upper: Path, created: Sequence[str]) -> None:
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size == 0:
             os.unlink(path)
-        elif stat.S_ISDIR(st.st_mode) and not any(os.scandir(path)):
+        elif stat.S_ISDIR(st.st_mode) and _is_empty_dir(path):
             os.rmdir(path)
 
 

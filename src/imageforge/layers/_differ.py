@@ -13,7 +13,7 @@ the tar writer are :func:`tree_entries` and :func:`write_layer`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,14 +34,10 @@ def _is_whiteout(entry: Entry) -> bool:
     return entry.type is EntryType.CHAR and entry.devmajor == 0 and entry.devminor == 0
 
 
-def upper_entries(
-    upper: str | Path, *, exclude: Collection[str] = ()
-) -> Iterator[tuple[Entry, ContentSource]]:
-    """The layer entries of an overlay upper dir, markers turned into whiteouts.
-    ``exclude``: paths left out when they are an empty file or an empty directory
-    (mount points a runtime created)."""
-    skip_empty = set(exclude)
-    pending_empty_dirs: dict[str, tuple[Entry, ContentSource]] = {}
+def upper_entries(upper: str | Path) -> Iterator[tuple[Entry, ContentSource]]:
+    """The layer entries of an overlay upper dir, markers turned into whiteouts. (Mount
+    points a runtime left behind are the caller's to remove from the upper first: the
+    builder does, so its committed snapshot holds none either.)"""
     whiteouts: set[str] = set()
     for entry, content in tree_entries(upper, xattrs=True):
         for name in _UNUSABLE:
@@ -54,12 +50,6 @@ def upper_entries(
         kept = {k: v for k, v in entry.xattrs.items() if not k.startswith(_OVERLAY_PREFIX)}
         if kept != dict(entry.xattrs):
             entry = replace(entry, xattrs=kept)
-        # an excluded directory is written only once something inside it is
-        for path in list(pending_empty_dirs):
-            if entry.path.startswith(path + "/"):
-                yield pending_empty_dirs.pop(path)
-            else:
-                del pending_empty_dirs[path]
         if _is_whiteout(entry) or (
             entry.type is EntryType.HARDLINK and entry.linkname in whiteouts
         ):
@@ -67,12 +57,6 @@ def upper_entries(
             whiteouts.add(entry.path)
             yield whiteout_entry(entry.path, mtime=entry.mtime), None
             continue
-        if entry.path in skip_empty:
-            if entry.type is EntryType.FILE and entry.size == 0:
-                continue
-            if entry.type is EntryType.DIR and not opaque:
-                pending_empty_dirs[entry.path] = (entry, content)
-                continue
         yield entry, content
         if entry.type is EntryType.DIR and opaque:
             yield opaque_whiteout_entry(entry.path, mtime=entry.mtime), None
@@ -83,13 +67,12 @@ def diff_upper(
     dst: Writable,
     *,
     compression: Compression = "gzip",
-    exclude: Collection[str] = (),
     mtime_clamp: int | None = None,
 ) -> LayerInfo:
     """Write the layer an overlay upper dir stands for into ``dst`` (see
     :func:`upper_entries`); one pass, digests computed as it goes."""
     return write_layer(
-        upper_entries(upper, exclude=exclude),
+        upper_entries(upper),
         dst,
         compression=compression,
         mtime_clamp=mtime_clamp,
