@@ -55,6 +55,17 @@ def store_root(tmp_path: Path) -> Path:
     return tmp_path / "root"
 
 
+def containers_env(directory: Path) -> dict[str, str]:
+    """The environment for podman/buildah on these machines (MACHINE-NOTES): runc, and
+    ulimits within the host's hard limits, through a containers.conf in ``directory``."""
+    conf = directory / "containers.conf"
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]\n'
+        '[engine]\nruntime = "runc"\n'
+    )
+    return dict(os.environ, CONTAINERS_CONF=str(conf))
+
+
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mounts, runtimes)")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_binary, run_cli
+from tests.conftest import containers_env, need_binary, run_cli
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300) -> str:
@@ -41,12 +40,7 @@ class Podman:
 
     def __init__(self, base: Path, runroot: Path) -> None:
         self.binary = need_binary("podman")
-        conf = base / "containers.conf"
-        conf.write_text(
-            '[containers]\ndefault_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]\n'
-            '[engine]\nruntime = "runc"\n'
-        )
-        self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
+        self.env = containers_env(base)
         self.args = [
             self.binary,
             "--root",

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.build.conftest import ok
-from tests.conftest import need_binary, requires_root, run_cli
+from tests.conftest import containers_env, need_binary, requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]
 
@@ -238,12 +238,7 @@ def _config(layout: Path, tag: str) -> dict[str, object]:
 def buildah_env() -> Iterator[tuple[list[str], dict[str, str]]]:
     buildah = need_binary("buildah")
     work = Path(tempfile.mkdtemp(prefix="ifbah-", dir="/tmp"))
-    conf = work / "containers.conf"
-    conf.write_text(
-        '[containers]\ndefault_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]\n'
-        '[engine]\nruntime = "runc"\n'
-    )
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
+    env = containers_env(work)
     cmd = [
         buildah,
         "--root",

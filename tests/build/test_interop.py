@@ -4,7 +4,6 @@ skopeo and umoci accept the OCI layout."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.build.conftest import ok
-from tests.conftest import need_binary, requires_root, run_cli
+from tests.conftest import containers_env, need_binary, requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]
 
@@ -73,12 +72,7 @@ def test_built_image_runs_in_podman_and_passes_skopeo_and_umoci(
 
     run = Path(tempfile.mkdtemp(prefix="ifpod-", dir="/tmp"))  # podman: short runroot
     try:
-        conf = run / "containers.conf"
-        conf.write_text(
-            '[containers]\ndefault_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]\n'
-            '[engine]\nruntime = "runc"\n'
-        )
-        env = dict(os.environ, CONTAINERS_CONF=str(conf))
+        env = containers_env(run)
         base = [
             podman,
             "--root",

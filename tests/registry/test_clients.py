@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from imageforge.oci import media
-from tests.conftest import need_binary
+from tests.conftest import containers_env, need_binary
 from tests.registry.conftest import ADMIN_PASSWORD, Server, skopeo
 
 CREDS = f"admin:{ADMIN_PASSWORD}"
@@ -95,12 +94,7 @@ def test_manifest_list_pushed_with_all_pulls_back_per_platform(
 
 
 def _containers_env(tmp_path: Path) -> dict[str, str]:
-    conf = tmp_path / "containers.conf"
-    conf.write_text(
-        '[containers]\ndefault_ulimits = ["nofile=1024:20000", "nproc=4096:4096"]\n'
-        '[engine]\nruntime = "runc"\n'
-    )
-    return dict(os.environ, CONTAINERS_CONF=str(conf))
+    return containers_env(tmp_path)
 
 
 @pytest.fixture

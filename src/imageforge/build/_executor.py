@@ -641,13 +641,10 @@ class Builder:
     # -- filesystem steps ----------------------------------------------------------------
 
     def _ensure_snapshots(self, layers: Sequence[Layer]) -> list[Digest]:
-        parents: list[Digest] = []
-        for layer in layers:
-            if not self.snapshots.has(layer.diff_id):
-                self.progress.note(f"unpacking layer {layer.digest.short}")
-                self.snapshots.apply(layer.diff_id, layer.open_uncompressed)
-            parents.append(layer.diff_id)
-        return parents
+        missing = [lyr for lyr in layers if not self.snapshots.has(lyr.diff_id)]
+        for layer in missing:
+            self.progress.note(f"unpacking layer {layer.digest.short}")
+        return self.snapshots.ensure(layers)
 
     @contextmanager
     def _snapshot(self, state: _State) -> Iterator[ActiveSnapshot]:

@@ -273,11 +273,7 @@ def _run(
     snapshots = OverlaySnapshotter(store.root / "snapshots")
     with store.writing(), _resolver(store) as resolver:
         image = resolver(image_name, None)
-        parents = []
-        for layer in image.layers():
-            if not snapshots.has(layer.diff_id):
-                snapshots.apply(layer.diff_id, layer.open_uncompressed)
-            parents.append(layer.diff_id)
+        parents = snapshots.ensure(image.layers())
         runtime = select_runtime(progress=progress)
         active = snapshots.prepare(parents)
         try:

@@ -30,7 +30,7 @@ from typing import IO
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.layers import extract_layer
-from imageforge.oci import Digest
+from imageforge.oci import Digest, Layer
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
 
 __all__ = ["ActiveSnapshot", "OverlaySnapshotter"]
@@ -139,6 +139,14 @@ class OverlaySnapshotter:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def ensure(self, layers: Sequence[Layer]) -> list[Digest]:
+        """Apply every layer of an image that has no snapshot yet; its diff_ids, bottom
+        first, ready for :meth:`prepare`."""
+        for layer in layers:
+            if not self.has(layer.diff_id):
+                self.apply(layer.diff_id, layer.open_uncompressed, name=str(layer.digest))
+        return [layer.diff_id for layer in layers]
 
     def prepare(self, parents: Sequence[Digest], *, readonly: bool = False) -> ActiveSnapshot:
         """Mount the ``parents`` (bottom first) with a fresh upper dir."""
