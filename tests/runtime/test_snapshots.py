@@ -109,6 +109,18 @@ def test_applied_layers_stack_with_their_whiteouts(tmp_path: Path) -> None:
     assert not active.dir.exists()
 
 
+def test_a_relative_root_mounts_from_where_it_was_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `imageforge --root store build ...` names the store relative to the caller's cwd.
+    monkeypatch.chdir(tmp_path)
+    snap = OverlaySnapshotter(Path("snaps"))
+    parents = _stack(snap)
+    with snap.prepare(parents) as active:
+        assert (active.merged / "etc/passwd").read_text() == "root\n"
+        assert (tmp_path / "snaps").resolve() in active.merged.resolve().parents
+
+
 def test_changes_in_merged_become_a_layer_that_reproduces_them(tmp_path: Path) -> None:
     snap = OverlaySnapshotter(tmp_path / "snaps")
     parents = _stack(snap)

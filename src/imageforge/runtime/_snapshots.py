@@ -95,6 +95,9 @@ class ActiveSnapshot:
 
 class OverlaySnapshotter:
     def __init__(self, root: Path) -> None:
+        # Absolute: mounts name lowerdirs relative to the layers dir after a chdir, so a
+        # relative root (``--root store``) would name the mount point from the wrong place.
+        root = root.absolute()
         self.root = root
         self.layers = root / "l"
         self.active_dir = root / "active"
