@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from imageforge.errors import Unavailable
 from imageforge.runtime import (
     check_binfmt,
     check_cgroups,
@@ -19,7 +21,9 @@ from imageforge.runtime import (
     check_tool,
     check_userns,
     find_static_busybox,
+    forget_runtime_probe,
     is_static_elf,
+    select_runtime,
 )
 from imageforge.runtime._mount import mount, umount
 from tests.conftest import need_binary, requires_root
@@ -185,3 +189,27 @@ def test_static_elf_detection(tmp_path: Path) -> None:
     (tmp_path / "short").write_bytes(busybox.read_bytes()[:40])
     assert not is_static_elf(tmp_path / "short")
     assert not is_static_elf(tmp_path / "missing")
+
+
+@requires_root
+def test_runtime_verdict_is_remembered_until_the_binary_changes(tmp_path: Path) -> None:
+    need_binary("runc")
+    cache = tmp_path / "runtime-probe.json"
+    assert select_runtime("runc", cache=cache).binary.name == "runc"
+    saved = json.loads(cache.read_text())
+    assert saved["runc"]["ok"] is True
+
+    # A remembered verdict is believed without a trial container: say runc failed.
+    saved["runc"].update(ok=False, summary="cannot start containers: remembered failure")
+    cache.write_text(json.dumps(saved))
+    with pytest.raises(Unavailable, match="remembered failure"):
+        select_runtime("runc", cache=cache)
+
+    # The same verdict for another binary (here: another mtime) is not believed.
+    saved["runc"]["identity"]["mtime_ns"] -= 1
+    cache.write_text(json.dumps(saved))
+    assert select_runtime("runc", cache=cache).binary.name == "runc"
+    assert json.loads(cache.read_text())["runc"]["ok"] is True
+
+    forget_runtime_probe(cache)
+    assert not cache.exists()

@@ -25,8 +25,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import (
@@ -153,6 +151,8 @@ def _download(url: str, checksum: str | None, directory: Path, where: str) -> Co
     """ADD <url>: fetch it (httpx, redirects followed) into ``directory``, check
     ``--checksum``; the file lands as the URL's last path component, mode 0600 as
     Docker gives it."""
+    import httpx  # only ADD <url> needs it; importing it costs every build ~60 ms
+
     parsed = httpx.URL(url)
     if parsed.scheme not in ("http", "https"):
         raise Unsupported(f"{where}: ADD {url}: only http and https URLs are supported")
@@ -416,10 +416,20 @@ def _put(
     uid: int,
     gid: int,
     chmod: int | None,
+    dirs: dict[str, Path],
 ) -> None:
     """Create ``dest`` (absolute, in the image) as a copy of ``src``; missing parents
-    are made 0755 and owned like the copy (buildah's ``--chown`` does the same)."""
-    parent = mkdirs_in_root(rootfs, posixpath.dirname(dest) or "/", uid=uid, gid=gid)
+    are made 0755 and owned like the copy (buildah's ``--chown`` does the same).
+
+    ``dirs`` remembers, for this copy, the host path of each image directory already
+    resolved or made, so a tree of N files is not resolved component by component N
+    times; it is cleared whenever the copy adds a symlink or removes something, since
+    either can change what a path resolves to."""
+    parent_dest = posixpath.dirname(dest) or "/"
+    parent = dirs.get(parent_dest)
+    if parent is None:
+        parent = mkdirs_in_root(rootfs, parent_dest, uid=uid, gid=gid)
+        dirs[parent_dest] = parent
     target = parent / posixpath.basename(dest)
     mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
     if stat.S_ISDIR(st.st_mode):
@@ -429,12 +439,17 @@ def _put(
             existing = None
         if existing is not None and not stat.S_ISDIR(existing.st_mode):
             _remove(target)
+            dirs.clear()
             existing = None
         if existing is None:
             os.mkdir(target, 0o700)
+        dirs[dest] = target
     else:
-        _remove(target)
+        if os.path.lexists(target):
+            _remove(target)
+            dirs.clear()
         if stat.S_ISLNK(st.st_mode):
+            dirs.clear()
             os.symlink(os.readlink(src), target)
             os.lchown(target, uid, gid)
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
@@ -512,6 +527,7 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
     """Carry out ``plan`` in the mounted ``rootfs``."""
     uid, gid = _owner(rootfs, plan.chown)
     into_dir = plan.dest_is_dir or resolve_in_root(rootfs, plan.dest).is_dir()
+    dirs: dict[str, Path] = {}
     for src in plan.sources:
         if src.heredoc is not None:
             dest = posixpath.join(plan.dest, src.name) if into_dir else plan.dest
@@ -522,10 +538,12 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
                 f.write(src.heredoc.encode())
             os.chown(target, uid, gid)
             os.chmod(target, plan.chmod if plan.chmod is not None else 0o644)
+            dirs.clear()
             continue
         if src.archive:
             owner = (uid, gid) if plan.chown else (None, None)
             _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1])
+            dirs.clear()  # the archive may have added symlinks
             continue
         if src.is_dir:
             top = posixpath.join(plan.dest, src.parents_path) if plan.parents else plan.dest
@@ -533,7 +551,7 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
                 if not rel:  # the directory itself: its contents go into dest
                     mkdirs_in_root(rootfs, top, uid=uid, gid=gid)
                     continue
-                _put(rootfs, posixpath.join(top, rel), path, st, uid, gid, plan.chmod)
+                _put(rootfs, posixpath.join(top, rel), path, st, uid, gid, plan.chmod, dirs)
             continue
         if plan.parents:
             dest = posixpath.join(plan.dest, src.parents_path)
@@ -542,7 +560,7 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
         else:
             dest = plan.dest
         path = _path(src)
-        _put(rootfs, dest, path, os.stat(path), uid, gid, plan.chmod)
+        _put(rootfs, dest, path, os.stat(path), uid, gid, plan.chmod, dirs)
 
 
 def _path(src: CopySource) -> Path:

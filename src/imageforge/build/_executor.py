@@ -84,7 +84,9 @@ from imageforge.runtime import (
     Process,
     Runtime,
     StdIO,
+    default_probe_cache,
     etc_mounts,
+    forget_runtime_probe,
     resolve_user,
     select_runtime,
 )
@@ -180,6 +182,7 @@ class Builder:
         self.progress = progress
         self.compression = compression
         self.snapshots = OverlaySnapshotter(store.root / "snapshots")
+        self._probe_cache = default_probe_cache()
         self.cache = BuildCache(store)
         self.hashes = FileHashes(store.root / "build-cache" / "file-hashes.json")
         self.used: dict[str, CacheRecord] = {}  # the step records this build used
@@ -193,7 +196,7 @@ class Builder:
     def runtime(self) -> Runtime:
         with self._lock:
             if self._runtime is None:
-                self._runtime = select_runtime(progress=self.progress)
+                self._runtime = select_runtime(progress=self.progress, cache=self._probe_cache)
             return self._runtime
 
     def _base(self, name: str, platform: str | None) -> Image:
@@ -421,7 +424,7 @@ class Builder:
             return None
         raw, _ = self.store.read_manifest(digest)
         self.progress.note(f"the whole build was cached: image {digest.short}")
-        return BlobImage(self.store.blobs.open, raw)
+        return BlobImage(self.store.blobs.open, raw, validate=False)  # made by a build
 
     def _remember(self, key: str, image: Image) -> None:
         """Keep the config and manifest in the store (unnamed until the caller names the
@@ -853,6 +856,7 @@ class Builder:
         command = " ".join(argv)
         shown = "\n".join(f"  | {line}" for line in output[-10:])
         if status.runtime_error:
+            forget_runtime_probe(self._probe_cache)  # probe afresh next time
             raise StepFailed(
                 f"RUN could not start: {status.runtime_error}",
                 exit_code=status.code,

@@ -22,6 +22,7 @@ from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import (
     OverlaySnapshotter,
     StdIO,
+    default_probe_cache,
     etc_mounts,
     image_process,
     select_runtime,
@@ -274,7 +275,7 @@ def _run(
     with store.writing(), _resolver(store) as resolver:
         image = resolver(image_name, None)
         parents = snapshots.ensure(image.layers())
-        runtime = select_runtime(progress=progress)
+        runtime = select_runtime(progress=progress, cache=default_probe_cache())
         active = snapshots.prepare(parents)
         try:
             config = dict(image.config().data.get("config") or {})

@@ -127,9 +127,13 @@ class BlobLayer:
 
 
 class BlobImage(BaseImage):
-    def __init__(self, opener: Opener, raw_manifest: bytes) -> None:
+    """An image read from ``opener``; ``validate=False`` only for blobs that were
+    schema-checked on their way into the store (see ``BaseImage.validate_schema``)."""
+
+    def __init__(self, opener: Opener, raw_manifest: bytes, *, validate: bool = True) -> None:
         self._opener = opener
         self._raw = raw_manifest
+        self.validate_schema = validate
 
     def raw_manifest(self) -> bytes:
         return self._raw
@@ -147,9 +151,10 @@ class BlobImage(BaseImage):
 
 
 class BlobIndex(BaseIndex):
-    def __init__(self, opener: Opener, raw_manifest: bytes) -> None:
+    def __init__(self, opener: Opener, raw_manifest: bytes, *, validate: bool = True) -> None:
         self._opener = opener
         self._raw = raw_manifest
+        self.validate_schema = validate
 
     def raw_manifest(self) -> bytes:
         return self._raw
@@ -161,14 +166,18 @@ class BlobIndex(BaseIndex):
         raise DigestMismatch(f"index {self.digest} has no child {digest}")
 
     def image(self, digest: Digest) -> Image:
-        return BlobImage(self._opener, read_verified(self._opener, self._child(digest), "manifest"))
+        raw = read_verified(self._opener, self._child(digest), "manifest")
+        return BlobImage(self._opener, raw, validate=self.validate_schema)
 
     def index(self, digest: Digest) -> ImageIndex:
-        return BlobIndex(self._opener, read_verified(self._opener, self._child(digest), "index"))
+        raw = read_verified(self._opener, self._child(digest), "index")
+        return BlobIndex(self._opener, raw, validate=self.validate_schema)
 
 
-def open_image_or_index(opener: Opener, desc: Descriptor) -> Image | ImageIndex:
+def open_image_or_index(
+    opener: Opener, desc: Descriptor, *, validate: bool = True
+) -> Image | ImageIndex:
     raw = read_verified(opener, desc, "manifest")
     if media.is_index(desc.media_type):
-        return BlobIndex(opener, raw)
-    return BlobImage(opener, raw)
+        return BlobIndex(opener, raw, validate=validate)
+    return BlobImage(opener, raw, validate=validate)

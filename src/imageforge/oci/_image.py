@@ -63,7 +63,14 @@ class ImageIndex(Protocol):
 
 
 class BaseImage:
-    """Subclasses implement ``raw_manifest``, ``raw_config`` and ``layers``."""
+    """Subclasses implement ``raw_manifest``, ``raw_config`` and ``layers``.
+
+    ``validate_schema``: check the manifest and config against the OCI JSON schemas
+    when first parsed. Only images whose documents were already checked (made by
+    imageforge, or admitted to the store through a check) turn it off: loading the
+    schemas costs a short-lived process ~0.1 s."""
+
+    validate_schema: bool = True
 
     def raw_manifest(self) -> bytes:
         raise NotImplementedError
@@ -76,11 +83,11 @@ class BaseImage:
 
     @cached_property
     def _manifest(self) -> Manifest:
-        return Manifest.parse(self.raw_manifest())
+        return Manifest.parse(self.raw_manifest(), validate=self.validate_schema)
 
     @cached_property
     def _config(self) -> ImageConfig:
-        return ImageConfig.parse(self.raw_config())
+        return ImageConfig.parse(self.raw_config(), validate=self.validate_schema)
 
     @cached_property
     def digest(self) -> Digest:
@@ -103,14 +110,17 @@ class BaseImage:
 
 
 class BaseIndex:
-    """Subclasses implement ``raw_manifest``, ``image`` and ``index``."""
+    """Subclasses implement ``raw_manifest``, ``image`` and ``index``;
+    ``validate_schema`` as for :class:`BaseImage`."""
+
+    validate_schema: bool = True
 
     def raw_manifest(self) -> bytes:
         raise NotImplementedError
 
     @cached_property
     def _manifest(self) -> IndexManifest:
-        return IndexManifest.parse(self.raw_manifest())
+        return IndexManifest.parse(self.raw_manifest(), validate=self.validate_schema)
 
     @cached_property
     def digest(self) -> Digest:

@@ -73,14 +73,15 @@ class Manifest:
     artifact_type: str | None = None
 
     @classmethod
-    def parse(cls, raw: bytes, *, what: str = "manifest") -> Manifest:
+    def parse(cls, raw: bytes, *, what: str = "manifest", validate: bool = True) -> Manifest:
         data = _object(raw, what)
         if data.get("schemaVersion") == 1:
             raise InvalidArgument(
                 f"{what}: Docker schema 1 manifests are not supported",
                 hint="convert it with a current registry or skopeo first",
             )
-        validate_json("manifest", data, what=what)
+        if validate:
+            validate_json("manifest", data, what=what)
         media_type = data.get("mediaType") or media.OCI_MANIFEST
         if not media.is_manifest(media_type):
             raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image manifest")
@@ -120,9 +121,10 @@ class IndexManifest:
     artifact_type: str | None = None
 
     @classmethod
-    def parse(cls, raw: bytes, *, what: str = "index") -> IndexManifest:
+    def parse(cls, raw: bytes, *, what: str = "index", validate: bool = True) -> IndexManifest:
         data = _object(raw, what)
-        validate_json("index", data, what=what)
+        if validate:
+            validate_json("index", data, what=what)
         media_type = data.get("mediaType") or media.OCI_INDEX
         if not media.is_index(media_type):
             raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image index")
@@ -186,9 +188,10 @@ class ImageConfig:
     data: dict[str, Any]
 
     @classmethod
-    def parse(cls, raw: bytes, *, what: str = "config") -> ImageConfig:
+    def parse(cls, raw: bytes, *, what: str = "config", validate: bool = True) -> ImageConfig:
         data = _object(raw, what)
-        validate_json("config", data, what=what)
+        if validate:
+            validate_json("config", data, what=what)
         rootfs = data.get("rootfs") or {}
         for i, d in enumerate(rootfs.get("diff_ids") or []):
             try:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from typing import TYPE_CHECKING, Any
 
 from imageforge.errors import InvalidArgument
+
+if TYPE_CHECKING:  # jsonschema is imported on first use: it costs ~70 ms per process
+    import jsonschema
+    from referencing import Resource
 
 __all__ = ["SCHEMAS", "validate_json"]
 
@@ -30,6 +30,9 @@ def _load(filename: str) -> Any:
 
 
 def _retrieve(uri: str) -> Resource[Any]:
+    from referencing import Resource
+    from referencing.jsonschema import DRAFT4
+
     # The schemas refer to each other by file name relative to nested ids; whatever the
     # base, the last path segment names one of the shipped files.
     return Resource.from_contents(_load(uri.rsplit("/", 1)[-1]), default_specification=DRAFT4)
@@ -37,6 +40,9 @@ def _retrieve(uri: str) -> Resource[Any]:
 
 @cache
 def _validator(kind: str) -> jsonschema.Draft4Validator:
+    import jsonschema
+    from referencing import Registry
+
     registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
     schema = _load(SCHEMAS[kind])
     if kind == "manifest":

@@ -29,6 +29,8 @@ class Addendum:
 
 
 class MutatedImage(BaseImage):
+    validate_schema = False  # its manifest and config are made here, not read
+
     def __init__(
         self,
         config: dict[str, Any],

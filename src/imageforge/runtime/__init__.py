@@ -20,7 +20,12 @@ from imageforge.runtime._probes import (
     check_userns,
 )
 from imageforge.runtime._report import CheckItem, SystemReport
-from imageforge.runtime._select import check_runtime, select_runtime
+from imageforge.runtime._select import (
+    check_runtime,
+    default_probe_cache,
+    forget_runtime_probe,
+    select_runtime,
+)
 from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
 from imageforge.runtime._user import resolve_user
@@ -56,5 +61,7 @@ __all__ = [
     "image_process",
     "is_static_elf",
     "resolve_user",
+    "default_probe_cache",
+    "forget_runtime_probe",
     "select_runtime",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +17,7 @@ from imageforge.runtime._oci import OciRuntime, find_runtime
 from imageforge.runtime._probes import scratch_dir
 from imageforge.runtime._report import CheckItem
 
-__all__ = ["check_runtime", "select_runtime"]
+__all__ = ["check_runtime", "default_probe_cache", "forget_runtime_probe", "select_runtime"]
 
 
 def _trial_run(runtime: OciRuntime, busybox: Path, scratch: Path) -> tuple[bool, str]:
@@ -73,15 +75,83 @@ def check_runtime(name: str, *, scratch_base: Path | None = None) -> CheckItem:
     return CheckItem(item, False, f"cannot start containers: {why}", None, data)
 
 
+def _identity(runtime: OciRuntime) -> dict[str, Any]:
+    """What a probe result depends on: the binary (path, size, mtime), the kernel and
+    whether we are root (a user namespace changes what works)."""
+    st = runtime.binary.stat()
+    return {
+        "path": str(runtime.binary),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "kernel": os.uname().release,
+        "euid": os.geteuid(),
+    }
+
+
+def _cached_probe(cache: Path | None, name: str) -> CheckItem:
+    """``check_runtime(name)``, its verdict remembered in ``cache`` (a JSON file) while
+    the binary, the kernel and the euid are the same, so a build does not start two
+    trial containers every time."""
+    if cache is None:
+        return check_runtime(name)
+    try:
+        identity = _identity(find_runtime(name))
+    except (ImageforgeError, OSError):
+        return check_runtime(name)
+    try:
+        known = json.loads(cache.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(name)
+    if isinstance(entry, dict) and entry.get("identity") == identity:
+        data = entry.get("data") or {}
+        return CheckItem(
+            f"runtime.{name}", bool(entry.get("ok")), str(entry.get("summary")), None, data
+        )
+    result = check_runtime(name)
+    known[name] = {
+        "identity": identity,
+        "ok": result.ok,
+        "summary": result.summary,
+        "data": result.data,
+    }
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(known, sort_keys=True))
+        os.replace(tmp, cache)
+    except OSError:  # a read-only store still builds; it only probes again next time
+        tmp.unlink(missing_ok=True)
+    return result
+
+
+def default_probe_cache() -> Path:
+    """Where verdicts are remembered: they describe the host, not a store, so one file
+    per user (``$XDG_CACHE_HOME/imageforge``, else ``~/.cache/imageforge``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "imageforge" / "runtime-probe.json"
+
+
+def forget_runtime_probe(cache: Path) -> None:
+    """Drop the remembered probe results (after a runtime failed to start a container)."""
+    cache.unlink(missing_ok=True)
+
+
 def select_runtime(
-    preferred: str | None = None, *, progress: ProgressSink = NULL_PROGRESS
+    preferred: str | None = None,
+    *,
+    progress: ProgressSink = NULL_PROGRESS,
+    cache: Path | None = None,
 ) -> OciRuntime:
     """The runtime to run containers with: ``preferred`` if given and working, else the
-    first of crun, runc that starts a trial container. Says which through ``progress``."""
+    first of crun, runc that starts a trial container. Says which through ``progress``.
+    With ``cache``, each runtime's verdict is kept there (see :func:`_cached_probe`)."""
     names = [preferred] if preferred else ["crun", "runc"]
     reasons: list[str] = []
     for name in names:
-        result = check_runtime(name)
+        result = _cached_probe(cache, name)
         if result.ok:
             progress.note(f"runtime: {name} ({result.data.get('version') or 'unknown version'})")
             return find_runtime(name)
