@@ -122,7 +122,7 @@ class FileHashes:
                 pass
         self._dirty = False
 
-    def sha256(self, path: Path, st: os.stat_result) -> str:
+    def sha256(self, path: str | Path, st: os.stat_result) -> str:
         key = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{path}"
         found = self._known.get(key)
         if found is not None:
@@ -357,25 +357,34 @@ def plan_copy(
 
 def _walk_source(
     src: CopySource, ignore: DockerIgnore, exclude: DockerIgnore | None = None
-) -> Iterator[tuple[str, Path, os.stat_result]]:
+) -> Iterator[tuple[str, str, os.stat_result]]:
     """(path relative to the source, host path, lstat) for a source and, for a
     directory, everything below it the .dockerignore keeps and ``--exclude`` (matched
-    relative to the source) does not name, parents first, sorted."""
+    relative to the source) does not name, parents first, sorted. Host paths are plain
+    strings: a 20,000-file context is walked on every build, cached or not."""
     skip = exclude or DockerIgnore()
     assert src.path is not None
-    root = src.path
+    root = str(src.path)
     yield "", root, os.stat(root)
     if not src.is_dir:
         return
     prefix = "" if src.name == "." else src.name + "/"
+    filtering = bool(ignore.patterns or skip.patterns)
+    lstat = os.lstat
+    isdir = stat.S_ISDIR
 
-    def walk(directory: Path, rel: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+    def walk(directory: str, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
         for name in sorted(os.listdir(directory)):
-            child = directory / name
+            child = f"{directory}/{name}"
             child_rel = f"{rel}/{name}" if rel else name
+            st = lstat(child)
+            if not filtering:
+                yield child_rel, child, st
+                if isdir(st.st_mode):
+                    yield from walk(child, child_rel)
+                continue
             ctx_rel = prefix + child_rel
-            st = os.lstat(child)
-            if stat.S_ISDIR(st.st_mode):
+            if isdir(st.st_mode):
                 ignored = ignore.is_ignored(ctx_rel) or skip.is_ignored(child_rel)
                 if ignored and not (
                     ignore.may_reinclude_below(ctx_rel) or skip.may_reinclude_below(child_rel)
@@ -411,7 +420,7 @@ def _remove(path: Path) -> None:
 def _put(
     rootfs: Path,
     dest: str,
-    src: Path,
+    src: str | Path,
     st: os.stat_result,
     uid: int,
     gid: int,
@@ -559,8 +568,8 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
             dest = posixpath.join(plan.dest, posixpath.basename(src.name))
         else:
             dest = plan.dest
-        path = _path(src)
-        _put(rootfs, dest, path, os.stat(path), uid, gid, plan.chmod, dirs)
+        single = _path(src)
+        _put(rootfs, dest, single, os.stat(single), uid, gid, plan.chmod, dirs)
 
 
 def _path(src: CopySource) -> Path:

@@ -325,6 +325,8 @@ class DockerIgnore:
     def is_ignored(self, path: str) -> bool:
         """Whether ``path`` (relative to the context) is left out of the context: the
         last pattern that hits it or an ancestor decides. The root is never ignored."""
+        if not self.patterns:
+            return False
         path = clean_path(path.strip("/") or ".")
         if path == ".":
             return False

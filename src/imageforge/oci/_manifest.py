@@ -242,18 +242,19 @@ class ImageConfig:
 
 
 def parse_any(
-    raw: bytes, media_type: str | None = None, *, what: str = "manifest"
+    raw: bytes, media_type: str | None = None, *, what: str = "manifest", validate: bool = True
 ) -> Manifest | IndexManifest:
-    """A manifest or an index, by ``media_type`` or, failing that, by its content."""
+    """A manifest or an index, by ``media_type`` or, failing that, by its content;
+    ``validate``: against the OCI JSON schema too."""
     if media_type is None:
         data = _object(raw, what)
         media_type = data.get("mediaType")
         if media_type is None:
             media_type = media.OCI_INDEX if "manifests" in data else media.OCI_MANIFEST
     if media.is_index(media_type):
-        return IndexManifest.parse(raw, what=what)
+        return IndexManifest.parse(raw, what=what, validate=validate)
     if media.is_manifest(media_type):
-        return Manifest.parse(raw, what=what)
+        return Manifest.parse(raw, what=what, validate=validate)
     raise InvalidArgument(f"{what}: unsupported media type {media_type!r}")
 
 
