@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -54,6 +55,25 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "system": ("_system",),
 }
 
+# Commands that mount, unpack layers or run containers: a user who is not root runs them
+# inside a user namespace with subordinate ids (rootless mode, as podman does).
+_USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "rmi"})
+
+
+def _enter_rootless(ctx: click.Context) -> None:
+    """As a user other than root, go on inside a user namespace (see
+    :func:`imageforge.runtime.enter_user_namespace`); the process outside only waits and
+    exits with the command's exit code. ``--help`` needs no namespace."""
+    if os.geteuid() == 0 or ctx.invoked_subcommand not in _USERNS_COMMANDS:
+        return
+    if any(a in ("-h", "--help") for a in (*ctx.protected_args, *ctx.args)):
+        return
+    from imageforge.runtime import enter_user_namespace, rootless_plan
+
+    code = enter_user_namespace(rootless_plan())
+    if code is not None:
+        ctx.exit(code)
+
 
 class _LazyGroup(click.Group):
     """A group whose sub-commands attach themselves when their module is imported."""
@@ -98,7 +118,9 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
     _verbosity["level"] = verbose
     level = log_level.lower() if log_level else None
     configure_logging(verbose, level)
+    # The root is found before entering a user namespace, where the user would be root.
     ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
+    _enter_rootless(ctx)
 
 
 def _print_error(exc: ImageforgeError) -> None:

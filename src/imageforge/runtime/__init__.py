@@ -24,6 +24,14 @@ from imageforge.runtime._select import check_runtime, select_runtime
 from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
 from imageforge.runtime._user import resolve_user
+from imageforge.runtime._userns import (
+    IdRange,
+    RootlessPlan,
+    enter_user_namespace,
+    in_user_namespace,
+    rootless_plan,
+    subordinate_ranges,
+)
 
 __all__ = [
     "DEFAULT_PATH",
@@ -32,6 +40,8 @@ __all__ = [
     "KNOWN_RUNTIMES",
     "PEER_TOOLS",
     "CheckItem",
+    "IdRange",
+    "RootlessPlan",
     "ExitStatus",
     "Limits",
     "Mount",
@@ -50,11 +60,15 @@ __all__ = [
     "check_system",
     "check_tool",
     "check_userns",
+    "enter_user_namespace",
     "etc_mounts",
     "find_runtime",
     "find_static_busybox",
     "image_process",
+    "in_user_namespace",
     "is_static_elf",
     "resolve_user",
+    "rootless_plan",
     "select_runtime",
+    "subordinate_ranges",
 ]
