@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -63,10 +64,9 @@ _USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "r
 def _enter_rootless(ctx: click.Context) -> None:
     """As a user other than root, go on inside a user namespace (see
     :func:`imageforge.runtime.enter_user_namespace`); the process outside only waits and
-    exits with the command's exit code. ``--help`` needs no namespace."""
-    if os.geteuid() == 0 or ctx.invoked_subcommand not in _USERNS_COMMANDS:
-        return
-    if any(a in ("-h", "--help") for a in (*ctx.protected_args, *ctx.args)):
+    exits with the command's exit code."""
+    path = ctx.command_path.split()
+    if os.geteuid() == 0 or len(path) < 2 or path[1] not in _USERNS_COMMANDS:
         return
     from imageforge.runtime import enter_user_namespace, rootless_plan
 
@@ -75,8 +75,25 @@ def _enter_rootless(ctx: click.Context) -> None:
         ctx.exit(code)
 
 
+class _Command(click.Command):
+    """Every sub-command: its options are parsed (so ``--help`` and usage errors need no
+    namespace) before it enters the user namespace it needs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _enter_rootless(ctx)
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type
+
+
 class _LazyGroup(click.Group):
     """A group whose sub-commands attach themselves when their module is imported."""
+
+    command_class = _Command
+    group_class = _Group
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(_LAZY))
@@ -120,7 +137,6 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
     configure_logging(verbose, level)
     # The root is found before entering a user namespace, where the user would be root.
     ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
-    _enter_rootless(ctx)
 
 
 def _print_error(exc: ImageforgeError) -> None:
