@@ -270,6 +270,23 @@ def test_unprivileged_user_builds_and_runs_busybox(rootless: UserCli) -> None:
     assert copy_layer["app/hello.txt"].uid == 0
 
 
+def test_system_check_probes_inside_the_user_namespace(rootless: UserCli) -> None:
+    user = rootless.user
+    proc = rootless(["system", "check", "--format", "json", "--progress", "quiet"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    items = {it["name"]: it for it in report["items"]}
+    assert report["root"] == str(user.home / ".local" / "share" / "imageforge")
+    assert items["runtime.runc"]["ok"] and items["overlayfs"]["ok"], items
+    rootless_item = items["rootless"]
+    assert rootless_item["ok"] is True
+    assert rootless_item["data"]["in_user_namespace"] is True
+    assert (rootless_item["data"]["user"], rootless_item["data"]["uid"]) == (user.name, user.uid)
+    start, count = _ranges(Path("/etc/subuid"), user.name)[0]
+    assert rootless_item["data"]["subuids"] == [[start, count]]
+    assert f"running rootless as {user.name}" in rootless_item["summary"]
+
+
 def test_user_without_subordinate_ids_is_told_how_to_add_them(
     user_code: tuple[list[str], str],
 ) -> None:
@@ -286,5 +303,12 @@ def test_user_without_subordinate_ids_is_told_how_to_add_them(
         images = cli(["images", "--format", "json"])
         assert images.returncode == 0, images.stderr
         assert json.loads(images.stdout) == []
+        # system check still reports, and says what is missing.
+        check = cli(["system", "check", "--format", "json", "--progress", "quiet"])
+        assert check.returncode == 10
+        items = {it["name"]: it for it in json.loads(check.stdout)["items"]}
+        assert items["rootless"]["ok"] is False
+        assert "usermod --add-subuids" in items["rootless"]["hint"]
+        assert "rootless mode is not set up for this user" in check.stderr
     finally:
         _remove_user(user)

@@ -57,8 +57,14 @@ _LAZY: dict[str, tuple[str, ...]] = {
 }
 
 # Commands that mount, unpack layers or run containers: a user who is not root runs them
-# inside a user namespace with subordinate ids (rootless mode, as podman does).
-_USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "rmi"})
+# inside a user namespace with subordinate ids (rootless mode, as podman does). ``system``
+# (check) goes in to probe what builds will meet, and goes on outside if it cannot, to
+# report why.
+_USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "rmi", "system"})
+_REPORTS_FAILURE = frozenset({"system"})
+# ctx.meta keys: the RootlessPlan entered, or the Unavailable error that prevented it.
+ROOTLESS_PLAN = "imageforge.rootless_plan"
+ROOTLESS_FAILURE = "imageforge.rootless_failure"
 
 
 def _enter_rootless(ctx: click.Context) -> None:
@@ -70,7 +76,15 @@ def _enter_rootless(ctx: click.Context) -> None:
         return
     from imageforge.runtime import enter_user_namespace, rootless_plan
 
-    code = enter_user_namespace(rootless_plan())
+    try:
+        plan = rootless_plan()
+        ctx.meta[ROOTLESS_PLAN] = plan
+        code = enter_user_namespace(plan)
+    except ImageforgeError as exc:
+        if path[1] not in _REPORTS_FAILURE:
+            raise
+        ctx.meta[ROOTLESS_FAILURE] = exc
+        return
     if code is not None:
         ctx.exit(code)
 

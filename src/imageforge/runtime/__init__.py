@@ -20,6 +20,7 @@ from imageforge.runtime._probes import (
     check_userns,
 )
 from imageforge.runtime._report import CheckItem, SystemReport
+from imageforge.runtime._rootless_check import check_rootless
 from imageforge.runtime._select import check_runtime, select_runtime
 from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
@@ -56,6 +57,7 @@ __all__ = [
     "check_disk",
     "check_overlayfs",
     "check_root",
+    "check_rootless",
     "check_runtime",
     "check_system",
     "check_tool",
