@@ -1,202 +1,51 @@
 """Rootless builds: an unprivileged user with /etc/subuid and /etc/subgid ranges
 bootstraps busybox, builds and runs an image through a user namespace, with the store
-under their home.
-
-The user is made for the test (useradd -m) and removed with its home afterwards. The
-user cannot run this checkout's interpreter or virtualenv if they live under /root, so
-the test hands them a readable copy (hard links where possible) of the imageforge
-package and the virtualenv's site-packages, run by a Python of the same version that
-they can execute.
-"""
+under their home. The user is made for the test and removed with its home afterwards
+(see ``rootless_user``)."""
 
 from __future__ import annotations
 
 import gzip
 import io
 import json
-import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tarfile
-import tempfile
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import imageforge
+from tests.build.rootless_user import (
+    SUBUID,
+    Code,
+    UserCli,
+    cli_for,
+    make_user,
+    readable_code,
+    remove_user,
+    subid_ranges,
+)
 from tests.conftest import need_binary, requires_root
 
 pytestmark = [pytest.mark.slow, requires_root]
 
 
-@dataclass(frozen=True)
-class User:
-    name: str
-    uid: int
-    gid: int
-    home: Path
-
-
-def _ranges(path: Path, name: str) -> list[tuple[int, int]]:
-    out = []
-    for line in path.read_text().splitlines():
-        fields = line.split(":")
-        if len(fields) == 3 and fields[0] == name:
-            out.append((int(fields[1]), int(fields[2])))
-    return out
-
-
-def _free_range() -> int:
-    """A start above every range /etc/subuid and /etc/subgid already give out."""
-    end = 100000
-    for path in (Path("/etc/subuid"), Path("/etc/subgid")):
-        if path.exists():
-            for line in path.read_text().splitlines():
-                fields = line.split(":")
-                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
-                    end = max(end, int(fields[1]) + int(fields[2]))
-    return end
-
-
-def _make_user(with_ranges: bool) -> User:
-    need_binary("useradd")
-    name = f"ifrl{uuid.uuid4().hex[:10]}"
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-    has = _ranges(Path("/etc/subuid"), name) and _ranges(Path("/etc/subgid"), name)
-    if with_ranges and not has:
-        start = _free_range()
-        span = f"{start}-{start + 65535}"
-        subprocess.run(
-            ["usermod", "--add-subuids", span, "--add-subgids", span, name],
-            check=True,
-            capture_output=True,
-        )
-    if not with_ranges:
-        for start, count in _ranges(Path("/etc/subuid"), name):
-            span = f"{start}-{start + count - 1}"
-            subprocess.run(["usermod", "--del-subuids", span, name], check=True)
-        for start, count in _ranges(Path("/etc/subgid"), name):
-            span = f"{start}-{start + count - 1}"
-            subprocess.run(["usermod", "--del-subgids", span, name], check=True)
-    import pwd
-
-    pw = pwd.getpwnam(name)
-    return User(name, pw.pw_uid, pw.pw_gid, Path(pw.pw_dir))
-
-
-def _remove_user(user: User) -> None:
-    subprocess.run(["userdel", "-r", user.name], capture_output=True, check=False)
-    for path in (Path("/etc/subuid"), Path("/etc/subgid")):
-        assert not _ranges(path, user.name), f"{path} still lists {user.name}"
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _runs_as(user: User, argv: Sequence[str]) -> bool:
-    proc = subprocess.run(
-        ["runuser", "-u", user.name, "--", *argv], capture_output=True, check=False, cwd="/"
-    )
-    return proc.returncode == 0
-
-
-@dataclass(frozen=True)
-class UserCli:
-    """``imageforge`` as ``user`` would run it: a Python they can execute, the package
-    and its dependencies on a path they can read."""
-
-    user: User
-    python: str
-    pythonpath: str
-
-    def __call__(
-        self, args: Sequence[str], *, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            "HOME": str(self.user.home),
-            "USER": self.user.name,
-            "LOGNAME": self.user.name,
-            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "LANG": "C.UTF-8",
-            "COLUMNS": "200",
-            "PYTHONPATH": self.pythonpath,
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        return subprocess.run(
-            [
-                "runuser",
-                "-u",
-                self.user.name,
-                "--",
-                "env",
-                "-i",
-                *(f"{k}={v}" for k, v in env.items()),
-                self.python,
-                "-m",
-                "imageforge",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.user.home,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+@pytest.fixture(scope="module")
+def user_code() -> Iterator[Code]:
+    with readable_code() as code:
+        yield code
 
 
 @pytest.fixture(scope="module")
-def user_code() -> Iterator[tuple[list[str], str]]:
-    """(Python interpreters to try, PYTHONPATH): a world-readable copy of the package
-    and of this virtualenv's site-packages."""
-    work = Path(tempfile.mkdtemp(prefix="imageforge-rootless-"))
-    work.chmod(0o755)
-    try:
-        package = Path(imageforge.__file__).resolve().parent
-        shutil.copytree(package, work / "src" / "imageforge", copy_function=_link_or_copy)
-        site = Path(sysconfig.get_paths()["purelib"])
-        shutil.copytree(
-            site,
-            work / "site",
-            copy_function=_link_or_copy,
-            ignore=shutil.ignore_patterns("imageforge", "__editable__*", "_editable_impl*"),
-        )
-        for d in (work / "src", work / "site"):
-            d.chmod(0o755)
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        pythons = [os.path.realpath(sys.executable), getattr(sys, "_base_executable", "")]
-        pythons += [f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
-        yield [p for p in pythons if p and os.path.exists(p)], f"{work / 'src'}:{work / 'site'}"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _cli_for(user: User, user_code: tuple[list[str], str]) -> UserCli:
-    pythons, pythonpath = user_code
-    for python in pythons:
-        if _runs_as(user, [python, "-c", "import sys; sys.exit(0)"]):
-            return UserCli(user, python, pythonpath)
-    pytest.fail(f"none of {pythons} can be run by an unprivileged user")
-
-
-@pytest.fixture(scope="module")
-def rootless(user_code: tuple[list[str], str]) -> Iterator[UserCli]:
+def rootless(user_code: Code) -> Iterator[UserCli]:
     need_binary("newuidmap")
-    user = _make_user(with_ranges=True)
+    need_binary("useradd")
+    user = make_user(with_ranges=True)
     try:
-        yield _cli_for(user, user_code)
+        yield cli_for(user, user_code)
     finally:
-        _remove_user(user)
+        remove_user(user)
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -244,13 +93,13 @@ def test_unprivileged_user_builds_and_runs_busybox(rootless: UserCli) -> None:
     assert ok(rootless(["run", "rootless:1", "id", "-u"])).stdout == "0\n"
 
     # The store is the user's, under their home, and nothing of theirs is owned by root.
-    store = user.home / ".local" / "share" / "imageforge"
+    store = user.store
     assert (store / "refs.db").is_file()
     for path in (store, store / "refs.db", store / "blobs"):
         st = path.stat()
         assert (st.st_uid, st.st_gid) == (user.uid, user.gid), path
     # A file the RUN chowned to 1000 is one of the user's subordinate ids on disk.
-    sub_start = _ranges(Path("/etc/subuid"), user.name)[0][0]
+    sub_start = subid_ranges(SUBUID, user.name)[0][0]
     owned = list((store / "snapshots" / "l").glob("*/data/owned"))
     assert len(owned) == 1
     assert owned[0].stat().st_uid == sub_start + 999
@@ -276,28 +125,26 @@ def test_system_check_probes_inside_the_user_namespace(rootless: UserCli) -> Non
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     items = {it["name"]: it for it in report["items"]}
-    assert report["root"] == str(user.home / ".local" / "share" / "imageforge")
+    assert report["root"] == str(user.store)
     assert items["runtime.runc"]["ok"] and items["overlayfs"]["ok"], items
     rootless_item = items["rootless"]
     assert rootless_item["ok"] is True
     assert rootless_item["data"]["in_user_namespace"] is True
     assert (rootless_item["data"]["user"], rootless_item["data"]["uid"]) == (user.name, user.uid)
-    start, count = _ranges(Path("/etc/subuid"), user.name)[0]
+    start, count = subid_ranges(SUBUID, user.name)[0]
     assert rootless_item["data"]["subuids"] == [[start, count]]
     assert f"running rootless as {user.name}" in rootless_item["summary"]
 
 
-def test_user_without_subordinate_ids_is_told_how_to_add_them(
-    user_code: tuple[list[str], str],
-) -> None:
-    user = _make_user(with_ranges=False)
+def test_user_without_subordinate_ids_is_told_how_to_add_them(user_code: Code) -> None:
+    user = make_user(with_ranges=False)
     try:
-        cli = _cli_for(user, user_code)
+        cli = cli_for(user, user_code)
         proc = cli(["build", "-t", "x:1", str(user.home)])
         assert proc.returncode == 10, proc.stderr
         assert f"user {user.name} has no subordinate id range in /etc/subuid" in proc.stderr
         assert "hint: as root: usermod --add-subuids" in proc.stderr
-        assert not (user.home / ".local" / "share" / "imageforge").exists()
+        assert not user.store.exists()
         # Help and commands that only read need no namespace.
         assert cli(["build", "--help"]).returncode == 0
         images = cli(["images", "--format", "json"])
@@ -311,4 +158,4 @@ def test_user_without_subordinate_ids_is_told_how_to_add_them(
         assert "usermod --add-subuids" in items["rootless"]["hint"]
         assert "rootless mode is not set up for this user" in check.stderr
     finally:
-        _remove_user(user)
+        remove_user(user)
