@@ -8,7 +8,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
+import stat
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from tests.build.rootless_user import (
     remove_user,
     subid_ranges,
 )
-from tests.conftest import need_binary, requires_root
+from tests.conftest import need_binary, requires_root, run_cli
 
 pytestmark = [pytest.mark.slow, requires_root]
 
@@ -159,3 +161,40 @@ def test_user_without_subordinate_ids_is_told_how_to_add_them(user_code: Code) -
         assert "rootless mode is not set up for this user" in check.stderr
     finally:
         remove_user(user)
+
+
+def test_what_a_user_namespace_cannot_unpack(rootless: UserCli, tmp_path: Path) -> None:
+    """A device node is skipped (the kernel makes none in a user namespace); a file
+    owned by an id beyond the user's ranges is a clear error, and nothing half-unpacked
+    stays in the store."""
+    user = rootless.user
+    busybox = shutil.which("busybox")
+    assert busybox is not None
+    layouts = {}
+    for name, setup in (
+        ("device", lambda root: os.mknod(root / "dev" / "null", 0o666 | stat.S_IFCHR, 259)),
+        ("farid", lambda root: os.chown(root / "far", 70000, 70000)),
+    ):
+        rootfs = tmp_path / name
+        (rootfs / "bin").mkdir(parents=True)
+        (rootfs / "dev").mkdir()
+        shutil.copy2(busybox, rootfs / "bin" / "busybox")
+        (rootfs / "far").write_text("far\n")
+        setup(rootfs)
+        store = tmp_path / f"store-{name}"
+        ok(run_cli(["--root", str(store), "import", f"rootfs:{rootfs}", "-t", f"{name}:1"]))
+        layout = user.home / f"layout-{name}"
+        ok(run_cli(["--root", str(store), "export", f"{name}:1", f"oci:{layout}:1"]))
+        subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(layout)], check=True)
+        layouts[name] = layout
+
+    ran = rootless(["run", f"oci:{layouts['device']}:1", "/bin/busybox", "cat", "/far"])
+    assert (ran.returncode, ran.stdout) == (0, "far\n"), ran.stderr
+
+    failed = rootless(["run", f"oci:{layouts['farid']}:1", "/bin/busybox", "true"])
+    assert failed.returncode == 9, failed.stderr
+    assert "'far' is owned by 70000:70000, an id this user namespace does not map" in (
+        failed.stderr
+    )
+    assert "usermod --add-subuids" in failed.stderr
+    assert not list((user.store / "snapshots" / "l").glob(".tmp-*"))

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, Unsupported
 from imageforge.layers._compression import CHUNK, Readable
 from imageforge.layers._model import Compression, Entry, EntryType, LayerInfo
 from imageforge.layers._read import LayerReader, open_layer
@@ -140,9 +140,22 @@ class _Extractor:
             self.skipped.append(Skipped(entry.path, "setuid/setgid bits dropped: not root"))
         return entry.mode & 0o1777
 
+    def _unmapped(self, entry: Entry) -> Unsupported:
+        return Unsupported(
+            f"{self.what}: entry {entry.path!r} is owned by {entry.uid}:{entry.gid}, an id "
+            "this user namespace does not map",
+            hint="give the user a larger range in /etc/subuid and /etc/subgid "
+            "(usermod --add-subuids/--add-subgids), or build as root",
+        )
+
     def _set_meta_fd(self, fd: int, entry: Entry) -> None:
         if self.is_root:
-            os.fchown(fd, entry.uid, entry.gid)
+            try:
+                os.fchown(fd, entry.uid, entry.gid)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # EINVAL: an id without a mapping
+                    raise
+                raise self._unmapped(entry) from None
         os.fchmod(fd, self._mode(entry))
         if self.xattrs:
             for key, value in entry.xattrs.items():
@@ -153,7 +166,12 @@ class _Extractor:
     def _set_meta_at(self, dfd: int, name: str, entry: Entry) -> None:
         """Metadata of a non-regular file (symlink, fifo, device) by name in ``dfd``."""
         if self.is_root:
-            os.chown(name, entry.uid, entry.gid, dir_fd=dfd, follow_symlinks=False)
+            try:
+                os.chown(name, entry.uid, entry.gid, dir_fd=dfd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                raise self._unmapped(entry) from None
         if entry.type is not EntryType.SYMLINK:
             os.chmod(name, self._mode(entry), dir_fd=dfd, follow_symlinks=False)
         ns = entry.mtime * 1_000_000_000
