@@ -170,11 +170,15 @@ def test_what_a_user_namespace_cannot_unpack(rootless: UserCli, tmp_path: Path) 
     user = rootless.user
     busybox = shutil.which("busybox")
     assert busybox is not None
+
+    def device(root: Path) -> None:
+        os.mknod(root / "dev" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+
+    def far_owner(root: Path) -> None:
+        os.chown(root / "far", 70000, 70000)
+
     layouts = {}
-    for name, setup in (
-        ("device", lambda root: os.mknod(root / "dev" / "null", 0o666 | stat.S_IFCHR, 259)),
-        ("farid", lambda root: os.chown(root / "far", 70000, 70000)),
-    ):
+    for name, setup in (("device", device), ("farid", far_owner)):
         rootfs = tmp_path / name
         (rootfs / "bin").mkdir(parents=True)
         (rootfs / "dev").mkdir()
