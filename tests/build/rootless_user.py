@@ -172,10 +172,10 @@ class UserCli:
         ]
 
     def __call__(
-        self, args: Sequence[str], *, timeout: float = 300
+        self, args: Sequence[str], *, timeout: float = 300, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.argv(args),
+            self.argv(args, **(env or {})),
             capture_output=True,
             text=True,
             timeout=timeout,
