@@ -210,3 +210,10 @@ def test_what_a_user_namespace_cannot_unpack(rootless: UserCli, tmp_path: Path) 
     )
     assert "usermod --add-subuids" in failed.stderr
     assert not list((user.store / "snapshots" / "l").glob(".tmp-*"))
+
+
+def test_debootstrap_is_refused_rootless_with_the_way_round(rootless: UserCli) -> None:
+    proc = rootless(["bootstrap", "debian", "--slim", "-t", "deb:1"])
+    assert proc.returncode == 10, proc.stderr
+    assert "which root in a user namespace (rootless mode) is not" in proc.stderr
+    assert "'imageforge import' it as the user" in proc.stderr
