@@ -101,6 +101,9 @@ def test_unprivileged_user_builds_and_runs_busybox(rootless: UserCli, tmp_path: 
     out = ok(rootless(["run", "rootless:1"])).stdout
     assert out.splitlines() == ["0", "hello rootless", "1000:1000 /data/owned", "0"]
     assert ok(rootless(["run", "rootless:1", "id", "-u"])).stdout == "0\n"
+    # A network namespace of its own (only lo), made inside the user namespace.
+    isolated = ["run", "--network", "none", "rootless:1", "sh", "-c", "ip -o link | wc -l"]
+    assert ok(rootless(isolated)).stdout.strip() == "1"
 
     # The store is the user's, under their home, and nothing of theirs is owned by root.
     store = user.store
