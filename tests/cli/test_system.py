@@ -27,6 +27,7 @@ def test_json_report(store_root: Path) -> None:
         "runtime.crun",
         "overlayfs",
         "userns",
+        "rootless",
         "cgroups",
         "binfmt",
         "tool.skopeo",
@@ -37,6 +38,10 @@ def test_json_report(store_root: Path) -> None:
     } == set(items)
     assert items["runtime.runc"]["ok"] is True
     assert items["overlayfs"]["ok"] is True
+    # As root on the host: the machine is ready for users with subordinate ids.
+    assert items["rootless"]["ok"] is True, items["rootless"]
+    assert items["rootless"]["data"]["overlay_in_userns"] is True
+    assert items["rootless"]["data"]["in_user_namespace"] is False
     if items["cgroups"]["data"]["mode"] == "hybrid":
         assert report["runtime"] == "runc"
         assert items["runtime.crun"]["ok"] is False

@@ -59,6 +59,12 @@ def test_unknown_names_are_errors(rootfs: Path) -> None:
         resolve_user(rootfs, "app:staff")
 
 
+def test_no_user_is_root_even_without_passwd(tmp_path: Path) -> None:
+    assert resolve_user(tmp_path, "") == (0, 0, ())
+    with pytest.raises(InvalidArgument, match="unable to find user root"):
+        resolve_user(tmp_path, "root")
+
+
 def test_passwd_behind_a_symlink_is_not_read(tmp_path: Path) -> None:
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)

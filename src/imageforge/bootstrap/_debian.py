@@ -34,6 +34,7 @@ from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.layers import Compression, source_date_epoch, write_layer_from_dir
 from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime import in_user_namespace
 from imageforge.store import Store
 
 __all__ = ["DEBIAN_VARIANTS", "debian_image", "find_debootstrap"]
@@ -214,10 +215,12 @@ def debian_image(
     url = _check_mirror(mirror) if mirror is not None else apt_mirror(sources)
     program = find_debootstrap()
     _check_scripts(suite)
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or in_user_namespace():
         raise Unavailable(
-            "debootstrap must run as root (it creates device nodes and chroots)",
-            hint="run 'imageforge bootstrap debian' as root",
+            "debootstrap must run as root (it creates device nodes and chroots), "
+            "which root in a user namespace (rootless mode) is not",
+            hint="run 'imageforge bootstrap debian' as root, 'imageforge export' the image "
+            "to oci:DIR and 'imageforge import' it as the user",
         )
     epoch = source_date_epoch()
     tool = _debootstrap_version(program)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -54,9 +56,58 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "system": ("_system",),
 }
 
+# Commands that mount, unpack layers or run containers: a user who is not root runs them
+# inside a user namespace with subordinate ids (rootless mode, as podman does). ``system``
+# (check) goes in to probe what builds will meet, and goes on outside if it cannot, to
+# report why.
+_USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "rmi", "system"})
+_REPORTS_FAILURE = frozenset({"system"})
+# ctx.meta keys: the RootlessPlan entered, or the Unavailable error that prevented it.
+ROOTLESS_PLAN = "imageforge.rootless_plan"
+ROOTLESS_FAILURE = "imageforge.rootless_failure"
+
+
+def _enter_rootless(ctx: click.Context) -> None:
+    """As a user other than root, go on inside a user namespace (see
+    :func:`imageforge.runtime.enter_user_namespace`); the process outside only waits and
+    exits with the command's exit code."""
+    path = ctx.command_path.split()
+    if os.geteuid() == 0 or len(path) < 2 or path[1] not in _USERNS_COMMANDS:
+        return
+    from imageforge.runtime import enter_user_namespace, rootless_plan
+
+    try:
+        plan = rootless_plan()
+        ctx.meta[ROOTLESS_PLAN] = plan
+        code = enter_user_namespace(plan)
+    except ImageforgeError as exc:
+        if path[1] not in _REPORTS_FAILURE:
+            raise
+        ctx.meta[ROOTLESS_FAILURE] = exc
+        return
+    if code is not None:
+        ctx.exit(code)
+
+
+class _Command(click.Command):
+    """Every sub-command: its options are parsed (so ``--help`` and usage errors need no
+    namespace) before it enters the user namespace it needs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _enter_rootless(ctx)
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type
+
 
 class _LazyGroup(click.Group):
     """A group whose sub-commands attach themselves when their module is imported."""
+
+    command_class = _Command
+    group_class = _Group
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(_LAZY))
@@ -98,6 +149,7 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
     _verbosity["level"] = verbose
     level = log_level.lower() if log_level else None
     configure_logging(verbose, level)
+    # The root is found before entering a user namespace, where the user would be root.
     ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
 
 

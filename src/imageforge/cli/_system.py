@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from rich.table import Table
 
-from imageforge.cli._app import app
+from imageforge.cli._app import ROOTLESS_FAILURE, ROOTLESS_PLAN, app
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
 from imageforge.cli._render import print_json, stdout_console
@@ -35,20 +37,30 @@ def _render_table(report: SystemReport) -> None:
 @system_app.command("check")
 @format_option
 @progress_option
-@click.pass_obj
-def check(opts: GlobalOptions, fmt: OutputFormat, progress: ProgressMode) -> None:
-    """Probe runtimes, overlayfs, user namespaces, cgroups, binfmt, peer tools and disk.
+@click.pass_context
+def check(ctx: click.Context, fmt: OutputFormat, progress: ProgressMode) -> None:
+    """Probe runtimes, overlayfs, user namespaces, rootless readiness, cgroups, binfmt,
+    peer tools and disk. A user who is not root is checked inside the user namespace
+    builds run in (their /etc/subuid ranges mapped).
 
-    Exits 0 when images can be built here (a working OCI runtime and overlayfs),
-    10 (unavailable) otherwise, after printing the report.
+    Exits 0 when images can be built here (a working OCI runtime and overlayfs, and for a
+    user who is not root, rootless mode), 10 (unavailable) otherwise, after the report.
     """
+    opts: GlobalOptions = ctx.obj
     with progress_sink(progress) as sink:
-        report = check_system(opts.root, progress=sink)
+        report = check_system(
+            opts.root,
+            progress=sink,
+            rootless=ctx.meta.get(ROOTLESS_PLAN),
+            rootless_failure=ctx.meta.get(ROOTLESS_FAILURE),
+        )
     if fmt is OutputFormat.JSON:
         print_json(report.to_json())
     else:
         _render_table(report)
     missing = []
+    if os.geteuid() != 0 and not report.item("rootless").ok:
+        missing.append("rootless mode is not set up for this user")
     if not report.item("root").ok:
         missing.append(f"the store root {report.root} is unusable")
     if report.runtime is None:

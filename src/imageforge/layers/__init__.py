@@ -33,7 +33,12 @@ from imageforge.layers._blob import (
     read_verified,
 )
 from imageforge.layers._compression import detect_compression, new_compressor, open_decompressed
-from imageforge.layers._differ import OVERLAY_OPAQUE_XATTR, diff_upper, upper_entries
+from imageforge.layers._differ import (
+    OVERLAY_OPAQUE_XATTR,
+    USERNS_OVERLAY_OPAQUE_XATTR,
+    diff_upper,
+    upper_entries,
+)
 from imageforge.layers._extract import (
     ExtractResult,
     LayerSource,
@@ -79,6 +84,7 @@ from imageforge.layers._write import (
 
 __all__ = [
     "OVERLAY_OPAQUE_XATTR",
+    "USERNS_OVERLAY_OPAQUE_XATTR",
     "diff_upper",
     "upper_entries",
     "BlobImage",

@@ -3,7 +3,8 @@
 After a build step ran over an overlay mount, its upper dir holds exactly what changed:
 new and modified files (copied up whole), directories, and overlayfs's own markers —
 a character device 0:0 where something was deleted and the ``trusted.overlay.opaque``
-xattr on a directory that replaced one of the same name. This module writes that tree
+xattr (``user.overlay.opaque`` when mounted with ``userxattr``, in a user namespace) on
+a directory that replaced one of the same name. This module writes that tree
 as a layer, turning the markers into OCI whiteouts (``.wh.<name>``, ``.wh..wh..opq``)
 and keeping overlay's private xattrs out of it.
 
@@ -20,14 +21,19 @@ from pathlib import Path
 from imageforge.errors import Unsupported
 from imageforge.layers._compression import Writable
 from imageforge.layers._model import Compression, Entry, EntryType, LayerInfo
-from imageforge.layers._whiteout import opaque_whiteout_entry, whiteout_entry
+from imageforge.layers._whiteout import (
+    OVERLAY_OPAQUE_XATTR,
+    OVERLAY_XATTR_PREFIXES,
+    USERNS_OVERLAY_OPAQUE_XATTR,
+    opaque_whiteout_entry,
+    whiteout_entry,
+)
 from imageforge.layers._write import ContentSource, tree_entries, write_layer
 
-__all__ = ["OVERLAY_OPAQUE_XATTR", "diff_upper", "upper_entries"]
+__all__ = ["OVERLAY_OPAQUE_XATTR", "USERNS_OVERLAY_OPAQUE_XATTR", "diff_upper", "upper_entries"]
 
-OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
-_OVERLAY_PREFIX = "trusted.overlay."
-_UNUSABLE = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
+_UNUSABLE = tuple(p + n for p in OVERLAY_XATTR_PREFIXES for n in ("redirect", "metacopy"))
+_OPAQUE = (OVERLAY_OPAQUE_XATTR, USERNS_OVERLAY_OPAQUE_XATTR)
 
 
 def _is_whiteout(entry: Entry) -> bool:
@@ -46,8 +52,8 @@ def upper_entries(upper: str | Path) -> Iterator[tuple[Entry, ContentSource]]:
                     f"{entry.path}: the overlay upper dir uses {name}; mount the overlay "
                     "with redirect_dir=off,metacopy=off so it can become a layer"
                 )
-        opaque = entry.xattrs.get(OVERLAY_OPAQUE_XATTR) == b"y"
-        kept = {k: v for k, v in entry.xattrs.items() if not k.startswith(_OVERLAY_PREFIX)}
+        opaque = any(entry.xattrs.get(name) == b"y" for name in _OPAQUE)
+        kept = {k: v for k, v in entry.xattrs.items() if not k.startswith(OVERLAY_XATTR_PREFIXES)}
         if kept != dict(entry.xattrs):
             entry = replace(entry, xattrs=kept)
         if _is_whiteout(entry) or (

@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, Unsupported
 from imageforge.layers._compression import CHUNK, Readable
 from imageforge.layers._model import Compression, Entry, EntryType, LayerInfo
 from imageforge.layers._read import LayerReader, open_layer
-from imageforge.layers._whiteout import WhiteoutKind, parse_whiteout
+from imageforge.layers._whiteout import OVERLAY_OPAQUE_XATTR, WhiteoutKind, parse_whiteout
 from imageforge.oci import Digest
 
 __all__ = ["ExtractResult", "LayerSource", "Skipped", "extract_layer", "extract_layers"]
@@ -68,11 +68,19 @@ def _ancestors(path: str) -> list[str]:
 
 
 class _Extractor:
-    def __init__(self, root_fd: int, what: str, xattrs: bool, overlay: bool = False) -> None:
+    def __init__(
+        self,
+        root_fd: int,
+        what: str,
+        xattrs: bool,
+        overlay: bool = False,
+        opaque_xattr: str = OVERLAY_OPAQUE_XATTR,
+    ) -> None:
         self.root_fd = root_fd
         self.what = what
         self.xattrs = xattrs
         self.overlay = overlay
+        self.opaque_xattr = opaque_xattr
         self.is_root = os.geteuid() == 0
         self.written: set[str] = set()  # paths this layer made (with their parents)
         self.dirs: list[Entry] = []  # metadata set last: children change a dir's mtime
@@ -132,9 +140,22 @@ class _Extractor:
             self.skipped.append(Skipped(entry.path, "setuid/setgid bits dropped: not root"))
         return entry.mode & 0o1777
 
+    def _unmapped(self, entry: Entry) -> Unsupported:
+        return Unsupported(
+            f"{self.what}: entry {entry.path!r} is owned by {entry.uid}:{entry.gid}, an id "
+            "this user namespace does not map",
+            hint="give the user a larger range in /etc/subuid and /etc/subgid "
+            "(usermod --add-subuids/--add-subgids), or build as root",
+        )
+
     def _set_meta_fd(self, fd: int, entry: Entry) -> None:
         if self.is_root:
-            os.fchown(fd, entry.uid, entry.gid)
+            try:
+                os.fchown(fd, entry.uid, entry.gid)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # EINVAL: an id without a mapping
+                    raise
+                raise self._unmapped(entry) from None
         os.fchmod(fd, self._mode(entry))
         if self.xattrs:
             for key, value in entry.xattrs.items():
@@ -145,7 +166,12 @@ class _Extractor:
     def _set_meta_at(self, dfd: int, name: str, entry: Entry) -> None:
         """Metadata of a non-regular file (symlink, fifo, device) by name in ``dfd``."""
         if self.is_root:
-            os.chown(name, entry.uid, entry.gid, dir_fd=dfd, follow_symlinks=False)
+            try:
+                os.chown(name, entry.uid, entry.gid, dir_fd=dfd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                raise self._unmapped(entry) from None
         if entry.type is not EntryType.SYMLINK:
             os.chmod(name, self._mode(entry), dir_fd=dfd, follow_symlinks=False)
         ns = entry.mtime * 1_000_000_000
@@ -235,7 +261,14 @@ class _Extractor:
             else:
                 fmt = stat.S_IFCHR if kind is EntryType.CHAR else stat.S_IFBLK
                 dev = os.makedev(entry.devmajor, entry.devminor)
-                os.mknod(tmp, fmt | 0o600, dev, dir_fd=dfd)
+                try:
+                    os.mknod(tmp, fmt | 0o600, dev, dir_fd=dfd)
+                except PermissionError:
+                    # root in a user namespace: the kernel makes no device nodes there
+                    self.skipped.append(
+                        Skipped(entry.path, "device node not created: not permitted here")
+                    )
+                    return
                 self._set_meta_at(dfd, tmp, entry)
             self._replace(dfd, tmp, name)
         except BaseException:
@@ -268,14 +301,15 @@ class _Extractor:
     # -- whiteouts --------------------------------------------------------------------
     def _overlay_marker(self, path: str, target: str, kind: WhiteoutKind) -> None:
         """A whiteout as overlayfs spells it in a layer dir used as a lowerdir: a
-        character device 0:0 for a deletion, ``trusted.overlay.opaque=y`` on an opaque
+        character device 0:0 for a deletion, ``trusted.overlay.opaque=y`` (or the
+        ``opaque_xattr`` given, ``user.overlay.opaque`` for userxattr mounts) on an opaque
         directory."""
         parts = [] if target == "." else target.split("/")
         if kind is WhiteoutKind.OPAQUE:
             dfd = self._open_dir(parts, path, create=True)
             assert dfd is not None
             try:
-                os.setxattr(dfd, "trusted.overlay.opaque", b"y")
+                os.setxattr(dfd, self.opaque_xattr, b"y")
             finally:
                 os.close(dfd)
             return
@@ -339,9 +373,13 @@ class _Extractor:
 
 
 def _extract(
-    reader: LayerReader, root_fd: int, xattrs: bool, overlay: bool = False
+    reader: LayerReader,
+    root_fd: int,
+    xattrs: bool,
+    overlay: bool = False,
+    opaque_xattr: str = OVERLAY_OPAQUE_XATTR,
 ) -> ExtractResult:
-    extractor = _Extractor(root_fd, f"layer {reader.name}", xattrs, overlay)
+    extractor = _Extractor(root_fd, f"layer {reader.name}", xattrs, overlay, opaque_xattr)
     count = 0
     for entry in reader:
         count += 1
@@ -366,11 +404,14 @@ def extract_layer(
     name: str | None = None,
     xattrs: bool = False,
     overlay_whiteouts: bool = False,
+    opaque_xattr: str = OVERLAY_OPAQUE_XATTR,
 ) -> ExtractResult:
     """Extract one layer into the existing directory ``target``, applying its whiteouts
     to what is already there — or, with ``overlay_whiteouts``, writing them as overlayfs
     markers (a 0:0 character device, ``trusted.overlay.opaque``) so ``target`` can serve
-    as an overlay lowerdir stacked on the layers below.
+    as an overlay lowerdir stacked on the layers below. ``opaque_xattr`` names the
+    opaque marker: ``user.overlay.opaque`` for overlays mounted with ``userxattr`` (in a
+    user namespace).
 
     Refused with :class:`InvalidArgument` naming the layer and the entry: ``..``
     components, an entry (or whiteout) whose parent inside the target is a symlink or
@@ -395,7 +436,7 @@ def extract_layer(
             media_type=media_type,
             compression=compression,
         ) as reader:
-            return _extract(reader, root_fd, xattrs, overlay_whiteouts)
+            return _extract(reader, root_fd, xattrs, overlay_whiteouts, opaque_xattr)
     finally:
         os.close(root_fd)
 

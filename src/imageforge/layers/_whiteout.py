@@ -13,6 +13,9 @@ from imageforge.layers._model import Entry, EntryType
 
 __all__ = [
     "OPAQUE_WHITEOUT",
+    "OVERLAY_OPAQUE_XATTR",
+    "OVERLAY_XATTR_PREFIXES",
+    "USERNS_OVERLAY_OPAQUE_XATTR",
     "WHITEOUT_PREFIX",
     "Whiteout",
     "WhiteoutKind",
@@ -24,6 +27,11 @@ __all__ = [
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_WHITEOUT: Final = ".wh..wh..opq"
 _RESERVED: Final = ".wh..wh."
+# overlayfs's spelling of an opaque directory: a trusted.* xattr, or with the userxattr
+# mount option (the only one allowed in a user namespace) a user.* one.
+OVERLAY_OPAQUE_XATTR: Final = "trusted.overlay.opaque"
+USERNS_OVERLAY_OPAQUE_XATTR: Final = "user.overlay.opaque"
+OVERLAY_XATTR_PREFIXES: Final = ("trusted.overlay.", "user.overlay.")
 
 
 class WhiteoutKind(enum.Enum):

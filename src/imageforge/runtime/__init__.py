@@ -20,6 +20,7 @@ from imageforge.runtime._probes import (
     check_userns,
 )
 from imageforge.runtime._report import CheckItem, SystemReport
+from imageforge.runtime._rootless_check import check_rootless
 from imageforge.runtime._select import (
     check_runtime,
     default_probe_cache,
@@ -29,6 +30,14 @@ from imageforge.runtime._select import (
 from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
 from imageforge.runtime._user import resolve_user
+from imageforge.runtime._userns import (
+    IdRange,
+    RootlessPlan,
+    enter_user_namespace,
+    in_user_namespace,
+    rootless_plan,
+    subordinate_ranges,
+)
 
 __all__ = [
     "DEFAULT_PATH",
@@ -37,6 +46,8 @@ __all__ = [
     "KNOWN_RUNTIMES",
     "PEER_TOOLS",
     "CheckItem",
+    "IdRange",
+    "RootlessPlan",
     "ExitStatus",
     "Limits",
     "Mount",
@@ -51,17 +62,22 @@ __all__ = [
     "check_disk",
     "check_overlayfs",
     "check_root",
+    "check_rootless",
     "check_runtime",
     "check_system",
     "check_tool",
     "check_userns",
+    "enter_user_namespace",
     "etc_mounts",
     "find_runtime",
     "find_static_busybox",
     "image_process",
+    "in_user_namespace",
     "is_static_elf",
     "resolve_user",
     "default_probe_cache",
     "forget_runtime_probe",
+    "rootless_plan",
     "select_runtime",
+    "subordinate_ranges",
 ]

@@ -24,7 +24,9 @@ from imageforge.runtime._probes import (
     check_userns,
 )
 from imageforge.runtime._report import CheckItem, SystemReport
+from imageforge.runtime._rootless_check import check_rootless
 from imageforge.runtime._select import check_runtime
+from imageforge.runtime._userns import RootlessPlan
 
 __all__ = ["PEER_TOOLS", "check_system"]
 
@@ -39,14 +41,25 @@ def _guard(name: str, probe: Callable[[], CheckItem]) -> CheckItem:
         return CheckItem(name, False, f"probe failed: {exc}", None, {})
 
 
-def check_system(root: Path, *, progress: ProgressSink = NULL_PROGRESS) -> SystemReport:
-    """Probe everything ``imageforge system check`` reports on."""
+def check_system(
+    root: Path,
+    *,
+    progress: ProgressSink = NULL_PROGRESS,
+    rootless: RootlessPlan | None = None,
+    rootless_failure: ImageforgeError | None = None,
+) -> SystemReport:
+    """Probe everything ``imageforge system check`` reports on. ``rootless`` is the user
+    namespace this process entered, ``rootless_failure`` why a user could not enter it."""
     probes: list[tuple[str, Callable[[], CheckItem]]] = [("root", partial(check_root, root))]
     for rt in KNOWN_RUNTIMES:
         probes.append((f"runtime.{rt}", partial(check_runtime, rt, scratch_base=root)))
     probes += [
         ("overlayfs", partial(check_overlayfs, root)),
         ("userns", check_userns),
+        (
+            "rootless",
+            partial(check_rootless, root, plan=rootless, failure=rootless_failure),
+        ),
         ("cgroups", check_cgroups),
         ("binfmt", check_binfmt),
     ]

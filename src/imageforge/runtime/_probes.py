@@ -15,6 +15,7 @@ from typing import Any
 
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
 from imageforge.runtime._report import CheckItem
+from imageforge.runtime._userns import in_user_namespace
 
 __all__ = [
     "BINFMT_DIR",
@@ -80,10 +81,14 @@ def check_overlayfs(base: Path | None = None) -> CheckItem:
             d.mkdir()
         (lower / "old").write_text("lower")
         options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+        if in_user_namespace():
+            options += ",userxattr"  # trusted.* xattrs are off limits there
         try:
             mount("overlay", str(merged), "overlay", 0, options)
         except OSError as exc:
             hint = "run as root on a kernel with the overlay module (modprobe overlay)"
+            if os.geteuid() != 0:
+                hint = "a user who is not root mounts in a user namespace: see the rootless item"
             if backing == "overlay":
                 hint = "the store root is itself on overlayfs; put --root on ext4 or xfs"
             return CheckItem(

@@ -28,14 +28,17 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
-from imageforge.errors import InvalidArgument, NotFound
-from imageforge.layers import extract_layer
+from imageforge.errors import InvalidArgument, NotFound, Unavailable
+from imageforge.layers import OVERLAY_OPAQUE_XATTR, USERNS_OVERLAY_OPAQUE_XATTR, extract_layer
 from imageforge.oci import Digest, Layer
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
+from imageforge.runtime._userns import in_user_namespace
 
 __all__ = ["ActiveSnapshot", "OverlaySnapshotter"]
 
 _OPTIONS = "index=off,redirect_dir=off,metacopy=off"
+# userxattr refuses redirect_dir=off and turns redirects to "nofollow" itself (never made).
+_USERNS_OPTIONS = "index=off,metacopy=off,userxattr"
 _MAX_OPTIONS = 4000  # the kernel copies one page of mount data
 _CWD_LOCK = threading.Lock()
 
@@ -94,11 +97,16 @@ class ActiveSnapshot:
 
 
 class OverlaySnapshotter:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, userxattr: bool | None = None) -> None:
+        """``userxattr`` (default: whether this process is in a user namespace) mounts
+        with overlay's ``userxattr`` and marks opaque directories with
+        ``user.overlay.opaque``: in a user namespace ``trusted.*`` xattrs are off limits."""
         # Absolute: mounts name lowerdirs relative to the layers dir after a chdir, so a
         # relative root (``--root store``) would name the mount point from the wrong place.
         root = root.absolute()
         self.root = root
+        self.userxattr = in_user_namespace() if userxattr is None else userxattr
+        self._options = _USERNS_OPTIONS if self.userxattr else _OPTIONS
         self.layers = root / "l"
         self.active_dir = root / "active"
         for d in (self.layers, self.active_dir, self.layers / "empty"):
@@ -132,6 +140,9 @@ class OverlaySnapshotter:
                     name=name or str(diff_id),
                     xattrs=True,
                     overlay_whiteouts=True,
+                    opaque_xattr=(
+                        USERNS_OVERLAY_OPAQUE_XATTR if self.userxattr else OVERLAY_OPAQUE_XATTR
+                    ),
                 )
             try:
                 os.rename(tmp, self.path(diff_id))
@@ -164,13 +175,13 @@ class OverlaySnapshotter:
         if readonly:
             if len(lowers) == 1:
                 lowers.append("empty")
-            options = f"lowerdir={':'.join(lowers)},{_OPTIONS}"
+            options = f"lowerdir={':'.join(lowers)},{self._options}"
         else:
             active.upper.mkdir(mode=0o755)
             active.work.mkdir()
             options = (
                 f"lowerdir={':'.join(lowers)},upperdir={active.upper},"
-                f"workdir={active.work},{_OPTIONS}"
+                f"workdir={active.work},{self._options}"
             )
         if len(options) > _MAX_OPTIONS:
             shutil.rmtree(active.dir)
@@ -187,6 +198,12 @@ class OverlaySnapshotter:
                 finally:
                     os.fchdir(cwd)
                     os.close(cwd)
+        except OSError as exc:
+            shutil.rmtree(active.dir, ignore_errors=True)
+            raise Unavailable(
+                f"cannot mount an overlay under {self.root}: {exc.strerror}",
+                hint="run 'imageforge system check' to see whether overlayfs works here",
+            ) from exc
         except BaseException:
             shutil.rmtree(active.dir, ignore_errors=True)
             raise

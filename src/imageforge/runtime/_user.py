@@ -34,7 +34,8 @@ def _read_db(rootfs: Path, name: str) -> list[list[str]]:
 
 def resolve_user(rootfs: Path, user: str) -> tuple[int, int, tuple[int, ...]]:
     """(uid, gid, supplementary gids) for ``user`` (``name``, ``uid``, ``x:group``)."""
-    spec = user.strip() or "root"
+    # No USER means root, with or without an /etc/passwd that names it (as Docker does).
+    spec = user.strip() or "0"
     name, _, group = spec.partition(":")
     passwd = _read_db(rootfs, "passwd")
     groups = _read_db(rootfs, "group")
