@@ -57,8 +57,8 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \\
     python3 python3-pip ca-certificates >/dev/null && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -q --no-cache-dir --break-system-packages -r requirements.txt
+COPY requirements.txt host-ca.crt ./
+RUN pip install -q --no-cache-dir --break-system-packages --cert host-ca.crt -r requirements.txt
 COPY app.py .
 USER nobody
 CMD ["python3", "/app/app.py"]
@@ -138,6 +138,9 @@ def _case_contexts(work: Path) -> dict[str, tuple[Path, str]]:
     ctx = work / "ctx-debian-app"
     ctx.mkdir()
     (ctx / "requirements.txt").write_text("six==1.16.0\nidna==3.7\ncharset-normalizer==3.3.2\n")
+    # The host's CA bundle: this machine reaches PyPI through a proxy whose CA only the
+    # host trusts.
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", ctx / "host-ca.crt")
     (ctx / "app.py").write_text("import idna, six\nprint(idna.encode('example.org'))\n")
     contexts["debian-app"] = (ctx, DEBIAN_DOCKERFILE)
     return contexts
