@@ -14,9 +14,11 @@ Peers, measured in the same run: buildah (``bud --layers --isolation oci --runti
 base from the same OCI layout) and BuildKit (Debian ``docker.io``'s dockerd started
 here on a private socket and data root, ``/usr/bin/docker build`` with
 ``DOCKER_BUILDKIT=1``, base ``docker load``-ed from the same image). Every tool gets
-host networking. "cold" starts each round from an empty store / root / build cache
-(the base image is loaded beforehand, as each tool would have it pulled); "rebuild"
-builds the same context again. Prints medians and the ratio to the faster peer.
+host networking. Each round starts from an empty store / root / build cache: "load" gives it the
+base (imageforge ``import``, ``buildah pull``, ``docker load`` — the peers unpack the
+layers there, imageforge at the first RUN), "cold" is the first build, "load+cold" the
+two together (a CI runner that starts empty), "rebuild" the same build again. Prints
+medians and the ratio to the faster peer.
 """
 
 from __future__ import annotations
@@ -206,8 +208,6 @@ def main() -> None:
                 ]
             )
         dockerd.start()
-        for archive in archives.values():
-            _sh([DOCKER, "load", "-i", str(archive)], dockerd.env)
         conf = work / "containers.conf"
         conf.write_text(
             '[containers]\ndefault_ulimits = ["nofile=1024:20000", '
@@ -224,7 +224,7 @@ def main() -> None:
                 "buildkit": template.format(base=f"ifbench/{base}:base"),
             }
             results: dict[str, dict[str, list[float]]] = {
-                t: {"cold": [], "rebuild": []} for t in dockerfiles
+                t: {"load": [], "cold": [], "rebuild": []} for t in dockerfiles
             }
             for r in range(rounds):
                 for tool, text in dockerfiles.items():
@@ -233,21 +233,28 @@ def main() -> None:
                     cmd, env, cleanup = _tool_command(
                         tool, work, case, r, ctx, dockerfile, dockerd, bah_env
                     )
-                    _load_base(tool, work, case, r, base, layouts[base], bah_env)
+                    start = time.perf_counter()
+                    _load_base(
+                        tool, work, case, r, base, layouts[base], archives[base], bah_env, dockerd
+                    )
+                    results[tool]["load"].append(time.perf_counter() - start)
                     results[tool]["cold"].append(_timed(cmd, env))
                     results[tool]["rebuild"].append(_timed(cmd, env))
                     cleanup()
                     print(
-                        f"  {case} round {r + 1} {tool}: cold {results[tool]['cold'][-1]:.2f} s, "
+                        f"  {case} round {r + 1} {tool}: base load {results[tool]['load'][-1]:.2f}"
+                        f" s, cold {results[tool]['cold'][-1]:.2f} s, "
                         f"rebuild {results[tool]['rebuild'][-1]:.2f} s",
                         flush=True,
                     )
             print(f"\n== {case} ({rounds} rounds, medians; load {os.getloadavg()[0]:.1f})")
-            for phase in ("cold", "rebuild"):
+            for r_ in results.values():
+                r_["load+cold"] = [a + b for a, b in zip(r_["load"], r_["cold"], strict=True)]
+            for phase in ("cold", "load+cold", "rebuild"):
                 med = {t: statistics.median(v[phase]) for t, v in results.items()}
                 peer = min(med["buildah"], med["buildkit"])
                 print(
-                    f"  {phase:8s} imageforge {med['imageforge']:6.2f} s | buildah "
+                    f"  {phase:9s} imageforge {med['imageforge']:6.2f} s | buildah "
                     f"{med['buildah']:6.2f} s | buildkit {med['buildkit']:6.2f} s | "
                     f"ratio to faster peer {med['imageforge'] / peer:.2f}x"
                 )
@@ -259,15 +266,25 @@ def main() -> None:
 
 
 def _load_base(
-    tool: str, work: Path, case: str, r: int, base: str, layout: Path, bah_env: dict[str, str]
+    tool: str,
+    work: Path,
+    case: str,
+    r: int,
+    base: str,
+    layout: Path,
+    archive: Path,
+    bah_env: dict[str, str],
+    dockerd: Dockerd,
 ) -> None:
-    """Untimed: give the tool's fresh store the base image, as a pull would (BuildKit's
-    dockerd got it by ``docker load`` at the start)."""
+    """Give the tool's empty store the base image, as a CI runner that starts empty
+    would pull it (timed apart from the build: buildah's pull and docker load unpack
+    the layers, imageforge's import only stores them and unpacks at the first RUN)."""
     if tool == "imageforge":
         store = work / f"if-{case}-{r}"
         _sh(
             [IMAGEFORGE, "--root", str(store), "import", f"oci:{layout}:{base}"]
-            + ["-t", f"ifbench/{base}:base"]
+            + ["-t", f"ifbench/{base}:base"],
+            IF_ENV,
         )
     elif tool == "buildah":
         broot = work / f"bah-{case}-{r}"
@@ -285,6 +302,8 @@ def _load_base(
             .splitlines()[-1]
         )
         _sh(["buildah", *storage, "tag", out, f"localhost/ifbench/{base}:base"], bah_env)
+    else:
+        _sh([DOCKER, "load", "-i", str(archive)], dockerd.env)
 
 
 def _tool_command(
