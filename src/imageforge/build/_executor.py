@@ -175,12 +175,19 @@ class Builder:
         runtime: Runtime | None = None,
         progress: ProgressSink = NULL_PROGRESS,
         compression: Compression = "gzip",
+        compression_level: int | None = None,
     ) -> None:
         self.store = store
         self.resolver = resolver
         self._runtime = runtime
         self.progress = progress
         self.compression = compression
+        # gzip -1 for the layers a build writes, as go-containerregistry writes layers:
+        # on a Debian apt layer about 5x faster than -6 for about 9% more bytes; the
+        # peers (buildah, BuildKit) do not compress at build time at all.
+        self.compression_level = compression_level
+        if compression_level is None and compression == "gzip":
+            self.compression_level = 1
         self.snapshots = OverlaySnapshotter(store.root / "snapshots")
         self._probe_cache = default_probe_cache()
         self.cache = BuildCache(store)
@@ -707,6 +714,7 @@ class Builder:
                 active.upper,
                 ingest,
                 compression=self.compression,
+                level=self.compression_level,
                 mtime_clamp=options.source_date_epoch,
             )
             ingest.commit(info.size, info.digest)

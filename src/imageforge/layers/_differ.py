@@ -73,13 +73,16 @@ def diff_upper(
     dst: Writable,
     *,
     compression: Compression = "gzip",
+    level: int | None = None,
     mtime_clamp: int | None = None,
 ) -> LayerInfo:
     """Write the layer an overlay upper dir stands for into ``dst`` (see
-    :func:`upper_entries`); one pass, digests computed as it goes."""
+    :func:`upper_entries`); one pass, digests computed as it goes. ``level``: the
+    compression level (default: the compressor's, see :func:`new_compressor`)."""
     return write_layer(
         upper_entries(upper),
         dst,
         compression=compression,
+        level=level,
         mtime_clamp=mtime_clamp,
     )
