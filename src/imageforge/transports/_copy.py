@@ -216,7 +216,10 @@ def _to_store(obj: Image | ImageIndex, store: Store, name: str, progress: Progre
         sink = StoreBlobSink(store)
         try:
             _push(obj, sink, progress)
-            _check_layers(obj, set(sink.added), progress)
+            # Checked as stored, not from the source again (a registry would be asked
+            # for every layer twice).
+            stored = open_image_or_index(store.blobs.open, _descriptor(obj))
+            _check_layers(stored, set(sink.added), progress)
         except BaseException:
             # Nothing names what this copy added: take it away again.
             for digest in sink.added:
