@@ -4,6 +4,9 @@ store holding a small image; a credentials file of the test's own."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 import time
@@ -153,3 +156,66 @@ def store_files(root: Path) -> dict[str, int]:
         if path.is_file() and not path.name.endswith(("-wal", "-shm")):
             out[str(path.relative_to(root))] = path.stat().st_size
     return out
+
+
+def _put_blob(layout: Path, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    path = layout / "blobs" / "sha256" / digest
+    path.write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def make_index_layout(source: Path, dest: Path) -> dict[str, str]:
+    """An OCI layout at ``dest`` (tag ``multi``) whose index holds the image of the
+    layout ``source`` twice: as linux/amd64 and as linux/arm64/v8 (same layer, its own
+    config). Returns platform -> manifest digest."""
+    shutil.copytree(source, dest)
+    index = json.loads((dest / "index.json").read_text())
+    manifest_desc = index["manifests"][0]
+    manifest = json.loads(
+        (dest / "blobs" / "sha256" / manifest_desc["digest"].split(":")[1]).read_text()
+    )
+    config = json.loads(
+        (dest / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]).read_text()
+    )
+    children = []
+    out = {}
+    for arch, variant in (("amd64", ""), ("arm64", "v8")):
+        cfg = dict(config, architecture=arch)
+        if variant:
+            cfg["variant"] = variant
+        cdesc = _put_blob(dest, json.dumps(cfg).encode())
+        m = dict(manifest, config={**manifest["config"], **cdesc})
+        mdesc = _put_blob(dest, json.dumps(m).encode())
+        platform = {"os": "linux", "architecture": arch}
+        if variant:
+            platform["variant"] = variant
+        children.append({"mediaType": manifest["mediaType"], **mdesc, "platform": platform})
+        out["linux/" + arch + (f"/{variant}" if variant else "")] = str(mdesc["digest"])
+    idx = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children,
+    }
+    idesc = _put_blob(dest, json.dumps(idx).encode())
+    top = {
+        "mediaType": idx["mediaType"],
+        **idesc,
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }
+    (dest / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    out["index"] = str(idesc["digest"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store root holding ``big:1``: one layer of 3 MiB of random (incompressible)
+    bytes, big enough for chunked uploads and for a connection cut mid-blob."""
+    base = tmp_path_factory.mktemp("big")
+    rootfs = base / "rootfs"
+    rootfs.mkdir()
+    (rootfs / "random.bin").write_bytes(os.urandom(3 << 20))
+    root = base / "root"
+    ok(run_cli(["--root", str(root), "import", f"rootfs:{rootfs}", "-t", "big:1"]))
+    return root
