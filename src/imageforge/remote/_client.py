@@ -338,7 +338,10 @@ class _BlobStream(io.RawIOBase):
         except ImageforgeError:
             resp.close()
             raise
-        chunks = resp.iter_raw(_CHUNK)
+        length = resp.headers.get("content-length", "")
+        if self._size is None and resp.status_code == 200 and length.isdigit():
+            self._size = int(length)  # so a connection closed early is not taken for the end
+        chunks = resp.iter_raw()  # as it arrives: a cut loses no received byte
         if self._offset and resp.status_code == 200:  # no Range support: skip what we have
             skip = self._offset
             while skip > 0:
@@ -376,16 +379,18 @@ class _BlobStream(io.RawIOBase):
                 if failures >= self._client.retries:
                     raise Unavailable(
                         f"{self._host}: {self._what}: connection lost after {self._offset} "
-                        f"bytes ({type(exc).__name__}: {exc}), gave up after "
-                        f"{failures + 1} tries",
+                        f"bytes ({type(exc).__name__}: {exc}) (tried {failures + 1} times)",
                         hint="is the registry still running? nothing partial was kept",
                     ) from None
                 self._client._sleep(failures)
                 failures += 1
             except Unavailable as exc:
                 self._drop()
+                if not (self._offset or failures):
+                    raise
                 raise Unavailable(
-                    f"{exc.message} (at byte {self._offset})", hint=exc.hint
+                    f"{exc.message}; the download had stopped after {self._offset} bytes",
+                    hint="is the registry still running? nothing partial was kept",
                 ) from None
         n = min(len(buffer), len(self._buf))
         buffer[:n] = self._buf[:n]
