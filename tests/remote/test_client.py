@@ -3,17 +3,21 @@ downloads; against real registries on loopback."""
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
 from imageforge.errors import Unauthorized
-from imageforge.oci import Image, Reference
+from imageforge.layers import BlobLayer, write_layer_from_dir
+from imageforge.oci import Descriptor, Image, Reference
+from imageforge.oci.mutate import Addendum, append_layers, empty_image
 from imageforge.progress import RecordingProgress
 from imageforge.remote import Client, Credentials, PushOptions, open_remote, push
 from imageforge.store import Store
-from imageforge.transports import open_source
+from imageforge.transports import open_source, write_image
 from tests.registry.conftest import ADMIN_PASSWORD, Server, skopeo
 from tests.remote.conftest import DIST_PASSWORD, DIST_USER, Distribution
 
@@ -136,3 +140,44 @@ def test_tag_pages_follow_the_link_header(ours: Server, root: Path) -> None:
         c._http.event_hooks["request"].append(log)
         assert c.list_tags(ours.host, "library/hello", page_size=2) == ["a", "b", "c"]
     assert [p for p in seen if "last" in p] == ["n=2&last=b"]
+
+
+class _MeetingProgress(RecordingProgress):
+    """Every layer copy must start before any may go on: only parallel copies pass."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=20)
+
+    def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:
+        super().start(key, description, total, unit)
+        self.barrier.wait()
+
+
+def _three_layer_image(tmp_path: Path) -> Image:
+    additions = []
+    for n in range(3):
+        tree = tmp_path / f"tree{n}"
+        tree.mkdir()
+        (tree / f"file{n}").write_bytes(os.urandom(200_000))
+        blob = tmp_path / f"layer{n}"
+        with blob.open("wb") as out:
+            info = write_layer_from_dir(tree, out)
+        desc = Descriptor(info.media_type, info.digest, info.size)
+        opener = lambda _d, p=blob: p.open("rb")  # noqa: E731
+        additions.append(Addendum(BlobLayer(desc, info.diff_id, opener)))
+    return append_layers(empty_image(), *additions)
+
+
+@pytest.mark.slow
+def test_layers_of_a_pull_come_down_in_parallel(ours: Server, tmp_path: Path) -> None:
+    image = _three_layer_image(tmp_path)
+    ref = Reference.parse(f"{ours.host}/library/three:1")
+    store = Store(tmp_path / "store")
+    with _client(ours.host, "admin", ADMIN_PASSWORD) as c:
+        push(c, image, ref, options=PushOptions(jobs=4), progress=_MeetingProgress(4))  # + config
+        progress = _MeetingProgress(3)
+        write_image(open_remote(c, ref), "three:1", store, progress=progress, jobs=3)
+    assert store.refs.get("docker.io/library/three:1").digest == image.digest
+    done = [e for e in progress.events if e.kind == "done"]
+    assert len(done) == 3 and not any(e.failed for e in done)

@@ -43,6 +43,7 @@ from imageforge.transports import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 DOCKER = "docker://"
+PULL_JOBS = 4  # layers downloaded at once
 
 
 def tls_option(func: F) -> F:
@@ -113,7 +114,7 @@ def pull_to_store(
     if isinstance(obj, ImageIndex) and not all_platforms:
         obj = select_platform(obj, platform)
     name = store_name(ref)
-    write_image(obj, TransportRef("store", name), store, progress=progress)
+    write_image(obj, TransportRef("store", name), store, progress=progress, jobs=PULL_JOBS)
     return name, obj
 
 
@@ -254,7 +255,8 @@ def _copy(
             if mount:
                 opts_ = PushOptions(opts_.jobs, opts_.monolithic_limit, opts_.chunk_size, mount)
             return push(c, obj, dst, options=opts_, progress=sink)
-        return write_image(obj, dst, store, progress=sink, platform=platform).digest
+        jobs = PULL_JOBS if isinstance(src, Reference) else 1
+        return write_image(obj, dst, store, progress=sink, platform=platform, jobs=jobs).digest
 
 
 @app.command("push")
