@@ -135,7 +135,9 @@ def test_copy_between_our_registry_and_distribution(
 
     # and back, to another repository; then registry -> every file transport
     back = f"docker://{ours.host}/library/back:1"
-    ok(run_cli(["--root", str(root), "copy", dst, back, NO_TLS]))
+    never = tmp_path / "never"
+    ok(run_cli(["--root", str(never), "copy", dst, back, NO_TLS]))
+    assert not never.exists()  # registry to registry: no local store is touched
     assert _inspect(back.removeprefix("docker://"), authfile)["Digest"] == digest
     for dest in (
         f"oci:{tmp_path / 'layout'}:1",
@@ -188,9 +190,6 @@ def test_pull_of_a_missing_tag_is_not_found_and_stores_nothing(
 def test_a_registry_that_is_not_running_is_unavailable(root: Path, authfile: Path) -> None:
     from tests.registry.conftest import _free_port
 
-    r = run_cli(
-        ["--root", str(root), "pull", f"127.0.0.1:{_free_port()}/x/y:1", NO_TLS],
-        env={"IMAGEFORGE_TEST": "1"},
-    )
+    r = run_cli(["--root", str(root), "pull", f"127.0.0.1:{_free_port()}/x/y:1", NO_TLS])
     assert r.returncode == 10, r.stderr
     assert "tried" in r.stderr and "hint:" in r.stderr

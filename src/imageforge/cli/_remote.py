@@ -236,7 +236,9 @@ def _copy(
     progress: ProgressMode,
     options: PushOptions | None = None,
 ) -> Digest:
-    store = Store(opts.root)
+    # The store is opened (and its root created) only when a side is in it.
+    local = any(isinstance(x, TransportRef) and x.transport == "store" for x in (src, dst))
+    store = Store(opts.root) if local else None
     with ExitStack() as stack:
         c = stack.enter_context(client(tls_verify, authfile))
         sink = stack.enter_context(progress_sink(progress))
@@ -280,7 +282,7 @@ def push_command(
 ) -> None:
     """Push IMAGE from the store to [docker://]DESTINATION (default: IMAGE's own name);
     prints the manifest digest."""
-    src = parse_transport_ref(image.removeprefix(DOCKER))
+    src = parse_transport_ref(image)
     if src.transport != "store":
         raise InvalidArgument(f"{image!r}: push takes an image in the store; use copy for {src}")
     dst = remote_ref(destination or src.path)
