@@ -12,7 +12,7 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	binfmt-support util-linux iproute2 postgresql
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
-.PHONY: setup system-packages host-setup venv demo test lint typecheck imports pytest clean docs
+.PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs
 
 setup: system-packages host-setup venv
 
@@ -62,6 +62,7 @@ demo: setup
 	$(IF) run --rm hello-build:1
 	$(IF) run --rm hello-build:1 demo-user
 	$(IF) inspect hello-build:1
+	$(MAKE) --no-print-directory demo-registry
 	# Multi-stage (guide 2.2): Debian + golang-go build stage, scratch final stage.
 	$(IF) bootstrap debian --slim -t debian:bookworm
 	$(IF) build examples/go-service --target build -t go-builder:1 --progress plain
@@ -71,6 +72,33 @@ demo: setup
 	$(BIN)/python -c "import httpx,time;\
 	exec('for _ in range(100):\n try:\n  print(httpx.get(\'http://127.0.0.1:8080/\').text, end=\'\'); break\n except httpx.HTTPError: time.sleep(0.2)')"; \
 	kill -TERM $$pid; wait $$pid || true
+
+# The registry client: a local imageforge registry in the background (stopped at the
+# end, also on failure), the demo image pushed to it, pulled back under another name.
+REG_DATA := $(DEMO_ROOT)/registry-data
+demo-registry: setup
+	@set -e; mkdir -p $(DEMO_OUT); rm -rf $(REG_DATA); \
+	port=$$($(BIN)/python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"); \
+	reg=127.0.0.1:$$port; \
+	IMAGEFORGE_ADMIN_PASSWORD=demo-admin $(BIN)/imageforge registry serve --addr $$reg \
+		--data-dir $(REG_DATA) >$(DEMO_OUT)/registry.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
+	$(BIN)/python -c "import httpx,time;\
+	exec('for _ in range(100):\n try:\n  httpx.get(\'http://$$reg/v2/\'); break\n except httpx.HTTPError: time.sleep(0.1)')"; \
+	export REGISTRY_AUTH_FILE=$(DEMO_OUT)/auth.json; set -x; \
+	echo demo-admin | $(IF) login $$reg -u admin --password-stdin --tls-verify=false; \
+	$(IF) push hello-build:1 docker://$$reg/library/hello-build:1 --tls-verify=false; \
+	$(IF) copy docker://$$reg/library/hello-build:1 docker://$$reg/library/hello-build:latest \
+		--tls-verify=false; \
+	$(IF) ls-tags docker://$$reg/library/hello-build --tls-verify=false; \
+	rm -rf $(DEMO_OUT)/pulled; \
+	$(BIN)/imageforge --root $(DEMO_OUT)/pulled pull docker://$$reg/library/hello-build:1 \
+		--tls-verify=false; \
+	$(BIN)/imageforge --root $(DEMO_OUT)/pulled copy docker://$$reg/library/hello-build:1 \
+		hello-pulled:1 --tls-verify=false; \
+	$(BIN)/imageforge --root $(DEMO_OUT)/pulled images; \
+	$(BIN)/imageforge --root $(DEMO_OUT)/pulled run --rm hello-pulled:1; \
+	$(IF) logout $$reg
 
 # One page per lint rule, generated from the rules (a test checks they are current).
 docs: venv

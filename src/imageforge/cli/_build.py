@@ -15,10 +15,17 @@ from imageforge.build import Builder, BuildOptions
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.cli._remote import (
+    authfile_option,
+    pull_to_store,
+    remote_ref,
+    tls_option,
+)
 from imageforge.cli._render import print_json
-from imageforge.errors import InvalidArgument
-from imageforge.oci import Image, Reference
+from imageforge.errors import InvalidArgument, NotFound
+from imageforge.oci import Image, Platform, Reference
 from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.remote import Client
 from imageforge.runtime import (
     OverlaySnapshotter,
     StdIO,
@@ -28,7 +35,13 @@ from imageforge.runtime import (
     select_runtime,
 )
 from imageforge.store import Store
-from imageforge.transports import open_source, parse_transport_ref, select_platform, write_image
+from imageforge.transports import (
+    TransportRef,
+    open_source,
+    parse_transport_ref,
+    select_platform,
+    write_image,
+)
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -76,23 +89,73 @@ def _secrets(values: tuple[str, ...]) -> dict[str, bytes]:
 
 class _Resolver:
     """FROM (and ``run IMAGE``) through the transports: a store name, ``oci:``,
-    ``oci-archive:`` or ``docker-archive:``; sources stay open until ``close``."""
+    ``oci-archive:`` or ``docker-archive:``; sources stay open until ``close``.
 
-    def __init__(self, store: Store) -> None:
+    A name that is not in the store but names a registry (``host[:port]/repo:tag``,
+    ``repo@sha256:...``) or ``docker://REF`` is pulled into the store first, so the next
+    build finds it there."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tls_verify: bool = True,
+        authfile: Path | None = None,
+        progress: ProgressSink = NULL_PROGRESS,
+    ) -> None:
         self._store = store
         self._stack = ExitStack()
+        self._tls_verify = tls_verify
+        self._authfile = authfile
+        self._progress = progress
+        self._client: Client | None = None
+
+    def _pull(self, ref: Reference, platform: Platform | None) -> str:
+        if self._client is None:
+            self._client = self._stack.enter_context(
+                Client(tls_verify=self._tls_verify, authfile=self._authfile)
+            )
+        self._progress.note(f"pulling {ref}")
+        name, _ = pull_to_store(
+            self._client, ref, self._store, platform=platform, progress=self._progress
+        )
+        return name
 
     def __call__(self, name: str, platform: str | None) -> Image:
-        obj = self._stack.enter_context(open_source(parse_transport_ref(name), self._store))
-        return select_platform(obj)
+        wanted = Platform.parse(platform) if platform else None
+        if name.startswith("docker://"):
+            tref = TransportRef("store", self._pull(remote_ref(name), wanted))
+        else:
+            tref = parse_transport_ref(name)
+            if tref.transport == "store" and _names_registry(name):
+                try:
+                    self._store.refs.get(tref.path)
+                except NotFound:
+                    self._pull(Reference.parse(name), wanted)
+        obj = self._stack.enter_context(open_source(tref, self._store))
+        return select_platform(obj, wanted)
 
     def close(self) -> None:
         self._stack.close()
 
 
+def _names_registry(name: str) -> bool:
+    """True if ``name`` spells out a registry host or a digest (what is pulled when it
+    is not in the store; a bare ``busybox`` is not fetched from Docker Hub unasked)."""
+    first, sep, _ = name.partition("/")
+    has_host = bool(sep) and ("." in first or ":" in first or first == "localhost")
+    return has_host or "@" in name
+
+
 @contextmanager
-def _resolver(store: Store) -> Iterator[_Resolver]:
-    resolver = _Resolver(store)
+def _resolver(
+    store: Store,
+    *,
+    tls_verify: bool = True,
+    authfile: Path | None = None,
+    progress: ProgressSink = NULL_PROGRESS,
+) -> Iterator[_Resolver]:
+    resolver = _Resolver(store, tls_verify=tls_verify, authfile=authfile, progress=progress)
     try:
         yield resolver
     finally:
@@ -158,6 +221,8 @@ def _resolver(store: Store) -> Iterator[_Resolver]:
     help="Also write the image to oci:DIR[:TAG], oci-archive:FILE or "
     "docker-archive:FILE[:NAME]; repeatable.",
 )
+@tls_option
+@authfile_option
 @progress_option
 @format_option
 @click.pass_obj
@@ -175,6 +240,8 @@ def build_command(
     target: str | None,
     network: str,
     outputs: tuple[str, ...],
+    tls_verify: bool,
+    authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
@@ -206,7 +273,10 @@ def build_command(
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
     )
-    with progress_sink(progress) as sink, _resolver(store) as resolver:
+    with (
+        progress_sink(progress) as sink,
+        _resolver(store, tls_verify=tls_verify, authfile=authfile, progress=sink) as resolver,
+    ):
         builder = Builder(store, resolver, progress=sink)
         result = builder.build(options)
         for name in names:

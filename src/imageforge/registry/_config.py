@@ -6,6 +6,7 @@ service = "imageforge-registry"
 max_manifest_bytes = 4194304
 token_lifetime = 300
 db = "postgresql://registry@db.example/registry"   # default: SQLite in the data directory
+token_realm = "https://auth.example/token"  # default: /token on the registry itself
 
 [[projects]]
 name = "team"
@@ -56,6 +57,9 @@ class RegistryConfig:
     max_manifest_bytes: int = 4 << 20
     token_lifetime: int = 300
     db: str | None = None  # a postgresql:// URL; None: meta.db (SQLite) in data_dir
+    # Where 401 challenges send clients for tokens, as Docker Hub sends them to another
+    # host: a second server on the same metadata serves /token there. None: this server.
+    token_realm: str | None = None
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -79,6 +83,15 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
         if db is not None and not isinstance(db, str):
             raise InvalidArgument("[registry] db is not a string (a URL)", location=where)
         cfg.db = db
+        realm = reg.get("token_realm")
+        if realm is not None and (
+            not isinstance(realm, str) or not realm.startswith(("http://", "https://"))
+        ):
+            raise InvalidArgument(
+                f"[registry] token_realm {realm!r} is not an http:// or https:// URL",
+                location=where,
+            )
+        cfg.token_realm = realm
         for u in doc.get("users", []):
             env = str(u["password_env"])
             if env not in os.environ:

@@ -50,6 +50,7 @@ def open_registry(
         tokens=TokenIssuer(meta, config.service, config.token_lifetime),
         authorizer=Authorizer(meta),
         max_manifest_bytes=config.max_manifest_bytes,
+        token_realm=config.token_realm,
         push_gate=push_gate,
         pull_gate=pull_gate,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from imageforge.oci import (
     Digest,
     Image,
     ImageIndex,
+    Layer,
     Platform,
     host_platform,
     media,
@@ -121,8 +123,25 @@ def select_platform(obj: Image | ImageIndex, platform: Platform | None = None) -
     raise NotFound(f"index {obj.digest} has no image for {wanted}")
 
 
-def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink) -> None:
-    """Every blob ``obj`` needs, children first, the manifest last."""
+def _copy_layer(i: int, layer: Layer, sink: BlobSink, progress: ProgressSink) -> None:
+    key = f"layer-{layer.digest}"
+    progress.start(key, f"copying layer {i + 1} {layer.digest.short}", layer.size, "bytes")
+    try:
+        if isinstance(layer, BlobLayer) and sink.verifies:
+            opened = layer.open_unverified()
+        else:
+            opened = layer.open_compressed()
+        with opened as src:
+            sink.put(layer.digest, layer.size, src, progress=progress, key=key)
+    except BaseException:
+        progress.done(key, failed=True)
+        raise
+    progress.done(key)
+
+
+def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink, jobs: int = 1) -> None:
+    """Every blob ``obj`` needs, children first, the manifest last; up to ``jobs`` layers
+    of an image at once (a registry source streams each over its own connection)."""
     if isinstance(obj, ImageIndex):
         for desc in obj.manifest().manifests:
             child: Image | ImageIndex = (
@@ -130,29 +149,33 @@ def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink) -> No
                 if media.is_index(desc.media_type)
                 else obj.image(desc.digest)
             )
-            _push(child, sink, progress)
+            _push(child, sink, progress, jobs)
     else:
         manifest = obj.manifest()
         raw_config = obj.raw_config()
         if not sink.has(manifest.config.digest):
             sink.put(manifest.config.digest, len(raw_config), io.BytesIO(raw_config))
+        todo: dict[Digest, tuple[int, Layer]] = {}
         for i, layer in enumerate(obj.layers()):
+            if layer.digest in todo:
+                continue
             if sink.has(layer.digest):
                 progress.note(f"layer {i + 1}: {layer.digest.short} already present")
                 continue
-            key = f"layer-{layer.digest}"
-            progress.start(key, f"copying layer {i + 1} {layer.digest.short}", layer.size, "bytes")
+            todo[layer.digest] = (i, layer)
+        if jobs <= 1 or len(todo) <= 1:
+            for i, layer in todo.values():
+                _copy_layer(i, layer, sink, progress)
+        else:
+            pool = ThreadPoolExecutor(max_workers=jobs)
             try:
-                if isinstance(layer, BlobLayer) and sink.verifies:
-                    opened = layer.open_unverified()
-                else:
-                    opened = layer.open_compressed()
-                with opened as src:
-                    sink.put(layer.digest, layer.size, src, progress=progress, key=key)
-            except BaseException:
-                progress.done(key, failed=True)
-                raise
-            progress.done(key)
+                futures = [
+                    pool.submit(_copy_layer, i, layer, sink, progress) for i, layer in todo.values()
+                ]
+                for fut in futures:
+                    fut.result()
+            finally:  # after a failure, layers not started are not started at all
+                pool.shutdown(wait=True, cancel_futures=True)
     raw = obj.raw_manifest()
     if not sink.has(obj.digest):
         sink.put(obj.digest, len(raw), io.BytesIO(raw))
@@ -214,12 +237,17 @@ def _all_images(index: ImageIndex) -> list[Image]:
     return out
 
 
-def _to_store(obj: Image | ImageIndex, store: Store, name: str, progress: ProgressSink) -> None:
+def _to_store(
+    obj: Image | ImageIndex, store: Store, name: str, progress: ProgressSink, jobs: int = 1
+) -> None:
     with store.writing():
         sink = StoreBlobSink(store)
         try:
-            _push(obj, sink, progress)
-            _check_layers(obj, set(sink.added), progress)
+            _push(obj, sink, progress, jobs)
+            # Checked as stored, not from the source again (a registry would be asked
+            # for every layer twice).
+            stored = open_image_or_index(store.blobs.open, _descriptor(obj))
+            _check_layers(stored, set(sink.added), progress)
         except BaseException:
             # Nothing names what this copy added: take it away again.
             for digest in sink.added:
@@ -251,24 +279,26 @@ def write_image(
     *,
     progress: ProgressSink = NULL_PROGRESS,
     platform: Platform | None = None,
+    jobs: int = 1,
 ) -> CopyResult:
     """Write an image or index held in memory (a build result, a mutated image) to any
-    sink; ``copy`` is ``open_source`` followed by this."""
+    sink; ``copy`` is ``open_source`` followed by this. ``jobs`` layers are copied at
+    once into the store or a layout."""
     dref = parse_transport_ref(dst) if isinstance(dst, str) else dst
     if dref.transport == "store":
         if store is None:
             raise InvalidArgument(f"{dref}: no local store given")
-        _to_store(obj, store, dref.path, progress)
+        _to_store(obj, store, dref.path, progress, jobs)
     elif dref.transport == "oci":
         root = Path(dref.path)
-        _push(obj, DirBlobSink(root), progress)
+        _push(obj, DirBlobSink(root), progress, jobs)
         add_to_index(root, _descriptor(obj), dref.tag)
     elif dref.transport == "oci-archive":
         dest = Path(dref.path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
             layout = Path(tmp)
-            _push(obj, DirBlobSink(layout), progress)
+            _push(obj, DirBlobSink(layout), progress, jobs)
             add_to_index(layout, _descriptor(obj), dref.tag)
             members: list[tuple[str, Path | bytes]] = [
                 ("oci-layout", layout / "oci-layout"),

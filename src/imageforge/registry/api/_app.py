@@ -67,6 +67,7 @@ class RegistryState:
     tokens: TokenIssuer
     authorizer: Authorizer
     max_manifest_bytes: int = 4 << 20
+    token_realm: str | None = None  # None: /token on this server
     push_gate: Gate | None = None
     pull_gate: Gate | None = None
     _basic_cache: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -134,7 +135,7 @@ class _Auth:
         self.state = state
 
     def challenge(self, request: Request, scopes: list[Access], error: str | None) -> ApiError:
-        realm = f"{request.url.scheme}://{request.url.netloc}/token"
+        realm = self.state.token_realm or f"{request.url.scheme}://{request.url.netloc}/token"
         header = f'Bearer realm="{realm}",service="{self.state.tokens.service}"'
         if scopes:
             scope = " ".join(f"{a.type}:{a.name}:{','.join(sorted(a.actions))}" for a in scopes)
