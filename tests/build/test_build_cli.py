@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -375,7 +376,11 @@ def test_inspect_text_shows_build_commands_verbatim(tmp_path: Path, store_with_b
 def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base: Path) -> None:
     # Stage "listener" waits for stage "talker" over loopback: run one after the other,
     # the listener would give up (timeout 60) and the build would fail.
-    port = 19000 + os.getpid() % 1000
+    # A port the kernel just handed out and freed: another process is unlikely to take
+    # it in the next seconds (a fixed pid-derived port collided with parallel test runs).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     ctx = _context(
         tmp_path,
         "FROM busybox AS listener\n"
