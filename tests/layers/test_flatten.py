@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 
@@ -159,3 +160,10 @@ def test_directories_only_implied_by_their_files_are_removed_and_replaced_whole(
     second = list(walk_layers(image))[1]
     assert {n.path for n in second.removed} == {"x/y/z", "p/q"}
     assert sorted(flatten(image)) == ["keep/k", "p"]
+
+
+def test_read_returns_the_whole_of_a_file_bigger_than_one_decompressed_chunk() -> None:
+    # Incompressible bytes: gzip hands them back in pieces smaller than the file.
+    big = os.urandom(3 << 20) + b"tail"
+    view = flatten(_image([("big", F, big), ("after", F, b"x")]))
+    assert view.read("big") == big

@@ -327,8 +327,14 @@ class LayerReader:
         self._finalize()
 
     def read(self, n: int = -1, /) -> bytes:
-        """Content of the current entry: at most ``n`` bytes, b"" at its end."""
-        if n < 0 or n > self._left:
+        """Content of the current entry: at most ``n`` bytes, b"" at its end; with
+        ``n < 0`` all that is left of it (as ``io`` reads to EOF), never a short read."""
+        if n < 0:
+            parts = []
+            while chunk := self.read(CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        if n > self._left:
             n = self._left
         if n == 0:
             return b""
