@@ -5,7 +5,8 @@
 from imageforge.sbom._cataloger import Cataloger
 from imageforge.sbom.catalogers._apk import ApkCataloger
 from imageforge.sbom.catalogers._dpkg import DpkgCataloger
+from imageforge.sbom.catalogers._rpm import RpmCataloger
 
-__all__ = ["ALL_CATALOGERS", "ApkCataloger", "DpkgCataloger"]
+__all__ = ["ALL_CATALOGERS", "ApkCataloger", "DpkgCataloger", "RpmCataloger"]
 
-ALL_CATALOGERS: tuple[Cataloger, ...] = (DpkgCataloger(), ApkCataloger())
+ALL_CATALOGERS: tuple[Cataloger, ...] = (DpkgCataloger(), ApkCataloger(), RpmCataloger())

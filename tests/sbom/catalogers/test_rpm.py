@@ -1,0 +1,174 @@
+"""The rpm cataloger over an rpmdb.sqlite made by Debian's rpm (rpmbuild of two tiny
+noarch packages, installed into a root), checked against ``rpm -qa``."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from imageforge.sbom import DirFiles, generate
+from imageforge.sbom.catalogers._rpmheader import HeaderError, parse_header
+from tests.conftest import need_binary
+from tests.sbom.conftest import build_image, tree_spec
+
+SPECS = {
+    "libfoo": """\
+Name: libfoo
+Version: 1.2
+Release: 3.fc40
+Epoch: 2
+Summary: a library
+License: MIT
+Vendor: Fedora Project
+BuildArch: noarch
+Provides: libfoo.so.1
+%description
+a library
+%install
+mkdir -p %{buildroot}/usr/lib
+echo foo > %{buildroot}/usr/lib/libfoo.txt
+%files
+/usr/lib/libfoo.txt
+""",
+    "hello": """\
+Name: hello
+Version: 0.9
+Release: 1
+Summary: says hello
+License: GPLv2+
+BuildArch: noarch
+Requires: libfoo.so.1
+%description
+hello
+%install
+mkdir -p %{buildroot}/usr/bin
+echo hi > %{buildroot}/usr/bin/hello
+%files
+/usr/bin/hello
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def rpm_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_binary("rpmbuild")
+    work = tmp_path_factory.mktemp("rpm")
+    for name, spec in SPECS.items():
+        (work / f"{name}.spec").write_text(spec)
+        subprocess.run(
+            ["rpmbuild", "--define", f"_topdir {work / 'top'}", "-bb", str(work / f"{name}.spec")],
+            check=True,
+            capture_output=True,
+        )
+    root = work / "root"
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run([*rpm, "--initdb"], check=True, capture_output=True)
+    rpms = sorted(str(p) for p in (work / "top/RPMS/noarch").glob("*.rpm"))
+    subprocess.run([*rpm, "-i", "--nodeps", "--noscripts", *rpms], check=True, capture_output=True)
+    (root / "etc").mkdir(exist_ok=True)
+    (root / "etc/os-release").write_text('ID=fedora\nVERSION_ID=40\nNAME="Fedora Linux"\n')
+    return root
+
+
+def _rpm_qa(root: Path) -> set[tuple[str, str]]:
+    out = subprocess.run(
+        [
+            "rpm",
+            "--root",
+            str(root),
+            "--dbpath",
+            "/var/lib/rpm",
+            "-qa",
+            "--qf",
+            "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {(n, v) for n, v in (line.split("\t") for line in out.splitlines())}
+
+
+def test_sqlite_rpmdb_equals_rpm_qa(rpm_root: Path) -> None:
+    assert (rpm_root / "var/lib/rpm/rpmdb.sqlite").is_file()
+    sbom = generate(DirFiles(rpm_root))
+    assert {(p.name, p.version) for p in sbom.packages} == _rpm_qa(rpm_root)
+    pkgs = {p.name: p for p in sbom.packages}
+    libfoo, hello = pkgs["libfoo"], pkgs["hello"]
+    assert libfoo.version == "2:1.2-3.fc40"
+    assert libfoo.purl == (
+        "pkg:rpm/fedora/libfoo@1.2-3.fc40?arch=noarch&distro=fedora-40&epoch=2"
+        "&upstream=libfoo-1.2-3.fc40.src.rpm"
+    )
+    assert libfoo.files == ("usr/lib/libfoo.txt",) and libfoo.licenses == ("MIT",)
+    assert libfoo.supplier == "Fedora Project"
+    assert libfoo.cpes == ("cpe:2.3:a:fedora:libfoo:1.2-3.fc40:*:*:*:*:*:*:*",)
+    assert hello.licenses == ("GPLv2+",)  # not an SPDX id: kept as stated
+    assert hello.depends_on == ("libfoo",)  # through libfoo's Provides
+    assert [(r.parent, r.child) for r in sbom.relationships] == [(hello.id, libfoo.id)]
+    assert hello.evidence[0].path == "var/lib/rpm/rpmdb.sqlite"
+    assert sbom.warnings == []
+
+
+def test_from_an_image(rpm_root: Path) -> None:
+    image = build_image(tree_spec(rpm_root))
+    sbom = generate(image)
+    assert {(p.name, p.version) for p in sbom.packages} == _rpm_qa(rpm_root)
+    assert {p.evidence[0].layer for p in sbom.packages} == {str(image.layers()[0].digest)}
+
+
+def test_damaged_header_and_database(rpm_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(rpm_root, root, symlinks=True)
+    db = root / "var/lib/rpm/rpmdb.sqlite"
+    conn = sqlite3.connect(db)
+    hnum, blob = conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchone()
+    conn.execute("UPDATE Packages SET blob = ? WHERE hnum = ?", (blob[:40], hnum))
+    conn.commit()
+    conn.close()
+    sbom = generate(DirFiles(root))
+    assert len(sbom.packages) == 1
+    assert len(sbom.warnings) == 1
+    assert sbom.warnings[0].startswith(f"var/lib/rpm/rpmdb.sqlite: package {hnum}: damaged header")
+    db.write_bytes(b"not a database" * 100)
+    for extra in root.glob("var/lib/rpm/rpmdb.sqlite-*"):
+        extra.unlink()
+    sbom = generate(DirFiles(root))
+    assert sbom.packages == []
+    assert sbom.warnings[0].startswith("var/lib/rpm/rpmdb.sqlite: not a readable rpmdb.sqlite")
+
+
+def test_older_formats_are_named_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "usr/lib/sysimage/rpm").mkdir(parents=True)
+    (tmp_path / "usr/lib/sysimage/rpm/Packages.db").write_bytes(b"RpmP" + bytes(60))
+    sbom = generate(DirFiles(tmp_path))
+    assert sbom.warnings == [
+        "usr/lib/sysimage/rpm/Packages.db: ndb rpmdb is not read yet; its packages are missing"
+    ]
+
+
+def _header(entries: list[tuple[int, int, int, int]], data: bytes) -> bytes:
+    import struct
+
+    head = struct.pack(">II", len(entries), len(data))
+    return head + b"".join(struct.pack(">IIiI", *e) for e in entries) + data
+
+
+def test_header_parser_reads_and_refuses_damage() -> None:
+    good = _header([(1000, 6, 0, 1), (1003, 4, 4, 1)], b"abc\0\0\0\0\7")
+    assert parse_header(good).values == {1000: "abc", 1003: (7,)}
+    for blob in (
+        b"",
+        b"\0\0\0\1",  # counts cut short
+        b"\0\0\0\1\0\0\0\0",  # one entry announced, none there
+        _header([(1000, 6, 0, 1)], b"abcd"),  # a string without its NUL
+        _header([(1003, 4, 2, 1)], b"abcd"),  # an integer past the data
+        _header([(1000, 6, -5, 1)], b"abc\0"),  # a negative offset
+        b"\0\1\0\0\0\0\0\0",  # 65536 entries: over rpm's limit
+    ):
+        with pytest.raises(HeaderError):
+            parse_header(blob)
