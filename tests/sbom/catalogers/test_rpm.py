@@ -142,13 +142,75 @@ def test_damaged_header_and_database(rpm_root: Path, tmp_path: Path) -> None:
     assert sbom.warnings[0].startswith("var/lib/rpm/rpmdb.sqlite: not a readable rpmdb.sqlite")
 
 
-def test_older_formats_are_named_not_ignored(tmp_path: Path) -> None:
-    (tmp_path / "usr/lib/sysimage/rpm").mkdir(parents=True)
-    (tmp_path / "usr/lib/sysimage/rpm/Packages.db").write_bytes(b"RpmP" + bytes(60))
+def test_berkeley_db_is_named_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "var/lib/rpm").mkdir(parents=True)
+    (tmp_path / "var/lib/rpm/Packages").write_bytes(bytes(4096))
     sbom = generate(DirFiles(tmp_path))
     assert sbom.warnings == [
-        "usr/lib/sysimage/rpm/Packages.db: ndb rpmdb is not read yet; its packages are missing"
+        "var/lib/rpm/Packages: Berkeley DB rpmdb is not read yet; its packages are missing"
     ]
+
+
+def _ndb(blobs: list[bytes]) -> bytes:
+    """An ndb Packages.db holding ``blobs``, laid out as rpm's ndb backend writes it
+    (Debian's rpm is built without ndb, so the real headers are framed here)."""
+    import struct
+    import zlib
+
+    slots = bytearray(4096)
+    struct.pack_into(
+        "<IIIII",
+        slots,
+        0,
+        int.from_bytes(b"RpmP", "little"),
+        0,  # version
+        1,  # generation
+        1,  # slot pages
+        len(blobs) + 1,  # next pkgidx
+    )
+    for off in range(32, 4096, 16):
+        struct.pack_into("<I", slots, off, int.from_bytes(b"Slot", "little"))
+    data = bytearray()
+    blk = 4096 // 16
+    for i, blob in enumerate(blobs, 1):
+        blkcnt = (16 + len(blob) + 12 + 15) // 16
+        head = struct.pack("<IIII", int.from_bytes(b"BlbS", "little"), i, 0, len(blob))
+        body = head + blob + bytes(blkcnt * 16 - 16 - len(blob) - 12)
+        tail = struct.pack("<III", zlib.adler32(body), len(blob), int.from_bytes(b"BlbE", "little"))
+        struct.pack_into(
+            "<IIII", slots, 32 + 16 * (i - 1), int.from_bytes(b"Slot", "little"), i, blk, blkcnt
+        )
+        data += body + tail
+        blk += blkcnt
+    return bytes(slots) + bytes(data)
+
+
+def test_ndb_rpmdb(rpm_root: Path, tmp_path: Path) -> None:
+    conn = sqlite3.connect(rpm_root / "var/lib/rpm/rpmdb.sqlite")
+    blobs = [b for (b,) in conn.execute("SELECT blob FROM Packages ORDER BY hnum")]
+    conn.close()
+    root = tmp_path / "root"
+    (root / "usr/lib/sysimage/rpm").mkdir(parents=True)
+    ndb = root / "usr/lib/sysimage/rpm/Packages.db"
+    ndb.write_bytes(_ndb(blobs))
+    sbom = generate(DirFiles(root))
+    assert {(p.name, p.version) for p in sbom.packages} == _rpm_qa(rpm_root)
+    assert {p.evidence[0].path for p in sbom.packages} == {"usr/lib/sysimage/rpm/Packages.db"}
+    assert len(sbom.relationships) == 1 and sbom.warnings == []
+    raw = bytearray(ndb.read_bytes())
+    raw[4096 + 100] ^= 0xFF  # inside the first blob
+    ndb.write_bytes(bytes(raw))
+    sbom = generate(DirFiles(root))
+    assert len(sbom.packages) == 1
+    assert sbom.warnings == [
+        "usr/lib/sysimage/rpm/Packages.db: package 1: blob checksum (adler32) does not match; "
+        "skipped"
+    ]
+    ndb.write_bytes(b"RpmP" + bytes(100))
+    sbom = generate(DirFiles(root))
+    assert sbom.packages == [] and sbom.warnings[0].startswith(
+        "usr/lib/sysimage/rpm/Packages.db: not a readable ndb rpmdb: "
+    )
 
 
 def _header(entries: list[tuple[int, int, int, int]], data: bytes) -> bytes:

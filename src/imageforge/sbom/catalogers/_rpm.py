@@ -1,12 +1,11 @@
-"""RPM packages from the rpmdb: ``rpmdb.sqlite`` (rpm >= 4.16, Fedora, RHEL 9,
-openSUSE) under ``var/lib/rpm`` or ``usr/lib/sysimage/rpm``. Each row of its
-``Packages`` table is a header blob (:mod:`._rpmheader`).
+"""RPM packages from the rpmdb under ``var/lib/rpm`` or ``usr/lib/sysimage/rpm``:
+``rpmdb.sqlite`` (rpm >= 4.16: Fedora, RHEL 9) or ``Packages.db`` (ndb: SUSE,
+:mod:`._rpmndb`). Each package is a header blob (:mod:`._rpmheader`).
 
 The database is copied (with its ``-wal`` journal, whose pages may not be checkpointed
 yet) into a private temporary directory and opened there with the standard library's
-sqlite3, so the target is never written to. The older ndb (``Packages.db``) and
-Berkeley DB (``Packages``) formats are not read yet: a file in either format gets a
-warning saying so."""
+sqlite3, so the target is never written to. The Berkeley DB format (``Packages``,
+RHEL <= 8, older SUSE) is not read yet: such a file gets a warning saying so."""
 
 from __future__ import annotations
 
@@ -23,12 +22,14 @@ from imageforge.sbom._licenses import normalize_license
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom._resolve import resolve_path
 from imageforge.sbom.catalogers._rpmheader import Header, HeaderError, parse_header, tags
+from imageforge.sbom.catalogers._rpmndb import ndb_blobs
 
 __all__ = ["RpmCataloger"]
 
 DB_DIRS = ("var/lib/rpm/", "usr/lib/sysimage/rpm/")
 SQLITE = "rpmdb.sqlite"
-UNSUPPORTED = {"Packages.db": "ndb", "Packages": "Berkeley DB"}
+NDB = "Packages.db"
+UNSUPPORTED = {"Packages": "Berkeley DB"}
 MAX_DB = 1 << 30
 _WANTED = frozenset(
     {
@@ -97,6 +98,11 @@ class RpmCataloger:
             if real is not None and info is not None and info.kind == "file":
                 packages.extend(self._sqlite(files, real, info.size, warn))
                 continue
+            real = resolve_path(files.info, directory + NDB)
+            info = None if real is None else files.info(real)
+            if real is not None and info is not None and info.kind == "file":
+                packages.extend(self._ndb(files, real, info.size, warn))
+                continue
             for name, kind in UNSUPPORTED.items():
                 if files.info(directory + name) is not None:
                     warn(
@@ -124,6 +130,24 @@ class RpmCataloger:
             except sqlite3.Error as exc:
                 warn(path, f"not a readable rpmdb.sqlite: {exc}")
                 return []
+        return self._packages(files, path, headers)
+
+    def _ndb(self, files: Files, path: str, size: int, warn: Warn) -> list[Package]:
+        headers: list[Header] = []
+        try:
+            with files.open(path) as stream:
+                for pkgidx, blob in ndb_blobs(stream, size):
+                    if isinstance(blob, HeaderError):
+                        warn(path, f"package {pkgidx}: {blob}; skipped")
+                        continue
+                    try:
+                        headers.append(parse_header(blob, _WANTED))
+                    except HeaderError as exc:
+                        warn(path, f"package {pkgidx}: damaged header: {exc}; skipped")
+        except HeaderError as exc:
+            warn(path, f"not a readable ndb rpmdb: {exc}")
+        except (ImageforgeError, OSError) as exc:
+            warn(path, f"cannot read: {exc}")
         return self._packages(files, path, headers)
 
     def _rows(self, db: Path, path: str, warn: Warn) -> Iterator[Header]:
