@@ -142,12 +142,46 @@ def test_damaged_header_and_database(rpm_root: Path, tmp_path: Path) -> None:
     assert sbom.warnings[0].startswith("var/lib/rpm/rpmdb.sqlite: not a readable rpmdb.sqlite")
 
 
-def test_berkeley_db_is_named_not_ignored(tmp_path: Path) -> None:
-    (tmp_path / "var/lib/rpm").mkdir(parents=True)
-    (tmp_path / "var/lib/rpm/Packages").write_bytes(bytes(4096))
-    sbom = generate(DirFiles(tmp_path))
+def _blobs(rpm_root: Path) -> list[tuple[int, bytes]]:
+    conn = sqlite3.connect(rpm_root / "var/lib/rpm/rpmdb.sqlite")
+    rows = [(h, b) for h, b in conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum")]
+    conn.close()
+    return rows
+
+
+def test_berkeley_db_rpmdb_made_by_libdb(rpm_root: Path, tmp_path: Path) -> None:
+    need_binary("db5.3_load")
+    lines = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
+    for hnum, blob in _blobs(rpm_root):
+        lines += [" " + hnum.to_bytes(4, "little").hex(), " " + blob.hex()]
+    lines.append("DATA=END")
+    (tmp_path / "dump").write_text("\n".join(lines) + "\n")
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    packages = root / "var/lib/rpm/Packages"
+    subprocess.run(["db5.3_load", "-f", str(tmp_path / "dump"), str(packages)], check=True)
+    sbom = generate(DirFiles(root))
+    assert {(p.name, p.version) for p in sbom.packages} == _rpm_qa(rpm_root)
+    assert {p.evidence[0].path for p in sbom.packages} == {"var/lib/rpm/Packages"}
+    assert sbom.warnings == []
+    image = build_image(tree_spec(root))
+    assert [p.name for p in generate(image).packages] == ["hello", "libfoo"]
+    raw = bytearray(packages.read_bytes())
+    overflow = next(n for n in range(1, len(raw) // 4096) if raw[n * 4096 + 25] == 7)
+    raw[overflow * 4096 + 25] = 0  # one blob's first overflow page loses its type
+    packages.write_bytes(bytes(raw))
+    sbom = generate(DirFiles(root))
+    assert len(sbom.packages) == 1 and len(sbom.warnings) == 1
+    assert sbom.warnings[0].startswith("var/lib/rpm/Packages: hash page ")
+    assert sbom.warnings[0].endswith(
+        f"page {overflow} in an overflow chain is not an overflow page; skipped"
+    )
+    raw[12:16] = bytes(4)  # the hash magic
+    packages.write_bytes(bytes(raw))
+    sbom = generate(DirFiles(root))
+    assert sbom.packages == []
     assert sbom.warnings == [
-        "var/lib/rpm/Packages: Berkeley DB rpmdb is not read yet; its packages are missing"
+        "var/lib/rpm/Packages: not a readable rpmdb: no Berkeley DB hash magic"
     ]
 
 
@@ -186,9 +220,7 @@ def _ndb(blobs: list[bytes]) -> bytes:
 
 
 def test_ndb_rpmdb(rpm_root: Path, tmp_path: Path) -> None:
-    conn = sqlite3.connect(rpm_root / "var/lib/rpm/rpmdb.sqlite")
-    blobs = [b for (b,) in conn.execute("SELECT blob FROM Packages ORDER BY hnum")]
-    conn.close()
+    blobs = [b for _, b in _blobs(rpm_root)]
     root = tmp_path / "root"
     (root / "usr/lib/sysimage/rpm").mkdir(parents=True)
     ndb = root / "usr/lib/sysimage/rpm/Packages.db"
@@ -209,7 +241,7 @@ def test_ndb_rpmdb(rpm_root: Path, tmp_path: Path) -> None:
     ndb.write_bytes(b"RpmP" + bytes(100))
     sbom = generate(DirFiles(root))
     assert sbom.packages == [] and sbom.warnings[0].startswith(
-        "usr/lib/sysimage/rpm/Packages.db: not a readable ndb rpmdb: "
+        "usr/lib/sysimage/rpm/Packages.db: not a readable rpmdb: "
     )
 
 

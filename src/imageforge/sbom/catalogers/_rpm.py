@@ -1,19 +1,20 @@
 """RPM packages from the rpmdb under ``var/lib/rpm`` or ``usr/lib/sysimage/rpm``:
-``rpmdb.sqlite`` (rpm >= 4.16: Fedora, RHEL 9) or ``Packages.db`` (ndb: SUSE,
-:mod:`._rpmndb`). Each package is a header blob (:mod:`._rpmheader`).
+``rpmdb.sqlite`` (rpm >= 4.16: Fedora, RHEL 9), ``Packages.db`` (ndb: SUSE,
+:mod:`._rpmndb`) or ``Packages`` (Berkeley DB: RHEL <= 8, :mod:`._rpmbdb`). Each
+package is a header blob (:mod:`._rpmheader`).
 
 The database is copied (with its ``-wal`` journal, whose pages may not be checkpointed
 yet) into a private temporary directory and opened there with the standard library's
-sqlite3, so the target is never written to. The Berkeley DB format (``Packages``,
-RHEL <= 8, older SUSE) is not read yet: such a file gets a warning saying so."""
+sqlite3, so the target is never written to."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from imageforge.errors import ImageforgeError
 from imageforge.sbom._files import FileInfo, Files, Warn
@@ -21,6 +22,7 @@ from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._licenses import normalize_license
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom._resolve import resolve_path
+from imageforge.sbom.catalogers._rpmbdb import bdb_blobs
 from imageforge.sbom.catalogers._rpmheader import Header, HeaderError, parse_header, tags
 from imageforge.sbom.catalogers._rpmndb import ndb_blobs
 
@@ -29,7 +31,7 @@ __all__ = ["RpmCataloger"]
 DB_DIRS = ("var/lib/rpm/", "usr/lib/sysimage/rpm/")
 SQLITE = "rpmdb.sqlite"
 NDB = "Packages.db"
-UNSUPPORTED = {"Packages": "Berkeley DB"}
+BDB = "Packages"
 MAX_DB = 1 << 30
 _WANTED = frozenset(
     {
@@ -51,6 +53,19 @@ _WANTED = frozenset(
         tags.MODULARITYLABEL,
     }
 )
+
+
+_BlobReader = Callable[[BinaryIO, int], Iterator[tuple[str, "bytes | HeaderError"]]]
+
+
+def _read_ndb(stream: BinaryIO, size: int) -> Iterator[tuple[str, bytes | HeaderError]]:
+    for pkgidx, blob in ndb_blobs(stream, size):
+        yield f"package {pkgidx}", blob
+
+
+def _read_bdb(stream: BinaryIO, size: int) -> Iterator[tuple[str, bytes | HeaderError]]:
+    for page, blob in bdb_blobs(stream):
+        yield f"hash page {page}", blob
 
 
 def _db_file(path: str) -> str | None:
@@ -87,7 +102,7 @@ class RpmCataloger:
 
     def wants(self, info: FileInfo) -> bool:
         name = _db_file(info.path)
-        return name is not None and (name in (SQLITE, f"{SQLITE}-wal") or name in UNSUPPORTED)
+        return name in (SQLITE, f"{SQLITE}-wal", NDB, BDB)
 
     def catalog(self, files: Files, warn: Warn) -> Iterable[Package]:
         packages: list[Package] = []
@@ -98,16 +113,12 @@ class RpmCataloger:
             if real is not None and info is not None and info.kind == "file":
                 packages.extend(self._sqlite(files, real, info.size, warn))
                 continue
-            real = resolve_path(files.info, directory + NDB)
-            info = None if real is None else files.info(real)
-            if real is not None and info is not None and info.kind == "file":
-                packages.extend(self._ndb(files, real, info.size, warn))
-                continue
-            for name, kind in UNSUPPORTED.items():
-                if files.info(directory + name) is not None:
-                    warn(
-                        directory + name, f"{kind} rpmdb is not read yet; its packages are missing"
-                    )
+            for name, reader in ((NDB, _read_ndb), (BDB, _read_bdb)):
+                real = resolve_path(files.info, directory + name)
+                info = None if real is None else files.info(real)
+                if real is not None and info is not None and info.kind == "file":
+                    packages.extend(self._blobs(files, real, info.size, reader, warn))
+                    break
         return packages
 
     def _sqlite(self, files: Files, path: str, size: int, warn: Warn) -> list[Package]:
@@ -132,20 +143,22 @@ class RpmCataloger:
                 return []
         return self._packages(files, path, headers)
 
-    def _ndb(self, files: Files, path: str, size: int, warn: Warn) -> list[Package]:
+    def _blobs(
+        self, files: Files, path: str, size: int, reader: _BlobReader, warn: Warn
+    ) -> list[Package]:
         headers: list[Header] = []
         try:
             with files.open(path) as stream:
-                for pkgidx, blob in ndb_blobs(stream, size):
+                for where, blob in reader(stream, size):
                     if isinstance(blob, HeaderError):
-                        warn(path, f"package {pkgidx}: {blob}; skipped")
+                        warn(path, f"{where}: {blob}; skipped")
                         continue
                     try:
                         headers.append(parse_header(blob, _WANTED))
                     except HeaderError as exc:
-                        warn(path, f"package {pkgidx}: damaged header: {exc}; skipped")
+                        warn(path, f"{where}: damaged header: {exc}; skipped")
         except HeaderError as exc:
-            warn(path, f"not a readable ndb rpmdb: {exc}")
+            warn(path, f"not a readable rpmdb: {exc}")
         except (ImageforgeError, OSError) as exc:
             warn(path, f"cannot read: {exc}")
         return self._packages(files, path, headers)
