@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster).
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
-	binfmt-support util-linux iproute2 postgresql
+	binfmt-support util-linux iproute2 postgresql rpm db5.3-util
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs

@@ -167,3 +167,20 @@ def test_read_returns_the_whole_of_a_file_bigger_than_one_decompressed_chunk() -
     big = os.urandom(3 << 20) + b"tail"
     view = flatten(_image([("big", F, big), ("after", F, b"x")]))
     assert view.read("big") == big
+
+
+def test_read_layer_closes_the_blob_it_opened() -> None:
+    from imageforge.layers import read_layer
+
+    out = io.BytesIO()
+    info = write_layer([(Entry("a", EntryType.FILE, size=1), b"x")], out, compression="gzip")
+    opened: list[io.BytesIO] = []
+
+    def opener(_: Digest) -> io.BytesIO:
+        opened.append(io.BytesIO(out.getvalue()))
+        return opened[-1]
+
+    layer = BlobLayer(Descriptor(info.media_type, info.digest, info.size), info.diff_id, opener)
+    with read_layer(layer, 0) as reader:
+        assert [e.path for e in reader] == ["a"]
+    assert len(opened) == 1 and opened[0].closed

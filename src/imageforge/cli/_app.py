@@ -59,6 +59,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "ls-tags": ("_remote",),
     "parse": ("_parse",),
     "registry": ("_registry", "_registry_admin"),
+    "sbom": ("_sbom",),
     "system": ("_system",),
 }
 

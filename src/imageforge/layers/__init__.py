@@ -53,6 +53,7 @@ from imageforge.layers._flatten import (
     Merger,
     flatten,
     layer_entries,
+    layer_name,
     read_layer,
     walk_layers,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "extract_layers",
     "flatten",
     "layer_entries",
+    "layer_name",
     "media_type_for",
     "new_compressor",
     "normalize_path",
