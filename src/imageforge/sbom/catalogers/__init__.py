@@ -1,0 +1,12 @@
+"""The catalogers, one module per ecosystem, each a :class:`~imageforge.sbom.Cataloger`:
+Python, npm, Go binaries, Java archives, Rust (cargo-auditable) and Ruby.
+``ALL_CATALOGERS`` is the list the SBOM run uses by default."""
+
+from imageforge.sbom._cataloger import Cataloger
+from imageforge.sbom.catalogers._python import PythonCataloger
+
+__all__ = ["ALL_CATALOGERS", "PythonCataloger"]
+
+ALL_CATALOGERS: list[Cataloger] = [
+    PythonCataloger(),
+]
