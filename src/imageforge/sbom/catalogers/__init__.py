@@ -3,10 +3,12 @@ Python, npm, Go binaries, Java archives, Rust (cargo-auditable) and Ruby.
 ``ALL_CATALOGERS`` is the list the SBOM run uses by default."""
 
 from imageforge.sbom._cataloger import Cataloger
+from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
 
-__all__ = ["ALL_CATALOGERS", "PythonCataloger"]
+__all__ = ["ALL_CATALOGERS", "NpmCataloger", "PythonCataloger"]
 
 ALL_CATALOGERS: list[Cataloger] = [
     PythonCataloger(),
+    NpmCataloger(),
 ]
