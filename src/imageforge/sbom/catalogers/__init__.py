@@ -3,12 +3,14 @@ Python, npm, Go binaries, Java archives, Rust (cargo-auditable) and Ruby.
 ``ALL_CATALOGERS`` is the list the SBOM run uses by default."""
 
 from imageforge.sbom._cataloger import Cataloger
+from imageforge.sbom.catalogers._go import GoCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
 
-__all__ = ["ALL_CATALOGERS", "NpmCataloger", "PythonCataloger"]
+__all__ = ["ALL_CATALOGERS", "GoCataloger", "NpmCataloger", "PythonCataloger"]
 
 ALL_CATALOGERS: list[Cataloger] = [
     PythonCataloger(),
     NpmCataloger(),
+    GoCataloger(),
 ]
