@@ -4,13 +4,15 @@ Python, npm, Go binaries, Java archives, Rust (cargo-auditable) and Ruby.
 
 from imageforge.sbom._cataloger import Cataloger
 from imageforge.sbom.catalogers._go import GoCataloger
+from imageforge.sbom.catalogers._java import JavaCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
 
-__all__ = ["ALL_CATALOGERS", "GoCataloger", "NpmCataloger", "PythonCataloger"]
+__all__ = ["ALL_CATALOGERS", "GoCataloger", "JavaCataloger", "NpmCataloger", "PythonCataloger"]
 
 ALL_CATALOGERS: list[Cataloger] = [
     PythonCataloger(),
     NpmCataloger(),
     GoCataloger(),
+    JavaCataloger(),
 ]

@@ -31,13 +31,40 @@ def spdx_expression(text: str) -> str | None:
     return str(info.normalized_expression)
 
 
+# License names and URLs that metadata often gives instead of an SPDX id, each naming
+# exactly one license (compared lower-cased, without a trailing ".txt"/"/" or "http(s)").
+_NAMES = {
+    "apache license, version 2.0": "Apache-2.0",
+    "the apache software license, version 2.0": "Apache-2.0",
+    "apache license 2.0": "Apache-2.0",
+    "apache 2.0": "Apache-2.0",
+    "apache-2": "Apache-2.0",
+    "www.apache.org/licenses/license-2.0": "Apache-2.0",
+    "opensource.org/licenses/apache-2.0": "Apache-2.0",
+    "the mit license": "MIT",
+    "mit license": "MIT",
+    "opensource.org/licenses/mit": "MIT",
+    "bsd-3-clause license": "BSD-3-Clause",
+    "eclipse public license - v 2.0": "EPL-2.0",
+    "eclipse public license - v 1.0": "EPL-1.0",
+    "www.eclipse.org/legal/epl-v20": "EPL-2.0",
+    "www.eclipse.org/legal/epl-v10": "EPL-1.0",
+    "gnu lesser general public license": "LGPL-2.1-or-later",
+}
+
+
+def _name_key(text: str) -> str:
+    key = text.strip().lower().removeprefix("https://").removeprefix("http://")
+    return key.removesuffix("/").removesuffix(".txt").removesuffix(".html").removesuffix(".php")
+
+
 def license_or_text(text: str) -> str | None:
-    """The SPDX expression ``text`` states, else ``text`` itself (stripped), or
-    ``None`` when empty."""
+    """The SPDX expression ``text`` states (or the license a well-known name or URL
+    names), else ``text`` itself (stripped), or ``None`` when empty."""
     text = text.strip()
     if not text:
         return None
-    return spdx_expression(text) or text
+    return spdx_expression(text) or _NAMES.get(_name_key(text)) or text
 
 
 # The last segment of "License :: OSI Approved :: ..." classifiers that name exactly
