@@ -36,10 +36,8 @@ def _jar(entries: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATE
 
 def _pom(group: str, artifact: str, version: str) -> dict[str, bytes | str]:
     base = f"META-INF/maven/{group}/{artifact}/"
-    return {
-        base
-        + "pom.properties": f"#Generated\nversion={version}\ngroupId={group}\nartifactId={artifact}\n"
-    }
+    text = f"#Generated\nversion={version}\ngroupId={group}\nartifactId={artifact}\n"
+    return {base + "pom.properties": text}
 
 
 def test_jar_with_pom_properties_and_license(tmp_path: Path) -> None:
@@ -103,7 +101,8 @@ def test_war_with_nested_and_shaded_jars(tmp_path: Path) -> None:
 def test_manifest_continuation_lines_and_sections() -> None:
     text = (
         "Manifest-Version: 1.0\r\nBundle-SymbolicName: org.example.tool\r\n"
-        "Bundle-Version: 4.5.6\r\nBundle-License: https://www.apache.org/licenses/LICE\r\n NSE-2.0.txt\r\n"
+        "Bundle-Version: 4.5.6\r\n"
+        "Bundle-License: https://www.apache.org/licenses/LICE\r\n NSE-2.0.txt\r\n"
         "\r\nName: org/example/\r\nSealed: true\r\n"
     )
     manifest = parse_manifest(text)
