@@ -7,12 +7,21 @@ from imageforge.sbom.catalogers._go import GoCataloger
 from imageforge.sbom.catalogers._java import JavaCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
+from imageforge.sbom.catalogers._rust import RustCataloger
 
-__all__ = ["ALL_CATALOGERS", "GoCataloger", "JavaCataloger", "NpmCataloger", "PythonCataloger"]
+__all__ = [
+    "ALL_CATALOGERS",
+    "GoCataloger",
+    "JavaCataloger",
+    "NpmCataloger",
+    "PythonCataloger",
+    "RustCataloger",
+]
 
 ALL_CATALOGERS: list[Cataloger] = [
     PythonCataloger(),
     NpmCataloger(),
     GoCataloger(),
     JavaCataloger(),
+    RustCataloger(),
 ]
