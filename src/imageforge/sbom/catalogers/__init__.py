@@ -7,6 +7,7 @@ from imageforge.sbom.catalogers._go import GoCataloger
 from imageforge.sbom.catalogers._java import JavaCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
+from imageforge.sbom.catalogers._ruby import RubyCataloger
 from imageforge.sbom.catalogers._rust import RustCataloger
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "JavaCataloger",
     "NpmCataloger",
     "PythonCataloger",
+    "RubyCataloger",
     "RustCataloger",
 ]
 
@@ -24,4 +26,5 @@ ALL_CATALOGERS: list[Cataloger] = [
     GoCataloger(),
     JavaCataloger(),
     RustCataloger(),
+    RubyCataloger(),
 ]
