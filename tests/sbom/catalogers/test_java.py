@@ -117,12 +117,17 @@ def test_manifest_only_jar_is_a_package(tmp_path: Path) -> None:
     )
     write(tmp_path, "tool.jar", _jar({"META-INF/MANIFEST.MF": manifest}))
     write(tmp_path, "empty.jar", _jar({"a.txt": "no metadata"}))
+    # a manifest that dates nothing: syft's UNKNOWN version, and the unrelated pom apart
+    undated = {"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n", **_pom("x.y", "other", "2")}
+    write(tmp_path, "undated.jar", _jar(undated))
 
     packages, warnings = run(JavaCataloger(), tmp_path)
 
     assert warnings == []
-    assert [(p.purl, p.licenses) for p in packages] == [
-        ("pkg:maven/org.example/tool@4.5.6", ("Apache-2.0",))
+    assert sorted((p.purl, p.version, p.licenses) for p in packages) == [
+        ("pkg:maven/org.example/tool@4.5.6", "4.5.6", ("Apache-2.0",)),
+        ("pkg:maven/undated/undated", "UNKNOWN", ()),
+        ("pkg:maven/x.y/other@2", "2", ()),
     ]
 
 

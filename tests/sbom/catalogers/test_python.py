@@ -60,7 +60,7 @@ def test_installed_dist_info_with_record_and_licenses(tmp_path: Path) -> None:
 
     assert warnings == []
     by_name = {p.name: p for p in packages}
-    belt = by_name["Requests_Toolbelt"]
+    belt = by_name["requests_toolbelt"]  # lower-cased, as syft reports names
     assert belt.version == "1.0.0" and belt.type == "python"
     assert belt.purl == "pkg:pypi/requests-toolbelt@1.0.0"
     # "Apache 2.0" is not an SPDX id, so the classifier decides

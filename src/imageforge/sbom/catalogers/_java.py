@@ -27,7 +27,7 @@ from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom.catalogers._common import basename, guarded
 from imageforge.sbom.catalogers._licenses import license_or_text
 
-__all__ = ["JavaCataloger", "parse_manifest"]
+__all__ = ["UNKNOWN_VERSION", "JavaCataloger", "parse_manifest"]
 
 ARCHIVE_SUFFIXES = (
     ".jar",
@@ -41,6 +41,8 @@ ARCHIVE_SUFFIXES = (
     ".kar",
     ".lpkg",
 )
+#: The version of an archive whose manifest and file name give none (syft's word).
+UNKNOWN_VERSION = "UNKNOWN"
 MAX_DEPTH = 4  # archives inside archives inside ... this deep at most
 MAX_ENTRIES = 200_000
 MAX_METADATA_ENTRY = 4 * 1024 * 1024  # a manifest, pom.properties or pom.xml
@@ -242,7 +244,7 @@ class JavaCataloger:
                 for p in poms
                 if p.artifact == file_name or archive_name.startswith(f"{p.artifact}-{p.version}")
             ),
-            poms[0] if len(poms) == 1 else None,
+            poms[0] if len(poms) == 1 and not manifest else None,
         )
         if main_pom is not None:
             out.append(
@@ -265,9 +267,10 @@ class JavaCataloger:
                 or manifest.get("Bundle-Version")
                 or manifest.get("Specification-Version")
                 or file_version
+                or UNKNOWN_VERSION  # as syft reports an archive it cannot date
             )
             group = _manifest_group(manifest)
-            if name and version:
+            if name:
                 out.append(
                     _java_package(name, version, group, manifest_licenses, path, location, files)
                 )
@@ -345,7 +348,12 @@ def _java_package(
         name=artifact,
         version=version,
         type=PackageType.JAVA,
-        purl=purl("maven", artifact, version, namespace=group or artifact),
+        purl=purl(
+            "maven",
+            artifact,
+            None if version == UNKNOWN_VERSION else version,
+            namespace=group or artifact,
+        ),
         cpes=cpes(vendors, [artifact], version),
         licenses=tuple(dict.fromkeys(licenses)),
         evidence=(files.evidence(path),),

@@ -153,7 +153,7 @@ def _installed(files: Files, path: str, warn: Warn) -> list[Package]:
     if text is None:
         return []
     raw, _unparsed = parse_email(text)
-    name = (raw.get("name") or "").strip()
+    name = (raw.get("name") or "").strip().lower()  # syft reports Jinja2 as jinja2
     version = (raw.get("version") or "").strip()
     if not name or not version:
         warn(path, "core metadata without Name and Version")
