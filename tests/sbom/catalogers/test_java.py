@@ -98,6 +98,17 @@ def test_war_with_nested_and_shaded_jars(tmp_path: Path) -> None:
     assert all(p.evidence[0].path == "srv/shop.war" for p in packages)
 
 
+def test_cpes_follow_the_group() -> None:
+    from imageforge.sbom import DirFiles
+    from imageforge.sbom.catalogers._java import _java_package
+
+    files = DirFiles(Path("/nonexistent"))
+    codec = _java_package("commons-codec", "1.15", "commons-codec", [], "a.jar", "/a.jar", files)
+    assert "cpe:2.3:a:apache:commons-codec:1.15:*:*:*:*:*:*:*" in codec.cpes
+    undated = _java_package("x", "UNKNOWN", "", [], "x.jar", "/x.jar", files)
+    assert undated.cpes == ("cpe:2.3:a:x:x:*:*:*:*:*:*:*:*",)
+
+
 def test_manifest_continuation_lines_and_sections() -> None:
     text = (
         "Manifest-Version: 1.0\r\nBundle-SymbolicName: org.example.tool\r\n"
@@ -125,7 +136,7 @@ def test_manifest_only_jar_is_a_package(tmp_path: Path) -> None:
 
     assert warnings == []
     assert sorted((p.purl, p.version, p.licenses) for p in packages) == [
-        ("pkg:maven/org.example/tool@4.5.6", "4.5.6", ("Apache-2.0",)),
+        ("pkg:maven/org.example.tool/tool@4.5.6", "4.5.6", ("Apache-2.0",)),
         ("pkg:maven/undated/undated", "UNKNOWN", ()),
         ("pkg:maven/x.y/other@2", "2", ()),
     ]

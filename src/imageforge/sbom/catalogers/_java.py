@@ -292,19 +292,15 @@ class JavaCataloger:
 
 
 def _manifest_group(manifest: dict[str, str]) -> str:
-    for key in (
-        "Implementation-Vendor-Id",
-        "Automatic-Module-Name",
-        "Bundle-SymbolicName",
-        "Extension-Name",
-    ):
+    """The group id a manifest implies, as syft takes it: ``Implementation-Vendor-Id``,
+    else a dotted ``Bundle-SymbolicName`` or ``Automatic-Module-Name`` whole."""
+    vendor_id = manifest.get("Implementation-Vendor-Id", "").strip()
+    if vendor_id:
+        return vendor_id
+    for key in ("Bundle-SymbolicName", "Automatic-Module-Name"):
         value = manifest.get(key, "").split(";", 1)[0].strip()
-        if not value:
-            continue
-        if key == "Implementation-Vendor-Id":
-            return value
         if "." in value:
-            return value.rsplit(".", 1)[0]
+            return value
     return ""
 
 
@@ -343,7 +339,9 @@ def _java_package(
     files: Files,
 ) -> Package:
     group_parts = [p for p in group.split(".") if p and p not in ("com", "org", "io", "net", "de")]
-    vendors = [*group_parts[:1], artifact]
+    vendors = [group, *group_parts[:1], artifact]
+    if group.startswith(("org.apache", "commons-")):
+        vendors.insert(0, "apache")  # Apache Commons and the like are filed under apache
     return Package(
         name=artifact,
         version=version,
@@ -354,7 +352,7 @@ def _java_package(
             None if version == UNKNOWN_VERSION else version,
             namespace=group or artifact,
         ),
-        cpes=cpes(vendors, [artifact], version),
+        cpes=cpes(vendors, [artifact], "" if version == UNKNOWN_VERSION else version),
         licenses=tuple(dict.fromkeys(licenses)),
         evidence=(files.evidence(path),),
         metadata={"virtual_path": location, **({"group_id": group} if group else {})},

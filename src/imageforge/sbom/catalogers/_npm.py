@@ -91,7 +91,7 @@ def _npm_package(
         version=version,
         type=PackageType.NPM,
         purl=purl("npm", name, version, namespace=scope),
-        cpes=cpes([vendor, f"{name}_project"], [name], version),
+        cpes=cpes([vendor], [name], version),
         licenses=tuple(dict.fromkeys(licenses)),
         evidence=(files.evidence(path),),
         depends_on=tuple(sorted(set(depends_on))),

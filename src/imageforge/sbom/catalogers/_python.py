@@ -92,7 +92,7 @@ def _python_package(
         version=version,
         type=PackageType.PYTHON,
         purl=purl("pypi", name, version),
-        cpes=cpes([lower, f"python-{lower}", "python"], [lower, f"python-{lower}"], version),
+        cpes=cpes([f"python-{lower}", lower, "python"], [lower], version),
         licenses=tuple(dict.fromkeys(licenses)),
         evidence=(files.evidence(evidence_path),),
         files=package_files,

@@ -83,7 +83,7 @@ def _gem(
         version=version,
         type=PackageType.GEM,
         purl=purl("gem", name, version),
-        cpes=cpes([name, f"{name}_project"], [name], version),
+        cpes=cpes([name, "ruby-lang", "ruby"], [name], version),
         licenses=tuple(dict.fromkeys(licenses or ())),
         evidence=(files.evidence(path),),
         files=package_files,

@@ -71,7 +71,7 @@ def _crate(
         version=version,
         type=PackageType.RUST,
         purl=purl("cargo", name, version),
-        cpes=cpes([name, f"{name}_project"], [name], version),
+        cpes=cpes([name], [name], version),
         evidence=(files.evidence(path),),
         depends_on=tuple(sorted(set(depends_on or ()))),
         metadata={"source": source} if source else {},
