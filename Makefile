@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 # binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars.
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
-	binfmt-support util-linux iproute2 postgresql \
+	binfmt-support util-linux iproute2 postgresql rpm \
 	nodejs golang-go golang-github-pkg-errors-dev gcc binutils maven
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 

@@ -159,3 +159,20 @@ def test_directories_only_implied_by_their_files_are_removed_and_replaced_whole(
     second = list(walk_layers(image))[1]
     assert {n.path for n in second.removed} == {"x/y/z", "p/q"}
     assert sorted(flatten(image)) == ["keep/k", "p"]
+
+
+def test_read_layer_closes_the_blob_it_opened() -> None:
+    from imageforge.layers import read_layer
+
+    out = io.BytesIO()
+    info = write_layer([(Entry("a", EntryType.FILE, size=1), b"x")], out, compression="gzip")
+    opened: list[io.BytesIO] = []
+
+    def opener(_: Digest) -> io.BytesIO:
+        opened.append(io.BytesIO(out.getvalue()))
+        return opened[-1]
+
+    layer = BlobLayer(Descriptor(info.media_type, info.digest, info.size), info.diff_id, opener)
+    with read_layer(layer, 0) as reader:
+        assert [e.path for e in reader] == ["a"]
+    assert len(opened) == 1 and opened[0].closed

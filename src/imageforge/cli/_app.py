@@ -51,6 +51,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "lint": ("_lint",),
     "parse": ("_parse",),
     "registry": ("_registry", "_registry_admin"),
+    "sbom": ("_sbom",),
     "system": ("_system",),
 }
 

@@ -48,6 +48,7 @@ from imageforge.layers._flatten import (
     Merger,
     flatten,
     layer_entries,
+    layer_name,
     read_layer,
     walk_layers,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "extract_layers",
     "flatten",
     "layer_entries",
+    "layer_name",
     "media_type_for",
     "new_compressor",
     "normalize_path",

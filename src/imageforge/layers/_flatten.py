@@ -29,6 +29,7 @@ __all__ = [
     "Merger",
     "flatten",
     "layer_entries",
+    "layer_name",
     "read_layer",
     "walk_layers",
 ]
@@ -56,12 +57,16 @@ def layer_name(layer: Layer, index: int) -> str:
 
 
 def read_layer(layer: Layer, index: int) -> LayerReader:
-    """A one-pass reader over ``layer``, its errors naming the layer by number and digest."""
-    return open_layer(
-        layer.open_compressed(),
-        name=layer_name(layer, index),
-        media_type=layer.media_type,
-    )
+    """A one-pass reader over ``layer``, its errors naming the layer by number and digest;
+    closing the reader closes the blob it opened."""
+    stream = layer.open_compressed()
+    try:
+        reader = open_layer(stream, name=layer_name(layer, index), media_type=layer.media_type)
+    except BaseException:
+        stream.close()
+        raise
+    reader._owned = stream
+    return reader
 
 
 class FsView(Mapping[str, FsNode]):

@@ -6,11 +6,22 @@ CycloneDX 1.6).
   metadata, ``catalog(Files, warn)`` yields :class:`Package` s.
 - :class:`Files` is what catalogers read; :class:`DirFiles` serves a directory.
 - :func:`purl` and :func:`cpe` / :func:`cpes` make the identifiers every package has.
+- :class:`ImageFiles` serves an image without unpacking it: one metadata pass, then the
+  files the catalogers want in one pass per layer.
+- :func:`generate` runs the catalogers over a directory view or an image and returns
+  the :class:`Sbom` (packages, dependency edges, distro, warnings).
+- :func:`render` writes it as ``table``, ``json``, ``spdx-json`` or ``cyclonedx-json``
+  (:data:`FORMATS`); :func:`to_json`, :func:`to_spdx`, :func:`to_cyclonedx`,
+  :func:`to_table` are the individual writers.
 """
 
 from imageforge.sbom._cataloger import Cataloger
+from imageforge.sbom._distro import detect_distro, parse_os_release
 from imageforge.sbom._files import DirFiles, FileInfo, Files, Warn
+from imageforge.sbom._generate import generate
 from imageforge.sbom._ids import cpe, cpes, purl
+from imageforge.sbom._image_files import ImageFiles
+from imageforge.sbom._licenses import normalize_license, spdx_expression
 from imageforge.sbom._model import (
     Distro,
     Evidence,
@@ -20,8 +31,32 @@ from imageforge.sbom._model import (
     Sbom,
     SourceInfo,
 )
+from imageforge.sbom._resolve import resolve_path
+from imageforge.sbom._writers import (
+    FORMATS,
+    created_time,
+    render,
+    to_cyclonedx,
+    to_json,
+    to_spdx,
+    to_table,
+)
 
 __all__ = [
+    "FORMATS",
+    "ImageFiles",
+    "created_time",
+    "detect_distro",
+    "generate",
+    "normalize_license",
+    "parse_os_release",
+    "render",
+    "resolve_path",
+    "spdx_expression",
+    "to_cyclonedx",
+    "to_json",
+    "to_spdx",
+    "to_table",
     "Cataloger",
     "DirFiles",
     "Distro",

@@ -108,9 +108,17 @@ class DirFiles:
 
     def info(self, path: str) -> FileInfo | None:
         try:
-            st = self._path(path).lstat()
+            full = self._path(path)
+            st = full.lstat()
         except (OSError, NotFound):
             return None
+        # lstat follows symlinks in the parents: a path below a symlinked directory
+        # (``etc -> /etc``) is not a path of this view.
+        if os.path.realpath(full.parent) != str(full.parent):
+            real_root = os.path.realpath(self.root)
+            rel = os.path.relpath(full.parent, self.root)
+            if os.path.realpath(full.parent) != os.path.normpath(os.path.join(real_root, rel)):
+                return None
         kind = _kind(st.st_mode)
         link = os.readlink(self._path(path)) if kind == "symlink" else ""
         return FileInfo(path, kind, stat.S_IMODE(st.st_mode), st.st_size, link)

@@ -94,7 +94,8 @@ class Distro:
 @dataclass(frozen=True)
 class SourceInfo:
     """What was catalogued: ``kind`` is ``"image"`` or ``"directory"``; ``name`` the
-    reference or path as the user gave it; ``digest`` the image's manifest digest."""
+    reference or path as the user gave it; ``digest`` the image's manifest digest;
+    ``created`` the image config's creation time (RFC 3339) when it states one."""
 
     kind: str
     name: str
@@ -102,6 +103,7 @@ class SourceInfo:
     config_digest: str | None = None
     architecture: str | None = None
     os: str | None = None
+    created: str | None = None
 
 
 @dataclass

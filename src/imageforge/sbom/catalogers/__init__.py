@@ -1,8 +1,12 @@
-"""The catalogers, one module per ecosystem, each a :class:`~imageforge.sbom.Cataloger`:
-Python, npm, Go binaries, Java archives, Rust (cargo-auditable) and Ruby.
-``ALL_CATALOGERS`` is the list the SBOM run uses by default."""
+"""The catalogers, one module per ecosystem, each behind :class:`~imageforge.sbom.Cataloger`:
+dpkg and apk (OS packages); Python, npm, Go binaries, Java archives, Rust
+(cargo-auditable) and Ruby (language packages).
+
+:data:`ALL_CATALOGERS` is what ``imageforge sbom`` runs by default."""
 
 from imageforge.sbom._cataloger import Cataloger
+from imageforge.sbom.catalogers._apk import ApkCataloger
+from imageforge.sbom.catalogers._dpkg import DpkgCataloger
 from imageforge.sbom.catalogers._go import GoCataloger
 from imageforge.sbom.catalogers._java import JavaCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
@@ -12,6 +16,8 @@ from imageforge.sbom.catalogers._rust import RustCataloger
 
 __all__ = [
     "ALL_CATALOGERS",
+    "ApkCataloger",
+    "DpkgCataloger",
     "GoCataloger",
     "JavaCataloger",
     "NpmCataloger",
@@ -20,11 +26,13 @@ __all__ = [
     "RustCataloger",
 ]
 
-ALL_CATALOGERS: list[Cataloger] = [
+ALL_CATALOGERS: tuple[Cataloger, ...] = (
+    DpkgCataloger(),
+    ApkCataloger(),
     PythonCataloger(),
     NpmCataloger(),
     GoCataloger(),
     JavaCataloger(),
     RustCataloger(),
     RubyCataloger(),
-]
+)

@@ -1,34 +1,21 @@
-"""License strings as SPDX expressions: validation through license-expression's SPDX
-index, and the Python trove classifiers that name one license (a short table: the
-classifiers are a fixed list with no library mapping them to SPDX ids)."""
+"""License strings as SPDX expressions (validated by :mod:`imageforge.sbom._licenses`),
+the well-known license names and URLs metadata gives instead, and the Python trove
+classifiers that name one license (short tables: no library maps these to SPDX ids)."""
 
 from __future__ import annotations
 
-import functools
-
-from license_expression import Licensing, get_spdx_licensing
+from imageforge.sbom._licenses import normalize_license
 
 __all__ = ["classifier_license", "license_or_text", "spdx_expression"]
 
 
-@functools.cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
-
-
 def spdx_expression(text: str) -> str | None:
     """``text`` normalised as an SPDX expression (``mit`` -> ``MIT``), or ``None``
-    when it is not one (free text, unknown ids)."""
+    when it is not one (free text, unknown ids, a license's whole text)."""
     text = text.strip()
     if not text or len(text) > 512 or "\n" in text:
         return None
-    try:
-        info = _licensing().validate(text)
-    except Exception:  # noqa: BLE001 - the parser raises assorted errors on free text
-        return None
-    if info.errors or not info.normalized_expression:
-        return None
-    return str(info.normalized_expression)
+    return normalize_license(text)
 
 
 # License names and URLs that metadata often gives instead of an SPDX id, each naming

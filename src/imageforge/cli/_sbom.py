@@ -1,0 +1,75 @@
+"""``imageforge sbom``: the packages of an image or a directory, as a table, imageforge
+JSON, SPDX 2.3 or CycloneDX 1.6 (syft)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from imageforge.cli._analyze import _source
+from imageforge.cli._app import app
+from imageforge.cli._exit import EXIT_OK
+from imageforge.cli._options import GlobalOptions
+from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.sbom import FORMATS, DirFiles, SourceInfo, generate, render
+from imageforge.store import atomic_write
+from imageforge.transports import open_source, select_platform
+
+
+@app.command("sbom")
+@click.argument("target")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="table",
+    show_default=True,
+    help="table (NAME VERSION TYPE), json (imageforge's schema), spdx-json (SPDX 2.3), "
+    "cyclonedx-json (CycloneDX 1.6).",
+)
+@click.option(
+    "--file",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the SBOM to FILE (atomically) instead of stdout.",
+)
+@progress_option
+@click.pass_obj
+def sbom_command(
+    opts: GlobalOptions, target: str, fmt: str, out: Path | None, progress: ProgressMode
+) -> int:
+    """List the packages in TARGET: OS packages (dpkg, apk, rpm) and language packages.
+
+    TARGET is a directory when one of that name exists, else an image: a name or ID in
+    the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME].
+    A file that cannot be read is reported on stderr (one line per file) and the SBOM is
+    still produced, with exit code 0. Same input, same bytes out: time stamps come from
+    SOURCE_DATE_EPOCH, else the image's creation time, else the Unix epoch.
+    """
+    path = Path(target)
+    if path.is_dir():
+        with progress_sink(progress) as sink:
+            sbom = generate(
+                DirFiles(path), SourceInfo(kind="directory", name=target), progress=sink
+            )
+    else:
+        name, ref, store = _source(opts, target)
+        with open_source(ref, store) as obj, progress_sink(progress) as sink:
+            sbom = generate(
+                select_platform(obj), SourceInfo(kind="image", name=name), progress=sink
+            )
+    data = render(sbom, fmt)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+    for warning in sbom.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if out is not None:
+        atomic_write(out, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
