@@ -16,6 +16,7 @@ pseudo-version), and the Go standard library as ``stdlib`` at the toolchain vers
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
@@ -27,7 +28,14 @@ from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpe, cpes, purl
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom.catalogers._common import guarded
-from imageforge.sbom.catalogers._elf import ELFError, is_elf, open_elf, wants_binary
+from imageforge.sbom.catalogers._elf import (
+    ELFError,
+    Section,
+    is_elf,
+    open_elf,
+    sections,
+    wants_binary,
+)
 
 __all__ = ["BuildInfo", "GoCataloger", "Module", "parse_modinfo", "read_buildinfo"]
 
@@ -124,7 +132,7 @@ def _read_at_address(elf: ELFFile, stream: BinaryIO, address: int, size: int) ->
     raise ValueError(f"address {address:#x} is in no segment of the file")
 
 
-def _decode(header: bytes, stream: BinaryIO, elf: ELFFile | None) -> BuildInfo:
+def _decode(header: bytes, stream: BinaryIO) -> BuildInfo:
     """``header`` starts at the magic and holds the rest of the build info blob."""
     if len(header) < _HEADER:
         raise ValueError("truncated build info header")
@@ -140,8 +148,12 @@ def _decode(header: bytes, stream: BinaryIO, elf: ELFFile | None) -> BuildInfo:
         return parse_modinfo(
             version.decode(errors="replace"), _strip_sentinels(modinfo.decode(errors="replace"))
         )
-    if ptr_size not in (4, 8) or elf is None:
+    if ptr_size not in (4, 8):
         raise ValueError("unsupported build info layout")
+    try:
+        elf = open_elf(stream)  # the program headers map the pointers to file offsets
+    except (ELFError, IndexError, KeyError, struct.error) as exc:
+        raise ValueError(f"pointer-layout build info in an unreadable ELF: {exc}") from exc
     order: Literal["big", "little"] = "big" if flags & 0x1 else "little"
 
     def read_string(address: int) -> str:
@@ -185,15 +197,14 @@ def read_buildinfo(stream: BinaryIO) -> BuildInfo | None:
     if not is_elf(stream):
         return None
     try:
-        elf: ELFFile | None = open_elf(stream)
-        section = elf.get_section_by_name(".go.buildinfo") if elf else None
-        has_sections = elf is not None and elf.num_sections() > 0
-    except (ELFError, ValueError, OSError, IndexError, KeyError):
-        elf, section, has_sections = None, None, False
-    if section is None and has_sections:
+        table: dict[str, Section] | None = sections(stream)
+    except (ValueError, OSError, struct.error):
+        table = None  # an unreadable section table: look for the magic instead
+    section = table.get(".go.buildinfo") if table else None
+    if section is None and table:
         return None  # a section table without the Go section: not a Go program
     if section is not None:
-        stream.seek(int(section["sh_offset"]))
+        stream.seek(section.offset)
     else:
         offset = _scan_for_magic(stream)
         if offset is None:
@@ -202,7 +213,7 @@ def read_buildinfo(stream: BinaryIO) -> BuildInfo | None:
     blob = stream.read(_HEADER + 2 * 10 + 256 + _MAX_MODINFO)
     if not blob.startswith(_MAGIC):
         return None
-    return _decode(blob, stream, elf)
+    return _decode(blob, stream)
 
 
 # -- packages ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ cannot inflate without limit."""
 from __future__ import annotations
 
 import json
+import struct
 import tomllib
 import zlib
 from collections.abc import Iterator
@@ -19,13 +20,7 @@ from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom.catalogers._common import basename, guarded, read_text
-from imageforge.sbom.catalogers._elf import (
-    ELFError,
-    is_elf,
-    open_elf,
-    section_bytes,
-    wants_binary,
-)
+from imageforge.sbom.catalogers._elf import is_elf, read_section, sections, wants_binary
 
 __all__ = ["RustCataloger"]
 
@@ -94,9 +89,10 @@ def _binary(files: Files, path: str, warn: Warn) -> list[Package]:
             if not is_elf(stream):
                 return []
             try:
-                section = section_bytes(open_elf(stream), _SECTION, _MAX_COMPRESSED)
-            except (ELFError, IndexError, KeyError, OSError):
+                found = sections(stream).get(_SECTION)
+            except (ValueError, struct.error):
                 return []  # not a well-formed ELF: nothing cargo-auditable wrote
+            section = read_section(stream, found, _MAX_COMPRESSED) if found else None
     except (ImageforgeError, OSError) as exc:
         warn(path, f"cannot be read: {exc}")
         return []
