@@ -10,18 +10,20 @@ headers (addresses of pre-1.18 Go build info)."""
 from __future__ import annotations
 
 import struct
+import weakref
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from imageforge.sbom._files import FileInfo
+from imageforge.sbom._files import FileInfo, Files
 
 __all__ = [
     "MIN_BINARY",
     "ELFError",
     "Section",
+    "binaries",
     "is_elf",
     "open_elf",
     "read_section",
@@ -46,6 +48,24 @@ class Section:
 def wants_binary(info: FileInfo) -> bool:
     """A regular file with an exec bit, big enough to be a compiled program."""
     return info.executable and info.size >= MIN_BINARY
+
+
+_BINARIES: weakref.WeakKeyDictionary[Files, list[str]] = weakref.WeakKeyDictionary()
+
+
+def binaries(files: Files) -> list[str]:
+    """The paths of ``files`` that :func:`wants_binary` selects, sorted; found once per
+    view (the Go and Rust catalogers both ask, and each path costs an ``info``)."""
+    try:
+        return list(_BINARIES[files])
+    except (KeyError, TypeError):
+        pass
+    found = sorted(p for p in files.paths() if (i := files.info(p)) is not None and wants_binary(i))
+    try:
+        _BINARIES[files] = found
+    except TypeError:  # a view that cannot be weakly referenced is simply not cached
+        pass
+    return list(found)
 
 
 def is_elf(stream: BinaryIO) -> bool:

@@ -31,6 +31,7 @@ from imageforge.sbom.catalogers._common import guarded
 from imageforge.sbom.catalogers._elf import (
     ELFError,
     Section,
+    binaries,
     is_elf,
     open_elf,
     sections,
@@ -256,11 +257,7 @@ class GoCataloger:
         return wants_binary(info)
 
     def catalog(self, files: Files, warn: Warn) -> Iterator[Package]:
-        paths = []
-        for path in files.paths():
-            info = files.info(path)
-            if info is not None and self.wants(info):
-                paths.append(path)
+        paths = binaries(files)
         yield from guarded(paths, lambda p: self._binary(files, p, warn), warn)
 
     def _binary(self, files: Files, path: str, warn: Warn) -> list[Package]:

@@ -20,7 +20,13 @@ from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom.catalogers._common import basename, guarded, read_text
-from imageforge.sbom.catalogers._elf import is_elf, read_section, sections, wants_binary
+from imageforge.sbom.catalogers._elf import (
+    binaries,
+    is_elf,
+    read_section,
+    sections,
+    wants_binary,
+)
 
 __all__ = ["RustCataloger"]
 
@@ -38,17 +44,12 @@ class RustCataloger:
         return wants_binary(info) or (info.kind == "file" and basename(info.path) == "Cargo.lock")
 
     def catalog(self, files: Files, warn: Warn) -> Iterator[Package]:
-        binaries: list[str] = []
-        locks: list[str] = []
-        for path in files.paths():
-            info = files.info(path)
-            if info is None or info.kind != "file":
-                continue
-            if basename(path) == "Cargo.lock":
-                locks.append(path)
-            elif wants_binary(info):
-                binaries.append(path)
-        yield from guarded(binaries, lambda p: _binary(files, p, warn), warn)
+        locks = [
+            p
+            for p in files.paths()
+            if basename(p) == "Cargo.lock" and (i := files.info(p)) is not None and i.kind == "file"
+        ]
+        yield from guarded(binaries(files), lambda p: _binary(files, p, warn), warn)
         yield from guarded(locks, lambda p: _cargo_lock(files, p, warn), warn)
 
 
