@@ -6,10 +6,14 @@ BIN := $(VENV)/bin
 # Debian packages imageforge and its tests use: OCI runtimes, peer tools that check our
 # images (skopeo, umoci, podman, buildah), base-image sources (busybox-static,
 # debootstrap), qemu-user for foreign-architecture RUN, a reference registry, and
-# PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster).
+# PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster),
+# and what the SBOM catalogers' tests build their fixtures with: nodejs (npm, which the
+# nodejs package of this machine image carries), Go and a vendored Go module, gcc and
+# binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars.
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
-	binfmt-support util-linux iproute2 postgresql rpm db5.3-util
+	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
+	nodejs golang-go golang-github-pkg-errors-dev gcc binutils maven
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs
