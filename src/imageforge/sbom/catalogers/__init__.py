@@ -11,8 +11,8 @@ from imageforge.sbom.catalogers._go import GoCataloger
 from imageforge.sbom.catalogers._java import JavaCataloger
 from imageforge.sbom.catalogers._npm import NpmCataloger
 from imageforge.sbom.catalogers._python import PythonCataloger
-from imageforge.sbom.catalogers._ruby import RubyCataloger
 from imageforge.sbom.catalogers._rpm import RpmCataloger
+from imageforge.sbom.catalogers._ruby import RubyCataloger
 from imageforge.sbom.catalogers._rust import RustCataloger
 
 __all__ = [
