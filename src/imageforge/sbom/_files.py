@@ -89,6 +89,20 @@ class DirFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._plain: dict[str, bool] = {}  # parent dir -> no symlink on the way to it
+
+    def _plain_dir(self, parent: str) -> bool:
+        """Whether ``parent`` (under the root) is reached without a symlink; answered
+        once per directory (a catalog asks about every path)."""
+        known = self._plain.get(parent)
+        if known is None:
+            real = os.path.realpath(parent)
+            known = real == parent
+            if not known:
+                rel = os.path.relpath(parent, self.root)
+                known = real == os.path.normpath(os.path.join(os.path.realpath(self.root), rel))
+            self._plain[parent] = known
+        return known
 
     def paths(self) -> Iterator[str]:
         root = str(self.root)
@@ -114,11 +128,8 @@ class DirFiles:
             return None
         # lstat follows symlinks in the parents: a path below a symlinked directory
         # (``etc -> /etc``) is not a path of this view.
-        if os.path.realpath(full.parent) != str(full.parent):
-            real_root = os.path.realpath(self.root)
-            rel = os.path.relpath(full.parent, self.root)
-            if os.path.realpath(full.parent) != os.path.normpath(os.path.join(real_root, rel)):
-                return None
+        if not self._plain_dir(str(full.parent)):
+            return None
         kind = _kind(st.st_mode)
         link = os.readlink(self._path(path)) if kind == "symlink" else ""
         return FileInfo(path, kind, stat.S_IMODE(st.st_mode), st.st_size, link)
