@@ -245,8 +245,9 @@ def _to_store(
         try:
             _push(obj, sink, progress, jobs)
             # Checked as stored, not from the source again (a registry would be asked
-            # for every layer twice).
-            stored = open_image_or_index(store.blobs.open, _descriptor(obj))
+            # for every layer twice). The documents are the source's bytes (same digest),
+            # schema-checked when the source was read: no second schema pass.
+            stored = open_image_or_index(store.blobs.open, _descriptor(obj), validate=False)
             _check_layers(stored, set(sink.added), progress)
         except BaseException:
             # Nothing names what this copy added: take it away again.
