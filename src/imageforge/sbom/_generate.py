@@ -37,15 +37,18 @@ OS_PACKAGE_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM}
 
 
 class _Resolving:
-    """The view a cataloger gets: reads follow symlinks inside the view (a link
+    """The view a cataloger gets: ``paths`` are the ones it selected with ``wants``
+    (the run asked once; a cataloger need not walk the whole view again), ``info``
+    answers for any path, and reads follow symlinks inside the view (a link
     ``etc/os-release -> ../usr/lib/os-release`` reads the image's file, never the
     host's)."""
 
-    def __init__(self, files: Files) -> None:
+    def __init__(self, files: Files, paths: Sequence[str] = ()) -> None:
         self._files = files
+        self._paths = paths
 
     def paths(self) -> Iterable[str]:
-        return self._files.paths()
+        return self._paths
 
     def info(self, path: str) -> FileInfo | None:
         return self._files.info(path)
@@ -170,22 +173,22 @@ def _run(
     warn: _Warnings,
     progress: ProgressSink,
 ) -> Sbom:
-    wanted: set[str] = set(OS_RELEASE_PATHS)
+    selections: list[list[str]] = [[] for _ in catalogers]
     for path in files.paths():
         info = files.info(path)
         if info is None:
             continue
-        for cataloger in catalogers:
+        for selection, cataloger in zip(selections, catalogers, strict=True):
             if cataloger.wants(info):
-                wanted.add(path)
-                break
+                selection.append(path)
     if isinstance(files, ImageFiles):
+        wanted = set(OS_RELEASE_PATHS).union(*selections)
         files.load(sorted(wanted))
-    view = _Resolving(files)
-    distro = detect_distro(view, warn)
+    distro = detect_distro(_Resolving(files), warn)
     progress.start("sbom-catalog", "cataloguing", len(catalogers), "catalogers")
     found: list[Package] = []
-    for cataloger in catalogers:
+    for selection, cataloger in zip(selections, catalogers, strict=True):
+        view = _Resolving(files, sorted(selection))
         found.extend(_with_distro(p, distro) for p in _catalogue(cataloger, view, warn, progress))
     progress.done("sbom-catalog", f"{len(found)} packages")
     packages = sorted(found, key=_sort_key)

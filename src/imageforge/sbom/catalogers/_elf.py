@@ -10,7 +10,6 @@ headers (addresses of pre-1.18 Go build info)."""
 from __future__ import annotations
 
 import struct
-import weakref
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -50,22 +49,9 @@ def wants_binary(info: FileInfo) -> bool:
     return info.executable and info.size >= MIN_BINARY
 
 
-_BINARIES: weakref.WeakKeyDictionary[Files, list[str]] = weakref.WeakKeyDictionary()
-
-
 def binaries(files: Files) -> list[str]:
-    """The paths of ``files`` that :func:`wants_binary` selects, sorted; found once per
-    view (the Go and Rust catalogers both ask, and each path costs an ``info``)."""
-    try:
-        return list(_BINARIES[files])
-    except (KeyError, TypeError):
-        pass
-    found = sorted(p for p in files.paths() if (i := files.info(p)) is not None and wants_binary(i))
-    try:
-        _BINARIES[files] = found
-    except TypeError:  # a view that cannot be weakly referenced is simply not cached
-        pass
-    return list(found)
+    """The paths of ``files`` that :func:`wants_binary` selects, sorted."""
+    return sorted(p for p in files.paths() if (i := files.info(p)) is not None and wants_binary(i))
 
 
 def is_elf(stream: BinaryIO) -> bool:
