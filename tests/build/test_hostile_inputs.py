@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
@@ -161,6 +163,24 @@ def test_a_bind_mount_of_the_context_sees_only_what_dockerignore_keeps(
     (ctx / "secrets" / "key").write_text("changed\n")
     again = ok(_build(store_with_base, ctx, "-t", "view:2"))
     assert again.stderr.count("CACHED") == 3, again.stderr
+
+
+def test_a_device_node_in_the_context_gives_no_access_through_a_bind_mount(
+    tmp_path: Path, store_with_base: Path
+) -> None:
+    # /dev/random's node: the devices cgroup allows it, so only nodev stops the read; a
+    # rw bind's copy used to read it (and would read a disk's node the same way) forever
+    probe = "ls -l /src/rnd | cut -c1; head -c1 /src/rnd 2>&1 >/dev/null; true"
+    ctx = _context(
+        tmp_path,
+        "FROM busybox\n"
+        f'RUN --mount=type=bind,target=/src,rw sh -c "{probe}" > /rw\n'
+        f'RUN --mount=type=bind,target=/src sh -c "{probe}" > /ro\n',
+    )
+    os.mknod(ctx / "rnd", stat.S_IFCHR | 0o666, os.makedev(1, 8))
+    ok(_build(store_with_base, ctx, "-t", "dev:1"))
+    out = _out(store_with_base, "dev:1", "cat", "/rw", "/ro")
+    assert out == "c\nhead: /src/rnd: Permission denied\n" * 2
 
 
 def test_symlinks_that_stay_inside_the_context_still_work(

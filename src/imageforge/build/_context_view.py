@@ -12,7 +12,9 @@ looks like the context.
 
 Symlinks inside the view stay symlinks: the kernel resolves them inside the container's
 root, never on the host. The source directory itself was resolved inside the context
-before it gets here (see :mod:`._incontext`).
+before it gets here (see :mod:`._incontext`). A device node in the context is inert in the
+mount (``nodev``), and a writable bind's copy never reads one: devices and fifos are made
+again as nodes, only regular files are read.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from imageforge.dockerfile import DockerIgnore
 from imageforge.errors import Unavailable
 from imageforge.runtime import MNT_DETACH, mount, umount
 
-__all__ = ["context_view", "ignored_below"]
+__all__ = ["BIND_OPTIONS", "context_view", "ignored_below", "writable_copy"]
+
+# A bind of the context or of a stage never gives access to a device through a node it
+# holds (a context unpacked as root can hold ``mknod sda b 8 0``).
+BIND_OPTIONS = ("rbind", "nodev")
 
 
 def ignored_below(directory: Path, real: str, ignore: DockerIgnore) -> list[str]:
@@ -137,3 +143,31 @@ def _unmount(path: Path) -> None:
         umount(str(path))
     except OSError:
         umount(str(path), MNT_DETACH)
+
+
+def _copy_entry(source: str, target: str) -> None:
+    """One non-directory for :func:`writable_copy`: a regular file copied, a fifo or a
+    device made again as a node (never opened: a device could be a disk, or never end)."""
+    st = os.lstat(source)
+    if stat.S_ISREG(st.st_mode):
+        shutil.copy2(source, target)
+        return
+    if stat.S_ISFIFO(st.st_mode):
+        os.mkfifo(target, stat.S_IMODE(st.st_mode))
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        try:
+            os.mknod(target, st.st_mode, st.st_rdev)
+        except PermissionError:  # a user namespace cannot make devices: leave it out
+            return
+    else:
+        return  # sockets are not copied
+    shutil.copystat(source, target, follow_symlinks=False)
+
+
+def writable_copy(source: Path, target: Path) -> None:
+    """A copy of ``source`` (a directory or a single file) for a ``rw`` bind, whose writes
+    are thrown away: symlinks stay symlinks and only regular files are read."""
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=_copy_entry)
+    else:
+        _copy_entry(str(source), str(target))

@@ -14,7 +14,6 @@ import hashlib
 import os
 import posixpath
 import re
-import shutil
 import stat
 import tempfile
 import threading
@@ -37,7 +36,7 @@ from imageforge.build._config import (
     env_map,
     workdir_path,
 )
-from imageforge.build._context_view import context_view
+from imageforge.build._context_view import BIND_OPTIONS, context_view, writable_copy
 from imageforge.build._copy import FileHashes, apply_copy, plan_copy
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
@@ -830,12 +829,10 @@ class Builder:
                 if rw:  # writes are allowed but thrown away: mount a copy
                     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                     copy_dst = tmp / "src"
-                    if host.is_dir():
-                        shutil.copytree(host, copy_dst, symlinks=True)
-                    else:
-                        shutil.copy2(host, copy_dst)
+                    writable_copy(host, copy_dst)
                     host = copy_dst
-                mounts.append(Mount(target, "bind", str(host), ("rbind", "rw" if rw else "ro")))
+                access = "rw" if rw else "ro"
+                mounts.append(Mount(target, "bind", str(host), (*BIND_OPTIONS, access)))
                 inputs.append(f"bind:{m.from_ or ''}:{source}:{target}:{digest}")
             else:
                 raise Unsupported(f"{where}: RUN --mount=type={kind} is not supported")
