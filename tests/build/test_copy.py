@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import stat
@@ -258,3 +259,69 @@ def test_add_downloads_a_url_and_checks_its_checksum(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _tar_with(path: Path, *members: tuple[str, str, str]) -> None:
+    """A tar of (name, type, link target or content) members: f file, l hardlink, s symlink,
+    d directory."""
+    with tarfile.open(path, "w") as tar:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            if kind == "f":
+                data = value.encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"l": tarfile.LNKTYPE, "s": tarfile.SYMTYPE, "d": tarfile.DIRTYPE}[kind]
+            info.linkname = value
+            tar.addfile(info)
+
+
+@pytest.mark.parametrize(
+    ("members", "why"),
+    [
+        ((("h", "l", "../../../../etc/shadow"),), "outside the destination"),
+        ((("h", "l", "etc/shadow"),), "which no earlier member of the archive created"),
+        ((("d", "d", ""), ("h", "l", "d")), "which is a directory"),
+        ((("a", "f", "x"), ("a/b", "f", "y")), "is not a directory"),
+    ],
+)
+def test_add_refuses_an_archive_member_it_cannot_place_naming_it(
+    tmp_path: Path, members: tuple[tuple[str, str, str], ...], why: str
+) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    _tar_with(ctx / "evil.tar", *members)
+    with pytest.raises(InvalidArgument) as caught:
+        _copy(tmp_path, "evil.tar", dest="/d/", add=True)
+    message = str(caught.value)
+    assert message.startswith(f"Dockerfile:3: ADD evil.tar: member {members[-1][0]!r}")
+    assert why in message
+
+
+def test_add_hardlink_to_a_symlink_links_the_symlink_not_what_it_points_to(
+    tmp_path: Path,
+) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    _tar_with(ctx / "links.tar", ("s", "s", "/etc/passwd"), ("h", "l", "s"), ("f", "f", "1"))
+    root = _copy(tmp_path, "links.tar", dest="/d/", add=True)
+    assert os.readlink(root / "d" / "h") == "/etc/passwd"
+    assert os.lstat(root / "d" / "h").st_ino == os.lstat(root / "d" / "s").st_ino
+
+
+def test_add_of_a_corrupt_archive_names_it(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    _tar_with(tmp_path / "whole.tar", ("big", "f", "".join(map(str, range(20000)))))
+    (ctx / "cut.tar.gz").write_bytes(gzip.compress((tmp_path / "whole.tar").read_bytes())[:-40])
+    with pytest.raises(InvalidArgument, match="ADD cut.tar.gz: cannot unpack the archive"):
+        _copy(tmp_path, "cut.tar.gz", dest="/d/", add=True)
+
+
+def test_add_of_a_fifo_copies_it_without_opening_it(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    _rootfs(tmp_path)
+    os.mkfifo(ctx / "pipe")  # opening it to sniff an archive would wait for a writer
+    root = _copy(tmp_path, "pipe", dest="/d/", add=True)
+    assert stat.S_ISFIFO(os.lstat(root / "d" / "pipe").st_mode)

@@ -132,6 +132,27 @@ def test_unprivileged_user_builds_and_runs_busybox(rootless: UserCli, tmp_path: 
     assert copy_layer["app/hello.txt"].uid == 0
 
 
+def test_unprivileged_bind_mount_of_the_context_hides_what_dockerignore_leaves_out(
+    rootless: UserCli,
+) -> None:
+    user = rootless.user
+    ok(rootless(["bootstrap", "busybox", "-t", "busybox:latest"], env=EPOCH))
+    context = user.home / "ignoring"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN --mount=type=bind,target=/src sh -c 'ls -A /src; cat /src/.env 2>&1; true' > /seen\n"
+    )
+    (context / ".dockerignore").write_text(".env\nDockerfile\n.dockerignore\n")
+    (context / "hello.txt").write_text("hello\n")
+    (context / ".env").write_text("TOKEN=secret\n")
+    for p in [context, *context.iterdir()]:
+        shutil.chown(p, user.uid, user.gid)
+    ok(rootless(["build", str(context), "-t", "ignoring:1"]))
+    out = ok(rootless(["run", "ignoring:1", "cat", "/seen"])).stdout
+    assert out == "hello.txt\ncat: can't open '/src/.env': No such file or directory\n"
+
+
 def test_system_check_probes_inside_the_user_namespace(rootless: UserCli) -> None:
     user = rootless.user
     proc = rootless(["system", "check", "--format", "json", "--progress", "quiet"])

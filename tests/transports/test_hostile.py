@@ -7,7 +7,10 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -188,3 +191,107 @@ def test_diff_id_lie(tmp_path: Path, store: Path) -> None:
     layer = _tar([_file("etc/a")])
     write_layout(tmp_path / "l", gzip.compress(layer), _sha(b"something else"))
     _refused(store, f"oci:{tmp_path / 'l'}:t", ErrorKind.DIGEST_MISMATCH, "diff_id")
+
+
+def _layer_blob(layout: Path) -> tuple[Path, bytes]:
+    """A layout with one good layer; the layer blob's path and bytes."""
+    layer = _tar([_file("etc/a", b"layer content")])
+    blob = gzip.compress(layer)
+    write_layout(layout, blob, _sha(layer))
+    return layout / "blobs" / "sha256" / _sha(blob).split(":")[1], blob
+
+
+def test_layer_blob_that_is_a_symlink_to_dev_zero(tmp_path: Path, store: Path) -> None:
+    path, blob = _layer_blob(tmp_path / "l")
+    path.unlink()
+    path.symlink_to("/dev/zero")  # main read it forever: 12 GB written in 30 s
+    started = time.monotonic()
+    _refused(
+        store,
+        f"oci:{tmp_path / 'l'}:t",
+        ErrorKind.INVALID_ARGUMENT,
+        _sha(blob),
+        "is a symlink to /dev/zero, outside the layout",
+    )
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (os.mkfifo, "is a fifo, not a regular file"),  # opening it would wait for a writer
+        (os.mkdir, "is a directory, not a regular file"),
+    ],
+)
+def test_layer_blob_that_is_not_a_regular_file(
+    tmp_path: Path, store: Path, make: Callable[[Path], None], says: str
+) -> None:
+    path, blob = _layer_blob(tmp_path / "l")
+    path.unlink()
+    make(path)
+    _refused(store, f"oci:{tmp_path / 'l'}:t", ErrorKind.INVALID_ARGUMENT, _sha(blob), says)
+
+
+def test_layer_blob_longer_than_its_descriptor_is_not_read_past_its_size(
+    tmp_path: Path, store: Path
+) -> None:
+    path, blob = _layer_blob(tmp_path / "l")
+    with open(path, "r+b") as f:  # the right bytes, then 16 GiB more (sparse)
+        f.truncate(len(blob) + (16 << 30))
+    started = time.monotonic()
+    _refused(
+        store,
+        f"oci:{tmp_path / 'l'}:t",
+        ErrorKind.DIGEST_MISMATCH,
+        _sha(blob),
+        f"more than the {len(blob)} bytes its descriptor gives",
+    )
+    assert time.monotonic() - started < 60
+    leftovers = [p for p in store.rglob("*") if p.is_file() and p.stat().st_size > (1 << 20)]
+    assert leftovers == []
+
+
+def test_index_json_that_is_a_symlink_to_dev_zero(tmp_path: Path, store: Path) -> None:
+    _layer_blob(tmp_path / "l")
+    (tmp_path / "l" / "index.json").unlink()
+    (tmp_path / "l" / "index.json").symlink_to("/dev/zero")
+    _refused(store, f"oci:{tmp_path / 'l'}:t", ErrorKind.INVALID_ARGUMENT, "index.json")
+
+
+def test_a_blob_symlink_inside_the_layout_is_followed(tmp_path: Path, store: Path) -> None:
+    path, _ = _layer_blob(tmp_path / "l")
+    shared = tmp_path / "l" / "shared-blob"
+    os.rename(path, shared)
+    path.symlink_to("../../shared-blob")
+    proc = run_cli(["--root", str(store), "import", f"oci:{tmp_path / 'l'}:t", "-t", "ok:1"])
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("transport", ["oci-archive", "docker-archive"])
+def test_archive_that_is_not_a_regular_file(tmp_path: Path, store: Path, transport: str) -> None:
+    (tmp_path / "zero.tar").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.tar")
+    for name, says in (("zero.tar", "it leads to /dev/zero"), ("fifo.tar", "fifo.tar")):
+        _refused(
+            store,
+            f"{transport}:{tmp_path / name}",
+            ErrorKind.INVALID_ARGUMENT,
+            "is not a regular file",
+            says,
+        )
+
+
+def test_oci_archive_blob_longer_than_its_descriptor(tmp_path: Path, store: Path) -> None:
+    path, blob = _layer_blob(tmp_path / "l")
+    path.write_bytes(blob + b"\0" * (4 << 20))
+    archive = tmp_path / "l.tar"
+    with tarfile.open(archive, "w") as tar:
+        for member in sorted((tmp_path / "l").rglob("*")):
+            tar.add(member, arcname=str(member.relative_to(tmp_path / "l")), recursive=False)
+    _refused(
+        store,
+        f"oci-archive:{archive}:t",
+        ErrorKind.DIGEST_MISMATCH,
+        _sha(blob),
+        f"more than the {len(blob)} bytes",
+    )

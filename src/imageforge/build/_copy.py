@@ -1,10 +1,11 @@
 """COPY and ADD from the build context into a rootfs, with Docker's semantics.
 
 Sources are context paths (wildcards allowed, ``.dockerignore`` honoured, never outside
-the context); a directory source copies its contents; several sources need a directory
-destination ending in ``/``; a relative destination is under WORKDIR; files are owned
-by root unless ``--chown``; ``--chmod`` sets every mode; ADD unpacks a local tar
-(plain, gzip, bzip2, xz) into the destination. Writes go through
+the context: every component is resolved inside it, see :mod:`._incontext`); a directory
+source copies its contents; several sources need a directory destination ending in
+``/``; a relative destination is under WORKDIR; files are owned by root unless
+``--chown``; ``--chmod`` sets every mode; ADD unpacks a local tar (plain, gzip, bzip2,
+xz) into the destination, refusing a member it cannot place with the member named. Writes go through
 :func:`resolve_in_root`, so symlinks in the image resolve inside it.
 
 Hand-written: Docker's copy rules are not in any Python library; ``tarfile`` reads the
@@ -16,15 +17,18 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import lzma
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imageforge.build._incontext import Found, resolve_in_context
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import (
@@ -53,6 +57,7 @@ class CopySource:
     archive: bool = False
     heredoc: str | None = None
     parents_path: str = ""  # with --parents: where under dest (the path after any /./)
+    real: str = ""  # the path in the context with its symlinks resolved (.dockerignore's view)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class CopyPlan:
     ignore: DockerIgnore = field(default_factory=DockerIgnore)
     exclude: DockerIgnore = field(default_factory=DockerIgnore)
     parents: bool = False
+    where: str = ""  # Dockerfile:LINE, for errors found while copying
 
     def inputs(self, hashes: FileHashes | None = None) -> dict[str, str]:
         """What the copy reads, one entry per file: ``source/relative path`` -> type,
@@ -196,7 +202,11 @@ def _has_wildcard(text: str) -> bool:
 
 
 def _is_archive(path: Path) -> bool:
+    """Whether ADD unpacks ``path``: a regular file that starts like a tar or a
+    compressed stream (a fifo or device is never opened: it could block or never end)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             head = f.read(512)
     except OSError:
@@ -206,45 +216,78 @@ def _is_archive(path: Path) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
-def _follow(context: Path, name: str, where: str, keyword: str) -> Path:
-    """The host path of context entry ``name``, a symlink followed only if it stays
-    inside the context."""
-    path = context / name if name != "." else context
-    if path.is_symlink():
-        real = Path(os.path.realpath(path))
-        root = Path(os.path.realpath(context))
-        if real != root and root not in real.parents:
-            raise InvalidArgument(
-                f"{where}: {keyword} source {name!r} is a symlink to {os.readlink(path)!r}, "
-                "outside the build context",
-                hint="replace the symlink with the file itself, or copy from a context "
-                "that contains its target",
-            )
-        return real
-    return path
-
-
-def _glob(context: Path, pattern: str, ignore: DockerIgnore) -> list[str]:
+def _glob(
+    context: Path, pattern: str, ignore: DockerIgnore, what: str, given: Path
+) -> list[tuple[str, Path]]:
+    """The context paths matching ``pattern`` (wildcards in any component), each with
+    where it leads; directories are listed where their symlinks really lead, inside the
+    context. Matches .dockerignore leaves out are dropped; one that leads out of the
+    context is an error."""
     parts = [p for p in pattern.split("/") if p and p != "."]
     found = [""]
     for part in parts:
         nxt: list[str] = []
         for base in found:
-            directory = context / base if base else context
             if not _has_wildcard(part):
-                cand = f"{base}/{part}" if base else part
-                if os.path.lexists(context / cand):
-                    nxt.append(cand)
+                nxt.append(f"{base}/{part}" if base else part)
+                continue
+            if base and ignore.is_ignored(base) and not ignore.may_reinclude_below(base):
+                continue
+            where = resolve_in_context(context, base or ".", ignore, what=what, given=given)
+            if where.found is not Found.OK or where.path is None:
                 continue
             try:
-                names = sorted(os.listdir(directory))
+                names = sorted(os.listdir(where.path))
             except (NotADirectoryError, FileNotFoundError):
                 continue
             for name in names:
                 if fnmatch.fnmatchcase(name, part):
                     nxt.append(f"{base}/{name}" if base else name)
         found = nxt
-    return [f for f in found if not ignore.is_ignored(f)]
+    out: list[tuple[str, Path]] = []
+    for name in found:
+        if ignore.is_ignored(name) and not ignore.may_reinclude_below(name):
+            continue
+        where = resolve_in_context(context, name, ignore, what=what, given=given)
+        if where.found is Found.OK and where.path is not None:
+            out.append((name, where.path))
+    return out
+
+
+def _source(
+    context: Path,
+    name: str,
+    raw: str,
+    ignore: DockerIgnore,
+    what: str,
+    given: Path,
+    keyword: str,
+    where: str,
+) -> Path:
+    """The host path a named (wildcard-free) source leads to, or a clear refusal."""
+    if name != "." and ignore.is_ignored(name) and not ignore.may_reinclude_below(name):
+        why = "excluded by .dockerignore"
+        try:
+            found = resolve_in_context(context, name, DockerIgnore(), what=what, given=given)
+            if found.found is Found.MISSING:
+                why = "not found"
+        except InvalidArgument:
+            pass  # ignored anyway: where it would lead does not matter
+    else:
+        found = resolve_in_context(context, name, ignore, what=what, given=given)
+        if found.found is Found.OK and found.path is not None:
+            return found.path
+        if found.found is Found.MISSING:
+            why = "not found"
+        elif found.real == name:
+            why = "excluded by .dockerignore"
+        else:
+            why = f"excluded by .dockerignore (it leads to {found.real!r}, which is ignored)"
+    raise NotFound(
+        f"{where}: {keyword} source {raw!r}: {why} in the build context {given}",
+        hint="check the path (it is relative to the context, not to the "
+        "Dockerfile) and the .dockerignore file",
+    )
 
 
 def plan_copy(
@@ -256,12 +299,16 @@ def plan_copy(
     where: str,
     from_image: str | None = None,
     downloads: Path | None = None,
+    keyword: str | None = None,
 ) -> CopyPlan:
     """Match the sources of an (expanded) COPY/ADD against the context; no rootfs yet.
     With ``from_image`` (``COPY --from``), ``context`` is that image's mounted rootfs:
-    sources resolve inside it (its symlinks included) and no .dockerignore applies."""
-    keyword = instr.keyword
+    sources resolve inside it (its symlinks included) and no .dockerignore applies.
+    ``keyword`` names the instruction in errors (default: the instruction's own)."""
+    keyword = keyword or instr.keyword
     in_root = from_image is not None
+    given = context.absolute()
+    real_context = Path(os.path.realpath(context))
     exclude = (
         parse_dockerignore("\n".join(instr.exclude), source=f"{where} --exclude")
         if instr.exclude
@@ -292,38 +339,33 @@ def plan_copy(
             if not os.path.lexists(path):
                 raise NotFound(f"{where}: {keyword} --from={from_image}: {raw!r} not found")
             is_dir = path.is_dir()
-            sources.append(CopySource(name, path, is_dir=is_dir, parents_path=_pivot(raw)))
+            sources.append(
+                CopySource(name, path, is_dir=is_dir, parents_path=_pivot(raw), real=name)
+            )
             continue
+        what = f"{where}: {keyword} source"
         if _has_wildcard(name):
-            names = _glob(context, name, ignore)
-            if not names:
+            matched = _glob(real_context, name, ignore, what, given)
+            if not matched:
                 raise NotFound(
                     f"{where}: {keyword} source {raw!r} matches no file in the build "
                     "context (or every match is excluded by .dockerignore)"
                 )
         else:
-            if name != "." and (ignore.is_ignored(name) or not os.path.lexists(context / name)):
-                why = (
-                    "excluded by .dockerignore"
-                    if os.path.lexists(context / name)
-                    else ("not found")
-                )
-                raise NotFound(
-                    f"{where}: {keyword} source {raw!r}: {why} in the build context {context}",
-                    hint="check the path (it is relative to the context, not to the "
-                    "Dockerfile) and the .dockerignore file",
-                )
-            names = [name]
-        for n in names:
-            if len(names) > 1 and (
+            path = _source(real_context, name, raw, ignore, what, given, keyword, where)
+            matched = [(name, path)]
+        for n, path in matched:
+            if len(matched) > 1 and (
                 exclude.is_ignored(n) or exclude.is_ignored(posixpath.basename(n))
             ):
                 continue
-            path = _follow(context, n, where, keyword)
             is_dir = path.is_dir()
             archive = isinstance(instr, Add) and not is_dir and _is_archive(path)
             pivot = _pivot(raw) if not _has_wildcard(name) else n
-            sources.append(CopySource(n, path, is_dir=is_dir, archive=archive, parents_path=pivot))
+            real = os.path.relpath(path, real_context)
+            sources.append(
+                CopySource(n, path, is_dir=is_dir, archive=archive, parents_path=pivot, real=real)
+            )
     dest = instr.dest
     dest_is_dir = dest.endswith(("/", "/.")) or dest in (".", "..")
     if not dest.startswith("/"):
@@ -355,6 +397,7 @@ def plan_copy(
         ignore,
         exclude,
         parents,
+        where,
     )
 
 
@@ -371,7 +414,8 @@ def _walk_source(
     yield "", root, os.stat(root)
     if not src.is_dir:
         return
-    prefix = "" if src.name == "." else src.name + "/"
+    real = src.real or src.name  # .dockerignore matches where the source really is
+    prefix = "" if real == "." else real + "/"
     filtering = bool(ignore.patterns or skip.patterns)
     lstat = os.lstat
     isdir = stat.S_ISDIR
@@ -511,52 +555,111 @@ def _member_dest(dest: str, name: str) -> str | None:
     return posixpath.join(dest, clean.lstrip("/"))
 
 
+class _BadMember(Exception):
+    """A member ADD cannot place; turned into InvalidArgument naming the archive."""
+
+
 def _extract_archive(
-    rootfs: Path, dest: str, archive: Path, uid: int | None, gid: int | None
+    rootfs: Path, dest: str, archive: Path, uid: int | None, gid: int | None, what: str
 ) -> None:
     """Unpack a local tar into ``dest``: owners as in the archive, members placed
-    through the in-root resolution (``..`` cannot climb out of ``dest``'s root)."""
+    through the in-root resolution (``..`` cannot climb out of ``dest``'s root). A member
+    that cannot be placed, or an archive that cannot be read, is refused with ``what``
+    (``Dockerfile:LINE: ADD name``) and the member named."""
     mkdirs_in_root(rootfs, dest)
-    with tarfile.open(archive, "r:*") as tar:
-        for member in tar:
-            where = _member_dest(dest, member.name)
-            if where is None:
-                continue
-            parent = mkdirs_in_root(rootfs, posixpath.dirname(where))
-            target = parent / posixpath.basename(where)
-            m_uid = member.uid if uid is None else uid
-            m_gid = member.gid if gid is None else gid
-            if member.isdir():
-                if not target.is_dir() or target.is_symlink():
-                    _remove(target)
-                    os.mkdir(target, 0o700)
-            else:
-                _remove(target)
-                if member.issym():
-                    os.symlink(member.linkname, target)
-                    os.lchown(target, m_uid, m_gid)
-                    continue
-                if member.islnk():
-                    link_dest = _member_dest(dest, member.linkname)
-                    if link_dest is None:
-                        continue
-                    os.link(resolve_in_root(rootfs, link_dest, follow_last=False), target)
-                    continue
-                if member.isfile():
-                    fin = tar.extractfile(member)
-                    assert fin is not None
-                    with fin, open(target, "xb") as fout:
-                        shutil.copyfileobj(fin, fout, _CHUNK)
-                elif member.isfifo():
-                    os.mkfifo(target)
-                elif member.ischr() or member.isblk():
-                    kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-                    os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
-                else:
-                    continue
-            os.chown(target, m_uid, m_gid)
-            os.chmod(target, member.mode & 0o7777)
-            os.utime(target, (member.mtime, member.mtime))
+    member_name = ""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                member_name = member.name
+                _extract_member(rootfs, dest, tar, member, uid, gid)
+    except _BadMember as exc:
+        raise InvalidArgument(
+            f"{what}: member {member_name!r} {exc}",
+            hint="the archive is malformed or hostile; fix or replace it",
+        ) from None
+    except InvalidArgument as exc:  # a member that cannot be placed in the image
+        raise InvalidArgument(
+            f"{what}: member {member_name!r}: {exc.message}", hint=exc.hint
+        ) from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the filesystem's failure (disk full...), not the archive's
+        at = f" at member {member_name!r}" if member_name else ""
+        raise InvalidArgument(
+            f"{what}: cannot unpack the archive{at}: {exc}",
+            hint="the archive is truncated or corrupt; fix or replace it",
+        ) from None
+
+
+def _link_source(rootfs: Path, dest: str, member: tarfile.TarInfo) -> Path:
+    """The file a hardlink member links to: an earlier non-directory of the archive
+    under ``dest`` (an absolute link name is taken below ``dest``, as Docker does)."""
+    clean = posixpath.normpath(member.linkname)
+    if clean.startswith("../") or clean == "..":
+        raise _BadMember(f"is a hard link to {member.linkname!r}, outside the destination")
+    link_dest = _member_dest(dest, member.linkname)
+    if link_dest is None:
+        raise _BadMember(f"is a hard link to {member.linkname!r}, the destination itself")
+    source = resolve_in_root(rootfs, link_dest, follow_last=False)
+    try:
+        st = os.lstat(source)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _BadMember(
+            f"is a hard link to {member.linkname!r}, which no earlier member of the archive created"
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _BadMember(f"is a hard link to {member.linkname!r}, which is a directory")
+    return source
+
+
+def _extract_member(
+    rootfs: Path,
+    dest: str,
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    uid: int | None,
+    gid: int | None,
+) -> None:
+    where = _member_dest(dest, member.name)
+    if where is None:
+        return
+    parent = mkdirs_in_root(rootfs, posixpath.dirname(where))
+    target = parent / posixpath.basename(where)
+    m_uid = member.uid if uid is None else uid
+    m_gid = member.gid if gid is None else gid
+    if member.isdir():
+        if not target.is_dir() or target.is_symlink():
+            _remove(target)
+            os.mkdir(target, 0o700)
+    else:
+        if member.islnk():  # checked before anything is removed
+            source = _link_source(rootfs, dest, member)
+            if source == target:
+                return
+            _remove(target)
+            os.link(source, target, follow_symlinks=False)  # a link to a symlink itself
+            return
+        _remove(target)
+        if member.issym():
+            os.symlink(member.linkname, target)
+            os.lchown(target, m_uid, m_gid)
+            return
+        if member.isfile():
+            fin = tar.extractfile(member)
+            assert fin is not None
+            with fin, open(target, "xb") as fout:
+                shutil.copyfileobj(fin, fout, _CHUNK)
+        elif member.isfifo():
+            os.mkfifo(target)
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        else:
+            return
+    os.chown(target, m_uid, m_gid)
+    os.chmod(target, member.mode & 0o7777)
+    os.utime(target, (member.mtime, member.mtime))
 
 
 def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
@@ -578,7 +681,8 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
             continue
         if src.archive:
             owner = (uid, gid) if plan.chown else (None, None)
-            _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1])
+            what = f"{plan.where}: {plan.keyword} {src.name}"
+            _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1], what)
             dirs.clear()  # the archive may have added symlinks
             continue
         if src.is_dir:

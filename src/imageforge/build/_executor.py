@@ -14,7 +14,6 @@ import hashlib
 import os
 import posixpath
 import re
-import shutil
 import stat
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from imageforge.build._config import (
     env_map,
     workdir_path,
 )
+from imageforge.build._context_view import BIND_OPTIONS, context_view, writable_copy
 from imageforge.build._copy import FileHashes, apply_copy, plan_copy
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
@@ -232,10 +232,14 @@ class Builder:
     # -- the build ----------------------------------------------------------------------
 
     def build(self, options: BuildOptions) -> BuildResult:
-        context = options.context
+        # Absolute from here on: the caller's working directory is what a relative
+        # context means, and runc would read a relative bind source against its bundle.
+        context = options.context.absolute()
         if not context.is_dir():
             raise NotFound(f"build context {context} is not a directory")
-        dockerfile_path = options.dockerfile or context / "Dockerfile"
+        dockerfile_path = (
+            options.dockerfile.absolute() if options.dockerfile else context / "Dockerfile"
+        )
         if options.dockerfile_text is not None:  # -f - : the Dockerfile came on stdin
             dockerfile_path = context / "Dockerfile"
             df = parse(options.dockerfile_text, file="<stdin>")
@@ -549,7 +553,7 @@ class Builder:
                 extra = copy_plan.digest(inputs=seen)
             elif isinstance(instr, Run):
                 run_mounts, inputs = self._run_mounts(
-                    instr, state, options, context, resolution, stage_index, stack, where
+                    instr, state, options, context, ignore, resolution, stage_index, stack, where
                 )
                 run_env = self._run_env(state, proxy)
                 run_inputs = {
@@ -730,13 +734,16 @@ class Builder:
         state: _State,
         options: BuildOptions,
         context: Path,
+        ignore: DockerIgnore,
         resolution: Resolution,
         stage_index: int,
         stack: ExitStack,
         where: str,
     ) -> tuple[list[Mount], list[str]]:
         """The runtime mounts for ``RUN --mount=...`` and what of them the cache key
-        depends on (a bind mount's content; never a secret's or a cache's)."""
+        depends on (a bind mount's content; never a secret's or a cache's). A bind of
+        the context resolves its source inside the context and shows it as
+        ``.dockerignore`` leaves it (see ``_context_view``)."""
         mounts: list[Mount] = []
         inputs: list[str] = []
         workdir = str(state.config.get("WorkingDir") or "/")
@@ -771,7 +778,8 @@ class Builder:
             elif kind == "cache":
                 cache_id = m.id or target
                 name = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-                host = self.store.root / "cache-mounts" / name
+                # absolute: runc reads a relative source against its bundle directory
+                host = self.store.root.absolute() / "cache-mounts" / name
                 if not host.exists():
                     host.mkdir(parents=True)
                     os.chown(host, int(m.uid or 0), int(m.gid or 0))
@@ -798,20 +806,33 @@ class Builder:
                 else:
                     probe = Copy(sources=(source,), dest="/x")
                     plan = plan_copy(
-                        probe, context=context, ignore=DockerIgnore(), workdir=None, where=where
+                        probe,
+                        context=context,
+                        ignore=ignore,
+                        workdir=None,
+                        where=where,
+                        keyword="RUN --mount=type=bind",
                     )
-                    host = plan.sources[0].path or context
+                    src = plan.sources[0]
+                    host = src.path or context
+                    if src.is_dir:
+                        host = context_view(
+                            host,
+                            src.real,
+                            ignore,
+                            scratch=self.store.root.absolute() / "context-views",
+                            stack=stack,
+                            userxattr=self.snapshots.userxattr,
+                        )
                     digest = plan.digest()
                 rw = m.readonly is False
                 if rw:  # writes are allowed but thrown away: mount a copy
                     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                     copy_dst = tmp / "src"
-                    if host.is_dir():
-                        shutil.copytree(host, copy_dst, symlinks=True)
-                    else:
-                        shutil.copy2(host, copy_dst)
+                    writable_copy(host, copy_dst)
                     host = copy_dst
-                mounts.append(Mount(target, "bind", str(host), ("rbind", "rw" if rw else "ro")))
+                access = "rw" if rw else "ro"
+                mounts.append(Mount(target, "bind", str(host), (*BIND_OPTIONS, access)))
                 inputs.append(f"bind:{m.from_ or ''}:{source}:{target}:{digest}")
             else:
                 raise Unsupported(f"{where}: RUN --mount=type={kind} is not supported")

@@ -25,6 +25,7 @@ streaming pass, together. ``tarfile`` is used only to encode and decode headers.
 """
 
 from imageforge.layers._blob import (
+    MAX_DOCUMENT,
     BlobImage,
     BlobIndex,
     BlobLayer,
@@ -84,6 +85,7 @@ from imageforge.layers._write import (
 )
 
 __all__ = [
+    "MAX_DOCUMENT",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
     "diff_upper",

@@ -109,7 +109,8 @@ def digest_file(fileobj: IO[bytes], algorithm: str = "sha256") -> tuple[Digest, 
 class VerifyingReader:
     """A binary reader that hashes what passes through and, at end of stream, raises
     :class:`DigestMismatch` if the content does not match ``expected`` (and ``size``,
-    when given). Reading past ``size`` bytes is an error at once."""
+    when given). Reading past ``size`` bytes is an error at once, and never more than
+    ``size + 1`` bytes are asked of the source (one that does not end stops there)."""
 
     def __init__(
         self, raw: IO[bytes], expected: Digest | str, size: int | None = None, *, what: str = ""
@@ -127,6 +128,13 @@ class VerifyingReader:
         return self._read
 
     def read(self, n: int = -1) -> bytes:
+        if self._size is not None:
+            if n is None or n < 0:  # the rest, in bounded pieces
+                parts = []
+                while part := self.read(_CHUNK):
+                    parts.append(part)
+                return b"".join(parts)
+            n = min(n, self._size + 1 - self._read)
         data = self._raw.read(n)
         if data:
             self._read += len(data)

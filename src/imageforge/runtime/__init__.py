@@ -9,6 +9,7 @@ from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, Runtime, StdIO
+from imageforge.runtime._mount import MNT_DETACH, mount, umount
 from imageforge.runtime._oci import KNOWN_RUNTIMES, OciRuntime, find_runtime
 from imageforge.runtime._probes import (
     check_binfmt,
@@ -44,6 +45,7 @@ __all__ = [
     "ActiveSnapshot",
     "OverlaySnapshotter",
     "KNOWN_RUNTIMES",
+    "MNT_DETACH",
     "PEER_TOOLS",
     "CheckItem",
     "IdRange",
@@ -74,10 +76,12 @@ __all__ = [
     "image_process",
     "in_user_namespace",
     "is_static_elf",
+    "mount",
     "resolve_user",
     "default_probe_cache",
     "forget_runtime_probe",
     "rootless_plan",
+    "umount",
     "select_runtime",
     "subordinate_ranges",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -58,8 +59,18 @@ class ArchiveReader:
     """Random access to the members of a tar file."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise NotFound(f"archive {path} does not exist")
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise InvalidArgument(f"archive {path} cannot be read: {exc.strerror}") from None
+        if not stat.S_ISREG(mode):  # /dev/zero or a fifo would never end
+            raise InvalidArgument(
+                f"archive {path} is not a regular file"
+                + (f" (it leads to {os.path.realpath(path)})" if path.is_symlink() else ""),
+                hint="name the archive file itself",
+            )
         self.path = path
         try:
             self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed in close()

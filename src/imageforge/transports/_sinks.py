@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Protocol
 
+from imageforge.errors import DigestMismatch
 from imageforge.oci import Digest
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.store import Store, fsync_dir
@@ -25,16 +26,34 @@ class Writer(Protocol):
 
 
 def copy_stream(
-    src: IO[bytes], out: Writer, progress: ProgressSink = NULL_PROGRESS, key: str = ""
+    src: IO[bytes],
+    out: Writer,
+    progress: ProgressSink = NULL_PROGRESS,
+    key: str = "",
+    *,
+    limit: int | None = None,
+    digest: Digest | None = None,
 ) -> int:
-    """Copy in 1 MiB chunks; sources are verifying readers, so a bad byte stops the copy."""
+    """Copy in 1 MiB chunks; sources are verifying readers, so a bad byte stops the copy.
+    With ``limit`` (the descriptor's size) no more than ``limit + 1`` bytes are read: a
+    source with more is refused as soon as the extra byte arrives, whatever it is (a blob
+    that is a link to ``/dev/zero`` never ends)."""
     n = 0
-    while chunk := src.read(CHUNK):
-        out.write(chunk)
+    while True:
+        chunk = src.read(CHUNK if limit is None else min(CHUNK, limit + 1 - n))
+        if not chunk:
+            return n
         n += len(chunk)
+        if limit is not None and n > limit:
+            what = f"blob {digest}" if digest else "blob"
+            raise DigestMismatch(
+                f"{what}: more than the {limit} bytes its descriptor gives",
+                expected=str(digest) if digest else None,
+                hint="the source is corrupted or hostile; nothing was stored",
+            )
+        out.write(chunk)
         if key:
             progress.advance(key, len(chunk))
-    return n
 
 
 class BlobSink(Protocol):
@@ -79,7 +98,7 @@ class StoreBlobSink:
             if ingest.offset:  # a leftover from a killed copy: start over, cheaply safe
                 ingest.abort()
                 ingest = self.store.blobs.begin(f"copy-{digest}")
-            copy_stream(src, ingest, progress, key)
+            copy_stream(src, ingest, progress, key, limit=size, digest=digest)
             ingest.commit(size, digest)  # checks size and digest before the blob appears
         self.added.append(digest)
 
@@ -113,7 +132,7 @@ class DirBlobSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{digest.hex[:16]}.", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                copy_stream(src, out, progress, key)
+                copy_stream(src, out, progress, key, limit=size, digest=digest)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o644)
