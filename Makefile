@@ -9,11 +9,12 @@ BIN := $(VENV)/bin
 # PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster),
 # and what the SBOM catalogers' tests build their fixtures with: nodejs (npm, which the
 # nodejs package of this machine image carries), Go and a vendored Go module, gcc and
-# binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars.
+# binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars and the JDK's jar.
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
-	nodejs golang-go golang-github-pkg-errors-dev gcc binutils maven
+	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
+	gcc binutils maven default-jdk-headless
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs
@@ -104,9 +105,12 @@ demo-registry: setup
 	$(BIN)/imageforge --root $(DEMO_OUT)/pulled run --rm hello-pulled:1; \
 	$(IF) logout $$reg
 
-# One page per lint rule, generated from the rules (a test checks they are current).
+# One page per lint rule, and the counts the README states, generated from the rules (tests
+# check both are current).
 docs: venv
 	$(BIN)/python -c "from imageforge.lint import write_rule_docs; write_rule_docs('docs/rules')"
+	$(BIN)/python -c "import pathlib; from imageforge.lint import readme_counts, update_counts;\
+	p = pathlib.Path('README.md'); p.write_text(update_counts(p.read_text(), readme_counts()))"
 
 lint:
 	$(BIN)/ruff check src tests

@@ -153,3 +153,34 @@ def test_every_command_module_is_known_to_the_lazy_loader() -> None:
     assert set(app.commands) == set(_LAZY)
     registry = app.commands["registry"]
     assert isinstance(registry, click.Group) and "user" in registry.commands
+
+
+# Words the top-level help may use for what imageforge does, and the command each needs.
+_VERBS = {
+    "lint": "lint",
+    "build": "build",
+    "run": "run",
+    "analyse": "analyze",
+    "inventory": "sbom",
+    "push": "push",
+    "pull": "pull",
+    "serve": "registry",
+    "scan": "scan",
+    "sign": "sign",
+    "promote": "promote",
+    "tune": "tune",
+    "ship": "ship",
+}
+
+
+def test_the_top_level_help_promises_only_commands_that_exist() -> None:
+    from imageforge.cli import app
+
+    proc = run_cli(["--help"])
+    first = proc.stdout.split("\n\n")[1].strip()
+    words = {w.strip(",.()").lower() for w in first.split()}
+    promised = [verb for verb in _VERBS if verb in words]
+    assert len(promised) >= 5, first
+    ctx = click.Context(app)
+    for verb in promised:
+        assert app.get_command(ctx, _VERBS[verb]) is not None, f"help promises {verb!r}"

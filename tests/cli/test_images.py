@@ -125,3 +125,49 @@ def test_export_to_store_name_is_refused(store: Path) -> None:
     proc = run_cli(["--root", str(store), "export", "hello:1", "other:1"])
     assert proc.returncode == EXIT_CODES[ErrorKind.INVALID_ARGUMENT]
     assert "export needs oci:" in proc.stderr
+
+
+def test_import_export_tag_rmi_speak_json(store: Path, tmp_path: Path) -> None:
+    imported = json.loads(
+        _if(
+            tmp_path / "s2",
+            "import",
+            f"rootfs:{EXAMPLE}",
+            "-t",
+            "a:1",
+            "-t",
+            "a:2",
+            "--progress",
+            "quiet",
+            "--format",
+            "json",
+        )
+    )
+    digest = json.loads(_if(tmp_path / "s2", "inspect", "a:1", "--format", "json"))["digest"]
+    assert imported["digest"] == digest
+    assert imported["names"] == ["docker.io/library/a:1", "docker.io/library/a:2"]
+    layout = tmp_path / "layout"
+    exported = json.loads(
+        _if(store, "export", "hello:1", f"oci:{layout}", "--progress", "quiet", "--format", "json")
+    )
+    assert (
+        exported["digest"]
+        == json.loads(_if(store, "inspect", "hello:1", "--format", "json"))["digest"]
+    )
+    assert exported["destination"].startswith("oci:") and (layout / "index.json").is_file()
+    tagged = json.loads(_if(store, "tag", "hello:1", "hello:2", "--format", "json"))
+    assert tagged == {
+        "source": "docker.io/library/hello:1",
+        "name": "docker.io/library/hello:2",
+        "digest": exported["digest"],
+    }
+    removed = json.loads(_if(store, "rmi", "hello:1", "--format", "json"))
+    assert removed == {
+        "untagged": ["docker.io/library/hello:1"],
+        "deletedBlobs": 0,
+        "freed": 0,
+        "busy": False,
+    }
+    removed = json.loads(_if(store, "rmi", "hello:2", "--format", "json"))
+    assert removed["untagged"] == ["docker.io/library/hello:2"] and removed["deletedBlobs"] == 3
+    assert removed["freed"] > 0

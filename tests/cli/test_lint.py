@@ -233,3 +233,16 @@ def test_junit_and_codeclimate_formats(tmp_path: Path) -> None:
     assert workdir["location"] == {"path": str(bad), "lines": {"begin": 2}}
     assert workdir["severity"] == "major" and len(workdir["fingerprint"]) == 64
     assert len({i["fingerprint"] for i in issues}) == len(issues)
+
+
+def test_dash_reads_the_dockerfile_from_stdin(tmp_path: Path) -> None:
+    proc = run_cli(["lint", "--format", "json", "-"], stdin_text="FROM alpine\n", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["files"] == ["-"]
+    assert {f["rule"] for f in doc["findings"]} >= {"IF101"}
+    assert all(f["file"] == "-" for f in doc["findings"])
+    diff = run_cli(["lint", "--diff", "-"], stdin_text="FROM alpine:3.20\nCMD run --now\n")
+    assert diff.returncode == 1 and '+CMD ["run", "--now"]' in diff.stdout
+    refused = run_cli(["lint", "--fix", "-"], stdin_text="FROM alpine\n")
+    assert refused.returncode == 2 and "--diff" in refused.stderr

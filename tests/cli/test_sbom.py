@@ -68,3 +68,27 @@ def test_unknown_target_fails_cleanly(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error: ") and "no-such-image" in proc.stderr
     bad = run_cli(["sbom", str(tmp_path), "-o", "xml"])
     assert bad.returncode != 0 and "xml" in bad.stderr
+
+
+def test_a_path_that_is_not_a_directory_is_named_as_a_path(tmp_path: Path) -> None:
+    """``sbom /nonexistent/dir`` meant a directory: the error says so instead of
+    looking for an image of that name."""
+    missing = tmp_path / "nonexistent" / "dir"
+    proc = run_cli(["--root", str(tmp_path / "store"), "sbom", str(missing)])
+    assert proc.returncode == EXIT_CODES[ErrorKind.NOT_FOUND]
+    assert f"error: {missing} does not exist" in proc.stderr
+    assert "not in the store" not in proc.stderr
+    afile = tmp_path / "rootfs.tar"
+    afile.write_bytes(b"")
+    proc = run_cli(["--root", str(tmp_path / "store"), "sbom", f"./{afile.name}"], cwd=tmp_path)
+    assert proc.returncode == EXIT_CODES[ErrorKind.NOT_FOUND]
+    assert "is not a directory" in proc.stderr and "oci-archive:" in proc.stderr
+
+
+def test_format_is_the_flag_and_o_its_alias(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    dpkg_tree(root)
+    by_format = run_cli(["sbom", str(root), "--format", "json", "--progress", "quiet"])
+    by_o = run_cli(["sbom", str(root), "-o", "json", "--progress", "quiet"])
+    assert by_format.returncode == 0, by_format.stderr
+    assert json.loads(by_format.stdout) == json.loads(by_o.stdout)

@@ -240,3 +240,44 @@ def test_fix_over_the_corpus_parses_and_is_a_fixed_point(tmp_path: Path) -> None
         _shown, findings = lint_path(copy)
         assert not [f for f in findings if f.rule_id == "IF001"], original
     assert changed > 20  # the corpus has plenty to fix
+
+
+NODE_GUIDE = (
+    "FROM node:22-slim@sha256:" + "0" * 64 + "\nWORKDIR /app\nCOPY . .\nRUN npm install\n"
+    'USER 1000\nCMD ["node", "server.js"]\n'
+)
+
+
+@pytest.mark.parametrize("lockfile", [True, False])
+def test_cli_fix_and_diff_on_the_guides_node_pattern_with_its_context(
+    tmp_path: Path, lockfile: bool
+) -> None:
+    """The guide's own Node example (``COPY . .`` then ``npm install``) with the context
+    known: the broad COPY is split, and ``npm ci`` replaces ``npm install`` exactly when
+    the context has a lockfile the COPY sends."""
+    (tmp_path / "Dockerfile").write_text(NODE_GUIDE)
+    (tmp_path / "package.json").write_text("{}\n")
+    (tmp_path / "server.js").write_text("\n")
+    (tmp_path / ".dockerignore").write_text("node_modules\n")
+    if lockfile:
+        (tmp_path / "package-lock.json").write_text("{}\n")
+    proc = run_cli(["lint", "--diff", str(tmp_path)])
+    assert proc.returncode == 1, proc.stderr
+    assert "+COPY package.json package-lock.json* npm-shrinkwrap.json* ./" in proc.stdout
+    assert ("+RUN npm ci" in proc.stdout) is lockfile
+    proc = run_cli(["lint", "--fix", "--failure-threshold", "none", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    fixed = (tmp_path / "Dockerfile").read_text()
+    lines = fixed.splitlines()
+    assert lines.index("COPY . .") > next(i for i, x in enumerate(lines) if x.startswith("RUN npm"))
+    assert ("RUN npm ci" in fixed) is lockfile
+
+
+def test_npm_ci_fix_respects_a_dockerignored_lockfile(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(NODE_GUIDE)
+    (tmp_path / "package.json").write_text("{}\n")
+    (tmp_path / "package-lock.json").write_text("{}\n")
+    (tmp_path / ".dockerignore").write_text("package-lock.json\n")
+    proc = run_cli(["lint", "--diff", str(tmp_path)])
+    assert proc.returncode == 1, proc.stderr
+    assert "npm ci" not in proc.stdout  # COPY . . does not send an ignored lockfile

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.lint import RULES, Rule, lint_path
+from imageforge.lint import RULES, Rule, lint_path, lint_source
 from tests.lint.conftest import ids, ids_in_context
 
 _PLAIN = [r for r in RULES if not r.needs_context]
@@ -226,3 +226,47 @@ def test_pip_requirements_are_read_when_the_context_is_known(tmp_path: Path) -> 
     assert "unpinned: flask, uvicorn[standard] in requirements.txt" in f.message
     pinned = "flask==3.0.3\nrequests==2.32.3\n"
     assert "IF305" not in ids_in_context(tmp_path / "b", text, (("app/requirements.txt", pinned),))
+
+
+PY = "FROM python:3.12-slim\nWORKDIR /app\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "fires"),
+    [
+        ("COPY . .\nRUN pip install --no-cache-dir -rrequirements.txt\n", True),
+        ("COPY . .\nRUN pip install --no-cache-dir --requirement=requirements.txt\n", True),
+        ("COPY . .\nRUN python3 -m pip install --no-cache-dir .\n", True),
+        # dependencies installed from the manifest alone first: installing the project
+        # itself after COPY . . is the guide's order, not a finding
+        (
+            "COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+            "COPY . .\nRUN pip install --no-cache-dir --no-deps .\n",
+            False,
+        ),
+        (
+            "COPY package.json package-lock.json ./\nRUN npm ci\nCOPY . .\n"
+            "RUN npm install --no-save typescript@5.6.3 && npm ci\n",
+            False,
+        ),
+        # a different package manager's install is still invalidated by the broad COPY
+        (
+            "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\nRUN npm ci\n",
+            True,
+        ),
+    ],
+)
+def test_broad_copy_before_a_pip_install(body: str, fires: bool) -> None:
+    assert ("IF201" in ids(PY + body)) is fires, ids(PY + body)
+
+
+def test_cache_order_findings_point_at_the_copy_a_user_must_change() -> None:
+    """IF201 and IF202 name the COPY line (the one to split), and say which install
+    line it invalidates."""
+    text = PY + "COPY src/ .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    (f,) = [f for f in lint_source(text) if f.rule_id == "IF202"]
+    assert f.location.line == 3
+    assert "line 4" in f.message
+    text = PY + "COPY . .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    (f,) = [f for f in lint_source(text) if f.rule_id == "IF201"]
+    assert f.location.line == 3

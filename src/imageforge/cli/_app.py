@@ -152,7 +152,7 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="imageforge", message="%(prog)s %(version)s")
 @click.pass_context
 def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | None) -> None:
-    """Lint, build, analyse, scan, sign, serve and promote container images."""
+    """Lint, build, run, analyse, inventory (SBOM), push, pull and serve container images."""
     _verbosity["level"] = verbose
     level = log_level.lower() if log_level else None
     configure_logging(verbose, level)

@@ -74,9 +74,14 @@ def _resolve(store: Store, text: str) -> tuple[str, Digest]:
 @click.argument("source")
 @click.option("-t", "--tag", "tags", multiple=True, required=True, help="NAME[:TAG] to give it.")
 @progress_option
+@format_option
 @click.pass_obj
 def import_(
-    opts: GlobalOptions, source: str, tags: tuple[str, ...], progress: ProgressMode
+    opts: GlobalOptions,
+    source: str,
+    tags: tuple[str, ...],
+    progress: ProgressMode,
+    fmt: OutputFormat,
 ) -> None:
     """Import an image from SOURCE: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME], rootfs:DIR|TAR. Prints the manifest digest."""
@@ -86,15 +91,21 @@ def import_(
         result = copy(source, names[0], store, progress=sink)
     for extra in names[1:]:
         store.refs.set(extra, result.digest, result.media_type)
-    click.echo(str(result.digest))
+    if fmt is OutputFormat.JSON:
+        print_json({"digest": str(result.digest), "mediaType": result.media_type, "names": names})
+    else:
+        click.echo(str(result.digest))
 
 
 @app.command("export")
 @click.argument("image")
 @click.argument("destination")
 @progress_option
+@format_option
 @click.pass_obj
-def export(opts: GlobalOptions, image: str, destination: str, progress: ProgressMode) -> None:
+def export(
+    opts: GlobalOptions, image: str, destination: str, progress: ProgressMode, fmt: OutputFormat
+) -> None:
     """Export IMAGE to DESTINATION: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME]. Without a tag, the image's own name is used."""
     store = _store(opts)
@@ -109,7 +120,17 @@ def export(opts: GlobalOptions, image: str, destination: str, progress: Progress
         dest = TransportRef(dest.transport, dest.path, tag)
     with progress_sink(progress) as sink:
         result = copy(TransportRef("store", name), dest, store, progress=sink)
-    click.echo(str(result.digest))
+    if fmt is OutputFormat.JSON:
+        print_json(
+            {
+                "image": name,
+                "destination": str(dest),
+                "digest": str(result.digest),
+                "mediaType": result.media_type,
+            }
+        )
+    else:
+        click.echo(str(result.digest))
 
 
 @app.command("images")
@@ -214,36 +235,49 @@ def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
 @app.command("tag")
 @click.argument("source")
 @click.argument("target")
+@format_option
 @click.pass_obj
-def tag(opts: GlobalOptions, source: str, target: str) -> None:
+def tag(opts: GlobalOptions, source: str, target: str, fmt: OutputFormat) -> None:
     """Give the image SOURCE the additional name TARGET."""
     store = _store(opts)
-    _, digest = _resolve(store, source)
+    shown, digest = _resolve(store, source)
     info_type = store.read_manifest(digest)[1].media_type
-    store.refs.set(_name(target), digest, info_type)
+    name = _name(target)
+    store.refs.set(name, digest, info_type)
+    if fmt is OutputFormat.JSON:
+        print_json({"source": shown, "name": name, "digest": str(digest)})
 
 
 @app.command("rmi")
 @click.argument("images_", metavar="IMAGE...", nargs=-1, required=True)
+@format_option
 @click.pass_obj
-def rmi(opts: GlobalOptions, images_: tuple[str, ...]) -> None:
+def rmi(opts: GlobalOptions, images_: tuple[str, ...], fmt: OutputFormat) -> None:
     """Remove image names; content no name reaches any more is deleted."""
     store = _store(opts)
+    untagged: list[str] = []
     for text in images_:
         name, digest = _resolve(store, text)
         names = [name] if name in store.refs.names_for(digest) else store.refs.names_for(digest)
         for n in names:
             store.refs.delete(n)
-            click.echo(f"Untagged: {Reference.parse(n).familiar()}")
+            untagged.append(n)
+            if fmt is OutputFormat.TABLE:
+                click.echo(f"Untagged: {Reference.parse(n).familiar()}")
+    removed, freed, busy = 0, 0, False
     try:
         with store.lock.exclusive(blocking=False):
             pass
     except Conflict:
+        busy = True
         click.echo("store busy: run 'imageforge prune' later to reclaim space", err=True)
-        return
-    report = store.prune()
-    if report.removed:
-        click.echo(f"Deleted: {len(report.removed)} blobs, {_human_size(report.freed)}")
+    else:
+        report = store.prune()
+        removed, freed = len(report.removed), report.freed
+    if fmt is OutputFormat.JSON:
+        print_json({"untagged": untagged, "deletedBlobs": removed, "freed": freed, "busy": busy})
+    elif removed:
+        click.echo(f"Deleted: {removed} blobs, {_human_size(freed)}")
 
 
 @app.command("prune")

@@ -149,12 +149,15 @@ def lint_command(
 ) -> int:
     """Check Dockerfiles (default ./Dockerfile) against the build standard.
 
-    A PATH may be a Dockerfile or a directory holding one; a directory is also the build
-    context. Exit 0 when no finding reaches the failure threshold, 1 when one does.
+    A PATH may be a Dockerfile, a directory holding one (which is also the build
+    context), or - for standard input. Exit 0 when no finding reaches the failure
+    threshold, 1 when one does.
     """
     if fix and diff:
         raise click.UsageError("--fix and --diff do not go together: --diff shows, --fix writes")
     targets = list(paths) or ["Dockerfile"]
+    if fix and "-" in targets:
+        raise click.UsageError("--fix rewrites files, and - is standard input: use --diff")
     policy_file = config or find_policy(Path(targets[0]))
     if policy_file is None and Path(".hadolint.yaml").is_file():
         policy_file = Path(".hadolint.yaml")

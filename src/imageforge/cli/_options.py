@@ -30,15 +30,16 @@ class OutputFormat(enum.StrEnum):
 
 
 def format_option(func: F) -> F:
-    """``--format table|json``: the convention of every listing command."""
+    """``--format table|json``: the convention of every command that prints a result
+    (``text`` is taken for ``table``, the name the other commands use for it)."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice([f.value for f in OutputFormat]),
+        type=click.Choice([*(f.value for f in OutputFormat), "text"]),
         default=OutputFormat.TABLE.value,
         show_default=True,
-        callback=lambda _ctx, _param, value: OutputFormat(value),
-        help="table for people, json for machines.",
+        callback=lambda _ctx, _param, value: OutputFormat("table" if value == "text" else value),
+        help="table (or text) for people, json for machines.",
     )(func)
 
 

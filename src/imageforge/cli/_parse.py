@@ -33,10 +33,10 @@ def _read(path: str) -> tuple[bytes, str]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["ast", "json"]),
+    type=click.Choice(["ast", "json", "text"]),
     default="ast",
     show_default=True,
-    help="ast: BuildKit's parser-test text (one s-expression per instruction); "
+    help="ast (or text): BuildKit's parser-test text (one s-expression per instruction); "
     "json: typed instructions by stage, with positions and warnings.",
 )
 def parse_command(dockerfile: str, fmt: str) -> None:
@@ -46,7 +46,7 @@ def parse_command(dockerfile: str, fmt: str) -> None:
     instruction (flags, arguments, stages). Errors name file:line:col and exit 2.
     """
     data, name = _read(dockerfile)
-    if fmt == "ast":
+    if fmt in ("ast", "text"):
         text = dump_ast(parse_ast(data, file=name))
         sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
         sys.stdout.flush()

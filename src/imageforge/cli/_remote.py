@@ -132,6 +132,7 @@ def _result(fmt: OutputFormat, doc: dict[str, str], line: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @tls_option
 @authfile_option
+@format_option
 @click.pass_obj
 def login(
     opts: GlobalOptions,
@@ -141,6 +142,7 @@ def login(
     password_stdin: bool,
     tls_verify: bool,
     authfile: Path | None,
+    fmt: OutputFormat,
 ) -> None:
     """Check credentials for the registry HOST and remember them."""
     host = host.removeprefix(DOCKER).removeprefix("https://").removeprefix("http://")
@@ -163,15 +165,26 @@ def login(
     with client(tls_verify, authfile) as c:
         c.ping(registry_host(host), creds)
     path = save_credentials(host, creds, authfile)
-    click.echo(f"Login Succeeded (credentials in {path})")
+    _result(
+        fmt,
+        {"registry": host, "username": username, "authfile": str(path)},
+        f"Login Succeeded (credentials in {path})",
+    )
 
 
 @app.command("logout")
 @click.argument("host", required=False)
 @click.option("-a", "--all", "all_hosts", is_flag=True, help="Forget every registry.")
 @authfile_option
+@format_option
 @click.pass_obj
-def logout(opts: GlobalOptions, host: str | None, all_hosts: bool, authfile: Path | None) -> None:
+def logout(
+    opts: GlobalOptions,
+    host: str | None,
+    all_hosts: bool,
+    authfile: Path | None,
+    fmt: OutputFormat,
+) -> None:
     """Forget the credentials of the registry HOST."""
     if (host is None) == (not all_hosts):
         raise InvalidArgument("give a HOST or --all")
@@ -180,7 +193,10 @@ def logout(opts: GlobalOptions, host: str | None, all_hosts: bool, authfile: Pat
     path, removed = remove_credentials(None if all_hosts else host, authfile)
     if not removed:
         raise InvalidArgument(f"not logged in to {host} (in {path})")
-    click.echo(f"Removed login credentials for {', '.join(removed)}")
+    if fmt is OutputFormat.JSON:
+        print_json({"removed": removed, "authfile": str(path)})
+    else:
+        click.echo(f"Removed login credentials for {', '.join(removed)}")
 
 
 @app.command("pull")

@@ -14,6 +14,7 @@ from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_OK
 from imageforge.cli._options import GlobalOptions
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.errors import NotFound
 from imageforge.sbom import FORMATS, DirFiles, SourceInfo, generate, render
 from imageforge.store import atomic_write
 from imageforge.transports import open_source, select_platform
@@ -22,14 +23,15 @@ from imageforge.transports import open_source, select_platform
 @app.command("sbom")
 @click.argument("target")
 @click.option(
+    "--format",
     "-o",
     "--output",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice([*FORMATS, "text"]),
     default="table",
     show_default=True,
-    help="table (NAME VERSION TYPE), json (imageforge's schema), spdx-json (SPDX 2.3), "
-    "cyclonedx-json (CycloneDX 1.6).",
+    help="table or text (NAME VERSION TYPE), json (imageforge's schema), spdx-json "
+    "(SPDX 2.3), cyclonedx-json (CycloneDX 1.6).",
 )
 @click.option(
     "--file",
@@ -52,6 +54,14 @@ def sbom_command(
     SOURCE_DATE_EPOCH, else the image's creation time, else the Unix epoch.
     """
     path = Path(target)
+    if not path.is_dir() and (target.startswith(("/", "./", "../", "~")) or target == ".."):
+        # No image reference starts like this: a path was meant.
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise NotFound(
+            f"{target} {what}",
+            hint="sbom reads a directory, or an image: a store name, oci:DIR[:TAG], "
+            "oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]",
+        )
     if path.is_dir():
         with progress_sink(progress) as sink:
             sbom = generate(
@@ -63,7 +73,7 @@ def sbom_command(
             sbom = generate(
                 select_platform(obj), SourceInfo(kind="image", name=name), progress=sink
             )
-    data = render(sbom, fmt)
+    data = render(sbom, "table" if fmt == "text" else fmt)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     for warning in sbom.warnings:
         err.print(f"warning: {warning}", markup=False)

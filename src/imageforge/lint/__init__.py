@@ -31,7 +31,7 @@ from imageforge.lint._check import (
     make_report,
 )
 from imageforge.lint._custom import ENTRY_POINT_GROUP, all_rules, plugin_rules
-from imageforge.lint._docs import rule_page, write_rule_docs
+from imageforge.lint._docs import readme_counts, rule_page, update_counts, write_rule_docs
 from imageforge.lint._hadolint import DL_TO_IF, hadolint_policy, to_if_ids
 from imageforge.lint._model import Edit, Fix, Hit, LintInput, Rule, hit
 from imageforge.lint._rules import RULES, rule
@@ -63,4 +63,6 @@ __all__ = [
     "rule_page",
     "to_if_ids",
     "write_rule_docs",
+    "readme_counts",
+    "update_counts",
 ]

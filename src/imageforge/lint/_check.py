@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -322,13 +324,21 @@ def lint_file(
     return lint_source(text, file=display or str(p), context=context, policy=policy)
 
 
+@functools.cache
+def _stdin_bytes() -> bytes:
+    """Standard input, read once however many times ``-`` is named."""
+    return sys.stdin.buffer.read()
+
+
 def _open(
     path: str | Path, context_dir: str | Path | None, *, strict: bool = False
 ) -> tuple[Path, str, ContextReport | None]:
     """The Dockerfile ``path`` names (a file, or a directory holding ``Dockerfile`` or
     ``Containerfile``, then also the context), its text, and its context report."""
     p = Path(path)
-    if p.is_dir():
+    if str(path) == "-":  # the Dockerfile on stdin, as hadolint and ``build -f -`` read it
+        raw = _stdin_bytes()
+    elif p.is_dir():
         context_dir = p if context_dir is None else context_dir
         for name in ("Dockerfile", "Containerfile"):
             if (p / name).is_file():
@@ -336,12 +346,13 @@ def _open(
                 break
         else:
             raise NotFound(f"no Dockerfile in {path}", hint="give the Dockerfile's path")
-    elif not p.exists():
-        raise NotFound(f"no such Dockerfile: {path}")
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
+    if str(path) != "-":
+        if not p.exists():
+            raise NotFound(f"no such Dockerfile: {path}")
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {p}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8", errors="strict" if strict else "replace")
     except UnicodeDecodeError as exc:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from imageforge.lint._model import Rule
 from imageforge.lint._rules import RULES
 
-__all__ = ["rule_page", "write_rule_docs"]
+__all__ = ["readme_counts", "rule_page", "update_counts", "write_rule_docs"]
 
 
 def _context_block(files: tuple[tuple[str, str], ...]) -> list[str]:
@@ -93,3 +94,24 @@ def write_rule_docs(directory: str | Path) -> list[Path]:
         if stale.name not in known:
             stale.unlink()
     return written
+
+
+_COUNT = re.compile(r"<!-- count:(?P<name>[a-z-]+) -->(?P<value>\d*)<!-- /count -->")
+
+
+def readme_counts() -> dict[str, int]:
+    """The numbers the README states, from the code (``<!-- count:NAME -->``)."""
+    return {"lint-rules": len(RULES), "lint-fixes": sum(1 for r in RULES if r.fix is not None)}
+
+
+def update_counts(text: str, counts: dict[str, int]) -> str:
+    """``text`` with each ``<!-- count:NAME -->N<!-- /count -->`` set from ``counts``;
+    a name ``counts`` lacks is an error, so a README cannot name a count nobody keeps."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in counts:
+            raise KeyError(f"the README names count {name!r}, which readme_counts() lacks")
+        return f"<!-- count:{name} -->{counts[name]}<!-- /count -->"
+
+    return _COUNT.sub(one, text)

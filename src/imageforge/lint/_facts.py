@@ -209,6 +209,8 @@ def _option_values(words: Sequence[str], *names: str) -> list[str]:
                 out.append(words[i + 1])
             elif w.startswith(n + "="):
                 out.append(w.split("=", 1)[1])
+            elif len(n) == 2 and len(w) > 2 and w.startswith(n):  # -rFILE, as getopt reads it
+                out.append(w[2:])
     return out
 
 

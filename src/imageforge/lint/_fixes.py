@@ -16,8 +16,24 @@ import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imageforge.dockerfile import Cmd, Copy, Entrypoint, Instruction, Run, Stage, Workdir
-from imageforge.lint._facts import broad_source, copied_names, install_of, installs, run_commands
+from imageforge.dockerfile import (
+    Cmd,
+    Copy,
+    DockerIgnore,
+    Entrypoint,
+    Instruction,
+    Run,
+    Stage,
+    Workdir,
+)
+from imageforge.lint._facts import (
+    broad_source,
+    copied_names,
+    install_of,
+    installs,
+    names_match,
+    run_commands,
+)
 from imageforge.lint._model import Edit, Hit, LintInput
 
 __all__ = [
@@ -148,13 +164,18 @@ _NPM_LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
 def _lock_copied(lint: LintInput, stage: Stage, run: Run) -> bool:
     """A lockfile is copied by name before ``run`` (a glob such as ``package*.json``
     counts only when the build context shows the lockfile is there)."""
-    names, _broad = copied_names(stage, run)
+    names, broad = copied_names(stage, run)
     if any(n in _NPM_LOCKS for n in names):
         return True
     if lint.context is None:
         return False
     root = Path(lint.context.context)
-    return any((root / lock).is_file() for lock in _NPM_LOCKS for n in names if Path(lock).match(n))
+    ignore = DockerIgnore().extended(lint.context.ignore_lines)
+    present = [
+        lock for lock in _NPM_LOCKS if (root / lock).is_file() and not ignore.is_ignored(lock)
+    ]
+    # ``COPY . .`` sends a lockfile the context has; so does a glob naming it.
+    return bool(present) and (broad or names_match(names, present))
 
 
 def fix_npm_ci(lint: LintInput, hit: Hit, lines: Sequence[str]) -> list[Edit]:

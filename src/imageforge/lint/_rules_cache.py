@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from imageforge.dockerfile import Add, Env, Run
+from imageforge.dockerfile import Add, Env, Instruction, Run, Stage
 from imageforge.lint._facts import (
     all_instructions,
     broad_source,
@@ -48,12 +48,28 @@ def _has_bind_mount(run: Run) -> bool:
     return any(m.type == "bind" for m in run.mounts)
 
 
+def _tools_installed_before(stage: Stage, copy: Instruction) -> set[str]:
+    """The package managers that installed from a manifest before ``copy`` in ``stage``:
+    their dependency layer is already cached, so a later install after ``COPY . .`` is
+    the project itself (``pip install .``, ``npm run build`` after ``npm ci``)."""
+    tools: set[str] = set()
+    for instr in stage.instructions:
+        if instr is copy:
+            break
+        if isinstance(instr, Run):
+            tools.update(i.tool for i in installs(instr) if i.manifests)
+    return tools
+
+
 def _copy_all_before_install(lint: LintInput) -> Iterator[Hit]:
     for stage in lint.dockerfile.stages:
         for run in runs(stage):
             if not _manifest_installs(run) or _has_bind_mount(run):
                 continue
+            wanted = {i.tool for i in installs(run) if i.manifests}
             for c in context_copies(stage, run):
+                if wanted <= _tools_installed_before(stage, c):
+                    continue
                 if any(broad_source(s) for s in c.sources):
                     yield hit(
                         c,
@@ -77,7 +93,14 @@ def _manifest_not_first(lint: LintInput) -> Iterator[Hit]:
                 continue  # IF201's case, or the manifest came from elsewhere
             wanted = [g for m in manifests for g in _MANIFEST_GLOBS.get(m, (m,))]
             if not names_match(names, wanted):
-                yield hit(run, f"{', '.join(sorted(set(manifests)))} not copied on its own first")
+                # The line to change is the COPY that brought the manifest in with other
+                # files (the last one from the context before the install), not the RUN.
+                copies = list(context_copies(stage, run))
+                yield hit(
+                    copies[-1],
+                    f"{', '.join(sorted(set(manifests)))} not copied on its own before the "
+                    f"install on line {run.location.start_line}",
+                )
 
 
 def _code_before_system(lint: LintInput) -> Iterator[Hit]:

@@ -45,7 +45,8 @@ CONTEXT_RULES = (
         severity=Severity.WARNING,
         title="The build context has no .dockerignore",
         message="Everything in the context directory is sent to the build.",
-        hint="Run imageforge context --write to create one from what the context holds.",
+        hint="Run imageforge context --write-dockerignore to create one from what the "
+        "context holds.",
         why="The guide measures contexts 70%+ smaller with a .dockerignore: less to send "
         "and hash on every build, fewer accidental cache misses, and no .git or secrets "
         "in a broad COPY.",

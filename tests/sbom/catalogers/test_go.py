@@ -61,6 +61,12 @@ func main() {
 """
 
 GOCODE = Path("/usr/share/gocode/src/github.com")
+# Debian's vendored sources of two modules (their -dev packages; tests/test_setup.py
+# checks that 'make setup' installs what owns these paths).
+GO_MODULES = (
+    Path("/usr/share/gocode/src/github.com/pkg/errors"),
+    Path("/usr/share/gocode/src/github.com/opencontainers/go-digest"),
+)
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +84,11 @@ def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
         'package local\n\nfunc Hi() string { return "hi" }\n',
     )
     write(src, "vendor/modules.txt", MODULES_TXT)
-    for module in ("pkg/errors", "opencontainers/go-digest"):
-        if not (GOCODE / module).is_dir():
-            pytest.fail(f"{GOCODE / module} is missing; 'make setup' installs it")
-        shutil.copytree(GOCODE / module, src / "vendor/github.com" / module, symlinks=False)
+    for path in GO_MODULES:
+        if not path.is_dir():
+            pytest.fail(f"{path} is missing; 'make setup' installs it")
+        module = path.relative_to(GOCODE)
+        shutil.copytree(path, src / "vendor/github.com" / module, symlinks=False)
     out = tmp_path_factory.mktemp("gobin")
     env = dict(
         os.environ,
