@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,8 @@ class Server:
     # The metadata database URL the server (and the admin CLI) get from the environment
     # (the registry_db fixture sets it); None: SQLite in the data directory.
     db: str | None = field(default_factory=lambda: os.environ.get("IMAGEFORGE_REGISTRY_DB"))
+    # Run in the server's process before it starts (e.g. lowering its rlimits).
+    preexec_fn: Callable[[], None] | None = None
     _meta: MetaStore | None = None
 
     def meta(self) -> MetaStore:
@@ -70,7 +72,9 @@ class Server:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         env = {**os.environ, "IMAGEFORGE_ADMIN_PASSWORD": ADMIN_PASSWORD, **(self.env or {})}
         log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115 - kept by proc
-        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=log, preexec_fn=self.preexec_fn
+        )
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -3,13 +3,14 @@ deleted; the refusal carries the distribution spec's DENIED code."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from imageforge.oci import digest_bytes
+from imageforge.oci import digest_bytes, media
 from tests.registry.conftest import Server, make_server
 from tests.registry.test_api import _image, _put
 
@@ -76,6 +77,58 @@ def test_rules_set_through_the_api_apply_at_once(rel: Server) -> None:
         assert _put(c, "web/site", "stable", _image(c, "web/site", b"a")).status_code == 201
         assert _put(c, "web/site", "stable", _image(c, "web/site", b"b")).status_code == 403
         assert c.get("/api/v1/projects/rel").json()["immutable_tags"] == ["release-?", "v*"]
+
+
+def _index(c: httpx.Client, repo: str, *layers: bytes) -> tuple[bytes, list[str]]:
+    """An index of one image per layer (pushed by digest); its body and the children."""
+    children, entries = [], []
+    for layer in layers:
+        body = _image(c, repo, layer)
+        r = _put(c, repo, str(digest_bytes(body)), body)
+        assert r.status_code == 201, r.text
+        children.append(str(digest_bytes(body)))
+        entries.append({"mediaType": media.OCI_MANIFEST, "digest": children[-1], "size": len(body)})
+    index = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": entries}
+    return json.dumps(index).encode(), children
+
+
+def test_a_maintainer_cannot_delete_what_an_immutable_tag_needs(rel: Server) -> None:
+    """Finding 13 of issue 19: the blobs and index children behind an immutable tag were
+    deletable one by one, leaving the tag broken."""
+    with rel.client() as admin:
+        assert (
+            admin.post("/api/v1/users", json={"name": "maya", "password": "m-password"}).status_code
+            == 201
+        )
+        r = admin.put("/api/v1/projects/rel/members/maya", json={"role": "maintainer"})
+        assert r.status_code == 200
+    with rel.client("maya", "m-password") as maya:
+        image = _image(maya, "rel/app", b"released layer")
+        assert _put(maya, "rel/app", "v1", image).status_code == 201
+        index, children = _index(maya, "rel/app", b"amd64 layer", b"arm64 layer")
+        assert _put(maya, "rel/app", "v2", index, media.OCI_INDEX).status_code == 201
+        doc = json.loads(image)
+        layer, config = doc["layers"][0]["digest"], doc["config"]["digest"]
+        arm_layer = str(digest_bytes(b"arm64 layer"))
+        for blob in (layer, config, arm_layer):
+            status, code, message = _err(maya.delete(f"/v2/rel/app/blobs/{blob}"))
+            assert (status, code) == (403, "DENIED")
+            assert f"blob {blob} is needed by immutable tag rel/app:v" in message
+        status, code, message = _err(maya.delete(f"/v2/rel/app/manifests/{children[1]}"))
+        assert (status, code) == (403, "DENIED")
+        assert message == f"manifest {children[1]} is in the index immutable tag rel/app:v2 names"
+        # all of both images is still there
+        assert maya.get(f"/v2/rel/app/blobs/{layer}").status_code == 200
+        assert maya.get(f"/v2/rel/app/blobs/{arm_layer}").status_code == 200
+        assert maya.get(f"/v2/rel/app/manifests/{children[1]}").status_code == 200
+        # what no immutable tag needs can still go
+        loose = _image(maya, "rel/app", b"a mutable layer")
+        assert _put(maya, "rel/app", "latest", loose).status_code == 201
+        mutable_layer = json.loads(loose)["layers"][0]["digest"]
+        assert maya.delete(f"/v2/rel/app/blobs/{mutable_layer}").status_code == 202
+        other, other_children = _index(maya, "rel/app", b"x layer", b"y layer")
+        assert _put(maya, "rel/app", "nightly", other, media.OCI_INDEX).status_code == 201
+        assert maya.delete(f"/v2/rel/app/manifests/{other_children[0]}").status_code == 202
 
 
 def test_bad_immutable_rules_in_the_config_are_refused(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_users_projects_members_and_the_quoted_user_column(meta: MetaStore) -> N
     assert meta.role("team", "alice") == "maintainer"
     assert meta.remove_member("team", "bob") and meta.role("team", "bob") is None
     assert meta.delete_user("alice") and meta.members("team") == []
-    assert meta.delete_project("team") and meta.project("team") is None
+    assert meta.delete_project("team") == [] and meta.project("team") is None
 
 
 def test_robots_and_settings(meta: MetaStore) -> None:

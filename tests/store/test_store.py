@@ -115,3 +115,39 @@ def test_killed_writer_leaves_no_visible_blob(tmp_path: Path) -> None:
     resumed = blobs.begin("held")  # the lock died with the process
     assert resumed.offset == 7000
     resumed.abort()
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_suspended_ingest_holds_no_descriptor_and_resumes(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    before = _fds()
+    ingest = store.begin("upload-1")
+    ingest.write(b"first half, ")
+    ingest.suspend()
+    assert _fds() == before  # neither the data file nor the lock stays open
+    # while suspended another writer may take it (another process would resume it so)
+    other = store.begin("upload-1")
+    assert other.offset == len(b"first half, ")
+    other.write(b"written elsewhere, ")
+    other.close()
+    ingest.resume()  # notices the other writer's bytes and hashes the file again
+    ingest.write(b"second half")
+    data = b"first half, written elsewhere, second half"
+    assert ingest.offset == len(data)
+    info = ingest.commit(len(data), digest_bytes(data))
+    assert info.digest == digest_bytes(data) and _fds() == before
+    with store.open(info.digest) as f:
+        assert f.read() == data
+
+
+def test_a_suspended_ingest_that_was_discarded_does_not_resume(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    ingest = store.begin("upload-2")
+    ingest.write(b"abandoned")
+    ingest.suspend()
+    store.begin("upload-2").abort()  # as expiry does
+    with pytest.raises(NotFound, match="ingest 'upload-2' is gone"):
+        ingest.resume()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -15,6 +16,9 @@ from imageforge.registry import RegistryConfig, load_config, open_registry, serv
 @app.group("registry")
 def registry_app() -> None:
     """Serve images over the OCI Distribution API and manage the registry."""
+    # Whatever a registry command creates in a data directory (metadata, blobs, uploads,
+    # keys) is its user's alone, as PostgreSQL sets umask 077 for its data directory.
+    os.umask(0o077)
 
 
 def _split_addr(addr: str) -> tuple[str, int]:
@@ -67,4 +71,13 @@ def serve_cmd(
     where = f"{directory}, metadata in {state.meta.location}" if config.db else directory
     click.echo(f"registry serving {where} on {scheme}://{host}:{port}", err=True)
     level = "debug" if opts.verbose > 1 else "info" if opts.verbose else "warning"
-    serve(state, host, port, tls_cert=tls_cert, tls_key=tls_key, log_level=level)
+    serve(
+        state,
+        host,
+        port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_level=level,
+        header_timeout=config.header_timeout,
+        trusted_proxies=config.trusted_proxies,
+    )

@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import Conflict, InvalidArgument, NotFound
-from imageforge.registry import collect_garbage
+from imageforge.registry import collect_garbage, parse_duration
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, create_robot, hash_password, robot_name
 from imageforge.registry.meta import MetaStore, RobotRow
 from imageforge.registry.storage import FsBlobStorage
@@ -67,13 +68,25 @@ def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
     return data_dir or opts.root / "registry"
 
 
+# Control characters (ANSI escapes among them) and the invisible ones that reorder or
+# hide text: shown as escapes, never sent to the terminal.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def _safe(value: object) -> Text:
+    """A table cell showing ``value`` as it is: markup in it is text (a user name of
+    ``[/x]`` is printed, not parsed), control characters appear escaped (``\x1b``)."""
+    text = "" if value is None else str(value)
+    return Text(_UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), text))
+
+
 def _show(fmt: OutputFormat, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
     if fmt is OutputFormat.JSON:
         print_json(rows)
         return
     table = Table(*[c.upper() for c in columns], box=None, pad_edge=False)
     for row in rows:
-        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+        table.add_row(*[_safe(row.get(c)) for c in columns])
     stdout_console().print(table)
 
 
@@ -82,10 +95,14 @@ def _when(ts: float | None) -> str | None:
 
 
 def _duration(text: str, option: str = "--expires-in", zero: bool = False) -> float:
-    m = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
-    if not m or (int(m.group(1)) == 0 and not zero):
-        raise InvalidArgument(f"{option} {text!r} is not a duration", hint="e.g. 90d, 12h, 3600")
-    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if zero and text.strip() == "0":
+        return 0.0
+    try:
+        return parse_duration(text, option)
+    except InvalidArgument:
+        raise InvalidArgument(
+            f"{option} {text!r} is not a duration", hint="e.g. 90d, 12h, 3600"
+        ) from None
 
 
 # ---------------------------------------------------------------- users
@@ -198,14 +215,28 @@ def project_immutable(
 
 @project_app.command("rm")
 @click.argument("name")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also delete its repositories (tags, manifests; gc frees the blobs).",
+)
 @data_dir_option
 @click.pass_obj
-def project_rm(opts: GlobalOptions, name: str, data_dir: Path | None) -> None:
-    """Delete a project's settings, members and robots (not its images)."""
+def project_rm(opts: GlobalOptions, name: str, force: bool, data_dir: Path | None) -> None:
+    """Delete a project with its members, robots and immutable rules. A project that
+    holds repositories is refused unless --force, which deletes them too (never an
+    immutable tag: clear the project's immutable rules first)."""
     if name == "library":
         raise InvalidArgument("the project library cannot be deleted")
-    if not _meta(opts, data_dir).delete_project(name):
+    deleted = _meta(opts, data_dir).delete_project(name, force)
+    if deleted is None:
         raise NotFound(f"project {name} does not exist")
+    if deleted:
+        click.echo(
+            f"deleted project {name} and its {len(deleted)} repositories;"
+            " 'registry gc' frees their blobs",
+            err=True,
+        )
 
 
 # ---------------------------------------------------------------- members
@@ -380,17 +411,34 @@ def audit_cmd(
     show_default=True,
     help="Keep anything uploaded, linked or pushed more recently than this (e.g. 30m, 2h, 0).",
 )
+@click.option(
+    "--upload-expiry",
+    default="7d",
+    show_default=True,
+    help="Purge upload sessions begun longer ago than this, with their data.",
+)
 @data_dir_option
 @format_option
 @click.pass_obj
 def gc_cmd(
-    opts: GlobalOptions, dry_run: bool, grace: str, data_dir: Path | None, fmt: OutputFormat
+    opts: GlobalOptions,
+    dry_run: bool,
+    grace: str,
+    upload_expiry: str,
+    data_dir: Path | None,
+    fmt: OutputFormat,
 ) -> None:
-    """Remove untagged, unreferenced manifests and unreferenced blobs, while the registry
-    keeps serving."""
+    """Remove untagged, unreferenced manifests and unreferenced blobs, and expired upload
+    sessions, while the registry keeps serving."""
     meta = _meta(opts, data_dir)
     storage = FsBlobStorage(_directory(opts, data_dir))
-    report = collect_garbage(meta, storage, _duration(grace, "--grace", zero=True), dry_run=dry_run)
+    report = collect_garbage(
+        meta,
+        storage,
+        _duration(grace, "--grace", zero=True),
+        dry_run=dry_run,
+        upload_expiry=_duration(upload_expiry, "--upload-expiry"),
+    )
     if fmt is OutputFormat.JSON:
         print_json(report.__dict__)
         return
@@ -399,8 +447,10 @@ def gc_cmd(
         click.echo(f"{verb} manifest {m}")
     for b in report.blobs:
         click.echo(f"{verb} blob {b}")
+    for u in report.uploads:
+        click.echo(f"{verb} upload {u}")
     click.echo(
         f"{verb} {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
-        f" {report.freed_bytes} bytes",
+        f" {report.freed_bytes} bytes, {len(report.uploads)} expired uploads",
         err=True,
     )

@@ -4,7 +4,13 @@ token auth. Gates (``policy.Gate``) are injected from outside; none by default.
 Governance: project roles, robot accounts, an audit log, the ``/api/v1/`` management
 API, immutable tags and garbage collection (:func:`collect_garbage`)."""
 
-from imageforge.registry._config import ProjectConfig, RegistryConfig, UserConfig, load_config
+from imageforge.registry._config import (
+    ProjectConfig,
+    RegistryConfig,
+    UserConfig,
+    load_config,
+    parse_duration,
+)
 from imageforge.registry._gc import GcReport, collect_garbage
 from imageforge.registry._server import open_registry, serve
 from imageforge.registry.api import RegistryState, create_app
@@ -19,5 +25,6 @@ __all__ = [
     "create_app",
     "load_config",
     "open_registry",
+    "parse_duration",
     "serve",
 ]

@@ -7,6 +7,12 @@ max_manifest_bytes = 4194304
 token_lifetime = 300
 db = "postgresql://registry@db.example/registry"   # default: SQLite in the data directory
 token_realm = "https://auth.example/token"  # default: /token on the registry itself
+upload_expiry = "7d"            # an unfinished upload is purged this long after it began
+header_timeout = 20             # seconds a client has to send a request's headers
+trusted_proxies = ["10.0.0.2"]  # whose X-Forwarded-For/-Proto to believe (default: nobody's)
+failed_login_limit = 10         # failed logins per user and address within the window ...
+failed_login_address_limit = 100  # ... and per address for any user; then 429 (0: no limit)
+failed_login_window = "5m"
 
 [[projects]]
 name = "team"
@@ -23,7 +29,9 @@ admin = false
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +40,7 @@ from typing import Any
 from imageforge.errors import InvalidArgument, Location
 from imageforge.registry.auth import ROLES
 
-__all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config"]
+__all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config", "parse_duration"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,50 @@ class RegistryConfig:
     # Where 401 challenges send clients for tokens, as Docker Hub sends them to another
     # host: a second server on the same metadata serves /token there. None: this server.
     token_realm: str | None = None
+    upload_expiry: float = 7 * 86400  # as distribution's uploadpurging age
+    header_timeout: float = 20.0
+    trusted_proxies: list[str] = field(default_factory=list)
+    failed_login_limit: int = 10
+    failed_login_address_limit: int = 100
+    failed_login_window: float = 300.0
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object, what: str) -> float:
+    """Seconds from a number or a string such as ``"90s"``, ``"5m"``, ``"12h"``, ``"7d"``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value.strip())
+        if m and float(m.group(1)) > 0:
+            return float(m.group(1)) * _UNITS[m.group(2)]
+    raise InvalidArgument(f"{what} {value!r} is not a positive duration (e.g. 300, 90s, 5m, 7d)")
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise InvalidArgument(f"{what} {value!r} is not a whole number >= 0 (0: no limit)")
+
+
+def _proxies(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise InvalidArgument("[registry] trusted_proxies is not a list of addresses")
+    for item in value:
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item)
+            else:
+                ipaddress.ip_address(item)
+        except ValueError:
+            raise InvalidArgument(
+                f"[registry] trusted_proxies: {item!r} is not an IP address or network"
+            ) from None
+    return list(value)
 
 
 def load_config(path: Path, data_dir: Path) -> RegistryConfig:
@@ -92,6 +142,23 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                 location=where,
             )
         cfg.token_realm = realm
+        try:
+            if "upload_expiry" in reg:
+                cfg.upload_expiry = parse_duration(reg["upload_expiry"], "[registry] upload_expiry")
+            if "header_timeout" in reg:
+                cfg.header_timeout = parse_duration(
+                    reg["header_timeout"], "[registry] header_timeout"
+                )
+            if "failed_login_window" in reg:
+                cfg.failed_login_window = parse_duration(
+                    reg["failed_login_window"], "[registry] failed_login_window"
+                )
+            for key in ("failed_login_limit", "failed_login_address_limit"):
+                if key in reg:
+                    setattr(cfg, key, _count(reg[key], f"[registry] {key}"))
+            cfg.trusted_proxies = _proxies(reg.get("trusted_proxies", []))
+        except InvalidArgument as exc:
+            raise InvalidArgument(exc.message, location=where) from None
         for u in doc.get("users", []):
             env = str(u["password_env"])
             if env not in os.environ:

@@ -9,7 +9,8 @@ transaction; then its file is moved aside, the database asked once more whether 
 links it now (restored if so) and only then deleted. Writers do the mirror image: link in
 SQL first, then make sure the file is there (see ``api._app``). Either side's last check
 sees the other's change, so a manifest never names a blob that is gone. ``dry_run``
-reports what would go and changes nothing.
+reports what would go and changes nothing. Upload sessions older than ``upload_expiry``
+are purged with their data (``_uploads``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 
 from imageforge.errors import NotFound
 from imageforge.oci import Digest, media
+from imageforge.registry._uploads import purge_uploads
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.storage import FsBlobStorage
 
-__all__ = ["GcReport", "collect_garbage"]
+__all__ = ["GcReport", "blobs_named_by", "collect_garbage"]
 
 
 @dataclass
@@ -32,9 +34,10 @@ class GcReport:
     manifests: list[str] = field(default_factory=list)  # repo@digest
     blobs: list[str] = field(default_factory=list)
     freed_bytes: int = 0
+    uploads: list[str] = field(default_factory=list)  # ids of purged upload sessions
 
 
-def _refs_of(storage: FsBlobStorage, digest: Digest) -> list[str]:
+def blobs_named_by(storage: FsBlobStorage, digest: Digest) -> list[str]:
     """The config and layer digests a stored image manifest names ([] for an index)."""
     try:
         with storage.open(digest) as f:
@@ -80,10 +83,18 @@ def _mark_manifests(
 
 
 def collect_garbage(
-    meta: MetaStore, storage: FsBlobStorage, grace: float, *, dry_run: bool = False
+    meta: MetaStore,
+    storage: FsBlobStorage,
+    grace: float,
+    *,
+    dry_run: bool = False,
+    upload_expiry: float | None = None,
 ) -> GcReport:
-    """Remove unreferenced manifests and blobs older than ``grace`` seconds."""
+    """Remove unreferenced manifests and blobs older than ``grace`` seconds, and upload
+    sessions begun more than ``upload_expiry`` seconds ago (None: leave them)."""
     report = GcReport(dry_run)
+    if upload_expiry is not None:
+        report.uploads = purge_uploads(meta, storage, upload_expiry, dry_run=dry_run)
     cutoff = time.time() - grace
     keep, drop = _mark_manifests(meta, cutoff)
     for repo, digest, _is_index in drop:
@@ -94,7 +105,7 @@ def collect_garbage(
     live: set[str] = set()
     for _repo, digest in keep:
         live.add(digest)
-        live.update(_refs_of(storage, Digest(digest)))
+        live.update(blobs_named_by(storage, Digest(digest)))
     newest = meta.newest_links()
     for info in list(storage.walk()):
         d = str(info.digest)

@@ -7,8 +7,18 @@ from collections.abc import Callable
 import uvicorn
 
 from imageforge.registry._config import RegistryConfig
+from imageforge.registry._datadir import secure_data_dir
+from imageforge.registry._http import header_timeout_protocol
 from imageforge.registry.api import RegistryState, create_app
-from imageforge.registry.auth import Authorizer, TokenIssuer, bootstrap, hash_password
+from imageforge.registry.auth import (
+    Authorizer,
+    LoginLimiter,
+    TokenIssuer,
+    bootstrap,
+    hash_password,
+    token_key,
+    warm_up,
+)
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gate
 from imageforge.registry.storage import FsBlobStorage
@@ -27,9 +37,10 @@ def open_registry(
     metadata: PostgreSQL at ``config.db`` if set, else SQLite in the data directory.
 
     First start creates ``admin`` and the public project ``library``; a generated admin
-    password is passed to ``announce`` once.
+    password is passed to ``announce`` once, as are changes made to secure an existing
+    data directory (its modes; the token key moved out of the database).
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
     generated = bootstrap(meta)
     if generated:
@@ -44,15 +55,23 @@ def open_registry(
             meta.set_immutable(project.name, project.immutable_tags)
         for member, role in project.members.items():
             meta.add_member(project.name, member, role)
+    key = token_key(config.data_dir, meta, announce)
+    warm_up()
     return RegistryState(
         storage=FsBlobStorage(config.data_dir),
         meta=meta,
-        tokens=TokenIssuer(meta, config.service, config.token_lifetime),
+        tokens=TokenIssuer(key, config.service, config.token_lifetime),
         authorizer=Authorizer(meta),
         max_manifest_bytes=config.max_manifest_bytes,
         token_realm=config.token_realm,
         push_gate=push_gate,
         pull_gate=pull_gate,
+        upload_expiry=config.upload_expiry,
+        logins=LoginLimiter(
+            config.failed_login_limit,
+            config.failed_login_address_limit,
+            config.failed_login_window,
+        ),
     )
 
 
@@ -64,8 +83,12 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     log_level: str = "warning",
+    header_timeout: float = 20.0,
+    trusted_proxies: list[str] | None = None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted. ``X-Forwarded-For`` and ``-Proto`` are believed only
+    from ``trusted_proxies`` (addresses or networks); requests whose headers take longer
+    than ``header_timeout`` seconds are answered 408 and closed."""
     uvicorn.run(
         create_app(state),
         host=host,
@@ -74,4 +97,7 @@ def serve(
         ssl_keyfile=tls_key,
         log_level=log_level,
         access_log=False,
+        http=header_timeout_protocol(header_timeout),
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies or []),
     )

@@ -10,6 +10,7 @@ removes once stale. No blob is ever held in memory.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import time
@@ -41,18 +42,28 @@ class FileIngest:
         try:
             (directory / "ref").write_text(ref)
             self._data = directory / "data"
-            # Unbuffered: every write reaches the kernel at once, so a process killed
-            # mid-upload loses nothing it acknowledged and a resume starts at the truth.
-            self._file = open(self._data, "ab", buffering=0)  # noqa: SIM115 - closed in commit/abort
-            self._hasher: Hasher = new_hasher("sha256")
-            self._offset = 0
-            # Resuming: re-hash what an earlier, interrupted writer left.
-            with open(self._data, "rb") as existing:
-                while chunk := existing.read(_CHUNK):
-                    self._update(chunk)
+            self._file = self._open_data()
+            self._rehash()
         except BaseException:
             self._lock_cm.__exit__(None, None, None)
             raise
+        self._suspended: tuple[int, int, int] | None = None
+
+    def _open_data(self) -> io.FileIO:
+        # Unbuffered: every write reaches the kernel at once, so a process killed
+        # mid-upload loses nothing it acknowledged and a resume starts at the truth.
+        mode = self._store.file_mode
+        return open(  # noqa: SIM115 - closed in commit/abort/suspend
+            self._data, "ab", buffering=0, opener=lambda p, f: os.open(p, f, mode)
+        )
+
+    def _rehash(self) -> None:
+        """Hash what the data file holds (an earlier, interrupted writer's bytes)."""
+        self._hasher: Hasher = new_hasher("sha256")
+        self._offset = 0
+        with open(self._data, "rb") as existing:
+            while chunk := existing.read(_CHUNK):
+                self._update(chunk)
 
     def _update(self, chunk: bytes) -> None:
         self._hasher.update(chunk)
@@ -108,7 +119,7 @@ class FileIngest:
             target = self._store.path(digest)
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(self._data, 0o444)
+                os.chmod(self._data, self._store.blob_mode)
                 os.rename(self._data, target)
                 fsync_dir(target.parent)
         except BaseException:
@@ -122,7 +133,8 @@ class FileIngest:
         if not self._file.closed:
             self._file.close()
         shutil.rmtree(self._dir, ignore_errors=True)
-        self._lock_cm.__exit__(None, None, None)
+        if self._suspended is None:
+            self._lock_cm.__exit__(None, None, None)
 
     def abort(self) -> None:
         """Discard what was written."""
@@ -133,8 +145,44 @@ class FileIngest:
         """Stop writing but keep the data, so a later ``begin`` with the same ref resumes."""
         if not self._done:
             self._done = True
-            self._file.close()
-            self._lock_cm.__exit__(None, None, None)
+            if self._suspended is None:
+                self._file.close()
+                self._lock_cm.__exit__(None, None, None)
+
+    def suspend(self) -> None:
+        """Give back the descriptors (the data file and the lock) between writes, keeping
+        the hash state, so :meth:`resume` continues without reading the data again."""
+        if self._done or self._suspended is not None:
+            return
+        self._file.close()
+        st = os.stat(self._data)
+        self._suspended = (st.st_ino, st.st_size, st.st_mtime_ns)
+        self._lock_cm.__exit__(None, None, None)
+
+    def resume(self) -> None:
+        """Take the lock and the data file again after :meth:`suspend`. NotFound if the
+        ingest was discarded meanwhile; Conflict if another writer holds it; if someone
+        else wrote to it meanwhile, its data is hashed again."""
+        seen = self._suspended
+        if seen is None:
+            return
+        if not self._data.exists():
+            raise NotFound(f"ingest {self._ref!r} is gone")
+        lock = FileLock(self._dir / "lock").exclusive(blocking=False, what=f"ingest {self._ref!r}")
+        lock.__enter__()
+        try:
+            st = os.stat(self._data)  # FileNotFoundError: discarded before we got the lock
+            self._file = self._open_data()
+            if (st.st_ino, st.st_size, st.st_mtime_ns) != seen:
+                self._rehash()
+        except FileNotFoundError:
+            lock.__exit__(None, None, None)
+            raise NotFound(f"ingest {self._ref!r} is gone") from None
+        except BaseException:
+            lock.__exit__(None, None, None)
+            raise
+        self._lock_cm = lock
+        self._suspended = None
 
     def __enter__(self) -> FileIngest:
         return self
@@ -146,6 +194,11 @@ class FileIngest:
 
 class FileBlobStore:
     """Implements BlobReader, BlobIngester and BlobManager on a directory."""
+
+    # Modes of committed blobs (read-only) and of data being written; a subclass for
+    # private data (the registry's) makes them owner-only.
+    blob_mode = 0o444
+    file_mode = 0o644
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -179,9 +232,12 @@ class FileBlobStore:
         return f
 
     # BlobIngester
+    def ingest_path(self, ref: str) -> Path:
+        """The directory of the ingest named ``ref`` (present or not)."""
+        return self.ingest_dir / hashlib.sha256(ref.encode()).hexdigest()
+
     def begin(self, ref: str) -> FileIngest:
-        key = hashlib.sha256(ref.encode()).hexdigest()
-        directory = self.ingest_dir / key
+        directory = self.ingest_path(ref)
         directory.mkdir(parents=True, exist_ok=True)
         return FileIngest(self, ref, directory)
 

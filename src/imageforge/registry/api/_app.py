@@ -4,13 +4,22 @@ Repository names contain slashes, so one route takes ``/v2/...`` and :func:`_rou
 splits it by the spec's patterns. Handlers are async and call the synchronous storage
 and metadata through ``anyio.to_thread``; request and response bodies are streamed in
 chunks, never held whole (manifests excepted: they are small and size-limited).
+
+Every request is authorized against the current state: a bearer token is an upper bound
+whose subject must still have the same credentials (``ver``) and still be granted the
+actions now; basic credentials are checked (or a cached check confirmed against the
+stored hash) each time. Upload sessions hold no descriptor between requests and expire
+(``_uploads``).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import fnmatch
+import hmac
 import json
+import logging
 import re
 import time
 import uuid
@@ -28,23 +37,27 @@ from starlette.routing import Route
 
 from imageforge.errors import DigestMismatch, ImageforgeError, InvalidArgument, NotFound
 from imageforge.oci import Digest, digest_bytes, media
-from imageforge.registry.api._audit import record, record_response
+from imageforge.registry._gc import blobs_named_by
+from imageforge.registry._uploads import ingest_ref, purge_uploads, sweep_interval
+from imageforge.registry.api._audit import record, record_response, remote_of
 from imageforge.registry.api._errors import ApiError, error_response, from_imageforge
 from imageforge.registry.api._manage import management_routes
 from imageforge.registry.auth import (
     Access,
     Authorizer,
+    LoginLimiter,
     TokenIssuer,
-    check_robot,
+    credential_version,
     is_robot,
     parse_scope,
     project_of,
+    subject_version,
+    verify_password,
 )
-from imageforge.registry.auth._users import verify_password
 from imageforge.registry.meta import ManifestRow, MetaStore
 from imageforge.registry.policy import Decision, Gate, GateContext
 from imageforge.registry.storage import FsBlobStorage
-from imageforge.store import Ingest
+from imageforge.store import FileIngest
 
 __all__ = ["RegistryState", "create_app"]
 
@@ -56,6 +69,10 @@ _CHUNK = 1 << 20
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 _MANIFEST_TYPES = media.MANIFEST_TYPES | media.INDEX_TYPES
+_MAX_SCOPES = 100  # per token request (docker asks for one or two)
+_BASIC_CACHE_SECONDS = 60.0
+_BASIC_CACHE_MAX = 10_000
+_LOG = logging.getLogger("imageforge.registry")
 
 
 @dataclass
@@ -70,7 +87,11 @@ class RegistryState:
     token_realm: str | None = None  # None: /token on this server
     push_gate: Gate | None = None
     pull_gate: Gate | None = None
-    _basic_cache: dict[tuple[str, str], float] = field(default_factory=dict)
+    upload_expiry: float = 7 * 86400  # seconds after which an unfinished upload is purged
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
+    # (user, digest of the password) -> (valid until, the stored hash it was checked
+    # against): a cached check counts only while the stored hash is still that one.
+    _basic_cache: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,13 @@ class _Auth:
     def __init__(self, state: RegistryState) -> None:
         self.state = state
 
-    def challenge(self, request: Request, scopes: list[Access], error: str | None) -> ApiError:
+    def challenge(
+        self,
+        request: Request,
+        scopes: list[Access],
+        error: str | None,
+        message: str = "authentication required",
+    ) -> ApiError:
         realm = self.state.token_realm or f"{request.url.scheme}://{request.url.netloc}/token"
         header = f'Bearer realm="{realm}",service="{self.state.tokens.service}"'
         if scopes:
@@ -142,41 +169,67 @@ class _Auth:
             header += f',scope="{scope}"'
         if error:
             header += f',error="{error}"'
-        return ApiError(
-            401,
-            "UNAUTHORIZED",
-            "authentication required",
-            headers={"WWW-Authenticate": header},
-        )
+        return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": header})
 
-    def basic_user(self, header: str) -> str:
-        """Check basic credentials; the user's name, or Unauthorized."""
+    def _credential(self, user: str) -> tuple[str | None, bool]:
+        """``user``'s stored password (or robot secret) hash, None if there is no such
+        user, and whether it may log in now (a robot: not expired)."""
+        meta = self.state.meta
+        if is_robot(user):
+            robot = meta.robot(user)
+            if robot is None:
+                return None, False
+            return robot.secret_hash, not robot.expired()
+        row = meta.user(user)
+        return (None, False) if row is None else (row.password_hash, True)
+
+    def basic_login(self, header: str, remote: str) -> tuple[str, str]:
+        """Check basic credentials from ``remote``: the user's name and the stored hash
+        they matched, or ApiError 401 (wrong) or 429 (too many failures lately)."""
         try:
             raw = base64.b64decode(header.split(" ", 1)[1]).decode()
             user, password = raw.split(":", 1)
         except (ValueError, IndexError, UnicodeDecodeError):
             raise ApiError(401, "UNAUTHORIZED", "malformed basic credentials") from None
-        key = (user, digest_bytes(password.encode()))
+        limiter = self.state.logins
+        lockout = limiter.check(user, remote)
+        if lockout is not None:
+            if lockout.first:  # one entry per lockout, not one per attempt
+                detail = f"locked out: {lockout.why}; for {lockout.retry_after} s"
+                self.state.meta.audit_add(user, "login", "", "", "refused", remote, detail)
+            raise ApiError(
+                429,
+                "TOOMANYREQUESTS",
+                f"too many failed logins ({lockout.why}); try again in {lockout.retry_after} s",
+                headers={"Retry-After": str(lockout.retry_after)},
+            )
+        stored, usable = self._credential(user)
+        key = (user, str(digest_bytes(password.encode())))
         cache = self.state._basic_cache
-        if cache.get(key, 0) > time.monotonic():
-            if not is_robot(user):
-                return user
-            robot = self.state.meta.robot(user)  # deleted since: no longer valid
-            if robot is not None and not robot.expired():
-                return user
-        lifetime = 60.0
-        if is_robot(user):
-            if not check_robot(self.state.meta, user, password):
+        now = time.monotonic()
+        cached = cache.get(key)
+        if usable and stored is not None and cached is not None:
+            until, checked = cached
+            if until > now and hmac.compare_digest(checked, stored):
+                return user, stored
+        # The hash is checked even for an unknown user (against a dummy) and an expired
+        # robot: the answer takes as long whether the name exists or not.
+        if not verify_password(stored, password) or not usable or stored is None:
+            cache.pop(key, None)
+            limiter.failed(user, remote)
+            if is_robot(user):
                 raise ApiError(401, "UNAUTHORIZED", "invalid, expired or deleted robot account")
-            robot = self.state.meta.robot(user)
-            if robot is not None and robot.expires is not None:
-                lifetime = min(lifetime, robot.expires - time.time())
-        else:
-            row = self.state.meta.user(user)
-            if row is None or not verify_password(row.password_hash, password):
-                raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
-        cache[key] = time.monotonic() + lifetime
-        return user
+            raise ApiError(401, "UNAUTHORIZED", "invalid username or password")
+        limiter.succeeded(user, remote)
+        if len(cache) >= _BASIC_CACHE_MAX:
+            for k in [k for k, (until, _h) in cache.items() if until <= now] or list(cache):
+                del cache[k]
+        cache[key] = (now + _BASIC_CACHE_SECONDS, stored)
+        return user, stored
+
+    def basic_user(self, header: str, remote: str) -> str:
+        """Check basic credentials; the user's name, or ApiError (401 or 429)."""
+        return self.basic_login(header, remote)[0]
 
     async def require(self, request: Request, wanted: list[Access]) -> str | None:
         """Check that the request may do all of ``wanted``; return the user name."""
@@ -185,29 +238,48 @@ class _Auth:
         request.state.user = None
         if scheme == "bearer":
             try:
-                user, granted = self.state.tokens.verify(header.split(" ", 1)[1])
-            except ImageforgeError:
-                raise self.challenge(request, wanted, "invalid_token") from None
+                claims = self.state.tokens.verify(header.split(" ", 1)[1])
+            except ImageforgeError as exc:
+                raise self.challenge(request, wanted, "invalid_token", exc.message) from None
+            user = claims.subject
             request.state.user = user
-            if is_robot(user):
-                # A token outlives nothing: a robot expired or deleted since it was
-                # issued is refused at once.
-                robot = await _run(self.state.meta.robot, str(user))
-                if robot is None or robot.expired():
-                    raise self.challenge(request, wanted, "invalid_token")
+            if user is not None:
+                # A token outlives nothing: its subject deleted, expired or given a new
+                # password or secret since it was issued is refused at once.
+                current = await _run(subject_version, self.state.meta, user)
+                if current is None or not hmac.compare_digest(current, claims.version):
+                    raise self.challenge(
+                        request,
+                        wanted,
+                        "invalid_token",
+                        f"token of {user} is revoked: the account changed since it was issued",
+                    )
             for w in wanted:
                 have = set().union(
-                    *(g.actions for g in granted if g.type == w.type and g.name == w.name)
+                    *(g.actions for g in claims.access if g.type == w.type and g.name == w.name)
                 )
+                what = f"{','.join(sorted(w.actions))} on {w.name}"
                 if not w.actions <= have:
-                    raise self.challenge(request, wanted, "insufficient_scope")
+                    raise self.challenge(
+                        request, wanted, "insufficient_scope", f"token does not grant {what}"
+                    )
+                # ... and what it grants counts only while the subject may still do it
+                if not w.actions <= (await _run(self.state.authorizer.granted, user, w)).actions:
+                    raise self.challenge(
+                        request,
+                        wanted,
+                        "insufficient_scope",
+                        f"token grants {what}, but {user or 'anonymous'} may no longer do it",
+                    )
             return user
         if scheme == "basic":
             request.state.user = _claimed(header)
             try:
-                user = await _run(self.basic_user, header)
+                user = await _run(self.basic_user, header, remote_of(request))
             except ApiError as err:
-                raise self.challenge(request, wanted, None) from err
+                if err.status != 401:
+                    raise
+                raise self.challenge(request, wanted, None, err.message) from err
             for w in wanted:
                 if not w.actions <= (await _run(self.state.authorizer.granted, user, w)).actions:
                     raise ApiError(403, "DENIED", f"{user} may not {','.join(w.actions)} {w.name}")
@@ -237,39 +309,91 @@ class _Handlers:
     def __init__(self, state: RegistryState) -> None:
         self.state = state
         self.auth = _Auth(state)
-        # Upload sessions between requests, kept open so a PUT after PATCHes does not
-        # re-hash the data; after a restart they resume through ``begin`` instead.
-        self._ingests: dict[str, Ingest] = {}
+        # Upload sessions between requests, suspended: no descriptor open, but the hash
+        # state kept so a PUT after PATCHes does not read the data again (after a restart,
+        # or in another process, they resume through ``begin``, which re-hashes). Each
+        # with the time it began, so expired ones are forgotten.
+        self._ingests: dict[str, tuple[float, FileIngest]] = {}
+
+    # --- upload expiry
+    async def sweep_uploads(self) -> None:
+        """Purge expired upload sessions now and every ``sweep_interval``."""
+        expiry = self.state.upload_expiry
+        while True:
+            try:
+                purged = await _run(purge_uploads, self.state.meta, self.state.storage, expiry)
+            except Exception as exc:  # a background loop: log, never end the server
+                _LOG.warning("purging expired uploads failed (next try later): %s", exc)
+            else:
+                for upload_id in purged:
+                    self._ingests.pop(upload_id, None)
+                if purged:
+                    _LOG.info("purged %d upload sessions older than %g s", len(purged), expiry)
+            cutoff = time.time() - expiry
+            for upload_id in [u for u, (t, _i) in self._ingests.items() if t < cutoff]:
+                del self._ingests[upload_id]
+            await anyio.sleep(sweep_interval(expiry))
 
     # --- token endpoint
     async def token(self, request: Request) -> Response:
         header = request.headers.get("authorization", "")
         user: str | None = None
+        version = ""
         meta = self.state.meta
         if header.lower().startswith("basic "):
             try:
-                user = await _run(self.auth.basic_user, header)
+                user, stored = await _run(self.auth.basic_login, header, remote_of(request))
             except ApiError as err:
-                await record(meta, request, _claimed(header), "login", "", "", "refused")
+                if err.status == 401:  # a lockout (429) is logged once by basic_login
+                    await record(
+                        meta, request, _claimed(header), "login", "", "", "refused", err.message
+                    )
                 return error_response(err)
+            version = credential_version(stored)
+        parts = [p for raw in request.query_params.getlist("scope") for p in raw.split(" ") if p]
+        if len(parts) > _MAX_SCOPES:
+            return error_response(
+                ApiError(
+                    400,
+                    "UNSUPPORTED",
+                    f"a token request names at most {_MAX_SCOPES} scopes, not {len(parts)}",
+                )
+            )
         scopes = []
-        for raw in request.query_params.getlist("scope"):
-            for part in raw.split(" "):
-                if part:
-                    try:
-                        scopes.append(parse_scope(part))
-                    except InvalidArgument as exc:
-                        return error_response(ApiError(400, "UNSUPPORTED", exc.message))
+        for part in parts:
+            try:
+                scopes.append(parse_scope(part))
+            except InvalidArgument as exc:
+                return error_response(ApiError(400, "UNSUPPORTED", exc.message))
         granted = [await _run(self.state.authorizer.granted, user, s) for s in scopes]
-        for want, got in zip(scopes, granted, strict=True):
-            if want.actions - got.actions:
-                missing = ",".join(sorted(want.actions - got.actions))
-                await record(meta, request, user, missing, want.name, "", "refused", "token")
-        token, lifetime = self.state.tokens.issue(user, granted)
+        refused = [
+            (want, want.actions - got.actions)
+            for want, got in zip(scopes, granted, strict=True)
+            if want.actions - got.actions
+        ]
+        if refused:
+            await self._record_token_refusals(request, user, refused)
+        token, lifetime = self.state.tokens.issue(user, granted, version)
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return JSONResponse(
             {"token": token, "access_token": token, "expires_in": lifetime, "issued_at": issued}
         )
+
+    async def _record_token_refusals(
+        self, request: Request, user: str | None, refused: list[tuple[Access, frozenset[str]]]
+    ) -> None:
+        """One audit entry per token request, however many scopes it was refused."""
+        if len(refused) == 1:
+            want, missing = refused[0]
+            action, detail = ",".join(sorted(missing)), "token"
+        else:
+            action = ",".join(sorted(set().union(*(m for _w, m in refused))))
+            listed = "; ".join(f"{w.name} ({','.join(sorted(m))})" for w, m in refused)
+            if len(listed) > 1000:
+                listed = listed[:1000] + "..."
+            detail = f"token: {len(refused)} scopes refused: {listed}"
+            want = refused[0][0]
+        await record(self.state.meta, request, user, action, want.name, "", "refused", detail)
 
     # --- /v2/...
     async def dispatch(self, request: Request) -> Response:
@@ -545,15 +669,14 @@ class _Handlers:
         return None
 
     async def delete_manifest(self, name: str, ref: str) -> Response:
+        # The immutable rules are checked in the deleting transaction (meta): neither
+        # a tag they cover nor a manifest such a tag needs (directly or in its index).
         meta = self.state.meta
-        tags = [ref] if ":" not in ref else await _run(meta.tags_of, name, _digest(ref))
-        locked = await _run(self._immutable, name, tags)
-        if locked is not None:
-            raise ApiError(403, "DENIED", f"tag {name}:{locked} is immutable")
+        project = project_of(name)
         if ":" in ref:
-            if not await _run(meta.delete_manifest, name, _digest(ref)):
+            if not await _run(meta.delete_manifest, name, _digest(ref), project):
                 raise ApiError(404, "MANIFEST_UNKNOWN", f"manifest {name}@{ref} is not known")
-        elif not await _run(meta.delete_tag, name, ref):
+        elif not await _run(meta.delete_tag, name, ref, project):
             raise ApiError(404, "MANIFEST_UNKNOWN", f"tag {name}:{ref} is not known")
         return Response(b"", status_code=202)
 
@@ -621,9 +744,13 @@ class _Handlers:
         f = await _run(self.state.storage.open, digest, start)
         return StreamingResponse(_stream_file(f, end - start + 1), status, headers=headers)
 
+    def _blobs_of(self, manifest: Digest) -> list[str]:
+        return blobs_named_by(self.state.storage, manifest)
+
     async def delete_blob(self, name: str, ref: str) -> Response:
         digest = _digest(ref)
-        if not await _run(self.state.meta.unlink_blob, name, digest):
+        unlink = self.state.meta.unlink_blob
+        if not await _run(unlink, name, digest, project_of(name), self._blobs_of):
             raise ApiError(404, "BLOB_UNKNOWN", f"blob {digest} is not in {name}")
         return Response(b"", status_code=202)
 
@@ -663,19 +790,25 @@ class _Handlers:
         else:
             await self.auth.require(request, [_repo_access(name, "pull", "push")])
         upload_id = str(uuid.uuid4())
-        ingest: Ingest = await _run(self.state.storage.begin, _ingest_ref(upload_id))
-        await _run(self.state.meta.add_upload, upload_id, name)
-        if q.get("digest"):
-            try:
+        ingest = await _run(self.state.storage.begin, ingest_ref(upload_id))
+        suspended = False
+        try:
+            await _run(self.state.meta.add_upload, upload_id, name)
+            if q.get("digest"):
                 digest = _digest(q["digest"])
                 await self._receive(request, ingest)
                 return await self._commit(name, upload_id, ingest, digest)
-            finally:
-                await _run(ingest.close)
-        self._ingests[upload_id] = ingest
+            # No descriptor stays open until the next request. (Called here, not in a
+            # worker thread: it is quick, and a cancelled await must not skip it.)
+            ingest.suspend()
+            suspended = True
+        finally:
+            if not suspended:
+                ingest.close()  # after commit or abort it only releases
+        self._ingests[upload_id] = (time.time(), ingest)
         return Response(b"", status_code=202, headers=self._upload_headers(name, upload_id, 0))
 
-    async def _receive(self, request: Request, ingest: Ingest) -> None:
+    async def _receive(self, request: Request, ingest: FileIngest) -> None:
         buf: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -687,7 +820,9 @@ class _Handlers:
         if buf:
             await _run(ingest.write, b"".join(buf))
 
-    async def _commit(self, name: str, upload_id: str, ingest: Ingest, digest: Digest) -> Response:
+    async def _commit(
+        self, name: str, upload_id: str, ingest: FileIngest, digest: Digest
+    ) -> Response:
         try:
             await _run(ingest.commit, ingest.offset, digest)
         except DigestMismatch as exc:
@@ -701,16 +836,26 @@ class _Handlers:
     async def upload(self, request: Request, name: str, upload_id: str) -> Response:
         repo = await _run(self.state.meta.upload_repo, upload_id)
         if repo != name:
+            if repo is None:  # finished, cancelled or purged (by another process too)
+                self._ingests.pop(upload_id, None)
             raise ApiError(404, "BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} is not known")
         storage = self.state.storage
         # Taken out of the table while in use: a concurrent request for the same session
         # meets the ingest's lock (Conflict) instead of interleaving writes.
-        ingest = self._ingests.pop(upload_id, None)
-        if ingest is None:
-            try:
-                ingest = await _run(storage.begin, _ingest_ref(upload_id))
-            except ImageforgeError as exc:
-                raise from_imageforge(exc, "BLOB_UPLOAD_INVALID") from None
+        began, ingest = self._ingests.pop(upload_id, (time.time(), None))
+        try:
+            if ingest is None:
+                ingest = await _run(storage.begin, ingest_ref(upload_id))
+            else:
+                await _run(ingest.resume)
+        except NotFound:
+            raise ApiError(
+                404, "BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} expired or was cancelled"
+            ) from None
+        except ImageforgeError as exc:
+            if ingest is not None:  # in use elsewhere: keep our suspended state
+                self._ingests[upload_id] = (began, ingest)
+            raise from_imageforge(exc, "BLOB_UPLOAD_INVALID") from None
         method = request.method
         finished = method in ("DELETE", "PUT")
         try:
@@ -743,15 +888,12 @@ class _Handlers:
                     raise ApiError(400, "DIGEST_INVALID", "PUT of an upload needs ?digest=")
                 return await self._commit(name, upload_id, ingest, _digest(raw))
             raise ApiError(405, "UNSUPPORTED", f"{method} on an upload")
-        finally:
+        finally:  # not in a worker thread: quick, and a cancelled await must not skip it
             if finished:
-                await _run(ingest.close)  # after commit or abort: only releases
+                ingest.close()  # after commit or abort: only releases
             else:
-                self._ingests[upload_id] = ingest
-
-
-def _ingest_ref(upload_id: str) -> str:
-    return f"upload-{upload_id}"
+                ingest.suspend()
+                self._ingests[upload_id] = (began, ingest)
 
 
 async def _stream_file(f: IO[bytes], length: int) -> AsyncIterator[bytes]:
@@ -774,14 +916,21 @@ def create_app(state: RegistryState) -> Starlette:
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(h.sweep_uploads)
+            yield
+            tg.cancel_scope.cancel()
+
     app = Starlette(
         routes=[
             route("/v2/", h.dispatch),
             route("/v2/{path:path}", h.dispatch),
             Route("/token", h.token, methods=["GET"]),
             *management_routes(state.meta, state.authorizer, h.auth.basic_user),
-        ]
+        ],
+        lifespan=lifespan,
     )
     app.state.registry = state
-    _ = anyio  # anyio is the thread bridge (to_thread) used above
     return app

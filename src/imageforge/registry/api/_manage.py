@@ -2,10 +2,14 @@
 members and roles, robot accounts, the audit log, and listings of repositories, tags and
 manifests. JSON in and out; request bodies are checked against the same schemas the
 OpenAPI description publishes. HTTP basic auth (users, not robots); read-only listings
-of public projects are open to anonymous callers.
+of public projects are open to anonymous callers. Request bodies larger than 1 MiB are
+refused (413) before they are read whole.
 
 Who may: system admins everything; a project's ``admin`` its members and robots;
-project members read their project; nobody else sees a private project (404)."""
+project members read their project; nobody else sees a private project (404). Every
+refusal (401, 403, 429 and the 404s that hide what a caller may not see) is audited.
+A project that holds repositories is deleted only with ``?force=true`` (which deletes
+them too), as Harbor refuses to delete a non-empty project."""
 
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imageforge.errors import ImageforgeError
-from imageforge.registry.api._audit import record
+from imageforge.errors import Conflict, Denied, ImageforgeError
+from imageforge.registry.api._audit import record, remote_of
 from imageforge.registry.api._errors import ApiError, error_response, from_imageforge
 from imageforge.registry.api._openapi import BODIES, openapi
 from imageforge.registry.auth import (
@@ -38,6 +42,7 @@ from imageforge.registry.meta import MetaStore, ProjectRow, RobotRow
 __all__ = ["management_routes"]
 
 _Handler = Callable[[Request], Awaitable[Response]]
+MAX_BODY = 1 << 20  # bytes of a management request's body
 _VALIDATORS = {name: jsonschema.Draft7Validator(schema) for name, schema in BODIES.items()}
 
 
@@ -52,7 +57,9 @@ def _robot_json(row: RobotRow) -> dict[str, Any]:
 
 
 class _Manage:
-    def __init__(self, meta: MetaStore, authorizer: Authorizer, basic: Callable[[str], str]):
+    def __init__(
+        self, meta: MetaStore, authorizer: Authorizer, basic: Callable[[str, str], str]
+    ) -> None:
         self.meta = meta
         self.authz = authorizer
         self.basic = basic
@@ -75,16 +82,30 @@ class _Manage:
             claimed = None
         request.state.user = claimed
         try:
-            user = await to_thread.run_sync(self.basic, header)
+            user = await to_thread.run_sync(self.basic, header, remote_of(request))
         except ApiError as err:
-            err.headers["WWW-Authenticate"] = 'Basic realm="imageforge"'
+            if err.status == 401:
+                err.headers["WWW-Authenticate"] = 'Basic realm="imageforge"'
             raise
         if is_robot(user):
             raise ApiError(403, "DENIED", "robot accounts cannot use the management API")
         return user
 
     async def _body(self, request: Request, schema: str) -> dict[str, Any]:
-        raw = await request.body()
+        too_large = ApiError(
+            413, "TOO_LARGE", f"request body is larger than {MAX_BODY} bytes (the limit)"
+        )
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            raise too_large
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise too_large
+            parts.append(chunk)
+        raw = b"".join(parts)
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -172,9 +193,23 @@ class _Manage:
             user = await self._user(request, required=False)
             return JSONResponse(self._project_json(self._visible(user, name)))
         self._admin(await self._user(request))
-        if name == "library" or not await self._run(self.meta.delete_project, name):
-            raise ApiError(404 if name != "library" else 403, "DENIED", f"cannot delete {name}")
-        request.state.audit = (name, "delete project")
+        force = request.query_params.get("force", "false").lower()
+        if force not in ("true", "false", "1", "0"):
+            raise ApiError(400, "INVALID", f"force={force!r} is not true or false")
+        if name == "library":
+            raise ApiError(403, "DENIED", "the project library cannot be deleted")
+        try:
+            deleted = await self._run(self.meta.delete_project, name, force in ("true", "1"))
+        except (Conflict, Denied) as exc:
+            status, code = (409, "CONFLICT") if isinstance(exc, Conflict) else (403, "DENIED")
+            hint = exc.hint.replace("--force (API: ?force=true)", "?force=true") if exc.hint else ""
+            raise ApiError(
+                status, code, f"{exc.message}; {hint}" if hint else exc.message
+            ) from None
+        if deleted is None:
+            raise ApiError(404, "NOT_FOUND", f"project {name} does not exist")
+        detail = "delete project" + (f" and its {len(deleted)} repositories" if deleted else "")
+        request.state.audit = (name, detail)
         return Response(status_code=204)
 
     # --- members
@@ -329,8 +364,10 @@ class _Manage:
             user: str | None = getattr(request.state, "user", None)
             project = str(request.path_params.get("project", ""))
             what = f"{request.method} {request.url.path}"
-            if resp.status_code in (401, 403):
-                await record(self.meta, request, user, "manage", project, what, "refused")
+            if resp.status_code in (401, 403, 404):
+                # 404 included: to a caller who may not see a project it does not exist
+                detail = _message(resp)
+                await record(self.meta, request, user, "manage", project, what, "refused", detail)
             elif getattr(request.state, "audit", None):
                 where, detail = request.state.audit
                 await record(self.meta, request, user, "manage", where, what, "ok", detail)
@@ -339,10 +376,18 @@ class _Manage:
         return endpoint
 
 
+def _message(resp: Response) -> str:
+    try:
+        return str(json.loads(bytes(resp.body))["errors"][0]["message"])[:500]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
 def management_routes(
-    meta: MetaStore, authorizer: Authorizer, basic: Callable[[str], str]
+    meta: MetaStore, authorizer: Authorizer, basic: Callable[[str, str], str]
 ) -> list[Route]:
-    """The ``/api/v1/`` routes; ``basic`` checks a basic Authorization header."""
+    """The ``/api/v1/`` routes; ``basic`` checks a basic Authorization header (and the
+    client's address, for the failed-login limit)."""
     m = _Manage(meta, authorizer, basic)
     table: list[tuple[str, _Handler, list[str]]] = [
         ("/api/v1/openapi.json", m.spec, ["GET"]),

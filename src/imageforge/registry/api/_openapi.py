@@ -164,7 +164,9 @@ _ERRORS = {
         ("401", "authentication required"),
         ("403", "not allowed"),
         ("404", "not found"),
-        ("409", "already exists"),
+        ("409", "already exists, or in the way (a project that holds repositories)"),
+        ("413", "request body larger than 1 MiB"),
+        ("429", "too many failed logins lately (see Retry-After)"),
     )
 }
 
@@ -226,7 +228,13 @@ def openapi() -> dict[str, Any]:
         },
         "/api/v1/projects/{project}": {
             "get": _op("one project", _json(_ref("Project"), "the project"), params=[project]),
-            "delete": _op("delete a project (system admin)", None, "204", params=[project]),
+            "delete": _op(
+                "delete a project (system admin); one that holds repositories only with"
+                " force=true, which deletes them too (never an immutable tag)",
+                None,
+                "204",
+                params=[project, _query("force", {"type": "boolean", "default": False})],
+            ),
         },
         "/api/v1/projects/{project}/members": {
             "get": _op("a project's members (its members)", _list("MemberRole"), params=[project]),

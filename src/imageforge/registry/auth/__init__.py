@@ -3,7 +3,8 @@ public projects allow anonymous pull), the Docker token flow (``WWW-Authenticate
 challenges, a token endpoint issuing short-lived signed tokens with the granted actions)
 HTTP basic auth, project roles
 (guest, developer, maintainer, admin; plus system admins) and robot accounts with scoped,
-expiring secrets."""
+expiring secrets. Failed logins are limited per user and address (``LoginLimiter``);
+the token signing key lives in its own file (``token_key``)."""
 
 from imageforge.registry.auth._access import (
     ROBOT_ACTIONS,
@@ -16,24 +17,39 @@ from imageforge.registry.auth._access import (
     project_of,
     robot_name,
 )
+from imageforge.registry.auth._keys import KEY_FILE, token_key
+from imageforge.registry.auth._limits import Lockout, LoginLimiter
 from imageforge.registry.auth._robots import check_robot, create_robot
-from imageforge.registry.auth._tokens import TokenIssuer
-from imageforge.registry.auth._users import bootstrap, hash_password, verify_password
+from imageforge.registry.auth._tokens import (
+    TokenClaims,
+    TokenIssuer,
+    credential_version,
+    subject_version,
+)
+from imageforge.registry.auth._users import bootstrap, hash_password, verify_password, warm_up
 
 __all__ = [
+    "KEY_FILE",
     "ROBOT_ACTIONS",
     "ROLES",
     "Access",
     "Authorizer",
+    "Lockout",
+    "LoginLimiter",
     "Scope",
+    "TokenClaims",
     "TokenIssuer",
     "bootstrap",
     "check_robot",
     "create_robot",
+    "credential_version",
     "hash_password",
     "is_robot",
     "parse_scope",
     "project_of",
     "robot_name",
+    "subject_version",
+    "token_key",
     "verify_password",
+    "warm_up",
 ]

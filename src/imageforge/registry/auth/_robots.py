@@ -51,7 +51,10 @@ def create_robot(
     return row, secret
 
 
-def check_robot(meta: MetaStore, name: str, secret: str) -> bool:
-    """True if ``name`` is a robot, ``secret`` is its secret and it has not expired."""
+def check_robot(meta: MetaStore, name: str, secret: str) -> RobotRow | None:
+    """The robot if ``name`` is one, ``secret`` is its secret and it has not expired.
+    The secret is checked (against a dummy for an unknown name) before the expiry, so the
+    time taken does not tell which robots exist."""
     row = meta.robot(name)
-    return row is not None and not row.expired() and verify_password(row.secret_hash, secret)
+    ok = verify_password(None if row is None else row.secret_hash, secret)
+    return row if ok and row is not None and not row.expired() else None

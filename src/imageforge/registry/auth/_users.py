@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 
@@ -19,11 +20,27 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(18))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches. With no hash (an unknown user) a dummy hash is
+    checked all the same, so the answer takes as long as for a known user and timing
+    does not tell which names exist."""
     try:
+        if password_hash is None:
+            _HASHER.verify(_dummy_hash(), password)
+            return False
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def warm_up() -> None:
+    """Make the dummy hash now (at start) rather than in the first unknown login."""
+    _dummy_hash()
 
 
 def bootstrap(meta: MetaStore) -> str | None:

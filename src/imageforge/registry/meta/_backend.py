@@ -18,6 +18,7 @@ and repositories sort byte-wise, as they do in SQLite.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -158,6 +159,9 @@ class SqliteBackend(Backend):
         super().__init__()
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The file (and so its -wal and -shm, which SQLite gives the same mode) is the
+        # registry user's alone: it holds password hashes and the audit log.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
     def __str__(self) -> str:
         return str(self.path)

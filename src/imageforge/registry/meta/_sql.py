@@ -9,13 +9,14 @@ committed before.
 
 from __future__ import annotations
 
+import fnmatch
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.errors import Denied, NotFound
+from imageforge.errors import Conflict, Denied, NotFound
 from imageforge.oci import Digest
 from imageforge.registry.meta._backend import Db, open_backend
 
@@ -165,6 +166,10 @@ class MetaStore:
         rows = self._rows("SELECT value FROM settings WHERE key = ?", key)
         return str(rows[0][0]) if rows else None
 
+    def delete_setting(self, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
     def set_setting_once(self, key: str, value: str) -> str:
         """Store ``value`` unless the key has one already; return the stored value."""
         with self._write() as db:
@@ -191,12 +196,59 @@ class MetaStore:
             self._rows("SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", repo, digest)
         )
 
-    def unlink_blob(self, repo: str, digest: Digest) -> bool:
+    def unlink_blob(
+        self,
+        repo: str,
+        digest: Digest,
+        project: str | None = None,
+        refs_of: Callable[[Digest], list[str]] | None = None,
+    ) -> bool:
+        """Unlink the blob from ``repo``. With ``project``, refused (Denied) while a
+        manifest an immutable tag of ``repo`` needs names it (``refs_of`` gives the blobs
+        a stored manifest names), checked in the same transaction as the unlink."""
         with self._write() as db:
+            if project is not None:
+                for manifest, tag in self._immutable_closure(db, repo, project).items():
+                    if str(digest) == manifest or (
+                        refs_of is not None and str(digest) in refs_of(Digest(manifest))
+                    ):
+                        raise Denied(
+                            f"blob {digest} is needed by immutable tag {repo}:{tag}",
+                            hint="immutable tags keep their content; an admin may change"
+                            " the project's immutable rules",
+                        )
             cur = db.execute(
                 "DELETE FROM blob_links WHERE repo = ? AND digest = ?", (repo, str(digest))
             )
         return cur.rowcount > 0
+
+    def _immutable_closure(self, db: Db, repo: str, project: str) -> dict[str, str]:
+        """Every manifest an immutable tag of ``repo`` needs (the tagged manifests and,
+        through indexes, their children), each with such a tag."""
+        patterns = [
+            str(r[0])
+            for r in db.execute(
+                "SELECT pattern FROM immutable_rules WHERE project = ?", (project,)
+            ).fetchall()
+        ]
+        if not patterns:
+            return {}
+        todo = [
+            (str(d), str(t))
+            for t, d in db.execute("SELECT tag, digest FROM tags WHERE repo = ?", (repo,))
+            if any(fnmatch.fnmatchcase(str(t), p) for p in patterns)
+        ]
+        needed: dict[str, str] = {}
+        while todo:
+            digest, tag = todo.pop()
+            if digest in needed:
+                continue
+            needed[digest] = tag
+            children = db.execute(
+                "SELECT child FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, digest)
+            ).fetchall()
+            todo += [(str(c[0]), tag) for c in children]
+        return needed
 
     def repositories(self, last: str | None, n: int | None) -> list[str]:
         sql = "SELECT name FROM repositories WHERE name > ? ORDER BY name"
@@ -307,14 +359,36 @@ class MetaStore:
     def repo_exists(self, repo: str) -> bool:
         return bool(self._rows("SELECT 1 FROM repositories WHERE name = ?", repo))
 
-    def delete_tag(self, repo: str, tag: str) -> bool:
+    def delete_tag(self, repo: str, tag: str, project: str | None = None) -> bool:
+        """Remove a tag; with ``project``, refused (Denied) if one of its immutable
+        rules covers the tag."""
         with self._write() as db:
+            if project is not None:
+                rules = db.execute(
+                    "SELECT pattern FROM immutable_rules WHERE project = ?", (project,)
+                ).fetchall()
+                if any(fnmatch.fnmatchcase(tag, str(r[0])) for r in rules):
+                    raise Denied(f"tag {repo}:{tag} is immutable")
             cur = db.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (repo, tag))
         return cur.rowcount > 0
 
-    def delete_manifest(self, repo: str, digest: Digest) -> bool:
-        """Remove a manifest and every tag pointing at it."""
+    def delete_manifest(self, repo: str, digest: Digest, project: str | None = None) -> bool:
+        """Remove a manifest and every tag pointing at it. With ``project``, refused
+        (Denied) while an immutable tag names it or an index that holds it."""
         with self._write() as db:
+            if project is not None:
+                tag = self._immutable_closure(db, repo, project).get(str(digest))
+                if tag is not None:
+                    named = db.execute(
+                        "SELECT 1 FROM tags WHERE repo = ? AND tag = ? AND digest = ?",
+                        (repo, tag, str(digest)),
+                    ).fetchone()
+                    if named:
+                        raise Denied(f"tag {repo}:{tag} is immutable")
+                    raise Denied(
+                        f"manifest {digest} is in the index immutable tag {repo}:{tag} names",
+                        hint="immutable tags keep their content",
+                    )
             cur = db.execute(
                 "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, str(digest))
             )
@@ -345,6 +419,11 @@ class MetaStore:
     def remove_upload(self, upload_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    def uploads_started_before(self, cutoff: float) -> list[str]:
+        """The ids of upload sessions begun before ``cutoff`` (epoch seconds)."""
+        rows = self._rows("SELECT id FROM uploads WHERE started < ? ORDER BY started", cutoff)
+        return [str(r[0]) for r in rows]
 
     # users and projects
     def add_user(self, name: str, password_hash: str, admin: bool = False) -> None:
@@ -402,13 +481,51 @@ class MetaStore:
         rows = self._rows("SELECT name, public FROM projects ORDER BY name")
         return [ProjectRow(str(n), bool(p)) for n, p in rows]
 
-    def delete_project(self, name: str) -> bool:
+    def delete_project(self, name: str, force: bool = False) -> list[str] | None:
+        """Delete a project with its members, robots and immutable rules; None if there
+        is no such project, else the repositories deleted with it. A project that holds
+        repositories is refused (Conflict) unless ``force``, which deletes them (their
+        tags, manifests, blob links and upload sessions; garbage collection frees the
+        blobs) - but never while an immutable tag is among them (Denied)."""
+        # The project's repositories are the names from "name/" up to "name0" ('0' is the
+        # byte after '/'): a range both databases compare byte-wise.
+        inside = "name >= ? AND name < ?"
+        bounds = (f"{name}/", f"{name}0")
         with self._write() as db:
-            cur = db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            if not db.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
+                return None
+            repos = [
+                str(r[0])
+                for r in db.execute(
+                    f"SELECT name FROM repositories WHERE {inside} ORDER BY name", bounds
+                ).fetchall()
+            ]
+            if repos and not force:
+                shown = ", ".join(repos[:5]) + (f" and {len(repos) - 5} more" if repos[5:] else "")
+                raise Conflict(
+                    f"project {name} is not empty: it holds {len(repos)} repositories ({shown})",
+                    hint="delete its repositories first, or delete with --force (API:"
+                    " ?force=true) to delete them with the project",
+                )
+            for repo in repos:
+                locked = self._immutable_closure(db, repo, name)
+                if locked:
+                    tag = sorted(set(locked.values()))[0]
+                    raise Denied(
+                        f"project {name} holds immutable tag {repo}:{tag}; --force does not"
+                        " delete immutable tags",
+                        hint=f"clear the project's immutable rules first (registry project"
+                        f" immutable {name})",
+                    )
+            where = inside.replace("name", "repo")
+            for table in ("tags", "manifests", "manifest_refs", "blob_links", "uploads"):
+                db.execute(f"DELETE FROM {table} WHERE {where}", bounds)
+            db.execute(f"DELETE FROM repositories WHERE {inside}", bounds)
+            db.execute("DELETE FROM projects WHERE name = ?", (name,))
             db.execute("DELETE FROM members WHERE project = ?", (name,))
             db.execute("DELETE FROM robots WHERE project = ?", (name,))
             db.execute("DELETE FROM immutable_rules WHERE project = ?", (name,))
-        return cur.rowcount > 0
+        return repos
 
     def members(self, project: str) -> list[tuple[str, str]]:
         rows = self._rows(
