@@ -184,3 +184,37 @@ def test_the_top_level_help_promises_only_commands_that_exist() -> None:
     ctx = click.Context(app)
     for verb in promised:
         assert app.get_command(ctx, _VERBS[verb]) is not None, f"help promises {verb!r}"
+
+
+# Commands whose output is the container's or the server's own, not a result.
+_NO_RESULT = {"run", "registry serve"}
+
+
+def _leaves(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, click.Command]]:
+    if not isinstance(command, click.Group):
+        return [(" ".join(path), command)]
+    ctx = click.Context(command)
+    out = []
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        assert sub is not None
+        out += _leaves(sub, (*path, name))
+    return out
+
+
+def test_every_command_that_prints_a_result_takes_format_text_and_json() -> None:
+    """One flag for every command: ``--format``, with ``json`` for machines and ``text``
+    for people (a command's own forms, table, ast, sarif, spdx-json..., beside them)."""
+    from imageforge.cli import app
+
+    leaves = dict(_leaves(app))
+    assert _NO_RESULT <= set(leaves) and len(leaves) > 30
+    lacking = []
+    for path, command in leaves.items():
+        if path in _NO_RESULT:
+            continue
+        options = [p for p in command.params if "--format" in p.opts]
+        choices = options[0].type.choices if options else ()  # type: ignore[attr-defined]
+        if not {"text", "json"} <= set(choices):
+            lacking.append(f"{path}: {choices}")
+    assert lacking == []

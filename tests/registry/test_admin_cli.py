@@ -106,3 +106,37 @@ def test_cli_errors_are_clear(tmp_path: Path, team: Server) -> None:
     )
     assert r.returncode == 2 and "is not a duration" in r.stderr
     assert team.meta().robots("team") == []  # nothing stored, nothing damaged
+
+
+def test_every_change_answers_json_with_what_it_did(team: Server) -> None:
+    """The admin commands that change something print, with ``--format json``, one
+    object saying what changed (and nothing on stdout without it)."""
+
+    def js(*args: str, stdin: str | None = None) -> object:
+        return json.loads(_cli(team, *args, "--format", "json", stdin=stdin))
+
+    assert js("user", "add", "ann", "--password-stdin", stdin="ann-password\n") == {
+        "user": "ann",
+        "admin": False,
+    }
+    assert js("project", "add", "web", "--immutable", "v*") == {
+        "project": "web",
+        "public": False,
+        "immutable_tags": ["v*"],
+    }
+    assert js("project", "immutable", "web", "rel-*") == {
+        "project": "web",
+        "immutable_tags": ["rel-*"],
+    }
+    assert js("member", "set", "web", "ann", "developer") == {
+        "project": "web",
+        "user": "ann",
+        "role": "developer",
+    }
+    robot = js("robot", "add", "web", "ci", "--action", "pull")
+    assert isinstance(robot, dict)
+    assert js("robot", "rm", "web", "ci") == {"deleted": robot["name"]}
+    assert js("member", "rm", "web", "ann") == {"project": "web", "removed": "ann"}
+    assert js("project", "rm", "web") == {"deleted": "web", "repositories": []}
+    assert js("user", "rm", "ann") == {"deleted": "ann"}
+    assert _cli(team, "user", "add", "bob", "--password-stdin", stdin="bob-password\n") == ""

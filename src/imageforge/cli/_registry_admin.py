@@ -90,6 +90,14 @@ def _show(fmt: OutputFormat, columns: Sequence[str], rows: list[dict[str, Any]])
     stdout_console().print(table)
 
 
+def _done(fmt: OutputFormat, doc: dict[str, Any], line: str) -> None:
+    """What a change did: ``doc`` as JSON on stdout, else ``line`` on stderr."""
+    if fmt is OutputFormat.JSON:
+        print_json(doc)
+    else:
+        click.echo(line, err=True)
+
+
 def _when(ts: float | None) -> str | None:
     return None if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
@@ -128,9 +136,15 @@ def user_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> 
 @click.option("--admin", is_flag=True, help="A system admin.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @data_dir_option
+@format_option
 @click.pass_obj
 def user_add(
-    opts: GlobalOptions, name: str, admin: bool, password_stdin: bool, data_dir: Path | None
+    opts: GlobalOptions,
+    name: str,
+    admin: bool,
+    password_stdin: bool,
+    data_dir: Path | None,
+    fmt: OutputFormat,
 ) -> None:
     """Create a user (or set an existing user's password)."""
     if not _USER.fullmatch(name):
@@ -143,17 +157,19 @@ def user_add(
     if len(password) < 8:
         raise InvalidArgument("the password is shorter than 8 characters")
     meta.add_user(name, hash_password(password), admin)
-    click.echo(f"user {name} saved", err=True)
+    _done(fmt, {"user": name, "admin": admin}, f"user {name} saved")
 
 
 @user_app.command("rm")
 @click.argument("name")
 @data_dir_option
+@format_option
 @click.pass_obj
-def user_rm(opts: GlobalOptions, name: str, data_dir: Path | None) -> None:
+def user_rm(opts: GlobalOptions, name: str, data_dir: Path | None, fmt: OutputFormat) -> None:
     """Delete a user and their memberships."""
     if not _meta(opts, data_dir).delete_user(name):
         raise NotFound(f"user {name} does not exist")
+    _done(fmt, {"deleted": name}, f"user {name} deleted")
 
 
 # ---------------------------------------------------------------- projects
@@ -184,9 +200,15 @@ def project_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) 
 @click.option("--public", is_flag=True, help="Anyone may pull.")
 @click.option("--immutable", "patterns", multiple=True, help="Tag glob that cannot be overwritten.")
 @data_dir_option
+@format_option
 @click.pass_obj
 def project_add(
-    opts: GlobalOptions, name: str, public: bool, patterns: tuple[str, ...], data_dir: Path | None
+    opts: GlobalOptions,
+    name: str,
+    public: bool,
+    patterns: tuple[str, ...],
+    data_dir: Path | None,
+    fmt: OutputFormat,
 ) -> None:
     """Create a project."""
     if not _PROJECT.fullmatch(name):
@@ -196,21 +218,30 @@ def project_add(
         raise Conflict(f"project {name} exists")
     meta.add_project(name, public)
     meta.set_immutable(name, list(patterns))
+    doc = {"project": name, "public": public, "immutable_tags": list(patterns)}
+    _done(fmt, doc, f"project {name} created ({'public' if public else 'private'})")
 
 
 @project_app.command("immutable")
 @click.argument("name")
 @click.argument("patterns", nargs=-1)
 @data_dir_option
+@format_option
 @click.pass_obj
 def project_immutable(
-    opts: GlobalOptions, name: str, patterns: tuple[str, ...], data_dir: Path | None
+    opts: GlobalOptions,
+    name: str,
+    patterns: tuple[str, ...],
+    data_dir: Path | None,
+    fmt: OutputFormat,
 ) -> None:
     """Set a project's immutable tag globs (none given: clear them)."""
     meta = _meta(opts, data_dir)
     if meta.project(name) is None:
         raise NotFound(f"project {name} does not exist")
     meta.set_immutable(name, list(patterns))
+    shown = " ".join(patterns) or "none"
+    _done(fmt, {"project": name, "immutable_tags": list(patterns)}, f"{name}: immutable {shown}")
 
 
 @project_app.command("rm")
@@ -221,8 +252,11 @@ def project_immutable(
     help="Also delete its repositories (tags, manifests; gc frees the blobs).",
 )
 @data_dir_option
+@format_option
 @click.pass_obj
-def project_rm(opts: GlobalOptions, name: str, force: bool, data_dir: Path | None) -> None:
+def project_rm(
+    opts: GlobalOptions, name: str, force: bool, data_dir: Path | None, fmt: OutputFormat
+) -> None:
     """Delete a project with its members, robots and immutable rules. A project that
     holds repositories is refused unless --force, which deletes them too (never an
     immutable tag: clear the project's immutable rules first)."""
@@ -231,12 +265,10 @@ def project_rm(opts: GlobalOptions, name: str, force: bool, data_dir: Path | Non
     deleted = _meta(opts, data_dir).delete_project(name, force)
     if deleted is None:
         raise NotFound(f"project {name} does not exist")
+    line = f"deleted project {name}"
     if deleted:
-        click.echo(
-            f"deleted project {name} and its {len(deleted)} repositories;"
-            " 'registry gc' frees their blobs",
-            err=True,
-        )
+        line += f" and its {len(deleted)} repositories; 'registry gc' frees their blobs"
+    _done(fmt, {"deleted": name, "repositories": list(deleted)}, line)
 
 
 # ---------------------------------------------------------------- members
@@ -267,9 +299,15 @@ def member_list(
 @click.argument("user")
 @click.argument("role", type=click.Choice(ROLES))
 @data_dir_option
+@format_option
 @click.pass_obj
 def member_set(
-    opts: GlobalOptions, project: str, user: str, role: str, data_dir: Path | None
+    opts: GlobalOptions,
+    project: str,
+    user: str,
+    role: str,
+    data_dir: Path | None,
+    fmt: OutputFormat,
 ) -> None:
     """Give USER the ROLE in PROJECT."""
     meta = _meta(opts, data_dir)
@@ -278,17 +316,22 @@ def member_set(
     if meta.user(user) is None:
         raise NotFound(f"user {user} does not exist")
     meta.add_member(project, user, role)
+    _done(fmt, {"project": project, "user": user, "role": role}, f"{user} is {role} of {project}")
 
 
 @member_app.command("rm")
 @click.argument("project")
 @click.argument("user")
 @data_dir_option
+@format_option
 @click.pass_obj
-def member_rm(opts: GlobalOptions, project: str, user: str, data_dir: Path | None) -> None:
+def member_rm(
+    opts: GlobalOptions, project: str, user: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
     """Remove USER from PROJECT."""
     if not _meta(opts, data_dir).remove_member(project, user):
         raise NotFound(f"{user} is not a member of {project}")
+    _done(fmt, {"project": project, "removed": user}, f"{user} removed from {project}")
 
 
 # ---------------------------------------------------------------- robots
@@ -360,12 +403,16 @@ def robot_add(
 @click.argument("project")
 @click.argument("name")
 @data_dir_option
+@format_option
 @click.pass_obj
-def robot_rm(opts: GlobalOptions, project: str, name: str, data_dir: Path | None) -> None:
+def robot_rm(
+    opts: GlobalOptions, project: str, name: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
     """Delete robot$PROJECT+NAME; its secret and tokens stop working at once."""
     full = name if name.startswith("robot$") else robot_name(project, name)
     if not _meta(opts, data_dir).delete_robot(full):
         raise NotFound(f"robot {full} does not exist")
+    _done(fmt, {"deleted": full}, f"robot {full} deleted")
 
 
 # ---------------------------------------------------------------- audit
