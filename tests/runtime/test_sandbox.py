@@ -15,8 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ from imageforge.runtime import (
     resolve_user,
 )
 from tests.build.conftest import _busybox_rootfs
-from tests.conftest import need_binary, requires_root
+from tests.conftest import need_binary, requires_root, tcp_server
 
 pytestmark = requires_root
 
@@ -285,40 +284,6 @@ def test_a_profile_file_replaces_the_default(
 # --- finding 2: the network ------------------------------------------------------------
 
 
-class _Server:
-    """A TCP server on the host that counts connections and answers ``hello``."""
-
-    def __init__(self, address: str) -> None:
-        self.sock = socket.socket()
-        self.sock.bind((address, 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            with conn:
-                conn.sendall(b"hello\n")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@contextmanager
-def _server(address: str) -> Iterator[_Server]:
-    server = _Server(address)
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def _host_ipv4() -> list[str]:
     out = subprocess.run(
         ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True
@@ -330,7 +295,7 @@ def test_private_network_cannot_reach_the_hosts_loopback(runc: OciRuntime, rootf
     """A service on the host's 127.0.0.1 (a registry, a database, a metadata proxy) is out
     of reach: through slirp's gateway 10.0.2.2, through 127.0.0.1, through every address
     of the host."""
-    with _server("127.0.0.1") as server:
+    with tcp_server("127.0.0.1") as server:
         targets = ["10.0.2.2", *_host_ipv4()]
         script = "; ".join(f"nc -w 2 {t} {server.port} </dev/null" for t in targets)
         out = _sh(runc, rootfs, script, network="private")
@@ -345,7 +310,7 @@ def test_private_network_has_outbound_access(runc: OciRuntime, rootfs: Path) -> 
     container reaches through slirp4netns, with DNS through slirp's forwarder."""
     public = [a for a in _host_ipv4() if not a.startswith("127.")]
     assert public, "this machine has no non-loopback IPv4 address to test with"
-    with _server("0.0.0.0") as server:
+    with tcp_server("0.0.0.0") as server:
         out = _sh(
             runc,
             rootfs,
@@ -366,7 +331,7 @@ def test_raw_sockets_see_only_the_containers_own_traffic(runc: OciRuntime, rootf
     the same raw socket sees nothing of the host's traffic."""
     marker = "Authorization: Basic aW1hZ2Vmb3JnZTpzZWNyZXQ="
     stop = threading.Event()
-    with _server("127.0.0.1") as server:
+    with tcp_server("127.0.0.1") as server:
 
         def client() -> None:
             while not stop.is_set():

@@ -3,11 +3,12 @@ gets, and ``no-new-privileges`` (always on here, so only accepted)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, NotFound
 
 __all__ = ["Security", "parse_security_options"]
 
@@ -18,6 +19,22 @@ class Security:
     ``"unconfined"`` (no filter) or the path of a profile in Docker's format."""
 
     seccomp: str = "default"
+
+    def cache_key(self) -> str:
+        """What a build step's cache key takes from these options: a step run without a
+        filter, or with another one, may have written something else. A profile file
+        counts by its content."""
+        if self.seccomp in ("default", "unconfined"):
+            return f"seccomp={self.seccomp}"
+        try:
+            data = Path(self.seccomp).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"seccomp profile {self.seccomp} does not exist") from None
+        except OSError as exc:
+            raise InvalidArgument(
+                f"cannot read seccomp profile {self.seccomp}: {exc.strerror}"
+            ) from None
+        return f"seccomp=sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def parse_security_options(values: Iterable[str]) -> Security:
