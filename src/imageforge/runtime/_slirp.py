@@ -115,10 +115,16 @@ class Slirp:
         if not readable:
             raise Unavailable(f"slirp4netns did not come up within {_READY_TIMEOUT:.0f}s")
         self._proc.wait()
-        raise Unavailable(
-            f"slirp4netns could not set up the private network: {self._why()}",
-            hint="run 'imageforge system check'; --network none needs no slirp4netns",
-        )
+        why = self._why()
+        hint = "run 'imageforge system check'; --network none needs no slirp4netns"
+        if "/dev/net/tun" in why and "Permission denied" in why:
+            # Debian's udev rules give /dev/net/tun mode 0666; without udev it is 0600,
+            # and a user who is not root (rootless) cannot open it.
+            hint = (
+                "as root: chmod 0666 /dev/net/tun (the mode Debian's udev gives it; "
+                "'make setup' sets it), or use --network none"
+            )
+        raise Unavailable(f"slirp4netns could not set up the private network: {why}", hint=hint)
 
     def _forward(self, api: Path, mapping: PortMapping) -> None:
         request = {
