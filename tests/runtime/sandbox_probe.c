@@ -1,7 +1,7 @@
 /* What a hostile RUN step tries against the sandbox, one syscall at a time. Compiled
  * static by the tests and copied into a busybox rootfs. Each argument is one attempt;
- * each prints "<attempt>: ok" or "<attempt>: <errno name>", so a test reads exactly which
- * call the kernel (or the seccomp filter) refused and how. Each attempt runs in a child
+ * each prints "<attempt>: ok", "<attempt>: <errno name>" or "<attempt>: killed by <signal>",
+ * so a test reads exactly which call the kernel (or the seccomp filter) refused and how. Each attempt runs in a child
  * of its own, so one that succeeds (a new user namespace) does not change the next.
  *
  *   keyctl add_key request_key   the keyring syscalls (the user keyring is root's, shared
@@ -10,6 +10,8 @@
  *   clone-user                   clone(2) with CLONE_NEWUSER
  *   clone3-user                  clone3(2) with CLONE_NEWUSER
  *   mount                        mount(2) of a tmpfs on /imageforge-probe-mnt
+ *   i386-getpid                  getpid through int 0x80, the i386 ABI (x86_64 only)
+ *   x32-getpid                   getpid through the x32 ABI (x86_64 only)
  *   sniff:MARKER:SECONDS         a raw AF_PACKET socket on every interface it can see:
  *                                "sniff: saw" if MARKER went by, "sniff: nothing" if not
  */
@@ -62,6 +64,30 @@ static long clone3_user(void) {
     return pid;
 }
 
+static long i386_getpid(void) {
+#ifdef __x86_64__
+    long rc;
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(20L) : "memory");
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static long x32_getpid(void) {
+#ifdef __x86_64__
+    return syscall(0x40000000L | SYS_getpid);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static void sniff(const char *spec) {
     char marker[256];
     int seconds = 3;
@@ -111,6 +137,10 @@ static int attempt(const char *a) {
         report(a, clone3_user());
     else if (!strcmp(a, "mount"))
         report(a, mount("none", "/imageforge-probe-mnt", "tmpfs", 0, ""));
+    else if (!strcmp(a, "i386-getpid"))
+        report(a, i386_getpid());
+    else if (!strcmp(a, "x32-getpid"))
+        report(a, x32_getpid());
     else if (!strncmp(a, "sniff:", 6))
         sniff(a + 6);
     else {
@@ -127,7 +157,11 @@ int main(int argc, char **argv) {
         if (pid == 0)
             _exit(attempt(argv[i]));
         int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+        if (pid < 0 || waitpid(pid, &status, 0) < 0)
+            return 2;
+        if (WIFSIGNALED(status))
+            printf("%s: killed by %s\n", argv[i], sigabbrev_np(WTERMSIG(status)));
+        else if (WEXITSTATUS(status))
             return 2;
     }
     return 0;

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -242,6 +243,19 @@ def test_namespaces_mounts_and_keyrings_are_refused(runc: OciRuntime, rootfs: Pa
     # busybox's own unshare, as a Dockerfile would call it
     out = _sh(runc, rootfs, "unshare -U true; echo rc=$?; unshare -m true; echo rc=$?")
     assert out.count("Operation not permitted") == 2 and "rc=0" not in out, out
+
+
+def test_i386_syscalls_meet_the_rules_and_x32_ones_are_killed(
+    runc: OciRuntime, rootfs: Path
+) -> None:
+    """The default filter covers the native ABI and the 32-bit one images still use; an
+    x32 syscall (an ABI no image uses) kills the process instead of reaching the kernel."""
+    code, out = _run(runc, rootfs, ["/bin/probe", "i386-getpid", "x32-getpid"])
+    assert code == 0, out
+    if platform.machine() == "x86_64":
+        assert _attempts(out) == {"i386-getpid": "ok", "x32-getpid": "killed by SYS"}
+    else:
+        assert _attempts(out) == {"i386-getpid": "ENOSYS", "x32-getpid": "ENOSYS"}
 
 
 def test_unconfined_is_the_explicit_way_out(runc: OciRuntime, rootfs: Path) -> None:

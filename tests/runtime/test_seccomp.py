@@ -141,6 +141,17 @@ def test_the_default_profile_is_tightened_where_podman_is_looser(profile: dict[s
         assert _actions(ours, name) == _actions(podman, name), name
 
 
+def test_the_default_leaves_x32_out(profile: dict[str, Any]) -> None:
+    """x32 syscalls meet the runtime's bad-architecture action (the process is killed)
+    rather than the rules; i386 ones still meet them."""
+    assert _convert(harden(profile))["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
+    assert _convert(harden(profile), arch="arm64")["architectures"] == [
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_ARM",
+    ]
+    assert harden({"defaultAction": "SCMP_ACT_ALLOW"}).get("archMap") is None
+
+
 def test_section_for_this_host() -> None:
     section = seccomp_section("default", DEFAULT_CAPABILITIES)
     assert section is not None and section["defaultErrnoRet"] == errno.ENOSYS

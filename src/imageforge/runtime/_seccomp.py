@@ -104,6 +104,7 @@ _NAMESPACE_FLAGS = {
     "CLONE_NEWNET": 0x40000000,
 }
 _ALL_NAMESPACES = functools.reduce(int.__or__, _NAMESPACE_FLAGS.values())
+_LEFT_OUT = ("SCMP_ARCH_X32",)
 
 
 def go_arch(machine: str | None = None) -> str:
@@ -156,7 +157,7 @@ def _clone_rules() -> list[dict[str, Any]]:
 
 def harden(profile: Mapping[str, Any]) -> dict[str, Any]:
     """``profile`` (Docker's format) with the namespace, mount and keyring syscalls taken
-    out of its rules and given Docker's default treatment instead."""
+    out of its rules and given Docker's default treatment instead, and without x32."""
     restricted = {*_ADMIN_ONLY, *_KEYRING, "clone", "clone3"}
     rules: list[dict[str, Any]] = []
     for rule in _rules(profile, "the default profile"):
@@ -185,7 +186,18 @@ def harden(profile: Mapping[str, Any]) -> dict[str, Any]:
             "excludes": {"caps": ["CAP_SYS_ADMIN"]},
         },
     ]
-    return {**profile, "syscalls": rules}
+    hardened = {**profile, "syscalls": rules}
+    if profile.get("archMap"):
+        hardened["archMap"] = [
+            {**entry, "subArchitectures": _kept(entry.get("subArchitectures") or [])}
+            for entry in profile["archMap"]
+            if isinstance(entry, Mapping) and entry.get("architecture") not in _LEFT_OUT
+        ]
+    return hardened
+
+
+def _kept(architectures: Sequence[str]) -> list[str]:
+    return [a for a in architectures if a not in _LEFT_OUT]
 
 
 def _rules(profile: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
