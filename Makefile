@@ -10,11 +10,15 @@ BIN := $(VENV)/bin
 # and what the SBOM catalogers' tests build their fixtures with: nodejs (npm, which the
 # nodejs package of this machine image carries), Go and a vendored Go module, gcc and
 # binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars and the JDK's jar.
+# The sandbox of RUN steps: slirp4netns (the private network) and
+# golang-github-containers-common (the seccomp profile, /usr/share/containers/seccomp.json);
+# libc6-dev links the tests' static probe of that sandbox.
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
-	gcc binutils maven default-jdk-headless
+	gcc binutils maven default-jdk-headless \
+	slirp4netns golang-github-containers-common libc6-dev
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs
@@ -35,10 +39,14 @@ system-packages:
 	fi
 
 # binfmt_misc lets the kernel hand foreign-architecture binaries to qemu-user.
+# /dev/net/tun gets the mode Debian's udev rules give it (0666; a machine without udev
+# leaves it 0600): slirp4netns opens it for a rootless user's private network.
 host-setup:
 	@if [ "$$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/status ]; then \
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null \
 			&& update-binfmts --enable >/dev/null 2>&1 || true; fi
+	@if [ "$$(id -u)" = 0 ] && [ -c /dev/net/tun ] \
+		&& [ "$$(stat -c %a /dev/net/tun)" != 666 ]; then chmod 0666 /dev/net/tun; fi
 
 venv: $(BIN)/.installed
 
@@ -73,7 +81,7 @@ demo: setup
 	$(IF) build examples/go-service --target build -t go-builder:1 --progress plain
 	$(IF) build examples/go-service -t go-service:1 --progress plain
 	$(IF) images
-	$(IF) run go-service:1 & pid=$$!; \
+	$(IF) run -p 8080:8080 go-service:1 & pid=$$!; \
 	$(BIN)/python -c "import httpx,time;\
 	exec('for _ in range(100):\n try:\n  print(httpx.get(\'http://127.0.0.1:8080/\').text, end=\'\'); break\n except httpx.HTTPError: time.sleep(0.2)')"; \
 	kill -TERM $$pid; wait $$pid || true

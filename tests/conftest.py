@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,38 @@ def containers_env(directory: Path) -> dict[str, str]:
 
 
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mounts, runtimes)")
+
+
+class TcpServer:
+    """A TCP server on this host that counts the connections it accepts and answers each
+    with ``hello``: what a test's container should or should not reach."""
+
+    def __init__(self, address: str) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((address, 0))
+        self.sock.listen(16)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            with conn:
+                conn.sendall(b"hello\n")
+
+
+@contextmanager
+def tcp_server(address: str) -> Iterator[TcpServer]:
+    server = TcpServer(address)
+    try:
+        yield server
+    finally:
+        server.sock.close()
 
 
 def need_binary(name: str) -> str:

@@ -258,9 +258,12 @@ def test_network_user_and_env_reach_the_process(tmp_path: Path, store_with_base:
     ok(_build(store_with_base, ctx, "-t", "nonet:1", "--network", "none"))
     ran = run_cli(["--root", str(store_with_base), "run", "nonet:1", "cat", "/nets"])
     assert ran.stdout.split() == ["lo"]
-    host_nets = sorted(os.listdir("/sys/class/net"))
     ran = run_cli(["--root", str(store_with_base), "run", "busybox", "ls", "/sys/class/net"])
-    assert sorted(ran.stdout.split()) == host_nets  # --network host is the default
+    assert ran.stdout.split() == ["lo", "tap0"]  # --network private is the default
+    host_nets = sorted(os.listdir("/sys/class/net"))
+    ls_net = ["run", "--network", "host", "busybox", "ls", "/sys/class/net"]
+    ran = run_cli(["--root", str(store_with_base), *ls_net])
+    assert sorted(ran.stdout.split()) == host_nets
     ran = run_cli(
         [
             "--root",
@@ -375,7 +378,9 @@ def test_inspect_text_shows_build_commands_verbatim(tmp_path: Path, store_with_b
 
 def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base: Path) -> None:
     # Stage "listener" waits for stage "talker" over loopback: run one after the other,
-    # the listener would give up (timeout 60) and the build would fail.
+    # the listener would give up (timeout 60) and the build would fail. The two steps
+    # share the host's network for this (given explicitly: each would otherwise have a
+    # private namespace of its own).
     # A port the kernel just handed out and freed: another process is unlikely to take
     # it in the next seconds (a fixed pid-derived port collided with parallel test runs).
     with socket.socket() as probe:
@@ -391,7 +396,7 @@ def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base
         "FROM busybox\n"
         "COPY --from=listener /got /got\nCOPY --from=talker /sent /sent\n",
     )
-    ok(_build(store_with_base, ctx, "-t", "together:1"))
+    ok(_build(store_with_base, ctx, "-t", "together:1", "--network", "host"))
     ran = run_cli(["--root", str(store_with_base), "run", "together:1", "cat", "/got", "/sent"])
     assert ran.stdout == "hello\nsent\n", ran.stderr
 

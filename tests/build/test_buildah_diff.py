@@ -137,6 +137,20 @@ CMD ["app"]
         "src/a.sh": "#!/bin/sh\n",
         "src/b.sh": "echo app\n",
     },
+    # What id says in RUN steps: the primary group is a supplementary group too.
+    "users": {
+        "Dockerfile": """\
+FROM {base}
+RUN echo 'svc:x:1001:1001::/:/bin/sh' >> /etc/passwd && echo 'svc:x:1001:' >> /etc/group \\
+ && echo 'staff:x:2000:app' >> /etc/group && id > /id-root
+USER app
+RUN id > /tmp/id-app
+USER svc
+RUN id > /tmp/id-svc
+USER app:staff
+RUN id > /tmp/id-app-staff
+""",
+    },
     "args": {
         "Dockerfile": """\
 ARG FLAVOR=plain

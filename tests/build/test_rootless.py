@@ -28,7 +28,7 @@ from tests.build.rootless_user import (
     remove_user,
     subid_ranges,
 )
-from tests.conftest import need_binary, requires_root, run_cli
+from tests.conftest import need_binary, requires_root, run_cli, tcp_server
 
 pytestmark = [pytest.mark.slow, requires_root]
 
@@ -241,3 +241,29 @@ def test_debootstrap_is_refused_rootless_with_the_way_round(rootless: UserCli) -
     assert proc.returncode == 10, proc.stderr
     assert "which root in a user namespace (rootless mode) is not" in proc.stderr
     assert "'imageforge import' it as the user" in proc.stderr
+
+
+def test_rootless_containers_get_the_same_sandbox(rootless: UserCli) -> None:
+    """A private network made inside the user namespace (slirp4netns there too), the
+    seccomp filter, and with the host's network (where no fresh sysfs can be mounted)
+    the host's /sys read-only all the way down: the cgroup escape is refused."""
+    ok(rootless(["bootstrap", "busybox", "-t", "busybox:latest"], env=EPOCH))
+    nets = ok(rootless(["run", "busybox", "ls", "/sys/class/net"])).stdout
+    assert nets.split() == ["lo", "tap0"]
+    with tcp_server("127.0.0.1") as server:
+        probe = f"nc -w 2 10.0.2.2 {server.port} </dev/null; nc -w 2 127.0.0.1 {server.port}"
+        ok(rootless(["run", "busybox", "sh", "-c", f"{probe}; true"]))
+        assert server.accepted == 0
+    userns = rootless(["run", "busybox", "unshare", "-U", "true"])
+    assert userns.returncode == 1 and "Operation not permitted" in userns.stderr
+    escape = (
+        "exec 2>&1; for f in /sys/fs/cgroup/devices/cgroup.procs /sys/fs/cgroup/cgroup.procs "
+        '/sys/fs/cgroup/unified/cgroup.procs; do [ -e "$f" ] && { echo $$ > "$f" && '
+        'echo "MOVED via $f"; }; done; touch /sys/kernel/planted && echo SYSFS-WRITABLE; '
+        "touch /sys/fs/cgroup/planted && echo CGROUP-TMPFS-WRITABLE; "
+        "mkdir /sys/fs/cgroup/devices/escape && echo MADE-A-CGROUP; echo done"
+    )
+    out = ok(rootless(["run", "--network", "host", "busybox", "sh", "-c", escape])).stdout
+    for success in ("MOVED", "SYSFS-WRITABLE", "CGROUP-TMPFS-WRITABLE", "MADE-A-CGROUP"):
+        assert success not in out, out
+    assert out.count("Read-only file system") == 4, out

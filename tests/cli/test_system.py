@@ -29,6 +29,8 @@ def test_json_report(store_root: Path) -> None:
         "userns",
         "rootless",
         "cgroups",
+        "seccomp",
+        "network",
         "binfmt",
         "tool.skopeo",
         "tool.umoci",
@@ -38,6 +40,11 @@ def test_json_report(store_root: Path) -> None:
     } == set(items)
     assert items["runtime.runc"]["ok"] is True
     assert items["overlayfs"]["ok"] is True
+    # The default sandbox: the seccomp profile converts here, a private network comes up.
+    assert items["seccomp"]["ok"] is True, items["seccomp"]
+    assert items["seccomp"]["data"]["architectures"]  # the native one first
+    assert items["network"]["ok"] is True, items["network"]
+    assert items["network"]["data"]["version"].startswith("slirp4netns version")
     # As root on the host: the machine is ready for users with subordinate ids.
     assert items["rootless"]["ok"] is True, items["rootless"]
     assert items["rootless"]["data"]["overlay_in_userns"] is True

@@ -38,14 +38,14 @@ def rootfs(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("user", "expected"),
     [
-        ("", (0, 0, ())),
-        ("root", (0, 0, ())),
-        ("app", (1000, 1000, (10, 29))),
-        ("1001", (1001, 1001, (10,))),
-        ("4242", (4242, 0, ())),
-        ("app:wheel", (1000, 10, ())),
-        ("app:77", (1000, 77, ())),
-        ("4242:4243", (4242, 4243, ())),
+        ("", (0, 0, (0,))),
+        ("root", (0, 0, (0,))),
+        ("app", (1000, 1000, (1000, 10, 29))),
+        ("1001", (1001, 1001, (1001, 10))),
+        ("4242", (4242, 0, (0,))),
+        ("app:wheel", (1000, 10, (10,))),
+        ("app:77", (1000, 77, (77,))),
+        ("4242:4243", (4242, 4243, (4243,))),
     ],
 )
 def test_resolve_user(rootfs: Path, user: str, expected: tuple[int, int, tuple[int, ...]]) -> None:
@@ -60,7 +60,7 @@ def test_unknown_names_are_errors(rootfs: Path) -> None:
 
 
 def test_no_user_is_root_even_without_passwd(tmp_path: Path) -> None:
-    assert resolve_user(tmp_path, "") == (0, 0, ())
+    assert resolve_user(tmp_path, "") == (0, 0, (0,))
     with pytest.raises(InvalidArgument, match="unable to find user root"):
         resolve_user(tmp_path, "root")
 

@@ -11,14 +11,17 @@ from imageforge.build._builder_api import build
 from imageforge.build._executor import Builder
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.build._network import ENTITLEMENTS, step_network
 
 __all__ = [
     "BaseResolver",
     "BuildOptions",
     "BuildResult",
     "Builder",
+    "ENTITLEMENTS",
     "StepReport",
     "build",
     "mkdirs_in_root",
     "resolve_in_root",
+    "step_network",
 ]

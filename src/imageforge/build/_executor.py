@@ -40,6 +40,7 @@ from imageforge.build._context_view import BIND_OPTIONS, context_view, writable_
 from imageforge.build._copy import FileHashes, apply_copy, plan_copy
 from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.build._network import step_network
 from imageforge.dockerfile import (
     PROXY_ARGS,
     Add,
@@ -259,6 +260,10 @@ class Builder:
             self.progress.note(f"cache: {count} step records imported from {source}")
         target = self._target(resolution, options.target)
         needed = self._needed(resolution, target)
+        for index in needed:  # refused before anything runs, not at step 12
+            for instr in resolution.stages[index].instructions:
+                if isinstance(instr, Run):
+                    self._network(instr, options, df.file)
         created = _now(options.source_date_epoch)
         ignore = load_dockerignore(context, dockerfile_path)
         steps: list[StepReport] = []
@@ -561,7 +566,8 @@ class Builder:
                     "shell": state.shell,
                     "user": state.config.get("User") or "",
                     "cwd": state.config.get("WorkingDir") or "/",
-                    "network": instr.network or options.network,
+                    "network": self._network(instr, options, df.file),
+                    "security": options.security.cache_key(),
                     "mounts": inputs,
                 }
                 extra = canonical_json(run_inputs).decode()
@@ -644,6 +650,11 @@ class Builder:
                 state.cmd_set = True
             elif kind == "SHELL":
                 state.shell = list(cfg["Shell"])
+
+    @staticmethod
+    def _network(instr: Run, options: BuildOptions, file: str) -> str:
+        where = f"{file}:{instr.location.start_line}"
+        return step_network(instr.network, options.network, options.allow, where)
 
     def _run_env(self, state: _State, proxy: Mapping[str, str]) -> dict[str, str]:
         env = dict(proxy)
@@ -858,7 +869,7 @@ class Builder:
         uid, gid, groups = resolve_user(root, str(state.config.get("User") or ""))
         cwd = str(state.config.get("WorkingDir") or "/")
         process = Process(args=argv, env=env, cwd=cwd, uid=uid, gid=gid, additional_gids=groups)
-        network = instr.network or options.network
+        network = self._network(instr, options, loc.file)
         read_fd, write_fd = os.pipe()
         tail = _Tail(read_fd, self.progress, "  | ")
         with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
@@ -876,6 +887,7 @@ class Builder:
                     mounts=mounts,
                     io=StdIO(stdout=write_fd, stderr=write_fd),
                     network=network,
+                    security=options.security,
                 )
             finally:
                 os.close(write_fd)

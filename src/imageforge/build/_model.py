@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.oci import Image
+from imageforge.runtime import Security
 
 __all__ = ["BaseResolver", "BuildOptions", "BuildResult", "StepReport"]
 
@@ -20,14 +21,18 @@ never reaches it."""
 @dataclass(frozen=True)
 class BuildOptions:
     """``imageforge build``'s inputs. ``dockerfile`` defaults to ``CONTEXT/Dockerfile``;
-    ``network`` is what RUN steps get (``host`` or ``none``)."""
+    ``network`` is what RUN steps get (``private``, ``none`` or ``host``; see
+    ``_network`` for what a Dockerfile's ``RUN --network`` may change), ``allow`` the
+    entitlements granted (``network.host``), ``security`` the ``--security-opt``s."""
 
     context: Path
     dockerfile: Path | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     no_cache: bool = False
-    network: str = "host"
+    network: str = "private"
+    allow: frozenset[str] = frozenset()
+    security: Security = field(default_factory=Security)
     source_date_epoch: int | None = None
     target: str | None = None
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
-from imageforge.build import Builder, BuildOptions
+from imageforge.build import ENTITLEMENTS, Builder, BuildOptions
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
@@ -27,11 +28,16 @@ from imageforge.oci import Image, Platform, Reference
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.remote import Client
 from imageforge.runtime import (
+    NETWORK_MODES,
     OverlaySnapshotter,
+    PortMapping,
+    Security,
     StdIO,
     default_probe_cache,
     etc_mounts,
     image_process,
+    parse_publish,
+    parse_security_options,
     select_runtime,
 )
 from imageforge.store import Store
@@ -162,6 +168,17 @@ def _resolver(
         resolver.close()
 
 
+def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--security-opt",
+        "security_opts",
+        multiple=True,
+        metavar="OPT",
+        help="seccomp=unconfined (no seccomp filter), seccomp=FILE (a profile in Docker's "
+        "format instead of the default), no-new-privileges (always on).",
+    )(f)
+
+
 @app.command("build")
 @click.argument("context", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -208,11 +225,20 @@ def _resolver(
 )
 @click.option(
     "--network",
-    type=click.Choice(["host", "none"]),
-    default="host",
+    type=click.Choice(NETWORK_MODES),
+    default="private",
     show_default=True,
-    help="The network RUN steps see.",
+    help="The network RUN steps get: private (a namespace of their own, outbound access "
+    "through slirp4netns), none, or host (the host's, its 127.0.0.1 services included).",
 )
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    type=click.Choice(ENTITLEMENTS),
+    help="Let the Dockerfile use an entitlement: network.host for RUN --network=host.",
+)
+@_security_opt_option
 @click.option(
     "--output",
     "outputs",
@@ -239,6 +265,8 @@ def build_command(
     cache_to: str | None,
     target: str | None,
     network: str,
+    allow: tuple[str, ...],
+    security_opts: tuple[str, ...],
     outputs: tuple[str, ...],
     tls_verify: bool,
     authfile: Path | None,
@@ -270,6 +298,8 @@ def build_command(
         cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
         cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
         network=network,
+        allow=frozenset(allow),
+        security=parse_security_options(security_opts),
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
     )
@@ -304,7 +334,22 @@ def build_command(
     is_flag=True,
     help="Accepted for docker compatibility: containers are always removed when they exit.",
 )
-@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True)
+@click.option(
+    "--network",
+    type=click.Choice(NETWORK_MODES),
+    default="private",
+    show_default=True,
+    help="private (a namespace of its own, outbound access through slirp4netns), none, or host.",
+)
+@click.option(
+    "-p",
+    "--publish",
+    "publish",
+    multiple=True,
+    metavar="[IP:]HOST:CONTAINER[/tcp|udp]",
+    help="Forward a host port to the container (private network only); repeatable.",
+)
+@_security_opt_option
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
 @click.option("-u", "--user", default=None, help="USER[:GROUP] or UID[:GID].")
@@ -316,6 +361,8 @@ def run_command(
     opts: GlobalOptions,
     rm: bool,
     network: str,
+    publish: tuple[str, ...],
+    security_opts: tuple[str, ...],
     interactive: bool,
     env: tuple[str, ...],
     user: str | None,
@@ -325,8 +372,31 @@ def run_command(
 ) -> None:
     """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
     Prints only the container's output and exits with its exit code."""
+    ports = [parse_publish(p) for p in publish]
+    if ports and network != "private":
+        raise InvalidArgument(
+            f"--publish needs the private network, not --network {network}",
+            hint="drop --network (private is the default)"
+            + (
+                "; with --network host the container's ports are the host's already"
+                if network == "host"
+                else ""
+            ),
+        )
+    security = parse_security_options(security_opts)
     store = Store(opts.root)
-    code = _run(store, image, command, _pairs(env, "-e"), user, network, hostname, interactive)
+    code = _run(
+        store,
+        image,
+        command,
+        _pairs(env, "-e"),
+        user,
+        network,
+        hostname,
+        interactive,
+        publish=ports,
+        security=security,
+    )
     sys.exit(code)
 
 
@@ -340,6 +410,9 @@ def _run(
     hostname: str,
     interactive: bool,
     progress: ProgressSink = NULL_PROGRESS,
+    *,
+    publish: Sequence[PortMapping] = (),
+    security: Security | None = None,
 ) -> int:
     snapshots = OverlaySnapshotter(store.root / "snapshots")
     with store.writing(), _resolver(store) as resolver:
@@ -365,6 +438,8 @@ def _run(
                     ),
                     network=network,
                     hostname=hostname,
+                    publish=publish,
+                    security=security,
                 )
         finally:
             snapshots.remove(active)

@@ -39,12 +39,14 @@ def _render_table(report: SystemReport) -> None:
 @progress_option
 @click.pass_context
 def check(ctx: click.Context, fmt: OutputFormat, progress: ProgressMode) -> None:
-    """Probe runtimes, overlayfs, user namespaces, rootless readiness, cgroups, binfmt,
-    peer tools and disk. A user who is not root is checked inside the user namespace
-    builds run in (their /etc/subuid ranges mapped).
+    """Probe runtimes, overlayfs, user namespaces, rootless readiness, cgroups, the
+    sandbox (seccomp profile, private network), binfmt, peer tools and disk. A user who
+    is not root is checked inside the user namespace builds run in (their /etc/subuid
+    ranges mapped).
 
-    Exits 0 when images can be built here (a working OCI runtime and overlayfs, and for a
-    user who is not root, rootless mode), 10 (unavailable) otherwise, after the report.
+    Exits 0 when images can be built here with the defaults (a working OCI runtime and
+    overlayfs, the seccomp profile and the private network, and for a user who is not
+    root, rootless mode), 10 (unavailable) otherwise, after the report.
     """
     opts: GlobalOptions = ctx.obj
     with progress_sink(progress) as sink:
@@ -67,6 +69,10 @@ def check(ctx: click.Context, fmt: OutputFormat, progress: ProgressMode) -> None
         missing.append("no OCI runtime can start a container")
     if not report.item("overlayfs").ok:
         missing.append("overlayfs cannot be mounted")
+    if not report.item("seccomp").ok:
+        missing.append("RUN steps' default seccomp profile is missing")
+    if not report.item("network").ok:
+        missing.append("RUN steps' default private network cannot be set up")
     if missing:
         raise Unavailable(
             "this machine cannot build images: " + "; ".join(missing),

@@ -8,9 +8,18 @@ from imageforge.runtime._busybox import find_static_busybox, is_static_elf
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
-from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, Runtime, StdIO
+from imageforge.runtime._model import (
+    NETWORK_MODES,
+    ExitStatus,
+    Limits,
+    Mount,
+    Process,
+    Runtime,
+    StdIO,
+)
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
 from imageforge.runtime._oci import KNOWN_RUNTIMES, OciRuntime, find_runtime
+from imageforge.runtime._ports import PortMapping, parse_publish
 from imageforge.runtime._probes import (
     check_binfmt,
     check_cgroups,
@@ -22,6 +31,7 @@ from imageforge.runtime._probes import (
 )
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._rootless_check import check_rootless
+from imageforge.runtime._security import Security, parse_security_options
 from imageforge.runtime._select import (
     check_runtime,
     default_probe_cache,
@@ -42,6 +52,11 @@ from imageforge.runtime._userns import (
 
 __all__ = [
     "DEFAULT_PATH",
+    "NETWORK_MODES",
+    "PortMapping",
+    "Security",
+    "parse_publish",
+    "parse_security_options",
     "ActiveSnapshot",
     "OverlaySnapshotter",
     "KNOWN_RUNTIMES",

@@ -25,6 +25,7 @@ from imageforge.runtime._probes import (
 )
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._rootless_check import check_rootless
+from imageforge.runtime._sandbox_check import check_private_network, check_seccomp
 from imageforge.runtime._select import check_runtime
 from imageforge.runtime._userns import RootlessPlan
 
@@ -61,6 +62,8 @@ def check_system(
             partial(check_rootless, root, plan=rootless, failure=rootless_failure),
         ),
         ("cgroups", check_cgroups),
+        ("seccomp", check_seccomp),
+        ("network", check_private_network),
         ("binfmt", check_binfmt),
     ]
     probes += [(f"tool.{tool}", partial(check_tool, tool)) for tool in PEER_TOOLS]

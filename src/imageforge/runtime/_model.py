@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-__all__ = ["ExitStatus", "Limits", "Mount", "Process", "Runtime", "StdIO"]
+from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._security import Security
+
+__all__ = ["NETWORK_MODES", "ExitStatus", "Limits", "Mount", "Process", "Runtime", "StdIO"]
+
+# ``private``: a network namespace of its own with outbound access through slirp4netns
+# (the default of build and run); ``none``: only a loopback device; ``host``: the host's.
+NETWORK_MODES = ("private", "none", "host")
 
 
 @dataclass(frozen=True)
@@ -80,4 +87,6 @@ class Runtime(Protocol):
         io: StdIO | None = None,
         network: str = "none",
         hostname: str = "imageforge",
+        publish: Sequence[PortMapping] = (),
+        security: Security | None = None,
     ) -> ExitStatus: ...

@@ -4,6 +4,10 @@ Each run gets a fresh bundle directory (config.json) and a private state root, s
 never see each other's containers. The runtime's own failures (bad spec, cgroup
 trouble) are read from its JSON log and reported as ``ExitStatus.runtime_error``,
 separate from the process's exit code.
+
+With ``network="private"`` the run gets a network namespace of its own, made here
+before the runtime starts and served by slirp4netns (see ``_netns`` and ``_slirp``);
+both go when the run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from pathlib import Path
 
 from imageforge.errors import NotFound
 from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
-from imageforge.runtime._spec import build_spec
+from imageforge.runtime._netns import NetworkNamespace
+from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._seccomp import seccomp_section
+from imageforge.runtime._security import Security
+from imageforge.runtime._slirp import Slirp
+from imageforge.runtime._spec import DEFAULT_CAPABILITIES, build_spec
+from imageforge.runtime._userns import in_user_namespace
 
 
 @contextlib.contextmanager
@@ -128,14 +138,38 @@ class OciRuntime:
         io: StdIO | None = None,
         network: str = "none",
         hostname: str = "imageforge",
+        publish: Sequence[PortMapping] = (),
+        security: Security | None = None,
     ) -> ExitStatus:
-        """Run ``process`` in ``rootfs`` and wait for it."""
-        spec = build_spec(
-            rootfs, process, mounts=mounts, limits=limits, network=network, hostname=hostname
-        )
+        """Run ``process`` in ``rootfs`` and wait for it. ``publish`` forwards host ports
+        into a ``private`` network."""
+        if publish and network != "private":
+            raise ValueError("ports can only be published into a private network")
+        seccomp = seccomp_section((security or Security()).seccomp, DEFAULT_CAPABILITIES)
         io = io or StdIO()
-        with tempfile.TemporaryDirectory(prefix=f"imageforge-{self._name}-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix=f"imageforge-{self._name}-") as tmp,
+            contextlib.ExitStack() as stack,
+        ):
             work = Path(tmp)
+            netns_path = None
+            if network == "private":
+                netns = stack.enter_context(NetworkNamespace())
+                slirp = Slirp(netns.path, work, publish)
+                stack.callback(slirp.close)  # before the namespace closes (LIFO)
+                netns_path = netns.path
+            spec = build_spec(
+                rootfs,
+                process,
+                mounts=mounts,
+                limits=limits,
+                network=network,
+                netns_path=netns_path,
+                hostname=hostname,
+                seccomp=seccomp,
+                # A fresh sysfs needs a network namespace this user namespace owns.
+                bind_host_sys=network == "host" and in_user_namespace(),
+            )
             bundle = work / "bundle"
             state = work / "state"
             bundle.mkdir()

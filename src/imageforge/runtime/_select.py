@@ -16,6 +16,8 @@ from imageforge.runtime._model import Process, StdIO
 from imageforge.runtime._oci import OciRuntime, find_runtime
 from imageforge.runtime._probes import scratch_dir
 from imageforge.runtime._report import CheckItem
+from imageforge.runtime._seccomp import DEFAULT_PROFILE
+from imageforge.runtime._security import Security
 
 __all__ = ["check_runtime", "default_probe_cache", "forget_runtime_probe", "select_runtime"]
 
@@ -25,11 +27,15 @@ def _trial_run(runtime: OciRuntime, busybox: Path, scratch: Path) -> tuple[bool,
     (rootfs / "bin").mkdir(parents=True)
     shutil.copy2(busybox, rootfs / "bin" / "busybox")
     out = scratch / "stdout"
+    # With the seccomp filter builds use, if its profile is there (the "seccomp" item
+    # reports on the profile; this one on the runtime).
+    seccomp = "default" if DEFAULT_PROFILE.is_file() else "unconfined"
     with out.open("wb") as sink:
         status = runtime.run(
             rootfs,
             Process(args=["/bin/busybox", "echo", "imageforge-probe"]),
             io=StdIO(stdout=sink, stderr=sink),
+            security=Security(seccomp),
         )
     text = out.read_text(errors="replace").strip()
     if status.runtime_error:

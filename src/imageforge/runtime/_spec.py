@@ -1,20 +1,29 @@
 """Writes the OCI runtime spec (config.json) for one process.
 
-The defaults follow what ``runc spec`` and podman produce for an unprivileged-looking
-container: its own pid/ipc/uts/mount (and, unless ``network="host"``, network)
-namespaces, the standard /proc, /dev, /sys mounts, the Docker default capability set,
-masked kernel paths. rlimits are clamped to this host's hard limits, because a process
-without CAP_SYS_RESOURCE cannot raise them (see MACHINE-NOTES: hard nofile 20000).
+The defaults follow what Docker and podman produce for an unprivileged container: its
+own pid/ipc/uts/mount/cgroup (and, unless ``network="host"``, network) namespaces, the
+standard /proc, /dev, /sys mounts, the Docker default capability set, Docker's masked
+and read-only kernel paths, a seccomp filter (see ``_seccomp``), no new privileges.
+
+/sys is a fresh read-only sysfs (it shows the container's network namespace), never
+the host's /sys: under it, /sys/fs/cgroup is a read-only cgroup mount inside a cgroup
+namespace, so the container sees its own cgroup as the root and can move itself
+nowhere. Only where a fresh sysfs cannot be mounted (rootless with the host's network,
+whose namespace the user namespace does not own) is the host's /sys bind-mounted, and
+then read-only recursively (``rro``: every submount too), with the cgroup mount over it.
+
+rlimits are clamped to this host's hard limits, because a process without
+CAP_SYS_RESOURCE cannot raise them (see MACHINE-NOTES: hard nofile 20000).
 """
 
 from __future__ import annotations
 
 import resource
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from imageforge.runtime._model import Limits, Mount, Process
+from imageforge.runtime._model import NETWORK_MODES, Limits, Mount, Process
 
 __all__ = ["DEFAULT_CAPABILITIES", "DEFAULT_PATH", "build_spec", "clamp_rlimit"]
 
@@ -49,8 +58,18 @@ _MASKED = (
     "/proc/sched_debug",
     "/proc/scsi",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 )
-_READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+_READONLY = (
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    # The cgroup mount's own flags reach only the controllers' mounts under it (cgroup
+    # v1); this makes the tmpfs holding them read-only too, as in Docker.
+    "/sys/fs/cgroup",
+)
 
 _RLIMITS = {
     "RLIMIT_NOFILE": (resource.RLIMIT_NOFILE, 1024, 1_048_576),
@@ -64,6 +83,29 @@ def clamp_rlimit(which: int, soft: int, hard: int) -> tuple[int, int]:
     if host_hard != resource.RLIM_INFINITY:
         hard = min(hard, host_hard)
     return min(soft, hard), hard
+
+
+def _sys_mounts(bind_host_sys: bool) -> list[dict[str, Any]]:
+    sys_mount: dict[str, Any] = {
+        "destination": "/sys",
+        "type": "sysfs",
+        "source": "sysfs",
+        "options": ["nosuid", "noexec", "nodev", "ro"],
+    }
+    if bind_host_sys:
+        sys_mount = {
+            "destination": "/sys",
+            "type": "bind",
+            "source": "/sys",
+            "options": ["rbind", "nosuid", "noexec", "nodev", "rro"],
+        }
+    cgroup = {
+        "destination": "/sys/fs/cgroup",
+        "type": "cgroup",
+        "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+    }
+    return [sys_mount, cgroup]
 
 
 def _default_mounts() -> list[dict[str, Any]]:
@@ -93,12 +135,6 @@ def _default_mounts() -> list[dict[str, Any]]:
             "source": "mqueue",
             "options": ["nosuid", "noexec", "nodev"],
         },
-        {
-            "destination": "/sys",
-            "type": "sysfs",
-            "source": "sysfs",
-            "options": ["nosuid", "noexec", "nodev", "ro"],
-        },
     ]
 
 
@@ -109,12 +145,22 @@ def build_spec(
     mounts: Sequence[Mount] = (),
     limits: Limits | None = None,
     network: str = "none",
+    netns_path: str | None = None,
     hostname: str = "imageforge",
     readonly_rootfs: bool = False,
+    seccomp: Mapping[str, Any] | None = None,
+    bind_host_sys: bool = False,
 ) -> dict[str, Any]:
-    """Return the config.json content for running ``process`` in ``rootfs``."""
-    if network not in ("none", "host"):
-        raise ValueError(f"network must be 'none' or 'host', not {network!r}")
+    """Return the config.json content for running ``process`` in ``rootfs``.
+
+    ``network`` is ``none`` (a new namespace with only loopback), ``private`` (join the
+    namespace at ``netns_path``, which slirp4netns serves) or ``host``. ``seccomp`` is
+    the ``linux.seccomp`` section, None for no filter. ``bind_host_sys`` bind-mounts the
+    host's /sys (recursively read-only) where a fresh sysfs cannot be mounted."""
+    if network not in NETWORK_MODES:
+        raise ValueError(f"network must be one of {NETWORK_MODES}, not {network!r}")
+    if (network == "private") != (netns_path is not None):
+        raise ValueError("a netns_path goes with network='private' and only with it")
     env = dict(process.env)
     env.setdefault("PATH", DEFAULT_PATH)
     caps = list(DEFAULT_CAPABILITIES)
@@ -122,20 +168,14 @@ def build_spec(
     for name, (which, soft, hard) in _RLIMITS.items():
         s, h = clamp_rlimit(which, soft, hard)
         rlimits.append({"type": name, "soft": s, "hard": h})
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    namespaces: list[dict[str, str]] = [
+        {"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
+    ]
     if network == "none":
         namespaces.append({"type": "network"})
-    spec_mounts = _default_mounts()
-    if network == "host":
-        spec_mounts = [m for m in spec_mounts if m["destination"] != "/sys"]
-        spec_mounts.append(
-            {
-                "destination": "/sys",
-                "type": "bind",
-                "source": "/sys",
-                "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
-            }
-        )
+    elif netns_path is not None:
+        namespaces.append({"type": "network", "path": netns_path})
+    spec_mounts = _default_mounts() + _sys_mounts(bind_host_sys)
     for m in mounts:
         spec_mounts.append(
             {
@@ -153,6 +193,14 @@ def build_spec(
             resources["pids"] = {"limit": limits.pids}
         if limits.cpu_quota_us is not None:
             resources["cpu"] = {"quota": limits.cpu_quota_us, "period": limits.cpu_period_us}
+    linux: dict[str, Any] = {
+        "resources": resources,
+        "namespaces": namespaces,
+        "maskedPaths": list(_MASKED),
+        "readonlyPaths": list(_READONLY),
+    }
+    if seccomp is not None:
+        linux["seccomp"] = dict(seccomp)
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -172,10 +220,5 @@ def build_spec(
         "root": {"path": str(rootfs.resolve()), "readonly": readonly_rootfs},
         "hostname": hostname,
         "mounts": spec_mounts,
-        "linux": {
-            "resources": resources,
-            "namespaces": namespaces,
-            "maskedPaths": list(_MASKED),
-            "readonlyPaths": list(_READONLY),
-        },
+        "linux": linux,
     }

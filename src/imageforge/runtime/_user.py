@@ -1,6 +1,8 @@
 """``USER name[:group]`` to numeric ids through the image's /etc/passwd and /etc/group,
 as Docker resolves it: a name must exist, a number need not (group 0 then), and the
-groups that list the user by name become its supplementary groups.
+process's supplementary groups are its primary group followed by the groups that list
+the user by name (with an explicit group, that group alone), as Docker and buildah set
+them: ``id`` shows ``groups=1000(u),2000(g)``.
 
 Hand-written: the host's ``pwd``/``grp`` modules read the host's databases, not a rootfs.
 """
@@ -33,7 +35,8 @@ def _read_db(rootfs: Path, name: str) -> list[list[str]]:
 
 
 def resolve_user(rootfs: Path, user: str) -> tuple[int, int, tuple[int, ...]]:
-    """(uid, gid, supplementary gids) for ``user`` (``name``, ``uid``, ``x:group``)."""
+    """(uid, gid, supplementary gids) for ``user`` (``name``, ``uid``, ``x:group``); the
+    supplementary gids start with ``gid``."""
     # No USER means root, with or without an /etc/passwd that names it (as Docker does).
     spec = user.strip() or "0"
     name, _, group = spec.partition(":")
@@ -76,7 +79,7 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int, tuple[int, ...]]:
                 )
             found = int(group)
         gid = found
-    extra: list[int] = []
+    extra: list[int] = [gid]
     if username is not None and not group:
         for row in groups:
             if len(row) >= 4 and username in row[3].split(","):
