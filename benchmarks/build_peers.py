@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.build.conftest import _busybox_rootfs  # noqa: E402
+from tests.builder.conftest import _busybox_rootfs  # noqa: E402
 
 IMAGEFORGE = str(HERE / ".venv" / "bin" / "imageforge")
 DOCKER = "/usr/bin/docker"  # Debian docker.io 20.10: BuildKit without buildx

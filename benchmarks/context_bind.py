@@ -27,8 +27,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from imageforge.build._context_view import context_view
-from imageforge.build._copy import FileHashes, plan_copy
+from imageforge.builder._context_view import context_view
+from imageforge.builder._copy import FileHashes, plan_copy
 from imageforge.dockerfile import Copy, DockerIgnore, parse_dockerignore
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -23,8 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.build.conftest import _busybox_rootfs  # noqa: E402
-from tests.build.rootless_user import (  # noqa: E402
+from tests.builder.conftest import _busybox_rootfs  # noqa: E402
+from tests.builder.rootless_user import (  # noqa: E402
     User,
     cli_for,
     make_user,

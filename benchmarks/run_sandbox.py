@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.build.conftest import _busybox_rootfs  # noqa: E402
+from tests.builder.conftest import _busybox_rootfs  # noqa: E402
 
 PYTHON = str(HERE / ".venv" / "bin" / "python")
 VARIANTS: dict[str, list[str]] = {

@@ -1,5 +1,5 @@
 """Every test directory is collected by a plain `pytest` run (as `make test` runs it):
-pytest's defaults once skipped tests/build without a word."""
+pytest's defaults once skipped tests/build (now tests/builder) without a word."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class DebianSlim:
 
 def make_debian_slim(tmp_path_factory: pytest.TempPathFactory) -> DebianSlim:
     """The session's one debian slim bootstrap (the ``debian_slim`` fixture lives in
-    tests/conftest.py so tests/bootstrap and tests/build share it)."""
+    tests/conftest.py so tests/bootstrap and tests/builder share it)."""
     need_binary("debootstrap")
     out = tmp_path_factory.mktemp("debian-slim")
     proc = run_cli(

@@ -33,7 +33,7 @@ from imageforge.runtime import (
     find_runtime,
     resolve_user,
 )
-from tests.build.conftest import _busybox_rootfs
+from tests.builder.conftest import _busybox_rootfs
 from tests.conftest import need_binary, requires_root, tcp_server
 
 pytestmark = requires_root

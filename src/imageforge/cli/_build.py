@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from imageforge.build import ENTITLEMENTS, Builder, BuildOptions
+from imageforge.builder import ENTITLEMENTS, Builder, BuildOptions
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._progress import ProgressMode, progress_option, progress_sink

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from imageforge.build._executor import Builder
-from imageforge.build._model import BaseResolver, BuildOptions, BuildResult
+from imageforge.builder._executor import Builder
+from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import Runtime
 from imageforge.store import Store

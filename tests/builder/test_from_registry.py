@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.conftest import ok
+from tests.builder.conftest import ok
 from tests.conftest import requires_root, run_cli
 from tests.registry.conftest import Server
 from tests.remote.conftest import authfile, login_ours, ours

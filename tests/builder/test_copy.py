@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imageforge.build._copy import apply_copy, plan_copy
+from imageforge.builder._copy import apply_copy, plan_copy
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import InvalidArgument, NotFound, Unsupported
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.bootstrap.conftest import DebianSlim
-from tests.build.conftest import ok
+from tests.builder.conftest import ok
 from tests.conftest import imageforge_cmd, requires_root, run_cli, tcp_server
 
 pytestmark = [requires_root, pytest.mark.slow]

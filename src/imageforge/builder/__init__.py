@@ -7,11 +7,11 @@ store; ``FROM`` goes through an injected :data:`BaseResolver` (the builder never
 registries or transports itself). Part 1: single-stage builds.
 """
 
-from imageforge.build._builder_api import build
-from imageforge.build._executor import Builder
-from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
-from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
-from imageforge.build._network import ENTITLEMENTS, step_network
+from imageforge.builder._builder_api import build
+from imageforge.builder._executor import Builder
+from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.builder._network import ENTITLEMENTS, step_network
 
 __all__ = [
     "BaseResolver",

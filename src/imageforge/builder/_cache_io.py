@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from imageforge.build._cache import BuildCache
+from imageforge.builder._cache import BuildCache
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.layers import extract_layer, write_layer_from_dir
 from imageforge.oci import Descriptor, Digest, canonical_json, digest_bytes, media
@@ -22,7 +22,7 @@ from imageforge.store import Store, atomic_write
 
 __all__ = ["CACHE_ARTIFACT", "CacheRecord", "export_cache", "import_cache"]
 
-CACHE_ARTIFACT = "application/vnd.imageforge.build-cache.v1+json"
+CACHE_ARTIFACT = "application/vnd.imageforge.builder-cache.v1+json"
 CacheRecord = tuple[Descriptor | None, Digest | None]
 
 

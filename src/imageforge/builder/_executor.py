@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageforge.build._cache import BuildCache, step_key
-from imageforge.build._cache_io import CacheRecord, export_cache, import_cache
-from imageforge.build._config import (
+from imageforge.builder._cache import BuildCache, step_key
+from imageforge.builder._cache_io import CacheRecord, export_cache, import_cache
+from imageforge.builder._config import (
     DEFAULT_SHELL,
     apply_metadata,
     command_args,
@@ -36,11 +36,11 @@ from imageforge.build._config import (
     env_map,
     workdir_path,
 )
-from imageforge.build._context_view import BIND_OPTIONS, context_view, writable_copy
-from imageforge.build._copy import FileHashes, apply_copy, plan_copy
-from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
-from imageforge.build._model import BaseResolver, BuildOptions, BuildResult, StepReport
-from imageforge.build._network import step_network
+from imageforge.builder._context_view import BIND_OPTIONS, context_view, writable_copy
+from imageforge.builder._copy import FileHashes, apply_copy, plan_copy
+from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.builder._network import step_network
 from imageforge.dockerfile import (
     PROXY_ARGS,
     Add,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.build import mkdirs_in_root, resolve_in_root
+from imageforge.builder import mkdirs_in_root, resolve_in_root
 from imageforge.errors import InvalidArgument
 
 

@@ -18,7 +18,7 @@ import pytest
 from imageforge.store import Store
 from imageforge.transports import open_source, select_platform
 from tests.bootstrap.conftest import DebianSlim
-from tests.build.conftest import ok
+from tests.builder.conftest import ok
 from tests.conftest import imageforge_cmd, requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]

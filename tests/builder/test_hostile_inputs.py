@@ -16,7 +16,7 @@ import pytest
 
 from imageforge.cli._exit import EXIT_CODES, EXIT_INTERNAL
 from imageforge.errors import ErrorKind
-from tests.build.conftest import ok
+from tests.builder.conftest import ok
 from tests.conftest import requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imageforge.build import step_network
+from imageforge.builder import step_network
 from imageforge.errors import Denied
 
 HOST = frozenset({"network.host"})

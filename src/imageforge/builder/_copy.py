@@ -28,8 +28,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imageforge.build._incontext import Found, resolve_in_context
-from imageforge.build._inroot import mkdirs_in_root, resolve_in_root
+from imageforge.builder._incontext import Found, resolve_in_context
+from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import (
     DigestMismatch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageforge.build._executor import _drop_runtime_stubs
+from imageforge.builder._executor import _drop_runtime_stubs
 
 
 def _left(upper: Path) -> set[str]:

@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.build._inroot import MAX_SYMLINKS
+from imageforge.builder._inroot import MAX_SYMLINKS
 from imageforge.dockerfile import DockerIgnore
 from imageforge.errors import InvalidArgument
 

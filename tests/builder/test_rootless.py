@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.rootless_user import (
+from tests.builder.rootless_user import (
     SUBUID,
     Code,
     UserCli,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.build._context_view import ignored_below
-from imageforge.build._copy import CopyPlan, apply_copy, plan_copy
-from imageforge.build._incontext import Found, Resolved, resolve_in_context
+from imageforge.builder._context_view import ignored_below
+from imageforge.builder._copy import CopyPlan, apply_copy, plan_copy
+from imageforge.builder._incontext import Found, Resolved, resolve_in_context
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import InvalidArgument, NotFound
 

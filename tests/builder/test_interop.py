@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.conftest import ok
+from tests.builder.conftest import ok
 from tests.conftest import containers_env, need_binary, requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]
