@@ -45,22 +45,49 @@ def make_layout(root: Path, size: int) -> None:
             h.update(chunk)
     layer_digest, layer_size = h.hexdigest(), layer_path.stat().st_size
     layer_path.rename(blobs / layer_digest)
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]}}).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": f"sha256:{layer_digest}", "size": layer_size}],
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": f"sha256:{layer_digest}",
+                    "size": layer_size,
+                }
+            ],
+        }
+    ).encode()
     for blob in (config, manifest):
         (blobs / hashlib.sha256(blob).hexdigest()).write_bytes(blob)
     (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(), "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
+    (root / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+                        "size": len(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": "t"},
+                    }
+                ],
+            }
+        )
+    )
 
 
 def measure(argv: list[str]) -> tuple[float, int]:
@@ -84,11 +111,26 @@ def main() -> None:
         rows = []
         for run in range(2):
             for name, argv, out in (
-                ("imageforge import", [imageforge, "--root", str(work / "store"), "import",
-                                       f"oci:{work / 'src'}:t", "-t", "big:1", "--progress",
-                                       "quiet"], work / "store"),
-                ("skopeo copy", ["skopeo", "copy", "-q", f"oci:{work / 'src'}:t",
-                                 f"oci:{work / 'dst'}:t"], work / "dst"),
+                (
+                    "imageforge import",
+                    [
+                        imageforge,
+                        "--root",
+                        str(work / "store"),
+                        "import",
+                        f"oci:{work / 'src'}:t",
+                        "-t",
+                        "big:1",
+                        "--progress",
+                        "quiet",
+                    ],
+                    work / "store",
+                ),
+                (
+                    "skopeo copy",
+                    ["skopeo", "copy", "-q", f"oci:{work / 'src'}:t", f"oci:{work / 'dst'}:t"],
+                    work / "dst",
+                ),
             ):
                 shutil.rmtree(out, ignore_errors=True)
                 subprocess.run(["sync"], check=True)
@@ -97,7 +139,10 @@ def main() -> None:
         print(f"layer: {size / 1024**3:.2f} GiB uncompressed, one layer")
         print(f"{'run':>3}  {'tool':<18} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
         for run, name, secs, rss in rows:
-            print(f"{run:>3}  {name:<18} {secs:8.2f} {size / 1024**2 / secs:8.0f} {rss / 1024**2:13.1f}")
+            print(
+                f"{run:>3}  {name:<18} {secs:8.2f} {size / 1024**2 / secs:8.0f}"
+                f" {rss / 1024**2:13.1f}"
+            )
 
 
 if __name__ == "__main__":
