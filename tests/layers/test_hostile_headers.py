@@ -118,3 +118,32 @@ def test_a_negative_header_size_is_refused_before_reading_on(typ: bytes) -> None
         with open_layer(counting, name="hostile") as reader:
             list(reader)
     assert counting.consumed <= 2 << 20  # a read-ahead chunk, not the 32 MiB after it
+
+
+def _named(name: str, *, linkname: str = "", xattrs: dict[str, str] | None = None) -> bytes:
+    info = _pax(name, **{f"SCHILY.xattr.{k}": v for k, v in (xattrs or {}).items()})
+    if linkname:
+        info.type = tarfile.SYMTYPE
+        info.linkname = linkname
+    return _tar(info)
+
+
+@pytest.mark.parametrize(
+    ("layer", "entry", "why"),
+    [
+        (_named("a" * 300), "a" * 300, "File name too long"),
+        (_named("l", linkname="x" * 5000), "l", "File name too long"),
+        (_named("x", xattrs={"user." + "k" * 300: "v"}), "x", "Numerical result out of range"),
+        (_named("y", xattrs={"bogus": "v"}), "y", "Operation not supported"),
+    ],
+)
+def test_an_entry_the_kernel_cannot_make_is_refused_naming_it(
+    tmp_path: Path, layer: bytes, entry: str, why: str
+) -> None:
+    # A tar can name anything; extraction used to let the OSError out (exit 70).
+    with pytest.raises(InvalidArgument) as info:
+        extract_layer(io.BytesIO(layer), tmp_path, name="hostile", xattrs=True)
+    assert info.value.message == (
+        f"layer hostile: entry {entry!r}: it cannot be made on this filesystem: {why}"
+    )
+    assert os.listdir(tmp_path) == []  # nothing half-made, no temporary left
