@@ -104,3 +104,12 @@ def test_importing_a_layout_with_a_hostile_index_exits_2_not_70(tmp_path: Path) 
     assert proc.returncode == 2, proc.stderr
     assert "nested more than" in proc.stderr or "not valid JSON" in proc.stderr
     assert "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["{}", "[]", "1", "true"])
+def test_a_media_type_that_is_not_a_string_is_refused(value: str) -> None:
+    # Found by the fuzzer (fuzz/fuzz_manifest.py, 101513 executions in): a mediaType
+    # object made parse_any look it up in a set, TypeError: unhashable type: 'dict'.
+    raw = f'{{"schemaVersion":2,"mediaType":{value}}}'.encode()
+    with pytest.raises(InvalidArgument, match="manifest.mediaType: expected a string, got"):
+        parse_any(raw)

@@ -320,6 +320,10 @@ def parse_any(
         media_type = data.get("mediaType")
         if media_type is None:
             media_type = media.OCI_INDEX if "manifests" in data else media.OCI_MANIFEST
+        elif not isinstance(media_type, str):  # found by fuzz/fuzz_manifest.py
+            raise InvalidArgument(
+                f"{what}.mediaType: expected a string, got {type(media_type).__name__}"
+            )
     if media.is_index(media_type):
         return IndexManifest.parse(raw, what=what, validate=validate)
     if media.is_manifest(media_type):
