@@ -5,14 +5,15 @@ For each server: PUSHERS threads push PUSHES small images each with ``skopeo cop
 from ``--digestfile`` when skopeo says the push succeeded). Meanwhile the server is killed
 with SIGKILL KILLS times at random moments and restarted; for imageforge a GC loop runs
 too (``registry gc --grace 30s``, itself killed now and then; with ``--grace 0`` a GC
-rightly removes blobs whose manifest has not arrived yet), while
-distribution's GC is offline-only and runs once at the end, as its documentation asks.
+rightly removes blobs whose manifest has not arrived yet), while distribution's GC is
+offline-only and runs once at the end, as its documentation asks.
 
 Then the server is restarted cleanly, every acknowledged tag is pulled back with skopeo
 (which re-hashes every blob against its digest) and compared with the digest the push
-reported, GC runs once more (imageforge: ``--grace 0 --upload-expiry 1s``), and the script reports: pushes tried and acknowledged, pulls
-failed or changed, the bytes in the data directory beyond the acknowledged images' unique
-blobs ("left behind"), and the server's RSS and open files after warm-up and at the end.
+reported, GC runs once more (imageforge: ``--grace 0 --upload-expiry 1s``), and the
+script reports: pushes tried and acknowledged, pulls failed or changed, the bytes in the
+data directory beyond the acknowledged images' unique blobs and the metadata database
+("left behind"), and the server's RSS and open files after warm-up and at the end.
 
     .venv/bin/python benchmarks/soak_registry.py [--pushers 8] [--pushes 25] [--kills 5]
         [--only imageforge|distribution]
