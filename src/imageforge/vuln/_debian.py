@@ -16,7 +16,8 @@ Statuses: a version is ``fixed``; ``<unfixed>``, ``<no-dsa>`` (no advisory plann
 issue) and ``<removed>`` are ``affected``; ``<ignored>`` is ``will_not_fix``;
 ``<postponed>`` is ``fix_deferred``; ``<end-of-life>`` is ``end_of_life``;
 ``<not-affected>`` is recorded as not affected so that the sid line does not apply. An
-urgency (``low``, ``medium``, ``high``, ``unimportant``) is the package's severity;
+urgency (``low``, ``medium``, ``high``, ``unimportant``, written on the sid line and
+shared by the release lines) is the package's severity;
 ``unimportant`` is marked so matching can leave it out. A line the format does not
 allow is one warning naming file and line; the rest of the entry is kept."""
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from imageforge.vuln._ecosystems import debian_release
@@ -178,6 +179,15 @@ def _affected(line: _Line, release: str, note_prefix: str = "") -> Affected:
     )
 
 
+def _inherit(entry: Affected, sid: Affected) -> Affected:
+    if entry.severity is not None or sid.severity is None:
+        return entry
+    note = entry.note
+    if sid.severity == "unimportant" and not (note or "").startswith("urgency unimportant"):
+        note = f"urgency unimportant{'; ' + note if note else ''}"
+    return replace(entry, severity=sid.severity, note=note)
+
+
 def read_tracker(root: Path, *, source: str, warn: Warn) -> Iterator[Advisory]:
     """Advisories from a tracker checkout (or excerpt) at ``root``: ``data/CVE/list`` and
     whatever of ``data/DSA/list`` and ``data/DLA/list`` exist."""
@@ -215,6 +225,11 @@ def read_tracker(root: Path, *, source: str, warn: Warn) -> Iterator[Advisory]:
                 continue
             explicit.add((package, rel))
             affected.append(_affected(_Line(release, package, version, ""), rel, f"fixed in {adv_id}"))
+        # an urgency is written on the sid line; the releases' lines share it
+        sid = {a.name: a for a in affected if a.release == ""}
+        affected = [
+            _inherit(a, sid[a.name]) if a.release and a.name in sid else a for a in affected
+        ]
         refs = tuple(r for r in dict.fromkeys(entry.refs) if r.startswith(("DSA-", "DLA-")))
         yield Advisory(
             id=entry.id,
