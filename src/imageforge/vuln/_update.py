@@ -139,7 +139,8 @@ def update(root: Path, config: UpdateConfig, warn: Warn, client: httpx.Client | 
                     continue
                 warnings: list[str] = []
 
-                def note(message: str, _w: list[str] = warnings) -> None:
+                def note(message: str, _w: list[str] = warnings, _d: _Download = d) -> None:
+                    message = message.replace(str(_d.path), _d.url)  # name what the user named
                     _w.append(message)
                     warn(message)
 
