@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def real_db_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def real_db(real_db_root: Path) -> VulnDB:
+def real_db(real_db_root: Path) -> Iterator[VulnDB]:
     db = VulnDB.open(real_db_root)
-    yield db  # type: ignore[misc]
+    yield db
     db.close()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.vuln import Affected, VulnDB, import_source
+from imageforge.vuln import Advisory, Affected, VulnDB, import_source
 from imageforge.vuln._debian import read_tracker
 from imageforge.vuln._debian_json import read_tracker_json
 from tests.vuln.conftest import DATA, tracker_sample
 
 
-def _entries(advisories: list, cve: str, package: str) -> dict[str, Affected]:
+def _entries(advisories: list[Advisory], cve: str, package: str) -> dict[str, Affected]:
     [adv] = [a for a in advisories if a.id == cve]
     return {a.release: a for a in adv.affected if a.name == package}
 

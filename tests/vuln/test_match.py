@@ -12,6 +12,7 @@ import pytest
 
 from imageforge.sbom import Distro, Evidence, Package, purl
 from imageforge.vuln import (
+    Finding,
     MatchOptions,
     VulnDB,
     filter_findings,
@@ -34,13 +35,23 @@ def npm(name: str, version: str) -> Package:
     return Package(name, version, "npm", purl("npm", name, version))
 
 
-def deb(name: str, version: str, source: str | None = None, source_version: str | None = None,
-        files: tuple[str, ...] = ()) -> Package:  # fmt: skip
+def deb(
+    name: str,
+    version: str,
+    source: str | None = None,
+    source_version: str | None = None,
+    files: tuple[str, ...] = (),
+) -> Package:
     quals = {"arch": "amd64", "upstream": source or ""}
     return Package(
-        name, version, "deb", purl("deb", name, version, namespace="debian", qualifiers=quals),
-        source_name=source, source_version=source_version or (version if source else None), files=files,
-    )  # fmt: skip
+        name,
+        version,
+        "deb",
+        purl("deb", name, version, namespace="debian", qualifiers=quals),
+        source_name=source,
+        source_version=source_version or (version if source else None),
+        files=files,
+    )
 
 
 def go(module: str, version: str) -> Package:
@@ -49,7 +60,9 @@ def go(module: str, version: str) -> Package:
 
 
 def stdlib(version: str) -> Package:
-    return Package("stdlib", version, "go-module", purl("golang", "stdlib", version.removeprefix("go")))
+    return Package(
+        "stdlib", version, "go-module", purl("golang", "stdlib", version.removeprefix("go"))
+    )
 
 
 def crate(name: str, version: str) -> Package:
@@ -58,17 +71,30 @@ def crate(name: str, version: str) -> Package:
 
 def maven(group: str, artifact: str, version: str) -> Package:
     return Package(
-        artifact, version, "java-archive", purl("maven", artifact, version, namespace=group),
+        artifact,
+        version,
+        "java-archive",
+        purl("maven", artifact, version, namespace=group),
         metadata={"group_id": group},
-    )  # fmt: skip
+    )
 
 
-def found(db: VulnDB, *packages: Package, distro: Distro | None = BOOKWORM, **kw: object) -> dict[str, dict[str, object]]:
+def found(
+    db: VulnDB, *packages: Package, distro: Distro | None = BOOKWORM, **kw: object
+) -> dict[str, dict[str, object]]:
     result = match_packages(packages, db, distro, MatchOptions(**kw))  # type: ignore[arg-type]
     assert result.warnings == []
-    return {f.id: {"fixed": f.fixed_version, "status": f.status, "severity": f.severity,
-                   "aliases": f.aliases, "cvss": f.max_cvss, "via": f.query.via}
-            for f in result.vulnerabilities}  # fmt: skip
+    return {
+        f.id: {
+            "fixed": f.fixed_version,
+            "status": f.status,
+            "severity": f.severity,
+            "aliases": f.aliases,
+            "cvss": f.max_cvss,
+            "via": f.query.via,
+        }
+        for f in result.vulnerabilities
+    }
 
 
 def test_requests_below_the_fix_has_both_problems_each_once(real_db: VulnDB) -> None:
@@ -85,7 +111,10 @@ def test_requests_below_the_fix_has_both_problems_each_once(real_db: VulnDB) -> 
 def test_exactly_the_fixed_version_is_not_affected(real_db: VulnDB) -> None:
     assert set(found(real_db, pypi("requests", "2.20.0"))) == {"CVE-2023-32681"}
     assert found(real_db, pypi("requests", "2.31.0")) == {}
-    assert set(found(real_db, pypi("Requests", "2.20.0rc1"))) == {"CVE-2018-18074", "CVE-2023-32681"}
+    assert set(found(real_db, pypi("Requests", "2.20.0rc1"))) == {
+        "CVE-2018-18074",
+        "CVE-2023-32681",
+    }
 
 
 def test_a_withdrawn_record_matches_nothing(real_db: VulnDB) -> None:
@@ -117,14 +146,27 @@ def test_a_limit_caps_the_range(tmp_path: Path) -> None:
     # No published record of these sources uses `limit`; this one follows the OSV spec's
     # example (a range on a branch capped where the branch ends).
     record = {
-        "schema_version": "1.6.0", "id": "x_LIMIT-1", "modified": "2024-01-01T00:00:00Z",
-        "affected": [{
-            "package": {"ecosystem": "npm", "name": "limited"},
-            "ranges": [{"type": "SEMVER", "events": [
-                {"introduced": "1.0.0"}, {"limit": "2.0.0"}, {"introduced": "3.0.0"},
-                {"fixed": "3.1.0"}, {"limit": "3.5.0"}]}],
-        }],
-    }  # fmt: skip
+        "schema_version": "1.6.0",
+        "id": "x_LIMIT-1",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": "limited"},
+                "ranges": [
+                    {
+                        "type": "SEMVER",
+                        "events": [
+                            {"introduced": "1.0.0"},
+                            {"limit": "2.0.0"},
+                            {"introduced": "3.0.0"},
+                            {"fixed": "3.1.0"},
+                            {"limit": "3.5.0"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     (tmp_path / "limit.json").write_text(json.dumps(record))
     import_source(tmp_path / "root", f"osv:{tmp_path / 'limit.json'}", pytest.fail)
     with VulnDB.open(tmp_path / "root") as db:
@@ -176,7 +218,12 @@ def test_each_release_has_its_own_status(real_db: VulnDB) -> None:
     assert sid["CVE-2024-0684"]["fixed"] == "9.5-1"  # sid has no such line
     # bullseye: fixed through DSA-5523-1 in 7.74.0-1.3+deb11u10
     bullseye = Distro("debian", "11")
-    assert found(real_db, deb("curl", "7.74.0-1.3+deb11u9"), distro=bullseye)["CVE-2023-38545"]["fixed"] == "7.74.0-1.3+deb11u10"
+    assert (
+        found(real_db, deb("curl", "7.74.0-1.3+deb11u9"), distro=bullseye)["CVE-2023-38545"][
+            "fixed"
+        ]
+        == "7.74.0-1.3+deb11u10"
+    )
 
 
 def test_unimportant_issues_are_reported_low_unless_left_out(real_db: VulnDB) -> None:
@@ -187,15 +234,28 @@ def test_unimportant_issues_are_reported_low_unless_left_out(real_db: VulnDB) ->
 
 
 def test_a_language_package_an_os_package_owns_is_reported_once_under_it(real_db: VulnDB) -> None:
-    egg = "usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO"
-    os_pkg = deb("python3-requests", "2.28.1+dfsg-1", "requests", files=(f"/{egg}", "/usr/lib/python3/dist-packages/requests/__init__.py"))
+    # paths inside the image under test (the package's file list), not on this host
+    dist = "usr/lib/python3/dist-packages"
+    egg = f"{dist}/requests-2.28.1.egg-info/PKG-INFO"
+    os_pkg = deb(
+        "python3-requests",
+        "2.28.1+dfsg-1",
+        "requests",
+        files=(f"/{egg}", f"/{dist}/requests/__init__.py"),
+    )
     lang = pypi("requests", "2.28.1", egg)
     result = match_packages([os_pkg, lang], real_db, BOOKWORM)
     assert result.owned == [lang]
     assert [f.package.name for f in result.vulnerabilities] == []  # no Debian record names it here
     # the same package installed with pip (not owned) is matched on its own
-    pip = pypi("requests", "2.28.1", "usr/local/lib/python3.11/site-packages/requests-2.28.1.dist-info/METADATA")
-    assert {f.id for f in match_packages([os_pkg, pip], real_db, BOOKWORM).vulnerabilities} == {"CVE-2023-32681"}
+    pip = pypi(
+        "requests",
+        "2.28.1",
+        "usr/local/lib/python3.11/site-packages/requests-2.28.1.dist-info/METADATA",
+    )
+    assert {f.id for f in match_packages([os_pkg, pip], real_db, BOOKWORM).vulnerabilities} == {
+        "CVE-2023-32681"
+    }
 
 
 def test_go_standard_library_from_the_toolchain_version(real_db: VulnDB) -> None:
@@ -230,14 +290,24 @@ def test_informational_advisories_are_reported_apart(real_db: VulnDB) -> None:
     assert result.vulnerabilities == []
     [info] = result.informational
     assert (info.id, info.informational) == ("RUSTSEC-2021-0139", "unmaintained")
-    assert findings_document([], result.informational)["informational"][0]["informational"] == "unmaintained"
+    assert (
+        findings_document([], result.informational)["informational"][0]["informational"]
+        == "unmaintained"
+    )
 
 
 def test_maven_backport_ranges_give_the_smallest_fix_above(real_db: VulnDB) -> None:
     log4j = "org.apache.logging.log4j"
-    assert found(real_db, maven(log4j, "log4j-core", "2.14.1"))["CVE-2021-44228"]["fixed"] == "2.15.0"
-    assert found(real_db, maven(log4j, "log4j-core", "2.12.1"))["CVE-2021-44228"]["fixed"] == "2.12.2"
-    assert found(real_db, maven(log4j, "log4j-core", "2.0-beta9"))["CVE-2021-44228"]["fixed"] == "2.3.1"
+    assert (
+        found(real_db, maven(log4j, "log4j-core", "2.14.1"))["CVE-2021-44228"]["fixed"] == "2.15.0"
+    )
+    assert (
+        found(real_db, maven(log4j, "log4j-core", "2.12.1"))["CVE-2021-44228"]["fixed"] == "2.12.2"
+    )
+    assert (
+        found(real_db, maven(log4j, "log4j-core", "2.0-beta9"))["CVE-2021-44228"]["fixed"]
+        == "2.3.1"
+    )
     for fixed in ("2.3.1", "2.12.2", "2.15.0", "2.16.0"):
         assert found(real_db, maven(log4j, "log4j-core", fixed)) == {}
     assert found(real_db, maven(log4j, "log4j-core", "2.14.1"))["CVE-2021-44228"]["cvss"] == 10.0
@@ -245,21 +315,39 @@ def test_maven_backport_ranges_give_the_smallest_fix_above(real_db: VulnDB) -> N
 
 def test_alpine_packages_by_release(real_db: VulnDB) -> None:
     alpine = Distro("alpine", "3.18.4")
-    pkg = Package("libssl3", "3.1.3-r0", "apk", "pkg:apk/alpine/libssl3@3.1.3-r0", source_name="openssl", source_version="3.1.3-r0")
+    pkg = Package(
+        "libssl3",
+        "3.1.3-r0",
+        "apk",
+        "pkg:apk/alpine/libssl3@3.1.3-r0",
+        source_name="openssl",
+        source_version="3.1.3-r0",
+    )
     got = found(real_db, pkg, distro=alpine)
     assert set(got) == {"CVE-2023-5363"} and got["CVE-2023-5363"]["fixed"] == "3.1.4-r0"
     assert found(real_db, pkg, distro=Distro("alpine", "3.19.0")) == {}  # no data for v3.19
 
 
 def test_filters_by_severity_cvss_and_fix(real_db: VulnDB) -> None:
-    packages = [pypi("requests", "2.19.1"), pypi("py", "1.11.0"), deb("coreutils", "9.1-1"), npm("lodash", "4.17.11")]
+    packages = [
+        pypi("requests", "2.19.1"),
+        pypi("py", "1.11.0"),
+        deb("coreutils", "9.1-1"),
+        npm("lodash", "4.17.11"),
+    ]
     findings = match_packages(packages, real_db, BOOKWORM).vulnerabilities
-    ids = lambda fs: {f.id for f in fs}  # noqa: E731
+
+    def ids(fs: list[Finding]) -> set[str]:
+        return {f.id for f in fs}
+
     high = {"CVE-2019-10744", "CVE-2018-18074"}
     assert ids(filter_findings(findings, severities=parse_severities("critical,HIGH"))) == high
     assert ids(filter_findings(findings, min_cvss=7.0)) == high
     # the pypa records carry no severity; Debian's urgency "low" is LOW
-    assert ids(filter_findings(findings, severities={"UNKNOWN"})) == {"CVE-2022-42969", "CVE-2023-32681"}
+    assert ids(filter_findings(findings, severities={"UNKNOWN"})) == {
+        "CVE-2022-42969",
+        "CVE-2023-32681",
+    }
     assert ids(filter_findings(findings, severities={"LOW"})) == {"CVE-2016-2781"}
     assert ids(filter_findings(findings, min_cvss=9.0)) == {"CVE-2019-10744"}
     unfixed = {"CVE-2022-42969", "CVE-2016-2781"}
@@ -272,12 +360,23 @@ def test_the_json_contract_of_a_finding(real_db: VulnDB) -> None:
     result = match_packages([deb("libcurl4", "7.88.1-10+deb12u3", "curl")], real_db, BOOKWORM)
     doc = findings_document(result.vulnerabilities)
     entry = doc["vulnerabilities"][0]
-    assert {"id", "aliases", "package", "severity", "cvss", "fixedVersion", "layer", "status"} <= set(entry)
+    assert {
+        "id",
+        "aliases",
+        "package",
+        "severity",
+        "cvss",
+        "fixedVersion",
+        "layer",
+        "status",
+    } <= set(entry)
     assert entry["package"] == {
-        "name": "libcurl4", "version": "7.88.1-10+deb12u3", "type": "deb",
+        "name": "libcurl4",
+        "version": "7.88.1-10+deb12u3",
+        "type": "deb",
         "purl": "pkg:deb/debian/libcurl4@7.88.1-10%2Bdeb12u3?arch=amd64&upstream=curl",
         "ecosystem": "Debian:12",
-    }  # fmt: skip
+    }
     assert entry["layer"] is None and entry["status"] == "fixed"
     assert entry["related"] == ["DSA-5523-1"]
     json.dumps(doc)  # all of it is JSON

@@ -37,7 +37,13 @@ def _handler(files: _Files) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            files.requests.append((self.path, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")))
+            files.requests.append(
+                (
+                    self.path,
+                    self.headers.get("If-None-Match"),
+                    self.headers.get("If-Modified-Since"),
+                )
+            )
             body = files.content.get(self.path, 404)
             if isinstance(body, int):
                 self.send_response(body)
@@ -90,7 +96,12 @@ def _serve_all(files: _Files) -> None:
 
 
 def _config(base: str) -> UpdateConfig:
-    return UpdateConfig(osv_url=f"{base}/osv", ecosystems=("Go", "crates.io"), debian_url=f"{base}/debian/json", timeout=10)
+    return UpdateConfig(
+        osv_url=f"{base}/osv",
+        ecosystems=("Go", "crates.io"),
+        debian_url=f"{base}/debian/json",
+        timeout=10,
+    )
 
 
 def _ids(root: Path) -> set[str]:
@@ -98,14 +109,18 @@ def _ids(root: Path) -> set[str]:
         return {i for _s, i in db.advisory_ids()}
 
 
-def test_update_downloads_every_source_and_swaps_in_the_database(tmp_path: Path, server: tuple[str, _Files]) -> None:
+def test_update_downloads_every_source_and_swaps_in_the_database(
+    tmp_path: Path, server: tuple[str, _Files]
+) -> None:
     base, files = server
     _serve_all(files)
     warnings: list[str] = []
     sources = update(tmp_path, _config(base), warnings.append)
     assert {s.name: s.advisories for s in sources} == {
-        "osv.dev:Go": 3, "osv.dev:crates.io": 2, "debian-tracker-json:download": 4,
-    }  # fmt: skip
+        "osv.dev:Go": 3,
+        "osv.dev:crates.io": 2,
+        "debian-tracker-json:download": 4,
+    }
     assert [w for w in warnings if "broken-entry" not in w] == []
     assert {"GO-2023-1704", "RUSTSEC-2020-0071", "CVE-2023-38545"} <= _ids(tmp_path)
     status = db_status(tmp_path)
@@ -113,7 +128,9 @@ def test_update_downloads_every_source_and_swaps_in_the_database(tmp_path: Path,
     assert all(s.etag and s.last_modified for s in status.sources)
 
 
-def test_a_second_update_asks_conditionally_and_keeps_unchanged_sources(tmp_path: Path, server: tuple[str, _Files]) -> None:
+def test_a_second_update_asks_conditionally_and_keeps_unchanged_sources(
+    tmp_path: Path, server: tuple[str, _Files]
+) -> None:
     base, files = server
     _serve_all(files)
     update(tmp_path, _config(base), lambda _m: None)
@@ -124,14 +141,18 @@ def test_a_second_update_asks_conditionally_and_keeps_unchanged_sources(tmp_path
     assert sources["osv.dev:Go"].advisories == 3  # 304: kept as it was
     ids = _ids(tmp_path)
     assert "GO-2023-1704" in ids and "CVE-2023-38545" in ids
-    assert "RUSTSEC-2020-0071" not in ids and "GHSA-jf85-cpcp-j695" in ids  # replaced (github records under that name now)
+    assert (
+        "RUSTSEC-2020-0071" not in ids and "GHSA-jf85-cpcp-j695" in ids
+    )  # replaced (github records under that name now)
 
 
 @pytest.mark.parametrize(
     "breakage",
     ["http-500", "missing", "truncated-zip", "broken-json", "not-a-zip"],
 )
-def test_a_failed_update_leaves_the_previous_database_in_use(tmp_path: Path, server: tuple[str, _Files], breakage: str) -> None:
+def test_a_failed_update_leaves_the_previous_database_in_use(
+    tmp_path: Path, server: tuple[str, _Files], breakage: str
+) -> None:
     base, files = server
     _serve_all(files)
     update(tmp_path, _config(base), lambda _m: None)
@@ -151,7 +172,10 @@ def test_a_failed_update_leaves_the_previous_database_in_use(tmp_path: Path, ser
         files.content["/osv/crates.io/all.zip"] = b"<html>captive portal</html>"
     with pytest.raises(ImageforgeError) as err:
         update(tmp_path, _config(base), lambda _m: None)
-    assert err.value.hint is not None and "previous vulnerability database is still in use" in err.value.hint
+    assert (
+        err.value.hint is not None
+        and "previous vulnerability database is still in use" in err.value.hint
+    )
     assert db_path(tmp_path).read_bytes() == before
     assert list((tmp_path / "vulndb").glob(".*tmp")) == []  # nothing left behind
     assert list((tmp_path / "vulndb").glob(".update-*")) == []
@@ -159,7 +183,9 @@ def test_a_failed_update_leaves_the_previous_database_in_use(tmp_path: Path, ser
     reader.close()
 
 
-def test_a_reader_keeps_its_database_while_an_update_swaps_in_a_new_one(tmp_path: Path, server: tuple[str, _Files]) -> None:
+def test_a_reader_keeps_its_database_while_an_update_swaps_in_a_new_one(
+    tmp_path: Path, server: tuple[str, _Files]
+) -> None:
     base, files = server
     _serve_all(files)
     update(tmp_path, _config(base), lambda _m: None)
@@ -198,14 +224,42 @@ def test_vulndb_cli_update_and_status(tmp_path: Path, server: tuple[str, _Files]
     base, files = server
     _serve_all(files)
     root = tmp_path / "root"
-    proc = run_cli(["--root", str(root), "vulndb", "update", "--osv-url", f"{base}/osv", "--ecosystem", "Go",
-                    "--debian-url", f"{base}/debian/json", "--format", "json"])  # fmt: skip
+    proc = run_cli(
+        [
+            "--root",
+            str(root),
+            "vulndb",
+            "update",
+            "--osv-url",
+            f"{base}/osv",
+            "--ecosystem",
+            "Go",
+            "--debian-url",
+            f"{base}/debian/json",
+            "--format",
+            "json",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"warning: {base}/debian/json: package 'broken-entry'" in proc.stderr
     status = run_cli(["--root", str(root), "vulndb", "status"])
-    assert status.returncode == 0 and "osv.dev:Go" in status.stdout and "advisories" in status.stdout
+    assert (
+        status.returncode == 0 and "osv.dev:Go" in status.stdout and "advisories" in status.stdout
+    )
     files.content["/osv/Go/all.zip"] = 503
-    failed = run_cli(["--root", str(root), "vulndb", "update", "--osv-url", f"{base}/osv", "--ecosystem", "Go", "--no-debian"])
+    failed = run_cli(
+        [
+            "--root",
+            str(root),
+            "vulndb",
+            "update",
+            "--osv-url",
+            f"{base}/osv",
+            "--ecosystem",
+            "Go",
+            "--no-debian",
+        ]
+    )
     assert failed.returncode == 10  # unavailable
     assert "error: downloading" in failed.stderr and "HTTP 503" in failed.stderr
     assert "hint: the previous vulnerability database is still in use" in failed.stderr

@@ -14,7 +14,9 @@ def _pick(r: Gen, *choices: str) -> str:
 
 
 def _num(r: Gen) -> str:
-    return _pick(r, "0", "1", "2", "3", "9", "10", "11", "01", "00", "100", "2024", str(r.randint(0, 99)))
+    return _pick(
+        r, "0", "1", "2", "3", "9", "10", "11", "01", "00", "100", "2024", str(r.randint(0, 99))
+    )
 
 
 def _chars(r: Gen, alphabet: str, low: int, high: int) -> str:
@@ -23,7 +25,8 @@ def _chars(r: Gen, alphabet: str, low: int, high: int) -> str:
 
 def dpkg(r: Gen) -> str:
     upstream = _num(r) + "".join(
-        r.choice([".", ".", "~", "+", "-" if r.random() < 0.1 else "."]) + r.choice(
+        r.choice([".", ".", "~", "+", "-" if r.random() < 0.1 else "."])
+        + r.choice(
             [_num(r), _pick(r, "rc1", "beta", "dfsg", "git20230101", "a", "b", "z", "~", "+")]
         )
         for _ in range(r.randint(0, 3))
@@ -44,7 +47,9 @@ def dpkg(r: Gen) -> str:
 
 
 def _ident(r: Gen) -> str:
-    return _pick(r, "alpha", "beta", "rc", "0", "1", "2", "10", "01a", "x", "x-y", "a1", "pre", "11")
+    return _pick(
+        r, "alpha", "beta", "rc", "0", "1", "2", "10", "01a", "x", "x-y", "a1", "pre", "11"
+    )
 
 
 def semver(r: Gen) -> str:
@@ -52,14 +57,17 @@ def semver(r: Gen) -> str:
     if r.random() < 0.5:
         version += "-" + ".".join(_ident(r) for _ in range(r.randint(1, 3)))
     if r.random() < 0.2:
-        version += "+" + ".".join(_pick(r, "build", "1", "sha", "001", "x-y") for _ in range(r.randint(1, 2)))
+        version += "+" + ".".join(
+            _pick(r, "build", "1", "sha", "001", "x-y") for _ in range(r.randint(1, 2))
+        )
     return version
 
 
 def go(r: Gen) -> str:
     if r.random() < 0.3:  # pseudo-versions
         base = _pick(r, "v0.0.0-", "v1.2.4-0.", "v1.3.0-pre.0.", "v2.0.0-rc.1.0.")
-        stamp = f"20{r.randint(18, 24)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 235959):06d}"
+        day = f"20{r.randint(18, 24)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}"
+        stamp = f"{day}{r.randint(0, 235959):06d}"
         return f"{base}{stamp}-{_chars(r, '0123456789abcdef', 12, 12)}"
     version = "v" + semver(r).split("+")[0]
     if r.random() < 0.15:
@@ -72,7 +80,9 @@ def pep440(r: Gen) -> str:
     if r.random() < 0.1:
         version = f"{r.randint(1, 2)}!{version}"
     if r.random() < 0.35:
-        version += _pick(r, "a", "b", "rc", "alpha", "beta", "c", "pre", "preview", ".a", "-rc") + _pick(r, "", "0", "1", "2")
+        version += _pick(
+            r, "a", "b", "rc", "alpha", "beta", "c", "pre", "preview", ".a", "-rc"
+        ) + _pick(r, "", "0", "1", "2")
     if r.random() < 0.25:
         version += _pick(r, ".post", "-post", "post", ".rev", "-") + _pick(r, "", "1", "2")
     if r.random() < 0.2:
@@ -86,11 +96,41 @@ def pep440(r: Gen) -> str:
 
 def maven(r: Gen) -> str:
     pieces = [
-        "1", "0", "2", "10", "00", "01", "alpha", "a", "b", "beta", "m", "milestone", "rc",
-        "cr", "snapshot", "SNAPSHOT", "ga", "final", "Final", "release", "RELEASE", "sp",
-        "foo", "x", "a1", "b2", "m3", "1a", "jre", "android", "20240101", "v",
-        "12345678901", "1234567890123456789012",
-    ]  # fmt: skip
+        "1",
+        "0",
+        "2",
+        "10",
+        "00",
+        "01",
+        "alpha",
+        "a",
+        "b",
+        "beta",
+        "m",
+        "milestone",
+        "rc",
+        "cr",
+        "snapshot",
+        "SNAPSHOT",
+        "ga",
+        "final",
+        "Final",
+        "release",
+        "RELEASE",
+        "sp",
+        "foo",
+        "x",
+        "a1",
+        "b2",
+        "m3",
+        "1a",
+        "jre",
+        "android",
+        "20240101",
+        "v",
+        "12345678901",
+        "1234567890123456789012",
+    ]
     version = r.choice(pieces)
     for _ in range(r.randint(0, 5)):
         version += r.choice([".", "-", ".", "-", ""]) + r.choice(pieces)
@@ -98,7 +138,10 @@ def maven(r: Gen) -> str:
 
 
 def gem(r: Gen) -> str:
-    version = ".".join(_pick(r, "0", "1", "2", "10", "01", "a", "b", "pre", "rc", "1a", "alpha", "beta2") for _ in range(r.randint(1, 5)))
+    version = ".".join(
+        _pick(r, "0", "1", "2", "10", "01", "a", "b", "pre", "rc", "1a", "alpha", "beta2")
+        for _ in range(r.randint(1, 5))
+    )
     if version[0].isalpha():
         version = "1." + version
     if r.random() < 0.1:
@@ -109,11 +152,24 @@ def gem(r: Gen) -> str:
 def rpm(r: Gen) -> str:
     version = _chars(r, "0123456789.abz~^_+", 1, 8)
     if r.random() < 0.6:
-        version = ".".join(_num(r) for _ in range(r.randint(1, 3))) + _pick(r, "", "~rc1", "^git1", "a", ".el9", "~beta")
+        version = ".".join(_num(r) for _ in range(r.randint(1, 3))) + _pick(
+            r, "", "~rc1", "^git1", "a", ".el9", "~beta"
+        )
     if r.random() < 0.3:
         version = f"{r.randint(0, 3)}:{version}"
     if r.random() < 0.6:
-        version += "-" + _pick(r, "1", "2.el9", "1.el8_6", "0.1.rc1", "3.fc39", "1~", "10", "2^1", _chars(r, "0123456789.az~^", 1, 5))
+        version += "-" + _pick(
+            r,
+            "1",
+            "2.el9",
+            "1.el8_6",
+            "0.1.rc1",
+            "3.fc39",
+            "1~",
+            "10",
+            "2^1",
+            _chars(r, "0123456789.az~^", 1, 5),
+        )
     return version
 
 
@@ -123,7 +179,11 @@ def apk(r: Gen) -> str:
         version += _pick(r, "a", "b", "z")
     for _ in range(r.randint(0, 2)):
         if r.random() < 0.4:
-            version += "_" + _pick(r, "alpha", "beta", "pre", "rc", "p", "git", "svn", "cvs", "hg") + _pick(r, "", "1", "2", "20230101")
+            version += (
+                "_"
+                + _pick(r, "alpha", "beta", "pre", "rc", "p", "git", "svn", "cvs", "hg")
+                + _pick(r, "", "1", "2", "20230101")
+            )
     if r.random() < 0.6:
         version += f"-r{r.randint(0, 12)}"
     return version

@@ -3,7 +3,6 @@ root (``<root>/vulndb/vuln.db``), which scans read."""
 
 from __future__ import annotations
 
-
 import click
 from rich.console import Console
 from rich.table import Table
@@ -167,7 +166,9 @@ def status_cmd(opts: GlobalOptions, fmt: OutputFormat) -> None:
     out = stdout_console()
     if not st.exists:
         out.print(f"no vulnerability database at {st.path}", markup=False)
-        out.print("run `imageforge vulndb update` or `imageforge vulndb import SOURCE`", markup=False)
+        out.print(
+            "run `imageforge vulndb update` or `imageforge vulndb import SOURCE`", markup=False
+        )
         return
     out.print(
         f"{st.path}: {st.advisories} advisories, {st.size} bytes, updated {st.updated_at} "

@@ -83,6 +83,15 @@ def scan_policy_from(data: Any, source: str | None) -> ScanPolicy:
             )
         packages = entry.get("packages", [])
         if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-            raise InvalidArgument(f"{where}.packages must be a list of names or purls", location=loc)
-        out.append(ScanIgnore(str(vid), reason.strip(), _date(entry.get("expires"), where, source), tuple(packages)))
+            raise InvalidArgument(
+                f"{where}.packages must be a list of names or purls", location=loc
+            )
+        out.append(
+            ScanIgnore(
+                str(vid),
+                reason.strip(),
+                _date(entry.get("expires"), where, source),
+                tuple(packages),
+            )
+        )
     return ScanPolicy(ignore=tuple(out))

@@ -26,7 +26,13 @@ from imageforge.vuln._db import DB_NAME, VULNDB_DIR, SourceStatus, VulnDB, db_pa
 from imageforge.vuln._ecosystems import Query, name_key, query_for
 from imageforge.vuln._filters import filter_findings, parse_severities, reaches
 from imageforge.vuln._json import finding_json, findings_document
-from imageforge.vuln._match import Finding, MatchOptions, MatchResult, affected_version, match_packages
+from imageforge.vuln._match import (
+    Finding,
+    MatchOptions,
+    MatchResult,
+    affected_version,
+    match_packages,
+)
 from imageforge.vuln._model import Advisory, Affected, Event, Range, SeverityVector
 from imageforge.vuln._osv import parse_record
 from imageforge.vuln._osv_read import read_osv

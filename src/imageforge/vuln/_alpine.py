@@ -49,7 +49,11 @@ def read_secdb(paths: list[Path], *, source: str, warn: Warn) -> Iterator[Adviso
                             ranges: tuple[Range, ...] = ()
                             status = "not_affected"
                         else:
-                            ranges = (Range("ECOSYSTEM", (Event("introduced", "0"), Event("fixed", version))),)
+                            ranges = (
+                                Range(
+                                    "ECOSYSTEM", (Event("introduced", "0"), Event("fixed", version))
+                                ),
+                            )
                             status = "fixed"
                         by_cve.setdefault(cve, []).append(
                             Affected("Alpine", pkg["name"], release, ranges, status=status)

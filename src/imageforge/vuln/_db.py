@@ -128,7 +128,9 @@ def _ranges_from(text: str) -> tuple[Range, ...]:
     return tuple(Range(t, tuple(Event(k, v) for k, v in events)) for t, events in json.loads(text))
 
 
-def _insert(conn: sqlite3.Connection, advisories: Iterable[Advisory], source: str) -> tuple[int, int]:
+def _insert(
+    conn: sqlite3.Connection, advisories: Iterable[Advisory], source: str
+) -> tuple[int, int]:
     n_adv = n_aff = 0
     seen: dict[str, int] = {}
     for adv in advisories:
@@ -140,23 +142,38 @@ def _insert(conn: sqlite3.Connection, advisories: Iterable[Advisory], source: st
             "INSERT INTO advisories(source, id, aliases, summary, published, modified, severity,"
             " source_severity, url, related) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
-                source, adv.id, json.dumps(list(adv.aliases)), adv.summary, adv.published,
-                adv.modified, json.dumps([[s.type, s.score] for s in adv.severity]),
-                adv.source_severity, adv.url, json.dumps(list(adv.related)),
+                source,
+                adv.id,
+                json.dumps(list(adv.aliases)),
+                adv.summary,
+                adv.published,
+                adv.modified,
+                json.dumps([[s.type, s.score] for s in adv.severity]),
+                adv.source_severity,
+                adv.url,
+                json.dumps(list(adv.related)),
             ),
-        )  # fmt: skip
+        )
         rid = cur.lastrowid
         assert rid is not None
         seen[adv.id] = rid
         n_adv += 1
         rows = [
             (
-                rid, a.ecosystem, name_key(a.ecosystem, a.name), a.name, a.release,
-                _ranges_json(a.ranges), json.dumps(list(a.versions)), a.status, a.severity,
-                a.informational, a.note,
+                rid,
+                a.ecosystem,
+                name_key(a.ecosystem, a.name),
+                a.name,
+                a.release,
+                _ranges_json(a.ranges),
+                json.dumps(list(a.versions)),
+                a.status,
+                a.severity,
+                a.informational,
+                a.note,
             )
             for a in adv.affected
-        ]  # fmt: skip
+        ]
         conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
         n_aff += len(rows)
     return n_adv, n_aff
@@ -211,21 +228,40 @@ def _write_batch(conn: sqlite3.Connection, batch: SourceBatch) -> SourceStatus:
         row = conn.execute("SELECT * FROM sources WHERE name = ?", (batch.name,)).fetchone()
         if row is not None:
             conn.execute("UPDATE sources SET imported_at = ? WHERE name = ?", (_now(), batch.name))
-            return SourceStatus(row[0], row[1], row[2], _now(), row[4], row[5], row[6], row[7], row[8])
+            return SourceStatus(
+                row[0], row[1], row[2], _now(), row[4], row[5], row[6], row[7], row[8]
+            )
     conn.execute(
-        "DELETE FROM affected WHERE rid IN (SELECT rid FROM advisories WHERE source = ?)", (batch.name,)
+        "DELETE FROM affected WHERE rid IN (SELECT rid FROM advisories WHERE source = ?)",
+        (batch.name,),
     )
     conn.execute("DELETE FROM advisories WHERE source = ?", (batch.name,))
     n_adv, n_aff = _insert(conn, batch.advisories, batch.name)
     status = SourceStatus(
-        batch.name, batch.kind, batch.location, _now(), batch.etag, batch.last_modified,
-        n_adv, n_aff, batch.warnings,
-    )  # fmt: skip
+        batch.name,
+        batch.kind,
+        batch.location,
+        _now(),
+        batch.etag,
+        batch.last_modified,
+        n_adv,
+        n_aff,
+        batch.warnings,
+    )
     conn.execute(
         "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?,?,?)",
-        (status.name, status.kind, status.location, status.imported_at, status.etag,
-         status.last_modified, status.advisories, status.affected, status.warnings),
-    )  # fmt: skip
+        (
+            status.name,
+            status.kind,
+            status.location,
+            status.imported_at,
+            status.etag,
+            status.last_modified,
+            status.advisories,
+            status.affected,
+            status.warnings,
+        ),
+    )
     return status
 
 
@@ -236,7 +272,8 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
         row = None
     if row is None or row[0] != SCHEMA_VERSION:
         raise InvalidArgument(
-            f"{path} is not a vulnerability database of this imageforge (schema {row[0] if row else '?'})",
+            f"{path} is not a vulnerability database of this imageforge "
+            f"(schema {row[0] if row else '?'})",
             hint="remove it and run `imageforge vulndb update` (or import) again",
         )
 
@@ -279,7 +316,8 @@ class VulnDB:
         its advisory."""
         rows = self._conn.execute(
             "SELECT a.source, a.id, a.aliases, a.summary, a.published, a.modified, a.severity,"
-            " a.source_severity, a.url, a.related, f.ecosystem, f.name, f.release, f.ranges, f.versions,"
+            " a.source_severity, a.url, a.related, f.ecosystem, f.name, f.release, f.ranges,"
+            " f.versions,"
             " f.status, f.severity, f.informational, f.note"
             " FROM affected f JOIN advisories a ON a.rid = f.rid"
             " WHERE f.ecosystem = ? AND f.name_key = ? ORDER BY a.source, a.id",
@@ -287,18 +325,30 @@ class VulnDB:
         ).fetchall()
         return [
             AdvisoryRow(
-                source=r[0], id=r[1], aliases=tuple(json.loads(r[2])), summary=r[3],
-                published=r[4], modified=r[5],
+                source=r[0],
+                id=r[1],
+                aliases=tuple(json.loads(r[2])),
+                summary=r[3],
+                published=r[4],
+                modified=r[5],
                 severity=tuple(SeverityVector(t, s) for t, s in json.loads(r[6])),
-                source_severity=r[7], url=r[8], related=tuple(json.loads(r[9])),
+                source_severity=r[7],
+                url=r[8],
+                related=tuple(json.loads(r[9])),
                 affected=Affected(
-                    ecosystem=r[10], name=r[11], release=r[12], ranges=_ranges_from(r[13]),
-                    versions=tuple(json.loads(r[14])), status=r[15], severity=r[16],
-                    informational=r[17], note=r[18],
+                    ecosystem=r[10],
+                    name=r[11],
+                    release=r[12],
+                    ranges=_ranges_from(r[13]),
+                    versions=tuple(json.loads(r[14])),
+                    status=r[15],
+                    severity=r[16],
+                    informational=r[17],
+                    note=r[18],
                 ),
             )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def sources(self) -> list[SourceStatus]:
         return [SourceStatus(*r) for r in self._conn.execute("SELECT * FROM sources ORDER BY name")]

@@ -72,7 +72,9 @@ class _Entry:
     refs: list[str] = field(default_factory=list)
 
 
-def _entries(text: str, header: re.Pattern[str], name: str, warn: Warn) -> Iterator[tuple[re.Match[str], list[tuple[int, str]]]]:
+def _entries(
+    text: str, header: re.Pattern[str], name: str, warn: Warn
+) -> Iterator[tuple[re.Match[str], list[tuple[int, str]]]]:
     current: re.Match[str] | None = None
     body: list[tuple[int, str]] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -129,8 +131,6 @@ def parse_advisory_list(text: str, name: str, warn: Warn) -> list[_Entry]:
     """DSA/DLA entries: their CVE references and per-release fixed versions."""
     out: list[_Entry] = []
     for m, body in _entries(text, _ADV_HEADER, name, warn):
-        if m is None:
-            continue
         entry = _Entry(m.group(2), f"{m.group(3)} - {m.group(4) or ''}".strip())
         _annotations(entry, body, name, warn)
         out.append(entry)
@@ -212,7 +212,9 @@ def read_tracker(root: Path, *, source: str, warn: Warn) -> Iterator[Advisory]:
             for cve in adv.refs:
                 for line in adv.lines:
                     if line.release and line.what and not line.what.startswith("<"):
-                        fixes.setdefault(cve, []).append((line.release, line.package, line.what, adv.id))
+                        fixes.setdefault(cve, []).append(
+                            (line.release, line.package, line.what, adv.id)
+                        )
     for entry in parse_cve_list(cve_text, str(cve_path), warn):
         affected: list[Affected] = []
         for line in entry.lines:
@@ -224,7 +226,9 @@ def read_tracker(root: Path, *, source: str, warn: Warn) -> Iterator[Advisory]:
             if (package, rel) in explicit:
                 continue
             explicit.add((package, rel))
-            affected.append(_affected(_Line(release, package, version, ""), rel, f"fixed in {adv_id}"))
+            affected.append(
+                _affected(_Line(release, package, version, ""), rel, f"fixed in {adv_id}")
+            )
         # an urgency is written on the sid line; the releases' lines share it
         sid = {a.name: a for a in affected if a.release == ""}
         affected = [

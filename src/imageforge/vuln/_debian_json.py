@@ -34,7 +34,9 @@ def _release(package: str, codename: str, info: Mapping[str, Any]) -> Affected:
     nodsa = str(info.get("nodsa") or "")
     note_parts = []
     if status == "resolved" and isinstance(fixed, str) and fixed and fixed != "0":
-        ranges: tuple[Range, ...] = (Range("ECOSYSTEM", (Event("introduced", "0"), Event("fixed", fixed))),)
+        ranges: tuple[Range, ...] = (
+            Range("ECOSYSTEM", (Event("introduced", "0"), Event("fixed", fixed))),
+        )
         result = "fixed"
     elif status == "resolved":
         ranges, result = (), "not_affected"
@@ -49,7 +51,11 @@ def _release(package: str, codename: str, info: Mapping[str, Any]) -> Affected:
             note_parts.append(f"{reason or 'no-dsa'}: {nodsa}".rstrip(": "))
     if urgency.startswith("unimportant"):
         note_parts.insert(0, "urgency unimportant")
-    severity = urgency.rstrip("*") if urgency.rstrip("*") in ("low", "medium", "high", "unimportant") else None
+    severity = (
+        urgency.rstrip("*")
+        if urgency.rstrip("*") in ("low", "medium", "high", "unimportant")
+        else None
+    )
     return Affected(
         ecosystem="Debian",
         name=package,

@@ -131,7 +131,13 @@ def query_for(pkg: Package, distro: Distro | None) -> Query | None:
     if t == PackageType.RPM:
         if distro is None or distro.id not in _RPM_DISTROS:
             return None
-        return Query(_RPM_DISTROS[distro.id], _distro_release(distro), pkg.source_name or pkg.name, pkg.version, "rpm")
+        return Query(
+            _RPM_DISTROS[distro.id],
+            _distro_release(distro),
+            pkg.source_name or pkg.name,
+            pkg.version,
+            "rpm",
+        )
     purl = _purl(pkg)
     if t == PackageType.PYTHON:
         return Query("PyPI", "", pkg.name, pkg.version, "pep440")
@@ -142,10 +148,10 @@ def query_for(pkg: Package, distro: Distro | None) -> Query | None:
         return Query("npm", "", name, pkg.version, "npm")
     if t == PackageType.GO:
         if pkg.name == "stdlib":
-            version = go_toolchain_semver(pkg.version)
-            if version is None:
+            release = go_toolchain_semver(pkg.version)
+            if release is None:
                 return None
-            return Query("Go", "", "stdlib", version, "go", f"Go toolchain {pkg.version}")
+            return Query("Go", "", "stdlib", release, "go", f"Go toolchain {pkg.version}")
         name = pkg.name
         if purl is not None and purl.namespace:
             name = f"{purl.namespace}/{purl.name}"
@@ -166,7 +172,18 @@ def query_for(pkg: Package, distro: Distro | None) -> Query | None:
 
 
 def _check() -> None:  # every ecosystem above can be ordered
-    for eco in ("Debian", "Ubuntu", "Alpine", "PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", *_RPM_DISTROS.values()):
+    for eco in (
+        "Debian",
+        "Ubuntu",
+        "Alpine",
+        "PyPI",
+        "npm",
+        "Go",
+        "Maven",
+        "crates.io",
+        "RubyGems",
+        *_RPM_DISTROS.values(),
+    ):
         assert scheme_for(eco) is not None, eco
 
 

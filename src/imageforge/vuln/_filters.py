@@ -37,7 +37,9 @@ def _score(finding: Finding) -> float | None:
     return best if best is not None else _LOWER_BOUND.get(finding.severity)
 
 
-def reaches(finding: Finding, *, severities: Collection[str] | None = None, min_cvss: float | None = None) -> bool:
+def reaches(
+    finding: Finding, *, severities: Collection[str] | None = None, min_cvss: float | None = None
+) -> bool:
     """Whether ``finding`` reaches the threshold (either condition, when both are
     given: a gate set as ``--severity CRITICAL --min-cvss 7`` fails on either)."""
     if severities is None and min_cvss is None:

@@ -28,7 +28,9 @@ def finding_json(f: Finding) -> dict[str, Any]:
             "type": pkg.type,
         },
         "severity": f.severity,
-        "cvss": [{"version": c.version, "vector": c.vector, "baseScore": c.base_score} for c in f.cvss],
+        "cvss": [
+            {"version": c.version, "vector": c.vector, "baseScore": c.base_score} for c in f.cvss
+        ],
         "fixedVersion": f.fixed_version,
         "layer": f.layer,
         "status": f.status,

@@ -32,7 +32,7 @@ from typing import Any
 from imageforge.sbom import Distro, Package, PackageType
 from imageforge.vuln._db import AdvisoryRow, VulnDB
 from imageforge.vuln._ecosystems import Query, query_for
-from imageforge.vuln._model import Affected, Range, SeverityVector
+from imageforge.vuln._model import Affected, Event, Range, SeverityVector
 from imageforge.vuln._severity import CvssScore, normalize_label, scores, severity_of
 from imageforge.vuln._versions import VersionError, compare, version_key
 
@@ -49,7 +49,9 @@ class MatchOptions:
     all of them)."""
 
     unimportant: bool = True
-    statuses: frozenset[str] = frozenset(("fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life"))
+    statuses: frozenset[str] = frozenset(
+        ("fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life")
+    )
 
 
 @dataclass
@@ -98,7 +100,7 @@ def _range_hit(version: str, rng: Range, scheme: str) -> tuple[bool, str | None]
     limits = [e for e in rng.events if e.kind == "limit"]
     if limits and not any(e.version == "*" or v < version_key(sch, e.version) for e in limits):
         return False, None
-    events = []
+    events: list[tuple[int, Any, Event]] = []  # key None: introduced at the beginning
     for e in rng.events:
         if e.kind == "limit":
             continue
@@ -163,7 +165,9 @@ def _applicable(rows: list[AdvisoryRow], release: str) -> dict[tuple[str, str], 
     return out
 
 
-def _hits(pkg: Package, q: Query, rows: list[AdvisoryRow], options: MatchOptions, warnings: list[str]) -> list[_Hit]:
+def _hits(
+    pkg: Package, q: Query, rows: list[AdvisoryRow], options: MatchOptions, warnings: list[str]
+) -> list[_Hit]:
     hits: list[_Hit] = []
     for (source, adv_id), group in sorted(_applicable(rows, q.release).items()):
         for row in group:
@@ -236,7 +240,9 @@ def _finding(pkg: Package, q: Query, group: list[_Hit], warnings: list[str]) -> 
     else:
         statuses = {h.status for h in group}
         status = next((s for s in _STATUS_ORDER if s in statuses), "affected")
-    informational = next((h.row.affected.informational for h in group if h.row.affected.informational), None)
+    informational = next(
+        (h.row.affected.informational for h in group if h.row.affected.informational), None
+    )
     if any(h.row.affected.informational is None for h in group):
         informational = None
     notes = [h.row.affected.note for h in group if h.row.affected.note]
@@ -297,7 +303,9 @@ def match_packages(
         hits = _hits(pkg, q, cache[key], options, result.warnings)
         for group in _merge(hits):
             finding = _finding(pkg, q, group, result.warnings)
-            (result.informational if finding.informational else result.vulnerabilities).append(finding)
+            (result.informational if finding.informational else result.vulnerabilities).append(
+                finding
+            )
     order = lambda f: (f.package.name, f.package.version, f.package.type, f.id)  # noqa: E731
     result.vulnerabilities.sort(key=order)
     result.informational.sort(key=order)

@@ -49,8 +49,10 @@ def _record(data: bytes, name: str, source: str, warn: Warn) -> Advisory | None:
     try:
         doc = _parse(data, name)
     except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        warn(f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'JSON'}: "
-             f"{str(exc).splitlines()[0]}; skipped")  # fmt: skip
+        warn(
+            f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'JSON'}: "
+            f"{str(exc).splitlines()[0]}; skipped"
+        )
         return None
     try:
         return parse_record(doc, source=source)

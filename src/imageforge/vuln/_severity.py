@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cvss import CVSS2, CVSS3, CVSS4
-from cvss.exceptions import CVSSError
+from cvss import CVSS2, CVSS3, CVSS4  # type: ignore[import-untyped]
+from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
 
 from imageforge.vuln._model import SeverityVector
 

@@ -47,4 +47,12 @@ def db_status(root: Path, now: datetime | None = None) -> DbStatus:
         updated = db.meta("updated_at")
         sources = tuple(db.sources())
     age = _age(updated, now)
-    return DbStatus(path, True, path.stat().st_size, updated, age, age is None or age > STALE_AFTER_SECONDS, sources)
+    return DbStatus(
+        path,
+        True,
+        path.stat().st_size,
+        updated,
+        age,
+        age is None or age > STALE_AFTER_SECONDS,
+        sources,
+    )

@@ -85,7 +85,9 @@ def _date(value: Any, where: Location) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
-        raise InvalidArgument(f"not a date: {value!r}", location=where, hint="write YYYY-MM-DD") from None
+        raise InvalidArgument(
+            f"not a date: {value!r}", location=where, hint="write YYYY-MM-DD"
+        ) from None
 
 
 _EXP = re.compile(r"\bexp:(\S+)")
@@ -132,10 +134,14 @@ def load_trivyignore_yaml(path: Path) -> list[IgnoreRule]:
         where = Location(str(path))
         rules.append(
             IgnoreRule(
-                entry["id"], f"{path} (vulnerabilities[{n - 1}])", str(entry.get("statement") or ""),
-                _date(entry.get("expired_at"), where), _list(entry.get("purls")), _list(entry.get("paths")),
+                entry["id"],
+                f"{path} (vulnerabilities[{n - 1}])",
+                str(entry.get("statement") or ""),
+                _date(entry.get("expired_at"), where),
+                _list(entry.get("purls")),
+                _list(entry.get("paths")),
             )
-        )  # fmt: skip
+        )
     return rules
 
 
@@ -152,15 +158,26 @@ def load_grype_ignores(path: Path) -> list[IgnoreRule]:
             raise InvalidArgument(f"{path}: ignore rule {n}: package is not a mapping")
         vid = entry.get("vulnerability")
         if vid is None and not package and not entry.get("fix-state"):
-            raise InvalidArgument(f"{path}: ignore rule {n} matches everything (no vulnerability, package or fix-state)")
+            raise InvalidArgument(
+                f"{path}: ignore rule {n} matches everything "
+                "(no vulnerability, package or fix-state)"
+            )
         rules.append(
             IgnoreRule(
-                str(vid) if vid else None, f"{path} (ignore[{n - 1}])", str(entry.get("reason") or ""),
-                None, _list(package.get("name")), _list(package.get("location")),
-                entry.get("fix-state"), package.get("version"), package.get("type"),
-                package.get("upstream-name"), entry.get("vex-status"), entry.get("vex-justification"),
+                str(vid) if vid else None,
+                f"{path} (ignore[{n - 1}])",
+                str(entry.get("reason") or ""),
+                None,
+                _list(package.get("name")),
+                _list(package.get("location")),
+                entry.get("fix-state"),
+                package.get("version"),
+                package.get("type"),
+                package.get("upstream-name"),
+                entry.get("vex-status"),
+                entry.get("vex-justification"),
             )
-        )  # fmt: skip
+        )
     return rules
 
 
@@ -200,7 +217,11 @@ def _package_matches(rule: IgnoreRule, finding: Finding) -> bool:
             if want.startswith("pkg:"):
                 ok = ok or _purl_matches(want, pkg.purl)
             else:
-                ok = ok or want in (pkg.name, finding.query.name) or fnmatch.fnmatchcase(pkg.name, want)
+                ok = (
+                    ok
+                    or want in (pkg.name, finding.query.name)
+                    or fnmatch.fnmatchcase(pkg.name, want)
+                )
         if not ok:
             return False
     if rule.package_version and rule.package_version != pkg.version:
@@ -211,11 +232,17 @@ def _package_matches(rule: IgnoreRule, finding: Finding) -> bool:
         return False
     if rule.paths:
         paths = ["/" + e.path.strip("/") for e in pkg.evidence]
-        if not any(fnmatch.fnmatchcase(p, "/" + g.strip("/")) or p.startswith("/" + g.strip("/") + "/") for g in rule.paths for p in paths):
+        if not any(
+            fnmatch.fnmatchcase(p, "/" + g.strip("/")) or p.startswith("/" + g.strip("/") + "/")
+            for g in rule.paths
+            for p in paths
+        ):
             return False
     if rule.fix_state:
         state = {"fixed": "fixed", "will_not_fix": "wont-fix"}.get(finding.status, "not-fixed")
-        if rule.fix_state != state and not (rule.fix_state == "unknown" and finding.status == "affected"):
+        if rule.fix_state != state and not (
+            rule.fix_state == "unknown" and finding.status == "affected"
+        ):
             return False
     return True
 
@@ -244,7 +271,9 @@ def apply_suppressions(
             continue
         active.append(rule)
     for finding in findings:
-        rule_hit = next((r for r in active if _id_matches(r, finding) and _package_matches(r, finding)), None)
+        rule_hit = next(
+            (r for r in active if _id_matches(r, finding) and _package_matches(r, finding)), None
+        )
         if rule_hit is None:
             result.kept.append(finding)
         else:

@@ -63,7 +63,9 @@ class _Download:
     last_modified: str | None
 
 
-def _fetch(client: httpx.Client, name: str, kind: str, url: str, previous: SourceStatus | None, into: Path) -> _Download:
+def _fetch(
+    client: httpx.Client, name: str, kind: str, url: str, previous: SourceStatus | None, into: Path
+) -> _Download:
     headers = {}
     if previous is not None and previous.location == url:
         if previous.etag:
@@ -74,8 +76,14 @@ def _fetch(client: httpx.Client, name: str, kind: str, url: str, previous: Sourc
     try:
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
-                return _Download(name, kind, url, None, previous.etag if previous else None,
-                                 previous.last_modified if previous else None)  # fmt: skip
+                return _Download(
+                    name,
+                    kind,
+                    url,
+                    None,
+                    previous.etag if previous else None,
+                    previous.last_modified if previous else None,
+                )
             if response.status_code != 200:
                 raise Unavailable(
                     f"downloading {url} failed: HTTP {response.status_code}",
@@ -87,10 +95,18 @@ def _fetch(client: httpx.Client, name: str, kind: str, url: str, previous: Sourc
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > MAX_DOWNLOAD_BYTES:
-                        raise Unavailable(f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes; refused")
+                        raise Unavailable(
+                            f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes; refused"
+                        )
                     out.write(chunk)
-            return _Download(name, kind, url, target, response.headers.get("etag"),
-                             response.headers.get("last-modified"))  # fmt: skip
+            return _Download(
+                name,
+                kind,
+                url,
+                target,
+                response.headers.get("etag"),
+                response.headers.get("last-modified"),
+            )
     except httpx.HTTPError as exc:
         raise Unavailable(
             f"downloading {url} failed: {exc}",
@@ -98,7 +114,9 @@ def _fetch(client: httpx.Client, name: str, kind: str, url: str, previous: Sourc
         ) from None
 
 
-def _strict(download: _Download, reader: Iterator[Advisory], warnings: list[str]) -> Iterator[Advisory]:
+def _strict(
+    download: _Download, reader: Iterator[Advisory], warnings: list[str]
+) -> Iterator[Advisory]:
     count = 0
     for adv in reader:
         count += 1
@@ -110,7 +128,9 @@ def _strict(download: _Download, reader: Iterator[Advisory], warnings: list[str]
         )
 
 
-def update(root: Path, config: UpdateConfig, warn: Warn, client: httpx.Client | None = None) -> list[SourceStatus]:
+def update(
+    root: Path, config: UpdateConfig, warn: Warn, client: httpx.Client | None = None
+) -> list[SourceStatus]:
     """Download every source and swap in the database built from them (see above)."""
     previous: dict[str, SourceStatus] = {}
     if db_path(root).is_file():
@@ -119,23 +139,31 @@ def update(root: Path, config: UpdateConfig, warn: Warn, client: httpx.Client | 
                 previous = {s.name: s for s in db.sources()}
         except Exception:  # noqa: BLE001 - an unreadable database is rebuilt from scratch
             previous = {}
-    wanted = [(f"osv.dev:{eco}", "osv", f"{config.osv_url.rstrip('/')}/{eco}/all.zip") for eco in config.ecosystems]
+    wanted = [
+        (f"osv.dev:{eco}", "osv", f"{config.osv_url.rstrip('/')}/{eco}/all.zip")
+        for eco in config.ecosystems
+    ]
     if config.debian_url:
         wanted.append(("debian-tracker-json:download", "debian-tracker-json", config.debian_url))
     if not wanted:
         raise InvalidArgument("nothing to update: no ecosystem and no Debian URL")
     db_path(root).parent.mkdir(parents=True, exist_ok=True)
     own_client = client is None
-    http = client or httpx.Client(timeout=config.timeout, follow_redirects=True, headers=config.headers)
+    http = client or httpx.Client(
+        timeout=config.timeout, follow_redirects=True, headers=config.headers
+    )
     try:
         with tempfile.TemporaryDirectory(prefix=".update-", dir=db_path(root).parent) as tmp:
             downloads = [
-                _fetch(http, name, kind, url, previous.get(name), Path(tmp)) for name, kind, url in wanted
+                _fetch(http, name, kind, url, previous.get(name), Path(tmp))
+                for name, kind, url in wanted
             ]
             batches: list[SourceBatch] = []
             for d in downloads:
                 if d.path is None:
-                    batches.append(SourceBatch(d.name, d.kind, d.url, (), d.etag, d.last_modified, keep=True))
+                    batches.append(
+                        SourceBatch(d.name, d.kind, d.url, (), d.etag, d.last_modified, keep=True)
+                    )
                     continue
                 warnings: list[str] = []
 
@@ -161,7 +189,9 @@ def update(root: Path, config: UpdateConfig, warn: Warn, client: httpx.Client | 
                         ) from None
                     reader = read_tracker_json(d.path, source=d.name, warn=note)
                 batches.append(
-                    SourceBatch(d.name, d.kind, d.url, _strict(d, reader, warnings), d.etag, d.last_modified)
+                    SourceBatch(
+                        d.name, d.kind, d.url, _strict(d, reader, warnings), d.etag, d.last_modified
+                    )
                 )
             return write_sources(root, batches)
     finally:

@@ -19,9 +19,7 @@ from __future__ import annotations
 __all__ = ["compare", "valid"]
 
 # token kinds, in apk's order
-_INVALID, _DIGIT_OR_ZERO, _DIGIT, _LETTER, _SUFFIX, _SUFFIX_NO, _REVISION_NO, _END = range(
-    -1, 7
-)
+_INVALID, _DIGIT_OR_ZERO, _DIGIT, _LETTER, _SUFFIX, _SUFFIX_NO, _REVISION_NO, _END = range(-1, 7)
 _PRE = ("alpha", "beta", "pre", "rc")
 _POST = ("cvs", "svn", "git", "hg", "p")
 

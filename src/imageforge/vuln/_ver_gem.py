@@ -13,7 +13,7 @@ __all__ = ["compare", "key", "valid"]
 def key(version: str) -> GemVersion:
     """The comparable form; ``ValueError`` when RubyGems would reject ``version``."""
     try:
-        return GemVersion(version)
+        return GemVersion(version)  # type: ignore[no-untyped-call]
     except InvalidVersionError as exc:
         raise ValueError(str(exc)) from None
 
@@ -28,4 +28,4 @@ def valid(version: str) -> bool:
 
 def compare(a: str, b: str) -> int:
     ka, kb = key(a), key(b)
-    return (ka > kb) - (ka < kb)
+    return int(ka > kb) - int(ka < kb)

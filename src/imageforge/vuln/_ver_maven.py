@@ -40,7 +40,7 @@ class _Str:
     value: str
 
 
-_Item = Union[_Num, _Str, list]  # noqa: UP007 - a recursive alias; list holds _Item
+_Item = Union[_Num, _Str, list["_Item"]]  # noqa: UP007 - a recursive alias
 
 
 def _qualifier_key(value: str) -> tuple[int, str]:
@@ -197,4 +197,3 @@ class MavenVersion:
 
     def __hash__(self) -> int:
         return hash(repr(self._items))
-

@@ -36,8 +36,6 @@ class VersionError(InvalidArgument):
     """A version string its scheme cannot read."""
 
 
-
-
 _apk_key = cmp_to_key(_ver_apk.compare)
 _rpm_key = cmp_to_key(_ver_rpm.compare_evr)
 

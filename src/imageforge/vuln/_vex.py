@@ -71,19 +71,23 @@ def load_openvex(path: Path, doc: Any = None) -> list[IgnoreRule]:
         if isinstance(vuln, str):
             names = [vuln]
         elif isinstance(vuln, dict):
-            names = [v for v in [vuln.get("name"), *(vuln.get("aliases") or [])] if isinstance(v, str)]
+            names = [
+                v for v in [vuln.get("name"), *(vuln.get("aliases") or [])] if isinstance(v, str)
+            ]
         targets = _targets(_ids(st.get("products")), _ids(st.get("subcomponents")))
         if not targets:
             targets = None
         for name in names:
             rules.append(
                 IgnoreRule(
-                    name, f"{path} (statements[{n}])",
+                    name,
+                    f"{path} (statements[{n}])",
                     str(st.get("impact_statement") or st.get("justification") or st["status"]),
-                    packages=targets or (), vex_status=st["status"],
+                    packages=targets or (),
+                    vex_status=st["status"],
                     justification=st.get("justification"),
                 )
-            )  # fmt: skip
+            )
     return rules
 
 
@@ -94,7 +98,11 @@ def load_cyclonedx_vex(path: Path, doc: Any = None) -> list[IgnoreRule]:
         raise InvalidArgument(f"{path} is not a CycloneDX VEX document (no vulnerabilities)")
     refs: dict[str, str] = {}
     for comp in doc.get("components") or ():
-        if isinstance(comp, dict) and isinstance(comp.get("bom-ref"), str) and isinstance(comp.get("purl"), str):
+        if (
+            isinstance(comp, dict)
+            and isinstance(comp.get("bom-ref"), str)
+            and isinstance(comp.get("purl"), str)
+        ):
             refs[comp["bom-ref"]] = comp["purl"]
     rules = []
     for n, v in enumerate(vulns):
@@ -104,16 +112,23 @@ def load_cyclonedx_vex(path: Path, doc: Any = None) -> list[IgnoreRule]:
         affects = [a.get("ref") for a in v.get("affects") or () if isinstance(a, dict)]
         purls = [refs.get(r, r) for r in affects if isinstance(r, str)]
         packages = tuple(p for p in purls if p.startswith("pkg:") and not p.startswith("pkg:oci/"))
-        ids = [v.get("id"), *[(r or {}).get("id") for r in v.get("references") or () if isinstance(r, dict)]]
+        ids = [
+            v.get("id"),
+            *[(r or {}).get("id") for r in v.get("references") or () if isinstance(r, dict)],
+        ]
         for vid in (i for i in ids if isinstance(i, str)):
             rules.append(
                 IgnoreRule(
-                    vid, f"{path} (vulnerabilities[{n}])",
-                    str(analysis.get("detail") or analysis.get("justification") or analysis["state"]),
-                    packages=packages, vex_status=analysis["state"],
+                    vid,
+                    f"{path} (vulnerabilities[{n}])",
+                    str(
+                        analysis.get("detail") or analysis.get("justification") or analysis["state"]
+                    ),
+                    packages=packages,
+                    vex_status=analysis["state"],
                     justification=analysis.get("justification"),
                 )
-            )  # fmt: skip
+            )
     return rules
 
 
@@ -124,4 +139,6 @@ def load_vex(path: Path) -> list[IgnoreRule]:
         return load_openvex(path, doc)
     if isinstance(doc, dict) and (doc.get("bomFormat") == "CycloneDX" or "vulnerabilities" in doc):
         return load_cyclonedx_vex(path, doc)
-    raise InvalidArgument(f"{path} is neither OpenVEX nor CycloneDX VEX", hint="see openvex.dev or cyclonedx.org")
+    raise InvalidArgument(
+        f"{path} is neither OpenVEX nor CycloneDX VEX", hint="see openvex.dev or cyclonedx.org"
+    )
