@@ -2,6 +2,9 @@
 batches: one process compares thousands of pairs. Every function takes pairs of version
 strings and returns, per pair, -1, 0 or 1 (``None`` where the tool rejects a version).
 
+The programs and files come from Debian packages ``make setup`` installs (DEB_PACKAGES;
+tests/test_setup.py checks that every one named here is among them).
+
 - dpkg: ``Dpkg::Version`` (dpkg's own Perl module, libdpkg-perl) for batches, and the
   ``dpkg --compare-versions`` binary itself (one process a pair: for samples).
 - npm: node's ``semver`` package (Debian's node-semver, the npm registry's semver 7).
@@ -14,29 +17,35 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 
 import pytest
 
+from tests.conftest import need_binary
+
 Pair = tuple[str, str]
-MAVEN_JAR = "/usr/share/maven/lib/maven-artifact-3.x.jar"
+MAVEN_JAR = "/usr/share/maven/lib/maven-artifact-3.x.jar"  # maven
+NODE_SEMVER = "/usr/share/nodejs/semver/package.json"  # node-semver
 NODE_PATH = "/usr/share/nodejs"
+DPKG_VERSION_PM = "/usr/share/perl5/Dpkg/Version.pm"  # libdpkg-perl
 
 
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed: `make setup` installs it (DEB_PACKAGES)")
-    return path
+def need_file(path: str, package: str) -> None:
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: `make setup` installs {package} (DEB_PACKAGES)")
 
 
 def _run(args: list[str], stdin: str, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        args, input=stdin, capture_output=True, text=True, check=False, timeout=600,
+        args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -60,14 +69,15 @@ while (my $line = <STDIN>) {
 
 
 def dpkg_perl(pairs: Sequence[Pair]) -> list[int | None]:
-    perl = need("perl")
+    perl = need_binary("perl")
+    need_file(DPKG_VERSION_PM, "libdpkg-perl")
     stdin = "".join(f"{a}\t{b}\n" for a, b in pairs)
     return _results(_run([perl, "-e", _PERL_DPKG], stdin), len(pairs))
 
 
 def dpkg_binary(a: str, b: str) -> int:
     """``dpkg --compare-versions`` itself (one process per call)."""
-    dpkg = need("dpkg")
+    dpkg = need_binary("dpkg")
     for op, result in (("lt", -1), ("eq", 0), ("gt", 1)):
         proc = subprocess.run([dpkg, "--compare-versions", a, op, b], check=False)
         if proc.returncode == 0:
@@ -90,9 +100,8 @@ process.stdout.write(out.join("\n") + (out.length ? "\n" : ""));
 
 
 def npm_semver(pairs: Sequence[Pair]) -> list[int | None]:
-    node = need("node")
-    if not os.path.isdir(os.path.join(NODE_PATH, "semver")):
-        pytest.fail("node's semver is not installed: `make setup` installs node-semver")
+    node = need_binary("node")
+    need_file(NODE_SEMVER, "node-semver")
     stdin = "".join(f"{a}\t{b}\n" for a, b in pairs)
     out = _run([node, "-e", _NODE_SEMVER], stdin, {"NODE_PATH": NODE_PATH})
     return _results(out, len(pairs))
@@ -101,9 +110,8 @@ def npm_semver(pairs: Sequence[Pair]) -> list[int | None]:
 def maven(pairs: Sequence[Pair]) -> list[int]:
     """ComparableVersion's ``main`` compares each argument with the next: the pairs are
     passed as a1 b1 a2 b2 ..., and only (ai, bi) is read back."""
-    java = need("java")
-    if not os.path.exists(MAVEN_JAR):
-        pytest.fail(f"{MAVEN_JAR} is missing: `make setup` installs maven")
+    java = need_binary("java")
+    need_file(MAVEN_JAR, "maven")
     args: list[str] = [v for pair in pairs for v in pair]
     out = _run(
         [java, "-cp", MAVEN_JAR, "org.apache.maven.artifact.versioning.ComparableVersion", *args],
@@ -138,7 +146,7 @@ end
 
 
 def rubygems(pairs: Sequence[Pair]) -> list[int | None]:
-    ruby = need("ruby")
+    ruby = need_binary("ruby")
     stdin = "".join(f"{a}\t{b}\n" for a, b in pairs)
     return _results(_run([ruby, "-e", _RUBY_GEM], stdin), len(pairs))
 
@@ -146,11 +154,11 @@ def rubygems(pairs: Sequence[Pair]) -> list[int | None]:
 def rpm(pairs: Sequence[Pair]) -> list[int]:
     """rpm's own ``rpmvercmp`` via its Lua ``rpm.vercmp``; the pairs go in as a Lua
     table of long strings (``[==[...]==]``), so no quoting can break."""
-    binary = need("rpm")
+    binary = need_binary("rpm")
     for a, b in pairs:
         assert "]==]" not in a + b and "\n" not in a + b
     table = ",".join(f"{{[==[{a}]==],[==[{b}]==]}}" for a, b in pairs)
-    script = "for _, p in ipairs({" + table + "}) do print(rpm.vercmp(p[1], p[2]) .. \"\\n\") end\n"
+    script = "for _, p in ipairs({" + table + '}) do print(rpm.vercmp(p[1], p[2]) .. "\\n") end\n'
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rpm-oracle-{os.getpid()}.lua")
     with open(path, "w") as f:
         f.write(script)
