@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageforge.sbom import Distro, Package, PackageType
 from imageforge.vuln._db import AdvisoryRow, VulnDB
@@ -35,6 +35,9 @@ from imageforge.vuln._ecosystems import Query, query_for
 from imageforge.vuln._model import Affected, Event, Range, SeverityVector
 from imageforge.vuln._severity import CvssScore, normalize_label, scores, severity_of
 from imageforge.vuln._versions import VersionError, compare, version_key
+
+if TYPE_CHECKING:  # _suppress builds on this module
+    from imageforge.vuln._suppress import IgnoreRule
 
 __all__ = ["Finding", "MatchOptions", "MatchResult", "affected_version", "match_packages"]
 
@@ -75,7 +78,7 @@ class Finding:
     informational: str | None = None
     note: str | None = None
     layer: str | None = None
-    suppressed: Any = None  # the Suppression that hid it (see _suppress)
+    suppressed: IgnoreRule | None = None  # the rule that hid it (see _suppress)
 
     @property
     def max_cvss(self) -> float | None:

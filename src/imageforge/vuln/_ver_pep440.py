@@ -1,9 +1,9 @@
 """PEP 440 order for PyPI, through ``packaging`` (the reference implementation pip uses).
 
 A version ``packaging`` rejects (a pre-PEP 440 "legacy" string some old releases and
-advisories still carry) sorts below every valid version, and among such versions by
-their text: the order ``packaging`` itself used for them (LegacyVersion, epoch -1)
-before it dropped them."""
+advisories still carry) sorts below every valid version, as ``packaging``'s own
+LegacyVersion (epoch -1) put them before it was dropped; among such versions the order
+is their lower-cased text (LegacyVersion's finer order among them is not reproduced)."""
 
 from __future__ import annotations
 
