@@ -117,6 +117,14 @@ def test_exactly_the_fixed_version_is_not_affected(real_db: VulnDB) -> None:
     }
 
 
+def test_a_record_whose_git_range_breaks_the_schema_still_matches(real_db: VulnDB) -> None:
+    # PYSEC-2021-424 (CVE-2021-39163): a GIT range fixed at an abbreviated commit
+    got = found(real_db, pypi("matrix-synapse", "1.41.0"))
+    assert got["CVE-2021-39163"]["fixed"] == "1.41.1"
+    assert got["CVE-2021-39163"]["aliases"] == ("GHSA-jj53-8fmw-f2w2", "PYSEC-2021-424")
+    assert found(real_db, pypi("matrix-synapse", "1.41.1")) == {}
+
+
 def test_a_withdrawn_record_matches_nothing(real_db: VulnDB) -> None:
     # PYSEC-2022-43059 lists aiohttp 0.1; it was withdrawn
     assert found(real_db, pypi("aiohttp", "0.1")) == {}

@@ -28,8 +28,8 @@ def test_a_directory_of_json_and_yaml_records_is_imported(tmp_path: Path) -> Non
     warnings: list[str] = []
     report = import_source(tmp_path, f"osv:{OSV}", warnings.append)
     assert warnings == []
-    # 14 records; the three withdrawn ones (aiohttp, GO-2022-0617, spin) are left out
-    assert report.source.advisories == 11
+    # 15 records; the three withdrawn ones (aiohttp, GO-2022-0617, spin) are left out
+    assert report.source.advisories == 12
     ids = _ids(tmp_path)
     assert {"PYSEC-2018-28", "GHSA-x84v-xcm2-53pg", "GO-2023-1704", "RUSTSEC-2021-0139"} <= ids
     assert ids.isdisjoint({"PYSEC-2022-43059", "GO-2022-0617", "RUSTSEC-2019-0031"})
@@ -46,6 +46,25 @@ def test_git_ranges_are_ignored_and_ecosystem_ranges_kept() -> None:
     [entry] = adv.affected
     assert [r.type for r in entry.ranges] == ["ECOSYSTEM"]  # the record also has a GIT range
     assert "2.19.1" in entry.versions
+
+
+def test_a_schema_error_inside_a_git_range_keeps_the_record(tmp_path: Path) -> None:
+    # pypa's record fixes its GIT range at an abbreviated commit, which the OSV schema
+    # refuses; the ECOSYSTEM range is the vulnerability, so the record is imported
+    path = OSV / "pypa" / "PYSEC-2021-424.yaml"
+    [adv] = list(read_osv(path, source="t", warn=pytest.fail))
+    [entry] = adv.affected
+    assert [(r.type, [e.version for e in r.events]) for r in entry.ranges] == [
+        ("ECOSYSTEM", ["0", "1.41.1"])
+    ]
+    # the same error outside a GIT range still refuses the record, naming the place
+    bad = tmp_path / path.name
+    bad.write_text(path.read_text().replace("    - fixed: 1.41.1", "    - fixed: [1.41.1]"))
+    warnings: list[str] = []
+    assert list(read_osv(bad, source="t", warn=warnings.append)) == []
+    [warning] = warnings
+    assert warning.startswith(f"{bad} (PYSEC-2021-424): ")
+    assert "does not follow the OSV schema at affected/0/ranges/1/events/1" in warning
 
 
 def test_rustsec_informational_is_marked() -> None:

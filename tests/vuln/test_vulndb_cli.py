@@ -14,7 +14,7 @@ def test_import_then_status(tmp_path: Path) -> None:
     root = str(tmp_path / "root")
     proc = run_cli(["--root", root, "vulndb", "import", f"osv:{DATA / 'osv'}"])
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("imported 11 advisories")
+    assert proc.stdout.startswith("imported 12 advisories")
     proc = run_cli(
         [
             "--root",
@@ -30,7 +30,7 @@ def test_import_then_status(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["source"]["advisories"] == 26 and doc["warnings"] == []
     status = json.loads(run_cli(["--root", root, "vulndb", "status", "--format", "json"]).stdout)
-    assert status["exists"] and status["advisories"] == 37 and not status["stale"]
+    assert status["exists"] and status["advisories"] == 38 and not status["stale"]
     assert {s["kind"] for s in status["sources"]} == {"osv", "debian-tracker"}
 
 

@@ -29,19 +29,31 @@ Warn = Callable[[str], None]
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # no real record comes near; a bomb stops here
 
 
-class _StringTimestamps(yaml.SafeLoader):
-    """YAML without implicit timestamps: OSV's times stay strings, as in its JSON."""
-
-
-_StringTimestamps.yaml_implicit_resolvers = {
+_NO_TIMESTAMPS = {
     key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
+class _StringTimestamps(yaml.SafeLoader):
+    """YAML without implicit timestamps: OSV's times stay strings, as in its JSON."""
+
+
+_StringTimestamps.yaml_implicit_resolvers = _NO_TIMESTAMPS
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = _StringTimestamps
+
+if yaml.__with_libyaml__:  # libyaml parses (PyYAML's wheels have it): 8x faster here
+
+    class _CStringTimestamps(yaml.CSafeLoader):
+        """The same, parsed by libyaml."""
+
+    _CStringTimestamps.yaml_implicit_resolvers = _NO_TIMESTAMPS
+    _Loader = _CStringTimestamps
+
+
 def _parse(data: bytes, name: str) -> Any:
     if name.endswith((".yaml", ".yml")):
-        return yaml.load(data.decode("utf-8"), Loader=_StringTimestamps)  # noqa: S506
+        return yaml.load(data.decode("utf-8"), Loader=_Loader)  # noqa: S506
     return json.loads(data)
 
 
