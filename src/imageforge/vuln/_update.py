@@ -39,7 +39,11 @@ __all__ = [
 
 DEFAULT_OSV_URL = "https://osv-vulnerabilities.storage.googleapis.com"
 DEFAULT_DEBIAN_URL = "https://security-tracker.debian.org/tracker/data/json"
-DEFAULT_ECOSYSTEMS = ("Debian", "Alpine", "PyPI", "npm", "Go", "Maven", "RubyGems", "crates.io")
+# Debian is not among them: its data comes from the tracker's export, which has each
+# release's status (<no-dsa>, <ignored>, <postponed>), and osv.dev's DEBIAN-CVE-* records
+# are that tracker's data under other ids (not aliases of the CVE), so importing both
+# would report one problem twice. `--ecosystem Debian` still fetches them.
+DEFAULT_ECOSYSTEMS = ("Alpine", "PyPI", "npm", "Go", "Maven", "RubyGems", "crates.io")
 MAX_DOWNLOAD_BYTES = 4 * 1024**3
 Warn = Callable[[str], None]
 
