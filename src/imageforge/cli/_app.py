@@ -62,6 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "registry": ("_registry", "_registry_admin"),
     "sbom": ("_sbom",),
     "system": ("_system",),
+    "vulndb": ("_vulndb",),
 }
 
 # Commands that mount, unpack layers or run containers: a user who is not root runs them
