@@ -135,6 +135,8 @@ imports:
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
+# The slowest tests are listed, so CI's log shows where its time goes.
+PYTEST_ARGS ?= --durations=25
 pytest:
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
