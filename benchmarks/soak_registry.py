@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +155,7 @@ def soak(kind: str, args: argparse.Namespace, images: Path) -> dict[str, object]
             layout = images / f"p{i}-{n}"
             tag = f"soak/p{i}:{n}"
             digestfile = work / f"digest-{i}-{n}"
-            for _attempt in range(5):  # a push cut by a kill is retried, as CI would
+            for attempt in range(8):  # a push cut by a kill is retried, as CI would
                 with counter:
                     tried += 1
                 r = subprocess.run(
@@ -171,7 +173,7 @@ def soak(kind: str, args: argparse.Namespace, images: Path) -> dict[str, object]
                     acked[tag] = (digestfile.read_text().strip(), layout)
                     break
                 errors.append(r.stderr.decode(errors="replace").strip()[-300:])
-                time.sleep(2)
+                time.sleep(1 + attempt)  # over half a minute in all: a restart's time
 
     def gc_loop() -> None:
         while not stop.is_set():
@@ -206,8 +208,9 @@ def soak(kind: str, args: argparse.Namespace, images: Path) -> dict[str, object]
     if gc_thread:
         gc_thread.join()
 
-    for err in errors[:5]:
-        print(f"{kind}: a push failed: {err}", file=sys.stderr)
+    kinds = Counter(re.sub(r"[0-9a-f]{12,}|\d+", "N", e.split("msg=")[-1])[:160] for e in errors)
+    for err, count in kinds.most_common():
+        print(f"{kind}: {count} failed pushes: {err}", file=sys.stderr)
     srv.stop()
     srv.start()
     failed = changed = 0
