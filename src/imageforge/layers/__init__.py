@@ -17,6 +17,8 @@
   filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked;
   :func:`walk_layers` yields the same pass per layer as :class:`LayerDiff` (added,
   modified, removed, hidden nodes) for analysis.
+- :func:`resolve_in_root` / :func:`resolve_in_view` are the one in-root path resolver
+  (securejoin semantics) over a directory on disk or any view of a root filesystem.
 
 The tar, whiteout and extraction code is written here rather than delegated to
 ``tarfile.extractall``: its filters do not give OCI whiteouts, resolution of every path
@@ -58,6 +60,15 @@ from imageforge.layers._flatten import (
     read_layer,
     walk_layers,
 )
+from imageforge.layers._inroot import (
+    MAX_SYMLINKS,
+    Lookup,
+    PathNode,
+    mkdirs_in_root,
+    resolve_in_root,
+    resolve_in_view,
+    root_lookup,
+)
 from imageforge.layers._model import (
     Compression,
     Entry,
@@ -86,6 +97,7 @@ from imageforge.layers._write import (
 
 __all__ = [
     "MAX_DOCUMENT",
+    "MAX_SYMLINKS",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
     "diff_upper",
@@ -109,7 +121,9 @@ __all__ = [
     "LayerDiff",
     "LayerReader",
     "LayerSource",
+    "Lookup",
     "Merger",
+    "PathNode",
     "Skipped",
     "Whiteout",
     "WhiteoutKind",
@@ -120,6 +134,7 @@ __all__ = [
     "layer_entries",
     "layer_name",
     "media_type_for",
+    "mkdirs_in_root",
     "new_compressor",
     "normalize_path",
     "opaque_whiteout_entry",
@@ -127,6 +142,9 @@ __all__ = [
     "open_layer",
     "parse_whiteout",
     "read_layer",
+    "resolve_in_root",
+    "resolve_in_view",
+    "root_lookup",
     "source_date_epoch",
     "tree_entries",
     "walk_layers",

@@ -23,12 +23,19 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imageforge.errors import DigestMismatch, ImageforgeError, NotFound
-from imageforge.layers import EntryType, FsNode, Merger, layer_entries, layer_name, read_layer
+from imageforge.layers import (
+    EntryType,
+    FsNode,
+    Merger,
+    layer_entries,
+    layer_name,
+    read_layer,
+    resolve_in_view,
+)
 from imageforge.oci import Image, Layer
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.sbom._files import FileInfo, Warn
 from imageforge.sbom._model import Evidence
-from imageforge.sbom._resolve import resolve_path
 
 __all__ = ["IN_MEMORY_LIMIT", "ImageFiles"]
 
@@ -143,7 +150,7 @@ class ImageFiles:
     def _need(self, path: str) -> None:
         if path in self._memory or path in self._spooled:
             return
-        real = resolve_path(self.info, path)
+        real = resolve_in_view(self.info, path)
         info = None if real is None else self.info(real)
         if info is None or info.kind != "file":
             raise NotFound(f"{path!r} is not a regular file of the image")
@@ -157,7 +164,7 @@ class ImageFiles:
         # layer -> {member path in that layer: [view paths served by it]}
         wanted: dict[int, dict[str, list[str]]] = {}
         for path in paths:
-            real = resolve_path(self.info, path)
+            real = resolve_in_view(self.info, path)
             if real is None:
                 continue
             node = self._nodes.get(real)
