@@ -53,7 +53,7 @@ def test_big_files_are_spooled_to_disk_and_removed_on_close() -> None:
     with files.open("opt/big.bin") as stream:
         assert stream.read() == big
     assert files.read("opt/small") == b"s"
-    spool_dir = files._tmp
+    spool_dir = files.view.spool_dir
     assert spool_dir is not None and any(spool_dir.iterdir())
     files.close()
     assert not spool_dir.exists()

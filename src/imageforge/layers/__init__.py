@@ -13,10 +13,12 @@
   lazily from any blob opener (the store, a layout, an archive), verified as read.
 - :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
   deletion and opaque-dir markers turned into OCI whiteouts.
-- :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
-  filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked;
-  :func:`walk_layers` yields the same pass per layer as :class:`LayerDiff` (added,
-  modified, removed, hidden nodes) for analysis.
+- :class:`FsView` is the one filesystem view of an image, nothing unpacked: the merged
+  filesystem (path -> :class:`FsNode`, with its layer of origin) from one header pass
+  per layer, what each layer changed (:class:`LayerDiff`, for ``analyze``), content read
+  in one pass per layer (for ``sbom``), and every entry of every layer with its content,
+  deleted and overwritten ones included (:meth:`FsView.every_entry`, for scanners).
+  :func:`flatten` and :func:`walk_layers` are its two passes as functions.
 - :func:`resolve_in_root` / :func:`resolve_in_view` are the one in-root path resolver
   (securejoin semantics) over a directory on disk or any view of a root filesystem.
 
@@ -49,15 +51,12 @@ from imageforge.layers._extract import (
     extract_layer,
     extract_layers,
 )
-from imageforge.layers._flatten import (
-    FsNode,
+from imageforge.layers._fsview import (
+    IN_MEMORY_LIMIT,
+    BadLayer,
     FsView,
-    LayerDiff,
-    Merger,
+    LayerFile,
     flatten,
-    layer_entries,
-    layer_name,
-    read_layer,
     walk_layers,
 )
 from imageforge.layers._inroot import (
@@ -68,6 +67,14 @@ from imageforge.layers._inroot import (
     resolve_in_root,
     resolve_in_view,
     root_lookup,
+)
+from imageforge.layers._merge import (
+    FsNode,
+    LayerDiff,
+    Merger,
+    layer_entries,
+    layer_name,
+    read_layer,
 )
 from imageforge.layers._model import (
     Compression,
@@ -96,12 +103,14 @@ from imageforge.layers._write import (
 )
 
 __all__ = [
+    "IN_MEMORY_LIMIT",
     "MAX_DOCUMENT",
     "MAX_SYMLINKS",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
     "diff_upper",
     "upper_entries",
+    "BadLayer",
     "BlobImage",
     "BlobIndex",
     "BlobLayer",
@@ -117,6 +126,7 @@ __all__ = [
     "ExtractResult",
     "FsNode",
     "FsView",
+    "LayerFile",
     "LayerInfo",
     "LayerDiff",
     "LayerReader",
