@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import platform as _host
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,5 +90,11 @@ class Platform:
 
 
 def host_platform() -> Platform:
-    """The platform of this machine (``linux/amd64`` here)."""
-    return Platform("linux", _host.machine().lower()).normalized()
+    """The platform of this machine (``linux/amd64`` here), from the kernel's machine
+    name: ``x86_64`` is ``amd64``, ``aarch64`` ``arm64/v8``, ``armv7l`` ``arm/v7``. The
+    one definition: builds, pulls, imports and ``BUILDPLATFORM`` all ask this."""
+    machine = _host.machine().lower()
+    arm = re.fullmatch(r"armv(\d+)[a-z]*", machine)
+    if arm:
+        return Platform("linux", "arm", f"v{arm.group(1)}").normalized()
+    return Platform("linux", machine).normalized()
