@@ -29,6 +29,7 @@ from imageforge.oci._manifest import (
 from imageforge.oci._platform import Platform, host_platform
 from imageforge.oci._reference import DEFAULT_DOMAIN, DEFAULT_TAG, Reference
 from imageforge.oci._schema import validate_json
+from imageforge.oci._time import rfc3339
 
 __all__ = [
     "ALGORITHMS",
@@ -58,5 +59,6 @@ __all__ = [
     "media",
     "new_hasher",
     "parse_any",
+    "rfc3339",
     "validate_json",
 ]
