@@ -16,6 +16,7 @@ from imageforge.oci._digest import (
     digest_file,
     new_hasher,
 )
+from imageforge.oci._graph import image_children, walk_graph, walk_image_graph
 from imageforge.oci._image import BaseImage, BaseIndex, Image, ImageIndex, Layer
 from imageforge.oci._manifest import (
     History,
@@ -54,6 +55,7 @@ __all__ = [
     "digest_bytes",
     "digest_file",
     "host_platform",
+    "image_children",
     "layers_with_diff_ids",
     "load_json",
     "media",
@@ -61,4 +63,6 @@ __all__ = [
     "parse_any",
     "rfc3339",
     "validate_json",
+    "walk_graph",
+    "walk_image_graph",
 ]
