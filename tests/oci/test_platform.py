@@ -7,6 +7,7 @@ import pytest
 from imageforge.dockerfile import predefined_args
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Platform, host_platform
+from imageforge.runtime._seccomp import go_arch
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,21 @@ def test_one_host_platform_for_images_and_buildplatform(
     assert str(host_platform()) == platform
     # BuildKit spells BUILDPLATFORM in containerd's normal form: no v8 on arm64
     assert predefined_args()["BUILDPLATFORM"] == buildplatform
+
+
+@pytest.mark.parametrize(
+    ("machine", "arch"),
+    [
+        ("i586", "386"),
+        ("i686", "386"),
+        ("loongarch64", "loong64"),
+        ("armv8l", "arm"),
+        ("ppc64le", "ppc64le"),
+        ("riscv64", "riscv64"),
+    ],
+)
+def test_a_kernel_machine_name_is_the_architecture_go_and_seccomp_say(
+    machine: str, arch: str
+) -> None:
+    assert host_platform(machine).architecture == arch
+    assert go_arch(machine) == arch  # the seccomp profile's arches: the same answer
