@@ -30,6 +30,10 @@ KNOWN: dict[frozenset[str], str] = {
         "package.json and Pipfile.lock read as a JSON object, warning on a bad one: "
         "six lines of JSON handling, not a mechanism with an owner"
     ),
+    frozenset({"imageforge.vuln._ver_dpkg", "imageforge.vuln._ver_gem"}): (
+        "each version order module gives the same three functions (key, valid, compare) "
+        "over its own library's key; valid and compare are the interface's few lines"
+    ),
 }
 
 _EXPORTED_NAME = re.compile(r'\s*"[\w.]+",?\s*')

@@ -111,20 +111,17 @@ _RFC3339_FORMAT = re.compile(r"%Y-%m-%dT|%H:%M:%S(\.%f)?Z")
 
 
 def formats_rfc3339(fn: ast.AST) -> bool:
-    """A strftime layout of an RFC 3339 timestamp, or ISO 8601's ``+00:00`` made ``Z``."""
+    """``strftime`` with an RFC 3339 layout, or ISO 8601's ``+00:00`` made ``Z`` (parsing
+    with ``strptime`` is not formatting)."""
     for n in _nodes(fn):
-        if (
-            isinstance(n, ast.Constant)
-            and isinstance(n.value, str)
-            and _RFC3339_FORMAT.search(n.value)
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            continue
+        texts = [a.value for a in n.args if isinstance(a, ast.Constant)]
+        if n.func.attr == "strftime" and any(
+            isinstance(t, str) and _RFC3339_FORMAT.search(t) for t in texts
         ):
             return True
-        if (
-            isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Attribute)
-            and n.func.attr == "replace"
-            and [a.value for a in n.args if isinstance(a, ast.Constant)] == ["+00:00", "Z"]
-        ):
+        if n.func.attr == "replace" and texts == ["+00:00", "Z"]:
             return True
     return False
 
