@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imageforge.builder import mkdirs_in_root, resolve_in_root
 from imageforge.errors import InvalidArgument
+from imageforge.layers import mkdirs_in_root, resolve_in_root
 
 
 def _root(tmp_path: Path) -> Path:

@@ -4,8 +4,10 @@ import platform as host
 
 import pytest
 
+from imageforge.dockerfile import predefined_args
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Platform, host_platform
+from imageforge.runtime._seccomp import go_arch
 
 
 @pytest.mark.parametrize(
@@ -46,3 +48,40 @@ def test_json_round_trip() -> None:
 def test_host() -> None:
     expected = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
     assert host_platform().architecture == expected
+
+
+@pytest.mark.parametrize(
+    ("machine", "platform", "buildplatform"),
+    [
+        ("x86_64", "linux/amd64", "linux/amd64"),
+        ("aarch64", "linux/arm64/v8", "linux/arm64"),
+        ("armv7l", "linux/arm/v7", "linux/arm/v7"),
+        ("armv6l", "linux/arm/v6", "linux/arm/v6"),
+        ("s390x", "linux/s390x", "linux/s390x"),
+    ],
+)
+def test_one_host_platform_for_images_and_buildplatform(
+    monkeypatch: pytest.MonkeyPatch, machine: str, platform: str, buildplatform: str
+) -> None:
+    monkeypatch.setattr(host, "machine", lambda: machine)
+    assert str(host_platform()) == platform
+    # BuildKit spells BUILDPLATFORM in containerd's normal form: no v8 on arm64
+    assert predefined_args()["BUILDPLATFORM"] == buildplatform
+
+
+@pytest.mark.parametrize(
+    ("machine", "arch"),
+    [
+        ("i586", "386"),
+        ("i686", "386"),
+        ("loongarch64", "loong64"),
+        ("armv8l", "arm"),
+        ("ppc64le", "ppc64le"),
+        ("riscv64", "riscv64"),
+    ],
+)
+def test_a_kernel_machine_name_is_the_architecture_go_and_seccomp_say(
+    machine: str, arch: str
+) -> None:
+    assert host_platform(machine).architecture == arch
+    assert go_arch(machine) == arch  # the seccomp profile's arches: the same answer

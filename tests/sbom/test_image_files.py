@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from imageforge.errors import NotFound
+from imageforge.layers import resolve_in_view
 from imageforge.oci import Digest
-from imageforge.sbom import ImageFiles, resolve_path
+from imageforge.sbom import ImageFiles
 from tests.sbom.conftest import build_image
 
 
@@ -52,7 +53,7 @@ def test_big_files_are_spooled_to_disk_and_removed_on_close() -> None:
     with files.open("opt/big.bin") as stream:
         assert stream.read() == big
     assert files.read("opt/small") == b"s"
-    spool_dir = files._tmp
+    spool_dir = files.view.spool_dir
     assert spool_dir is not None and any(spool_dir.iterdir())
     files.close()
     assert not spool_dir.exists()
@@ -97,10 +98,10 @@ def test_symlinks_resolve_inside_the_image_only() -> None:
         }
     )
     with ImageFiles(image) as files:
-        assert resolve_path(files.info, "a/b/up") == "etc/passwd"
-        assert resolve_path(files.info, "abs") == "etc/passwd"
-        assert resolve_path(files.info, "via/dir/passwd") == "etc/passwd"
-        assert resolve_path(files.info, "loop1") is None
-        assert resolve_path(files.info, "etc/passwd/x") is None
+        assert resolve_in_view(files.info, "a/b/up") == "etc/passwd"
+        assert resolve_in_view(files.info, "abs") == "etc/passwd"
+        assert resolve_in_view(files.info, "via/dir/passwd") == "etc/passwd"
+        assert resolve_in_view(files.info, "loop1") is None
+        assert resolve_in_view(files.info, "etc/passwd/x") is None
         files.load(["a/b/up"])
         assert files.read("a/b/up") == b"image's own\n"

@@ -1,7 +1,7 @@
 """Look inside an image: what each layer adds, what is wasted, and which step wasted it.
 
-:func:`analyze` reads every layer once (``layers.walk_layers``: headers only, nothing
-unpacked) and returns an :class:`Analysis`:
+:func:`analyze` reads every layer once (the index pass of ``layers.FsView``: headers
+only, nothing unpacked) and returns an :class:`Analysis`:
 
 - per layer (:class:`LayerReport`): size, the history command that made it, paths
   added / modified / removed, bytes it wrote that a later layer hid;

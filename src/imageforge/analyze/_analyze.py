@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from imageforge.analyze._dive import dive_numbers
 from imageforge.analyze._model import (
@@ -14,7 +14,7 @@ from imageforge.analyze._model import (
     WasteByStep,
     WastedPath,
 )
-from imageforge.layers import EntryType, FsNode, LayerDiff, walk_layers
+from imageforge.layers import EntryType, FsNode, FsView, LayerDiff
 from imageforge.oci import History, Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 
@@ -38,7 +38,7 @@ def _unchanged_dir(old: FsNode, new: FsNode) -> bool:
     )
 
 
-def _still_linked(final: dict[str, FsNode]) -> set[tuple[int, str]]:
+def _still_linked(final: Mapping[str, FsNode]) -> set[tuple[int, str]]:
     """(layer, path) of files whose content a visible hardlink of the same layer still
     reaches: hiding the path does not make those bytes unreachable."""
     return {(n.layer, n.linkname) for n in final.values() if n.type is EntryType.HARDLINK}
@@ -59,23 +59,17 @@ def analyze(
     history = layer_history(image.config().history, len(layers))
     steps = [(h.created_by or h.comment or MISSING) if h is not None else MISSING for h in history]
     progress.start("analyze", f"analysing {image.digest}", len(layers), "layers")
+    view = FsView(image, workers=workers)
     diffs: list[LayerDiff] = []
-    final: dict[str, FsNode] = {}
     try:
-        for diff in walk_layers(image, workers=workers):
+        for diff in view.layer_diffs():
             diffs.append(diff)
-            for node in diff.hidden:
-                if final.get(node.path) is node:
-                    del final[node.path]
-            for node in diff.added:
-                final[node.path] = node
-            for _, new in diff.modified:
-                final[new.path] = new
             progress.advance("analyze")
     except BaseException:
         progress.done("analyze", failed=True)
         raise
     progress.done("analyze")
+    final = view.nodes
     dive = dive_numbers([d.entries for d in diffs])
 
     linked = _still_linked(final)

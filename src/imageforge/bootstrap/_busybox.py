@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from imageforge.bootstrap._image import DEFAULT_PATH, rfc3339, single_layer_image, store_layer
+from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image, store_layer
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.layers import (
     Compression,
@@ -35,7 +35,7 @@ from imageforge.layers import (
     source_date_epoch,
     write_layer,
 )
-from imageforge.oci import Image
+from imageforge.oci import Image, rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import is_static_elf
 from imageforge.store import Store

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
-from imageforge.bootstrap._image import DEFAULT_PATH, rfc3339, single_layer_image, store_layer
+from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image, store_layer
 from imageforge.bootstrap._mirror import apt_mirror
 from imageforge.bootstrap._tidy import clean, minimize, package_epoch, slimify
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.layers import Compression, source_date_epoch, write_layer_from_dir
-from imageforge.oci import Image
+from imageforge.oci import Image, rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import in_user_namespace
 from imageforge.store import Store

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
 from imageforge.layers import BlobLayer, LayerInfo
@@ -15,17 +14,13 @@ from imageforge.progress import ProgressSink
 from imageforge.runtime import DEFAULT_PATH as _RUNTIME_PATH
 from imageforge.store import Store
 
-__all__ = ["DEFAULT_PATH", "rfc3339", "single_layer_image", "store_layer"]
+__all__ = ["DEFAULT_PATH", "single_layer_image", "store_layer"]
 
 DEFAULT_PATH = f"PATH={_RUNTIME_PATH}"  # the Env entry
 
 
 class Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
-
-
-def rfc3339(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Counting:

@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Final
 
+from imageforge.layers import resolve_in_view, root_lookup
+
 __all__ = [
     "DPKG_SLIM_CONFIG",
     "SLIM_EXCLUDES",
@@ -109,7 +111,6 @@ _REMOVE: Final = (
 # Directories whose contents go (subdirectories named "partial" stay, empty, as APT
 # expects them).
 _EMPTY: Final = ("dev", "proc", "sys", "var/lib/apt/lists", "var/cache/apt")
-_MAX_LINKS = 40
 
 
 def _inside(root: Path, rel: str) -> Path | None:
@@ -211,36 +212,6 @@ def clean(root: Path, epoch: int) -> None:
             _clamp_shadow(path, epoch // 86400)
 
 
-def _resolves(root: Path, path: Path) -> bool:
-    """Whether the symlink ``path`` leads to something inside ``root``, resolving as a
-    process chrooted into ``root`` would (absolute targets start at ``root``)."""
-    todo = [p for p in str(path.relative_to(root)).split("/") if p]
-    done: list[str] = []
-    hops = 0
-    while todo:
-        part = todo.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        current = root.joinpath(*done, part)
-        if current.is_symlink():
-            hops += 1
-            if hops > _MAX_LINKS:
-                return False
-            target = os.readlink(current)
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p] + todo
-            continue
-        if not os.path.lexists(current):
-            return False
-        done.append(part)
-    return True
-
-
 def _match(path: str, patterns: tuple[str, ...]) -> bool:
     # dpkg matches path-include/path-exclude with fnmatch(3) without FNM_PATHNAME: a
     # "*" matches "/" too, as Python's fnmatchcase does.
@@ -248,6 +219,7 @@ def _match(path: str, patterns: tuple[str, ...]) -> bool:
 
 
 def _slim_one(root: Path, base: str) -> None:
+    lookup = root_lookup(root)
     top = _inside(root, base)
     if top is None or not top.is_dir() or top.is_symlink():
         return
@@ -268,7 +240,8 @@ def _slim_one(root: Path, base: str) -> None:
             for name in [*files, *dirs]:
                 full = Path(dirpath) / name
                 if full.is_symlink():
-                    if not _resolves(root, full):
+                    # dangling as the image will see it: resolved with the tree as "/"
+                    if resolve_in_view(lookup, str(full.relative_to(root))) is None:
                         full.unlink()
                         changed = True
                 elif full.is_dir() and not any(full.iterdir()):

@@ -9,7 +9,6 @@ registries or transports itself). Part 1: single-stage builds.
 
 from imageforge.builder._builder_api import build
 from imageforge.builder._executor import Builder
-from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
 from imageforge.builder._network import ENTITLEMENTS, step_network
 
@@ -21,7 +20,5 @@ __all__ = [
     "ENTITLEMENTS",
     "StepReport",
     "build",
-    "mkdirs_in_root",
-    "resolve_in_root",
     "step_network",
 ]

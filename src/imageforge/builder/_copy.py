@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageforge.builder._incontext import Found, resolve_in_context
-from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import (
     DigestMismatch,
@@ -38,6 +37,7 @@ from imageforge.errors import (
     Unavailable,
     Unsupported,
 )
+from imageforge.layers import mkdirs_in_root, resolve_in_root
 from imageforge.runtime import resolve_user
 
 __all__ = ["CopyPlan", "CopySource", "FileHashes", "apply_copy", "plan_copy"]

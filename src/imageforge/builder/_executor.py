@@ -38,7 +38,6 @@ from imageforge.builder._config import (
 )
 from imageforge.builder._context_view import BIND_OPTIONS, context_view, writable_copy
 from imageforge.builder._copy import FileHashes, apply_copy, plan_copy
-from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
 from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
 from imageforge.builder._network import step_network
 from imageforge.dockerfile import (
@@ -65,7 +64,14 @@ from imageforge.dockerfile import (
     resolve,
 )
 from imageforge.errors import InvalidArgument, Location, NotFound, StepFailed, Unsupported
-from imageforge.layers import BlobImage, BlobLayer, Compression, diff_upper
+from imageforge.layers import (
+    BlobImage,
+    BlobLayer,
+    Compression,
+    diff_upper,
+    mkdirs_in_root,
+    resolve_in_root,
+)
 from imageforge.oci import (
     Descriptor,
     Digest,

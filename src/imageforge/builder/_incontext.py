@@ -28,9 +28,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.builder._inroot import MAX_SYMLINKS
 from imageforge.dockerfile import DockerIgnore
 from imageforge.errors import InvalidArgument
+from imageforge.layers import MAX_SYMLINKS
 
 __all__ = ["Found", "Resolved", "resolve_in_context"]
 

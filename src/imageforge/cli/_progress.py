@@ -28,6 +28,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from imageforge.oci import rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 
 __all__ = [
@@ -61,10 +62,6 @@ def progress_option(func: F) -> F:
         help="Progress on stderr: bars on a terminal (auto), plain lines, JSON lines "
         "(one event object per line), or nothing.",
     )(func)
-
-
-def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _human(n: float, unit: str) -> str:
@@ -106,7 +103,7 @@ class PlainProgress:
 
     def _emit(self, text: str) -> None:
         stream = self._stream or sys.stderr
-        stream.write(f"{_timestamp()} {text}\n")
+        stream.write(f"{rfc3339(digits=3)} {text}\n")
         stream.flush()
 
     def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:

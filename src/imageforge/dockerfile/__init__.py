@@ -85,7 +85,6 @@ from imageforge.dockerfile._scope import (
     PROXY_ARGS,
     Resolution,
     ResolvedStage,
-    host_platform,
     predefined_args,
     resolve,
 )
@@ -116,7 +115,6 @@ __all__ = [
     "PROXY_ARGS",
     "Resolution",
     "ResolvedStage",
-    "host_platform",
     "predefined_args",
     "resolve",
     "Add",

@@ -13,7 +13,6 @@ content from inside them (``COPY . /app`` loses ``node_modules``, as intended).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from imageforge.dockerfile._walk import (
 )
 from imageforge.errors import InvalidArgument
 from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.store import atomic_write
 
 __all__ = [
     "context_sources",
@@ -508,22 +508,7 @@ def write_dockerignore(path: str | Path, lines: Sequence[str]) -> Path:
     except OSError as exc:
         raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
     data = _merged(old, lines)
-    fd, tmp = tempfile.mkstemp(prefix=".dockerignore.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, data, mode)
     return path
 
 

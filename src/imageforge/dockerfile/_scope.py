@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import platform as _host
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -38,28 +37,25 @@ from imageforge.dockerfile._instructions import (
 )
 from imageforge.dockerfile._mounts import MountError, parse_mount
 from imageforge.errors import InvalidArgument, Location
+from imageforge.oci import host_platform
 
 __all__ = [
     "PROXY_ARGS",
     "Resolution",
     "ResolvedStage",
-    "host_platform",
     "predefined_args",
     "resolve",
 ]
 
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-def host_platform() -> str:
-    """This machine as ``os/arch[/variant]`` (``linux/amd64``)."""
-    machine = _host.machine().lower()
-    if machine.startswith("armv7"):
-        return "linux/arm/v7"
-    if machine.startswith("armv6"):
-        return "linux/arm/v6"
-    return "linux/" + _ARCH.get(machine, machine)
+def _build_platform() -> str:
+    """This machine as BuildKit spells ``BUILDPLATFORM``: containerd's normal form, in
+    which ``arm64`` carries no ``v8`` (``linux/amd64``, ``linux/arm64``, ``linux/arm/v7``)."""
+    plat = host_platform()
+    variant = "" if (plat.architecture, plat.variant) == ("arm64", "v8") else plat.variant
+    return "/".join(p for p in (plat.os, plat.architecture, variant) if p)
 
 
 def _split_platform(spec: str) -> tuple[str, str, str]:
@@ -77,7 +73,7 @@ def predefined_args(
     """BuildKit's automatic platform args (``TARGETPLATFORM``, ``BUILDARCH`` ...).
 
     The build platform defaults to this machine, the target platform to the build one."""
-    build = build_platform or host_platform()
+    build = build_platform or _build_platform()
     tgt = target_platform or build
     bos, barch, bvar = _split_platform(build)
     tos, tarch, tvar = _split_platform(tgt)

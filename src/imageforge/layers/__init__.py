@@ -13,10 +13,14 @@
   lazily from any blob opener (the store, a layout, an archive), verified as read.
 - :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
   deletion and opaque-dir markers turned into OCI whiteouts.
-- :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
-  filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked;
-  :func:`walk_layers` yields the same pass per layer as :class:`LayerDiff` (added,
-  modified, removed, hidden nodes) for analysis.
+- :class:`FsView` is the one filesystem view of an image, nothing unpacked: the merged
+  filesystem (path -> :class:`FsNode`, with its layer of origin) from one header pass
+  per layer, what each layer changed (:class:`LayerDiff`, for ``analyze``), content read
+  in one pass per layer (for ``sbom``), and every entry of every layer with its content,
+  deleted and overwritten ones included (:meth:`FsView.every_entry`, for scanners).
+  :func:`flatten` and :func:`walk_layers` are its two passes as functions.
+- :func:`resolve_in_root` / :func:`resolve_in_view` are the one in-root path resolver
+  (securejoin semantics) over a directory on disk or any view of a root filesystem.
 
 The tar, whiteout and extraction code is written here rather than delegated to
 ``tarfile.extractall``: its filters do not give OCI whiteouts, resolution of every path
@@ -47,16 +51,30 @@ from imageforge.layers._extract import (
     extract_layer,
     extract_layers,
 )
-from imageforge.layers._flatten import (
-    FsNode,
+from imageforge.layers._fsview import (
+    IN_MEMORY_LIMIT,
+    BadLayer,
     FsView,
+    LayerFile,
+    flatten,
+    walk_layers,
+)
+from imageforge.layers._inroot import (
+    MAX_SYMLINKS,
+    Lookup,
+    PathNode,
+    mkdirs_in_root,
+    resolve_in_root,
+    resolve_in_view,
+    root_lookup,
+)
+from imageforge.layers._merge import (
+    FsNode,
     LayerDiff,
     Merger,
-    flatten,
     layer_entries,
     layer_name,
     read_layer,
-    walk_layers,
 )
 from imageforge.layers._model import (
     Compression,
@@ -85,11 +103,14 @@ from imageforge.layers._write import (
 )
 
 __all__ = [
+    "IN_MEMORY_LIMIT",
     "MAX_DOCUMENT",
+    "MAX_SYMLINKS",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
     "diff_upper",
     "upper_entries",
+    "BadLayer",
     "BlobImage",
     "BlobIndex",
     "BlobLayer",
@@ -105,11 +126,14 @@ __all__ = [
     "ExtractResult",
     "FsNode",
     "FsView",
+    "LayerFile",
     "LayerInfo",
     "LayerDiff",
     "LayerReader",
     "LayerSource",
+    "Lookup",
     "Merger",
+    "PathNode",
     "Skipped",
     "Whiteout",
     "WhiteoutKind",
@@ -120,6 +144,7 @@ __all__ = [
     "layer_entries",
     "layer_name",
     "media_type_for",
+    "mkdirs_in_root",
     "new_compressor",
     "normalize_path",
     "opaque_whiteout_entry",
@@ -127,6 +152,9 @@ __all__ = [
     "open_layer",
     "parse_whiteout",
     "read_layer",
+    "resolve_in_root",
+    "resolve_in_view",
+    "root_lookup",
     "source_date_epoch",
     "tree_entries",
     "walk_layers",

@@ -16,6 +16,7 @@ from imageforge.oci._digest import (
     digest_file,
     new_hasher,
 )
+from imageforge.oci._graph import image_children, walk_graph, walk_image_graph
 from imageforge.oci._image import BaseImage, BaseIndex, Image, ImageIndex, Layer
 from imageforge.oci._manifest import (
     History,
@@ -29,6 +30,7 @@ from imageforge.oci._manifest import (
 from imageforge.oci._platform import Platform, host_platform
 from imageforge.oci._reference import DEFAULT_DOMAIN, DEFAULT_TAG, Reference
 from imageforge.oci._schema import validate_json
+from imageforge.oci._time import rfc3339
 
 __all__ = [
     "ALGORITHMS",
@@ -53,10 +55,14 @@ __all__ = [
     "digest_bytes",
     "digest_file",
     "host_platform",
+    "image_children",
     "layers_with_diff_ids",
     "load_json",
     "media",
     "new_hasher",
     "parse_any",
+    "rfc3339",
     "validate_json",
+    "walk_graph",
+    "walk_image_graph",
 ]

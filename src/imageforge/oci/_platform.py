@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import platform as _host
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ _ARCH_ALIASES = {
     "i686": "386",
 }
 _OS_ALIASES = {"macos": "darwin"}
+# Kernel machine names (``uname -m``) that are no platform's architecture name.
+_MACHINE_ALIASES = {"i486": "386", "i586": "386", "loongarch64": "loong64"}
 
 
 @dataclass(frozen=True, order=True)
@@ -88,6 +91,14 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
 
-def host_platform() -> Platform:
-    """The platform of this machine (``linux/amd64`` here)."""
-    return Platform("linux", _host.machine().lower()).normalized()
+def host_platform(machine: str | None = None) -> Platform:
+    """The platform of this machine (``linux/amd64`` here), from the kernel's machine
+    name (or ``machine``, as ``uname -m`` gives it): ``x86_64`` is ``amd64``, ``aarch64``
+    ``arm64/v8``, ``armv7l`` ``arm/v7``, ``i586`` ``386``. The one definition: builds,
+    pulls, imports, ``BUILDPLATFORM`` and the seccomp profile's architecture all ask
+    this."""
+    name = (machine or _host.machine()).lower()
+    arm = re.fullmatch(r"armv(\d+)[a-z]*", name)
+    if arm:
+        return Platform("linux", "arm", f"v{arm.group(1)}").normalized()
+    return Platform("linux", _MACHINE_ALIASES.get(name, name)).normalized()

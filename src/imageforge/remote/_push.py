@@ -13,12 +13,13 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import IO
 
 import httpx
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import Digest, Image, ImageIndex, Reference, digest_bytes, media
+from imageforge.oci import Digest, Image, ImageIndex, Reference, digest_bytes, walk_image_graph
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.remote._client import Client, registry_host
 
@@ -44,28 +45,22 @@ class _Blob:
 def _collect(
     obj: Image | ImageIndex, blobs: dict[Digest, _Blob], docs: list[tuple[bytes, str]]
 ) -> None:
-    if isinstance(obj, ImageIndex):
-        for desc in obj.manifest().manifests:
-            if media.is_index(desc.media_type):
-                _collect(obj.index(desc.digest), blobs, docs)
-            elif media.is_manifest(desc.media_type):
-                _collect(obj.image(desc.digest), blobs, docs)
-            else:
-                raise InvalidArgument(
-                    f"index {obj.digest}: cannot push a child of type {desc.media_type}"
-                )
-    else:
-        raw_config = obj.raw_config()
-        cfg = obj.manifest().config
-        blobs.setdefault(
-            cfg.digest, _Blob(cfg.digest, len(raw_config), lambda: io.BytesIO(raw_config), "config")
-        )
-        for i, layer in enumerate(obj.layers()):
+    """The blobs of every image and the manifest of every node under ``obj``, children
+    before the index that names them (``obj`` last)."""
+    for node in walk_image_graph(obj):
+        if not isinstance(node, ImageIndex):
+            raw_config = node.raw_config()
+            cfg = node.manifest().config
             blobs.setdefault(
-                layer.digest,
-                _Blob(layer.digest, layer.size, layer.open_compressed, f"layer {i + 1}"),
+                cfg.digest,
+                _Blob(cfg.digest, len(raw_config), partial(io.BytesIO, raw_config), "config"),
             )
-    docs.append((obj.raw_manifest(), obj.media_type))
+            for i, layer in enumerate(node.layers()):
+                blobs.setdefault(
+                    layer.digest,
+                    _Blob(layer.digest, layer.size, layer.open_compressed, f"layer {i + 1}"),
+                )
+        docs.append((node.raw_manifest(), node.media_type))
 
 
 def _location(resp: httpx.Response, host: str, what: str) -> str:

@@ -25,12 +25,12 @@ import errno
 import functools
 import json
 import os
-import platform
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from imageforge.errors import InvalidArgument, NotFound, Unavailable
+from imageforge.oci import host_platform
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -45,25 +45,6 @@ __all__ = [
 DEFAULT_PROFILE = Path("/usr/share/containers/seccomp.json")
 PROFILE_PACKAGE = "golang-github-containers-common"
 
-# platform.machine() -> Go's GOARCH, the names profiles use in includes/excludes.
-_GO_ARCH = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "armv6l": "arm",
-    "armv7l": "arm",
-    "armv8l": "arm",
-    "i386": "386",
-    "i486": "386",
-    "i586": "386",
-    "i686": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-    "mips64": "mips64",
-    "loongarch64": "loong64",
-}
 # GOARCH -> libseccomp's name for the native architecture (the key of archMap).
 _NATIVE = {
     "amd64": "SCMP_ARCH_X86_64",
@@ -108,9 +89,9 @@ _LEFT_OUT = ("SCMP_ARCH_X32",)
 
 
 def go_arch(machine: str | None = None) -> str:
-    """This host's architecture under Go's name (what profiles' ``arches`` say)."""
-    machine = machine or platform.machine()
-    return _GO_ARCH.get(machine, machine)
+    """This host's architecture (or ``machine``'s, as ``uname -m`` names it) under Go's
+    name, what profiles' ``arches`` say: the architecture of its OCI platform."""
+    return host_platform(machine).architecture
 
 
 def kernel_version(release: str | None = None) -> tuple[int, int]:

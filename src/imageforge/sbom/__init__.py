@@ -31,7 +31,6 @@ from imageforge.sbom._model import (
     Sbom,
     SourceInfo,
 )
-from imageforge.sbom._resolve import resolve_path
 from imageforge.sbom._writers import (
     FORMATS,
     created_time,
@@ -51,7 +50,6 @@ __all__ = [
     "normalize_license",
     "parse_os_release",
     "render",
-    "resolve_path",
     "spdx_expression",
     "to_cyclonedx",
     "to_json",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shlex
 
 from imageforge.errors import ImageforgeError
+from imageforge.layers import resolve_in_view
 from imageforge.sbom._files import Files, Warn
 from imageforge.sbom._model import Distro
-from imageforge.sbom._resolve import resolve_path
 
 __all__ = ["OS_RELEASE_PATHS", "detect_distro", "parse_os_release"]
 
@@ -36,7 +36,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 def detect_distro(files: Files, warn: Warn) -> Distro | None:
     """The :class:`Distro` of the first os-release file that names an ``ID``."""
     for path in OS_RELEASE_PATHS:
-        real = resolve_path(files.info, path)
+        real = resolve_in_view(files.info, path)
         if real is None:
             continue
         info = files.info(real)

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from packageurl import PackageURL
 
 from imageforge.errors import NotFound
+from imageforge.layers import resolve_in_view
 from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.sbom._cataloger import Cataloger
@@ -29,7 +30,6 @@ from imageforge.sbom._model import (
     Sbom,
     SourceInfo,
 )
-from imageforge.sbom._resolve import resolve_path
 
 __all__ = ["OS_PACKAGE_TYPES", "generate"]
 
@@ -54,7 +54,7 @@ class _Resolving:
         return self._files.info(path)
 
     def _real(self, path: str) -> str:
-        real = resolve_path(self._files.info, path)
+        real = resolve_in_view(self._files.info, path)
         if real is None:
             raise NotFound(f"{path!r} does not resolve to a file of the view")
         return real

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imageforge import __version__
+from imageforge.oci import rfc3339
 from imageforge.sbom._licenses import normalize_license, spdx_expression
 from imageforge.sbom._model import Package, Sbom
 
@@ -56,10 +57,6 @@ def created_time(sbom: Sbom) -> datetime:
             when = when.replace(tzinfo=UTC)
         return when.astimezone(UTC).replace(microsecond=0)
     return _EPOCH
-
-
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- table ---------------------------------------------------------------------------
@@ -247,7 +244,7 @@ def to_spdx(sbom: Sbom) -> dict[str, Any]:
         "documentNamespace": f"https://imageforge.invalid/spdx/{s.kind}/"
         f"{_spdx_id(s.name) or 'unnamed'}-{identity[:32]}",
         "creationInfo": {
-            "created": _iso(created_time(sbom)),
+            "created": rfc3339(created_time(sbom)),
             "creators": [f"Tool: {TOOL}"],
             "licenseListVersion": "3.25",
         },

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageforge.errors import InvalidArgument, NotFound
-from imageforge.oci import Digest, IndexManifest, Manifest, parse_any
+from imageforge.oci import Digest, IndexManifest, Manifest, parse_any, walk_graph
 from imageforge.store._blobs import FileBlobStore
 from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefStore
@@ -71,26 +71,26 @@ class Store:
         return [doc.config.digest, *(d.digest for d in doc.layers)]
 
     def reachable(self) -> set[Digest]:
-        """Every blob some ref leads to (manifests, configs, layers, children of indexes)."""
-        seen: set[Digest] = set()
-        stack = [entry.digest for entry in self.refs.all()]
-        while stack:
-            digest = stack.pop()
-            if digest in seen:
-                continue
-            seen.add(digest)
+        """Every blob some ref leads to (manifests, configs, layers, children of indexes);
+        a ref to a missing or unreadable blob keeps nothing more."""
+        leaves: set[Digest] = set()
+
+        def manifests_below(digest: Digest) -> list[Digest]:
             if not self.blobs.exists(digest):
-                continue
+                return []
             try:
-                raw, doc = self.read_manifest(digest)
+                _, doc = self.read_manifest(digest)
             except InvalidArgument:
-                continue  # a config or layer blob, not a manifest
+                return []  # a config or layer blob, not a manifest
             if isinstance(doc, IndexManifest):
-                stack.extend(d.digest for d in doc.manifests)
-            else:  # a config and layers are leaves: never read them here
-                seen.add(doc.config.digest)
-                seen.update(d.digest for d in doc.layers)
-        return seen
+                return [d.digest for d in doc.manifests]
+            # a config and layers are leaves: never read them here
+            leaves.add(doc.config.digest)
+            leaves.update(d.digest for d in doc.layers)
+            return []
+
+        roots = [entry.digest for entry in self.refs.all()]
+        return set(walk_graph(roots, manifests_below)) | leaves
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:
         """Delete blobs no ref leads to, and ingests abandoned for a day."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imageforge.oci import Digest, ImageConfig, IndexManifest, Reference
+from imageforge.oci import Digest, ImageConfig, IndexManifest, Reference, walk_graph
 from imageforge.store._refs import RefEntry
 from imageforge.store._store import Store
 
@@ -45,32 +45,59 @@ class ImageSummary:
         }
 
 
-def summarize(store: Store, entry: RefEntry) -> ImageSummary:
-    raw, doc = store.read_manifest(entry.digest)
+_Node = tuple[int, ImageConfig | None, list[Digest]]
+
+
+def _node(store: Store, digest: Digest) -> _Node:
+    """One stored manifest: its size as stored (an image's with its config and layers),
+    an image's config, an index's children."""
+    raw, doc = store.read_manifest(digest)
     if isinstance(doc, IndexManifest):
-        size = len(raw)
-        platforms: list[str] = []
-        created = None
-        for child in doc.manifests:
-            try:
-                sub = summarize(store, RefEntry(entry.name, child.digest, child.media_type, 0))
-            except Exception:  # noqa: BLE001 - a child not pulled: list what is there
-                continue
-            size += sub.size
-            platforms.extend(sub.platforms)
-            created = max(filter(None, [created, sub.created]), default=None)
-        return ImageSummary(
-            entry.name, entry.digest, doc.media_type, entry.digest, created, size, tuple(platforms)
-        )
+        return len(raw), None, [d.digest for d in doc.manifests]
     with store.blobs.open(doc.config.digest) as f:
         config = ImageConfig.parse(f.read())
-    size = len(raw) + doc.config.size + sum(d.size for d in doc.layers)
+    return len(raw) + doc.config.size + sum(d.size for d in doc.layers), config, []
+
+
+def summarize(store: Store, entry: RefEntry) -> ImageSummary:
+    """The facts of one ref. An index adds up itself and every image and index below it
+    that the store holds, each once; a child not pulled (or unreadable) is left out,
+    with what is below it."""
+    raw, doc = store.read_manifest(entry.digest)
+    if not isinstance(doc, IndexManifest):
+        with store.blobs.open(doc.config.digest) as f:
+            config = ImageConfig.parse(f.read())
+        size = len(raw) + doc.config.size + sum(d.size for d in doc.layers)
+        return ImageSummary(
+            entry.name,
+            entry.digest,
+            doc.media_type,
+            doc.config.digest,
+            config.created,
+            size,
+            (str(config.platform),),
+        )
+    nodes: dict[Digest, _Node] = {entry.digest: (len(raw), None, [d.digest for d in doc.manifests])}
+
+    def held_children(digest: Digest) -> list[Digest]:
+        held = []
+        for child in nodes[digest][2]:
+            if child not in nodes:
+                try:
+                    nodes[child] = _node(store, child)
+                except Exception:  # noqa: BLE001 - a child not pulled: list what is there
+                    continue
+            held.append(child)
+        return held
+
+    below = list(walk_graph([entry.digest], held_children))  # images in the index's order
+    configs = [cfg for d in below if (cfg := nodes[d][1]) is not None]
     return ImageSummary(
         entry.name,
         entry.digest,
         doc.media_type,
-        doc.config.digest,
-        config.created,
-        size,
-        (str(config.platform),),
+        entry.digest,
+        max(filter(None, (c.created for c in configs)), default=None),
+        sum(nodes[d][0] for d in below),
+        tuple(str(c.platform) for c in configs),
     )

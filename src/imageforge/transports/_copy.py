@@ -28,6 +28,7 @@ from imageforge.oci import (
     Platform,
     host_platform,
     media,
+    walk_image_graph,
 )
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.store import Store
@@ -139,46 +140,45 @@ def _copy_layer(i: int, layer: Layer, sink: BlobSink, progress: ProgressSink) ->
     progress.done(key)
 
 
-def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink, jobs: int = 1) -> None:
-    """Every blob ``obj`` needs, children first, the manifest last; up to ``jobs`` layers
-    of an image at once (a registry source streams each over its own connection)."""
-    if isinstance(obj, ImageIndex):
-        for desc in obj.manifest().manifests:
-            child: Image | ImageIndex = (
-                obj.index(desc.digest)
-                if media.is_index(desc.media_type)
-                else obj.image(desc.digest)
-            )
-            _push(child, sink, progress, jobs)
+def _push_image(image: Image, sink: BlobSink, progress: ProgressSink, jobs: int) -> None:
+    """The config and layers of one image; up to ``jobs`` layers at once (a registry
+    source streams each over its own connection)."""
+    manifest = image.manifest()
+    raw_config = image.raw_config()
+    if not sink.has(manifest.config.digest):
+        sink.put(manifest.config.digest, len(raw_config), io.BytesIO(raw_config))
+    todo: dict[Digest, tuple[int, Layer]] = {}
+    for i, layer in enumerate(image.layers()):
+        if layer.digest in todo:
+            continue
+        if sink.has(layer.digest):
+            progress.note(f"layer {i + 1}: {layer.digest.short} already present")
+            continue
+        todo[layer.digest] = (i, layer)
+    if jobs <= 1 or len(todo) <= 1:
+        for i, layer in todo.values():
+            _copy_layer(i, layer, sink, progress)
     else:
-        manifest = obj.manifest()
-        raw_config = obj.raw_config()
-        if not sink.has(manifest.config.digest):
-            sink.put(manifest.config.digest, len(raw_config), io.BytesIO(raw_config))
-        todo: dict[Digest, tuple[int, Layer]] = {}
-        for i, layer in enumerate(obj.layers()):
-            if layer.digest in todo:
-                continue
-            if sink.has(layer.digest):
-                progress.note(f"layer {i + 1}: {layer.digest.short} already present")
-                continue
-            todo[layer.digest] = (i, layer)
-        if jobs <= 1 or len(todo) <= 1:
-            for i, layer in todo.values():
-                _copy_layer(i, layer, sink, progress)
-        else:
-            pool = ThreadPoolExecutor(max_workers=jobs)
-            try:
-                futures = [
-                    pool.submit(_copy_layer, i, layer, sink, progress) for i, layer in todo.values()
-                ]
-                for fut in futures:
-                    fut.result()
-            finally:  # after a failure, layers not started are not started at all
-                pool.shutdown(wait=True, cancel_futures=True)
-    raw = obj.raw_manifest()
-    if not sink.has(obj.digest):
-        sink.put(obj.digest, len(raw), io.BytesIO(raw))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            futures = [
+                pool.submit(_copy_layer, i, layer, sink, progress) for i, layer in todo.values()
+            ]
+            for fut in futures:
+                fut.result()
+        finally:  # after a failure, layers not started are not started at all
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink, jobs: int = 1) -> None:
+    """Every blob ``obj`` needs, each image's blobs before its manifest and every child
+    before the index that names it (the image graph's walk order)."""
+    for node in walk_image_graph(obj):
+        if not isinstance(node, ImageIndex):
+            _push_image(node, sink, progress, jobs)
+        raw = node.raw_manifest()
+        if not sink.has(node.digest):
+            sink.put(node.digest, len(raw), io.BytesIO(raw))
 
 
 def _check_entries(reader: LayerReader, what: str) -> None:
@@ -204,7 +204,7 @@ def _check_entries(reader: LayerReader, what: str) -> None:
 def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: ProgressSink) -> None:
     """Re-read each newly stored layer in one pass: its diff_id must match the config and
     no entry may escape the root."""
-    images = [obj] if not isinstance(obj, ImageIndex) else _all_images(obj)
+    images = [node for node in walk_image_graph(obj) if not isinstance(node, ImageIndex)]
     for image in images:
         for i, layer in enumerate(image.layers()):
             if layer.digest not in added:
@@ -225,16 +225,6 @@ def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: Progres
                     hint="the image is corrupted or its config lies about its layers",
                 )
             progress.note(f"layer {i + 1}: diff_id and entries verified")
-
-
-def _all_images(index: ImageIndex) -> list[Image]:
-    out: list[Image] = []
-    for desc in index.manifest().manifests:
-        if media.is_index(desc.media_type):
-            out.extend(_all_images(index.index(desc.digest)))
-        elif media.is_manifest(desc.media_type):
-            out.append(index.image(desc.digest))
-    return out
 
 
 def _to_store(

@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import IO
@@ -30,6 +29,7 @@ from imageforge.oci import (
     digest_file,
     host_platform,
     media,
+    rfc3339,
 )
 
 __all__ = ["rootfs_image"]
@@ -37,8 +37,7 @@ __all__ = ["rootfs_image"]
 
 def _created() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(int(epoch) if epoch else None)
 
 
 class RootfsImage(BaseImage):

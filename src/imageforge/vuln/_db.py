@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from imageforge.errors import InvalidArgument, NotFound, Unavailable
+from imageforge.oci import rfc3339
 from imageforge.store import FileLock, fsync_dir
 from imageforge.vuln._ecosystems import name_key
 from imageforge.vuln._model import Advisory, Affected, Event, Range, SeverityVector
@@ -117,7 +117,7 @@ class AdvisoryRow:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 def _ranges_json(ranges: tuple[Range, ...]) -> str:

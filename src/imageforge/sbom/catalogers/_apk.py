@@ -9,11 +9,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from imageforge.errors import ImageforgeError
+from imageforge.layers import resolve_in_view
 from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._licenses import normalize_license
 from imageforge.sbom._model import Package, PackageType
-from imageforge.sbom._resolve import resolve_path
 
 __all__ = ["ApkCataloger"]
 
@@ -83,7 +83,7 @@ class ApkCataloger:
         return info.path == INSTALLED
 
     def catalog(self, files: Files, warn: Warn) -> Iterable[Package]:
-        real = resolve_path(files.info, INSTALLED)
+        real = resolve_in_view(files.info, INSTALLED)
         info = None if real is None else files.info(real)
         if real is None or info is None or info.kind != "file":
             return []

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from imageforge.errors import ImageforgeError
+from imageforge.layers import resolve_in_view
 from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._licenses import normalize_license
 from imageforge.sbom._model import Package, PackageType
-from imageforge.sbom._resolve import resolve_path
 from imageforge.sbom.catalogers._deb822 import Paragraph, paragraphs
 
 __all__ = ["DpkgCataloger"]
@@ -112,7 +112,7 @@ class DpkgCataloger:
         return False
 
     def _read(self, files: Files, path: str, limit: int, warn: Warn) -> str | None:
-        real = resolve_path(files.info, path)  # usr/share/doc/libgcc-s1 -> gcc-12-base
+        real = resolve_in_view(files.info, path)  # usr/share/doc/libgcc-s1 -> gcc-12-base
         info = None if real is None else files.info(real)
         if real is None or info is None or info.kind != "file":
             return None
@@ -188,7 +188,7 @@ class DpkgCataloger:
                 evidence.append(files.evidence(list_path))
             break
         licenses: tuple[str, ...] = ()
-        copyright_path = resolve_path(files.info, f"{DOC}{name}/copyright")
+        copyright_path = resolve_in_view(files.info, f"{DOC}{name}/copyright")
         if copyright_path is not None:
             text = self._read(files, copyright_path, MAX_COPYRIGHT, warn)
             if text is not None:

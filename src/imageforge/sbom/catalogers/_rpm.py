@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from imageforge.errors import ImageforgeError
+from imageforge.layers import resolve_in_view
 from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._licenses import normalize_license
 from imageforge.sbom._model import Package, PackageType
-from imageforge.sbom._resolve import resolve_path
 from imageforge.sbom.catalogers._rpmbdb import bdb_blobs
 from imageforge.sbom.catalogers._rpmheader import Header, HeaderError, parse_header, tags
 from imageforge.sbom.catalogers._rpmndb import ndb_blobs
@@ -108,13 +108,13 @@ class RpmCataloger:
         packages: list[Package] = []
         for directory in DB_DIRS:
             sqlite_path = directory + SQLITE
-            real = resolve_path(files.info, sqlite_path)
+            real = resolve_in_view(files.info, sqlite_path)
             info = None if real is None else files.info(real)
             if real is not None and info is not None and info.kind == "file":
                 packages.extend(self._sqlite(files, real, info.size, warn))
                 continue
             for name, reader in ((NDB, _read_ndb), (BDB, _read_bdb)):
-                real = resolve_path(files.info, directory + name)
+                real = resolve_in_view(files.info, directory + name)
                 info = None if real is None else files.info(real)
                 if real is not None and info is not None and info.kind == "file":
                     packages.extend(self._blobs(files, real, info.size, reader, warn))
@@ -129,7 +129,7 @@ class RpmCataloger:
             db = Path(tmp) / SQLITE
             try:
                 _copy(files, path, db)
-                wal = resolve_path(files.info, path + "-wal")
+                wal = resolve_in_view(files.info, path + "-wal")
                 wal_info = None if wal is None else files.info(wal)
                 if wal is not None and wal_info is not None and wal_info.kind == "file":
                     _copy(files, wal, Path(tmp) / f"{SQLITE}-wal")

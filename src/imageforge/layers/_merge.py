@@ -1,41 +1,47 @@
-"""The merged filesystem of an image, from one streaming pass over its layers.
+"""Layers applied one on another: the merged tree and what each layer changed.
 
-:func:`flatten` reads every layer once (headers only; content is skipped, never
-unpacked to disk), applies OCI whiteouts and returns an :class:`FsView`: path ->
-:class:`FsNode` with the type, mode, owner, size, link target and the index of the
-layer each surviving path came from. Content is opened lazily with
-:meth:`FsView.read`, which re-reads only the layer of origin.
-
-:func:`walk_layers` gives the same pass layer by layer as :class:`LayerDiff` objects
-(what each layer added, modified, removed and hid), for ``analyze``.
+:class:`Merger` applies each layer's entries (headers only) with OCI whiteouts and
+keeps the merged tree as path -> :class:`FsNode`, with the index of the layer each
+visible path came from; :meth:`Merger.apply` says what the layer did as a
+:class:`LayerDiff` (added, modified, removed, hidden). :func:`read_layer` and
+:func:`layer_entries` read one layer of an image in one pass, their errors naming the
+layer by number and digest. :class:`~imageforge.layers.FsView` is built on these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 
-from imageforge.errors import DigestMismatch, ImageforgeError, NotFound
+from imageforge.errors import DigestMismatch, ImageforgeError
 from imageforge.layers._model import Entry, EntryType, LayerInfo
 from imageforge.layers._read import LayerReader, open_layer
 from imageforge.layers._whiteout import WhiteoutKind, parse_whiteout
-from imageforge.oci import Image, Layer
+from imageforge.oci import Layer
 
 __all__ = [
     "FsNode",
-    "FsView",
     "LayerDiff",
     "Merger",
-    "flatten",
+    "check_diff_id",
     "layer_entries",
     "layer_name",
+    "naming_layer",
     "read_layer",
-    "walk_layers",
 ]
 
 
-@dataclass(frozen=True)
+_KINDS: Final = {
+    EntryType.FILE: "file",
+    EntryType.HARDLINK: "file",
+    EntryType.DIR: "dir",
+    EntryType.SYMLINK: "symlink",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class FsNode:
     """One path of the merged filesystem; ``layer`` is the 0-based index of the layer
     whose entry is visible."""
@@ -48,6 +54,12 @@ class FsNode:
     size: int
     linkname: str
     layer: int
+
+    @property
+    def kind(self) -> str:
+        """``"file"`` (a regular file or a hardlink to one), ``"dir"``, ``"symlink"`` or
+        ``"other"``: what the in-root resolver and the SBOM's file views ask."""
+        return _KINDS.get(self.type, "other")
 
 
 def layer_name(layer: Layer, index: int) -> str:
@@ -67,38 +79,6 @@ def read_layer(layer: Layer, index: int) -> LayerReader:
         raise
     reader._owned = stream
     return reader
-
-
-class FsView(Mapping[str, FsNode]):
-    """The merged filesystem: a read-only mapping of normalised path -> :class:`FsNode`."""
-
-    def __init__(self, nodes: dict[str, FsNode], layers: Sequence[Layer]) -> None:
-        self._nodes = nodes
-        self._layers = list(layers)
-
-    def __getitem__(self, path: str) -> FsNode:
-        return self._nodes[path]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._nodes)
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def read(self, path: str) -> bytes:
-        """The content of regular file ``path``, read from its layer of origin."""
-        node = self._nodes.get(path)
-        if node is None or node.type is not EntryType.FILE:
-            raise NotFound(f"{path!r} is not a regular file of the image")
-        with read_layer(self._layers[node.layer], node.layer) as reader:
-            found: bytes | None = None
-            for entry in reader:
-                if entry.path == path:
-                    found = reader.read()  # the last entry for a path wins
-            reader.finish()
-        if found is None:  # the layer changed under us (store damaged)
-            raise NotFound(f"{path!r} is no longer in layer #{node.layer}")
-        return found
 
 
 @dataclass(frozen=True)
@@ -230,56 +210,37 @@ class Merger:
         )
 
 
-def layer_entries(layer: Layer, index: int) -> tuple[list[Entry], LayerInfo]:
-    """Every member of ``layer`` (headers only, content skipped) and what the pass learned;
-    errors name the layer by number (from 1) and digest."""
+@contextmanager
+def naming_layer(layer: Layer, index: int) -> Iterator[None]:
+    """Errors raised inside name the layer by number (from 1) and digest: the blob's own
+    reader (a store file, an archive member) names only the digest."""
     try:
-        with read_layer(layer, index) as reader:
-            entries = list(reader)
-            info = reader.finish()
+        yield
     except ImageforgeError as exc:
-        # The blob's own reader (a store file, an archive member) names only the digest.
         name = layer_name(layer, index)
         if name not in exc.message:
             exc.message = f"layer {name}: {exc.message.removeprefix(f'layer {layer.digest}: ')}"
             exc.args = (exc.message,)
         raise
+
+
+def layer_entries(layer: Layer, index: int) -> tuple[list[Entry], LayerInfo]:
+    """Every member of ``layer`` (headers only, content skipped) and what the pass learned;
+    errors name the layer by number (from 1) and digest."""
+    with naming_layer(layer, index), read_layer(layer, index) as reader:
+        entries = list(reader)
+        info = reader.finish()
     return entries, info
 
 
-def walk_layers(image: Image, *, workers: int = 2) -> Iterator[LayerDiff]:
-    """The :class:`LayerDiff` of each layer of ``image``, bottom first. Up to ``workers``
-    layers are read at once (decompression and hashing release the GIL); they are
-    applied in order. A layer whose tar does not hash to the config's diff_id raises
-    :class:`DigestMismatch` naming it."""
-    layers = list(image.layers())
-    merger = Merger()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(layer_entries, layer, i) for i, layer in enumerate(layers)]
-        try:
-            for index, future in enumerate(futures):
-                entries, info = future.result()
-                expected = layers[index].diff_id
-                if info.diff_id != expected:
-                    raise DigestMismatch(
-                        f"layer {layer_name(layers[index], index)}: its tar is "
-                        f"{info.diff_id}, but the image config says {expected}",
-                        expected=str(expected),
-                        actual=str(info.diff_id),
-                        hint="the image config does not describe this layer; rebuild or "
-                        "re-import the image",
-                    )
-                yield merger.apply(index, entries)
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def flatten(image: Image) -> FsView:
-    """The merged filesystem of ``image`` (whiteouts applied), from one pass per layer."""
-    merger = Merger()
-    layers = image.layers()
-    for index, layer in enumerate(layers):
-        entries, _ = layer_entries(layer, index)
-        merger.apply(index, entries)
-    return FsView(merger.nodes, layers)
+def check_diff_id(layer: Layer, index: int, info: LayerInfo) -> None:
+    """Raise :class:`DigestMismatch` naming the layer when its tar (as one pass read it)
+    is not what the image config says."""
+    if info.diff_id != layer.diff_id:
+        raise DigestMismatch(
+            f"layer {layer_name(layer, index)}: its tar is {info.diff_id}, but the image "
+            f"config says {layer.diff_id}",
+            expected=str(layer.diff_id),
+            actual=str(info.diff_id),
+            hint="the image config does not describe this layer; rebuild or re-import the image",
+        )
