@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest
 from imageforge.sign._errors import VerificationFailed
 
@@ -49,9 +50,8 @@ def predicate_type(name: str) -> str:
         return PREDICATE_TYPES[name]
     if "://" in name:
         return name
-    raise VerificationFailed(
+    raise InvalidArgument(
         f"unknown predicate type {name!r}",
-        reason="malformed",
         hint="use one of " + ", ".join(sorted(PREDICATE_TYPES)) + ", or a URI",
     )
 
