@@ -9,6 +9,13 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+
+# protobuf and in-toto-attestation ship no type information
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from in_toto_attestation.v1 import statement_pb2  # type: ignore[import-untyped]
+from in_toto_attestation.v1.statement import (  # type: ignore[import-untyped]
+    Statement as ItStatement,
+)
 from securesystemslib.dsse import Envelope as SslibEnvelope
 
 # securesystemslib re-exports these without __all__ (mypy --strict needs the ignore)
@@ -218,3 +225,20 @@ def test_predicate_type_names() -> None:
     assert predicate_type("https://example.com/p/v1") == "https://example.com/p/v1"
     with pytest.raises(InvalidArgument, match="unknown predicate type 'nope'"):
         predicate_type("nope")
+
+
+def test_statements_imageforge_writes_validate_with_in_toto_attestation() -> None:
+    statement = _statement()
+    proto = json_format.Parse(statement.to_bytes(), statement_pb2.Statement())
+    ItStatement.copy_from_pb(proto).validate()  # raises ValueError on an invalid statement
+    assert proto.type == STATEMENT_V1
+    assert proto.predicate_type == "https://slsa.dev/provenance/v1"
+    assert dict(proto.subject[0].digest) == {"sha256": BLOB.hex}
+    # and their validator is not a rubber stamp: a subject without digest fails it
+    empty = json.loads(statement.to_bytes())
+    empty["subject"][0]["digest"] = {}
+    proto = json_format.Parse(json.dumps(empty), statement_pb2.Statement())
+    with pytest.raises(ValueError, match="digest required"):
+        ItStatement.copy_from_pb(proto).validate()
+    with pytest.raises(VerificationFailed, match="digest is empty"):
+        Statement.parse(json.dumps(empty).encode())
