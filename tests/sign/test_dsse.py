@@ -22,10 +22,14 @@ from securesystemslib.dsse import Envelope as SslibEnvelope
 from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import digest_bytes
+from imageforge.oci import Descriptor, digest_bytes, media
 from imageforge.sign import (
+    ATTESTATION_ARTIFACT_TYPE,
+    DSSE_MEDIA_TYPE,
     IN_TOTO_PAYLOAD_TYPE,
+    PREDICATE_TYPE_ANNOTATION,
     PREDICATE_TYPES,
+    SIGNATURE_ANNOTATION,
     STATEMENT_V1,
     Envelope,
     KeySigner,
@@ -34,11 +38,15 @@ from imageforge.sign import (
     Statement,
     Subject,
     VerificationFailed,
+    attestation_layer,
     generate_key,
     load_public_key,
     pae,
     predicate_type,
+    read_signed_layers,
+    referrer_manifest,
     sign_envelope,
+    signature_manifest,
     verify_envelope,
 )
 
@@ -242,3 +250,29 @@ def test_statements_imageforge_writes_validate_with_in_toto_attestation() -> Non
         ItStatement.copy_from_pb(proto).validate()
     with pytest.raises(VerificationFailed, match="digest is empty"):
         Statement.parse(json.dumps(empty).encode())
+
+
+def test_attestation_manifest_is_cosigns_att_layout_and_verifies_back() -> None:
+    key = generate_key()
+    statement = _statement()
+    envelope = sign_envelope(KeySigner(key), IN_TOTO_PAYLOAD_TYPE, statement.to_bytes())
+    layer = attestation_layer(envelope, statement.predicate_type)
+    subject = Descriptor(media.OCI_MANIFEST, BLOB, 321)
+    for obj in (
+        signature_manifest([layer]),
+        referrer_manifest([layer], subject, artifact_type=ATTESTATION_ARTIFACT_TYPE),
+    ):
+        [entry] = json.loads(obj.manifest_bytes)["layers"]
+        assert entry["mediaType"] == DSSE_MEDIA_TYPE
+        assert entry["annotations"] == {
+            SIGNATURE_ANNOTATION: "",
+            PREDICATE_TYPE_ANNOTATION: "https://slsa.dev/provenance/v1",
+        }
+        [back] = read_signed_layers(obj.manifest_bytes, obj.blobs.__getitem__)
+        payload = verify_envelope(
+            KeyVerifier(key.public_key()),
+            Envelope.parse(back.payload),
+            payload_type=IN_TOTO_PAYLOAD_TYPE,
+        )
+        Statement.parse(payload).check_subject(BLOB)
+    assert json.loads(obj.manifest_bytes)["artifactType"] == ATTESTATION_ARTIFACT_TYPE

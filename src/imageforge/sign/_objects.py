@@ -20,6 +20,7 @@ from typing import Final
 
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Descriptor, Digest, Manifest, canonical_json, digest_bytes, media
+from imageforge.sign._dsse import Envelope
 from imageforge.sign._errors import VerificationFailed
 from imageforge.sign._signer import Signature, decode_signature
 
@@ -34,6 +35,8 @@ __all__ = [
     "SIMPLE_SIGNING_MEDIA_TYPE",
     "SignatureObject",
     "SignedLayer",
+    "PREDICATE_TYPE_ANNOTATION",
+    "attestation_layer",
     "attestation_tag",
     "read_signed_layers",
     "referrer_manifest",
@@ -47,6 +50,7 @@ SIGNATURE_ANNOTATION: Final = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION: Final = "dev.sigstore.cosign/certificate"
 CHAIN_ANNOTATION: Final = "dev.sigstore.cosign/chain"
 BUNDLE_ANNOTATION: Final = "dev.sigstore.cosign/bundle"
+PREDICATE_TYPE_ANNOTATION: Final = "predicateType"
 SIGNATURE_ARTIFACT_TYPE: Final = "application/vnd.dev.cosign.artifact.sig.v1+json"
 ATTESTATION_ARTIFACT_TYPE: Final = "application/vnd.dev.cosign.artifact.att.v1+json"
 # go-containerregistry's zero time, which cosign's signature images carry as "created".
@@ -95,6 +99,15 @@ class SignedLayer:
             decode_signature(self.signature, what=what),
             certificate.encode() if certificate else None,
         )
+
+
+def attestation_layer(envelope: Envelope, predicate_type: str) -> SignedLayer:
+    """The layer cosign stores an attestation as: the DSSE envelope itself (its
+    signatures are inside it, so the signature annotation is empty) with the statement's
+    predicate type in a ``predicateType`` annotation."""
+    return SignedLayer(
+        envelope.to_bytes(), "", DSSE_MEDIA_TYPE, {PREDICATE_TYPE_ANNOTATION: predicate_type}
+    )
 
 
 @dataclass(frozen=True)
