@@ -47,6 +47,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "import": ("_images",),
     "export": ("_images",),
     "images": ("_images",),
+    "key": ("_sign",),
     "inspect": ("_images",),
     "tag": ("_images",),
     "rmi": ("_images",),
