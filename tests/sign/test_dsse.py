@@ -276,3 +276,17 @@ def test_attestation_manifest_is_cosigns_att_layout_and_verifies_back() -> None:
         )
         Statement.parse(payload).check_subject(BLOB)
     assert json.loads(obj.manifest_bytes)["artifactType"] == ATTESTATION_ARTIFACT_TYPE
+
+
+@pytest.mark.parametrize("depth", [100, 200_000])
+def test_hostile_nesting_is_malformed_not_a_crash(depth: int) -> None:
+    from imageforge.sign import VerificationFailed
+    from imageforge.sign._dsse import Envelope
+    from imageforge.sign._intoto import Statement
+    from imageforge.sign._payload import parse_simple_signing
+
+    raw = b"[" * depth + b"]" * depth
+    for parse in (Envelope.parse, Statement.parse, parse_simple_signing):
+        with pytest.raises(VerificationFailed) as err:
+            parse(raw)
+        assert err.value.reason == "malformed"

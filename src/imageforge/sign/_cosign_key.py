@@ -25,6 +25,7 @@ import nacl.secret
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from imageforge.errors import InvalidArgument, Unauthorized
+from imageforge.oci import load_json
 
 __all__ = [
     "COSIGN_PEM_TYPE",
@@ -109,8 +110,8 @@ def decrypt_envelope(envelope: bytes, password: bytes, *, what: str = "private k
     A damaged envelope is an :class:`InvalidArgument`; a wrong password (the secretbox
     does not open) an :class:`Unauthorized`."""
     try:
-        data = json.loads(envelope.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = load_json(envelope, what)
+    except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
         raise _damaged(what, "not JSON") from None
     if not isinstance(data, dict):
         raise _damaged(what, "not a JSON object")

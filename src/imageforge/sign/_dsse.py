@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from imageforge.errors import InvalidArgument
+from imageforge.oci import load_json
 from imageforge.sign._errors import VerificationFailed
 from imageforge.sign._signer import Signature, Signer, Verifier
 
@@ -61,8 +63,8 @@ class Envelope:
             return VerificationFailed(f"{what}: {detail}", reason="malformed")
 
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = load_json(raw, what)
+        except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
             raise bad("not JSON") from None
         if not isinstance(data, dict):
             raise bad("not a JSON object")

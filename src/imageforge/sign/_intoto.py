@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import Digest
+from imageforge.oci import Digest, load_json
 from imageforge.sign._errors import VerificationFailed
 
 __all__ = [
@@ -107,8 +107,8 @@ class Statement:
             return VerificationFailed(f"{what}: {detail}", reason="malformed")
 
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = load_json(raw, what)
+        except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
             raise bad("not JSON") from None
         if not isinstance(data, dict):
             raise bad("not a JSON object")

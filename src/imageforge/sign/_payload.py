@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import DEFAULT_DOMAIN, Digest, Reference
+from imageforge.oci import DEFAULT_DOMAIN, Digest, Reference, load_json
 from imageforge.sign._errors import VerificationFailed
 
 __all__ = [
@@ -116,8 +116,8 @@ def parse_simple_signing(raw: bytes, *, what: str = "signature payload") -> Simp
         return VerificationFailed(f"{what}: {detail}", reason="malformed")
 
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = load_json(raw, what)
+    except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
         raise bad("not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("critical"), dict):
         raise bad("no 'critical' object")
