@@ -13,9 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from imageforge.errors import InvalidArgument
-from imageforge.oci import load_json
-from imageforge.sign._errors import VerificationFailed
+from imageforge.sign._errors import VerificationFailed, json_object
 from imageforge.sign._signer import Signature, Signer, Verifier
 
 __all__ = ["Envelope", "EnvelopeSignature", "pae", "sign_envelope", "verify_envelope"]
@@ -62,12 +60,7 @@ class Envelope:
         def bad(detail: str) -> VerificationFailed:
             return VerificationFailed(f"{what}: {detail}", reason="malformed")
 
-        try:
-            data = load_json(raw, what)
-        except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
-            raise bad("not JSON") from None
-        if not isinstance(data, dict):
-            raise bad("not a JSON object")
+        data = json_object(raw, what)
         payload_type, payload, signatures = (
             data.get("payloadType"),
             data.get("payload"),

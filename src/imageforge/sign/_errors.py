@@ -3,11 +3,12 @@ says, as a stable word, why (so a CLI and a policy can branch on it)."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from imageforge.errors import Denied, Location
+from imageforge.errors import Denied, InvalidArgument, Location
+from imageforge.oci import load_json
 
-__all__ = ["REASONS", "VerificationFailed"]
+__all__ = ["REASONS", "VerificationFailed", "json_object"]
 
 # Why a verification failed. Stable: scripts and the CLI's JSON output may rely on them.
 REASONS: Final = frozenset(
@@ -38,3 +39,14 @@ class VerificationFailed(Denied):
             raise ValueError(f"unknown verification failure reason {reason!r}")
         super().__init__(message, hint=hint, location=location)
         self.reason = reason
+
+
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """A signed object's JSON object, or a ``malformed`` :class:`VerificationFailed`."""
+    try:
+        data = load_json(raw, what)
+    except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
+        raise VerificationFailed(f"{what}: not JSON", reason="malformed") from None
+    if not isinstance(data, dict):
+        raise VerificationFailed(f"{what}: not a JSON object", reason="malformed")
+    return data

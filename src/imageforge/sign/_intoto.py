@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import Digest, load_json
-from imageforge.sign._errors import VerificationFailed
+from imageforge.oci import Digest
+from imageforge.sign._errors import VerificationFailed, json_object
 
 __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
@@ -106,12 +106,7 @@ class Statement:
         def bad(detail: str) -> VerificationFailed:
             return VerificationFailed(f"{what}: {detail}", reason="malformed")
 
-        try:
-            data = load_json(raw, what)
-        except InvalidArgument:  # bad UTF-8 or JSON, or hostile nesting
-            raise bad("not JSON") from None
-        if not isinstance(data, dict):
-            raise bad("not a JSON object")
+        data = json_object(raw, what)
         if data.get("_type") not in _STATEMENT_TYPES:
             raise bad(f"_type {data.get('_type')!r} is not an in-toto Statement")
         ptype = data.get("predicateType")
