@@ -21,6 +21,7 @@ from typing import IO
 from imageforge.errors import Conflict, DigestMismatch, InvalidArgument, NotFound
 from imageforge.oci import ALGORITHMS, Digest, Hasher, new_hasher
 from imageforge.store._atomic import fsync_dir
+from imageforge.store._layout import BLOBS, INGEST
 from imageforge.store._lock import FileLock
 from imageforge.store._roles import BlobInfo
 
@@ -202,8 +203,8 @@ class FileBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.blob_dir = root / "blobs"
-        self.ingest_dir = root / "ingest"
+        self.blob_dir = root / BLOBS
+        self.ingest_dir = root / INGEST
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.ingest_dir.mkdir(parents=True, exist_ok=True)
 
