@@ -11,8 +11,11 @@
   applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
 - :class:`BlobLayer` / :class:`BlobImage` / :class:`BlobIndex`: images and layers read
   lazily from any blob opener (the store, a layout, an archive), verified as read.
-- :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
-  deletion and opaque-dir markers turned into OCI whiteouts.
+- :class:`Differ` (the seam) and :class:`OverlayDiffer`: an overlayfs upper dir, tidied
+  of what is no change (:meth:`~OverlayDiffer.drop_unchanged`), written as a layer
+  (:func:`diff_upper`), its deletion and opaque-dir markers turned into OCI whiteouts.
+- :func:`ingest_layer`: the one way a new layer becomes a blob -- a writer streams it into
+  a store ingest, committed only when its digest and size check out.
 - :func:`flatten` streams an image's layers into an :class:`FsView` of the merged
   filesystem (path -> :class:`FsNode`, with its layer of origin), nothing unpacked;
   :func:`walk_layers` yields the same pass per layer as :class:`LayerDiff` (added,
@@ -37,6 +40,8 @@ from imageforge.layers._compression import detect_compression, new_compressor, o
 from imageforge.layers._differ import (
     OVERLAY_OPAQUE_XATTR,
     USERNS_OVERLAY_OPAQUE_XATTR,
+    Differ,
+    OverlayDiffer,
     diff_upper,
     upper_entries,
 )
@@ -58,6 +63,7 @@ from imageforge.layers._flatten import (
     read_layer,
     walk_layers,
 )
+from imageforge.layers._ingest import LayerBlobs, LayerWriter, ingest_layer
 from imageforge.layers._model import (
     Compression,
     Entry,
@@ -88,7 +94,12 @@ __all__ = [
     "MAX_DOCUMENT",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
+    "Differ",
+    "OverlayDiffer",
     "diff_upper",
+    "ingest_layer",
+    "LayerBlobs",
+    "LayerWriter",
     "upper_entries",
     "BlobImage",
     "BlobIndex",
