@@ -67,8 +67,11 @@ def _secret(m: RunMount, target: str, sources: MountSources, stack: ExitStack) -
 def _cache(m: RunMount, target: str, sources: MountSources) -> Mount:
     name = hashlib.sha256((m.id or target).encode()).hexdigest()[:32]
     host = sources.cache_dir / name
-    if not host.exists():
+    try:  # stages running at the same time may share it: one makes it
         host.mkdir(parents=True)
+    except FileExistsError:
+        pass
+    else:
         os.chown(host, int(m.uid or 0), int(m.gid or 0))
         host.chmod(int(m.mode or "0755", 8))
     return Mount(target, "bind", str(host), ("rbind", "ro" if m.readonly else "rw"))
