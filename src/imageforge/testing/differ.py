@@ -18,12 +18,21 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from imageforge.layers import Entry, EntryType, LayerReader, LayerSource, extract_layers
+from imageforge.layers import (
+    Compression,
+    Differ,
+    Entry,
+    EntryType,
+    LayerInfo,
+    LayerReader,
+    LayerSource,
+    extract_layers,
+)
 from imageforge.oci import digest_bytes, media
+from imageforge.runtime import Snapshot, Snapshotter
 from imageforge.testing.snapshotter import Item, file_entry, layer_tar, tree
 
 __all__ = ["DifferContract"]
@@ -51,17 +60,17 @@ def _entries(layer: bytes) -> dict[str, Entry]:
 
 class DifferContract:
     @pytest.fixture
-    def differ(self) -> Any:  # pragma: no cover - provided by the subclass
+    def differ(self) -> Differ:  # pragma: no cover - provided by the subclass
         raise NotImplementedError
 
     @pytest.fixture
-    def snapshotter(self) -> Any:  # pragma: no cover - provided by the subclass
+    def snapshotter(self) -> Snapshotter:  # pragma: no cover - provided by the subclass
         raise NotImplementedError
 
     @contextmanager
     def _step(
-        self, snapshotter: Any, change: Callable[[Path], None]
-    ) -> Iterator[tuple[Any, bytes]]:
+        self, snapshotter: Snapshotter, change: Callable[[Path], None]
+    ) -> Iterator[tuple[Snapshot, bytes]]:
         """Mount the base, apply ``change`` through the mount, unmount; the snapshot (its
         upper dir holds the change) and the base layer's tar."""
         raw, base = layer_tar(_BASE)
@@ -72,13 +81,18 @@ class DifferContract:
             yield snapshot, raw
 
     @staticmethod
-    def _layer(differ: Any, upper: Path, **options: Any) -> tuple[bytes, Any]:
+    def _layer(
+        differ: Differ,
+        upper: Path,
+        compression: Compression = "gzip",
+        mtime_clamp: int | None = None,
+    ) -> tuple[bytes, LayerInfo]:
         buf = io.BytesIO()
-        info = differ.compare(upper, buf, **options)
+        info = differ.compare(upper, buf, compression=compression, mtime_clamp=mtime_clamp)
         return buf.getvalue(), info
 
     def test_changes_become_entries_and_deletions_whiteouts(
-        self, differ: Any, snapshotter: Any
+        self, differ: Differ, snapshotter: Snapshotter
     ) -> None:
         def change(root: Path) -> None:
             (root / "hello").write_text("hi\n")
@@ -108,7 +122,7 @@ class DifferContract:
         assert info.diff_id == info.digest == digest_bytes(layer)
 
     def test_the_layer_reproduces_what_the_step_saw(
-        self, differ: Any, snapshotter: Any, tmp_path: Path
+        self, differ: Differ, snapshotter: Snapshotter, tmp_path: Path
     ) -> None:
         seen: dict[str, str] = {}
 
@@ -133,7 +147,7 @@ class DifferContract:
         assert tree(target) == seen
 
     def test_a_step_that_changed_nothing_leaves_nothing(
-        self, differ: Any, snapshotter: Any
+        self, differ: Differ, snapshotter: Snapshotter
     ) -> None:
         def change(root: Path) -> None:  # copies var/cache up, then changes nothing
             (root / "var" / "cache" / "tmp").write_text("x")
@@ -144,7 +158,7 @@ class DifferContract:
             assert not differ.drop_unchanged(snapshot.upper, snapshotter.lowers(snapshot))
 
     def test_an_emptied_and_recreated_directory_stays_opaque(
-        self, differ: Any, snapshotter: Any
+        self, differ: Differ, snapshotter: Snapshotter
     ) -> None:
         def change(root: Path) -> None:  # same mode and owner as before, but empty now
             shutil.rmtree(root / "var" / "cache")
@@ -156,7 +170,7 @@ class DifferContract:
         assert "var/cache/.wh..wh..opq" in _entries(layer)
 
     def test_a_directory_whose_mode_changed_is_a_change(
-        self, differ: Any, snapshotter: Any
+        self, differ: Differ, snapshotter: Snapshotter
     ) -> None:
         def change(root: Path) -> None:
             os.chmod(root / "srv", 0o700)
@@ -166,7 +180,7 @@ class DifferContract:
             layer, _ = self._layer(differ, snapshot.upper)
         assert stat.S_IMODE(_entries(layer)["srv"].mode) == 0o700
 
-    def test_stand_ins_go_only_while_empty(self, differ: Any, snapshotter: Any) -> None:
+    def test_stand_ins_go_only_while_empty(self, differ: Differ, snapshotter: Snapshotter) -> None:
         def change(root: Path) -> None:  # what a runtime leaves for its mount points
             (root / "proc").mkdir()
             (root / "etc" / "hosts").write_text("")
@@ -184,7 +198,7 @@ class DifferContract:
         assert "proc" not in names and "etc/hosts" not in names
         assert {"dev/kept", "etc/resolv.conf"} <= names
 
-    def test_only_stand_ins_is_no_change(self, differ: Any, snapshotter: Any) -> None:
+    def test_only_stand_ins_is_no_change(self, differ: Differ, snapshotter: Snapshotter) -> None:
         def change(root: Path) -> None:
             (root / "proc").mkdir()
             (root / "etc" / "hostname").write_text("")
@@ -199,7 +213,7 @@ class DifferContract:
         [("none", media.OCI_LAYER), ("gzip", media.OCI_LAYER_GZIP), ("zstd", media.OCI_LAYER_ZSTD)],
     )
     def test_the_same_change_gives_the_same_layer(
-        self, differ: Any, snapshotter: Any, compression: str, media_type: str
+        self, differ: Differ, snapshotter: Snapshotter, compression: Compression, media_type: str
     ) -> None:
         def change(root: Path) -> None:
             (root / "srv" / "a").write_text("a\n")
@@ -213,7 +227,7 @@ class DifferContract:
         if compression == "gzip":
             assert info.diff_id == digest_bytes(gzip.decompress(first))
 
-    def test_times_are_clamped_to_the_epoch(self, differ: Any, snapshotter: Any) -> None:
+    def test_times_are_clamped_to_the_epoch(self, differ: Differ, snapshotter: Snapshotter) -> None:
         def change(root: Path) -> None:
             (root / "srv" / "a").write_text("a\n")
 

@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pytest
 
@@ -27,6 +27,7 @@ from imageforge.layers import (
     write_layer,
 )
 from imageforge.oci import Descriptor, Digest, digest_bytes, media
+from imageforge.runtime import Snapshotter
 
 __all__ = ["SnapshotterContract", "file_entry", "layer_tar", "tree"]
 
@@ -90,16 +91,16 @@ class _Layers:
 
 class SnapshotterContract:
     @pytest.fixture
-    def snapshotter(self) -> Any:  # pragma: no cover - provided by the subclass
+    def snapshotter(self) -> Snapshotter:  # pragma: no cover - provided by the subclass
         raise NotImplementedError
 
     @staticmethod
-    def _apply(snapshotter: Any, entries: Sequence[Item]) -> Digest:
+    def _apply(snapshotter: Snapshotter, entries: Sequence[Item]) -> Digest:
         raw, diff_id = layer_tar(entries)
         snapshotter.apply(diff_id, lambda: io.BytesIO(raw))
         return diff_id
 
-    def _stack(self, snapshotter: Any) -> list[Digest]:
+    def _stack(self, snapshotter: Snapshotter) -> list[Digest]:
         base = self._apply(
             snapshotter,
             [
@@ -123,7 +124,7 @@ class SnapshotterContract:
         )
         return [base, top]
 
-    def test_layers_stack_with_their_whiteouts(self, snapshotter: Any) -> None:
+    def test_layers_stack_with_their_whiteouts(self, snapshotter: Snapshotter) -> None:
         parents = self._stack(snapshotter)
         assert all(snapshotter.has(p) for p in parents)
         with snapshotter.prepare(parents) as snapshot:
@@ -139,12 +140,14 @@ class SnapshotterContract:
             merged = snapshot.merged
         assert not _mounted(merged)  # leaving the block removed it
 
-    def test_a_snapshot_with_no_parents_is_empty(self, snapshotter: Any) -> None:
+    def test_a_snapshot_with_no_parents_is_empty(self, snapshotter: Snapshotter) -> None:
         with snapshotter.prepare([]) as snapshot:
             assert tree(snapshot.merged) == {}
             (snapshot.merged / "new").write_text("x")
 
-    def test_committed_changes_are_a_snapshot_the_next_one_stacks(self, snapshotter: Any) -> None:
+    def test_committed_changes_are_a_snapshot_the_next_one_stacks(
+        self, snapshotter: Snapshotter
+    ) -> None:
         parents = self._stack(snapshotter)
         snapshot = snapshotter.prepare(parents)
         (snapshot.merged / "hello").write_text("hi\n")
@@ -161,7 +164,7 @@ class SnapshotterContract:
             assert exc.value.errno == errno.EROFS
         assert seen["hello"] == "hi\n" and "etc/passwd" not in seen
 
-    def test_removed_changes_are_gone(self, snapshotter: Any) -> None:
+    def test_removed_changes_are_gone(self, snapshotter: Snapshotter) -> None:
         parents = self._stack(snapshotter)
         snapshot = snapshotter.prepare(parents)
         (snapshot.merged / "scratch").write_text("x")
@@ -171,7 +174,7 @@ class SnapshotterContract:
         with snapshotter.prepare(parents) as again:
             assert not (again.merged / "scratch").exists()
 
-    def test_lowers_are_the_parents_topmost_first(self, snapshotter: Any) -> None:
+    def test_lowers_are_the_parents_topmost_first(self, snapshotter: Snapshotter) -> None:
         parents = self._stack(snapshotter)
         with snapshotter.prepare(parents) as snapshot:
             lowers = snapshotter.lowers(snapshot)
@@ -179,18 +182,18 @@ class SnapshotterContract:
         assert (lowers[0] / "var" / "cache" / "new").read_text() == "new\n"
         assert (lowers[1] / "etc" / "passwd").read_text() == "root\n"
 
-    def test_a_missing_parent_is_not_found(self, snapshotter: Any) -> None:
+    def test_a_missing_parent_is_not_found(self, snapshotter: Snapshotter) -> None:
         with pytest.raises(NotFound):
             snapshotter.prepare([digest_bytes(b"never applied")])
 
-    def test_a_wrong_diff_id_leaves_no_snapshot(self, snapshotter: Any) -> None:
+    def test_a_wrong_diff_id_leaves_no_snapshot(self, snapshotter: Snapshotter) -> None:
         raw, _ = layer_tar([file_entry("a", b"a\n")])
         wrong = digest_bytes(b"something else")
         with pytest.raises(DigestMismatch):
             snapshotter.apply(wrong, lambda: io.BytesIO(raw))
         assert not snapshotter.has(wrong)
 
-    def test_a_layer_escaping_its_root_leaves_no_snapshot(self, snapshotter: Any) -> None:
+    def test_a_layer_escaping_its_root_leaves_no_snapshot(self, snapshotter: Snapshotter) -> None:
         raw, diff_id = layer_tar(
             [
                 (Entry("evil", EntryType.SYMLINK, linkname="/etc"), None),
@@ -201,7 +204,7 @@ class SnapshotterContract:
             snapshotter.apply(diff_id, lambda: io.BytesIO(raw))
         assert not snapshotter.has(diff_id)
 
-    def test_ensure_unpacks_each_layer_once(self, snapshotter: Any) -> None:
+    def test_ensure_unpacks_each_layer_once(self, snapshotter: Snapshotter) -> None:
         layers = _Layers()
         base = layers.add([file_entry("a", b"a\n")])
         top = layers.add([file_entry("b", b"b\n")])
@@ -211,7 +214,7 @@ class SnapshotterContract:
         with snapshotter.prepare([base.diff_id, top.diff_id]) as snapshot:
             assert tree(snapshot.merged) == {"a": "a\n", "b": "b\n"}
 
-    def test_prune_keeps_what_is_asked_and_usage_counts_it(self, snapshotter: Any) -> None:
+    def test_prune_keeps_what_is_asked_and_usage_counts_it(self, snapshotter: Snapshotter) -> None:
         kept = self._apply(snapshotter, [file_entry("kept", b"k" * 5000)])
         dropped = self._apply(snapshotter, [file_entry("dropped", b"d" * 7000)])
         assert snapshotter.usage() >= 12000
@@ -220,7 +223,7 @@ class SnapshotterContract:
         assert snapshotter.has(kept) and not snapshotter.has(dropped)
         assert 5000 <= snapshotter.usage() < 12000
 
-    def test_cleanup_stale_removes_what_a_dead_process_left(self, snapshotter: Any) -> None:
+    def test_cleanup_stale_removes_what_a_dead_process_left(self, snapshotter: Snapshotter) -> None:
         parents = self._stack(snapshotter)
         read_end, write_end = os.pipe()
         pid = os.fork()
