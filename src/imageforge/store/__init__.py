@@ -2,7 +2,7 @@
 refs in SQLite, cross-process locks, reachability and prune; :class:`StoreLayout` names
 every folder under a store root (``Store.layout``)."""
 
-from imageforge.store._atomic import atomic_write, fsync_dir
+from imageforge.store._atomic import NO_SPACE, atomic_write, fsync_dir, storage_full
 from imageforge.store._blobs import FileBlobStore, FileIngest
 from imageforge.store._layout import StoreLayout
 from imageforge.store._lock import FileLock
@@ -12,6 +12,7 @@ from imageforge.store._store import PruneReport, Store
 from imageforge.store._summary import ImageSummary, summarize
 
 __all__ = [
+    "NO_SPACE",
     "BlobInfo",
     "BlobIngester",
     "BlobManager",
@@ -28,5 +29,6 @@ __all__ = [
     "StoreLayout",
     "atomic_write",
     "fsync_dir",
+    "storage_full",
     "summarize",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from imageforge.errors import ErrorKind, ImageforgeError
+from imageforge.errors import ErrorKind, ImageforgeError, StorageFull
 
 __all__ = ["ApiError", "error_response", "from_imageforge"]
 
@@ -42,6 +42,11 @@ class ApiError(Exception):
 
 
 def from_imageforge(exc: ImageforgeError, code: str | None = None) -> ApiError:
+    if isinstance(exc, StorageFull):
+        # 507 Insufficient Storage; the message names no server path.
+        return ApiError(
+            507, "UNAVAILABLE", "the registry has no space left to store this; it was discarded"
+        )
     status, default = _BY_KIND[exc.kind]
     return ApiError(status, code or default, exc.message)
 
