@@ -167,13 +167,13 @@ MECHANISMS = [
         },
     ),
     Mechanism("walk_image_graph", "oci/_graph.py"),
+    Mechanism("ingest_layer", "layers/_ingest.py"),
     Mechanism("host_platform", "oci/_platform.py", (asks_the_machine_name,)),
     Mechanism(
         "rfc3339",
         "oci/_time.py",
         (formats_rfc3339,),
         {
-            "builder/_executor.py:_now": _PENDING,
             "registry/api/_app.py:_Handlers.token": _PENDING,
         },
     ),

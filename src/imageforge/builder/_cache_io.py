@@ -66,7 +66,7 @@ def export_cache(store: Store, records: Mapping[str, CacheRecord], directory: Pa
         if desc.digest not in {d.digest for d in layers}:
             layers.append(Descriptor(desc.media_type, desc.digest, desc.size))
     mounts: dict[str, str] = {}
-    cache_mounts = store.root / "cache-mounts"
+    cache_mounts = store.layout.cache_mounts
     if cache_mounts.is_dir():  # RUN --mount=type=cache contents travel too
         for mount in sorted(cache_mounts.iterdir()):
             tmp = directory / "blobs" / f".mount-{mount.name}.tmp"
@@ -139,7 +139,7 @@ def import_cache(store: Store, cache: BuildCache, directory: Path) -> int:
         cache.put(key, desc, Digest(layer["diffID"]))
         count += 1
     for name, digest in (config.get("cacheMounts") or {}).items():
-        target = store.root / "cache-mounts" / Path(name).name
+        target = store.layout.cache_mounts / Path(name).name
         if target.exists():
             continue  # this runner's own cache wins
         tmp = target.with_name(f".{target.name}.tmp")

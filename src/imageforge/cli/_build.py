@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,16 +28,12 @@ from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.remote import Client
 from imageforge.runtime import (
     NETWORK_MODES,
-    OverlaySnapshotter,
-    PortMapping,
-    Security,
+    ContainerOptions,
+    ImageCommand,
     StdIO,
-    default_probe_cache,
-    etc_mounts,
-    image_process,
     parse_publish,
     parse_security_options,
-    select_runtime,
+    run_image,
 )
 from imageforge.store import Store
 from imageforge.transports import (
@@ -372,78 +367,25 @@ def run_command(
 ) -> None:
     """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
     Prints only the container's output and exits with its exit code."""
-    ports = [parse_publish(p) for p in publish]
-    if ports and network != "private":
-        raise InvalidArgument(
-            f"--publish needs the private network, not --network {network}",
-            hint="drop --network (private is the default)"
-            + (
-                "; with --network host the container's ports are the host's already"
-                if network == "host"
-                else ""
-            ),
-        )
-    security = parse_security_options(security_opts)
-    store = Store(opts.root)
-    code = _run(
-        store,
-        image,
-        command,
-        _pairs(env, "-e"),
-        user,
-        network,
-        hostname,
-        interactive,
-        publish=ports,
-        security=security,
+    container = ContainerOptions(
+        network=network,
+        hostname=hostname,
+        publish=[parse_publish(p) for p in publish],
+        security=parse_security_options(security_opts),
+        io=StdIO(
+            stdin=sys.stdin.fileno() if interactive else None,
+            stdout=sys.stdout.fileno(),
+            stderr=sys.stderr.fileno(),
+        ),
     )
-    sys.exit(code)
-
-
-def _run(
-    store: Store,
-    image_name: str,
-    command: tuple[str, ...],
-    env: dict[str, str],
-    user: str | None,
-    network: str,
-    hostname: str,
-    interactive: bool,
-    progress: ProgressSink = NULL_PROGRESS,
-    *,
-    publish: Sequence[PortMapping] = (),
-    security: Security | None = None,
-) -> int:
-    snapshots = OverlaySnapshotter(store.root / "snapshots")
+    what = ImageCommand(args=command, env=_pairs(env, "-e"), user=user)
+    store = Store(opts.root)
     with store.writing(), _resolver(store) as resolver:
-        image = resolver(image_name, None)
-        parents = snapshots.ensure(image.layers())
-        runtime = select_runtime(progress=progress, cache=default_probe_cache())
-        active = snapshots.prepare(parents)
-        try:
-            config = dict(image.config().data.get("config") or {})
-            process = image_process(config, active.merged, command=command, env=env, user=user)
-            with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
-                mounts = etc_mounts(Path(tmp), hostname, network)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                status = runtime.run(
-                    active.merged,
-                    process,
-                    mounts=mounts,
-                    io=StdIO(
-                        stdin=sys.stdin.fileno() if interactive else None,
-                        stdout=sys.stdout.fileno(),
-                        stderr=sys.stderr.fileno(),
-                    ),
-                    network=network,
-                    hostname=hostname,
-                    publish=publish,
-                    security=security,
-                )
-        finally:
-            snapshots.remove(active)
+        found = resolver(image, None)
+        sys.stdout.flush()  # the container writes to the same descriptors
+        sys.stderr.flush()
+        status = run_image(store, found, what, container)
     if status.runtime_error:
         click.echo(f"error: the container could not start: {status.runtime_error}", err=True)
-        return 125 if status.code == 0 else status.code
-    return status.code
+        sys.exit(125 if status.code == 0 else status.code)
+    sys.exit(status.code)

@@ -15,7 +15,7 @@ from imageforge.cli._progress import ProgressMode, progress_option, progress_sin
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.oci import Digest, ImageIndex, Manifest, Reference
-from imageforge.runtime import OverlaySnapshotter
+from imageforge.runtime import store_snapshotter
 from imageforge.store import Store, summarize
 from imageforge.transports import (
     TransportRef,
@@ -311,9 +311,9 @@ def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
 def _prune_snapshots(store: Store) -> int:
     """Unpacked layers (build and run snapshots) that no named image uses, and what a
     crashed build left mounted."""
-    if not (store.root / "snapshots").exists():
+    if not store.layout.snapshots.exists():
         return 0
-    snapshots = OverlaySnapshotter(store.root / "snapshots")
+    snapshots = store_snapshotter(store)
     with store.lock.exclusive():
         keep: set[Digest] = set()
         for digest in store.reachable():

@@ -24,6 +24,7 @@ from imageforge.registry import collect_garbage, parse_duration
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, create_robot, hash_password, robot_name
 from imageforge.registry.meta import MetaStore, RobotRow
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.store import StoreLayout
 
 F = TypeVar("F", bound=Callable[..., Any])
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -65,7 +66,7 @@ def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
 
 
 def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
-    return data_dir or opts.root / "registry"
+    return data_dir or StoreLayout(opts.root).registry
 
 
 # Control characters (ANSI escapes among them) and the invisible ones that reorder or
