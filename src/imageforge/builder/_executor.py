@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.builder._cache import BuildCache, step_key
-from imageforge.builder._cache_io import CacheRecord, export_cache, import_cache
 from imageforge.builder._config import (
     DEFAULT_SHELL,
     apply_metadata,
@@ -39,7 +38,13 @@ from imageforge.builder._config import (
 from imageforge.builder._context_view import BIND_OPTIONS, context_view, writable_copy
 from imageforge.builder._copy import FileHashes, apply_copy, plan_copy
 from imageforge.builder._inroot import mkdirs_in_root, resolve_in_root
-from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.builder._model import (
+    BaseResolver,
+    BuildOptions,
+    BuildResult,
+    CacheRecord,
+    StepReport,
+)
 from imageforge.builder._network import step_network
 from imageforge.dockerfile import (
     PROXY_ARGS,
@@ -255,9 +260,6 @@ class Builder:
             warnings.append(f"one or more build-args {sorted(unused)} were not consumed by any ARG")
         for w in warnings:
             self.progress.note(f"warning: {w}")
-        for source in options.cache_from:
-            count = import_cache(self.store, self.cache, source)
-            self.progress.note(f"cache: {count} step records imported from {source}")
         target = self._target(resolution, options.target)
         needed = self._needed(resolution, target)
         for index in needed:  # refused before anything runs, not at step 12
@@ -299,14 +301,11 @@ class Builder:
                     for index in needed:
                         futures[index].result()
         self.hashes.save()
-        if options.cache_to is not None:
-            written = export_cache(self.store, self.used, options.cache_to)
-            self.progress.note(
-                f"cache: {len(self.used)} steps, {written} layers -> {options.cache_to}"
-            )
         for index in needed:
             steps.extend(per_stage[index])
-        return BuildResult(self._stages[target], tuple(steps), tuple(warnings))
+        return BuildResult(
+            self._stages[target], tuple(steps), tuple(warnings), cache_records=dict(self.used)
+        )
 
     # -- stages --------------------------------------------------------------------------
 
