@@ -20,9 +20,9 @@ from imageforge.cli._options import (
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.cli._session import session
-from imageforge.errors import Conflict, InvalidArgument
+from imageforge.errors import Conflict
 from imageforge.oci import ImageIndex, Reference
-from imageforge.pipeline import copy, find_in_store, location_text, parse_location, prune
+from imageforge.pipeline import export_image, find_in_store, import_image, location_text, prune
 from imageforge.store import Store, summarize
 from imageforge.transports import TransportRef, open_source, select_platform
 
@@ -77,17 +77,13 @@ def import_(
     """Import an image from SOURCE: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF. Prints the manifest
     digest."""
-    names = [_name(t) for t in tags]
-    src = parse_location(source)
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        digest = copy(s, src, names[0], all_platforms=True)
-        media_type = s.store.refs.get(names[0]).media_type
-        for extra in names[1:]:
-            s.store.refs.set(extra, digest, media_type)
+        imported = import_image(s, source, tags)
     if fmt is OutputFormat.JSON:
-        print_json({"digest": str(digest), "mediaType": media_type, "names": names})
+        doc = {"digest": str(imported.digest), "mediaType": imported.media_type}
+        print_json({**doc, "names": list(imported.names)})
     else:
-        click.echo(str(digest))
+        click.echo(str(imported.digest))
 
 
 @app.command("export")
@@ -111,28 +107,18 @@ def export(
     docker-archive:FILE[:NAME], docker://REF. Without a tag, the image's own name is
     used."""
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        name, digest = find_in_store(s.store, image)
-        dest = parse_location(destination)
-        if isinstance(dest, TransportRef) and dest.transport == "store":
-            raise InvalidArgument(
-                f"{destination!r}: export needs oci:, oci-archive:, docker-archive: or docker://"
-            )
-        media_type = s.store.read_manifest(digest)[1].media_type
-        if isinstance(dest, TransportRef) and dest.tag is None and not name.startswith("sha256:"):
-            tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
-            dest = TransportRef(dest.transport, dest.path, tag)
-        written = copy(s, TransportRef("store", name), dest, all_platforms=True)
+        exported = export_image(s, image, destination)
     if fmt is OutputFormat.JSON:
         print_json(
             {
-                "image": name,
-                "destination": location_text(dest),
-                "digest": str(written),
-                "mediaType": media_type,
+                "image": exported.name,
+                "destination": location_text(exported.destination),
+                "digest": str(exported.digest),
+                "mediaType": exported.media_type,
             }
         )
     else:
-        click.echo(str(written))
+        click.echo(str(exported.digest))
 
 
 @app.command("images")

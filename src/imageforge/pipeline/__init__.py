@@ -10,7 +10,8 @@ function and renders, and a library user does the same without it.
   ``rootfs:DIR|TAR``, a store name; :func:`find_image` / :func:`open_image` add store
   IDs (:func:`find_in_store`).
 - :func:`pull` (registry -> store), :func:`copy` (any -> any; blobs mounted between two
-  repositories of one registry).
+  repositories of one registry), :func:`import_image` / :func:`export_image` (into the
+  store under names given, out of it under the image's own tag).
 - :class:`FromResolver`: the builder's ``FROM`` (and ``run IMAGE``), pulling a
   registry image that is not in the store yet.
 - :func:`build`: the builder with that resolver, the build cache imported and exported
@@ -37,7 +38,15 @@ if TYPE_CHECKING:
         export_build_cache,
         import_build_cache,
     )
-    from imageforge.pipeline._copy import Pulled, copy, pull
+    from imageforge.pipeline._copy import (
+        Exported,
+        Imported,
+        Pulled,
+        copy,
+        export_image,
+        import_image,
+        pull,
+    )
     from imageforge.pipeline._location import (
         DOCKER,
         Location,
@@ -66,7 +75,11 @@ _WHERE = {
     "CACHE_TAG": "_build_cache",
     "export_build_cache": "_build_cache",
     "import_build_cache": "_build_cache",
+    "Exported": "_copy",
+    "Imported": "_copy",
     "Pulled": "_copy",
+    "export_image": "_copy",
+    "import_image": "_copy",
     "copy": "_copy",
     "pull": "_copy",
     "DOCKER": "_location",
@@ -94,8 +107,10 @@ __all__ = [
     "CACHE_ARTIFACT",
     "CACHE_TAG",
     "DOCKER",
+    "Exported",
     "Found",
     "FromResolver",
+    "Imported",
     "Location",
     "NamedImage",
     "PULL_JOBS",
@@ -105,10 +120,12 @@ __all__ = [
     "build",
     "copy",
     "export_build_cache",
+    "export_image",
     "find_image",
     "find_in_store",
-    "location_text",
     "import_build_cache",
+    "import_image",
+    "location_text",
     "names_registry",
     "open_image",
     "parse_location",

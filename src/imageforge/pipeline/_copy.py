@@ -3,24 +3,28 @@
 A registry image is pulled into the store under its full name (``host/repo:tag`` or
 ``host/repo@digest``), the host's image of a multi-platform index unless all of it is
 asked for. A copy between two repositories of one registry mounts the blobs there
-instead of moving them through this host.
+instead of moving them through this host. ``import_image`` and ``export_image`` are the
+copies into and out of the store under the names a user gives, as ``import`` and
+``export`` make them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference
 from imageforge.pipeline._location import Location, parse_location, remote_ref, store_name
+from imageforge.pipeline._lookup import find_in_store
 from imageforge.pipeline._session import PULL_JOBS, Session
 from imageforge.transports import TransportRef, select_platform
 
 if TYPE_CHECKING:
     from imageforge.remote import PushOptions
 
-__all__ = ["Pulled", "copy", "pull"]
+__all__ = ["Exported", "Imported", "Pulled", "copy", "export_image", "import_image", "pull"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,55 @@ def copy(
             return session.write(obj, dst, push_options=options)
         jobs = PULL_JOBS if isinstance(src, Reference) else 1
         return session.write(obj, dst, platform=platform, jobs=jobs)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import stored: the names given (normalised), the digest and media type."""
+
+    names: tuple[str, ...]
+    digest: Digest
+    media_type: str
+
+
+def import_image(session: Session, source: Location | str, names: Sequence[str]) -> Imported:
+    """Copy the image (or index, whole) at ``source`` -- any location, a registry too --
+    into the store under every name in ``names`` (``busybox`` is
+    ``docker.io/library/busybox:latest``)."""
+    if not names:
+        raise InvalidArgument("nothing would name the import", hint="give -t NAME[:TAG]")
+    full = tuple(store_name(Reference.parse(n)) for n in names)
+    digest = copy(session, source, TransportRef("store", full[0]), all_platforms=True)
+    media_type = session.store.refs.get(full[0]).media_type
+    for extra in full[1:]:
+        session.store.refs.set(extra, digest, media_type)
+    return Imported(full, digest, media_type)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: the store name it read, where it wrote (the tag filled
+    in), the digest and media type."""
+
+    name: str
+    destination: Location
+    digest: Digest
+    media_type: str
+
+
+def export_image(session: Session, image: str, destination: Location | str) -> Exported:
+    """Copy the store's ``image`` (a name or an ID prefix; an index whole) to
+    ``destination``: a layout, an archive or a registry. A layout or archive given no
+    tag gets the image's own (``docker-archive:`` its whole name)."""
+    name, digest = find_in_store(session.store, image)
+    dest = parse_location(destination) if isinstance(destination, str) else destination
+    if isinstance(dest, TransportRef) and dest.transport == "store":
+        raise InvalidArgument(
+            f"{str(destination)!r}: export needs oci:, oci-archive:, docker-archive: or docker://"
+        )
+    media_type = session.store.read_manifest(digest)[1].media_type
+    if isinstance(dest, TransportRef) and dest.tag is None and not name.startswith("sha256:"):
+        tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
+        dest = TransportRef(dest.transport, dest.path, tag)
+    written = copy(session, TransportRef("store", name), dest, all_platforms=True)
+    return Exported(name, dest, written, media_type)
