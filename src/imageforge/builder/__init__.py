@@ -6,15 +6,20 @@ over an overlay snapshot, each filesystem change turned into a layer by the Diff
 store; ``FROM`` goes through an injected :data:`BaseResolver` (the builder never reads
 registries or transports itself). A build is planned first (:func:`plan_build`, pure:
 stages, ``--target``, ARG scoping, ONBUILD, cache keys), then carried out by one
-execution that dispatches each instruction by its kind.
+execution that dispatches each instruction by its kind. The result carries the cache
+records the build used; exporting and importing a build cache (``--cache-to`` /
+``--cache-from``) is ``imageforge.pipeline``'s, through the transports.
+:class:`BuildCache` is the store's record of steps (``<store>/build-cache/``).
 """
 
 from imageforge.builder._builder import Builder
 from imageforge.builder._builder_api import build
+from imageforge.builder._cache import BuildCache
 from imageforge.builder._model import (
     BaseResolver,
     BuildOptions,
     BuildResult,
+    CacheRecord,
     LayerFormat,
     StepReport,
 )
@@ -23,10 +28,12 @@ from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
 
 __all__ = [
     "BaseResolver",
+    "BuildCache",
     "BuildOptions",
     "BuildPlan",
     "BuildResult",
     "Builder",
+    "CacheRecord",
     "ENTITLEMENTS",
     "LayerFormat",
     "PlanOptions",

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from imageforge.builder._cache_io import CacheRecord, export_cache, import_cache
 from imageforge.builder._config import apply_metadata, env_list_set, workdir_path
 from imageforge.builder._copy import apply_copy, plan_copy
-from imageforge.builder._model import BuildOptions, BuildResult, StepReport
+from imageforge.builder._model import BuildOptions, BuildResult, CacheRecord, StepReport
 from imageforge.builder._network import step_network
 from imageforge.builder._plan import (
     BuildPlan,
@@ -158,21 +157,17 @@ class Execution:
         return in_user_namespace()
 
     def run(self) -> BuildResult:
-        progress = self.services.progress
         store = self.services.store
-        for source in self.options.cache_from:
-            count = import_cache(store, self.services.cache, source)
-            progress.note(f"cache: {count} step records imported from {source}")
         with store.writing():
             run_stages(self.plan.stages, self.plan.deps, self._stage)
         self.services.hashes.save()
-        if self.options.cache_to is not None:
-            written = export_cache(store, self.used, self.options.cache_to)
-            progress.note(
-                f"cache: {len(self.used)} steps, {written} layers -> {self.options.cache_to}"
-            )
         steps = [report for index in self.plan.stages for report in self.reports[index]]
-        return BuildResult(self.images[self.plan.target], tuple(steps), self.plan.warnings)
+        return BuildResult(
+            self.images[self.plan.target],
+            tuple(steps),
+            self.plan.warnings,
+            cache_records=dict(self.used),
+        )
 
     # -- stages -----------------------------------------------------------------------
 
