@@ -121,8 +121,8 @@ docs: venv
 	p = pathlib.Path('README.md'); p.write_text(update_counts(p.read_text(), readme_counts()))"
 
 lint:
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fuzz
+	$(BIN)/ruff format --check src tests benchmarks fuzz
 
 typecheck:
 	$(BIN)/mypy

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
@@ -377,26 +376,22 @@ def test_inspect_text_shows_build_commands_verbatim(tmp_path: Path, store_with_b
 
 
 def test_independent_stages_run_at_the_same_time(tmp_path: Path, store_with_base: Path) -> None:
-    # Stage "listener" waits for stage "talker" over loopback: run one after the other,
-    # the listener would give up (timeout 60) and the build would fail. The two steps
-    # share the host's network for this (given explicitly: each would otherwise have a
-    # private namespace of its own).
-    # A port the kernel just handed out and freed: another process is unlikely to take
-    # it in the next seconds (a fixed pid-derived port collided with parallel test runs).
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # Stage "listener" reads a fifo that stage "talker" writes, both in one cache mount
+    # (cache mounts of the same id are shared, as BuildKit's default sharing=shared): run
+    # one after the other, the listener would wait for a writer until its timeout and
+    # the build would fail. (A loopback port once collided with other test runs.)
     ctx = _context(
         tmp_path,
         "FROM busybox AS listener\n"
-        f"RUN timeout 60 nc -l -p {port} > /got && test -s /got\n"
+        "RUN --mount=type=cache,target=/c rm -f /c/f && mkfifo /c/f"
+        " && timeout 60 cat /c/f > /got && test -s /got\n"
         "FROM busybox AS talker\n"
-        f"RUN for i in $(seq 300); do echo hello | nc 127.0.0.1 {port} && break; sleep 0.2; "
-        "done; echo sent > /sent\n"
+        "RUN --mount=type=cache,target=/c for i in $(seq 300); do test -p /c/f && break;"
+        " sleep 0.2; done; echo hello > /c/f && echo sent > /sent\n"
         "FROM busybox\n"
         "COPY --from=listener /got /got\nCOPY --from=talker /sent /sent\n",
     )
-    ok(_build(store_with_base, ctx, "-t", "together:1", "--network", "host"))
+    ok(_build(store_with_base, ctx, "-t", "together:1"))
     ran = run_cli(["--root", str(store_with_base), "run", "together:1", "cat", "/got", "/sent"])
     assert ran.stdout == "hello\nsent\n", ran.stderr
 

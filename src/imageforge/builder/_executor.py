@@ -791,8 +791,11 @@ class Builder:
                 name = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
                 # absolute: runc reads a relative source against its bundle directory
                 host = self.store.root.absolute() / "cache-mounts" / name
-                if not host.exists():
+                try:  # stages running at the same time may share it: one makes it
                     host.mkdir(parents=True)
+                except FileExistsError:
+                    pass
+                else:
                     os.chown(host, int(m.uid or 0), int(m.gid or 0))
                     host.chmod(int(m.mode or "0755", 8))
                 options_ = ("rbind", "ro" if m.readonly else "rw")

@@ -16,6 +16,7 @@ _UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+_MAX_NANOSECONDS = (1 << 63) - 1
 _PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]+)")
 
 
@@ -41,4 +42,6 @@ def parse_go_duration(text: str) -> float:
             raise ValueError(f'time: unknown unit "{m.group(2)}" in duration "{text}"')
         total += float(m.group(1)) * unit
         pos = m.end()
+    if total * 1e9 > _MAX_NANOSECONDS:  # Go's Duration is an int64 of nanoseconds
+        raise ValueError(f'time: invalid duration "{text}"')
     return sign * total

@@ -7,17 +7,21 @@ behaviour and test vectors, not translated line by line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from imageforge.dockerfile._gotext import go_quote, is_go_space
+from imageforge.dockerfile._pattern import PatternError, WildcardPattern
 from imageforge.errors import InvalidArgument
 
 __all__ = ["ExpansionResult", "ShellLex", "expand_word", "expand_words"]
 
 _EOF = ""
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+# ${...} inside ${...}: each level costs a few Python frames. BuildKit has no limit (Go
+# stacks grow); 100 levels is far beyond any real Dockerfile and far below the depth at
+# which Python would fail with RecursionError (exit 70).
+MAX_NESTING = 100
 
 
 class _Fail(Exception):
@@ -129,6 +133,7 @@ class _Run:
         self.env = env
         self.raw_escapes = lex.raw_escapes
         self.wbuf: list[str] = []
+        self.depth = 0  # of ${...} being expanded
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
         self.specials: dict[str, Callable[[], str]] = {"$": self.dollar, "<": self.heredoc}
@@ -276,6 +281,16 @@ class _Run:
                 return "$" + name
             return value
         self.next()
+        if self.depth >= MAX_NESTING:
+            raise _Fail(f"substitutions nested more than {MAX_NESTING} deep")
+        self.depth += 1
+        try:
+            return self.braced()
+        finally:
+            self.depth -= 1
+
+    def braced(self) -> str:
+        """What follows ``${``: a name, then ``}`` or a modifier and its word."""
         first = self.peek()
         if first == _EOF:
             raise _Fail("syntax error: missing '}'")
@@ -350,54 +365,19 @@ class _Run:
         value, found = self.get_env(name)
         if self.lex.skip_unset_env and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
-        if replace_all:
-            return regex.sub(lambda _m: replacement, value)
-        m = regex.search(value)
-        if m is None:
-            return value
-        return value[: m.start()] + replacement + value[m.end() :]
+        return _pattern(pattern, greedy=True).sub(replacement, value, count=0 if replace_all else 1)
 
 
-_REGEX_SPECIAL = frozenset("[]{}.+()|^$")
-
-
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell wildcard pattern (``*``, ``?``, ``\\`` escapes; no brackets) as a regex."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i, n = 0, len(pattern)
-    while i < n:
-        tok = pattern[i]
-        i += 1
-        if tok == "*":
-            out.append(star)
-        elif tok == "?":
-            out.append(".")
-        elif tok == "\\":
-            if i < n and pattern[i] in "}/":
-                continue  # an escaped } or / of ${...}, not part of the pattern
-            nxt = pattern[i] if i < n else ""
-            i += 1
-            if nxt not in ("*", "?", "\\"):
-                shown = nxt if nxt else "\ufffd"
-                raise _Fail(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'"
-                )
-            out.append("\\" + nxt)
-        elif tok in _REGEX_SPECIAL:
-            out.append("\\" + tok)
-        else:
-            out.append(tok)
+def _pattern(pattern: str, *, greedy: bool) -> WildcardPattern:
     try:
-        return re.compile("".join(out))
-    except re.error as exc:  # pragma: no cover - every special character is escaped
-        raise _Fail(f"invalid pattern ({pattern}) in substitution: {exc}") from None
+        return WildcardPattern(pattern, greedy=greedy)
+    except PatternError as exc:
+        raise _Fail(str(exc)) from None
 
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    m = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[m.end() :] if m else value
+    end = _pattern(pattern, greedy=greedy).match(value, 0, set())
+    return value if end is None else value[end:]
 
 
 def _reverse_pattern(pattern: str) -> str:

@@ -56,6 +56,10 @@ def parse_json_array(rest: str) -> tuple[str, ...] | None:
         value = json.loads(rest, parse_constant=_reject_constant)
     except ValueError:
         return None
+    except RecursionError:
+        # Arrays nested deeper than Python's parser goes: BuildKit's decoder (up to
+        # 10000 levels) reads them and refuses them as not an array of strings.
+        raise LineSyntaxError(NOT_STRING_ARRAY) from None
     if not isinstance(value, list):  # pragma: no cover - starts with "["
         return None
     if not all(isinstance(v, str) for v in value):

@@ -133,7 +133,14 @@ def _can_hold_heredoc(node: Node) -> bool:
     return node.name in _HEREDOC_KEYWORDS and not node.json
 
 
-def _node_from_line(line: str, escape: str, location: SourceRange, comments: list[str]) -> Node:
+# ONBUILD ONBUILD ...: BuildKit's parser nests them (its dispatcher refuses the chain).
+# Deeper than this would exhaust Python's stack in this parser and in dump_ast.
+MAX_ONBUILD_NESTING = 100
+
+
+def _node_from_line(
+    line: str, escape: str, location: SourceRange, comments: list[str], depth: int = 0
+) -> Node:
     parts = _CMD_SPLIT.split(line.strip(GO_SPACE), maxsplit=1)
     keyword = parts[0]
     flags: list[str] = []
@@ -144,7 +151,9 @@ def _node_from_line(line: str, escape: str, location: SourceRange, comments: lis
     args, is_json, child_line = parse_args(keyword, rest, escape)
     child = None
     if child_line is not None:
-        child = _node_from_line(child_line, escape, location, [])
+        if depth >= MAX_ONBUILD_NESTING:
+            raise LineSyntaxError(f"ONBUILD nested more than {MAX_ONBUILD_NESTING} deep")
+        child = _node_from_line(child_line, escape, location, [], depth + 1)
     return Node(
         keyword=keyword,
         flags=tuple(flags),

@@ -241,21 +241,23 @@ def resolve(
         if key in given:
             global_args[key] = given[key]
     for arg in df.meta_args:
-        x = _Expander(df, arg, dict(global_args))
+        # Each value sees the global args as they are when it is read (no copy per ARG:
+        # that made a line of many ARGs quadratic).
+        x = _Expander(df, arg, global_args)
         for d in arg.args:
             value = given.get(d.key)
             if value is None and d.value is not None:
                 value = x.word(d.value)
             if value is not None:
                 global_args[d.key] = value
-                x.env = dict(global_args)
     proxy = {k: v for k, v in given.items() if k.upper() in PROXY_ARGS}
     stages: list[ResolvedStage] = []
+    named: dict[str, ResolvedStage] = {}  # the first stage of each name, found in O(1)
     for stage in df.stages:
         fx = _Expander(df, stage.from_, global_args)
         base = fx.word(stage.base)
         plat = fx.opt(stage.platform)
-        parent = next((s for s in stages if s.name is not None and s.name == base.lower()), None)
+        parent = named.get(base.lower())
         env: dict[str, str] = {}
         if parent is not None:
             env = dict(parent.env)
@@ -286,16 +288,17 @@ def resolve(
                     env[p.key] = p.value
             out.append(expanded)
         from_ = replace(stage.from_, image=base, platform=plat)
-        stages.append(
-            ResolvedStage(
-                index=stage.index,
-                name=stage.name,
-                base=from_.image,
-                platform=from_.platform,
-                instructions=tuple(out),
-                env=env,
-                args=declared,
-                proxy_env=proxy,
-            )
+        resolved = ResolvedStage(
+            index=stage.index,
+            name=stage.name,
+            base=from_.image,
+            platform=from_.platform,
+            instructions=tuple(out),
+            env=env,
+            args=declared,
+            proxy_env=proxy,
         )
+        stages.append(resolved)
+        if resolved.name is not None:
+            named.setdefault(resolved.name, resolved)
     return Resolution(global_args=global_args, stages=tuple(stages))

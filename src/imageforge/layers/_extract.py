@@ -30,6 +30,12 @@ __all__ = ["ExtractResult", "LayerSource", "Skipped", "extract_layer", "extract_
 _DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TMP_PREFIX: Final = ".imageforge-tmp-"
 _counter = itertools.count()
+# What the kernel answers for an entry no file can be: a name component or symlink
+# target longer than the filesystem allows (ENAMETOOLONG), an xattr name or value it
+# refuses (ERANGE, E2BIG, ENOTSUP, EINVAL). They are the layer's fault, not the machine's.
+_REFUSED_BY_THE_KERNEL: Final = frozenset(
+    {errno.ENAMETOOLONG, errno.ERANGE, errno.E2BIG, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EINVAL}
+)
 
 
 @dataclass(frozen=True)
@@ -386,6 +392,10 @@ def _extract(
         try:
             extractor.apply(entry, reader)
         except OSError as exc:
+            if exc.errno in _REFUSED_BY_THE_KERNEL:
+                raise extractor._refuse(
+                    entry.path, f"it cannot be made on this filesystem: {exc.strerror}"
+                ) from None
             exc.add_note(f"while extracting {entry.path!r} of layer {reader.name}")
             raise
     info = reader.finish()

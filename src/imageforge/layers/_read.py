@@ -23,6 +23,11 @@ __all__ = ["LayerReader", "open_layer"]
 
 _BLOCK: Final = 512
 _MAX_META: Final = 16 << 20  # PAX / GNU long-name headers larger than this are refused
+# What an entry's numbers may be: Linux ids and device numbers are unsigned 32-bit,
+# and a time is set in int64 nanoseconds (years 1678..2262).
+_MAX_ID: Final = (1 << 32) - 1
+_MAX_DEV: Final = (1 << 32) - 1
+_MAX_SECONDS: Final = ((1 << 63) - 1) // 1_000_000_000
 _TYPES: Final = {
     tarfile.REGTYPE: EntryType.FILE,
     tarfile.AREGTYPE: EntryType.FILE,
@@ -247,6 +252,12 @@ class LayerReader:
                     f"{self._what}: invalid tar header at offset {offset}: {exc}",
                     hint="the layer is not a tar archive or is corrupted",
                 ) from None
+            if info.size < 0:  # octal "-1" or a negative base-256 number
+                raise InvalidArgument(
+                    f"{self._what}: invalid tar header at offset {offset}: "
+                    f"negative size {info.size}",
+                    hint="the layer is not a tar archive or is corrupted",
+                )
             kind = info.type
             if kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
                 pax.update(_pax_records(self._meta(info), self._what))
@@ -282,12 +293,13 @@ class LayerReader:
             uid = int(pax.get("uid", info.uid))
             gid = int(pax.get("gid", info.gid))
             mtime = int(float(pax.get("mtime", info.mtime)))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an mtime of "inf" or 1e999
             raise InvalidArgument(
                 f"{self._what}: entry {path!r} has a malformed PAX number"
             ) from None
         if size < 0:
             raise InvalidArgument(f"{self._what}: entry {path!r} has a negative size")
+        self._check_ranges(path, uid, gid, mtime, info)
         xattrs = {
             key[len("SCHILY.xattr.") :]: value.encode("utf-8", "surrogateescape")
             for key, value in pax.items()
@@ -309,6 +321,22 @@ class LayerReader:
             devminor=info.devminor,
             xattrs=xattrs,
         )
+
+    def _check_ranges(self, path: str, uid: int, gid: int, mtime: int, info: _Header) -> None:
+        """Refuse numbers no file can have: tar (base-256, PAX) can spell any integer, but
+        extraction hands them to chown, utime and mknod, which raise OverflowError."""
+        for field, value, low, high in (
+            ("uid", uid, 0, _MAX_ID),
+            ("gid", gid, 0, _MAX_ID),
+            ("mtime", mtime, -_MAX_SECONDS, _MAX_SECONDS),
+            ("devmajor", info.devmajor, 0, _MAX_DEV),
+            ("devminor", info.devminor, 0, _MAX_DEV),
+        ):
+            if not low <= value <= high:
+                raise InvalidArgument(
+                    f"{self._what}: entry {path!r} has {field} {value}, outside {low}..{high}",
+                    hint="the layer is malformed or hostile; do not use it",
+                )
 
     def __iter__(self) -> Iterator[Entry]:
         if self._gen is not None:

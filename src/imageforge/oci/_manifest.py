@@ -8,6 +8,7 @@ bytes it came from, so re-serialising never changes a digest behind the user's b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,79 @@ __all__ = [
 ]
 
 
-def load_json(raw: bytes, what: str) -> Any:
+# How deep objects and arrays may nest. OCI documents need about 5 levels; deeper ones
+# would exhaust Python's stack in the parser, the schema check or the serialiser
+# (RecursionError, exit 70). Go's decoder stops at 10000; no real document comes near.
+MAX_JSON_DEPTH = 64
+# Integers longer than this are refused: Python refuses to convert more than 4300
+# digits (ValueError), and Go's decoder takes no number beyond a float64's range.
+_MAX_DIGITS = 400
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _integer(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests objects/arrays deeper than ``limit`` (walked without
+    recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _has_lone_surrogate(data: Any) -> bool:
     try:
-        return json.loads(raw)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def load_json(raw: bytes, what: str) -> Any:
+    """Parse a document from bytes, refusing what Go's decoder (and so registries and
+    other tools) refuses or what could not be written back: malformed JSON, text that is
+    not UTF-8, ``NaN``/``Infinity``, integers of hundreds of digits, nesting deeper than
+    :data:`MAX_JSON_DEPTH` and strings with a lone UTF-16 surrogate (``"\\ud800"``)."""
+    try:
+        # UTF-8 only, as the OCI spec and Go's decoder have it (json.loads would guess
+        # UTF-16 or UTF-32 from bytes).
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_constant, parse_int=_integer)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        data = None
+        too_deep = True
+    else:
+        too_deep = isinstance(data, dict | list) and _depth_exceeds(data, MAX_JSON_DEPTH)
+    if too_deep:
+        raise InvalidArgument(
+            f"{what}: objects and arrays nested more than {MAX_JSON_DEPTH} deep",
+            hint="this is not an OCI document; it may be hostile",
+        )
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        raise InvalidArgument(
+            f"{what} is not valid JSON: a string holds a lone UTF-16 surrogate escape",
+            hint="a \\uD800-\\uDFFF escape must be half of a surrogate pair",
+        )
+    return data
 
 
 def _object(raw: bytes, what: str) -> dict[str, Any]:
@@ -272,6 +341,10 @@ def parse_any(
         media_type = data.get("mediaType")
         if media_type is None:
             media_type = media.OCI_INDEX if "manifests" in data else media.OCI_MANIFEST
+        elif not isinstance(media_type, str):  # found by fuzz/fuzz_manifest.py
+            raise InvalidArgument(
+                f"{what}.mediaType: expected a string, got {type(media_type).__name__}"
+            )
     if media.is_index(media_type):
         return IndexManifest.parse(raw, what=what, validate=validate)
     if media.is_manifest(media_type):
