@@ -58,3 +58,44 @@ def test_the_reader_takes_the_type_from_the_body_then_the_content_type() -> None
     with pytest.raises(ManifestInvalid, match="unsupported manifest media type 'text/plain'"):
         read_manifest(b'{"schemaVersion": 2}', "text/plain")
     assert digest_bytes(index)  # the bytes, not a re-serialisation, are what is stored
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [500, 200_000])
+def test_a_deeply_nested_manifest_is_refused_not_a_crash(opened: RegistryState, depth: int) -> None:
+    """Found by fuzzing: a manifest PUT whose body nests arrays deeper than Python's
+    parser can go (200000) was a 500 (RecursionError). It is a 400 MANIFEST_INVALID
+    saying why, as is any nesting past 64 (500), refused before anything reads it;
+    nothing is stored, the server serves on."""
+    body = b'{"schemaVersion": 2, "config": {}, "layers": ' + _nested(depth) + b"}"
+    assert len(body) < opened.max_manifest_bytes  # refused for its shape, not its size
+    with (
+        serving(opened) as url,
+        httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=30) as c,
+    ):
+        good = _image(c, "library/deep")
+        r = _put(c, "library/deep", "v1", body)
+        assert (r.status_code, _code(r)) == (400, "MANIFEST_INVALID"), r.text
+        assert "nested more than 64 deep" in r.json()["errors"][0]["message"], r.text
+        assert c.get("/v2/library/deep/tags/list").json()["tags"] == []
+        assert _put(c, "library/deep", "v1", good).status_code == 201
+
+
+def test_a_deeply_nested_management_body_is_refused_not_a_crash(opened: RegistryState) -> None:
+    """The management API reads its JSON bodies through the same reader (the deeper
+    body was a 500, the parser's RecursionError)."""
+    with (
+        serving(opened) as url,
+        httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=30) as c,
+    ):
+        for depth in (500, 200_000):
+            body = b'{"name": "deep", "immutable_tags": ' + _nested(depth) + b"}"
+            r = c.post("/api/v1/projects", content=body)
+            assert r.status_code == 400, r.text
+            assert r.json()["errors"][0]["code"] == "INVALID"
+            assert "body: objects and arrays nested more than 64 deep" in r.text
+        assert c.get("/api/v1/projects/deep").status_code == 404
+        assert c.post("/api/v1/projects", json={"name": "deep"}).status_code == 201

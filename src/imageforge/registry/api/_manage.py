@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imageforge.errors import Conflict, Denied, ImageforgeError, InvalidArgument, Unauthorized
+from imageforge.oci import load_json
 from imageforge.registry.api._audit import record, remote_of
 from imageforge.registry.api._auth import basic_credentials, claimed_user
 from imageforge.registry.api._errors import ApiError, error_response, http_error
@@ -75,10 +76,9 @@ class _Manage:
 
     async def _body(self, request: Request, schema: str) -> dict[str, Any]:
         raw = await read_body(request, MAX_BODY, _too_large)
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidArgument(f"body is not JSON: {exc}") from None
+        # oci's reader: malformed JSON, and JSON too deep for Python's parser or the
+        # schema check (a RecursionError, a 500), are an InvalidArgument naming why
+        doc = load_json(raw, "body")
         errors = sorted(_VALIDATORS[schema].iter_errors(doc), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "body"
