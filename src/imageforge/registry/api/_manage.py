@@ -78,7 +78,11 @@ class _Manage:
         raw = await read_body(request, MAX_BODY, _too_large)
         # oci's reader: malformed JSON, and JSON too deep for Python's parser or the
         # schema check (a RecursionError, a 500), are an InvalidArgument naming why
-        doc = load_json(raw, "body")
+        try:
+            doc = load_json(raw, "body")
+        except InvalidArgument as exc:  # in the API's words: "body is not JSON: ..."
+            message = exc.message.replace("body is not valid JSON", "body is not JSON", 1)
+            raise InvalidArgument(message, hint=exc.hint) from None
         errors = sorted(_VALIDATORS[schema].iter_errors(doc), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "body"
