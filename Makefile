@@ -13,12 +13,16 @@ BIN := $(VENV)/bin
 # The sandbox of RUN steps: slirp4netns (the private network) and
 # golang-github-containers-common (the seccomp profile, /usr/share/containers/seccomp.json);
 # libc6-dev links the tests' static probe of that sandbox.
+# The vulnerability scanner's version orders are checked against each ecosystem's own
+# tool: libdpkg-perl (Dpkg::Version), node-semver, ruby (Gem::Version), rpm, maven's
+# ComparableVersion (maven, default-jdk-headless).
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
 	gcc binutils maven default-jdk-headless \
-	slirp4netns golang-github-containers-common libc6-dev
+	slirp4netns golang-github-containers-common libc6-dev \
+	libdpkg-perl node-semver ruby
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs
@@ -131,6 +135,8 @@ imports:
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
+# The slowest tests are listed, so CI's log shows where its time goes.
+PYTEST_ARGS ?= --durations=25
 pytest:
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \

@@ -25,6 +25,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "StepFailed",
+    "StorageFull",
     "Unsupported",
 ]
 
@@ -152,6 +153,11 @@ class Unavailable(ImageforgeError):
     """A service or resource needed right now cannot be reached; retrying may work."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class StorageFull(Unavailable):
+    """The filesystem (or quota) under a store has no space left for what was being
+    written; what was written is released at once, and nothing stored is damaged."""
 
 
 class StepFailed(ImageforgeError):

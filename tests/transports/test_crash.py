@@ -104,3 +104,49 @@ def test_kill_during_import_from_a_slow_fifo(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     pruned = run_cli(["--root", str(store), "prune", "--format", "json"])
     assert pruned.returncode == 0
+
+
+def _open_under(pid: int, directory: Path) -> bool:
+    """Whether process ``pid`` has a file under ``directory`` open (deleted or not)."""
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link.startswith(str(directory)) for link in links)
+
+
+def test_kill_during_import_of_a_directory_leaves_no_spooled_layer(tmp_path: Path) -> None:
+    """The directory's layer is written to a temporary file first; after a kill -9 that
+    file must not stay behind in TMPDIR (nothing would ever remove it)."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with open(tree / "big.bin", "wb") as f:
+        for _ in range(96):
+            f.write(os.urandom(1 << 20))
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    with subprocess.Popen(
+        [
+            *imageforge_cmd(),
+            "--root",
+            str(tmp_path / "store"),
+            "import",
+            f"rootfs:{tree}",
+            "-t",
+            "t:1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as proc:
+        deadline = time.monotonic() + 60
+        while not _open_under(proc.pid, tmpdir):
+            assert proc.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.2)  # mid-layer
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert list(tmpdir.rglob("*")) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -27,7 +28,7 @@ from imageforge.cli._options import (
     configure_logging,
     default_root,
 )
-from imageforge.errors import ImageforgeError
+from imageforge.errors import ErrorKind, ImageforgeError
 
 __all__ = ["app", "main", "run"]
 
@@ -61,6 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "registry": ("_registry", "_registry_admin"),
     "sbom": ("_sbom",),
     "system": ("_system",),
+    "vulndb": ("_vulndb",),
 }
 
 # Commands that mount, unpack layers or run containers: a user who is not root runs them
@@ -195,10 +197,27 @@ def run(command: click.Command, argv: Sequence[str] | None = None) -> int:
         # The reader went away (``imageforge ... | head``): not an error of ours.
         sys.stderr.close()
         return EXIT_OK
-    except Exception as exc:  # a bug: say so in one line, the traceback only with -v
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _internal(exc)
         if _verbosity["level"]:
             traceback.print_exc()
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("hint: run again with -v for the traceback and report it", file=sys.stderr)
-        return EXIT_INTERNAL
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"error: no space left on device{where}", file=sys.stderr)
+        print(
+            "hint: free space (imageforge prune, imageforge rmi) or point --root or TMPDIR "
+            "at a larger filesystem",
+            file=sys.stderr,
+        )
+        return exit_code_for(ErrorKind.UNAVAILABLE)
+    except Exception as exc:  # a bug: say so in one line, the traceback only with -v
+        return _internal(exc)
     return rv if isinstance(rv, int) else EXIT_OK
+
+
+def _internal(exc: BaseException) -> int:
+    if _verbosity["level"]:
+        traceback.print_exc()
+    print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print("hint: run again with -v for the traceback and report it", file=sys.stderr)
+    return EXIT_INTERNAL

@@ -3,18 +3,22 @@
 :func:`find_policy` looks for one from a directory upwards, :func:`load_policy` reads and
 validates it (JSON Schema, via ``jsonschema``) into a typed :class:`Policy`; each package
 receives only its own section (``policy.lint`` is a :class:`LintPolicy`,
-``policy.analyze`` an :class:`AnalyzePolicy`). Pure apart from
+``policy.analyze`` an :class:`AnalyzePolicy`, ``policy.scan`` a :class:`ScanPolicy` of
+vulnerability suppressions with reasons and expiry dates). Pure apart from
 reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` located in it.
 """
 
 from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
 from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
+from imageforge.policy._scan import ScanIgnore, ScanPolicy
 
 __all__ = [
     "AnalyzePolicy",
     "LintPolicy",
     "Policy",
     "RuleSpec",
+    "ScanIgnore",
+    "ScanPolicy",
     "find_policy",
     "load_policy",
     "policy_from_mapping",

@@ -12,6 +12,7 @@ import jsonschema
 
 from imageforge.errors import InvalidArgument, Location, NotFound
 from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
+from imageforge.policy._scan import scan_policy_from
 
 __all__ = ["find_policy", "load_policy", "policy_from_mapping"]
 
@@ -77,6 +78,8 @@ _SCHEMA: dict[str, Any] = {
                 "highest-user-wasted-percent": _FRACTION,
             },
         },
+        # TOML dates are not JSON values: [scan] is checked by policy._scan
+        "scan": {"type": "object"},
     },
 }
 
@@ -175,7 +178,11 @@ def _rule_specs(items: Any, source: str | None) -> list[RuleSpec]:
 def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> Policy:
     """Validate an already parsed policy table and type it."""
     validator = jsonschema.Draft202012Validator(_SCHEMA)
-    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
+    checked = {k: v for k, v in data.items() if k != "scan"}
+    checked.update({"scan": {}} if "scan" in data and isinstance(data["scan"], Mapping) else {})
+    if "scan" in data and not isinstance(data["scan"], Mapping):
+        checked["scan"] = data["scan"]
+    errors = sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         raise InvalidArgument(
@@ -204,5 +211,6 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             highest_wasted_bytes=analyze.get("highest-wasted-bytes"),
             highest_user_wasted_percent=analyze.get("highest-user-wasted-percent"),
         ),
+        scan=scan_policy_from(data.get("scan"), source),
         source=source,
     )

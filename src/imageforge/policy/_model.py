@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from imageforge.policy._scan import ScanPolicy
+
 __all__ = ["AnalyzePolicy", "LintPolicy", "Policy", "RuleSpec"]
 
 
@@ -58,4 +60,5 @@ class Policy:
 
     lint: LintPolicy = field(default_factory=LintPolicy)
     analyze: AnalyzePolicy = field(default_factory=AnalyzePolicy)
+    scan: ScanPolicy = field(default_factory=ScanPolicy)
     source: str | None = None

@@ -1,7 +1,7 @@
 """The local content-addressed store: blob roles on disk (reader, ingester, manager),
 refs in SQLite, cross-process locks, reachability and prune."""
 
-from imageforge.store._atomic import atomic_write, fsync_dir
+from imageforge.store._atomic import NO_SPACE, atomic_write, fsync_dir, storage_full
 from imageforge.store._blobs import FileBlobStore, FileIngest
 from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefEntry, RefStore
@@ -10,6 +10,7 @@ from imageforge.store._store import PruneReport, Store
 from imageforge.store._summary import ImageSummary, summarize
 
 __all__ = [
+    "NO_SPACE",
     "BlobInfo",
     "BlobIngester",
     "BlobManager",
@@ -25,5 +26,6 @@ __all__ = [
     "Store",
     "atomic_write",
     "fsync_dir",
+    "storage_full",
     "summarize",
 ]

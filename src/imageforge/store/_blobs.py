@@ -18,15 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from imageforge.errors import Conflict, DigestMismatch, InvalidArgument, NotFound
+from imageforge.errors import (
+    Conflict,
+    DigestMismatch,
+    InvalidArgument,
+    NotFound,
+)
 from imageforge.oci import ALGORITHMS, Digest, Hasher, new_hasher
-from imageforge.store._atomic import fsync_dir
+from imageforge.store._atomic import NO_SPACE, fsync_dir, storage_full
 from imageforge.store._lock import FileLock
 from imageforge.store._roles import BlobInfo
 
 __all__ = ["FileBlobStore", "FileIngest"]
 
 _CHUNK = 1 << 20
+# How long a writer of content another process is writing waits for it (then takes over).
+_SAME_CONTENT_WAIT = 300.0
 
 
 class FileIngest:
@@ -91,9 +98,15 @@ class FileIngest:
         if self._done:
             raise InvalidArgument(f"ingest {self._ref!r} is already finished")
         view = memoryview(data)
-        while view:
-            written = self._file.write(view)
-            view = view[written or 0 :]
+        try:
+            while view:
+                written = self._file.write(view)
+                view = view[written or 0 :]
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self.abort()  # a full disk must not stay full because of us
+            raise storage_full(self._store.root, f"{self._ref!r} ({self._offset} bytes)") from None
         self._update(data)
         return len(data)
 
@@ -122,6 +135,12 @@ class FileIngest:
                 os.chmod(self._data, self._store.blob_mode)
                 os.rename(self._data, target)
                 fsync_dir(target.parent)
+        except OSError as exc:
+            written = self._offset
+            self.abort()
+            if exc.errno in NO_SPACE:
+                raise storage_full(self._store.root, f"{self._ref!r} ({written} bytes)") from None
+            raise
         except BaseException:
             self.abort()
             raise
@@ -241,13 +260,37 @@ class FileBlobStore:
         directory.mkdir(parents=True, exist_ok=True)
         return FileIngest(self, ref, directory)
 
+    def begin_content(self, ref: str, digest: Digest) -> FileIngest | None:
+        """Begin a fresh ingest ``ref`` for content known by ``digest``, or None once that
+        blob is in the store. Two writers of the same content (one image pushed to two
+        repositories at once, two pulls of one base) both succeed: while another process
+        holds ``ref`` this waits for it to commit (then None) or give up (then takes
+        over). A leftover of a killed writer is discarded, not appended to."""
+        deadline = time.monotonic() + _SAME_CONTENT_WAIT
+        delay = 0.005
+        while not self.exists(digest):
+            try:
+                ingest = self.begin(ref)
+            except Conflict:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+                continue
+            if ingest.offset:
+                ingest.abort()
+                continue
+            return ingest
+        return None
+
     def write_blob(self, data: bytes, digest: Digest | None = None) -> BlobInfo:
         """Store small content (a manifest, a config) in one call."""
         h = hashlib.sha256(data).hexdigest()
         digest = Digest(digest) if digest else Digest.from_hex("sha256", h)
-        if self.exists(digest):
+        ingest = self.begin_content(f"blob-{digest}", digest)
+        if ingest is None:
             return self.info(digest)
-        with self.begin(f"blob-{digest}") as ingest:
+        with ingest:
             ingest.write(data)
             return ingest.commit(len(data), digest)
 

@@ -1,8 +1,9 @@
 """``rootfs:DIR|TAR``: a one-layer image made from a directory tree or a tar file.
 
 A tar is used as the layer as it is (gzip, zstd or plain); a directory becomes a gzip
-layer written in one pass into a temporary file. The config gets this host's platform,
-the layer's diff_id and one history entry saying where it came from.
+layer written in one pass into a temporary file that is unlinked from the start. The
+config gets this host's platform, the layer's diff_id and one history entry saying where
+it came from.
 """
 
 from __future__ import annotations
@@ -92,22 +93,27 @@ class RootfsImage(BaseImage):
 
 
 @contextmanager
+def _spool(prefix: str) -> Iterator[tuple[IO[bytes], Path]]:
+    """A temporary file unlinked from the start, and a path that opens it again
+    (``/proc/self/fd/N``): a killed import leaves nothing behind for anyone to clean."""
+    with tempfile.TemporaryFile(prefix=prefix) as f:
+        yield f, Path(f"/proc/self/fd/{f.fileno()}")
+
+
+@contextmanager
 def rootfs_image(path: Path) -> Iterator[RootfsImage]:
     if path.is_dir():
-        with tempfile.TemporaryDirectory(prefix="imageforge-rootfs-") as tmp:
-            blob = Path(tmp) / "layer.tar.gz"
-            with open(blob, "wb") as out:
-                info = write_layer_from_dir(path, out, compression="gzip")
+        with _spool("imageforge-rootfs-") as (out, blob):
+            info = write_layer_from_dir(path, out, compression="gzip")
+            out.flush()
             yield RootfsImage(blob, info.media_type, info.diff_id, f"rootfs:{path}")
         return
     if path.exists() and not path.is_file():
-        # A pipe or device can be read once only: spool it (an unlinked temp file, so a
-        # killed import leaves nothing behind), then read the copy.
-        with tempfile.TemporaryDirectory(prefix="imageforge-rootfs-") as tmp:
-            spool = Path(tmp) / "layer"
-            with open(path, "rb") as src, open(spool, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+        # A pipe or device can be read once only: spool it, then read the copy.
+        with _spool("imageforge-rootfs-") as (out, spool), open(path, "rb") as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+            out.flush()
             with rootfs_image(spool) as image:
                 yield image
         return

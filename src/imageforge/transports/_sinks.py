@@ -14,7 +14,7 @@ from typing import IO, Protocol
 from imageforge.errors import DigestMismatch
 from imageforge.oci import Digest
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.store import Store, fsync_dir
+from imageforge.store import NO_SPACE, Store, fsync_dir, storage_full
 
 __all__ = ["BlobSink", "DirBlobSink", "StoreBlobSink", "Writer", "copy_stream"]
 
@@ -94,10 +94,10 @@ class StoreBlobSink:
         progress: ProgressSink = NULL_PROGRESS,
         key: str = "",
     ) -> None:
-        with self.store.blobs.begin(f"copy-{digest}") as ingest:
-            if ingest.offset:  # a leftover from a killed copy: start over, cheaply safe
-                ingest.abort()
-                ingest = self.store.blobs.begin(f"copy-{digest}")
+        ingest = self.store.blobs.begin_content(f"copy-{digest}", digest)
+        if ingest is None:  # another copy of the same content stored it meanwhile
+            return
+        with ingest:
             copy_stream(src, ingest, progress, key, limit=size, digest=digest)
             ingest.commit(size, digest)  # checks size and digest before the blob appears
         self.added.append(digest)
@@ -137,6 +137,11 @@ class DirBlobSink:
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if exc.errno in NO_SPACE:
+                raise storage_full(self.root, f"blob {digest}") from None
+            raise
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

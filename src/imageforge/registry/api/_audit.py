@@ -1,8 +1,15 @@
 """The audit log's entries for the Distribution API: pulls (manifest GET), pushes
 (manifest PUT), deletes and every refusal (401/403 anywhere but the ``/v2/`` ping), with
-who, what, when and from where."""
+who, what, when and from where.
+
+An entry that cannot be written (a full disk, a database gone read-only) is logged and
+dropped: the request it describes has been served, and a pull must never fail because
+its audit row could not be stored.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -11,6 +18,8 @@ from starlette.responses import Response
 from imageforge.registry.meta import MetaStore
 
 __all__ = ["record", "record_response", "remote_of"]
+
+_log = logging.getLogger("imageforge.registry.audit")
 
 _ACTIONS = {"GET": "pull", "HEAD": "pull", "PUT": "push", "PATCH": "push", "POST": "push"}
 
@@ -29,9 +38,20 @@ async def record(
     result: str,
     detail: str = "",
 ) -> None:
-    await to_thread.run_sync(
-        meta.audit_add, user, action, repo, ref, result, remote_of(request), detail
-    )
+    try:
+        await to_thread.run_sync(
+            meta.audit_add, user, action, repo, ref, result, remote_of(request), detail
+        )
+    except Exception as exc:  # any store failure: the request itself was served
+        _log.error(
+            "audit entry not written (%s %s/%s by %s, %s): %s",
+            action,
+            repo,
+            ref,
+            user or "anonymous",
+            result,
+            exc,
+        )
 
 
 async def record_response(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from imageforge.errors import ErrorKind, ImageforgeError
+from imageforge.errors import ErrorKind, ImageforgeError, StorageFull
 from imageforge.registry.service import LoginLocked, SpecError
 
 __all__ = ["STATUS", "ApiError", "error_response", "http_error"]
@@ -82,6 +82,11 @@ def http_error(
 ) -> ApiError:
     """``exc`` as an HTTP answer: its status by kind, its code (the spec's on ``/v2/``,
     the management API's with ``manage``), and the headers it needs."""
+    if isinstance(exc, StorageFull):
+        # 507 Insufficient Storage; the message names no server path.
+        return ApiError(
+            507, "UNAVAILABLE", "the registry has no space left to store this; it was discarded"
+        )
     status = STATUS[exc.kind]
     extra = dict(headers or {})
     if isinstance(exc, LoginLocked):
