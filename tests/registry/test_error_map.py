@@ -6,14 +6,17 @@ from __future__ import annotations
 import pytest
 
 from imageforge import errors
-from imageforge.errors import ErrorKind, ImageforgeError
+from imageforge.errors import ErrorKind, ImageforgeError, StorageFull
 from imageforge.registry.api import STATUS, http_error
 from imageforge.registry.service import BlobUnknown, LoginLocked, ManifestBlobUnknown
 
+# The class of each kind (not its refinements, such as StorageFull of UNAVAILABLE).
 KINDS = {
     cls.kind: cls
     for cls in vars(errors).values()
-    if isinstance(cls, type) and issubclass(cls, ImageforgeError) and cls is not ImageforgeError
+    if isinstance(cls, type)
+    and issubclass(cls, ImageforgeError)
+    and ImageforgeError in cls.__bases__
 }
 
 
@@ -44,3 +47,11 @@ def test_registry_errors_keep_their_kind_and_name_the_spec_code() -> None:
         "TOOMANYREQUESTS",
         {"Retry-After": "7"},
     )
+
+
+def test_a_full_disk_is_507_on_both_apis_and_names_no_path() -> None:
+    exc = StorageFull("no space left on /srv/registry/blobs/tmp/x")
+    for manage in (False, True):
+        err = http_error(exc, manage=manage)
+        assert (err.status, err.code) == (507, "UNAVAILABLE")
+        assert "/srv" not in err.message
