@@ -33,25 +33,18 @@ from imageforge.layers import (
 )
 from imageforge.oci import digest_bytes, media
 from imageforge.runtime import Snapshot, Snapshotter
-from imageforge.testing.snapshotter import Item, file_entry, layer_tar, tree
+from imageforge.testing.snapshotter import (
+    BASE_TREE,
+    Item,
+    dir_entry,
+    layer_tar,
+    tree,
+)
 
 __all__ = ["DifferContract"]
 
 
-def _dir(path: str, mode: int = 0o755) -> Item:
-    return Entry(path, EntryType.DIR, mode=mode), None
-
-
-_BASE: list[Item] = [
-    _dir("etc"),
-    file_entry("etc/passwd", b"root\n"),
-    file_entry("etc/group", b"root\n"),
-    _dir("var"),
-    _dir("var/cache"),
-    file_entry("var/cache/old", b"old\n"),
-    _dir("srv"),
-    file_entry("keep", b"keep\n"),
-]
+_BASE: list[Item] = [*BASE_TREE, dir_entry("srv")]
 
 
 def _entries(layer: bytes) -> dict[str, Entry]:

@@ -29,7 +29,7 @@ from imageforge.layers import (
 from imageforge.oci import Descriptor, Digest, digest_bytes, media
 from imageforge.runtime import Snapshotter
 
-__all__ = ["SnapshotterContract", "file_entry", "layer_tar", "tree"]
+__all__ = ["BASE_TREE", "SnapshotterContract", "dir_entry", "file_entry", "layer_tar", "tree"]
 
 Item = tuple[Entry, bytes | None]
 
@@ -38,8 +38,21 @@ def file_entry(path: str, data: bytes, mode: int = 0o644) -> Item:
     return Entry(path, EntryType.FILE, size=len(data), mode=mode), data
 
 
-def _dir(path: str, mode: int = 0o755) -> Item:
+def dir_entry(path: str, mode: int = 0o755) -> Item:
     return Entry(path, EntryType.DIR, mode=mode), None
+
+
+BASE_TREE: list[Item] = [
+    dir_entry("etc"),
+    file_entry("etc/passwd", b"root\n"),
+    file_entry("etc/group", b"root\n"),
+    dir_entry("var"),
+    dir_entry("var/cache"),
+    file_entry("var/cache/old", b"old\n"),
+    file_entry("keep", b"keep\n"),
+]
+"""A small base layer both contract suites start from: a file a later layer deletes
+(``etc/group``), one it replaces a directory over (``var/cache``), one nothing touches."""
 
 
 def layer_tar(entries: Sequence[Item]) -> tuple[bytes, Digest]:
@@ -103,21 +116,13 @@ class SnapshotterContract:
     def _stack(self, snapshotter: Snapshotter) -> list[Digest]:
         base = self._apply(
             snapshotter,
-            [
-                _dir("etc"),
-                file_entry("etc/passwd", b"root\n"),
-                file_entry("etc/group", b"root\n"),
-                _dir("var"),
-                _dir("var/cache"),
-                file_entry("var/cache/old", b"old\n"),
-                file_entry("keep", b"keep\n"),
-            ],
+            BASE_TREE,
         )
         top = self._apply(
             snapshotter,
             [
                 (whiteout_entry("etc/group"), None),
-                _dir("var/cache"),
+                dir_entry("var/cache"),
                 (opaque_whiteout_entry("var/cache"), None),
                 file_entry("var/cache/new", b"new\n"),
             ],
