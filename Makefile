@@ -15,14 +15,15 @@ BIN := $(VENV)/bin
 # libc6-dev links the tests' static probe of that sandbox.
 # The vulnerability scanner's version orders are checked against each ecosystem's own
 # tool: libdpkg-perl (Dpkg::Version), node-semver, ruby (Gem::Version), rpm, maven's
-# ComparableVersion (maven, default-jdk-headless).
+# ComparableVersion (maven, default-jdk-headless). strace kills a process at a chosen
+# system call (tests/registry/test_killed.py: a gc killed between its trash and delete).
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
 	gcc binutils maven default-jdk-headless \
 	slirp4netns golang-github-containers-common libc6-dev \
-	libdpkg-perl node-semver ruby
+	libdpkg-perl node-semver ruby strace
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from imageforge.errors import InvalidArgument
-from imageforge.oci import ImageConfig, IndexManifest, Manifest, load_json, parse_any
+from imageforge.oci import Descriptor, ImageConfig, IndexManifest, Manifest, load_json, parse_any
 from imageforge.oci._manifest import MAX_JSON_DEPTH
 from tests.conftest import run_cli
 
@@ -113,3 +113,22 @@ def test_a_media_type_that_is_not_a_string_is_refused(value: str) -> None:
     raw = f'{{"schemaVersion":2,"mediaType":{value}}}'.encode()
     with pytest.raises(InvalidArgument, match="manifest.mediaType: expected a string, got"):
         parse_any(raw)
+
+
+@pytest.mark.parametrize("size", [2**63, 10**30])
+def test_a_size_past_int64_is_refused_and_the_largest_int64_is_read(size: int) -> None:
+    # #33 item 6: a layer size of 10**30 was accepted, after which skopeo could not pull
+    # the tag; Go decodes a descriptor's size into an int64. (The OCI schema's maximum,
+    # a float, lets 2**63 through.)
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _DIGEST}
+    assert Descriptor.from_json({**layer, "size": 2**63 - 1}).size == 2**63 - 1
+    with pytest.raises(InvalidArgument, match=rf"^layer.size: {size} is larger than 2\*\*63-1"):
+        Descriptor.from_json({**layer, "size": size}, "layer")
+    largest = json.dumps(_manifest(layers=[{**layer, "size": 2**63 - 1}])).encode()
+    assert Manifest.parse(largest).layers[0].size == 2**63 - 1
+    for raw in (
+        json.dumps(_manifest(layers=[{**layer, "size": size}])).encode(),
+        json.dumps({"schemaVersion": 2, "manifests": [{**layer, "size": size}]}).encode(),
+    ):
+        with pytest.raises(InvalidArgument, match=r"\.size: "):
+            parse_any(raw)

@@ -26,6 +26,14 @@ def _twisted(good: bytes) -> list[tuple[bytes, str]]:
         (json.dumps({**doc, "artifactType": {}}).encode(), "artifactType: expected a string"),
         (json.dumps({**doc, "layers": [{**layer, "digest": 1}]}).encode(), "layers[0].digest"),
         (json.dumps({**doc, "layers": [{**layer, "size": -1}]}).encode(), "layers[0].size"),
+        (
+            json.dumps({**doc, "layers": [{**layer, "size": 10**30}]}).encode(),
+            "layers[0].size: 1000000000000000000000000000000 is larger than 2**63-1",
+        ),
+        (
+            json.dumps({**doc, "config": {**doc["config"], "size": 2**63}}).encode(),
+            "config.size: 9223372036854775808 is larger than 2**63-1",
+        ),
         (json.dumps({**doc, "layers": [{**layer, "urls": 1}]}).encode(), "layers[0].urls"),
         (json.dumps({**doc, "schemaVersion": 1}).encode(), "schemaVersion must be 2"),
         (b"[]", "not a JSON object"),

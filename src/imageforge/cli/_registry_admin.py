@@ -445,7 +445,8 @@ def audit_cmd(
     "--grace",
     default="1h",
     show_default=True,
-    help="Keep anything uploaded, linked or pushed more recently than this (e.g. 30m, 2h, 0).",
+    help="Keep anything uploaded, linked or pushed more recently than this (e.g. 30m, 2h, 0);"
+    " upload sessions not written to for this long are purged.",
 )
 @click.option(
     "--upload-expiry",
@@ -464,8 +465,8 @@ def gc_cmd(
     data_dir: Path | None,
     fmt: OutputFormat,
 ) -> None:
-    """Remove untagged, unreferenced manifests and unreferenced blobs, and expired upload
-    sessions, while the registry keeps serving."""
+    """Remove untagged, unreferenced manifests and unreferenced blobs, and expired or
+    abandoned upload sessions, while the registry keeps serving."""
     meta = _meta(opts, data_dir)
     storage = FsBlobStorage(_directory(opts, data_dir))
     report = collect_garbage(
@@ -485,8 +486,10 @@ def gc_cmd(
         click.echo(f"{verb} blob {b}")
     for u in report.uploads:
         click.echo(f"{verb} upload {u}")
+    for t in report.trash:
+        click.echo(f"finished trash of a killed gc: {t}")
     click.echo(
         f"{verb} {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
-        f" {report.freed_bytes} bytes, {len(report.uploads)} expired uploads",
+        f" {report.freed_bytes} bytes, {len(report.uploads)} expired or abandoned uploads",
         err=True,
     )

@@ -9,7 +9,11 @@ from imageforge.errors import InvalidArgument
 from imageforge.oci._digest import Digest
 from imageforge.oci._platform import Platform
 
-__all__ = ["Descriptor"]
+__all__ = ["MAX_SIZE", "Descriptor"]
+
+# The largest size a descriptor may give: the OCI spec's int64, which Go clients (skopeo,
+# containerd, distribution) decode it into; a larger one makes them fail to pull.
+MAX_SIZE = 2**63 - 1
 
 
 def annotations_of(data: dict[str, Any], what: str) -> dict[str, str]:
@@ -55,6 +59,12 @@ class Descriptor:
             raise InvalidArgument(f"{where}.digest: {exc.message}") from None
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidArgument(f"{where}.size: expected a non-negative integer, got {size!r}")
+        if size > MAX_SIZE:
+            raise InvalidArgument(
+                f"{where}.size: {size} is larger than 2**63-1, the largest size a"
+                " descriptor may give (the OCI spec's int64)",
+                hint="no blob is that large; the manifest is corrupt or hostile",
+            )
         if not isinstance(media_type, str):
             raise InvalidArgument(f"{where}.mediaType: expected a string")
         plat = data.get("platform")

@@ -9,8 +9,14 @@ transaction; then its file is moved aside, the database asked once more whether 
 links it now (restored if so) and only then deleted. Writers do the mirror image: link in
 SQL first, then make sure the file is there (``service._uploads``, ``service._manifests``).
 Either side's last check sees the other's change, so a manifest never names a blob that
-is gone. ``dry_run`` reports what would go and changes nothing. Upload sessions older
-than ``upload_expiry`` are purged with their data (``service._uploads``).
+is gone. ``dry_run`` reports what would go and changes nothing.
+
+Upload sessions nobody has written to within the grace period (a killed client's, or
+one a killed server was receiving) and those begun more than ``upload_expiry`` ago are
+purged with their data and rows, and so are ingest directories untouched for as long
+(``service._uploads``). One collection runs at a time (``storage.gc_lock``) and first
+finishes what a killed one left in the trash, so killing a collection at any moment
+leaves nothing the next one does not finish.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class GcReport:
     blobs: list[str] = field(default_factory=list)
     freed_bytes: int = 0
     uploads: list[str] = field(default_factory=list)  # ids of purged upload sessions
+    # files a killed collection left in the trash, each "NAME restored" or "NAME deleted"
+    trash: list[str] = field(default_factory=list)
 
 
 def _mark_manifests(
@@ -71,11 +79,27 @@ def collect_garbage(
     dry_run: bool = False,
     upload_expiry: float | None = None,
 ) -> GcReport:
-    """Remove unreferenced manifests and blobs older than ``grace`` seconds, and upload
-    sessions begun more than ``upload_expiry`` seconds ago (None: leave them)."""
-    report = GcReport(dry_run)
-    if upload_expiry is not None:
-        report.uploads = purge_uploads(meta, storage, upload_expiry, dry_run=dry_run)
+    """Remove unreferenced manifests and blobs older than ``grace`` seconds, upload
+    sessions untouched for ``grace`` seconds or begun more than ``upload_expiry``
+    seconds ago (None: no limit by age), and what a killed collection left. Conflict if
+    another collection of the same data directory is running."""
+    if dry_run:
+        return _collect(meta, storage, grace, upload_expiry, GcReport(dry_run=True))
+    with storage.gc_lock():
+        report = GcReport(dry_run=False)
+        report.trash = storage.finish_trash(meta.blob_in_use)
+        return _collect(meta, storage, grace, upload_expiry, report)
+
+
+def _collect(
+    meta: MetaStore,
+    storage: FsBlobStorage,
+    grace: float,
+    upload_expiry: float | None,
+    report: GcReport,
+) -> GcReport:
+    dry_run = report.dry_run
+    report.uploads = purge_uploads(meta, storage, upload_expiry, idle=grace, dry_run=dry_run)
     cutoff = time.time() - grace
     keep, drop = _mark_manifests(meta, cutoff)
     for repo, digest, _is_index in drop:

@@ -8,12 +8,21 @@ separate from the process's exit code.
 With ``network="private"`` the run gets a network namespace of its own, made here
 before the runtime starts and served by slirp4netns (see ``_netns`` and ``_slirp``);
 both go when the run ends, however it ends.
+
+The container dies with imageforge, even when imageforge is killed with SIGKILL and runs
+no code of its own: a container's process outlives the runtime's foreground process
+(it is pid 1 of its namespace, reparented when runc dies), so each run has a watchdog, a
+``sh`` in a session of its own blocked reading a pipe only imageforge holds open. When
+the run ends, imageforge tells it so and it exits; when imageforge dies the pipe closes
+and the watchdog kills the container (``runc kill ... KILL``, which takes its whole pid
+namespace), deletes it and removes the run's state directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -56,6 +65,41 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
 
 
 __all__ = ["KNOWN_RUNTIMES", "OciRuntime", "find_runtime"]
+
+# $1 runtime, $2 state root, $3 container id, $4 the run's work directory; stdin the
+# pipe imageforge writes "done" to when the run is over (EOF without it: imageforge died).
+_WATCHDOG = """
+IFS= read -r line
+[ "$line" = done ] && exit 0
+"$1" --root "$2" kill "$3" KILL
+"$1" --root "$2" delete --force "$3"
+rm -rf "$4"
+"""
+
+
+@contextlib.contextmanager
+def _watchdog(binary: Path, state: Path, cid: str, work: Path) -> Iterator[None]:
+    """Kill container ``cid`` if this process dies before the block ends."""
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", _WATCHDOG, "imageforge-watchdog"]
+            + [str(binary), str(state), cid, str(work)],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to imageforge's group must not end it first
+        )
+    finally:
+        os.close(read_end)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.write(write_end, b"done\n")
+        os.close(write_end)
+        proc.wait()
+
 
 KNOWN_RUNTIMES = ("runc", "crun")
 
@@ -187,6 +231,7 @@ class OciRuntime:
                 str(bundle),
                 cid,
             ]
+            stack.enter_context(_watchdog(self.binary, state, cid, work))
             proc = subprocess.Popen(
                 argv,
                 stdin=io.stdin if io.stdin is not None else subprocess.DEVNULL,

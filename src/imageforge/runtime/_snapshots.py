@@ -64,6 +64,24 @@ def _mounted(path: Path) -> bool:
         return False
 
 
+def _in_use(mount_point: Path) -> bool:
+    """Whether a live process has its root or working directory on the filesystem
+    mounted at ``mount_point`` (a container's root is its overlay; seen from here by
+    device, as the process's own view of the path is ``/``)."""
+    try:
+        device = mount_point.stat().st_dev
+    except OSError:
+        return False
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        for link in ("root", "cwd"):
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{pid}/{link}").st_dev == device:
+                    return True
+    return False
+
+
 def _umount(path: Path) -> None:
     if not _mounted(path):
         return
@@ -340,7 +358,9 @@ class OverlaySnapshotter:
         return freed
 
     def cleanup_stale(self) -> list[str]:
-        """Remove active snapshots whose owning process is gone (a crashed build)."""
+        """Remove active snapshots whose owning process is gone (a killed build or
+        run), unless a live process still has its root or working directory in one (a
+        container that outlived its owner): a mount in use is never touched."""
         removed: list[str] = []
         for entry in os.scandir(self.active_dir):
             try:
@@ -349,7 +369,10 @@ class OverlaySnapshotter:
                 pid = 0
             if pid and Path(f"/proc/{pid}").exists():
                 continue
-            _umount(Path(entry.path) / "merged")
+            merged = Path(entry.path) / "merged"
+            if _mounted(merged) and _in_use(merged):
+                continue
+            _umount(merged)
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.name)
         for entry in os.scandir(self.layers):

@@ -37,6 +37,17 @@ _CHUNK = 1 << 20
 _SAME_CONTENT_WAIT = 300.0
 
 
+def _last_written(directory: Path) -> float | None:
+    """When an ingest directory's data (or, without data, the directory) last changed;
+    None once it is gone. Its writer may commit or discard it at any moment."""
+    for path in (directory / "data", directory):
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+    return None
+
+
 class FileIngest:
     def __init__(self, store: FileBlobStore, ref: str, directory: Path) -> None:
         self._store = store
@@ -315,15 +326,19 @@ class FileBlobStore:
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in the store") from None
 
+    def ingest_idle(self, ref: str) -> float | None:
+        """Seconds since the ingest ``ref`` was last written to; None if there is none."""
+        written = _last_written(self.ingest_path(ref))
+        return None if written is None else time.time() - written
+
     def stale_ingests(self, older_than: float) -> Iterator[Path]:
         """Ingest directories untouched for ``older_than`` seconds and not being written."""
         now = time.time()
         for entry in os.scandir(self.ingest_dir):
             path = Path(entry.path)
-            data = path / "data"
-            mtime = data.stat().st_mtime if data.exists() else entry.stat().st_mtime
-            if now - mtime < older_than:
-                continue
+            mtime = _last_written(path)
+            if mtime is None or now - mtime < older_than:
+                continue  # gone meanwhile (committed or removed), or recent
             try:
                 with FileLock(path / "lock").exclusive(blocking=False):
                     yield path

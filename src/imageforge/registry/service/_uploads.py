@@ -10,9 +10,11 @@ the same session meets a conflict instead of interleaving writes.
 
 Sessions expire: one never finished keeps its row and its data until ``upload_expiry``
 (default 7 days, as distribution's ``uploadpurging``) after it began; then it is purged
-by the periodic sweep of every serving process and by ``registry gc``. Ingest
-directories nobody has touched for as long (a crashed writer's) go too. A session a
-request is writing to right now holds its lock and is left for the next sweep.
+by the periodic sweep of every serving process and by ``registry gc``, which also
+purges sessions nobody has written to for its grace period (a killed client's, or one a
+killed server was receiving). Ingest directories nobody has touched for as long (a
+crashed writer's) go too. A session a request is writing to right now holds its lock
+and is left for the next sweep.
 
 A committed blob is linked to the repository, then checked to still be there: garbage
 collection unlinks in SQL before it deletes a file, so if the file went between the
@@ -50,19 +52,37 @@ def sweep_interval(expiry: float) -> float:
 
 
 def purge_uploads(
-    meta: MetaStore, storage: FsBlobStorage, max_age: float, *, dry_run: bool = False
+    meta: MetaStore,
+    storage: FsBlobStorage,
+    max_age: float | None,
+    *,
+    idle: float | None = None,
+    dry_run: bool = False,
 ) -> list[str]:
-    """Purge the sessions begun more than ``max_age`` seconds ago with their data; the
-    ids of those purged (or, with ``dry_run``, that would be)."""
+    """Purge with their data the sessions begun more than ``max_age`` seconds ago and
+    those nobody has written to for ``idle`` seconds (None: no such limit), and ingest
+    directories untouched for as long that no request holds (a killed writer's); the ids
+    of the sessions purged (or, with ``dry_run``, that would be). A session a request is
+    writing to right now holds its lock and stays."""
+    limits = [limit for limit in (max_age, idle) if limit is not None]
+    if not limits:
+        return []
+    now = time.time()
+    old = set(meta.uploads_started_before(now - max_age)) if max_age is not None else set()
+    quiet = meta.uploads_started_before(now - idle) if idle is not None else []
     purged = []
-    for upload_id in meta.uploads_started_before(time.time() - max_age):
+    for upload_id in [*sorted(old), *(u for u in quiet if u not in old)]:
+        if upload_id not in old:
+            since = storage.ingest_idle(ingest_ref(upload_id))
+            if since is not None and idle is not None and since < idle:
+                continue
         if dry_run:
             purged.append(upload_id)
         elif storage.discard_ingest(ingest_ref(upload_id)):
             meta.remove_upload(upload_id)
             purged.append(upload_id)
     if not dry_run:
-        for path in storage.stale_ingests(max_age):
+        for path in storage.stale_ingests(min(limits)):
             shutil.rmtree(path, ignore_errors=True)
     return purged
 

@@ -4,6 +4,11 @@ The registry shares the local store's content-addressed layout and ingest machin
 (``store.FileBlobStore``) rather than a second implementation: blobs are shared across
 repositories (which repository may see which blob is metadata, kept in SQL). Its files
 are private to the registry's user: blobs ``0400``, data being uploaded ``0600``.
+
+Garbage collection moves a blob into ``gc-trash/`` before deleting it. A collector killed
+in between leaves the file there; the next one, which holds ``gc.lock`` as every
+collector does, finishes it (:meth:`FsBlobStorage.finish_trash`): put back if something
+links the blob again and it is missing, deleted otherwise.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from imageforge.errors import Conflict
+from imageforge.errors import Conflict, InvalidArgument
 from imageforge.oci import Digest
 from imageforge.store import FileBlobStore
 from imageforge.store._lock import FileLock
@@ -30,6 +36,23 @@ class FsBlobStorage(FileBlobStore):
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir / "storage")
         self.trash_dir = self.root / "gc-trash"
+
+    @contextlib.contextmanager
+    def gc_lock(self) -> Iterator[None]:
+        """Held by a garbage collection for its whole run: one at a time per data
+        directory (Conflict for a second), and a collector's trash is its own."""
+        try:
+            held = FileLock(self.root / "gc.lock").exclusive(blocking=False)
+            held.__enter__()
+        except Conflict:
+            raise Conflict(
+                f"another garbage collection is running on {self.root.parent}",
+                hint="wait for it to finish (a killed one holds nothing)",
+            ) from None
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
 
     def trash(self, digest: Digest) -> Path | None:
         """Move the blob aside (atomically) for garbage collection; None if absent."""
@@ -48,6 +71,34 @@ class FsBlobStorage(FileBlobStore):
     def purge(self, trashed: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             trashed.unlink()
+
+    def trashed(self) -> Iterator[tuple[Path, Digest | None]]:
+        """What earlier collections left in the trash (each file and the blob it was,
+        None for a name that is no blob's); only under :meth:`gc_lock`."""
+        if not self.trash_dir.is_dir():
+            return
+        for entry in sorted(os.scandir(self.trash_dir), key=lambda e: e.name):
+            algorithm, _, rest = entry.name.partition("-")
+            try:
+                digest: Digest | None = Digest.from_hex(algorithm, rest.rpartition("-")[0])
+            except InvalidArgument:
+                digest = None
+            yield Path(entry.path), digest
+
+    def finish_trash(self, in_use: Callable[[Digest], bool]) -> list[str]:
+        """Finish what a killed collection left in the trash: a blob that ``in_use``
+        says is linked again and is missing goes back, anything else is deleted. The
+        names of the trashed files, each followed by what became of it."""
+        finished = []
+        for path, digest in self.trashed():
+            if digest is not None and not self.exists(digest) and in_use(digest):
+                self.path(digest).parent.mkdir(parents=True, exist_ok=True)
+                self.restore(digest, path)
+                finished.append(f"{path.name} restored")
+            else:
+                self.purge(path)
+                finished.append(f"{path.name} deleted")
+        return finished
 
     def discard_ingest(self, ref: str) -> bool:
         """Remove the ingest ``ref`` and its data; False if a request is writing to it
