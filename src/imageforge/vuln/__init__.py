@@ -19,15 +19,18 @@ Modules by what they hold:
   CVSS scores in ``_severity``; :func:`filter_findings` (``_filters``);
 - suppressions (``_suppress``, ``_vex``): :func:`load_ignore_file`,
   :func:`rules_from_policy`, :func:`load_vex`, :func:`apply_suppressions`;
+- upgrade advice (``_advice``): :func:`advice` per finding, :func:`upgrades` per package;
 - the findings' JSON contract (``_json``): :func:`findings_document`.
 """
 
+from imageforge.vuln._advice import Upgrade, advice, upgrades
 from imageforge.vuln._db import DB_NAME, VULNDB_DIR, SourceStatus, VulnDB, db_path, write_sources
 from imageforge.vuln._ecosystems import Query, name_key, query_for
 from imageforge.vuln._filters import filter_findings, parse_severities, reaches
-from imageforge.vuln._json import finding_json, findings_document
+from imageforge.vuln._json import finding_json, findings_document, layer_json
 from imageforge.vuln._match import (
     Finding,
+    LayerOrigin,
     MatchOptions,
     MatchResult,
     affected_version,
@@ -76,6 +79,7 @@ __all__ = [
     "Event",
     "Finding",
     "IgnoreRule",
+    "LayerOrigin",
     "ImportReport",
     "MatchOptions",
     "MatchResult",
@@ -85,6 +89,8 @@ __all__ = [
     "SourceStatus",
     "SuppressionResult",
     "UpdateConfig",
+    "Upgrade",
+    "advice",
     "VersionError",
     "VulnDB",
     "affected_version",
@@ -96,6 +102,7 @@ __all__ = [
     "finding_json",
     "findings_document",
     "import_source",
+    "layer_json",
     "load_cyclonedx_vex",
     "load_grype_ignores",
     "load_ignore_file",
@@ -114,6 +121,7 @@ __all__ = [
     "scheme_for",
     "severity_of",
     "update",
+    "upgrades",
     "version_key",
     "write_sources",
 ]
