@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from vexipy import Document
+from vexipy.document import Document
 
 from imageforge.scan import (
     FORMATS,
