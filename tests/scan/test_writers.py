@@ -174,7 +174,7 @@ def test_the_table_groups_by_package_with_layer_and_advice(report: ScanReport) -
     assert "layer 3: COPY site-packages/ /usr/local/lib/python3.11/site-packages/" in block
     assert "upgrade requests 2.19.1 -> 2.31.0 (fixes 2 of 2)" in block
     assert "CVE-2018-18074" in block and "2.20.0" in block
-    assert "1 language packages left to their OS package" in text
+    assert "1 language package left to their OS package" in text
     assert "RUSTSEC-2021-0139  ansi_term 0.12.1  unmaintained" in text
     colored = render_table(report, color=True).decode()
     assert "\x1b[1;31mCRITICAL" in colored

@@ -43,7 +43,9 @@ def print_table(report: ScanReport, console: Console) -> None:
         if failing:
             console.print(
                 Text(
-                    f"FAILED: {failing} results reach the threshold (exit {gate.code})", "bold red"
+                    f"FAILED: {failing} result{'s' if failing != 1 else ''} reach the threshold "
+                    f"(exit {gate.code})",
+                    "bold red",
                 )
             )
         else:

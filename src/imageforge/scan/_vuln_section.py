@@ -142,7 +142,8 @@ class VulnSection:
         if r.filtered:
             notes.append(f"{r.filtered} below the threshold")
         if r.owned:
-            notes.append(f"{len(r.owned)} language packages left to their OS package")
+            n = len(r.owned)
+            notes.append(f"{n} language package{'s' if n != 1 else ''} left to their OS package")
         if notes:
             line.append(f"  [{'; '.join(notes)}]", style="dim")
         console.print(line)
