@@ -82,7 +82,7 @@ def test_the_gate_and_exit_codes(scan_db_root: Path, fixture_image: Path) -> Non
     assert "Vulnerabilities: 17 " in plain.stdout and "CVE-2021-44228" in plain.stdout
     gated = scan(root, IMAGE, "--severity", "CRITICAL,HIGH")
     assert gated.returncode == 1
-    assert "FAILED: 4 results reach the threshold (exit 1)" in gated.stdout
+    assert "FAILED: 4 findings reach the threshold (exit 1)" in gated.stdout
     assert "CVE-2016-2781" not in gated.stdout  # LOW: left out
     assert scan(root, IMAGE, "--min-cvss", "7.0", "--exit-code", "3").returncode == 3
     assert scan(root, IMAGE, "--min-cvss", "9.5", "--exit-code", "3").returncode == 3

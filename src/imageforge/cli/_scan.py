@@ -29,6 +29,7 @@ from imageforge.store import atomic_write
 from imageforge.vuln import (
     DEFAULT_DEBIAN_URL,
     DEFAULT_OSV_URL,
+    STATUSES,
     IgnoreRule,
     MatchOptions,
     UpdateConfig,
@@ -40,7 +41,6 @@ from imageforge.vuln import (
 
 # read from the current directory when present, as trivy reads .trivyignore
 DEFAULT_IGNORE_FILES = (".trivyignore", ".trivyignore.yaml", ".grype.yaml")
-STATUSES = ("fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life")
 
 
 def _err() -> Console:

@@ -41,12 +41,8 @@ def print_table(report: ScanReport, console: Console) -> None:
         console.print()
         failing = report.failing()
         if failing:
-            console.print(
-                Text(
-                    f"FAILED: {failing} result{'s' if failing != 1 else ''} reach the threshold "
-                    f"(exit {gate.code})",
-                    "bold red",
-                )
-            )
+            what = "finding reaches" if failing == 1 else "findings reach"
+            text = f"FAILED: {failing} {what} the threshold (exit {gate.code})"
+            console.print(Text(text, style="bold red"))
         else:
             console.print(Text("PASSED: nothing reaches the threshold", style="bold green"))

@@ -36,7 +36,7 @@ from imageforge.vuln._match import (
     affected_version,
     match_packages,
 )
-from imageforge.vuln._model import Advisory, Affected, Event, Range, SeverityVector
+from imageforge.vuln._model import STATUSES, Advisory, Affected, Event, Range, SeverityVector
 from imageforge.vuln._osv import parse_record
 from imageforge.vuln._osv_read import read_osv
 from imageforge.vuln._severity import SEVERITIES, CvssScore, severity_of
@@ -71,6 +71,7 @@ __all__ = [
     "SCHEMES",
     "SEVERITIES",
     "STALE_AFTER_SECONDS",
+    "STATUSES",
     "VULNDB_DIR",
     "Advisory",
     "Affected",
