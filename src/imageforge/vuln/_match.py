@@ -18,7 +18,9 @@ CVE-z of one problem are one row, under the CVE id when there is one).
 
 A language package whose files an OS package owns (Debian's ``python3-requests``
 installs ``requests``' metadata) is not matched on its own: its problems are the OS
-package's, as the distribution fixes them.
+package's, as the distribution fixes them. Which ones those are is the SBOM's
+ownership edges (:func:`imageforge.sbom.ownership`), so an SBOM read back from a file
+decides as the image it was made from.
 
 Informational advisories (RustSec ``unmaintained``, ``unsound``, ``notice``) are returned
 apart from vulnerabilities."""
