@@ -174,3 +174,24 @@ def test_a_stale_database_warns(scan_db_root: Path, fixture_image: Path, tmp_pat
     proc = ok(scan(root, IMAGE))
     assert "warning: the vulnerability database is " in proc.stderr
     assert "days old (updated 2026-01-01T00:00:00Z)" in proc.stderr
+
+
+def test_a_warm_scan_reads_no_layer(
+    scan_db_root: Path, fixture_image: Path, tmp_path: Path
+) -> None:
+    """What a scan read from an image is kept by its digest: with the layer blobs gone
+    from the store, the next scan still gives every finding and layer; --no-cache reads
+    the image again (and now cannot)."""
+    root = tmp_path / "root"
+    shutil.copytree(scan_db_root, root, symlinks=True)
+    shutil.rmtree(root / "scan-cache", ignore_errors=True)
+    first = json.loads(ok(scan(root, IMAGE, "--format", "json")).stdout)
+    assert len(list((root / "scan-cache").glob("*.json"))) == 1
+    for layer in {v["layer"]["digest"] for v in first["vulnerabilities"]}:
+        algorithm, hexdigest = layer.split(":")
+        (root / "blobs" / algorithm / hexdigest).unlink()
+    warm = json.loads(ok(scan(root, IMAGE, "--format", "json")).stdout)
+    assert warm["vulnerabilities"] == first["vulnerabilities"]
+    assert warm["warnings"] == []
+    cold = scan(root, IMAGE, "--format", "json", "--no-cache")
+    assert "layer skipped" in cold.stderr

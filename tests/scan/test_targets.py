@@ -130,7 +130,7 @@ def test_the_root_filesystem_gives_the_same_results(
     assert [p.name for p in report.vulnerabilities.owned] == ["requests"]
 
 
-@pytest.mark.parametrize("fmt", ["cyclonedx-json", "spdx-json"])
+@pytest.mark.parametrize("fmt", ["cyclonedx-json", "spdx-json", "json"])
 def test_imageforge_sboms_give_the_same_results(
     scan_db_root: Path, scan_db: VulnDB, image_report: ScanReport, tmp_path: Path, fmt: str
 ) -> None:
@@ -140,7 +140,7 @@ def test_imageforge_sboms_give_the_same_results(
     assert outcome(report) == outcome(image_report)
     assert report.warnings == []
     assert [p.name for p in report.vulnerabilities.owned] == ["requests"]
-    if fmt == "cyclonedx-json":  # it names each package's layer (by digest)
+    if fmt != "spdx-json":  # CycloneDX and imageforge JSON name each package's layer
         image_layers = {
             f.package.name: f.layer.digest for f in image_report.vulnerabilities.findings if f.layer
         }

@@ -24,8 +24,16 @@ from imageforge.errors import InvalidArgument
 from imageforge.oci import Platform
 from imageforge.pipeline import scan
 from imageforge.policy import Policy, find_policy, load_policy
-from imageforge.scan import FORMATS, Gate, ScanOptions, open_database, render, render_table
-from imageforge.store import atomic_write
+from imageforge.scan import (
+    FORMATS,
+    Gate,
+    ScanCache,
+    ScanOptions,
+    open_database,
+    render,
+    render_table,
+)
+from imageforge.store import StoreLayout, atomic_write
 from imageforge.vuln import (
     DEFAULT_DEBIAN_URL,
     DEFAULT_OSV_URL,
@@ -189,6 +197,12 @@ def _gate(
     help="Leave out Debian issues of urgency 'unimportant' (reported LOW by default).",
 )
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read the image again even when an earlier scan kept what it read "
+    "(<root>/scan-cache, by image digest).",
+)
+@click.option(
     "--scanners",
     type=click.Choice(["vuln"]),
     default="vuln",
@@ -215,6 +229,7 @@ def scan_command(
     config: Path | None,
     ignore_status: str | None,
     skip_unimportant: bool,
+    no_cache: bool,
     scanners: str,
     platform: str | None,
     tls_verify: bool,
@@ -252,6 +267,7 @@ def scan_command(
             options,
             database=status,
             platform=Platform.parse(platform) if platform else None,
+            cache=None if no_cache else ScanCache(StoreLayout(opts.root).scan_cache),
         )
     for warning in report.warnings:
         _warn(warning)

@@ -11,6 +11,7 @@ from imageforge.pipeline._lookup import open_image
 from imageforge.pipeline._sbom import directory_target
 from imageforge.pipeline._session import Session
 from imageforge.scan import (
+    ScanCache,
     ScanOptions,
     ScanReport,
     scan_directory,
@@ -32,10 +33,12 @@ def scan(
     *,
     database: DbStatus | None = None,
     platform: Platform | None = None,
+    cache: ScanCache | None = None,
 ) -> ScanReport:
     """Scan ``target``: ``sbom:FILE`` (CycloneDX or SPDX JSON), a directory, or an image
     (a store name or ID, ``oci:``, ``oci-archive:``, ``docker-archive:``,
-    ``docker://``, of ``platform``, default this host's)."""
+    ``docker://``, of ``platform``, default this host's; what ``cache`` read from the
+    same image before is used instead of reading it again)."""
     if target.startswith(SBOM):
         return scan_sbom_file(Path(target[len(SBOM) :]), db, options, database=database)
     path = directory_target(target, "scan")
@@ -51,4 +54,5 @@ def scan(
             name=found.name,
             database=database,
             progress=session.progress,
+            cache=cache,
         )

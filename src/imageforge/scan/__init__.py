@@ -13,6 +13,8 @@ suppressions and the CI gate applied, written for people and tools.
   secret, misconfiguration and licence scanners plug into;
 - layers (``_layers``): :func:`image_layers` pairs layers with history entries; OS
   packages are placed in the layer whose copy of the package database first listed them;
+- the cache (``_cache``): :class:`ScanCache` keeps what was read from an image by its
+  digest, so a warm scan only matches;
 - the database (``_database``): :func:`open_database` updates it unless offline and
   warns when it is older than a day;
 - writers (``_render``: :data:`FORMATS`): ``table`` (``_table``), ``json`` (``_json``),
@@ -21,6 +23,7 @@ suppressions and the CI gate applied, written for people and tools.
   (``_openvex``).
 """
 
+from imageforge.scan._cache import ScanCache
 from imageforge.scan._cyclonedx import to_cyclonedx_vdr
 from imageforge.scan._database import age_text, open_database
 from imageforge.scan._json import SCHEMA, to_json
@@ -29,7 +32,7 @@ from imageforge.scan._model import Gate, ScanOptions, ScanReport, Section, Vulne
 from imageforge.scan._openvex import to_openvex
 from imageforge.scan._render import FORMATS, render, render_table
 from imageforge.scan._sarif import to_sarif_document
-from imageforge.scan._sbom_input import read_sbom, sbom_from_document
+from imageforge.scan._sbom_input import read_sbom, sbom_from_document, sbom_from_json
 from imageforge.scan._scan import (
     scan_directory,
     scan_files,
@@ -43,6 +46,7 @@ __all__ = [
     "FORMATS",
     "SCHEMA",
     "Gate",
+    "ScanCache",
     "ScanOptions",
     "ScanReport",
     "Section",
@@ -56,6 +60,7 @@ __all__ = [
     "render",
     "render_table",
     "sbom_from_document",
+    "sbom_from_json",
     "scan_directory",
     "scan_files",
     "scan_image",

@@ -16,21 +16,27 @@ are not ``empty_layer``, in order (:func:`imageforge.analyze.layer_history`)."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
-from imageforge.analyze import layer_history
 from imageforge.errors import ImageforgeError, NotFound
 from imageforge.layers import EntryType, FsView, LayerDiff, read_layer
 from imageforge.oci import History, Image
 from imageforge.sbom import Cataloger, Evidence, FileInfo, Sbom
-from imageforge.sbom.catalogers import ApkCataloger, DpkgCataloger, RpmCataloger
 from imageforge.vuln import LayerOrigin
 
 __all__ = ["DatabaseWrites", "image_layers", "instruction", "package_layers"]
 
-OS_CATALOGERS: tuple[Cataloger, ...] = (DpkgCataloger(), ApkCataloger(), RpmCataloger())
+
+@functools.cache
+def os_catalogers() -> tuple[Cataloger, ...]:
+    """The catalogers of package databases (imported when an image is read, not for a
+    warm scan or an SBOM's)."""
+    from imageforge.sbom.catalogers import ApkCataloger, DpkgCataloger, RpmCataloger
+
+    return (DpkgCataloger(), ApkCataloger(), RpmCataloger())
 
 
 def instruction(entry: History | None) -> str | None:
@@ -58,6 +64,8 @@ def instruction(entry: History | None) -> str | None:
 
 def image_layers(image: Image) -> list[LayerOrigin]:
     """Every layer of ``image``, bottom first, with its history entry."""
+    from imageforge.analyze import layer_history
+
     descriptors = image.manifest().layers
     config = image.config()
     diff_ids = config.diff_ids
@@ -83,7 +91,7 @@ class DatabaseWrites:
     @staticmethod
     def _wanted(path: str, kind: str, mode: int, size: int) -> bool:
         info = FileInfo(path, kind, mode, size)
-        return any(c.wants(info) for c in OS_CATALOGERS)
+        return any(c.wants(info) for c in os_catalogers())
 
     def __call__(self, diff: LayerDiff) -> None:
         nodes = [*diff.added, *(new for _, new in diff.modified), *diff.removed]
@@ -143,7 +151,7 @@ def _copy_in_layer(view: FsView, index: int, path: str) -> bytes | None:
 def _listed(path: str, data: bytes) -> set[tuple[str, str]]:
     files = _OneFile(path, data)
     out: set[tuple[str, str]] = set()
-    for cataloger in OS_CATALOGERS:
+    for cataloger in os_catalogers():
         if cataloger.wants(files.info(path) or FileInfo(path, "file", 0, 0)):
             try:
                 out.update((p.name, p.version) for p in cataloger.catalog(files, _ignore))

@@ -1,4 +1,5 @@
 """``sbom:FILE``: the packages of a CycloneDX (1.2-1.6) or SPDX (2.2, 2.3) JSON document,
+or of imageforge's own SBOM JSON (``imageforge sbom --format json``, every field kept),
 read back into an :class:`~imageforge.sbom.Sbom` so it is scanned as an image is.
 
 What each package is comes from its purl (type, namespace, name, version) and the
@@ -36,7 +37,9 @@ from imageforge.sbom import (
     SourceInfo,
 )
 
-__all__ = ["MAX_SBOM", "read_sbom", "sbom_from_document"]
+__all__ = ["IMAGEFORGE_SCHEMA", "MAX_SBOM", "read_sbom", "sbom_from_document", "sbom_from_json"]
+
+IMAGEFORGE_SCHEMA = "imageforge-sbom/1"
 
 MAX_SBOM = 512 << 20
 
@@ -88,7 +91,10 @@ def read_sbom(path: Path, warn: list[str] | None = None) -> Sbom:
 
 
 def sbom_from_document(doc: Any, name: str) -> Sbom:
-    """A parsed CycloneDX or SPDX JSON document (``name`` says where it came from)."""
+    """A parsed CycloneDX, SPDX or imageforge JSON document (``name`` says where it came
+    from)."""
+    if isinstance(doc, dict) and doc.get("schema") == IMAGEFORGE_SCHEMA:
+        return sbom_from_json(doc, name)
     if isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX":
         return _cyclonedx(doc, name)
     if isinstance(doc, dict) and str(doc.get("spdxVersion", "")).startswith("SPDX-"):
@@ -327,4 +333,79 @@ def _spdx(doc: dict[str, Any], name: str) -> Sbom:
         packages=packages,
         relationships=relationships,
         warnings=warnings,
+    )
+
+
+# -- imageforge's own JSON ---------------------------------------------------------------
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def sbom_from_json(doc: dict[str, Any], name: str) -> Sbom:
+    """imageforge's SBOM JSON (:func:`imageforge.sbom.to_json`), as it was written."""
+    warnings: list[str] = []
+    packages: list[Package] = []
+    for n, p in enumerate(doc.get("packages") or ()):
+        if not (
+            isinstance(p, dict)
+            and all(isinstance(p.get(k), str) for k in ("name", "version", "type", "purl"))
+        ):
+            warnings.append(f"{name}: packages[{n}] has no name, version, type or purl")
+            continue
+        evidence = tuple(
+            Evidence(str(loc["path"]).strip("/"), _text(loc.get("layer")))
+            for loc in p.get("locations") or ()
+            if isinstance(loc, dict) and isinstance(loc.get("path"), str)
+        )
+        metadata = p.get("metadata") if isinstance(p.get("metadata"), dict) else {}
+        packages.append(
+            Package(
+                name=p["name"],
+                version=p["version"],
+                type=p["type"],
+                purl=p["purl"],
+                cpes=_strings(p.get("cpes")),
+                licenses=_strings(p.get("licenses")),
+                evidence=evidence,
+                source_name=_text(p.get("sourceName")),
+                source_version=_text(p.get("sourceVersion")),
+                supplier=_text(p.get("supplier")),
+                files=tuple(f.strip("/") for f in _strings(p.get("files"))),
+                depends_on=_strings(p.get("dependsOn")),
+                metadata={k: v for k, v in (metadata or {}).items() if isinstance(v, str)},
+            )
+        )
+    relationships = [
+        Relationship(r["parent"], r["child"], str(r.get("type") or RelationshipKind.DEPENDS_ON))
+        for r in doc.get("relationships") or ()
+        if isinstance(r, dict)
+        and isinstance(r.get("parent"), str)
+        and isinstance(r.get("child"), str)
+    ]
+    d = doc.get("distro")
+    distro = None
+    if isinstance(d, dict) and isinstance(d.get("id"), str):
+        distro = Distro(
+            d["id"],
+            _text(d.get("versionId")),
+            _text(d.get("prettyName")),
+            _strings(d.get("idLike")),
+        )
+    src = doc.get("source") if isinstance(doc.get("source"), dict) else {}
+    assert isinstance(src, dict)
+    source = SourceInfo(
+        kind="sbom",
+        name=name,
+        digest=_text(src.get("digest")),
+        config_digest=_text(src.get("configDigest")),
+        architecture=_text(src.get("architecture")),
+        os=_text(src.get("os")),
+        created=_text(src.get("created")),
+    )
+    return Sbom(
+        source, distro, packages, relationships, [*_strings(doc.get("warnings")), *warnings]
     )

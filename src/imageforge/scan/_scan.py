@@ -11,6 +11,7 @@ from pathlib import Path
 from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.sbom import DirFiles, Files, ImageFiles, Sbom, SourceInfo, generate, image_source
+from imageforge.scan._cache import ScanCache
 from imageforge.scan._layers import DatabaseWrites, image_layers, package_layers
 from imageforge.scan._model import ScanOptions, ScanReport, VulnerabilityResults
 from imageforge.scan._sbom_input import read_sbom
@@ -98,10 +99,18 @@ def scan_image(
     name: str | None = None,
     database: DbStatus | None = None,
     progress: ProgressSink = NULL_PROGRESS,
+    cache: ScanCache | None = None,
 ) -> ScanReport:
     """Scan ``image`` (``name``: as the user named it): one header pass over its layers,
     then only the files the catalogers want, and the package databases' earlier copies
-    where more than one layer wrote them."""
+    where more than one layer wrote them; or, when ``cache`` has read this image before,
+    what it read then."""
+    source = image_source(image, name)
+    digest = str(image.digest)
+    hit = cache.get(digest, source) if cache is not None else None
+    if hit is not None:
+        sbom, origins = hit
+        return scan_sbom(sbom, db, options, database=database, origins=origins)
     warnings: dict[str, None] = {}
     writes = DatabaseWrites()
     with ImageFiles(
@@ -110,8 +119,10 @@ def scan_image(
         progress=progress,
         on_layer=writes,
     ) as files:
-        sbom = generate(files, image_source(image, name), progress=progress)
+        sbom = generate(files, source, progress=progress)
         origins = package_layers(sbom, files.view, writes, image_layers(image))
+    if cache is not None and not warnings:  # a layer that failed is read again next time
+        cache.put(digest, sbom, origins)
     return scan_sbom(sbom, db, options, database=database, origins=origins, warnings=list(warnings))
 
 
