@@ -80,7 +80,7 @@ def measured(argv: Sequence[str], env: dict[str, str] | None = None) -> Run:
     lines = proc.stderr.splitlines()
     stats = next(line for line in reversed(lines) if line.startswith("@@ "))
     wall, user, system, rss_kib = stats.split()[1:]
-    err = "\n".join(line for line in lines if not line.startswith("@@ "))
+    err = "\n".join(line for line in lines if not line.startswith(("@@ ", "Command exited with")))
     return Run(float(wall), float(user) + float(system), int(rss_kib) / 1024, proc.returncode, err)
 
 
@@ -122,6 +122,19 @@ def archive(store: Path, name: str, work: Path) -> Path:
             capture_output=True,
         )
     return out
+
+
+def said(run: Run) -> str:
+    """What a failing trivy said: its FATAL line, shortened to the cause."""
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    fatal = next((line for line in lines if "FATAL" in line), lines[-1] if lines else "")
+    cause = fatal.split("Fatal error", 1)[-1].strip()
+    for marker in ("Unable to initialize", "DB error", "init error"):
+        if marker in cause:
+            cause = cause[cause.index(marker) :]
+            break
+    detail = next((line.strip() for line in lines if "no such host" in line), "")
+    return f"{cause[:110]} ({detail[:80]})" if detail else cause[:160]
 
 
 def row(label: str, run: Run, extra: str = "") -> None:
@@ -188,25 +201,24 @@ def main() -> int:
         if target.startswith("sbom:"):
             argv = [TRIVY, "sbom", target[len("sbom:") :], "--offline-scan", "-q"]
             run = measured(argv, env)
-            row(f"trivy sbom {label}", run, run.stderr.strip().splitlines()[-1][:120])
+            row(f"trivy sbom {label}", run, said(run))
             continue
         tar = archive(store, target, work)
         vuln = measured(
             [TRIVY, "image", "--input", str(tar), "--scanners", "vuln", "--offline-scan", "-q"],
             env,
         )
-        last = vuln.stderr.strip().splitlines()[-1] if vuln.stderr.strip() else ""
-        row(f"trivy image --scanners vuln {label}", vuln, last[:140])
+        row(f"trivy image --scanners vuln {label}", vuln, said(vuln))
         out = work / "trivy.cdx.json"
         argv = [TRIVY, "image", "--input", str(tar), "--format", "cyclonedx", "--output",
                 str(out), "-q"]  # fmt: skip
         out.unlink(missing_ok=True)
         run = best(argv, args.repeat, env)
         if run.code == 0 and out.exists():
-            said = f"{len(json.loads(out.read_text()).get('components', []))} components"
+            what = f"{len(json.loads(out.read_text()).get('components', []))} components"
         else:
-            said = (run.stderr.strip().splitlines() or [""])[-1][:140]
-        row(f"trivy SBOM step {label}", run, said)
+            what = said(run)
+        row(f"trivy SBOM step {label}", run, what)
     return 0
 
 
