@@ -209,13 +209,13 @@ def main() -> int:
             env,
         )
         row(f"trivy image --scanners vuln {label}", vuln, said(vuln))
-        out = work / "trivy.cdx.json"
+        cdx = work / "trivy.cdx.json"
         argv = [TRIVY, "image", "--input", str(tar), "--format", "cyclonedx", "--output",
-                str(out), "-q"]  # fmt: skip
-        out.unlink(missing_ok=True)
+                str(cdx), "-q"]  # fmt: skip
+        cdx.unlink(missing_ok=True)
         run = best(argv, args.repeat, env)
-        if run.code == 0 and out.exists():
-            what = f"{len(json.loads(out.read_text()).get('components', []))} components"
+        if run.code == 0 and cdx.exists():
+            what = f"{len(json.loads(cdx.read_text()).get('components', []))} components"
         else:
             what = said(run)
         row(f"trivy SBOM step {label}", run, what)

@@ -5,13 +5,21 @@ brought each package in; bad SBOMs refused clearly."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from imageforge.errors import InvalidArgument, NotFound
-from imageforge.scan import ScanReport, read_sbom, scan_directory, scan_image, scan_sbom_file
+from imageforge.scan import (
+    ScanCache,
+    ScanReport,
+    read_sbom,
+    scan_directory,
+    scan_image,
+    scan_sbom_file,
+)
 from imageforge.vuln import VulnDB
 from tests.conftest import run_cli
 
@@ -215,3 +223,17 @@ def test_a_package_with_a_broken_purl_is_one_warning(scan_db: VulnDB, tmp_path: 
     report = scan_sbom_file(path, scan_db)
     assert {f.id for f in report.vulnerabilities.findings} == {"CVE-2018-18074", "CVE-2023-32681"}
     assert len(report.warnings) == 1 and "component a: purl 'pkg:'" in report.warnings[0]
+
+
+def test_a_cache_entry_that_cannot_be_read_is_a_miss(
+    scan_db_root: Path, scan_db: VulnDB, fixture_image: Path, tmp_path: Path
+) -> None:
+    cache = ScanCache(tmp_path / "cache")
+    with opened(scan_db_root) as image:
+        first = scan_image(image, scan_db, name=IMAGE, cache=cache)
+        [entry] = list((tmp_path / "cache").glob("*.json"))
+        entry.write_text('{"format": "imageforge-scan-cache/1", "digest": 7')  # truncated
+        again = scan_image(image, scan_db, name=IMAGE, cache=cache)
+        hit = scan_image(image, scan_db, name=IMAGE, cache=cache)  # written again
+    assert outcome(again) == outcome(first) == outcome(hit)
+    assert json.loads(entry.read_text())["digest"] == str(image.digest)
