@@ -62,6 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "parse": ("_parse",),
     "registry": ("_registry", "_registry_admin"),
     "sbom": ("_sbom",),
+    "scan": ("_scan",),
     "system": ("_system",),
     "vulndb": ("_vulndb",),
 }

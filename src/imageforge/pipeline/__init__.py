@@ -17,8 +17,10 @@ function and renders, and a library user does the same without it.
 - :func:`build`: the builder with that resolver, the build cache imported and exported
   (:func:`import_build_cache`, :func:`export_build_cache`, an OCI layout through the
   transports) and the result named and written to its outputs.
-- :func:`sbom` of a directory or an image; :func:`prune` of unnamed blobs and of
-  unpacked layers no image uses (:func:`prune_snapshots`).
+- :func:`sbom` of a directory or an image (:func:`directory_target` tells them apart);
+  :func:`scan` of those or of ``sbom:FILE`` against the vulnerability database;
+  :func:`prune` of unnamed blobs and of unpacked layers no image uses
+  (:func:`prune_snapshots`).
 
 Names are loaded on first use, so a command pays only for the packages it needs (the
 builder is not imported for ``pull``).
@@ -64,7 +66,8 @@ if TYPE_CHECKING:
         open_image,
     )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
-    from imageforge.pipeline._sbom import sbom
+    from imageforge.pipeline._sbom import directory_target, sbom
+    from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
 
 _WHERE = {
@@ -97,7 +100,10 @@ _WHERE = {
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
+    "directory_target": "_sbom",
     "sbom": "_sbom",
+    "SBOM": "_scan",
+    "scan": "_scan",
     "PULL_JOBS": "_session",
     "Session": "_session",
 }
@@ -114,11 +120,13 @@ __all__ = [
     "Location",
     "NamedImage",
     "PULL_JOBS",
+    "SBOM",
     "Pruned",
     "Pulled",
     "Session",
     "build",
     "copy",
+    "directory_target",
     "export_build_cache",
     "export_image",
     "find_image",
@@ -134,6 +142,7 @@ __all__ = [
     "pull",
     "remote_ref",
     "sbom",
+    "scan",
     "store_name",
 ]
 

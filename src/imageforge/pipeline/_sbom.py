@@ -10,26 +10,39 @@ from imageforge.pipeline._lookup import open_image
 from imageforge.pipeline._session import Session
 from imageforge.sbom import DirFiles, Sbom, SourceInfo, generate
 
-__all__ = ["sbom"]
+__all__ = ["directory_target", "sbom"]
+
+
+_IMAGES = (
+    "a store name, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME] or "
+    "docker://REF"
+)
+
+
+def directory_target(target: str, command: str = "sbom") -> Path | None:
+    """The directory ``target`` names, or None when it names an image. A target spelled
+    as a path (``/``, ``./``, ``../``, ``~``) is never taken for an image: one that is no
+    directory is :class:`~imageforge.errors.NotFound` (``command`` says who asked)."""
+    path = Path(target)
+    if path.is_dir():
+        return path
+    if target.startswith(("/", "./", "../", "~")) or target == "..":
+        # No image reference starts like this: a path was meant.
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise NotFound(
+            f"{target} {what}", hint=f"{command} reads a directory, or an image: {_IMAGES}"
+        )
+    return None
 
 
 def sbom(session: Session, target: str) -> Sbom:
     """The packages in ``target``: a directory when one of that name exists, else an
     image (a store name or ID, ``oci:``, ``oci-archive:``, ``docker-archive:``,
-    ``docker://``). A target spelled as a path (``/``, ``./``, ``../``, ``~``) is never
-    taken for an image."""
-    path = Path(target)
-    if path.is_dir():
+    ``docker://``); see :func:`directory_target`."""
+    path = directory_target(target)
+    if path is not None:
         files = DirFiles(path)
         return generate(files, SourceInfo(kind="directory", name=target), progress=session.progress)
-    if target.startswith(("/", "./", "../", "~")) or target == "..":
-        # No image reference starts like this: a path was meant.
-        what = "is not a directory" if path.exists() else "does not exist"
-        raise NotFound(
-            f"{target} {what}",
-            hint="sbom reads a directory, or an image: a store name, oci:DIR[:TAG], "
-            "oci-archive:FILE[:TAG], docker-archive:FILE[:NAME] or docker://REF",
-        )
     with open_image(session, target) as found:
         source = SourceInfo(kind="image", name=found.name)
         return generate(found.image, source, progress=session.progress)

@@ -9,7 +9,17 @@ code, each with the reason it was accepted and, optionally, the day it stops app
 
 ``packages`` (names or purls) narrows an entry to those packages; ``expires`` is a TOML
 date (or ``YYYY-MM-DD``): on and after that day the entry no longer suppresses and the
-scan warns about it."""
+scan warns about it.
+
+The team's gate sits beside it, each key used when the command line does not set it:
+
+```toml
+[scan]
+severity = ["CRITICAL", "HIGH"]   # trivy's --severity
+min-cvss = 7.0                    # the guide's threshold
+ignore-unfixed = true
+exit-code = 1
+```"""
 
 from __future__ import annotations
 
@@ -33,7 +43,15 @@ class ScanIgnore:
 
 @dataclass(frozen=True)
 class ScanPolicy:
+    """``ignore``: the suppressions; the rest is the team's gate, used when the command
+    line sets none: ``severity`` (``["CRITICAL", "HIGH"]`` or ``"CRITICAL,HIGH"``),
+    ``min-cvss``, ``ignore-unfixed``, ``exit-code``."""
+
     ignore: tuple[ScanIgnore, ...] = ()
+    severity: tuple[str, ...] | None = None
+    min_cvss: float | None = None
+    ignore_unfixed: bool | None = None
+    exit_code: int | None = None
 
 
 def _date(value: Any, where: str, source: str | None) -> dt.date | None:
@@ -61,7 +79,7 @@ def scan_policy_from(data: Any, source: str | None) -> ScanPolicy:
         return ScanPolicy()
     if not isinstance(data, Mapping):
         raise InvalidArgument("[scan] must be a table", location=loc)
-    # other [scan] keys belong to the scan command's settings, read where they are used
+    # other [scan] keys belong to the other scanners' settings, read where they are used
     ignores = data.get("ignore", {})
     if not isinstance(ignores, Mapping):
         raise InvalidArgument("[scan.ignore] must be a table of vulnerability ids", location=loc)
@@ -94,4 +112,44 @@ def scan_policy_from(data: Any, source: str | None) -> ScanPolicy:
                 tuple(packages),
             )
         )
-    return ScanPolicy(ignore=tuple(out))
+    return ScanPolicy(ignore=tuple(out), **_gate(data, loc))
+
+
+_SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _gate(data: Mapping[str, Any], loc: Location | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    severity = data.get("severity")
+    if severity is not None:
+        names = severity.split(",") if isinstance(severity, str) else severity
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise InvalidArgument(
+                "[scan] severity must be a list of severities", location=loc,
+                hint=f"e.g. severity = [\"CRITICAL\", \"HIGH\"] (of {', '.join(_SEVERITIES)})",
+            )  # fmt: skip
+        upper = tuple(n.strip().upper() for n in names)
+        unknown = [n for n in upper if n not in _SEVERITIES]
+        if unknown:
+            raise InvalidArgument(
+                f"[scan] severity: unknown severity {unknown[0]}",
+                location=loc,
+                hint=f"use {', '.join(_SEVERITIES)}",
+            )
+        out["severity"] = upper
+    cvss = data.get("min-cvss")
+    if cvss is not None:
+        if isinstance(cvss, bool) or not isinstance(cvss, int | float) or not 0 <= cvss <= 10:
+            raise InvalidArgument("[scan] min-cvss must be a number from 0 to 10", location=loc)
+        out["min_cvss"] = float(cvss)
+    unfixed = data.get("ignore-unfixed")
+    if unfixed is not None:
+        if not isinstance(unfixed, bool):
+            raise InvalidArgument("[scan] ignore-unfixed must be true or false", location=loc)
+        out["ignore_unfixed"] = unfixed
+    code = data.get("exit-code")
+    if code is not None:
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+            raise InvalidArgument("[scan] exit-code must be an integer from 0 to 255", location=loc)
+        out["exit_code"] = code
+    return out

@@ -9,7 +9,9 @@ CycloneDX 1.6).
 - :class:`ImageFiles` serves an image without unpacking it: one metadata pass, then the
   files the catalogers want in one pass per layer.
 - :func:`generate` runs the catalogers over a directory view or an image and returns
-  the :class:`Sbom` (packages, dependency edges, distro, warnings).
+  the :class:`Sbom` (packages, dependency and ownership edges, distro, warnings);
+  :func:`ownership` finds which language packages an OS package installed (syft's
+  ``ownership-by-file-overlap``), :func:`image_source` what an SBOM says of an image.
 - :func:`render` writes it as ``table``, ``json``, ``spdx-json`` or ``cyclonedx-json``
   (:data:`FORMATS`); :func:`to_json`, :func:`to_spdx`, :func:`to_cyclonedx`,
   :func:`to_table` are the individual writers.
@@ -18,7 +20,7 @@ CycloneDX 1.6).
 from imageforge.sbom._cataloger import Cataloger
 from imageforge.sbom._distro import detect_distro, parse_os_release
 from imageforge.sbom._files import DirFiles, FileInfo, Files, Warn
-from imageforge.sbom._generate import generate
+from imageforge.sbom._generate import OS_PACKAGE_TYPES, generate, image_source, ownership
 from imageforge.sbom._ids import cpe, cpes, purl
 from imageforge.sbom._image_files import ImageFiles
 from imageforge.sbom._licenses import normalize_license, spdx_expression
@@ -28,6 +30,7 @@ from imageforge.sbom._model import (
     Package,
     PackageType,
     Relationship,
+    RelationshipKind,
     Sbom,
     SourceInfo,
 )
@@ -43,10 +46,13 @@ from imageforge.sbom._writers import (
 
 __all__ = [
     "FORMATS",
+    "OS_PACKAGE_TYPES",
     "ImageFiles",
     "created_time",
     "detect_distro",
     "generate",
+    "image_source",
+    "ownership",
     "normalize_license",
     "parse_os_release",
     "render",
@@ -64,6 +70,7 @@ __all__ = [
     "Package",
     "PackageType",
     "Relationship",
+    "RelationshipKind",
     "Sbom",
     "SourceInfo",
     "Warn",

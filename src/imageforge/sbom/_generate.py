@@ -27,11 +27,12 @@ from imageforge.sbom._model import (
     Package,
     PackageType,
     Relationship,
+    RelationshipKind,
     Sbom,
     SourceInfo,
 )
 
-__all__ = ["OS_PACKAGE_TYPES", "generate"]
+__all__ = ["OS_PACKAGE_TYPES", "generate", "image_source", "ownership"]
 
 OS_PACKAGE_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
@@ -72,12 +73,14 @@ class _Resolving:
             return self._files.evidence(path)
 
 
-def _image_source(image: Image, source: SourceInfo | None) -> SourceInfo:
+def image_source(image: Image, name: str | None = None) -> SourceInfo:
+    """What an SBOM says of ``image``: ``name`` as the user gave it (default: its
+    digest), its digests, platform and creation time."""
     config = image.config()
     created = config.data.get("created")
     return SourceInfo(
         kind="image",
-        name=source.name if source is not None else str(image.digest),
+        name=name if name is not None else str(image.digest),
         digest=str(image.digest),
         config_digest=str(image.manifest().config.digest),
         architecture=config.architecture or None,
@@ -110,17 +113,39 @@ def _sort_key(p: Package) -> tuple[str, str, str, tuple[Evidence, ...]]:
     return (p.type, p.name, p.version, p.evidence)
 
 
+def ownership(packages: Sequence[Package]) -> list[Relationship]:
+    """Ownership edges: an OS package whose file list holds a file a language package
+    was found by (Debian's ``python3-requests`` lists ``requests``' metadata) owns it;
+    the language package was installed as part of the OS package, and its problems are
+    the OS package's, as the distribution fixes them."""
+    owner_of: dict[str, str] = {}
+    for p in packages:
+        if p.type in OS_PACKAGE_TYPES:
+            for f in p.files:
+                owner_of.setdefault(f.strip("/"), p.id)
+    edges: dict[str, Relationship] = {}
+    for p in packages:
+        if p.type in OS_PACKAGE_TYPES:
+            continue
+        for e in p.evidence:
+            parent = owner_of.get(e.path.strip("/"))
+            if parent is not None:
+                edges.setdefault(p.id, Relationship(parent, p.id, RelationshipKind.OWNERSHIP))
+                break
+    return list(edges.values())
+
+
 def _relationships(packages: Sequence[Package]) -> list[Relationship]:
     by_name: dict[tuple[str, str], list[str]] = {}
     for p in packages:
         by_name.setdefault((p.type, p.name), []).append(p.id)
-    edges: set[Relationship] = set()
+    edges: set[Relationship] = set(ownership(packages))
     for p in packages:
         for dep in p.depends_on:
             for child in by_name.get((p.type, dep), ()):
                 if child != p.id:
                     edges.add(Relationship(p.id, child))
-    return sorted(edges, key=lambda r: (r.parent, r.child))
+    return sorted(edges, key=lambda r: (r.parent, r.child, r.kind))
 
 
 def _catalogue(
@@ -158,7 +183,7 @@ def generate(
     sink = progress or NULL_PROGRESS
     warn = _Warnings()
     if isinstance(target, Image):
-        source = _image_source(target, source)
+        source = image_source(target, source.name if source is not None else None)
         with ImageFiles(target, warn=warn, progress=sink) as files:
             return _run(files, source, catalogers, warn, sink)
     if source is None:

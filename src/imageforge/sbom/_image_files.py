@@ -13,11 +13,11 @@ the view is built from the other layers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from imageforge.errors import ImageforgeError
-from imageforge.layers import IN_MEMORY_LIMIT, EntryType, FsView, layer_name
+from imageforge.layers import IN_MEMORY_LIMIT, EntryType, FsView, LayerDiff, layer_name
 from imageforge.oci import Image
 from imageforge.progress import ProgressSink
 from imageforge.sbom._files import FileInfo, Warn
@@ -33,7 +33,10 @@ class ImageFiles:
     pass); ``read``/``open`` follow symlinks inside the image and serve what
     :meth:`load` read (a path not loaded yet is loaded on demand, one layer pass for
     that file alone). Use as a context manager, or call :meth:`close`, to remove
-    spooled files. ``view`` is the underlying :class:`~imageforge.layers.FsView`."""
+    spooled files. ``view`` is the underlying :class:`~imageforge.layers.FsView`;
+    ``on_layer`` is shown each layer's :class:`~imageforge.layers.LayerDiff` as the
+    index pass reads it (what a scan needs to know which layer wrote a package
+    database, at no extra read)."""
 
     def __init__(
         self,
@@ -42,6 +45,7 @@ class ImageFiles:
         warn: Warn | None = None,
         progress: ProgressSink | None = None,
         memory_limit: int = IN_MEMORY_LIMIT,
+        on_layer: Callable[[LayerDiff], None] | None = None,
     ) -> None:
         self._warn = warn or (lambda path, message: None)
         self.view = FsView(
@@ -51,6 +55,9 @@ class ImageFiles:
             progress_key="sbom",
             memory_limit=memory_limit,
         )
+        if on_layer is not None:  # the index pass, each layer's changes shown on the way
+            for diff in self.view.layer_diffs():
+                on_layer(diff)
         self._nodes = self.view.nodes
         self._digests = [str(layer.digest) for layer in self.view.layers]
 

@@ -13,6 +13,7 @@ __all__ = [
     "Package",
     "PackageType",
     "Relationship",
+    "RelationshipKind",
     "Sbom",
     "SourceInfo",
 ]
@@ -73,12 +74,23 @@ class Package:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+class RelationshipKind:
+    """What an edge between two packages says (syft's names)."""
+
+    DEPENDS_ON = "depends-on"
+    # the parent (an OS package) lists the file the child (a language package) was found
+    # by: the child was installed by the OS package manager, as part of the parent
+    OWNERSHIP = "ownership-by-file-overlap"
+
+
 @dataclass(frozen=True)
 class Relationship:
-    """``parent`` depends on ``child`` (package ids)."""
+    """``parent`` depends on ``child`` (package ids); with ``kind`` ownership, the OS
+    package ``parent`` installed the files ``child`` was found by."""
 
     parent: str
     child: str
+    kind: str = RelationshipKind.DEPENDS_ON
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,9 @@ class Sbom:
     packages: list[Package]
     relationships: list[Relationship]
     warnings: list[str]
+
+    def owners(self) -> dict[str, str]:
+        """Package id -> the id of the OS package that owns it (ownership edges)."""
+        return {
+            r.child: r.parent for r in self.relationships if r.kind == RelationshipKind.OWNERSHIP
+        }

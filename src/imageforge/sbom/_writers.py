@@ -27,7 +27,7 @@ from rich.table import Table
 from imageforge import __version__
 from imageforge.oci import rfc3339
 from imageforge.sbom._licenses import normalize_license, spdx_expression
-from imageforge.sbom._model import Package, Sbom
+from imageforge.sbom._model import Package, RelationshipKind, Sbom
 
 __all__ = [
     "FORMATS",
@@ -121,13 +121,20 @@ def to_json(sbom: Sbom) -> dict[str, Any]:
         },
         "packages": [_package_json(p) for p in sbom.packages],
         "relationships": [
-            {"parent": r.parent, "child": r.child, "type": "depends-on"} for r in sbom.relationships
+            {"parent": r.parent, "child": r.child, "type": r.kind} for r in sbom.relationships
         ],
         "warnings": list(sbom.warnings),
     }
 
 
 # -- SPDX 2.3 ------------------------------------------------------------------------
+_OWNERSHIP_COMMENT = (
+    f"{RelationshipKind.OWNERSHIP}: indicates that the parent package claims ownership of a "
+    "child package since the parent metadata indicates overlap with a location that a "
+    "cataloger found the child package by"
+)
+
+
 def _spdx_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
 
@@ -229,13 +236,15 @@ def to_spdx(sbom: Sbom) -> dict[str, Any]:
     by_id = {p.id: p for p in sbom.packages}
     for r in sbom.relationships:
         if r.parent in by_id and r.child in by_id:
-            relationships.append(
-                {
-                    "spdxElementId": _package_spdx_id(by_id[r.parent]),
-                    "relationshipType": "DEPENDS_ON",
-                    "relatedSpdxElement": _package_spdx_id(by_id[r.child]),
-                }
-            )
+            edge = {
+                "spdxElementId": _package_spdx_id(by_id[r.parent]),
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": _package_spdx_id(by_id[r.child]),
+            }
+            if r.kind == RelationshipKind.OWNERSHIP:  # as syft writes it
+                edge["relationshipType"] = "OTHER"
+                edge["comment"] = _OWNERSHIP_COMMENT
+            relationships.append(edge)
     doc: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -294,6 +303,7 @@ def to_cyclonedx(sbom: Sbom) -> str:
             )
         )
     by_ref: dict[str, Component] = {}
+    owners = sbom.owners()
     for p in sbom.packages:
         licenses: list[LicenseExpression | DisjunctiveLicense] = []
         for text in p.licenses:
@@ -313,6 +323,8 @@ def to_cyclonedx(sbom: Sbom) -> str:
             props.append(Property(name="imageforge:package:sourceName", value=p.source_name))
         if p.source_version:
             props.append(Property(name="imageforge:package:sourceVersion", value=p.source_version))
+        if p.id in owners:  # bom-ref of the OS package that installed it
+            props.append(Property(name="imageforge:package:ownedBy", value=owners[p.id]))
         component = Component(
             name=p.name,
             version=p.version,
@@ -338,7 +350,7 @@ def to_cyclonedx(sbom: Sbom) -> str:
     bom.register_dependency(root, components)
     children: dict[str, list[Component]] = {}
     for r in sbom.relationships:
-        if r.child in by_ref:
+        if r.child in by_ref and r.kind == RelationshipKind.DEPENDS_ON:
             children.setdefault(r.parent, []).append(by_ref[r.child])
     for ref, component in by_ref.items():
         bom.register_dependency(component, children.get(ref, []))

@@ -13,6 +13,9 @@
     cache-mounts/<id>/     the contents of ``RUN --mount=type=cache`` directories
     context-views/         short-lived overlay views of the build context for
                            ``RUN --mount=type=bind`` (empty between builds)
+    scan-cache/<key>.json  what ``scan`` read from an image (its packages and the layer
+                           that brought each in), by manifest digest: a warm scan
+                           matches without reading the layers again
     registry/              the default ``--data-dir`` of ``registry serve`` and its admin
                            commands (a registry's storage, not part of the local store)
 
@@ -35,6 +38,7 @@ __all__ = [
     "LOCK",
     "REFS_DB",
     "REGISTRY",
+    "SCAN_CACHE",
     "SNAPSHOTS",
     "StoreLayout",
 ]
@@ -48,6 +52,7 @@ BUILD_CACHE = "build-cache"
 CACHE_MOUNTS = "cache-mounts"
 CONTEXT_VIEWS = "context-views"
 REGISTRY = "registry"
+SCAN_CACHE = "scan-cache"
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,7 @@ class StoreLayout:
     @property
     def registry(self) -> Path:
         return self.root / REGISTRY
+
+    @property
+    def scan_cache(self) -> Path:
+        return self.root / SCAN_CACHE

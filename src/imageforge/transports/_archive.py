@@ -14,6 +14,7 @@ import os
 import stat
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -55,8 +56,43 @@ def _clean(name: str) -> str:
     return name.lstrip("/")
 
 
+class _Serialized(io.RawIOBase):
+    """A member's stream whose reads take the archive's lock: every member reads through
+    the one file of the tar (a seek, then a read), so two members read at once (an
+    image's layers indexed in parallel) would otherwise read each other's bytes."""
+
+    def __init__(self, member: IO[bytes], lock: threading.Lock) -> None:
+        self._member = member
+        self._lock = lock
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            data = self._member.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        with self._lock:
+            return self._member.seek(offset, whence)
+
+    def tell(self) -> int:
+        with self._lock:
+            return self._member.tell()
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()
+
+
 class ArchiveReader:
-    """Random access to the members of a tar file."""
+    """Random access to the members of a tar file (members may be read from several
+    threads at once)."""
 
     def __init__(self, path: Path) -> None:
         if not os.path.lexists(path):
@@ -72,6 +108,7 @@ class ArchiveReader:
                 hint="name the archive file itself",
             )
         self.path = path
+        self._lock = threading.Lock()
         try:
             self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed in close()
             self._members = {
@@ -87,10 +124,11 @@ class ArchiveReader:
         member = self._members.get(name)
         if member is None:
             raise NotFound(f"archive {self.path} has no member {name!r}")
-        f = self._tar.extractfile(member)
+        with self._lock:
+            f = self._tar.extractfile(member)
         if f is None:
             raise InvalidArgument(f"archive {self.path}: {name!r} is not a regular file")
-        return f
+        return io.BufferedReader(_Serialized(f, self._lock), 1 << 20)
 
     def read_member(self, name: str, limit: int = 4 * 1024 * 1024) -> bytes:
         with self.open_member(name) as f:

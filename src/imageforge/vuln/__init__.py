@@ -19,21 +19,24 @@ Modules by what they hold:
   CVSS scores in ``_severity``; :func:`filter_findings` (``_filters``);
 - suppressions (``_suppress``, ``_vex``): :func:`load_ignore_file`,
   :func:`rules_from_policy`, :func:`load_vex`, :func:`apply_suppressions`;
+- upgrade advice (``_advice``): :func:`advice` per finding, :func:`upgrades` per package;
 - the findings' JSON contract (``_json``): :func:`findings_document`.
 """
 
+from imageforge.vuln._advice import Upgrade, advice, upgrades
 from imageforge.vuln._db import DB_NAME, VULNDB_DIR, SourceStatus, VulnDB, db_path, write_sources
 from imageforge.vuln._ecosystems import Query, name_key, query_for
 from imageforge.vuln._filters import filter_findings, parse_severities, reaches
-from imageforge.vuln._json import finding_json, findings_document
+from imageforge.vuln._json import finding_json, findings_document, layer_json
 from imageforge.vuln._match import (
     Finding,
+    LayerOrigin,
     MatchOptions,
     MatchResult,
     affected_version,
     match_packages,
 )
-from imageforge.vuln._model import Advisory, Affected, Event, Range, SeverityVector
+from imageforge.vuln._model import STATUSES, Advisory, Affected, Event, Range, SeverityVector
 from imageforge.vuln._osv import parse_record
 from imageforge.vuln._osv_read import read_osv
 from imageforge.vuln._severity import SEVERITIES, CvssScore, severity_of
@@ -68,6 +71,7 @@ __all__ = [
     "SCHEMES",
     "SEVERITIES",
     "STALE_AFTER_SECONDS",
+    "STATUSES",
     "VULNDB_DIR",
     "Advisory",
     "Affected",
@@ -76,6 +80,7 @@ __all__ = [
     "Event",
     "Finding",
     "IgnoreRule",
+    "LayerOrigin",
     "ImportReport",
     "MatchOptions",
     "MatchResult",
@@ -85,6 +90,8 @@ __all__ = [
     "SourceStatus",
     "SuppressionResult",
     "UpdateConfig",
+    "Upgrade",
+    "advice",
     "VersionError",
     "VulnDB",
     "affected_version",
@@ -96,6 +103,7 @@ __all__ = [
     "finding_json",
     "findings_document",
     "import_source",
+    "layer_json",
     "load_cyclonedx_vex",
     "load_grype_ignores",
     "load_ignore_file",
@@ -114,6 +122,7 @@ __all__ = [
     "scheme_for",
     "severity_of",
     "update",
+    "upgrades",
     "version_key",
     "write_sources",
 ]

@@ -1,9 +1,11 @@
 """Which findings a user asked for: ``--severity CRITICAL,HIGH`` (trivy's syntax),
 ``--min-cvss 7.0`` (the guide's threshold) and ``--ignore-unfixed``.
 
-A finding passes ``min_cvss`` when its highest CVSS base score reaches it; a finding with
-no vector is judged by its severity label's lower bound (CRITICAL 9.0, HIGH 7.0, MEDIUM
-4.0, LOW 0.1) and an UNKNOWN one never passes. ``ignore_unfixed`` drops findings without
+The threshold both filters and gates, as trivy's ``--severity`` does: a finding is kept
+(and fails the gate) when it reaches either condition given. A finding passes
+``min_cvss`` when its highest CVSS base score reaches it; a finding with no vector is
+judged by its severity label's lower bound (CRITICAL 9.0, HIGH 7.0, MEDIUM 4.0, LOW 0.1)
+and an UNKNOWN one never passes. ``ignore_unfixed`` drops findings without
 a fixed version (statuses ``affected``, ``will_not_fix``, ``fix_deferred``,
 ``end_of_life``)."""
 
@@ -59,16 +61,16 @@ def filter_findings(
     min_cvss: float | None = None,
     ignore_unfixed: bool = False,
 ) -> list[Finding]:
-    """The findings that match every given filter (None: no filter of that kind)."""
+    """The findings that reach the threshold (:func:`reaches`: either condition when
+    both are given, so what is shown is what fails a gate), and have a fix when
+    ``ignore_unfixed``. None: no condition of that kind."""
     out = []
     for f in findings:
         if ignore_unfixed and not f.fixed_version:
             continue
-        if severities is not None and f.severity not in severities:
+        if (severities is not None or min_cvss is not None) and not reaches(
+            f, severities=severities, min_cvss=min_cvss
+        ):
             continue
-        if min_cvss is not None:
-            score = _score(f)
-            if score is None or score < min_cvss:
-                continue
         out.append(f)
     return out

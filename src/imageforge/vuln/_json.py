@@ -1,7 +1,9 @@
 """The JSON contract of findings, which the scan command, the registry and ``promote``
 read: a top-level ``vulnerabilities`` list whose entries carry at least ``id``,
 ``aliases``, ``package`` (``name``, ``version``, ``purl``, ``ecosystem``), ``severity``,
-``cvss``, ``fixedVersion``, ``layer`` and ``status``; ``informational`` (RustSec
+``cvss``, ``fixedVersion``, ``layer`` and ``status`` (``advice``: what to upgrade to;
+``layer``: the image layer that brought the package in, with its history entry, or
+null for a directory); ``informational`` (RustSec
 unmaintained and the like) and ``suppressed`` (with what suppressed each, and why) are
 lists of the same shape beside it."""
 
@@ -10,9 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from imageforge.vuln._match import Finding
+from imageforge.vuln._advice import advice
+from imageforge.vuln._match import Finding, LayerOrigin
 
-__all__ = ["finding_json", "findings_document"]
+__all__ = ["finding_json", "findings_document", "layer_json"]
+
+
+def layer_json(layer: LayerOrigin) -> dict[str, Any]:
+    return {
+        "digest": layer.digest,
+        "diffId": layer.diff_id,
+        "number": layer.number,
+        "createdBy": layer.created_by,
+    }
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
@@ -32,7 +44,8 @@ def finding_json(f: Finding) -> dict[str, Any]:
             {"version": c.version, "vector": c.vector, "baseScore": c.base_score} for c in f.cvss
         ],
         "fixedVersion": f.fixed_version,
-        "layer": f.layer,
+        "advice": advice(f),
+        "layer": None if f.layer is None else layer_json(f.layer),
         "status": f.status,
         "title": f.summary,
         "sources": list(f.sources),

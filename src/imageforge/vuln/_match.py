@@ -18,18 +18,20 @@ CVE-z of one problem are one row, under the CVE id when there is one).
 
 A language package whose files an OS package owns (Debian's ``python3-requests``
 installs ``requests``' metadata) is not matched on its own: its problems are the OS
-package's, as the distribution fixes them.
+package's, as the distribution fixes them. Which ones those are is the SBOM's
+ownership edges (:func:`imageforge.sbom.ownership`), so an SBOM read back from a file
+decides as the image it was made from.
 
 Informational advisories (RustSec ``unmaintained``, ``unsound``, ``notice``) are returned
 apart from vulnerabilities."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from imageforge.sbom import Distro, Package, PackageType
+from imageforge.sbom import OS_PACKAGE_TYPES, Distro, Package, ownership
 from imageforge.vuln._db import AdvisoryRow, VulnDB
 from imageforge.vuln._ecosystems import Query, query_for
 from imageforge.vuln._model import Affected, Event, Range, SeverityVector
@@ -39,9 +41,15 @@ from imageforge.vuln._versions import VersionError, compare, version_key
 if TYPE_CHECKING:  # _suppress builds on this module
     from imageforge.vuln._suppress import IgnoreRule
 
-__all__ = ["Finding", "MatchOptions", "MatchResult", "affected_version", "match_packages"]
+__all__ = [
+    "Finding",
+    "LayerOrigin",
+    "MatchOptions",
+    "MatchResult",
+    "affected_version",
+    "match_packages",
+]
 
-_OS_TYPES = (PackageType.DEB, PackageType.APK, PackageType.RPM)
 _STATUS_ORDER = ("will_not_fix", "fix_deferred", "end_of_life", "affected")
 
 
@@ -55,6 +63,19 @@ class MatchOptions:
     statuses: frozenset[str] = frozenset(
         ("fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life")
     )
+
+
+@dataclass(frozen=True)
+class LayerOrigin:
+    """The image layer that brought a package in: ``digest`` of the layer blob, its
+    ``number`` (1-based, as ``inspect`` lists layers), ``diff_id``, and the history
+    entry's ``created_by`` (the Dockerfile instruction that made the layer). An SBOM
+    names the digest alone."""
+
+    digest: str
+    number: int | None = None
+    diff_id: str | None = None
+    created_by: str | None = None
 
 
 @dataclass
@@ -77,7 +98,7 @@ class Finding:
     related: tuple[str, ...] = ()  # advisories that fixed it (DSA/DLA), not aliases
     informational: str | None = None
     note: str | None = None
-    layer: str | None = None
+    layer: LayerOrigin | None = None
     suppressed: IgnoreRule | None = None  # the rule that hid it (see _suppress)
 
     @property
@@ -268,28 +289,24 @@ def _finding(pkg: Package, q: Query, group: list[_Hit], warnings: list[str]) -> 
     )
 
 
-def _owned_files(packages: Sequence[Package]) -> set[str]:
-    owned: set[str] = set()
-    for pkg in packages:
-        if pkg.type in _OS_TYPES:
-            owned.update(f.strip("/") for f in pkg.files)
-    return owned
-
-
 def match_packages(
     packages: Sequence[Package],
     db: VulnDB,
     distro: Distro | None,
     options: MatchOptions | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> MatchResult:
     """Findings for ``packages`` (an SBOM's) in ``db``; the distro decides the
-    release of OS packages. Sorted by package, then id."""
+    release of OS packages. ``owners`` (package id -> OS package id, the SBOM's
+    ownership edges; default: worked out from the OS packages' file lists) names the
+    language packages left to their OS package. Sorted by package, then id."""
     options = options or MatchOptions()
     result = MatchResult()
-    owned = _owned_files(packages)
+    if owners is None:
+        owners = {r.child: r.parent for r in ownership(packages)}
     cache: dict[tuple[str, str], list[AdvisoryRow]] = {}
     for pkg in packages:
-        if pkg.type not in _OS_TYPES and any(e.path.strip("/") in owned for e in pkg.evidence):
+        if pkg.type not in OS_PACKAGE_TYPES and pkg.id in owners:
             result.owned.append(pkg)
             continue
         q = query_for(pkg, distro)
@@ -313,7 +330,3 @@ def match_packages(
     result.vulnerabilities.sort(key=order)
     result.informational.sort(key=order)
     return result
-
-
-def with_layer(finding: Finding, layer: str | None) -> Finding:
-    return replace(finding, layer=layer)

@@ -19,14 +19,16 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.vuln._db import SourceBatch, SourceStatus, VulnDB, db_path, write_sources
 from imageforge.vuln._debian_json import read_tracker_json
 from imageforge.vuln._model import Advisory
 from imageforge.vuln._osv_read import read_osv
+
+if TYPE_CHECKING:  # httpx is imported when an update runs: ~0.1 s a scan need not pay
+    import httpx
 
 __all__ = [
     "DEFAULT_DEBIAN_URL",
@@ -65,6 +67,12 @@ class _Download:
     path: Path | None  # None: not modified
     etag: str | None
     last_modified: str | None
+
+
+def _http_error() -> type[Exception]:
+    import httpx
+
+    return httpx.HTTPError
 
 
 def _fetch(
@@ -111,7 +119,7 @@ def _fetch(
                 response.headers.get("etag"),
                 response.headers.get("last-modified"),
             )
-    except httpx.HTTPError as exc:
+    except _http_error() as exc:
         raise Unavailable(
             f"downloading {url} failed: {exc}",
             hint="the previous vulnerability database is still in use; try again later",
@@ -153,6 +161,8 @@ def update(
         raise InvalidArgument("nothing to update: no ecosystem and no Debian URL")
     db_path(root).parent.mkdir(parents=True, exist_ok=True)
     own_client = client is None
+    import httpx
+
     http = client or httpx.Client(
         timeout=config.timeout, follow_redirects=True, headers=config.headers
     )

@@ -1,0 +1,294 @@
+"""``imageforge scan``: the vulnerabilities of an image, a directory or an SBOM, a CI gate
+on them, and reports for people (table), scripts (JSON) and tools (SARIF, a CycloneDX
+VDR, OpenVEX)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from imageforge.cli._app import app
+from imageforge.cli._options import (
+    GlobalOptions,
+    authfile_option,
+    platform_option,
+    tls_option,
+)
+from imageforge.cli._progress import ProgressMode, progress_option
+from imageforge.cli._session import session
+from imageforge.errors import InvalidArgument
+from imageforge.oci import Platform
+from imageforge.pipeline import scan
+from imageforge.policy import Policy, find_policy, load_policy
+from imageforge.scan import (
+    FORMATS,
+    Gate,
+    ScanCache,
+    ScanOptions,
+    open_database,
+    render,
+    render_table,
+)
+from imageforge.store import StoreLayout, atomic_write
+from imageforge.vuln import (
+    DEFAULT_DEBIAN_URL,
+    DEFAULT_OSV_URL,
+    STATUSES,
+    IgnoreRule,
+    MatchOptions,
+    UpdateConfig,
+    load_ignore_file,
+    load_vex,
+    parse_severities,
+    rules_from_policy,
+)
+
+# read from the current directory when present, as trivy reads .trivyignore
+DEFAULT_IGNORE_FILES = (".trivyignore", ".trivyignore.yaml", ".grype.yaml")
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def _warn(message: str) -> None:
+    _err().print(f"warning: {message}", markup=False)
+
+
+def _policy(config: Path | None) -> Policy:
+    path = config or find_policy(Path.cwd())
+    return load_policy(path) if path is not None else Policy()
+
+
+def _rules(
+    policy: Policy, ignorefiles: tuple[Path, ...], vex: tuple[Path, ...]
+) -> list[IgnoreRule]:
+    files = list(ignorefiles) or [Path(n) for n in DEFAULT_IGNORE_FILES if Path(n).is_file()]
+    rules: list[IgnoreRule] = []
+    for path in files:
+        rules.extend(load_ignore_file(path))
+    rules.extend(rules_from_policy(policy.scan, policy.source))
+    for path in vex:
+        rules.extend(load_vex(path))
+    return rules
+
+
+def _statuses(ignore_status: str | None) -> frozenset[str]:
+    if not ignore_status:
+        return frozenset(STATUSES)
+    ignored = {s.strip().lower().replace("-", "_") for s in ignore_status.split(",") if s.strip()}
+    unknown = ignored - set(STATUSES)
+    if unknown:
+        raise InvalidArgument(
+            f"unknown status {', '.join(sorted(unknown))}",
+            hint=f"use a comma-separated list of {','.join(STATUSES)}",
+        )
+    return frozenset(STATUSES) - ignored
+
+
+def _gate(
+    policy: Policy,
+    severity: str | None,
+    min_cvss: float | None,
+    ignore_unfixed: bool | None,
+    exit_code: int | None,
+) -> Gate:
+    """The command line's gate, each part the policy's ([scan]) when not given."""
+    p = policy.scan
+    severities = parse_severities(severity) if severity else None
+    if severities is None and p.severity is not None:
+        severities = frozenset(p.severity)
+    return Gate(
+        severities=severities,
+        min_cvss=min_cvss if min_cvss is not None else p.min_cvss,
+        ignore_unfixed=ignore_unfixed if ignore_unfixed is not None else bool(p.ignore_unfixed),
+        exit_code=exit_code if exit_code is not None else p.exit_code,
+    )
+
+
+@app.command("scan")
+@click.argument("target")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="table",
+    show_default=True,
+    help="table for people; json (the findings contract); sarif (2.1.0) for code "
+    "scanning; cyclonedx (a CycloneDX 1.6 vulnerability report); openvex (VEX out).",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--severity",
+    "-s",
+    metavar="LIST",
+    help="Report only these severities (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL) and exit 1 when "
+    "any is found (trivy's syntax).",
+)
+@click.option(
+    "--min-cvss",
+    type=click.FloatRange(0.0, 10.0),
+    metavar="SCORE",
+    help="Report only findings whose CVSS base score reaches SCORE (the guide's 7.0) and "
+    "exit 1 when any is found; with --severity, a finding reaching either is reported.",
+)
+@click.option(
+    "--ignore-unfixed/--no-ignore-unfixed",
+    default=None,
+    help="Leave out findings that have no fixed version yet.",
+)
+@click.option(
+    "--exit-code",
+    type=click.IntRange(0, 255),
+    metavar="N",
+    help="Exit N instead of 1 when the threshold is reached; alone, exit N when anything "
+    "is found (trivy).",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Use the database as it is: no update, even when it is older than a day.",
+)
+@click.option(
+    "--ignorefile",
+    "ignorefiles",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help=".trivyignore (or its YAML form) or .grype.yaml; repeatable (default: those "
+    "present in the current directory).",
+)
+@click.option(
+    "--vex",
+    "vex",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="An OpenVEX or CycloneDX VEX document: not_affected statements suppress, with "
+    "their justification shown (repeatable).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="imageforge.toml or pyproject.toml whose [scan] holds suppressions and the gate "
+    "(default: the nearest above the current directory).",
+)
+@click.option(
+    "--ignore-status",
+    metavar="LIST",
+    help=f"Leave out findings of these statuses ({','.join(STATUSES)}).",
+)
+@click.option(
+    "--skip-unimportant",
+    is_flag=True,
+    help="Leave out Debian issues of urgency 'unimportant' (reported LOW by default).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read the image again even when an earlier scan kept what it read "
+    "(<root>/scan-cache, by image digest).",
+)
+@click.option(
+    "--scanners",
+    type=click.Choice(["vuln"]),
+    default="vuln",
+    show_default=True,
+    help="What to look for.",
+)
+@platform_option
+@tls_option
+@authfile_option
+@progress_option
+@click.pass_obj
+def scan_command(
+    opts: GlobalOptions,
+    target: str,
+    fmt: str,
+    output: Path | None,
+    severity: str | None,
+    min_cvss: float | None,
+    ignore_unfixed: bool | None,
+    exit_code: int | None,
+    offline: bool,
+    ignorefiles: tuple[Path, ...],
+    vex: tuple[Path, ...],
+    config: Path | None,
+    ignore_status: str | None,
+    skip_unimportant: bool,
+    no_cache: bool,
+    scanners: str,
+    platform: str | None,
+    tls_verify: bool,
+    authfile: Path | None,
+    progress: ProgressMode,
+) -> int:
+    """Scan TARGET for known vulnerabilities.
+
+    TARGET is sbom:FILE (CycloneDX or SPDX JSON), a directory (a root filesystem), or an
+    image: a name or ID in the store, oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    docker-archive:FILE[:NAME] or docker://REF (only the files the package catalogers
+    need are read). Each finding names the layer and the Dockerfile instruction that
+    brought its package in, and the version to upgrade to.
+
+    Exit 0, or 1 (--exit-code) when a finding reaches --severity/--min-cvss (or the
+    [scan] gate of imageforge.toml); with no threshold, 0 whatever is found.
+    """
+    assert scanners == "vuln"  # secrets, misconfig and license join here as sections
+    policy = _policy(config)
+    options = ScanOptions(
+        gate=_gate(policy, severity, min_cvss, ignore_unfixed, exit_code),
+        match=MatchOptions(unimportant=not skip_unimportant, statuses=_statuses(ignore_status)),
+        rules=tuple(_rules(policy, ignorefiles, vex)),
+    )
+    update_config = UpdateConfig(
+        osv_url=_env("IMAGEFORGE_VULNDB_OSV_URL", DEFAULT_OSV_URL),
+        debian_url=_env("IMAGEFORGE_VULNDB_DEBIAN_URL", DEFAULT_DEBIAN_URL),
+    )
+    db, status = open_database(opts.root, offline=offline, warn=_warn, config=update_config)
+    with db, session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        report = scan(
+            s,
+            target,
+            db,
+            options,
+            database=status,
+            platform=Platform.parse(platform) if platform else None,
+            cache=None if no_cache else ScanCache(StoreLayout(opts.root).scan_cache),
+        )
+    for warning in report.warnings:
+        _warn(warning)
+    if fmt == "table" and output is None:
+        data = render_table(report, color=sys.stdout.isatty(), width=_width())
+    else:
+        data = render(report, fmt)
+    if output is not None:
+        atomic_write(output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return report.exit_code
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _width() -> int:
+    return Console().width if sys.stdout.isatty() else 250
+
+
+__all__ = ["scan_command"]

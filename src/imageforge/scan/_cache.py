@@ -1,0 +1,75 @@
+"""What a scan read from an image, kept by the image's manifest digest so a warm scan
+matches without reading the layers again (trivy keeps its layer analysis the same way):
+the SBOM (imageforge's JSON, every field) and the layer that brought each package in.
+
+An image is content-addressed, so an entry never goes stale; its key also names the
+imageforge version, so a newer cataloger reads the image afresh. An image some layer of
+which could not be read is not kept (the next scan tries again). An entry that cannot be
+read is a miss, and is written again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from imageforge import __version__
+from imageforge.sbom import Sbom, SourceInfo, to_json
+from imageforge.scan._sbom_input import sbom_from_json
+from imageforge.store import atomic_write
+from imageforge.vuln import LayerOrigin
+
+__all__ = ["CACHE_FORMAT", "ScanCache"]
+
+CACHE_FORMAT = "imageforge-scan-cache/1"
+
+
+class ScanCache:
+    """Entries under ``directory`` (``<root>/scan-cache``), one JSON file per image."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, digest: str) -> Path:
+        key = f"{CACHE_FORMAT}\0{__version__}\0{digest}"
+        return self.directory / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+
+    def get(self, digest: str, source: SourceInfo) -> tuple[Sbom, dict[str, LayerOrigin]] | None:
+        """The SBOM (its source replaced by ``source``) and origins kept for the image
+        ``digest``, or None."""
+        try:
+            doc = json.loads(self._path(digest).read_bytes())
+            if doc.get("format") != CACHE_FORMAT or doc.get("digest") != digest:
+                return None
+            sbom = replace(sbom_from_json(doc["sbom"], source.name), source=source)
+            origins = {
+                pid: LayerOrigin(o["digest"], o["number"], o["diffId"], o["createdBy"])
+                for pid, o in doc["origins"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return sbom, origins
+
+    def put(self, digest: str, sbom: Sbom, origins: Mapping[str, LayerOrigin]) -> None:
+        doc: dict[str, Any] = {
+            "format": CACHE_FORMAT,
+            "digest": digest,
+            "sbom": to_json(sbom),
+            "origins": {
+                pid: {
+                    "digest": o.digest,
+                    "number": o.number,
+                    "diffId": o.diff_id,
+                    "createdBy": o.created_by,
+                }
+                for pid, o in origins.items()
+            },
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_write(self._path(digest), json.dumps(doc).encode())
+        except OSError:
+            return  # a cache that cannot be written costs the next scan time, nothing else
