@@ -135,6 +135,15 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Build up to this stage (its AS name or number); stages it does not need are not run.",
 )
 @click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="OS/ARCH[/VARIANT],...",
+    help="Build for these platforms (linux/arm64; several make one image each and an OCI "
+    "index of them under the one name). RUN steps for a foreign architecture run through "
+    "qemu-user (binfmt_misc).",
+)
+@click.option(
     "--network",
     type=click.Choice(NETWORK_MODES),
     default="private",
@@ -175,6 +184,7 @@ def build_command(
     cache_from: tuple[str, ...],
     cache_to: str | None,
     target: str | None,
+    platforms: tuple[str, ...],
     network: str,
     allow: tuple[str, ...],
     security_opts: tuple[str, ...],
@@ -214,21 +224,34 @@ def build_command(
             outputs=outputs,
             cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
             cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
+            platforms=platforms,
         )
     result = built.result
     if fmt is OutputFormat.JSON:
-        print_json(
-            {
-                "digest": str(result.image.digest),
-                "config": str(result.image.manifest().config.digest),
-                "tags": list(built.names),
-                "outputs": [location_text(d) for d in built.outputs],
-                "steps": [step.to_json() for step in result.steps],
-                "warnings": list(result.warnings),
-            }
-        )
+        out: dict[str, object] = {
+            "digest": str(built.digest),
+            "config": str(result.image.manifest().config.digest),
+            "tags": list(built.names),
+            "outputs": [location_text(d) for d in built.outputs],
+            "steps": [step.to_json() for step in result.steps],
+            "warnings": list(result.warnings),
+        }
+        if built.index is not None:
+            del out["config"]
+            out["mediaType"] = built.index.media_type
+            out["platforms"] = [
+                {
+                    "platform": target,
+                    "digest": str(each.image.digest),
+                    "config": str(each.image.manifest().config.digest),
+                    "steps": [step.to_json() for step in each.steps],
+                }
+                for target, each in built.platforms
+            ]
+            del out["steps"]
+        print_json(out)
     else:
-        click.echo(str(result.image.digest))
+        click.echo(str(built.digest))
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})

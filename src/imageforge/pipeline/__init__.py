@@ -16,7 +16,8 @@ function and renders, and a library user does the same without it.
   registry image that is not in the store yet.
 - :func:`build`: the builder with that resolver, the build cache imported and exported
   (:func:`import_build_cache`, :func:`export_build_cache`, an OCI layout through the
-  transports) and the result named and written to its outputs.
+  transports) and the result named and written to its outputs; several ``platforms``
+  make one build each and an OCI index of them.
 - :func:`sbom` of a directory or an image; :func:`prune` of unnamed blobs and of
   unpacked layers no image uses (:func:`prune_snapshots`).
 
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from imageforge.pipeline._base import FromResolver
-    from imageforge.pipeline._build import Built, build
+    from imageforge.pipeline._build import Built, build, target_platforms
     from imageforge.pipeline._build_cache import (
         CACHE_ARTIFACT,
         CACHE_TAG,
@@ -71,6 +72,7 @@ _WHERE = {
     "FromResolver": "_base",
     "Built": "_build",
     "build": "_build",
+    "target_platforms": "_build",
     "CACHE_ARTIFACT": "_build_cache",
     "CACHE_TAG": "_build_cache",
     "export_build_cache": "_build_cache",
@@ -135,6 +137,7 @@ __all__ = [
     "remote_ref",
     "sbom",
     "store_name",
+    "target_platforms",
 ]
 
 
