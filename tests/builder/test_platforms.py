@@ -1,0 +1,204 @@
+"""``build --platform``: one build per target platform and one OCI index under the name,
+foreign RUN steps through qemu-user (binfmt_misc), BuildKit's automatic platform args,
+``FROM --platform=$BUILDPLATFORM`` stages run natively, a base index resolved to the
+target's image, and bad input refused before any step runs. The arm64 base is Debian's
+busybox-static for arm64 (``bootstrap busybox --arch arm64``): no registry is needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from imageforge.dockerfile import platform_arg
+from imageforge.layers import FsView
+from imageforge.oci import Platform, host_platform
+from imageforge.pipeline import Session, open_image
+from tests.builder.conftest import ok
+from tests.conftest import need_binary, requires_root, run_cli
+
+pytestmark = [requires_root, pytest.mark.slow]
+
+HOST = platform_arg(host_platform())
+BOTH = "linux/amd64,linux/arm64"
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with busybox-amd64, busybox-arm64 and busybox:multi, the index of both
+    (made by a build with no step: its FROM names the base by TARGETARCH)."""
+    root = tmp_path_factory.mktemp("platforms") / "store"
+    for arch in ("amd64", "arm64"):
+        cmd = ["bootstrap", "busybox", "--arch", arch, "-t", f"busybox-{arch}:latest"]
+        ok(run_cli(["--root", str(root), *cmd], timeout=300))
+    ctx = root.parent / "multi"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("ARG TARGETARCH\nFROM busybox-${TARGETARCH}\n")
+    ok(run_cli(["--root", str(root), "build", str(ctx), "--platform", BOTH, "-t", "busybox:multi"]))
+    return root
+
+
+def _build(root: Path, ctx: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        ["--root", str(root), "build", str(ctx), "--progress", "plain", *args], timeout=300
+    )
+
+
+def _context(tmp_path: Path, dockerfile: str) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    return ctx
+
+
+def _read(root: Path, name: str, platform: str, path: str) -> str:
+    with Session(root) as session, open_image(session, name, Platform.parse(platform)) as found:
+        return FsView(found.image).read(path).decode()
+
+
+def _index(root: Path, name: str) -> dict[str, object]:
+    with Session(root) as session:
+        obj = session.open(name)
+        return dict(json.loads(obj.raw_manifest()))
+
+
+ARGS = """\
+ARG TARGETARCH
+FROM busybox-${TARGETARCH}
+ARG TARGETPLATFORM
+ARG TARGETOS
+ARG TARGETARCH
+ARG TARGETVARIANT
+ARG BUILDPLATFORM
+ARG BUILDARCH
+RUN echo "$TARGETPLATFORM $TARGETOS $TARGETARCH [$TARGETVARIANT] $BUILDPLATFORM $BUILDARCH" \
+    > /args && uname -m > /machine
+"""
+
+
+def test_two_platforms_make_one_index_of_two_images_each_run_on_its_own_arch(
+    bases: Path, tmp_path: Path
+) -> None:
+    ctx = _context(tmp_path, ARGS)
+    proc = ok(_build(bases, ctx, "--platform", BOTH, "-t", "args:multi", "--format", "json"))
+    out = json.loads(proc.stdout)
+    assert out["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [p["platform"] for p in out["platforms"]] == ["linux/amd64", "linux/arm64"]
+    # each platform's progress is marked with it; the arm64 RUN went through qemu
+    assert "[linux/arm64] RUN steps for linux/arm64/v8 run through" in proc.stderr
+    index = _index(bases, "args:multi")
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert str(index_digest := out["digest"]).startswith("sha256:")
+    manifests = index["manifests"]
+    assert isinstance(manifests, list)
+    assert [m["platform"] for m in manifests] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux"},
+    ]
+    assert [m["digest"] for m in manifests] == [p["digest"] for p in out["platforms"]]
+    build_arch = host_platform().architecture
+    for plat, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
+        arch = plat.split("/")[1]
+        assert _read(bases, "args:multi", plat, "/machine").strip() == machine
+        assert _read(bases, "args:multi", plat, "/args").strip() == (
+            f"{plat} linux {arch} [] {HOST} {build_arch}"
+        )
+    with (
+        Session(bases) as session,
+        open_image(session, "args:multi", Platform.parse("linux/arm64")) as f,
+    ):
+        assert f.image.config().data["architecture"] == "arm64"
+    # a second build of the same is wholly cached and names the same index
+    again = ok(_build(bases, ctx, "--platform", BOTH, "-t", "args:multi"))
+    assert again.stdout.strip() == index_digest
+
+
+def test_one_foreign_platform_makes_a_plain_image_for_it(bases: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, ARGS)
+    proc = ok(_build(bases, ctx, "--platform", "linux/arm64", "-t", "args:arm64"))
+    with Session(bases) as session:
+        obj = session.open("args:arm64")
+        assert json.loads(obj.raw_manifest())["mediaType"].endswith("manifest.v1+json")
+    assert proc.stdout.strip() == str(obj.digest)
+    assert _read(bases, "args:arm64", "linux/arm64", "/machine").strip() == "aarch64"
+
+
+CROSS = """\
+FROM --platform=$BUILDPLATFORM busybox:multi AS build
+ARG TARGETARCH
+RUN echo "built on $(uname -m) for $TARGETARCH" > /out
+FROM build AS checked
+RUN uname -m > /checked-on
+FROM busybox:multi
+COPY --from=checked /out /checked-on /
+RUN uname -m > /runs-on
+"""
+
+
+def test_a_buildplatform_stage_runs_natively_and_the_base_index_gives_each_target(
+    bases: Path, tmp_path: Path
+) -> None:
+    ctx = _context(tmp_path, CROSS)
+    ok(_build(bases, ctx, "--platform", BOTH, "-t", "cross:multi"))
+    native = {"amd64": "x86_64", "arm64": "aarch64"}[host_platform().architecture]
+    for plat, machine, arch in (
+        ("linux/amd64", "x86_64", "amd64"),
+        ("linux/arm64", "aarch64", "arm64"),
+    ):
+        assert _read(bases, "cross:multi", plat, "/out").strip() == f"built on {native} for {arch}"
+        assert _read(bases, "cross:multi", plat, "/checked-on").strip() == native
+        assert _read(bases, "cross:multi", plat, "/runs-on").strip() == machine
+
+
+def test_a_base_without_the_platform_is_refused_before_any_step(
+    bases: Path, tmp_path: Path
+) -> None:
+    ctx = _context(tmp_path, "FROM busybox-amd64 AS first\nRUN touch /x\nFROM busybox:multi\n")
+    proc = _build(bases, ctx, "--platform", "linux/s390x", "-t", "nope:s390x")
+    assert proc.returncode != 0
+    assert "busybox:multi: no image for linux/s390x in its index" in proc.stderr
+    assert "linux/amd64, linux/arm64" in proc.stderr
+    assert "RUN touch" not in proc.stderr  # no step ran
+    missing = run_cli(["--root", str(bases), "inspect", "nope:s390x"])
+    assert missing.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("platform", "says"),
+    [
+        ("linux/arm65", "unknown platform 'linux/arm65': no architecture 'arm65'"),
+        ("linux/wasm", "RUN steps for linux/wasm cannot run here: no emulator is known"),
+    ],
+)
+def test_bad_platforms_are_refused_before_any_step(
+    bases: Path, tmp_path: Path, platform: str, says: str
+) -> None:
+    ctx = _context(tmp_path, "FROM busybox:multi\nRUN echo ran > /ran\n")
+    proc = _build(bases, ctx, "--platform", platform, "-t", "bad:one")
+    assert proc.returncode != 0
+    assert says in proc.stderr
+    assert "RUN echo ran" not in proc.stderr
+
+
+def test_the_index_passes_skopeo_and_each_image_is_the_platforms(
+    bases: Path, tmp_path: Path
+) -> None:
+    skopeo = need_binary("skopeo")
+    layout = tmp_path / "layout"
+    ok(run_cli(["--root", str(bases), "copy", "--all", "busybox:multi", f"oci:{layout}:multi"]))
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", f"oci:{layout}:multi"], capture_output=True, text=True
+    )
+    assert raw.returncode == 0, raw.stderr
+    index = json.loads(raw.stdout)
+    assert {m["platform"]["architecture"] for m in index["manifests"]} == {"amd64", "arm64"}
+    for arch in ("amd64", "arm64"):
+        one = subprocess.run(
+            [skopeo, "inspect", "--override-arch", arch, f"oci:{layout}:multi"],
+            capture_output=True,
+            text=True,
+        )
+        assert one.returncode == 0, one.stderr
+        assert json.loads(one.stdout)["Architecture"] == arch
