@@ -16,13 +16,24 @@ from imageforge.dockerfile import platform_arg
 from imageforge.layers import FsView
 from imageforge.oci import Platform, host_platform
 from imageforge.pipeline import Session, open_image
+from tests.bootstrap.conftest import Podman, podman  # noqa: F401 - a fixture
 from tests.builder.conftest import ok
 from tests.conftest import need_binary, requires_root, run_cli
+from tests.registry.conftest import ADMIN_PASSWORD, Server
+from tests.remote.conftest import (  # noqa: F401 - fixtures
+    DIST_PASSWORD,
+    DIST_USER,
+    Distribution,
+    authfile,
+    distribution,
+    ours,
+)
 
 pytestmark = [requires_root, pytest.mark.slow]
 
 HOST = platform_arg(host_platform())
 BOTH = "linux/amd64,linux/arm64"
+NO_TLS = "--tls-verify=false"
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +213,94 @@ def test_the_index_passes_skopeo_and_each_image_is_the_platforms(
         )
         assert one.returncode == 0, one.stderr
         assert json.loads(one.stdout)["Architecture"] == arch
+
+
+@pytest.mark.parametrize("registry", ["distribution", "imageforge"])
+def test_a_pushed_two_platform_image_pulls_the_right_platform(
+    bases: Path,
+    tmp_path: Path,
+    registry: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Pushed to distribution and to imageforge's registry, the index reads back with
+    skopeo, ``skopeo copy --all`` takes it whole, and podman and ``imageforge pull``
+    with ``--platform`` get the image of that platform, which runs under qemu."""
+    if registry == "distribution":
+        server: Distribution | Server = request.getfixturevalue("distribution")
+        login = ["login", server.host, "-u", DIST_USER, "-p", DIST_PASSWORD, NO_TLS]
+        repo = f"{server.host}/team"
+    else:
+        server = request.getfixturevalue("ours")
+        login = ["login", server.host, "-u", "admin", "-p", ADMIN_PASSWORD, NO_TLS]
+        repo = f"{server.host}/library"
+    # after the registry starts: distribution reads REGISTRY_* variables as its settings
+    auth_file: Path = request.getfixturevalue("authfile")
+    pod: Podman = request.getfixturevalue("podman")
+    ok(run_cli(login))
+    ctx = _context(tmp_path, ARGS)
+    built = ok(_build(bases, ctx, "--platform", BOTH, "-t", "args:multi", "--format", "json"))
+    out = json.loads(built.stdout)
+    children = {p["platform"]: p["digest"] for p in out["platforms"]}
+    pushed = ok(run_cli(["--root", str(bases), "push", "args:multi", f"{repo}/multi:1", NO_TLS]))
+    assert pushed.stdout.strip() == out["digest"]
+
+    skopeo = need_binary("skopeo")
+    auth = ["--authfile", str(auth_file), NO_TLS]
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", *auth, f"docker://{repo}/multi:1"],
+        capture_output=True,
+        text=True,
+    )
+    assert raw.returncode == 0, raw.stderr
+    listed = {
+        m["platform"]["architecture"]: m["digest"] for m in json.loads(raw.stdout)["manifests"]
+    }
+    assert listed == {"amd64": children["linux/amd64"], "arm64": children["linux/arm64"]}
+    copied = subprocess.run(
+        [
+            skopeo,
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--authfile",
+            str(auth_file),
+            f"docker://{repo}/multi:1",
+            f"docker://{repo}/copied:1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert copied.returncode == 0, copied.stderr
+
+    fresh = tmp_path / "fresh"
+    pulled = ok(
+        run_cli(
+            [
+                "--root",
+                str(fresh),
+                "pull",
+                "--platform",
+                "linux/arm64",
+                f"{repo}/copied:1",
+                NO_TLS,
+                "--format",
+                "json",
+            ]
+        )
+    )
+    assert children["linux/arm64"] in pulled.stdout
+
+    pod(
+        "pull",
+        "--platform",
+        "linux/arm64",
+        "--tls-verify=false",
+        "--authfile",
+        str(auth_file),
+        f"{repo}/multi:1",
+    )
+    inspected = json.loads(pod("image", "inspect", f"{repo}/multi:1"))[0]
+    assert inspected["Architecture"] == "arm64"
+    machine = pod("run", "--rm", "--network", "none", f"{repo}/multi:1", "cat", "/machine")
+    assert machine.strip() == "aarch64"
