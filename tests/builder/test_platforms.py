@@ -304,3 +304,47 @@ def test_a_pushed_two_platform_image_pulls_the_right_platform(
     assert inspected["Architecture"] == "arm64"
     machine = pod("run", "--rm", "--network", "none", f"{repo}/multi:1", "cat", "/machine")
     assert machine.strip() == "aarch64"
+
+
+def test_inspect_lists_an_index_platforms_and_run_takes_one(bases: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, ARGS)
+    ok(_build(bases, ctx, "--platform", BOTH, "-t", "args:multi"))
+    root = ["--root", str(bases)]
+    doc = json.loads(
+        ok(
+            run_cli(
+                [*root, "inspect", "args:multi", "--platform", "linux/arm64", "--format", "json"]
+            )
+        ).stdout
+    )
+    assert [p["platform"] for p in doc["platforms"]] == ["linux/amd64", "linux/arm64"]
+    assert doc["platformImage"] == doc["platforms"][1]["digest"]
+    assert doc["config"]["architecture"] == "arm64"
+    text = ok(run_cli([*root, "inspect", "args:multi"])).stdout
+    assert "linux/amd64" in text and "linux/arm64" in text
+    # run --platform: the arm64 image, through qemu; without it this machine's
+    ran = ok(
+        run_cli(
+            [
+                *root,
+                "run",
+                "--network",
+                "none",
+                "--platform",
+                "linux/arm64",
+                "args:multi",
+                "uname",
+                "-m",
+            ]
+        )
+    )
+    assert ran.stdout.strip() == "aarch64"
+    ran = ok(run_cli([*root, "run", "--network", "none", "args:multi", "cat", "/machine"]))
+    assert (
+        ran.stdout.strip() == {"amd64": "x86_64", "arm64": "aarch64"}[host_platform().architecture]
+    )
+    missing = run_cli([*root, "run", "--platform", "linux/s390x", "args:multi", "true"])
+    assert missing.returncode != 0
+    assert (
+        "no image for linux/s390x in its index (it has linux/amd64, linux/arm64)" in missing.stderr
+    )

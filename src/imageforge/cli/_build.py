@@ -17,6 +17,7 @@ from imageforge.cli._options import (
     OutputFormat,
     authfile_option,
     format_option,
+    platform_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
@@ -280,6 +281,7 @@ def build_command(
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
 @click.option("-u", "--user", default=None, help="USER[:GROUP] or UID[:GID].")
 @click.option("--hostname", default="imageforge", show_default=True)
+@platform_option
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -293,10 +295,12 @@ def run_command(
     env: tuple[str, ...],
     user: str | None,
     hostname: str,
+    platform: str | None,
     image: str,
     command: tuple[str, ...],
 ) -> None:
-    """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
+    """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE
+    (an index's image for --platform; another architecture's through qemu-user).
     Prints only the container's output and exits with its exit code."""
     container = ContainerOptions(
         network=network,
@@ -312,7 +316,7 @@ def run_command(
     what = ImageCommand(args=command, env=_pairs(env, "-e"), user=user)
     store = Store(opts.root)
     with store.writing(), Session(store) as images:
-        found = FromResolver(images)(image, None)
+        found = FromResolver(images)(image, platform)
         sys.stdout.flush()  # the container writes to the same descriptors
         sys.stderr.flush()
         status = run_image(store, found, what, container)
