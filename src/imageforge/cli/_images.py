@@ -21,8 +21,8 @@ from imageforge.cli._options import (
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.cli._session import session
-from imageforge.errors import Conflict
-from imageforge.oci import ImageIndex, Platform, Reference, host_platform
+from imageforge.errors import Conflict, NotFound
+from imageforge.oci import ImageIndex, Platform, Reference
 from imageforge.pipeline import export_image, find_in_store, import_image, location_text, prune
 from imageforge.store import Store, summarize
 from imageforge.transports import TransportRef, open_source, select_platform
@@ -163,17 +163,13 @@ def _inspect_doc(store: Store, name: str, platform: Platform | None = None) -> d
                 {"platform": str(d.platform or ""), "digest": str(d.digest), "size": d.size}
                 for d in index.manifests
             ]
-            if (
-                platform is None
-                and index.manifests
-                and not any(
-                    d.platform is not None and d.platform.matches(host_platform())
-                    for d in index.manifests
-                )
-            ):
-                image = obj.image(index.manifests[0].digest)  # none is this machine's
-            else:
+            try:
                 image = select_platform(obj, platform)
+            except NotFound:
+                first = next((d.platform for d in index.manifests if d.platform), None)
+                if platform is not None or first is None:
+                    raise
+                image = select_platform(obj, first)  # none is this machine's: the first
             doc["platformImage"] = str(image.digest)
         else:
             image = obj
