@@ -6,6 +6,7 @@ busybox-static for arm64 (``bootstrap busybox --arch arm64``): no registry is ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -348,3 +349,68 @@ def test_inspect_lists_an_index_platforms_and_run_takes_one(bases: Path, tmp_pat
     assert (
         "no image for linux/s390x in its index (it has linux/amd64, linux/arm64)" in missing.stderr
     )
+
+
+def test_manifest_lists_join_images_built_separately_and_push_whole(
+    bases: Path, request: pytest.FixtureRequest
+) -> None:
+    """``manifest create|add|remove|inspect|push``, as podman's: two single-platform
+    images joined into one list, pushed with both, pulled per platform."""
+    server: Server = request.getfixturevalue("ours")
+    auth_file: Path = request.getfixturevalue("authfile")
+    ok(run_cli(["login", server.host, "-u", "admin", "-p", ADMIN_PASSWORD, NO_TLS]))
+    root = ["--root", str(bases)]
+    ok(run_cli([*root, "manifest", "create", "joined:1", "busybox-amd64"]))
+    ok(run_cli([*root, "manifest", "add", "joined:1", "busybox-arm64"]))
+    listed = json.loads(ok(run_cli([*root, "manifest", "inspect", "joined:1"])).stdout)
+    plats = [
+        (m["platform"]["architecture"], m["platform"].get("variant")) for m in listed["manifests"]
+    ]
+    assert plats == [("amd64", None), ("arm64", "v8")]
+    # named again with another platform, in its place; then taken out
+    again = json.loads(
+        ok(
+            run_cli(
+                [
+                    *root,
+                    "manifest",
+                    "add",
+                    "joined:1",
+                    "busybox-arm64",
+                    "--arch",
+                    "arm64",
+                    "--format",
+                    "json",
+                ]
+            )
+        ).stdout
+    )
+    assert len(again["manifests"]) == 2
+    arm = again["manifests"][1]["digest"]
+    dropped = json.loads(
+        ok(run_cli([*root, "manifest", "remove", "joined:1", arm, "--format", "json"])).stdout
+    )
+    assert [m["digest"] for m in dropped["manifests"]] == [listed["manifests"][0]["digest"]]
+    ok(run_cli([*root, "manifest", "add", "joined:1", "busybox-arm64"]))
+    # bad input: an existing name, an image that is no list, an image not listed
+    exists = run_cli([*root, "manifest", "create", "joined:1"])
+    assert exists.returncode != 0 and "already exists" in exists.stderr
+    not_list = run_cli([*root, "manifest", "add", "busybox-amd64", "busybox-arm64"])
+    assert not_list.returncode != 0 and "is an image, not a manifest list" in not_list.stderr
+    absent = run_cli([*root, "manifest", "remove", "joined:1", "sha256:" + "0" * 64])
+    assert absent.returncode != 0 and "lists no image" in absent.stderr
+
+    dest = f"{server.host}/library/joined:1"
+    pushed = ok(run_cli([*root, "manifest", "push", "joined:1", dest, NO_TLS])).stdout.strip()
+    skopeo = need_binary("skopeo")
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", "--authfile", str(auth_file), NO_TLS, f"docker://{dest}"],
+        capture_output=True,
+        text=True,
+    )
+    assert raw.returncode == 0, raw.stderr
+    assert "sha256:" + hashlib.sha256(raw.stdout.encode()).hexdigest() == pushed
+    fresh = ["--root", str(bases.parent / "fresh-joined")]
+    ok(run_cli([*fresh, "pull", "--platform", "linux/arm64", dest, NO_TLS]))
+    ran = ok(run_cli([*fresh, "run", "--network", "none", dest, "uname", "-m"]))
+    assert ran.stdout.strip() == "aarch64"

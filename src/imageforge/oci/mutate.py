@@ -131,7 +131,7 @@ class MemoryIndex(BaseIndex):
 
     validate_schema = False  # made here, not read
 
-    def __init__(self, entries: Sequence[tuple[Image, Platform]]) -> None:
+    def __init__(self, entries: Sequence[tuple[Image, Platform | None]]) -> None:
         self._images = {image.digest: image for image, _ in entries}
         manifests = tuple(
             Descriptor(image.media_type, image.digest, len(image.raw_manifest()), platform=platform)
@@ -152,6 +152,7 @@ class MemoryIndex(BaseIndex):
         raise NotFound(f"index {self.digest} has no child index {digest}")
 
 
-def index_of(entries: Sequence[tuple[Image, Platform]]) -> ImageIndex:
-    """An OCI image index naming each image with its platform, in the order given."""
+def index_of(entries: Sequence[tuple[Image, Platform | None]]) -> ImageIndex:
+    """An OCI image index naming each image with its platform (if given), in the order
+    given."""
     return MemoryIndex(entries)

@@ -18,6 +18,9 @@ function and renders, and a library user does the same without it.
   (:func:`import_build_cache`, :func:`export_build_cache`, an OCI layout through the
   transports) and the result named and written to its outputs; several ``platforms``
   make one build each and an OCI index of them.
+- manifest lists (:func:`manifest_create`, :func:`manifest_add`,
+  :func:`manifest_remove`, :func:`open_list`): an index in the store joining images
+  built separately.
 - :func:`sbom` of a directory or an image; :func:`prune` of unnamed blobs and of
   unpacked layers no image uses (:func:`prune_snapshots`).
 
@@ -64,6 +67,13 @@ if TYPE_CHECKING:
         find_in_store,
         open_image,
     )
+    from imageforge.pipeline._manifest import (
+        ListEntry,
+        manifest_add,
+        manifest_create,
+        manifest_remove,
+        open_list,
+    )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
     from imageforge.pipeline._sbom import sbom
     from imageforge.pipeline._session import PULL_JOBS, Session
@@ -96,6 +106,11 @@ _WHERE = {
     "find_image": "_lookup",
     "find_in_store": "_lookup",
     "open_image": "_lookup",
+    "ListEntry": "_manifest",
+    "manifest_add": "_manifest",
+    "manifest_create": "_manifest",
+    "manifest_remove": "_manifest",
+    "open_list": "_manifest",
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
@@ -113,6 +128,7 @@ __all__ = [
     "Found",
     "FromResolver",
     "Imported",
+    "ListEntry",
     "Location",
     "NamedImage",
     "PULL_JOBS",
@@ -128,8 +144,12 @@ __all__ = [
     "import_build_cache",
     "import_image",
     "location_text",
+    "manifest_add",
+    "manifest_create",
+    "manifest_remove",
     "names_registry",
     "open_image",
+    "open_list",
     "parse_location",
     "prune",
     "prune_snapshots",
