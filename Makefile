@@ -90,6 +90,14 @@ demo: setup
 	$(BIN)/python -c "import httpx,time;\
 	exec('for _ in range(100):\n try:\n  print(httpx.get(\'http://127.0.0.1:8080/\').text, end=\'\'); break\n except httpx.HTTPError: time.sleep(0.2)')"; \
 	kill -TERM $$pid; wait $$pid || true
+	# Multi-platform (guide 5.1): the build stage cross-compiles natively for each target;
+	# the arm64 image runs under qemu-user.
+	$(IF) build examples/go-service --platform linux/amd64,linux/arm64 -t go-service:multi --progress plain
+	$(IF) inspect go-service:multi --platform linux/arm64
+	$(IF) run --platform linux/arm64 -p 8081:8080 go-service:multi & pid=$$!; \
+	$(BIN)/python -c "import httpx,time;\
+	exec('for _ in range(100):\n try:\n  print(httpx.get(\'http://127.0.0.1:8081/\').text, end=\'\'); break\n except httpx.HTTPError: time.sleep(0.2)')"; \
+	kill -TERM $$pid; wait $$pid || true
 
 # The registry client: a local imageforge registry in the background (stopped at the
 # end, also on failure), the demo image pushed to it, pulled back under another name.

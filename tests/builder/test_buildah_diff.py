@@ -234,7 +234,7 @@ def _unpack(layout: Path, tag: str, dest: Path) -> Path:
     return dest / "rootfs"
 
 
-def _config(layout: Path, tag: str) -> dict[str, object]:
+def _config(layout: Path, tag: str, *, whole: bool = False) -> dict[str, object]:
     index = json.loads((layout / "index.json").read_text())
     desc = next(
         m
@@ -244,6 +244,8 @@ def _config(layout: Path, tag: str) -> dict[str, object]:
     blob = layout / "blobs" / "sha256"
     manifest = json.loads((blob / desc["digest"].split(":")[1]).read_text())
     config = json.loads((blob / manifest["config"]["digest"].split(":")[1]).read_text())
+    if whole:
+        return dict(config)
     cfg: dict[str, object] = config.get("config") or {}
     return cfg
 
@@ -277,9 +279,55 @@ def test_imageforge_and_buildah_build_the_same_image(
     base_layout: Path,
     buildah_env: tuple[list[str], dict[str, str]],
 ) -> None:
-    base = f"oci:{base_layout}:busybox"
+    _same_as_buildah(case, tmp_path, f"oci:{base_layout}:busybox", buildah_env)
+
+
+@pytest.fixture(scope="module")
+def arm64_base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``oci:DIR:busybox`` for linux/arm64: Debian's arm64 busybox-static with the users
+    the cases need (app, nobody), handed to both builders as the same layout."""
+    work = tmp_path_factory.mktemp("arm64-base")
+    store = str(work / "store")
+    ok(run_cli(["--root", store, "bootstrap", "busybox", "--arch", "arm64"], timeout=300))
+    ctx = work / "ctx"
+    ctx.mkdir()
+    (ctx / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/home:/bin/false\n"
+    )
+    (ctx / "group").write_text("root:x:0:\napp:x:1000:\nnogroup:x:65534:\n")
+    (ctx / "Dockerfile").write_text("FROM busybox:latest\nCOPY passwd group /etc/\n")
+    layout = work / "layout"
+    build = ["build", str(ctx), "--platform", "linux/arm64", "--output", f"oci:{layout}:busybox"]
+    ok(run_cli(["--root", store, *build], timeout=300))
+    return f"oci:{layout}:busybox"
+
+
+# "run" removes applets where the test base has them (/bin/less), not where Debian's
+# busybox-static puts them (/usr/bin/less); the other cases run every kind of step.
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"run"}))
+def test_arm64_builds_equal_buildahs(
+    case: str,
+    tmp_path: Path,
+    arm64_base: str,
+    buildah_env: tuple[list[str], dict[str, str]],
+) -> None:
+    """``--platform linux/arm64`` (RUN steps under qemu-user) against ``buildah bud
+    --platform linux/arm64`` from the same arm64 base."""
+    _same_as_buildah(case, tmp_path, arm64_base, buildah_env, platform="linux/arm64")
+
+
+def _same_as_buildah(
+    case: str,
+    tmp_path: Path,
+    base: str,
+    buildah_env: tuple[list[str], dict[str, str]],
+    *,
+    platform: str | None = None,
+) -> None:
     ctx = _make_context(tmp_path / "ctx", case, base)
     args = _BUILD_ARGS.get(case, [])
+    platform_args = ["--platform", platform] if platform else []
     cmd, env = buildah_env
     bud = subprocess.run(
         [
@@ -293,6 +341,7 @@ def test_imageforge_and_buildah_build_the_same_image(
             "docker",
             "--network",
             "host",
+            *platform_args,
             *args,
             "-t",
             f"localhost/diff-{case}",
@@ -323,6 +372,7 @@ def test_imageforge_and_buildah_build_the_same_image(
                 "build",
                 str(ctx),
                 *args,
+                *platform_args,
                 "--progress",
                 "plain",
                 "--output",
@@ -347,6 +397,10 @@ def test_imageforge_and_buildah_build_the_same_image(
     theirs_cfg["Labels"] = labels or None
     for field in _FIELDS:
         assert (ours_cfg.get(field) or None) == (theirs_cfg.get(field) or None), field
+    if platform is not None:
+        arch = platform.split("/")[1]
+        assert _config(ours_layout, case, whole=True)["architecture"] == arch
+        assert json.loads(inspect.stdout)["Docker"]["architecture"] == arch
     ours = tree(_unpack(ours_layout, case, tmp_path / "ours-bundle"))
     theirs = tree(_unpack(theirs_layout, case, tmp_path / "theirs-bundle"))
     only_ours = sorted(set(ours) - set(theirs))

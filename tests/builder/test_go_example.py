@@ -80,13 +80,51 @@ def test_go_service_builds_small_and_answers(tmp_path: Path, debian_slim: Debian
     final = _uncompressed_size(root, "go-service:1")
     assert builder > 400 * 1000 * 1000, builder
     assert final < 15 * 1000 * 1000, final
+    assert "listening on" in _answers(root, "go-service:1")
+    cfg = json.loads(
+        ok(run_cli(["--root", str(root), "inspect", "go-service:1", "--format", "json"])).stdout
+    )["config"]
+    assert cfg["config"]["User"] == "65534:65534"
+    assert str(root) not in Path("/proc/self/mountinfo").read_text()  # run cleaned up
+
+    # Guide 5.1: the same Dockerfile for amd64 and arm64; its build stage runs natively
+    # (FROM --platform=$BUILDPLATFORM, apt-get's step cached from above) and
+    # cross-compiles with GOARCH=$TARGETARCH; the arm64 image runs under qemu-user.
+    build = ["build", str(EXAMPLE), "-t", "go-service:multi", "--progress", "plain"]
+    multi = ok(
+        run_cli(["--root", str(root), *build, "--platform", "linux/amd64,linux/arm64"], timeout=900)
+    )
+    assert "apt-get install" in multi.stderr and "CACHED" in multi.stderr
+    doc = json.loads(
+        ok(
+            run_cli(
+                [
+                    "--root",
+                    str(root),
+                    "inspect",
+                    "go-service:multi",
+                    "--platform",
+                    "linux/arm64",
+                    "--format",
+                    "json",
+                ]
+            )
+        ).stdout
+    )
+    assert [p["platform"] for p in doc["platforms"]] == ["linux/amd64", "linux/arm64"]
+    assert doc["config"]["architecture"] == "arm64"
+    assert "listening on" in _answers(root, "go-service:multi", "--platform", "linux/arm64")
+
+
+def _answers(root: Path, image: str, *args: str) -> str:
+    """Run ``image`` with the service's port published; its stderr once it answered."""
     with socket.socket() as free:  # a port the kernel hands out, for the host side
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     # The service listens on :8080 in its own network namespace; -p forwards the host's
     # port to it, as the demo does.
     proc = subprocess.Popen(
-        [*imageforge_cmd(), "--root", str(root), "run", "-p", f"{port}:8080", "go-service:1"],
+        [*imageforge_cmd(), "--root", str(root), "run", *args, "-p", f"{port}:8080", image],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -103,9 +141,4 @@ def test_go_service_builds_small_and_answers(tmp_path: Path, debian_slim: Debian
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-    assert "listening on" in err
-    cfg = json.loads(
-        ok(run_cli(["--root", str(root), "inspect", "go-service:1", "--format", "json"])).stdout
-    )["config"]
-    assert cfg["config"]["User"] == "65534:65534"
-    assert str(root) not in Path("/proc/self/mountinfo").read_text()  # run cleaned up
+    return err

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from imageforge.bootstrap._arch import apt_options_for, debian_arch, host_debian_arch
 from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.layers import (
@@ -38,7 +39,7 @@ from imageforge.layers import (
 )
 from imageforge.oci import Image, rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.runtime import is_static_elf
+from imageforge.runtime import check_foreign_exec, is_static_elf
 from imageforge.store import Store
 
 __all__ = ["BUSYBOX_PACKAGE", "BusyboxSource", "busybox_applets", "busybox_image"]
@@ -135,20 +136,28 @@ def _installed(admindir: Path = Path("/var/lib/dpkg")) -> _Busybox | None:
     return None
 
 
-def _download(tmp: Path, progress: ProgressSink) -> _Busybox:
-    """``apt-get download busybox-static`` into ``tmp`` and unpack it there."""
+def _download(tmp: Path, progress: ProgressSink, arch: str | None = None) -> _Busybox:
+    """``apt-get download busybox-static`` into ``tmp`` and unpack it there; for a
+    foreign ``arch``, first a private ``apt-get update`` of that architecture's lists."""
     if shutil.which("apt-get") is None:
         raise Unavailable(
             "apt-get is not installed and busybox-static is not either",
             hint="run this on Debian or Ubuntu, or install busybox-static",
         )
-    progress.note(f"busybox: apt-get download {BUSYBOX_PACKAGE}")
+    # As root APT drops to the _apt user to download, who cannot write to a private
+    # temp dir; the download is verified against the signed index all the same.
+    options = ["-o", "APT::Sandbox::User=root"]
+    package = BUSYBOX_PACKAGE
+    if arch is not None:
+        options = apt_options_for(arch, tmp / "apt")
+        package = f"{BUSYBOX_PACKAGE}:{arch}"
+        progress.note(f"busybox: apt-get update of the {arch} package lists")
+        _run(["apt-get", "update", "-q", *options], cwd=tmp, what=f"read the {arch} package lists")
+    progress.note(f"busybox: apt-get download {package}")
     _run(
-        # As root APT drops to the _apt user to download, who cannot write to a private
-        # temp dir; the download is verified against the signed index all the same.
-        ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", BUSYBOX_PACKAGE],
+        ["apt-get", "download", "-q", *options, package],
         cwd=tmp,
-        what=f"download {BUSYBOX_PACKAGE}",
+        what=f"download {package}",
     )
     debs = sorted(tmp.glob(f"{BUSYBOX_PACKAGE}_*.deb"))
     if not debs:
@@ -221,25 +230,38 @@ def busybox_image(
     workdir: Path | None = None,
     compression: Compression = "gzip",
     source: BusyboxSource = "auto",
+    arch: str | None = None,
 ) -> Image:
     """A busybox base image from Debian's busybox-static, its layer written into
     ``store`` (unnamed: name it with ``transports.write_image``). ``source``: the
     installed package (``installed``), a fresh ``apt-get download`` (``download``), or
-    the installed one when it is intact and a download otherwise (``auto``)."""
+    the installed one when it is intact and a download otherwise (``auto``). ``arch``:
+    a Debian architecture or platform (``arm64``, ``linux/arm/v7``; default this
+    machine's); a foreign one is always downloaded, and its applets are listed through
+    the binfmt_misc handler (qemu-user) that must be registered for it."""
     if source not in BUSYBOX_SOURCES:
         raise InvalidArgument(
             f"unknown busybox source {source!r}", hint=f"use one of {', '.join(BUSYBOX_SOURCES)}"
         )
+    wanted = debian_arch(arch) if arch else None
+    foreign = wanted if wanted is not None and wanted.name != host_debian_arch() else None
+    if foreign is not None:
+        if source == "installed":
+            raise InvalidArgument(
+                f"--source installed: the installed {BUSYBOX_PACKAGE} is not for {foreign.name}",
+                hint="a foreign architecture's busybox is downloaded (--source download)",
+            )
+        check_foreign_exec(foreign.platform)  # busybox --list-full must run here
     epoch = source_date_epoch()
     with tempfile.TemporaryDirectory(prefix="imageforge-busybox-", dir=workdir) as tmp:
-        bb = _installed() if source != "download" else None
+        bb = _installed() if source != "download" and foreign is None else None
         if bb is None:
             if source == "installed":
                 raise Unavailable(
                     f"{BUSYBOX_PACKAGE} is not installed (or its /bin/busybox was changed)",
                     hint=f"apt-get install --reinstall {BUSYBOX_PACKAGE}, or use the download",
                 )
-            bb = _download(Path(tmp), progress)
+            bb = _download(Path(tmp), progress, foreign.name if foreign else None)
         if not is_static_elf(bb.binary):
             raise Unavailable(f"{bb.binary} is not a statically linked ELF executable")
         progress.note(f"busybox: {bb.origin} {BUSYBOX_PACKAGE} {bb.version} ({bb.binary})")
@@ -259,4 +281,5 @@ def busybox_image(
         created_by=f"imageforge bootstrap busybox ({BUSYBOX_PACKAGE} {bb.version})",
         env=[DEFAULT_PATH],
         cmd=["sh"],
+        platform=foreign.platform if foreign else None,
     )

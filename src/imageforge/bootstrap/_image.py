@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imageforge.layers import BlobLayer
-from imageforge.oci import History, Image, ImageConfig, host_platform
+from imageforge.oci import History, Image, ImageConfig, Platform, host_platform
 from imageforge.oci.mutate import Addendum, append_layers, empty_image, set_config
 from imageforge.runtime import DEFAULT_PATH as _RUNTIME_PATH
 
@@ -22,9 +22,11 @@ def single_layer_image(
     created_by: str,
     env: Sequence[str],
     cmd: Sequence[str],
+    platform: Platform | None = None,
 ) -> Image:
-    """An OCI image of this host's platform holding ``layer``, with Env and Cmd set."""
-    plat = host_platform()
+    """An OCI image of ``platform`` (default: this host's) holding ``layer``, with Env
+    and Cmd set."""
+    plat = platform or host_platform()
     base = append_layers(
         empty_image(plat.os, plat.architecture),
         Addendum(layer, History(created=created, created_by=created_by)),

@@ -14,7 +14,7 @@ from imageforge.dockerfile import parse, parse_file
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.layers import OverlayDiffer
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.runtime import Runtime, Snapshotter, store_snapshotter
+from imageforge.runtime import Runtime, Snapshotter, check_foreign_exec, store_snapshotter
 from imageforge.store import Store
 
 __all__ = ["HASHES_FILE", "Builder"]
@@ -74,5 +74,16 @@ class Builder:
             options,
             base_env=self.services.bases.env,
             warn=lambda warning: progress.note(f"warning: {warning}"),
+            platform=options.platform,
         )
+        # What can be known to fail fails here, before any step runs: a foreign RUN
+        # with no emulator, a base with no image for its stage's platform.
+        for platform in plan.run_platforms():
+            handler = check_foreign_exec(platform)
+            if handler is not None:
+                progress.note(f"RUN steps for {platform} run through {handler.interpreter}")
+        for index in plan.stages:
+            stage = plan.stage(index)
+            if plan.earlier_stage(stage.base, index) is None:
+                self.services.bases.get(stage.base, plan.stage_platform(index))
         return Execution(self.services, plan, options, context, dockerfile).run()

@@ -176,7 +176,7 @@ class Execution:
         index = self.plan.earlier_stage(name, before)
         if index is not None:
             return self.images[index]
-        return self.services.bases.get(name, None)
+        return self.services.bases.get(name, self.plan.stage_platform(before))
 
     def _view(self, image: Image, stack: ExitStack) -> Path:
         """A read-only mount of ``image``'s filesystem, until ``stack`` closes."""
@@ -197,7 +197,7 @@ class Execution:
         base = (
             self.images[parent]
             if parent is not None
-            else self.services.bases.get(stage.base, stage.platform)
+            else self.services.bases.get(stage.base, self.plan.stage_platform(index))
         )
         state = StageState.from_base(base, stage.proxy_env)
         triggers = onbuild_triggers(state.take_onbuild(), stage, self.plan.build_args)

@@ -48,6 +48,7 @@ class BuildOptions:
     target: str | None = None
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path
     secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
+    platform: str | None = None  # --platform: the target (None: this machine's)
 
 
 @dataclass(frozen=True)

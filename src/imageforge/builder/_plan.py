@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from imageforge.builder._network import step_network
@@ -33,11 +33,12 @@ from imageforge.dockerfile import (
     ResolvedStage,
     Run,
     parse,
+    platform_arg,
     predefined_args,
     resolve,
 )
-from imageforge.errors import InvalidArgument
-from imageforge.oci import canonical_json
+from imageforge.errors import InvalidArgument, Location
+from imageforge.oci import Platform, buildable_platform, canonical_json
 
 __all__ = [
     "BaseEnv",
@@ -232,9 +233,27 @@ class BuildPlan:
     stages: tuple[int, ...]
     deps: Mapping[int, tuple[int, ...]]
     warnings: tuple[str, ...]
+    platform: str | None = None
+    platforms: Mapping[int, str | None] = field(default_factory=dict)
 
     def stage(self, index: int) -> ResolvedStage:
         return self.resolution.stages[index]
+
+    def stage_platform(self, index: int) -> str | None:
+        """The platform stage ``index`` is built for: its ``FROM --platform``, else
+        its parent stage's, else the target platform (None: this machine's)."""
+        return self.platforms.get(index, self.platform)
+
+    def run_platforms(self) -> tuple[Platform, ...]:
+        """The platforms RUN steps of the needed stages run for (this machine's left
+        out): what must be able to run here before any step starts."""
+        found = {
+            Platform.parse(plat)
+            for index in self.stages
+            if (plat := self.stage_platform(index)) is not None
+            and any(isinstance(i, Run) for i in self.stage(index).instructions)
+        }
+        return tuple(sorted(found))
 
     def earlier_stage(self, name: str, before: int) -> int | None:
         """The stage ``name`` means in stage ``before`` (None: an image)."""
@@ -247,14 +266,24 @@ def plan_build(
     *,
     base_env: BaseEnv | None = None,
     warn: Callable[[str], None] | None = None,
+    platform: str | None = None,
 ) -> BuildPlan:
     """Plan the build of ``df``. A RUN step of a needed stage that asks for more network
     than ``options`` allow is refused here, before any step runs. ``base_env`` gives a
     base image's environment (see ``dockerfile.resolve``); ``warn`` hears each warning
-    as soon as it is known (before a refusal)."""
+    as soon as it is known (before a refusal). ``platform``: the target platform
+    (``--platform``; None: this machine), which the automatic args ``TARGETPLATFORM``,
+    ``TARGETARCH`` ... carry and every stage without ``FROM --platform`` is built for."""
     if not df.stages:
         raise InvalidArgument(f"{df.file}: no FROM instruction, nothing to build")
-    resolution = resolve(df, build_args=options.build_args, base_env=base_env)
+    target = platform_arg(buildable_platform(platform)) if platform else None
+    env_of = base_env
+    if base_env is not None and target is not None:
+
+        def env_of(image: str, plat: str | None) -> Mapping[str, str]:
+            return base_env(image, plat or target)
+
+    resolution = resolve(df, build_args=options.build_args, base_env=env_of, target_platform=target)
     warnings = [w.message for w in df.warnings]
     unused = unused_build_args(df, options.build_args)
     if unused:
@@ -277,4 +306,29 @@ def plan_build(
         stages=needed,
         deps={index: stage_deps(resolution, index) for index in needed},
         warnings=tuple(warnings),
+        platform=target,
+        platforms=_stage_platforms(df, resolution, target),
     )
+
+
+def _stage_platforms(
+    df: Dockerfile, resolution: Resolution, target: str | None
+) -> dict[int, str | None]:
+    """Each stage's platform: ``FROM --platform=...`` (checked and normalised as
+    BuildKit spells it), else the parent stage's, else ``target``."""
+    out: dict[int, str | None] = {}
+    for stage in resolution.stages:
+        if stage.platform:
+            loc = df.stages[stage.index].from_.location
+            try:
+                plat = buildable_platform(stage.platform)
+            except InvalidArgument as exc:
+                where = Location(df.file, loc.start_line, loc.column)
+                raise InvalidArgument(
+                    f"FROM --platform: {exc.message}", location=where, hint=exc.hint
+                ) from None
+            out[stage.index] = platform_arg(plat)
+            continue
+        parent = stage_index(resolution, stage.base, stage.index)
+        out[stage.index] = out[parent] if parent is not None else target
+    return out

@@ -15,7 +15,7 @@ from imageforge.builder._copy import FileHashes
 from imageforge.builder._model import BaseResolver, LayerFormat
 from imageforge.errors import NotFound
 from imageforge.layers import Differ
-from imageforge.oci import Image, host_platform, mutate
+from imageforge.oci import Image, Platform, host_platform, mutate
 from imageforge.progress import ProgressSink
 from imageforge.runtime import (
     DEFAULT_PATH,
@@ -44,8 +44,8 @@ class BaseImages:
         with self._lock:
             if key not in self._images:
                 if name.lower() == "scratch":
-                    plat = host_platform()
-                    self._images[key] = mutate.empty_image(plat.os, plat.architecture)
+                    plat = Platform.parse(platform) if platform else host_platform()
+                    self._images[key] = mutate.empty_image(plat.os, plat.architecture, plat.variant)
                 else:
                     self._images[key] = self._resolver(name, platform)
             return self._images[key]

@@ -53,6 +53,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "rmi": ("_images",),
     "prune": ("_images",),
     "lint": ("_lint",),
+    "manifest": ("_manifest",),
     "login": ("_remote",),
     "logout": ("_remote",),
     "pull": ("_remote",),

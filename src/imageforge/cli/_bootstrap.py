@@ -133,6 +133,13 @@ def bootstrap() -> None:
     help="Where busybox-static comes from: the installed package (if intact), "
     "apt-get download, or the installed one else a download.",
 )
+@click.option(
+    "--arch",
+    default=None,
+    metavar="ARCH",
+    help="A Debian architecture or platform (arm64, armhf, linux/arm64; default this "
+    "machine's): a foreign one is downloaded, and needs a qemu-user binfmt_misc handler.",
+)
 @_compression_option
 @format_option
 @progress_option
@@ -142,6 +149,7 @@ def busybox(
     tag: str,
     output: str | None,
     source: str,
+    arch: str | None,
     compression: str,
     fmt: OutputFormat,
     progress: ProgressMode,
@@ -155,6 +163,7 @@ def busybox(
             progress=sink,
             compression=cast(Compression, compression),
             source=cast(BusyboxSource, source),
+            arch=arch,
         )
 
     _deliver(opts, make, tag, output, fmt, progress)

@@ -17,6 +17,7 @@ from imageforge.cli._options import (
     OutputFormat,
     authfile_option,
     format_option,
+    platform_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
@@ -135,6 +136,15 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Build up to this stage (its AS name or number); stages it does not need are not run.",
 )
 @click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="OS/ARCH[/VARIANT],...",
+    help="Build for these platforms (linux/arm64; several make one image each and an OCI "
+    "index of them under the one name). RUN steps for a foreign architecture run through "
+    "qemu-user (binfmt_misc).",
+)
+@click.option(
     "--network",
     type=click.Choice(NETWORK_MODES),
     default="private",
@@ -175,6 +185,7 @@ def build_command(
     cache_from: tuple[str, ...],
     cache_to: str | None,
     target: str | None,
+    platforms: tuple[str, ...],
     network: str,
     allow: tuple[str, ...],
     security_opts: tuple[str, ...],
@@ -214,21 +225,34 @@ def build_command(
             outputs=outputs,
             cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
             cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
+            platforms=platforms,
         )
     result = built.result
     if fmt is OutputFormat.JSON:
-        print_json(
-            {
-                "digest": str(result.image.digest),
-                "config": str(result.image.manifest().config.digest),
-                "tags": list(built.names),
-                "outputs": [location_text(d) for d in built.outputs],
-                "steps": [step.to_json() for step in result.steps],
-                "warnings": list(result.warnings),
-            }
-        )
+        out: dict[str, object] = {
+            "digest": str(built.digest),
+            "config": str(result.image.manifest().config.digest),
+            "tags": list(built.names),
+            "outputs": [location_text(d) for d in built.outputs],
+            "steps": [step.to_json() for step in result.steps],
+            "warnings": list(result.warnings),
+        }
+        if built.index is not None:
+            del out["config"]
+            out["mediaType"] = built.index.media_type
+            out["platforms"] = [
+                {
+                    "platform": target,
+                    "digest": str(each.image.digest),
+                    "config": str(each.image.manifest().config.digest),
+                    "steps": [step.to_json() for step in each.steps],
+                }
+                for target, each in built.platforms
+            ]
+            del out["steps"]
+        print_json(out)
     else:
-        click.echo(str(result.image.digest))
+        click.echo(str(built.digest))
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})
@@ -257,6 +281,7 @@ def build_command(
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
 @click.option("-u", "--user", default=None, help="USER[:GROUP] or UID[:GID].")
 @click.option("--hostname", default="imageforge", show_default=True)
+@platform_option
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -270,10 +295,12 @@ def run_command(
     env: tuple[str, ...],
     user: str | None,
     hostname: str,
+    platform: str | None,
     image: str,
     command: tuple[str, ...],
 ) -> None:
-    """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
+    """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE
+    (an index's image for --platform; another architecture's through qemu-user).
     Prints only the container's output and exits with its exit code."""
     container = ContainerOptions(
         network=network,
@@ -289,7 +316,7 @@ def run_command(
     what = ImageCommand(args=command, env=_pairs(env, "-e"), user=user)
     store = Store(opts.root)
     with store.writing(), Session(store) as images:
-        found = FromResolver(images)(image, None)
+        found = FromResolver(images)(image, platform)
         sys.stdout.flush()  # the container writes to the same descriptors
         sys.stderr.flush()
         status = run_image(store, found, what, container)

@@ -15,13 +15,14 @@ from imageforge.cli._options import (
     OutputFormat,
     authfile_option,
     format_option,
+    platform_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.cli._session import session
-from imageforge.errors import Conflict
-from imageforge.oci import ImageIndex, Reference
+from imageforge.errors import Conflict, NotFound
+from imageforge.oci import ImageIndex, Platform, Reference
 from imageforge.pipeline import export_image, find_in_store, import_image, location_text, prune
 from imageforge.store import Store, summarize
 from imageforge.transports import TransportRef, open_source, select_platform
@@ -146,7 +147,9 @@ def images(opts: GlobalOptions, fmt: OutputFormat) -> None:
     stdout_console().print(table)
 
 
-def _inspect_doc(store: Store, name: str) -> dict[str, Any]:
+def _inspect_doc(store: Store, name: str, platform: Platform | None = None) -> dict[str, Any]:
+    """An image's (an index's: its list of platforms, and the image for ``platform``,
+    default this machine's, else its first)."""
     with open_source(TransportRef("store", name), store) as obj:
         doc: dict[str, Any] = {
             "name": name,
@@ -154,8 +157,19 @@ def _inspect_doc(store: Store, name: str) -> dict[str, Any]:
             "mediaType": obj.media_type,
         }
         if isinstance(obj, ImageIndex):
-            doc["manifest"] = obj.manifest().to_json()
-            image = select_platform(obj)
+            index = obj.manifest()
+            doc["manifest"] = index.to_json()
+            doc["platforms"] = [
+                {"platform": str(d.platform or ""), "digest": str(d.digest), "size": d.size}
+                for d in index.manifests
+            ]
+            try:
+                image = select_platform(obj, platform)
+            except NotFound:
+                first = next((d.platform for d in index.manifests if d.platform), None)
+                if platform is not None or first is None:
+                    raise
+                image = select_platform(obj, first)  # none is this machine's: the first
             doc["platformImage"] = str(image.digest)
         else:
             image = obj
@@ -187,13 +201,15 @@ def _inspect_doc(store: Store, name: str) -> dict[str, Any]:
 
 @app.command("inspect")
 @click.argument("image")
+@platform_option
 @format_option
 @click.pass_obj
-def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
-    """Show an image's manifest, config, layers, sizes and history."""
+def inspect(opts: GlobalOptions, image: str, platform: str | None, fmt: OutputFormat) -> None:
+    """Show an image's manifest, config, layers, sizes and history (an index's: its
+    platforms, then the image for --platform)."""
     store = _store(opts)
     name, _ = find_in_store(store, image)
-    doc = _inspect_doc(store, name)
+    doc = _inspect_doc(store, name, Platform.parse(platform) if platform else None)
     if fmt is OutputFormat.JSON:
         print_json(doc)
         return
@@ -201,6 +217,14 @@ def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
     console.print(f"name:      {doc['name']}", markup=False)
     console.print(f"digest:    {doc['digest']}", markup=False)
     console.print(f"mediaType: {doc['mediaType']}", markup=False)
+    if "platforms" in doc:
+        children = Table(title="platforms", title_justify="left", box=None, pad_edge=False)
+        for col in ("PLATFORM", "DIGEST", "SIZE"):
+            children.add_column(col)
+        for child in doc["platforms"]:
+            children.add_row(child["platform"], child["digest"], str(child["size"]))
+        console.print(children)
+        console.print(f"image:     {doc['platformImage']}", markup=False)
     console.print(f"platform:  {doc['platform']}", markup=False)
     console.print(f"created:   {doc['created'] or ''}", markup=False)
     console.print(f"size:      {_human_size(doc['size'])}", markup=False)

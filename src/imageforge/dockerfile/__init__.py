@@ -85,6 +85,7 @@ from imageforge.dockerfile._scope import (
     PROXY_ARGS,
     Resolution,
     ResolvedStage,
+    platform_arg,
     predefined_args,
     resolve,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "PROXY_ARGS",
     "Resolution",
     "ResolvedStage",
+    "platform_arg",
     "predefined_args",
     "resolve",
     "Add",

@@ -37,12 +37,13 @@ from imageforge.dockerfile._instructions import (
 )
 from imageforge.dockerfile._mounts import MountError, parse_mount
 from imageforge.errors import InvalidArgument, Location
-from imageforge.oci import host_platform
+from imageforge.oci import Platform, host_platform
 
 __all__ = [
     "PROXY_ARGS",
     "Resolution",
     "ResolvedStage",
+    "platform_arg",
     "predefined_args",
     "resolve",
 ]
@@ -50,12 +51,18 @@ __all__ = [
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
 
 
-def _build_platform() -> str:
-    """This machine as BuildKit spells ``BUILDPLATFORM``: containerd's normal form, in
-    which ``arm64`` carries no ``v8`` (``linux/amd64``, ``linux/arm64``, ``linux/arm/v7``)."""
-    plat = host_platform()
+def platform_arg(plat: Platform) -> str:
+    """``plat`` as BuildKit spells ``BUILDPLATFORM`` and ``TARGETPLATFORM``: containerd's
+    normal form, in which ``arm64`` carries no ``v8`` (``linux/amd64``, ``linux/arm64``,
+    ``linux/arm/v7``)."""
+    plat = plat.normalized()
     variant = "" if (plat.architecture, plat.variant) == ("arm64", "v8") else plat.variant
     return "/".join(p for p in (plat.os, plat.architecture, variant) if p)
+
+
+def _build_platform() -> str:
+    """This machine as BuildKit spells ``BUILDPLATFORM``."""
+    return platform_arg(host_platform())
 
 
 def _split_platform(spec: str) -> tuple[str, str, str]:

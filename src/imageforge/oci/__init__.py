@@ -27,7 +27,13 @@ from imageforge.oci._manifest import (
     load_json,
     parse_any,
 )
-from imageforge.oci._platform import Platform, host_platform
+from imageforge.oci._platform import (
+    KNOWN_ARCHITECTURES,
+    KNOWN_OSES,
+    Platform,
+    buildable_platform,
+    host_platform,
+)
 from imageforge.oci._reference import DEFAULT_DOMAIN, DEFAULT_TAG, Reference
 from imageforge.oci._schema import validate_json
 from imageforge.oci._time import rfc3339
@@ -48,7 +54,10 @@ __all__ = [
     "IndexManifest",
     "Layer",
     "Manifest",
+    "KNOWN_ARCHITECTURES",
+    "KNOWN_OSES",
     "Platform",
+    "buildable_platform",
     "Reference",
     "VerifyingReader",
     "canonical_json",

@@ -11,7 +11,7 @@ from typing import Any
 
 from imageforge.errors import InvalidArgument
 
-__all__ = ["Platform", "host_platform"]
+__all__ = ["KNOWN_ARCHITECTURES", "KNOWN_OSES", "Platform", "buildable_platform", "host_platform"]
 
 _ARCH_ALIASES = {
     "x86_64": "amd64",
@@ -23,6 +23,15 @@ _ARCH_ALIASES = {
     "i686": "386",
 }
 _OS_ALIASES = {"macos": "darwin"}
+# Go's GOOS and GOARCH values: the platforms an image may name (and BuildKit accepts).
+KNOWN_OSES = frozenset(
+    "aix android darwin dragonfly freebsd illumos ios js linux netbsd openbsd plan9 "
+    "solaris wasip1 windows".split()
+)
+KNOWN_ARCHITECTURES = frozenset(
+    "386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 "
+    "s390x wasm".split()
+)
 # Kernel machine names (``uname -m``) that are no platform's architecture name.
 _MACHINE_ALIASES = {"i486": "386", "i586": "386", "loongarch64": "loong64"}
 
@@ -103,3 +112,24 @@ def host_platform(machine: str | None = None) -> Platform:
     if arm:
         return Platform("linux", "arm", f"v{arm.group(1)}").normalized()
     return Platform("linux", _MACHINE_ALIASES.get(name, name)).normalized()
+
+
+def buildable_platform(text: str) -> Platform:
+    """``text`` parsed for a build's ``--platform``: an OS and architecture Go (and so
+    BuildKit) knows, normalised; anything else is refused with the known names. As
+    containerd reads it, ``arch/variant`` (``arm/v7``) means Linux."""
+    parts = text.strip().lower().split("/")
+    if len(parts) == 2 and parts[0] not in KNOWN_OSES and parts[0] in KNOWN_ARCHITECTURES:
+        text = "linux/" + text.strip()
+    plat = Platform.parse(text)
+    if plat.os not in KNOWN_OSES:
+        raise InvalidArgument(
+            f"unknown platform {text!r}: no operating system {plat.os!r}",
+            hint=f"known: {', '.join(sorted(KNOWN_OSES))}",
+        )
+    if plat.architecture not in KNOWN_ARCHITECTURES:
+        raise InvalidArgument(
+            f"unknown platform {text!r}: no architecture {plat.architecture!r}",
+            hint=f"known: {', '.join(sorted(KNOWN_ARCHITECTURES))}, e.g. linux/arm64",
+        )
+    return plat

@@ -1,4 +1,5 @@
-"""New images from old, lazily: append layers, change the config, set timestamps.
+"""New images from old, lazily: append layers, change the config, set timestamps; an
+index of images (``index_of``, what a multi-platform build names).
 
 Nothing is copied: the result's layers are the base's layer objects plus the new ones,
 and its manifest and config are computed when first asked for.
@@ -10,14 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imageforge.errors import NotFound
 from imageforge.oci import _media as media
 from imageforge.oci._canonical import canonical_json
 from imageforge.oci._descriptor import Descriptor
-from imageforge.oci._digest import digest_bytes
-from imageforge.oci._image import BaseImage, Image, Layer
-from imageforge.oci._manifest import History, ImageConfig, Manifest
+from imageforge.oci._digest import Digest, digest_bytes
+from imageforge.oci._image import BaseImage, BaseIndex, Image, ImageIndex, Layer
+from imageforge.oci._manifest import History, ImageConfig, IndexManifest, Manifest
+from imageforge.oci._platform import Platform
 
-__all__ = ["Addendum", "append_layers", "empty_image", "set_config", "set_created"]
+__all__ = [
+    "Addendum",
+    "append_layers",
+    "empty_image",
+    "index_of",
+    "set_config",
+    "set_created",
+]
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,14 @@ class MutatedImage(BaseImage):
         return manifest.to_bytes()
 
 
-def empty_image(platform_os: str = "linux", architecture: str = "amd64") -> Image:
+def empty_image(
+    platform_os: str = "linux", architecture: str = "amd64", variant: str = ""
+) -> Image:
     """An image with no layers (what ``FROM scratch`` starts from)."""
-    config = {
-        "architecture": architecture,
-        "os": platform_os,
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": []},
-        "history": [],
-    }
+    config: dict[str, Any] = {"architecture": architecture, "os": platform_os}
+    if variant:
+        config["variant"] = variant
+    config.update({"config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []})
     return MutatedImage(config, [])
 
 
@@ -115,3 +124,35 @@ def set_created(image: Image, created: str) -> Image:
 def _oci(image: Image) -> str:
     # A mutated image is written as OCI unless it started as Docker schema 2.
     return image.media_type if image.media_type in media.MANIFEST_TYPES else media.OCI_MANIFEST
+
+
+class MemoryIndex(BaseIndex):
+    """An OCI index of images held in memory, each named with its platform."""
+
+    validate_schema = False  # made here, not read
+
+    def __init__(self, entries: Sequence[tuple[Image, Platform | None]]) -> None:
+        self._images = {image.digest: image for image, _ in entries}
+        manifests = tuple(
+            Descriptor(image.media_type, image.digest, len(image.raw_manifest()), platform=platform)
+            for image, platform in entries
+        )
+        self._raw = IndexManifest(manifests=manifests).to_bytes()
+
+    def raw_manifest(self) -> bytes:
+        return self._raw
+
+    def image(self, digest: Digest) -> Image:
+        try:
+            return self._images[digest]
+        except KeyError:
+            raise NotFound(f"index {self.digest} has no image {digest}") from None
+
+    def index(self, digest: Digest) -> ImageIndex:
+        raise NotFound(f"index {self.digest} has no child index {digest}")
+
+
+def index_of(entries: Sequence[tuple[Image, Platform | None]]) -> ImageIndex:
+    """An OCI image index naming each image with its platform (if given), in the order
+    given."""
+    return MemoryIndex(entries)

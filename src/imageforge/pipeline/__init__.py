@@ -16,7 +16,11 @@ function and renders, and a library user does the same without it.
   registry image that is not in the store yet.
 - :func:`build`: the builder with that resolver, the build cache imported and exported
   (:func:`import_build_cache`, :func:`export_build_cache`, an OCI layout through the
-  transports) and the result named and written to its outputs.
+  transports) and the result named and written to its outputs; several ``platforms``
+  make one build each and an OCI index of them.
+- manifest lists (:func:`manifest_create`, :func:`manifest_add`,
+  :func:`manifest_remove`, :func:`open_list`): an index in the store joining images
+  built separately.
 - :func:`sbom` of a directory or an image (:func:`directory_target` tells them apart);
   :func:`scan` of those or of ``sbom:FILE`` against the vulnerability database;
   :func:`prune` of unnamed blobs and of unpacked layers no image uses
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from imageforge.pipeline._base import FromResolver
-    from imageforge.pipeline._build import Built, build
+    from imageforge.pipeline._build import Built, build, target_platforms
     from imageforge.pipeline._build_cache import (
         CACHE_ARTIFACT,
         CACHE_TAG,
@@ -65,6 +69,13 @@ if TYPE_CHECKING:
         find_in_store,
         open_image,
     )
+    from imageforge.pipeline._manifest import (
+        ListEntry,
+        manifest_add,
+        manifest_create,
+        manifest_remove,
+        open_list,
+    )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
@@ -74,6 +85,7 @@ _WHERE = {
     "FromResolver": "_base",
     "Built": "_build",
     "build": "_build",
+    "target_platforms": "_build",
     "CACHE_ARTIFACT": "_build_cache",
     "CACHE_TAG": "_build_cache",
     "export_build_cache": "_build_cache",
@@ -97,6 +109,11 @@ _WHERE = {
     "find_image": "_lookup",
     "find_in_store": "_lookup",
     "open_image": "_lookup",
+    "ListEntry": "_manifest",
+    "manifest_add": "_manifest",
+    "manifest_create": "_manifest",
+    "manifest_remove": "_manifest",
+    "open_list": "_manifest",
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
@@ -117,6 +134,7 @@ __all__ = [
     "Found",
     "FromResolver",
     "Imported",
+    "ListEntry",
     "Location",
     "NamedImage",
     "PULL_JOBS",
@@ -134,8 +152,12 @@ __all__ = [
     "import_build_cache",
     "import_image",
     "location_text",
+    "manifest_add",
+    "manifest_create",
+    "manifest_remove",
     "names_registry",
     "open_image",
+    "open_list",
     "parse_location",
     "prune",
     "prune_snapshots",
@@ -144,6 +166,7 @@ __all__ = [
     "sbom",
     "scan",
     "store_name",
+    "target_platforms",
 ]
 
 

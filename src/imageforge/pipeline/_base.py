@@ -10,7 +10,7 @@ Docker Hub unasked.
 from __future__ import annotations
 
 from imageforge.errors import NotFound
-from imageforge.oci import Image, Platform, Reference
+from imageforge.oci import Image, ImageIndex, Platform, Reference, host_platform
 from imageforge.pipeline._copy import pull
 from imageforge.pipeline._location import DOCKER, names_registry, remote_ref
 from imageforge.pipeline._session import Session
@@ -41,4 +41,15 @@ class FromResolver:
                     self.session.store.refs.get(tref.path)
                 except NotFound:
                     self._pull(Reference.parse(name), wanted)
-        return select_platform(self.session.open(tref), wanted)
+        found = self.session.open(tref)
+        try:
+            return select_platform(found, wanted)
+        except NotFound:
+            if not isinstance(found, ImageIndex):
+                raise
+            has = sorted({str(d.platform) for d in found.manifest().manifests if d.platform})
+            raise NotFound(
+                f"{name}: no image for {wanted or host_platform()} in its index "
+                f"(it has {', '.join(has) or 'no platform named'})",
+                hint="build or pull the base for that platform, or choose another --platform",
+            ) from None

@@ -6,9 +6,17 @@ rootfs with its network, mounts, seccomp choice and stdio (a build's RUN and
 snapshots). :class:`Snapshotter` is the seam of unpacked layers and overlay mounts
 (:class:`OverlaySnapshotter`, made for a store by :func:`store_snapshotter`).
 ``check_system`` is what ``imageforge system check`` reports; ``select_runtime`` picks the
-runtime a build uses.
+runtime a build uses; :func:`check_foreign_exec` says whether another architecture's
+binaries run here (natively or through a binfmt_misc handler such as qemu-user).
 """
 
+from imageforge.runtime._binfmt import (
+    BINFMT_DIR,
+    BinfmtHandler,
+    binfmt_handlers,
+    check_foreign_exec,
+    needs_emulation,
+)
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._container import image_process
@@ -69,6 +77,11 @@ from imageforge.runtime._userns import (
 )
 
 __all__ = [
+    "BINFMT_DIR",
+    "BinfmtHandler",
+    "binfmt_handlers",
+    "check_foreign_exec",
+    "needs_emulation",
     "DEFAULT_PATH",
     "NETWORK_MODES",
     "PortMapping",

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from imageforge.runtime._binfmt import BINFMT_DIR, binfmt_handlers
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
 from imageforge.runtime._report import CheckItem
 from imageforge.runtime._userns import in_user_namespace
 
 __all__ = [
-    "BINFMT_DIR",
     "check_binfmt",
     "check_cgroups",
     "check_disk",
@@ -224,12 +224,11 @@ def check_cgroups() -> CheckItem:
 
 # --- binfmt_misc ----------------------------------------------------------------------
 
-BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
 
 def check_binfmt(directory: Path = BINFMT_DIR) -> CheckItem:
     """Which foreign architectures the kernel hands to qemu-user (for 5.1 cross builds)."""
-    if not (directory / "status").exists():
+    registered = binfmt_handlers(directory)
+    if registered is None:
         return CheckItem(
             "binfmt",
             False,
@@ -238,18 +237,14 @@ def check_binfmt(directory: Path = BINFMT_DIR) -> CheckItem:
             {"mounted": False, "handlers": []},
         )
     handlers: list[dict[str, Any]] = []
-    for entry in sorted(directory.iterdir()):
-        if entry.name in ("register", "status") or not entry.name.startswith("qemu-"):
+    for h in registered:
+        if not h.name.startswith("qemu-"):
             continue
-        try:
-            lines = entry.read_text().splitlines()
-        except OSError:
-            continue
-        info = {"name": entry.name, "enabled": bool(lines) and lines[0] == "enabled"}
-        for line in lines[1:]:
-            key, _, value = line.partition(" ")
-            if key in ("interpreter", "flags:"):
-                info[key.rstrip(":")] = value.strip()
+        info: dict[str, Any] = {"name": h.name, "enabled": h.enabled}
+        if h.interpreter:
+            info["interpreter"] = h.interpreter
+        if h.flags:
+            info["flags"] = h.flags
         handlers.append(info)
     enabled = [h["name"].removeprefix("qemu-") for h in handlers if h["enabled"]]
     data = {"mounted": True, "handlers": handlers, "architectures": enabled}

@@ -19,6 +19,7 @@ from pathlib import Path
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime._binfmt import check_foreign_exec
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._model import NETWORK_MODES, ExitStatus, Mount, Process, Runtime, StdIO
@@ -127,7 +128,10 @@ def run_image(
 ) -> ExitStatus:
     """Run ``command`` in a new container of ``image`` (its layers unpacked into the
     store's snapshots) and remove the container when it exits. ``runtime``: the one
-    :func:`select_runtime` picks when not given."""
+    :func:`select_runtime` picks when not given. An image of another architecture runs
+    through its binfmt_misc handler (qemu-user); with none, Unsupported says so before
+    anything is unpacked."""
+    check_foreign_exec(image.config().platform)
     snapshots: Snapshotter = store_snapshotter(store)
     with store.writing():
         parents = snapshots.ensure(image.layers())
