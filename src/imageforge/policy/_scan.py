@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from imageforge.errors import InvalidArgument, Location
+from imageforge.policy._scanners import (
+    LicensePolicy,
+    MisconfigPolicy,
+    SecretPolicy,
+    license_policy_from,
+    misconfig_policy_from,
+    secret_policy_from,
+)
 
 __all__ = ["ScanIgnore", "ScanPolicy", "scan_policy_from"]
 
@@ -33,7 +41,13 @@ class ScanIgnore:
 
 @dataclass(frozen=True)
 class ScanPolicy:
+    """``[scan]``: vulnerability suppressions (``[scan.ignore]``) and the settings of the
+    secret, image-configuration and licence scanners."""
+
     ignore: tuple[ScanIgnore, ...] = ()
+    secrets: SecretPolicy = field(default_factory=SecretPolicy)
+    misconfig: MisconfigPolicy = field(default_factory=MisconfigPolicy)
+    license: LicensePolicy = field(default_factory=LicensePolicy)
 
 
 def _date(value: Any, where: str, source: str | None) -> dt.date | None:
@@ -94,4 +108,9 @@ def scan_policy_from(data: Any, source: str | None) -> ScanPolicy:
                 tuple(packages),
             )
         )
-    return ScanPolicy(ignore=tuple(out))
+    return ScanPolicy(
+        ignore=tuple(out),
+        secrets=secret_policy_from(data.get("secrets"), source),
+        misconfig=misconfig_policy_from(data.get("misconfig"), source),
+        license=license_policy_from(data.get("license"), source),
+    )

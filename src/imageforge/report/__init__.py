@@ -5,7 +5,9 @@ A :class:`Report` is one tool run: the rules it knows (:class:`RuleInfo`) and th
 Writers turn a report into text for people (the source line with a caret under the
 column), JSON for scripts, GitHub Actions annotations, Checkstyle and JUnit XML, Code Climate
 JSON, and SARIF 2.1.0 for
-code-scanning services. Pure: no imports from the packages that produce findings.
+code-scanning services. The security scanners' scale (CRITICAL ... UNKNOWN) maps onto
+the report's levels through :func:`level_of`. Pure: no imports from the packages that
+produce findings.
 """
 
 from imageforge.report._checkstyle import write_checkstyle
@@ -21,6 +23,13 @@ from imageforge.report._finding import (
 from imageforge.report._github import write_github
 from imageforge.report._json import to_json, write_json
 from imageforge.report._sarif import SARIF_SCHEMA_URI, SARIF_VERSION, to_sarif, write_sarif
+from imageforge.report._security import (
+    SECURITY_SEVERITIES,
+    level_of,
+    parse_security_severity,
+    security_properties,
+    security_rank,
+)
 from imageforge.report._text import format_text, write_text
 
 __all__ = [
@@ -29,8 +38,13 @@ __all__ = [
     "RuleInfo",
     "SARIF_SCHEMA_URI",
     "SARIF_VERSION",
+    "SECURITY_SEVERITIES",
     "Severity",
     "format_text",
+    "level_of",
+    "parse_security_severity",
+    "security_properties",
+    "security_rank",
     "parse_threshold",
     "to_codeclimate",
     "to_json",
