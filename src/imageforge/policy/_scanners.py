@@ -29,7 +29,7 @@ base-layers = 1                       # layers of the base image (setuid/setgid 
 [scan.license]
 allow = ["MIT", "Apache-2.0"]         # acceptable whatever their category
 deny = ["AGPL-3.0-only"]              # a finding that fails the scan
-fail-on = ["forbidden", "restricted"] # categories that fail the scan
+fail-on = ["forbidden", "restricted"] # categories that fail the scan (default: forbidden)
 categories = { notice = ["LicenseRef-acme"] }   # reclassify
 ```
 
@@ -130,7 +130,7 @@ class LicensePolicy:
 
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
-    fail_on: tuple[str, ...] = ("forbidden", "restricted")
+    fail_on: tuple[str, ...] = ("forbidden",)
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     ignore_packages: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)

@@ -6,7 +6,8 @@ Writers turn a report into text for people (the source line with a caret under t
 column), JSON for scripts, GitHub Actions annotations, Checkstyle and JUnit XML, Code Climate
 JSON, and SARIF 2.1.0 for
 code-scanning services. The security scanners' scale (CRITICAL ... UNKNOWN) maps onto
-the report's levels through :func:`level_of`. Pure: no imports from the packages that
+the report's levels through :func:`level_of`. :func:`write_pages` writes rule
+documentation (a page per rule and an index). Pure: no imports from the packages that
 produce findings.
 """
 
@@ -22,6 +23,7 @@ from imageforge.report._finding import (
 )
 from imageforge.report._github import write_github
 from imageforge.report._json import to_json, write_json
+from imageforge.report._pages import write_pages
 from imageforge.report._sarif import SARIF_SCHEMA_URI, SARIF_VERSION, to_sarif, write_sarif
 from imageforge.report._security import (
     SECURITY_SEVERITIES,
@@ -54,6 +56,7 @@ __all__ = [
     "write_codeclimate",
     "write_github",
     "write_json",
+    "write_pages",
     "write_junit",
     "write_sarif",
     "write_text",

@@ -3,8 +3,8 @@ what could not be scanned, counts, and the JSON, SARIF and text views of them.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from imageforge.analyze import LayerOrigin
@@ -60,7 +60,7 @@ class Hidden:
 class SecretFinding:
     """One secret. ``place`` is where (see :data:`~imageforge.secrets.PLACES`); ``path``
     the file (``/etc/app/.env`` in an image, relative in a directory) or the config
-    entry (``Env DB_PASSWORD``, ``Labels org.example.token``, ``history[3]``); ``line``
+    entry (the variable's name, the label's key, ``step 3`` of the history); ``line``
     1-based in the file or value; ``match`` the line with the secret masked; ``secret``
     the value masked; ``layer`` the layer holding it (None for a directory, the config
     and annotations); ``hidden`` the later layer that deleted or overwrote it."""
@@ -152,6 +152,40 @@ class SecretScanResult:
     warnings: list[str] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
     rules: Sequence[SecretRule] = ()
+
+    def redact(self, values: Iterable[bytes]) -> None:
+        """Mask every found secret value wherever it shows in the findings' text: a
+        history step that made a layer can hold a secret (``RUN echo $TOKEN >...`` with
+        the value written out), and a line can hold a second secret another rule
+        found."""
+        texts = sorted({v.decode("utf-8", "replace") for v in values if v}, key=len, reverse=True)
+        if not texts:
+            return
+
+        def clean(text: str | None) -> str | None:
+            if text is None:
+                return None
+            for value in texts:
+                if value in text:
+                    text = text.replace(value, "*" * min(len(value), 40))
+            return text
+
+        def origin(layer: LayerOrigin | None) -> LayerOrigin | None:
+            if layer is None or layer.created_by is None:
+                return layer
+            return replace(layer, created_by=clean(layer.created_by))
+
+        for i, f in enumerate(self.findings):
+            hidden = f.hidden
+            if hidden is not None:
+                hidden = replace(hidden, layer=origin(hidden.layer) or hidden.layer)
+            self.findings[i] = replace(
+                f,
+                match=clean(f.match) or "",
+                path=clean(f.path) or "",
+                layer=origin(f.layer),
+                hidden=hidden,
+            )
 
     def sort(self) -> None:
         self.findings.sort(

@@ -147,17 +147,18 @@ def _config_texts(image: Image) -> Iterator[tuple[str, str, str, str]]:
         value = runtime.get(key)
         if isinstance(value, list):
             yield "cmd", "cmd", key, " ".join(str(v) for v in value)
-    for i, step in enumerate(cfg.history):
+    for i, step in enumerate(cfg.history, 1):
         text = step.created_by or ""
         if text:
-            yield "history", "history", f"[{i}]", text
+            yield "history", "history", f"step {i}", text
         for arg in _build_args(text):
-            yield "history", "env", f"[{i}] build argument {arg.partition('=')[0]}", arg
+            yield "history", "env", f"step {i} build argument {arg.partition('=')[0]}", arg
     for key, value in image.manifest().annotations.items():
         yield "annotation", "annotation", key, f"{key}={value}"
 
 
-def _scan_config(image: Image, files: _FileScan) -> None:
+def _scan_config(image: Image, files: _FileScan) -> set[bytes]:
+    """The secrets of the config (as findings in the result); returns their values."""
     engine = files.engine
     seen: set[tuple[str, str, bytes]] = set()
     for place, rules_place, name, text in _config_texts(image):
@@ -170,6 +171,7 @@ def _scan_config(image: Image, files: _FileScan) -> None:
                 continue
             seen.add(key)
             files.result.findings.append(_finding(hit, place, name))
+    return {raw for _, _, raw in seen}
 
 
 # -- the layers -------------------------------------------------------------------------
@@ -209,7 +211,7 @@ def scan_image(
     result = SecretScanResult(target or str(image.digest), [])
     files = _FileScan(config, result, warn)
     result.rules = files.engine.rules
-    _scan_config(image, files)
+    values = _scan_config(image, files)
     origins = layer_origins(image)
 
     bad: set[int] = set()
@@ -264,6 +266,8 @@ def scan_image(
         origin = origins[f.layer] if f.layer < len(origins) else None
         hidden = _hidden(f, hiders, origins)
         result.findings.append(_finding(f.hit, "file", "/" + f.path, layer=origin, hidden=hidden))
+        values.add(f.hit.raw)
+    result.redact(values)
     result.sort()
     return result
 
@@ -315,6 +319,7 @@ def scan_directory(
     result = SecretScanResult(target or str(base), [])
     files = _FileScan(config, result, warn)
     result.rules = files.engine.rules
+    values: set[bytes] = set()
     for rel, st in _walk(base, files.warning):
         path = rel.replace(os.sep, "/")
         try:
@@ -325,5 +330,7 @@ def scan_directory(
             continue
         for hit in hits or ():
             result.findings.append(_finding(hit, "file", path))
+            values.add(hit.raw)
+    result.redact(values)
     result.sort()
     return result
