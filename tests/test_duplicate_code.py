@@ -36,7 +36,7 @@ KNOWN: dict[frozenset[str], str] = {
     ),
 }
 
-_EXPORTED_NAME = re.compile(r'\s*"[\w.]+",?\s*')
+_EXPORTED_NAME = re.compile(r'\s*(__all__ = \[|"[\w.]+",?|\])\s*')
 _WHERE = re.compile(r"==([\w.]+):\[(\d+):(\d+)\]")
 
 

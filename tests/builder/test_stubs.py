@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageforge.builder._executor import _drop_runtime_stubs
+from imageforge.layers import OverlayDiffer
 
 
 def _left(upper: Path) -> set[str]:
@@ -20,7 +20,9 @@ def test_runtime_stubs_are_dropped_only_when_empty(tmp_path: Path) -> None:
     (upper / "etc" / "resolv.conf").write_text("nameserver 1.1.1.1\n")
     (upper / "dev").mkdir()
     (upper / "dev" / "kept").write_text("x")
-    _drop_runtime_stubs(upper, ["etc/hosts", "etc/resolv.conf", "proc", "dev"])
+    OverlayDiffer().drop_unchanged(
+        upper, [], stand_ins=["etc/hosts", "etc/resolv.conf", "proc", "dev"]
+    )
     got = _left(upper)
     assert "proc" not in got and "etc/hosts" not in got
     assert "etc/resolv.conf" in got and "dev" in got and "dev/kept" in got
@@ -30,5 +32,5 @@ def test_a_parent_the_runtime_made_goes_once_its_stubs_are_gone(tmp_path: Path) 
     upper = tmp_path / "upper"
     (upper / "etc").mkdir(parents=True)
     (upper / "etc" / "hostname").write_text("")
-    _drop_runtime_stubs(upper, ["etc/hostname", "etc"])
+    OverlayDiffer().drop_unchanged(upper, [], stand_ins=["etc/hostname", "etc"])
     assert _left(upper) == set()

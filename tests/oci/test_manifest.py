@@ -98,3 +98,43 @@ def test_config_bad_diff_id_is_named() -> None:
     ).encode()
     with pytest.raises(InvalidArgument, match=r"rootfs\.diff_ids\[0\]"):
         ImageConfig.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"layers": 5}, r"manifest\.layers: expected a list"),
+        ({"config": None}, r"manifest\.config: expected an object"),
+        ({"annotations": "x"}, r"manifest\.annotations: expected an object"),
+        ({"artifactType": 7}, r"manifest\.artifactType: expected a string"),
+        ({"mediaType": ["x"]}, r"manifest\.mediaType: expected a string"),
+        ({"layers": [{"mediaType": "x", "digest": 5, "size": 1}]}, r"layers\[0\]\.digest"),
+        (
+            {
+                "layers": [
+                    {"mediaType": "x", "digest": str(digest_bytes(b"l")), "size": 1, "urls": 3}
+                ]
+            },
+            r"layers\[0\]\.urls",
+        ),
+    ],
+)
+def test_unvalidated_parse_still_refuses_a_hostile_structure(
+    change: dict[str, object], field: str
+) -> None:
+    """Without the schema check (a registry reads pushed manifests so, for speed and
+    leniency about media types) a malformed document is still an InvalidArgument naming
+    the field, never a crash."""
+    raw = json.dumps(_manifest(**change)).encode()
+    with pytest.raises(InvalidArgument, match=field):
+        Manifest.parse(raw, validate=False)
+
+
+def test_unvalidated_index_parse_refuses_a_hostile_structure() -> None:
+    with pytest.raises(InvalidArgument, match=r"index\.manifests: expected a list"):
+        IndexManifest.parse(b'{"schemaVersion": 2, "manifests": {"a": 1}}', validate=False)
+    odd = {"mediaType": media.OCI_MANIFEST, "digest": str(digest_bytes(b"m")), "size": 1}
+    odd["platform"] = {"os": "linux", "architecture": "amd64", "os.features": 5}
+    parsed = IndexManifest.parse(json.dumps({"manifests": [odd]}).encode(), validate=False)
+    assert parsed.manifests[0].platform is not None
+    assert parsed.manifests[0].platform.os_features == ()

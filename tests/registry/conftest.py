@@ -9,14 +9,18 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
+from imageforge.registry import RegistryConfig, RegistryState, create_app, open_registry
 from imageforge.registry.meta import MetaStore
 from tests.conftest import imageforge_cmd, run_cli
 
@@ -102,6 +106,39 @@ class Server:
     def client(self, user: str | None = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
         auth = (user, password) if user else None
         return httpx.Client(base_url=self.url, auth=auth, timeout=60, verify=self.verify)
+
+
+@contextmanager
+def serving(state: RegistryState) -> Iterator[str]:
+    """Serve an opened registry (``open_registry``, gates registered as the test wants)
+    in this process on a free loopback port; its URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_db: str | None
+) -> Iterator[RegistryState]:
+    """A registry opened in this process (on both metadata backends), not yet served:
+    register gates on ``opened.gates``, then serve it with :func:`serving`."""
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    state = open_registry(RegistryConfig(tmp_path / "data", db=registry_db))
+    try:
+        yield state
+    finally:
+        state.meta.close()
 
 
 def make_server(tmp: Path, config: str | None = None, env: dict[str, str] | None = None) -> Server:

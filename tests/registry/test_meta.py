@@ -12,6 +12,8 @@ import pytest
 from imageforge.errors import Denied, InvalidArgument, NotFound, Unavailable
 from imageforge.oci import Digest, digest_bytes
 from imageforge.registry.meta import ManifestRow, MetaStore, RobotRow
+from imageforge.registry.policy import GateContext
+from imageforge.registry.service import registry_gates
 from tests.registry.conftest import PgCluster
 
 
@@ -75,8 +77,11 @@ def test_manifest_refused_when_a_blob_or_child_is_missing(meta: MetaStore) -> No
 def test_immutable_tag_refused_in_the_transaction(meta: MetaStore) -> None:
     first = _manifest(meta, "rel/app", "first", "v1")
     row = ManifestRow("rel/app", _d("second"), "application/json", 2, None, None)
+    # the rule lives in the immutable-tag gate, checked as the push's guard
+    gates, push = registry_gates(lambda _d: []), GateContext("push", "rel/app", None, tag="v1")
+    meta.set_immutable("rel", ["v*"])
     with pytest.raises(Denied):
-        meta.put_manifest(row, [], [], "v1", immutable=True)
+        meta.put_manifest(row, [], [], "v1", lambda view: gates.check_in(view, row.digest, push))
     assert meta.resolve_tag("rel/app", "v1") == first
     meta.set_immutable("rel", ["v*", "release-*", "v*"])
     assert meta.immutable("rel") == ["release-*", "v*"]

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image, store_layer
+from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.layers import (
     Compression,
     ContentSource,
     Entry,
     EntryType,
+    ingest_layer,
     normalize_path,
     source_date_epoch,
     write_layer,
@@ -244,12 +245,14 @@ def busybox_image(
         progress.note(f"busybox: {bb.origin} {BUSYBOX_PACKAGE} {bb.version} ({bb.binary})")
         applets = busybox_applets(bb.binary)
         mtime = epoch if epoch is not None else int(bb.binary.stat().st_mtime)
-        layer = store_layer(
-            store,
-            lambda dst: write_layer(_entries(bb, applets, mtime), dst, compression=compression),
-            progress=progress,
-            what="busybox",
-        )
+        with store.writing():
+            layer = ingest_layer(
+                store.blobs,
+                lambda dst: write_layer(_entries(bb, applets, mtime), dst, compression=compression),
+                progress=progress,
+                what="busybox",
+                ref_prefix="bootstrap",
+            )
     return single_layer_image(
         layer,
         created=rfc3339(mtime),

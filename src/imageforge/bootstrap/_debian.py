@@ -27,11 +27,16 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
-from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image, store_layer
+from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image
 from imageforge.bootstrap._mirror import apt_mirror
 from imageforge.bootstrap._tidy import clean, minimize, package_epoch, slimify
 from imageforge.errors import InvalidArgument, Unavailable
-from imageforge.layers import Compression, source_date_epoch, write_layer_from_dir
+from imageforge.layers import (
+    Compression,
+    ingest_layer,
+    source_date_epoch,
+    write_layer_from_dir,
+)
 from imageforge.oci import Image, rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import in_user_namespace
@@ -240,14 +245,16 @@ def debian_image(
         if slim:
             slimify(root)
         clamp = epoch
-        layer = store_layer(
-            store,
-            lambda dst: write_layer_from_dir(
-                root, dst, compression=compression, mtime_clamp=clamp, xattrs=True
-            ),
-            progress=progress,
-            what=f"debian {suite}{'-slim' if slim else ''}",
-        )
+        with store.writing():
+            layer = ingest_layer(
+                store.blobs,
+                lambda dst: write_layer_from_dir(
+                    root, dst, compression=compression, mtime_clamp=clamp, xattrs=True
+                ),
+                progress=progress,
+                what=f"debian {suite}{'-slim' if slim else ''}",
+                ref_prefix="bootstrap",
+            )
     flags = f"--suite {suite} --variant {variant}{' --slim' if slim else ''}"
     return single_layer_image(
         layer,

@@ -1,64 +1,18 @@
-"""What both base images share: the layer written straight into the store (verified on
-commit), and a one-layer image over it with a config and a history entry."""
+"""What both base images share: a one-layer image over a layer written into the store
+(``layers.ingest_layer``), with a config and a history entry."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
-from imageforge.layers import BlobLayer, LayerInfo
-from imageforge.oci import Descriptor, History, Image, ImageConfig, host_platform
+from imageforge.layers import BlobLayer
+from imageforge.oci import History, Image, ImageConfig, host_platform
 from imageforge.oci.mutate import Addendum, append_layers, empty_image, set_config
-from imageforge.progress import ProgressSink
 from imageforge.runtime import DEFAULT_PATH as _RUNTIME_PATH
-from imageforge.store import Store
 
-__all__ = ["DEFAULT_PATH", "single_layer_image", "store_layer"]
+__all__ = ["DEFAULT_PATH", "single_layer_image"]
 
 DEFAULT_PATH = f"PATH={_RUNTIME_PATH}"  # the Env entry
-
-
-class Writable(Protocol):
-    def write(self, data: bytes, /) -> object: ...
-
-
-class _Counting:
-    """Passes bytes on and reports them to the progress sink."""
-
-    def __init__(self, dst: Writable, progress: ProgressSink, key: str) -> None:
-        self._dst = dst
-        self._progress = progress
-        self._key = key
-
-    def write(self, data: bytes, /) -> int:
-        self._dst.write(data)
-        self._progress.advance(self._key, len(data))
-        return len(data)
-
-
-def store_layer(
-    store: Store,
-    write: Callable[[Writable], LayerInfo],
-    *,
-    progress: ProgressSink,
-    what: str,
-) -> BlobLayer:
-    """Run ``write`` into a fresh store ingest and commit it (size and digest checked);
-    the blob stays unnamed until the caller names an image that uses it, so a failure
-    here or later leaves nothing but what ``prune`` removes."""
-    key = f"layer-{uuid.uuid4().hex}"
-    progress.start(key, f"writing {what} layer", None, "bytes")
-    try:
-        with store.writing(), store.blobs.begin(f"bootstrap-{key}") as ingest:
-            info = write(_Counting(ingest, progress, key))
-            ingest.commit(info.size, info.digest)
-    except BaseException:
-        progress.done(key, failed=True)
-        raise
-    progress.done(key, f"{info.digest.short}, {info.size} bytes")
-    desc = Descriptor(info.media_type, info.digest, info.size)
-    return BlobLayer(desc, info.diff_id, store.blobs.open)
 
 
 def single_layer_image(

@@ -1,24 +1,44 @@
-"""The daemonless builder: Dockerfile -> image, each RUN in a real OCI runtime over an
-overlay snapshot, each filesystem change turned into a layer by the Differ.
+"""The daemonless builder: Dockerfile -> plan -> image, each RUN in a real OCI runtime
+over an overlay snapshot, each filesystem change turned into a layer by the Differ.
 
 :class:`Builder` runs one build (:class:`BuildOptions`) and returns a
 :class:`BuildResult` whose ``image`` is an :class:`oci.Image` with its new layers in the
 store; ``FROM`` goes through an injected :data:`BaseResolver` (the builder never reads
-registries or transports itself). Part 1: single-stage builds.
+registries or transports itself). A build is planned first (:func:`plan_build`, pure:
+stages, ``--target``, ARG scoping, ONBUILD, cache keys), then carried out by one
+execution that dispatches each instruction by its kind. The result carries the cache
+records the build used; exporting and importing a build cache (``--cache-to`` /
+``--cache-from``) is ``imageforge.pipeline``'s, through the transports.
+:class:`BuildCache` is the store's record of steps (``<store>/build-cache/``).
 """
 
+from imageforge.builder._builder import Builder
 from imageforge.builder._builder_api import build
-from imageforge.builder._executor import Builder
-from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, StepReport
+from imageforge.builder._cache import BuildCache
+from imageforge.builder._model import (
+    BaseResolver,
+    BuildOptions,
+    BuildResult,
+    CacheRecord,
+    LayerFormat,
+    StepReport,
+)
 from imageforge.builder._network import ENTITLEMENTS, step_network
+from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
 
 __all__ = [
     "BaseResolver",
+    "BuildCache",
     "BuildOptions",
+    "BuildPlan",
     "BuildResult",
     "Builder",
+    "CacheRecord",
     "ENTITLEMENTS",
+    "LayerFormat",
+    "PlanOptions",
     "StepReport",
     "build",
+    "plan_build",
     "step_network",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imageforge.builder._executor import Builder
+from imageforge.builder._builder import Builder
 from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime import Runtime

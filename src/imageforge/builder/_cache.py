@@ -1,10 +1,9 @@
 """The build cache: a step's key -> the layer it made (or none), one small JSON file per
-key under ``<store>/build-cache/``, written atomically. A hit is used only while the
+key under the store's ``build-cache/``, written atomically. A hit is used only while the
 layer's blob is still in the store (``prune`` may have taken it)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +11,7 @@ from pathlib import Path
 from imageforge.oci import Descriptor, Digest
 from imageforge.store import Store, atomic_write
 
-__all__ = ["BuildCache", "CachedStep", "step_key"]
-
-
-def step_key(parent: str, *parts: str) -> str:
-    h = hashlib.sha256(parent.encode())
-    for part in parts:
-        h.update(b"\0")
-        h.update(part.encode())
-    return h.hexdigest()
+__all__ = ["BuildCache", "CachedStep"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +23,7 @@ class CachedStep:
 class BuildCache:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._dir = store.root / "build-cache"
+        self._dir = store.layout.build_cache
 
     def _path(self, key: str) -> Path:
         return self._dir / f"{key}.json"

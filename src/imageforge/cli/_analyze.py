@@ -29,20 +29,13 @@ from imageforge.analyze import (
 )
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
-from imageforge.cli._images import _resolve
-from imageforge.cli._options import GlobalOptions
-from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.cli._options import GlobalOptions, authfile_option, tls_option
+from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json, stdout_console
+from imageforge.cli._session import session
 from imageforge.layers import EntryType
+from imageforge.pipeline import open_image
 from imageforge.policy import Policy, find_policy, load_policy
-from imageforge.store import Store
-from imageforge.transports import (
-    TRANSPORTS,
-    TransportRef,
-    open_source,
-    parse_transport_ref,
-    select_platform,
-)
 
 _STYLES = {
     Change.ADDED: "green",
@@ -51,15 +44,6 @@ _STYLES = {
     Change.UNCHANGED: "",
 }
 _MARKS = {Change.ADDED: "A", Change.MODIFIED: "M", Change.REMOVED: "D", Change.UNCHANGED: " "}
-
-
-def _source(opts: GlobalOptions, image: str) -> tuple[str, TransportRef, Store | None]:
-    transport = image.partition(":")[0]
-    if transport in TRANSPORTS and ":" in image:
-        return image, parse_transport_ref(image), None
-    store = Store(opts.root)
-    name, _ = _resolve(store, image)
-    return name, TransportRef("store", name), store
 
 
 def _pct(x: float) -> str:
@@ -287,6 +271,8 @@ def _print_ci(results: list[RuleResult], measure: Measure) -> None:
     show_default=True,
     help="Rows per table (json: entries per list, x2).",
 )
+@tls_option
+@authfile_option
 @progress_option
 @click.pass_obj
 def analyze_command(
@@ -303,15 +289,17 @@ def analyze_command(
     ci_config: Path | None,
     config: Path | None,
     top: int,
+    tls_verify: bool,
+    authfile: Path | None,
     progress: ProgressMode,
 ) -> int:
     """Show what each layer of IMAGE adds, what is wasted and which step wasted it.
 
     IMAGE is a name or ID in the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    docker-archive:FILE[:NAME], rootfs:DIR|TAR. Two sets of numbers: dive's (computed
-    as dive computes them, quirks included) and imageforge's (only bytes unreachable in
-    the final filesystem are waste, each attributed to the step that wrote it and the
-    one that hid it).
+    docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF. Two sets of numbers:
+    dive's (computed as dive computes them, quirks included) and imageforge's (only
+    bytes unreachable in the final filesystem are waste, each attributed to the step
+    that wrote it and the one that hid it).
 
     With --ci, each threshold is taken from the first place that sets it: the command
     line, then [analyze] in imageforge.toml (lowest-efficiency, highest-wasted-bytes,
@@ -340,9 +328,12 @@ def analyze_command(
         rules = resolve_rules(*sources)  # a bad threshold fails before reading layers
     elif lowest_efficiency or highest_wasted_bytes or highest_user_wasted_percent:
         raise click.UsageError("thresholds need --ci")
-    name, ref, store = _source(opts, image)
-    with open_source(ref, store) as obj, progress_sink(progress) as sink:
-        result = analyze(select_platform(obj), progress=sink, top=max(top * 2, 20))
+    with (
+        session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s,
+        open_image(s, image) as found,
+    ):
+        name = found.name
+        result = analyze(found.image, progress=s.progress, top=max(top * 2, 20))
     if tree:
         root = file_tree(result, None if layer is None else layer - 1)
         if fmt == "json":

@@ -19,16 +19,18 @@ from imageforge.cli._render import print_json
 from imageforge.errors import InvalidArgument
 from imageforge.layers import Compression
 from imageforge.oci import Image, Reference
+from imageforge.pipeline import parse_location
 from imageforge.progress import ProgressSink
 from imageforge.store import Store
-from imageforge.transports import TransportRef, parse_transport_ref, write_image
+from imageforge.transports import TransportRef, write_image
 
 Make = Callable[[Store, ProgressSink], Image]
 
 
 def _destination(output: str, name: str) -> TransportRef:
-    dest = parse_transport_ref(output)
-    if dest.transport not in ("oci", "oci-archive", "docker-archive"):
+    dest = parse_location(output)
+    writable = ("oci", "oci-archive", "docker-archive")
+    if not isinstance(dest, TransportRef) or dest.transport not in writable:
         raise InvalidArgument(
             f"--output {output!r}: expected oci:DIR[:TAG], oci-archive:FILE[:TAG] or "
             "docker-archive:FILE[:NAME]",

@@ -4,50 +4,36 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from imageforge.builder import ENTITLEMENTS, Builder, BuildOptions
+from imageforge.builder import ENTITLEMENTS, BuildOptions
 from imageforge.cli._app import app
-from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
-from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
-from imageforge.cli._remote import (
+from imageforge.cli._options import (
+    GlobalOptions,
+    OutputFormat,
     authfile_option,
-    pull_to_store,
-    remote_ref,
+    format_option,
     tls_option,
 )
+from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json
-from imageforge.errors import InvalidArgument, NotFound
-from imageforge.oci import Image, Platform, Reference
-from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.remote import Client
+from imageforge.cli._session import session
+from imageforge.errors import InvalidArgument
+from imageforge.pipeline import FromResolver, Session, build, location_text
 from imageforge.runtime import (
     NETWORK_MODES,
-    OverlaySnapshotter,
-    PortMapping,
-    Security,
+    ContainerOptions,
+    ImageCommand,
     StdIO,
-    default_probe_cache,
-    etc_mounts,
-    image_process,
     parse_publish,
     parse_security_options,
-    select_runtime,
+    run_image,
 )
 from imageforge.store import Store
-from imageforge.transports import (
-    TransportRef,
-    open_source,
-    parse_transport_ref,
-    select_platform,
-    write_image,
-)
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -91,81 +77,6 @@ def _secrets(values: tuple[str, ...]) -> dict[str, bytes]:
         else:
             raise InvalidArgument(f"--secret {value!r}: needs src=FILE or env=NAME")
     return out
-
-
-class _Resolver:
-    """FROM (and ``run IMAGE``) through the transports: a store name, ``oci:``,
-    ``oci-archive:`` or ``docker-archive:``; sources stay open until ``close``.
-
-    A name that is not in the store but names a registry (``host[:port]/repo:tag``,
-    ``repo@sha256:...``) or ``docker://REF`` is pulled into the store first, so the next
-    build finds it there."""
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        tls_verify: bool = True,
-        authfile: Path | None = None,
-        progress: ProgressSink = NULL_PROGRESS,
-    ) -> None:
-        self._store = store
-        self._stack = ExitStack()
-        self._tls_verify = tls_verify
-        self._authfile = authfile
-        self._progress = progress
-        self._client: Client | None = None
-
-    def _pull(self, ref: Reference, platform: Platform | None) -> str:
-        if self._client is None:
-            self._client = self._stack.enter_context(
-                Client(tls_verify=self._tls_verify, authfile=self._authfile)
-            )
-        self._progress.note(f"pulling {ref}")
-        name, _ = pull_to_store(
-            self._client, ref, self._store, platform=platform, progress=self._progress
-        )
-        return name
-
-    def __call__(self, name: str, platform: str | None) -> Image:
-        wanted = Platform.parse(platform) if platform else None
-        if name.startswith("docker://"):
-            tref = TransportRef("store", self._pull(remote_ref(name), wanted))
-        else:
-            tref = parse_transport_ref(name)
-            if tref.transport == "store" and _names_registry(name):
-                try:
-                    self._store.refs.get(tref.path)
-                except NotFound:
-                    self._pull(Reference.parse(name), wanted)
-        obj = self._stack.enter_context(open_source(tref, self._store))
-        return select_platform(obj, wanted)
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-def _names_registry(name: str) -> bool:
-    """True if ``name`` spells out a registry host or a digest (what is pulled when it
-    is not in the store; a bare ``busybox`` is not fetched from Docker Hub unasked)."""
-    first, sep, _ = name.partition("/")
-    has_host = bool(sep) and ("." in first or ":" in first or first == "localhost")
-    return has_host or "@" in name
-
-
-@contextmanager
-def _resolver(
-    store: Store,
-    *,
-    tls_verify: bool = True,
-    authfile: Path | None = None,
-    progress: ProgressSink = NULL_PROGRESS,
-) -> Iterator[_Resolver]:
-    resolver = _Resolver(store, tls_verify=tls_verify, authfile=authfile, progress=progress)
-    try:
-        yield resolver
-    finally:
-        resolver.close()
 
 
 def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -244,8 +155,8 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     "outputs",
     multiple=True,
     metavar="DEST",
-    help="Also write the image to oci:DIR[:TAG], oci-archive:FILE or "
-    "docker-archive:FILE[:NAME]; repeatable.",
+    help="Also write the image to oci:DIR[:TAG], oci-archive:FILE, "
+    "docker-archive:FILE[:NAME] or docker://REF (a push); repeatable.",
 )
 @tls_option
 @authfile_option
@@ -279,12 +190,6 @@ def build_command(
         raise InvalidArgument(
             "nothing would name the result", hint="give -t NAME[:TAG] and/or --output DEST"
         )
-    names = [str(Reference.parse(t).with_default_tag()) for t in tags]
-    dests = [parse_transport_ref(o) for o in outputs]
-    for dest in dests:
-        if dest.transport == "rootfs":
-            raise InvalidArgument(f"--output {dest}: cannot write a rootfs: transport")
-    store = Store(opts.root)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     from_stdin = dockerfile is not None and str(dockerfile) == "-"
     options = BuildOptions(
@@ -295,32 +200,30 @@ def build_command(
         labels=_pairs(labels, "--label"),
         secrets=_secrets(secrets),
         no_cache=no_cache,
-        cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
-        cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
         network=network,
         allow=frozenset(allow),
         security=parse_security_options(security_opts),
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
     )
-    with (
-        progress_sink(progress) as sink,
-        _resolver(store, tls_verify=tls_verify, authfile=authfile, progress=sink) as resolver,
-    ):
-        builder = Builder(store, resolver, progress=sink)
-        result = builder.build(options)
-        for name in names:
-            write_image(result.image, name, store, progress=sink)
-        for dest in dests:
-            write_image(result.image, dest, store, progress=sink)
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        built = build(
+            s,
+            options,
+            tags=tags,
+            outputs=outputs,
+            cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
+            cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
+        )
+    result = built.result
     if fmt is OutputFormat.JSON:
         print_json(
             {
                 "digest": str(result.image.digest),
                 "config": str(result.image.manifest().config.digest),
-                "tags": names,
-                "outputs": [str(d) for d in dests],
-                "steps": [s.to_json() for s in result.steps],
+                "tags": list(built.names),
+                "outputs": [location_text(d) for d in built.outputs],
+                "steps": [step.to_json() for step in result.steps],
                 "warnings": list(result.warnings),
             }
         )
@@ -372,78 +275,25 @@ def run_command(
 ) -> None:
     """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE.
     Prints only the container's output and exits with its exit code."""
-    ports = [parse_publish(p) for p in publish]
-    if ports and network != "private":
-        raise InvalidArgument(
-            f"--publish needs the private network, not --network {network}",
-            hint="drop --network (private is the default)"
-            + (
-                "; with --network host the container's ports are the host's already"
-                if network == "host"
-                else ""
-            ),
-        )
-    security = parse_security_options(security_opts)
-    store = Store(opts.root)
-    code = _run(
-        store,
-        image,
-        command,
-        _pairs(env, "-e"),
-        user,
-        network,
-        hostname,
-        interactive,
-        publish=ports,
-        security=security,
+    container = ContainerOptions(
+        network=network,
+        hostname=hostname,
+        publish=[parse_publish(p) for p in publish],
+        security=parse_security_options(security_opts),
+        io=StdIO(
+            stdin=sys.stdin.fileno() if interactive else None,
+            stdout=sys.stdout.fileno(),
+            stderr=sys.stderr.fileno(),
+        ),
     )
-    sys.exit(code)
-
-
-def _run(
-    store: Store,
-    image_name: str,
-    command: tuple[str, ...],
-    env: dict[str, str],
-    user: str | None,
-    network: str,
-    hostname: str,
-    interactive: bool,
-    progress: ProgressSink = NULL_PROGRESS,
-    *,
-    publish: Sequence[PortMapping] = (),
-    security: Security | None = None,
-) -> int:
-    snapshots = OverlaySnapshotter(store.root / "snapshots")
-    with store.writing(), _resolver(store) as resolver:
-        image = resolver(image_name, None)
-        parents = snapshots.ensure(image.layers())
-        runtime = select_runtime(progress=progress, cache=default_probe_cache())
-        active = snapshots.prepare(parents)
-        try:
-            config = dict(image.config().data.get("config") or {})
-            process = image_process(config, active.merged, command=command, env=env, user=user)
-            with tempfile.TemporaryDirectory(prefix="imageforge-run-") as tmp:
-                mounts = etc_mounts(Path(tmp), hostname, network)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                status = runtime.run(
-                    active.merged,
-                    process,
-                    mounts=mounts,
-                    io=StdIO(
-                        stdin=sys.stdin.fileno() if interactive else None,
-                        stdout=sys.stdout.fileno(),
-                        stderr=sys.stderr.fileno(),
-                    ),
-                    network=network,
-                    hostname=hostname,
-                    publish=publish,
-                    security=security,
-                )
-        finally:
-            snapshots.remove(active)
+    what = ImageCommand(args=command, env=_pairs(env, "-e"), user=user)
+    store = Store(opts.root)
+    with store.writing(), Session(store) as images:
+        found = FromResolver(images)(image, None)
+        sys.stdout.flush()  # the container writes to the same descriptors
+        sys.stderr.flush()
+        status = run_image(store, found, what, container)
     if status.runtime_error:
         click.echo(f"error: the container could not start: {status.runtime_error}", err=True)
-        return 125 if status.code == 0 else status.code
-    return status.code
+        sys.exit(125 if status.code == 0 else status.code)
+    sys.exit(status.code)

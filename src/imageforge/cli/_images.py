@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
 from imageforge.cli._app import app
-from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
-from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
-from imageforge.cli._render import print_json, stdout_console
-from imageforge.errors import Conflict, InvalidArgument, NotFound
-from imageforge.oci import Digest, ImageIndex, Manifest, Reference
-from imageforge.runtime import OverlaySnapshotter
-from imageforge.store import Store, summarize
-from imageforge.transports import (
-    TransportRef,
-    copy,
-    open_source,
-    parse_transport_ref,
-    select_platform,
+from imageforge.cli._options import (
+    GlobalOptions,
+    OutputFormat,
+    authfile_option,
+    format_option,
+    tls_option,
 )
+from imageforge.cli._progress import ProgressMode, progress_option
+from imageforge.cli._render import print_json, stdout_console
+from imageforge.cli._session import session
+from imageforge.errors import Conflict
+from imageforge.oci import ImageIndex, Reference
+from imageforge.pipeline import export_image, find_in_store, import_image, location_text, prune
+from imageforge.store import Store, summarize
+from imageforge.transports import TransportRef, open_source, select_platform
 
 
 def _store(opts: GlobalOptions) -> Store:
@@ -56,23 +57,11 @@ def _ago(created: str | None) -> str:
     return "just now"
 
 
-def _resolve(store: Store, text: str) -> tuple[str, Digest]:
-    """A name (normalised) or an ID prefix -> (shown name, manifest digest)."""
-    try:
-        name = _name(text)
-    except InvalidArgument:
-        name = text
-    try:
-        return name, store.refs.get(name).digest
-    except NotFound:
-        digest = store.resolve(text)
-        names = store.refs.names_for(digest)
-        return (names[0] if names else str(digest)), digest
-
-
 @app.command("import")
 @click.argument("source")
 @click.option("-t", "--tag", "tags", multiple=True, required=True, help="NAME[:TAG] to give it.")
+@tls_option
+@authfile_option
 @progress_option
 @format_option
 @click.pass_obj
@@ -80,57 +69,56 @@ def import_(
     opts: GlobalOptions,
     source: str,
     tags: tuple[str, ...],
+    tls_verify: bool,
+    authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
     """Import an image from SOURCE: oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    docker-archive:FILE[:NAME], rootfs:DIR|TAR. Prints the manifest digest."""
-    store = _store(opts)
-    names = [_name(t) for t in tags]
-    with progress_sink(progress) as sink:
-        result = copy(source, names[0], store, progress=sink)
-    for extra in names[1:]:
-        store.refs.set(extra, result.digest, result.media_type)
+    docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF. Prints the manifest
+    digest."""
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        imported = import_image(s, source, tags)
     if fmt is OutputFormat.JSON:
-        print_json({"digest": str(result.digest), "mediaType": result.media_type, "names": names})
+        doc = {"digest": str(imported.digest), "mediaType": imported.media_type}
+        print_json({**doc, "names": list(imported.names)})
     else:
-        click.echo(str(result.digest))
+        click.echo(str(imported.digest))
 
 
 @app.command("export")
 @click.argument("image")
 @click.argument("destination")
+@tls_option
+@authfile_option
 @progress_option
 @format_option
 @click.pass_obj
 def export(
-    opts: GlobalOptions, image: str, destination: str, progress: ProgressMode, fmt: OutputFormat
+    opts: GlobalOptions,
+    image: str,
+    destination: str,
+    tls_verify: bool,
+    authfile: Path | None,
+    progress: ProgressMode,
+    fmt: OutputFormat,
 ) -> None:
     """Export IMAGE to DESTINATION: oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    docker-archive:FILE[:NAME]. Without a tag, the image's own name is used."""
-    store = _store(opts)
-    name, _ = _resolve(store, image)
-    dest = parse_transport_ref(destination)
-    if dest.transport == "store":
-        raise InvalidArgument(
-            f"{destination!r}: export needs oci:, oci-archive: or docker-archive:"
-        )
-    if dest.tag is None and not name.startswith("sha256:"):
-        tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
-        dest = TransportRef(dest.transport, dest.path, tag)
-    with progress_sink(progress) as sink:
-        result = copy(TransportRef("store", name), dest, store, progress=sink)
+    docker-archive:FILE[:NAME], docker://REF. Without a tag, the image's own name is
+    used."""
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        exported = export_image(s, image, destination)
     if fmt is OutputFormat.JSON:
         print_json(
             {
-                "image": name,
-                "destination": str(dest),
-                "digest": str(result.digest),
-                "mediaType": result.media_type,
+                "image": exported.name,
+                "destination": location_text(exported.destination),
+                "digest": str(exported.digest),
+                "mediaType": exported.media_type,
             }
         )
     else:
-        click.echo(str(result.digest))
+        click.echo(str(exported.digest))
 
 
 @app.command("images")
@@ -204,7 +192,7 @@ def _inspect_doc(store: Store, name: str) -> dict[str, Any]:
 def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
     """Show an image's manifest, config, layers, sizes and history."""
     store = _store(opts)
-    name, _ = _resolve(store, image)
+    name, _ = find_in_store(store, image)
     doc = _inspect_doc(store, name)
     if fmt is OutputFormat.JSON:
         print_json(doc)
@@ -240,7 +228,7 @@ def inspect(opts: GlobalOptions, image: str, fmt: OutputFormat) -> None:
 def tag(opts: GlobalOptions, source: str, target: str, fmt: OutputFormat) -> None:
     """Give the image SOURCE the additional name TARGET."""
     store = _store(opts)
-    shown, digest = _resolve(store, source)
+    shown, digest = find_in_store(store, source)
     info_type = store.read_manifest(digest)[1].media_type
     name = _name(target)
     store.refs.set(name, digest, info_type)
@@ -257,7 +245,7 @@ def rmi(opts: GlobalOptions, images_: tuple[str, ...], fmt: OutputFormat) -> Non
     store = _store(opts)
     untagged: list[str] = []
     for text in images_:
-        name, digest = _resolve(store, text)
+        name, digest = find_in_store(store, text)
         names = [name] if name in store.refs.names_for(digest) else store.refs.names_for(digest)
         for n in names:
             store.refs.delete(n)
@@ -284,13 +272,10 @@ def rmi(opts: GlobalOptions, images_: tuple[str, ...], fmt: OutputFormat) -> Non
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 @format_option
 @click.pass_obj
-def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
+def prune_command(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
     """Delete blobs that no image name reaches, and abandoned partial downloads."""
-    store = _store(opts)
-    report = store.prune(dry_run=dry_run)
-    snapshots_freed = 0
-    if not dry_run:
-        snapshots_freed = _prune_snapshots(store)
+    pruned = prune(_store(opts), dry_run=dry_run)
+    report, snapshots_freed = pruned.blobs, pruned.snapshots_freed
     if fmt is OutputFormat.JSON:
         print_json(
             {
@@ -306,24 +291,3 @@ def prune(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
     click.echo(f"{verb} {len(report.removed)} blobs, {_human_size(report.freed)}")
     if snapshots_freed:
         click.echo(f"deleted unpacked layers no image uses, {_human_size(snapshots_freed)}")
-
-
-def _prune_snapshots(store: Store) -> int:
-    """Unpacked layers (build and run snapshots) that no named image uses, and what a
-    crashed build left mounted."""
-    if not (store.root / "snapshots").exists():
-        return 0
-    snapshots = OverlaySnapshotter(store.root / "snapshots")
-    with store.lock.exclusive():
-        keep: set[Digest] = set()
-        for digest in store.reachable():
-            try:
-                _, doc = store.read_manifest(digest)
-            except (InvalidArgument, NotFound):
-                continue
-            if isinstance(doc, Manifest):
-                with store.blobs.open(doc.config.digest) as f:
-                    config = json.loads(f.read())
-                keep.update(Digest(d) for d in (config.get("rootfs") or {}).get("diff_ids", []))
-        snapshots.cleanup_stale()
-        return snapshots.prune(keep)

@@ -1,4 +1,5 @@
-"""Options every command shares: the store root, verbosity, output format."""
+"""Options commands share: the store root, verbosity, output format, and how a
+registry is reached (TLS, credentials file, platform)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ __all__ = [
     "LOG_LEVELS",
     "GlobalOptions",
     "OutputFormat",
+    "authfile_option",
     "configure_logging",
     "default_root",
     "format_option",
+    "platform_option",
+    "tls_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +44,39 @@ def format_option(func: F) -> F:
         show_default=True,
         callback=lambda _ctx, _param, value: OutputFormat("table" if value == "text" else value),
         help="table (or text) for people, json for machines.",
+    )(func)
+
+
+def tls_option(func: F) -> F:
+    return click.option(
+        "--tls-verify",
+        "tls_verify",
+        type=click.BOOL,
+        default=True,
+        is_flag=False,
+        flag_value=True,
+        metavar="BOOL",
+        show_default=True,
+        help="Check registry certificates; --tls-verify=false also allows plain HTTP.",
+    )(func)
+
+
+def authfile_option(func: F) -> F:
+    return click.option(
+        "--authfile",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Credentials file (default: $REGISTRY_AUTH_FILE, then the containers "
+        "auth.json, then ~/.docker/config.json).",
+    )(func)
+
+
+def platform_option(func: F) -> F:
+    return click.option(
+        "--platform",
+        default=None,
+        metavar="OS/ARCH[/VARIANT]",
+        help="The image of a multi-platform index to take (default: this machine's).",
     )(func)
 
 

@@ -11,6 +11,7 @@ from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions
 from imageforge.errors import InvalidArgument
 from imageforge.registry import RegistryConfig, load_config, open_registry, serve
+from imageforge.store import StoreLayout
 
 
 @app.group("registry")
@@ -62,7 +63,7 @@ def serve_cmd(
     if (tls_cert is None) != (tls_key is None):
         raise InvalidArgument("--tls-cert and --tls-key go together")
     host, port = _split_addr(addr)
-    directory = data_dir or opts.root / "registry"
+    directory = data_dir or StoreLayout(opts.root).registry
     config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
     if db:
         config.db = db

@@ -1,7 +1,8 @@
 """``imageforge registry user|project|member|robot|audit``: manage a registry's users,
 projects, roles, robot accounts and read its audit log, on its data directory (the
 operator's view: whoever may write the data directory is its system admin; remote callers
-use the ``/api/v1/`` API, which checks roles). Works while the registry is serving."""
+use the ``/api/v1/`` API, which checks roles). Both go through the registry's management
+service, so they keep the same rules. Works while the registry is serving."""
 
 from __future__ import annotations
 
@@ -19,15 +20,22 @@ from rich.text import Text
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._render import print_json, stdout_console
-from imageforge.errors import Conflict, InvalidArgument, NotFound
+from imageforge.errors import InvalidArgument, NotFound
+from imageforge.oci import Digest
 from imageforge.registry import collect_garbage, parse_duration
-from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, create_robot, hash_password, robot_name
+from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, Authorizer
 from imageforge.registry.meta import MetaStore, RobotRow
+from imageforge.registry.service import (
+    OPERATOR,
+    Management,
+    blobs_named_by,
+    check_user_name,
+    registry_gates,
+)
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.store import StoreLayout
 
 F = TypeVar("F", bound=Callable[..., Any])
-_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_PROJECT = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 def _remember_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -65,7 +73,18 @@ def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
 
 
 def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
-    return data_dir or opts.root / "registry"
+    return data_dir or StoreLayout(opts.root).registry
+
+
+def _manage(opts: GlobalOptions, data_dir: Path | None) -> Management:
+    """The registry's management service, acting for the operator (``OPERATOR``)."""
+    meta = _meta(opts, data_dir)
+    directory = _directory(opts, data_dir)
+
+    def blobs_of(digest: Digest) -> list[str]:  # opened only if a rule needs to read one
+        return blobs_named_by(FsBlobStorage(directory), digest)
+
+    return Management(meta, Authorizer(meta), registry_gates(blobs_of))
 
 
 # Control characters (ANSI escapes among them) and the invisible ones that reorder or
@@ -127,8 +146,7 @@ def user_app() -> None:
 @click.pass_obj
 def user_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
     """List users."""
-    rows = [{"name": u.name, "admin": u.admin} for u in _meta(opts, data_dir).users()]
-    _show(fmt, ["name", "admin"], rows)
+    _show(fmt, ["name", "admin"], _manage(opts, data_dir).users(OPERATOR))
 
 
 @user_app.command("add")
@@ -147,16 +165,13 @@ def user_add(
     fmt: OutputFormat,
 ) -> None:
     """Create a user (or set an existing user's password)."""
-    if not _USER.fullmatch(name):
-        raise InvalidArgument(f"invalid user name {name!r}")
-    meta = _meta(opts, data_dir)
+    check_user_name(name)  # before asking for the password
+    manage = _manage(opts, data_dir)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise InvalidArgument("the password is shorter than 8 characters")
-    meta.add_user(name, hash_password(password), admin)
+    manage.add_user(OPERATOR, name, password, admin, replace=True)
     _done(fmt, {"user": name, "admin": admin}, f"user {name} saved")
 
 
@@ -166,9 +181,8 @@ def user_add(
 @format_option
 @click.pass_obj
 def user_rm(opts: GlobalOptions, name: str, data_dir: Path | None, fmt: OutputFormat) -> None:
-    """Delete a user and their memberships."""
-    if not _meta(opts, data_dir).delete_user(name):
-        raise NotFound(f"user {name} does not exist")
+    """Delete a user and their memberships (never admin, the first one)."""
+    _manage(opts, data_dir).delete_user(OPERATOR, name)
     _done(fmt, {"deleted": name}, f"user {name} deleted")
 
 
@@ -186,12 +200,9 @@ def project_app() -> None:
 @click.pass_obj
 def project_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
     """List projects with their immutable tag rules."""
-    meta = _meta(opts, data_dir)
-    rows: list[dict[str, Any]] = []
-    for p in meta.projects():
-        patterns = meta.immutable(p.name)
-        shown = " ".join(patterns) if fmt is OutputFormat.TABLE else patterns
-        rows.append({"name": p.name, "public": p.public, "immutable_tags": shown})
+    rows = _manage(opts, data_dir).projects(OPERATOR)
+    if fmt is OutputFormat.TABLE:
+        rows = [{**r, "immutable_tags": " ".join(r["immutable_tags"])} for r in rows]
     _show(fmt, ["name", "public", "immutable_tags"], rows)
 
 
@@ -211,14 +222,8 @@ def project_add(
     fmt: OutputFormat,
 ) -> None:
     """Create a project."""
-    if not _PROJECT.fullmatch(name):
-        raise InvalidArgument(f"invalid project name {name!r}", hint="lower case, digits, . _ -")
-    meta = _meta(opts, data_dir)
-    if meta.project(name) is not None:
-        raise Conflict(f"project {name} exists")
-    meta.add_project(name, public)
-    meta.set_immutable(name, list(patterns))
-    doc = {"project": name, "public": public, "immutable_tags": list(patterns)}
+    created = _manage(opts, data_dir).add_project(OPERATOR, name, public, list(patterns))
+    doc = {"project": name, "public": public, "immutable_tags": created["immutable_tags"]}
     _done(fmt, doc, f"project {name} created ({'public' if public else 'private'})")
 
 
@@ -236,10 +241,7 @@ def project_immutable(
     fmt: OutputFormat,
 ) -> None:
     """Set a project's immutable tag globs (none given: clear them)."""
-    meta = _meta(opts, data_dir)
-    if meta.project(name) is None:
-        raise NotFound(f"project {name} does not exist")
-    meta.set_immutable(name, list(patterns))
+    _manage(opts, data_dir).set_immutable(OPERATOR, name, list(patterns))
     shown = " ".join(patterns) or "none"
     _done(fmt, {"project": name, "immutable_tags": list(patterns)}, f"{name}: immutable {shown}")
 
@@ -259,12 +261,8 @@ def project_rm(
 ) -> None:
     """Delete a project with its members, robots and immutable rules. A project that
     holds repositories is refused unless --force, which deletes them too (never an
-    immutable tag: clear the project's immutable rules first)."""
-    if name == "library":
-        raise InvalidArgument("the project library cannot be deleted")
-    deleted = _meta(opts, data_dir).delete_project(name, force)
-    if deleted is None:
-        raise NotFound(f"project {name} does not exist")
+    immutable tag: clear the project's immutable rules first). Never library."""
+    deleted = _manage(opts, data_dir).delete_project(OPERATOR, name, force)
     line = f"deleted project {name}"
     if deleted:
         line += f" and its {len(deleted)} repositories; 'registry gc' frees their blobs"
@@ -288,10 +286,8 @@ def member_list(
     opts: GlobalOptions, project: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """List a project's members."""
-    meta = _meta(opts, data_dir)
-    if meta.project(project) is None:
-        raise NotFound(f"project {project} does not exist")
-    _show(fmt, ["user", "role"], [{"user": u, "role": r} for u, r in meta.members(project)])
+    members = _manage(opts, data_dir).members(OPERATOR, project)
+    _show(fmt, ["user", "role"], [{"user": u, "role": r} for u, r in members])
 
 
 @member_app.command("set")
@@ -310,12 +306,7 @@ def member_set(
     fmt: OutputFormat,
 ) -> None:
     """Give USER the ROLE in PROJECT."""
-    meta = _meta(opts, data_dir)
-    if meta.project(project) is None:
-        raise NotFound(f"project {project} does not exist")
-    if meta.user(user) is None:
-        raise NotFound(f"user {user} does not exist")
-    meta.add_member(project, user, role)
+    _manage(opts, data_dir).set_member(OPERATOR, project, user, role)
     _done(fmt, {"project": project, "user": user, "role": role}, f"{user} is {role} of {project}")
 
 
@@ -329,8 +320,7 @@ def member_rm(
     opts: GlobalOptions, project: str, user: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """Remove USER from PROJECT."""
-    if not _meta(opts, data_dir).remove_member(project, user):
-        raise NotFound(f"{user} is not a member of {project}")
+    _manage(opts, data_dir).remove_member(OPERATOR, project, user)
     _done(fmt, {"project": project, "removed": user}, f"{user} removed from {project}")
 
 
@@ -361,7 +351,7 @@ def robot_list(
     opts: GlobalOptions, project: str | None, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """List robot accounts (of PROJECT, or all)."""
-    rows = [_robot_row(r) for r in _meta(opts, data_dir).robots(project)]
+    rows = [_robot_row(r) for r in _manage(opts, data_dir).robots(OPERATOR, project)]
     _show(fmt, ["name", "project", "actions", "expires", "expired"], rows)
 
 
@@ -391,7 +381,8 @@ def robot_add(
 ) -> None:
     """Create robot$PROJECT+NAME; its secret is printed once."""
     lifetime = None if expires_in == "never" else _duration(expires_in)
-    row, secret = create_robot(_meta(opts, data_dir), project, name, frozenset(actions), lifetime)
+    manage = _manage(opts, data_dir)
+    row, secret = manage.add_robot(OPERATOR, project, name, frozenset(actions), lifetime)
     if fmt is OutputFormat.JSON:
         print_json({**_robot_row(row), "secret": secret})
     else:
@@ -409,9 +400,7 @@ def robot_rm(
     opts: GlobalOptions, project: str, name: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """Delete robot$PROJECT+NAME; its secret and tokens stop working at once."""
-    full = name if name.startswith("robot$") else robot_name(project, name)
-    if not _meta(opts, data_dir).delete_robot(full):
-        raise NotFound(f"robot {full} does not exist")
+    full = _manage(opts, data_dir).delete_robot(OPERATOR, project, name)
     _done(fmt, {"deleted": full}, f"robot {full} deleted")
 
 
@@ -438,8 +427,8 @@ def audit_cmd(
     fmt: OutputFormat,
 ) -> None:
     """The audit log, newest first: who did what, when, from where."""
-    rows = _meta(opts, data_dir).audit(
-        user=user, repo=repo, action=action, result=result, limit=limit
+    rows = _manage(opts, data_dir).audit(
+        OPERATOR, user=user, repo=repo, action=action, result=result, limit=limit
     )
     out = [r.__dict__ for r in rows]
     if fmt is OutputFormat.TABLE:

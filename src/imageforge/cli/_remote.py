@@ -1,121 +1,43 @@
 """Registry commands: login, logout, pull, push, copy, ls-tags.
 
-The CLI composes ``remote`` (the registry side) with ``transports`` (every other source
-and sink, the local store included); neither package imports the other.
+Each parses its flags and calls ``imageforge.pipeline`` (pull, copy) or ``remote``
+(login, tags) once; a registry is a source and a sink like any other transport there.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from imageforge.cli._app import app
-from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
-from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
+from imageforge.cli._options import (
+    GlobalOptions,
+    OutputFormat,
+    authfile_option,
+    format_option,
+    platform_option,
+    tls_option,
+)
+from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json
+from imageforge.cli._session import session
 from imageforge.errors import InvalidArgument
-from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference
-from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.oci import Platform, Reference
+from imageforge.pipeline import DOCKER, copy, parse_location, pull, remote_ref
 from imageforge.remote import (
-    Client,
     Credentials,
     PushOptions,
-    open_remote,
-    push,
     registry_host,
     remove_credentials,
     save_credentials,
 )
-from imageforge.store import Store
-from imageforge.transports import (
-    TransportRef,
-    open_source,
-    parse_transport_ref,
-    select_platform,
-    write_image,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-DOCKER = "docker://"
-PULL_JOBS = 4  # layers downloaded at once
-
-
-def tls_option(func: F) -> F:
-    return click.option(
-        "--tls-verify",
-        "tls_verify",
-        type=click.BOOL,
-        default=True,
-        is_flag=False,
-        flag_value=True,
-        metavar="BOOL",
-        show_default=True,
-        help="Check registry certificates; --tls-verify=false also allows plain HTTP.",
-    )(func)
-
-
-def authfile_option(func: F) -> F:
-    return click.option(
-        "--authfile",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Credentials file (default: $REGISTRY_AUTH_FILE, then the containers "
-        "auth.json, then ~/.docker/config.json).",
-    )(func)
-
-
-def platform_option(func: F) -> F:
-    return click.option(
-        "--platform",
-        default=None,
-        metavar="OS/ARCH[/VARIANT]",
-        help="The image of a multi-platform index to take (default: this machine's).",
-    )(func)
+from imageforge.transports import TransportRef
 
 
 def _platform(text: str | None) -> Platform | None:
     return Platform.parse(text) if text else None
-
-
-def remote_ref(text: str) -> Reference:
-    """``[docker://]REF`` -> a reference (``:latest`` added when it has no tag or digest)."""
-    return Reference.parse(text.removeprefix(DOCKER)).with_default_tag()
-
-
-def store_name(ref: Reference) -> str:
-    """The local name of a pulled reference: ``host/repo:tag`` or ``host/repo@digest``."""
-    return str(ref.with_default_tag())
-
-
-@contextmanager
-def client(tls_verify: bool, authfile: Path | None) -> Iterator[Client]:
-    with Client(tls_verify=tls_verify, authfile=authfile) as c:
-        yield c
-
-
-def pull_to_store(
-    c: Client,
-    ref: Reference,
-    store: Store,
-    *,
-    platform: Platform | None = None,
-    all_platforms: bool = False,
-    progress: ProgressSink = NULL_PROGRESS,
-) -> tuple[str, Image | ImageIndex]:
-    """Pull ``ref`` into ``store`` (the host's image of an index unless
-    ``all_platforms``); the local name and the object stored."""
-    obj: Image | ImageIndex = open_remote(c, ref)
-    if isinstance(obj, ImageIndex) and not all_platforms:
-        obj = select_platform(obj, platform)
-    name = store_name(ref)
-    write_image(obj, TransportRef("store", name), store, progress=progress, jobs=PULL_JOBS)
-    return name, obj
 
 
 def _result(fmt: OutputFormat, doc: dict[str, str], line: str) -> None:
@@ -162,8 +84,8 @@ def login(
     if not username or not password:
         raise InvalidArgument("the user name and the password must not be empty")
     creds = Credentials(username, password)
-    with client(tls_verify, authfile) as c:
-        c.ping(registry_host(host), creds)
+    with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
+        s.client.ping(registry_host(host), creds)
     path = save_credentials(host, creds, authfile)
     _result(
         fmt,
@@ -208,7 +130,7 @@ def logout(
 @progress_option
 @format_option
 @click.pass_obj
-def pull(
+def pull_command(
     opts: GlobalOptions,
     reference: str,
     platform: str | None,
@@ -219,62 +141,16 @@ def pull(
     fmt: OutputFormat,
 ) -> None:
     """Pull [docker://]REFERENCE from its registry into the store; prints the digest."""
-    ref = remote_ref(reference)
-    store = Store(opts.root)
-    with client(tls_verify, authfile) as c, progress_sink(progress) as sink:
-        name, obj = pull_to_store(
-            c,
-            ref,
-            store,
-            platform=_platform(platform),
-            all_platforms=all_platforms,
-            progress=sink,
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        pulled = pull(
+            s, remote_ref(reference), platform=_platform(platform), all_platforms=all_platforms
         )
-    doc = {"name": name, "digest": str(obj.digest), "mediaType": obj.media_type}
-    _result(fmt, doc, str(obj.digest))
-
-
-def _split(text: str) -> Reference | TransportRef:
-    if text.startswith(DOCKER):
-        return remote_ref(text)
-    return parse_transport_ref(text)
-
-
-def _copy(
-    opts: GlobalOptions,
-    src: Reference | TransportRef,
-    dst: Reference | TransportRef,
-    *,
-    tls_verify: bool,
-    authfile: Path | None,
-    platform: Platform | None,
-    all_platforms: bool,
-    progress: ProgressMode,
-    options: PushOptions | None = None,
-) -> Digest:
-    # The store is opened (and its root created) only when a side is in it.
-    local = any(isinstance(x, TransportRef) and x.transport == "store" for x in (src, dst))
-    store = Store(opts.root) if local else None
-    with ExitStack() as stack:
-        c = stack.enter_context(client(tls_verify, authfile))
-        sink = stack.enter_context(progress_sink(progress))
-        obj: Image | ImageIndex
-        if isinstance(src, Reference):
-            obj = open_remote(c, src)
-        else:
-            obj = stack.enter_context(open_source(src, store))
-        if isinstance(obj, ImageIndex) and not all_platforms:
-            obj = select_platform(obj, platform)
-        if isinstance(dst, Reference):
-            mount = None
-            if isinstance(src, Reference) and src.domain == dst.domain and src.path != dst.path:
-                mount = src.path  # same registry: mount blobs instead of copying them
-            opts_ = options or PushOptions()
-            if mount:
-                opts_ = PushOptions(opts_.jobs, opts_.monolithic_limit, opts_.chunk_size, mount)
-            return push(c, obj, dst, options=opts_, progress=sink)
-        jobs = PULL_JOBS if isinstance(src, Reference) else 1
-        return write_image(obj, dst, store, progress=sink, platform=platform, jobs=jobs).digest
+    doc = {
+        "name": pulled.name,
+        "digest": str(pulled.image.digest),
+        "mediaType": pulled.image.media_type,
+    }
+    _result(fmt, doc, str(pulled.image.digest))
 
 
 @app.command("push")
@@ -298,21 +174,12 @@ def push_command(
 ) -> None:
     """Push IMAGE from the store to [docker://]DESTINATION (default: IMAGE's own name);
     prints the manifest digest."""
-    src = parse_transport_ref(image)
-    if src.transport != "store":
-        raise InvalidArgument(f"{image!r}: push takes an image in the store; use copy for {src}")
+    src = parse_location(image)
+    if not isinstance(src, TransportRef) or src.transport != "store":
+        raise InvalidArgument(f"{image!r}: push takes an image in the store; use copy for {image}")
     dst = remote_ref(destination or src.path)
-    digest = _copy(
-        opts,
-        src,
-        dst,
-        tls_verify=tls_verify,
-        authfile=authfile,
-        platform=None,
-        all_platforms=True,
-        progress=progress,
-        options=PushOptions(jobs=max(1, jobs)),
-    )
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        digest = copy(s, src, dst, all_platforms=True, push_options=PushOptions(jobs=max(1, jobs)))
     doc = {"destination": str(dst), "digest": str(digest)}
     _result(fmt, doc, str(digest))
 
@@ -340,19 +207,9 @@ def copy_command(
 ) -> None:
     """Copy an image from SOURCE to DESTINATION: docker://REF, oci:DIR[:TAG],
     oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], or a name in the store."""
-    src, dst = _split(source), _split(destination)
-    if isinstance(dst, TransportRef) and dst.transport == "rootfs":
-        raise InvalidArgument(f"{destination!r}: rootfs: is a source only")
-    digest = _copy(
-        opts,
-        src,
-        dst,
-        tls_verify=tls_verify,
-        authfile=authfile,
-        platform=_platform(platform),
-        all_platforms=all_platforms,
-        progress=progress,
-    )
+    src, dst = parse_location(source), parse_location(destination)
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        digest = copy(s, src, dst, platform=_platform(platform), all_platforms=all_platforms)
     doc = {"source": str(src), "destination": str(dst), "digest": str(digest)}
     _result(fmt, doc, str(digest))
 
@@ -372,8 +229,8 @@ def ls_tags(
 ) -> None:
     """List the tags of the repository [docker://]REFERENCE names."""
     ref = Reference.parse(reference.removeprefix(DOCKER))
-    with client(tls_verify, authfile) as c:
-        tags = c.list_tags(registry_host(ref.domain), ref.path)
+    with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
+        tags = s.client.list_tags(registry_host(ref.domain), ref.path)
     if fmt is OutputFormat.JSON:
         print_json({"Repository": ref.name, "Tags": tags})
         return

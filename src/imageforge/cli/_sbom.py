@@ -9,15 +9,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from imageforge.cli._analyze import _source
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_OK
-from imageforge.cli._options import GlobalOptions
-from imageforge.cli._progress import ProgressMode, progress_option, progress_sink
-from imageforge.errors import NotFound
-from imageforge.sbom import FORMATS, DirFiles, SourceInfo, generate, render
+from imageforge.cli._options import GlobalOptions, authfile_option, tls_option
+from imageforge.cli._progress import ProgressMode, progress_option
+from imageforge.cli._session import session
+from imageforge.pipeline import sbom
+from imageforge.sbom import FORMATS, render
 from imageforge.store import atomic_write
-from imageforge.transports import open_source, select_platform
 
 
 @app.command("sbom")
@@ -40,42 +39,33 @@ from imageforge.transports import open_source, select_platform
     metavar="FILE",
     help="Write the SBOM to FILE (atomically) instead of stdout.",
 )
+@tls_option
+@authfile_option
 @progress_option
 @click.pass_obj
 def sbom_command(
-    opts: GlobalOptions, target: str, fmt: str, out: Path | None, progress: ProgressMode
+    opts: GlobalOptions,
+    target: str,
+    fmt: str,
+    out: Path | None,
+    tls_verify: bool,
+    authfile: Path | None,
+    progress: ProgressMode,
 ) -> int:
     """List the packages in TARGET: OS packages (dpkg, apk, rpm) and language packages.
 
     TARGET is a directory when one of that name exists, else an image: a name or ID in
-    the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME].
+    the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME],
+    docker://REF.
     A file that cannot be read is reported on stderr (one line per file) and the SBOM is
     still produced, with exit code 0. Same input, same bytes out: time stamps come from
     SOURCE_DATE_EPOCH, else the image's creation time, else the Unix epoch.
     """
-    path = Path(target)
-    if not path.is_dir() and (target.startswith(("/", "./", "../", "~")) or target == ".."):
-        # No image reference starts like this: a path was meant.
-        what = "is not a directory" if path.exists() else "does not exist"
-        raise NotFound(
-            f"{target} {what}",
-            hint="sbom reads a directory, or an image: a store name, oci:DIR[:TAG], "
-            "oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]",
-        )
-    if path.is_dir():
-        with progress_sink(progress) as sink:
-            sbom = generate(
-                DirFiles(path), SourceInfo(kind="directory", name=target), progress=sink
-            )
-    else:
-        name, ref, store = _source(opts, target)
-        with open_source(ref, store) as obj, progress_sink(progress) as sink:
-            sbom = generate(
-                select_platform(obj), SourceInfo(kind="image", name=name), progress=sink
-            )
-    data = render(sbom, "table" if fmt == "text" else fmt)
+    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+        result = sbom(s, target)
+    data = render(result, "table" if fmt == "text" else fmt)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-    for warning in sbom.warnings:
+    for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False)
     if out is not None:
         atomic_write(out, data)

@@ -11,8 +11,11 @@
   applying whiteouts (``.wh.<name>``, ``.wh..wh..opq``) and never following a symlink.
 - :class:`BlobLayer` / :class:`BlobImage` / :class:`BlobIndex`: images and layers read
   lazily from any blob opener (the store, a layout, an archive), verified as read.
-- :func:`diff_upper` (the Differ) writes an overlayfs upper dir as a layer, its
-  deletion and opaque-dir markers turned into OCI whiteouts.
+- :class:`Differ` (the seam) and :class:`OverlayDiffer`: an overlayfs upper dir, tidied
+  of what is no change (:meth:`~OverlayDiffer.drop_unchanged`), written as a layer
+  (:func:`diff_upper`), its deletion and opaque-dir markers turned into OCI whiteouts.
+- :func:`ingest_layer`: the one way a new layer becomes a blob -- a writer streams it into
+  a store ingest, committed only when its digest and size check out.
 - :class:`FsView` is the one filesystem view of an image, nothing unpacked: the merged
   filesystem (path -> :class:`FsNode`, with its layer of origin) from one header pass
   per layer, what each layer changed (:class:`LayerDiff`, for ``analyze``), content read
@@ -41,6 +44,8 @@ from imageforge.layers._compression import detect_compression, new_compressor, o
 from imageforge.layers._differ import (
     OVERLAY_OPAQUE_XATTR,
     USERNS_OVERLAY_OPAQUE_XATTR,
+    Differ,
+    OverlayDiffer,
     diff_upper,
     upper_entries,
 )
@@ -59,6 +64,7 @@ from imageforge.layers._fsview import (
     flatten,
     walk_layers,
 )
+from imageforge.layers._ingest import LayerBlobs, LayerWriter, ingest_layer
 from imageforge.layers._inroot import (
     MAX_SYMLINKS,
     Lookup,
@@ -108,7 +114,12 @@ __all__ = [
     "MAX_SYMLINKS",
     "OVERLAY_OPAQUE_XATTR",
     "USERNS_OVERLAY_OPAQUE_XATTR",
+    "Differ",
+    "OverlayDiffer",
     "diff_upper",
+    "ingest_layer",
+    "LayerBlobs",
+    "LayerWriter",
     "upper_entries",
     "BadLayer",
     "BlobImage",

@@ -16,7 +16,7 @@ from typing import Any
 from imageforge.errors import InvalidArgument
 from imageforge.oci import _media as media
 from imageforge.oci._canonical import canonical_json
-from imageforge.oci._descriptor import Descriptor
+from imageforge.oci._descriptor import Descriptor, annotations_of, optional_str
 from imageforge.oci._digest import Digest
 from imageforge.oci._platform import Platform
 from imageforge.oci._schema import validate_json
@@ -114,6 +114,13 @@ def _object(raw: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+def _list(data: dict[str, Any], key: str, what: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{what}.{key}: expected a list, got {type(value).__name__}")
+    return value
+
+
 def _with_optional(
     out: dict[str, Any],
     artifact_type: str | None,
@@ -143,7 +150,14 @@ class Manifest:
 
     @classmethod
     def parse(cls, raw: bytes, *, what: str = "manifest", validate: bool = True) -> Manifest:
-        data = _object(raw, what)
+        return cls.from_json(_object(raw, what), what=what, validate=validate)
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], *, what: str = "manifest", validate: bool = True
+    ) -> Manifest:
+        """From the manifest's JSON, already loaded; without ``validate`` only what the
+        model needs is checked (hostile input still meets InvalidArgument)."""
         if data.get("schemaVersion") == 1:
             raise InvalidArgument(
                 f"{what}: Docker schema 1 manifests are not supported",
@@ -151,19 +165,20 @@ class Manifest:
             )
         if validate:
             validate_json("manifest", data, what=what)
-        media_type = data.get("mediaType") or media.OCI_MANIFEST
+        media_type = optional_str(data, "mediaType", what) or media.OCI_MANIFEST
         if not media.is_manifest(media_type):
             raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image manifest")
         subject = data.get("subject")
         return cls(
-            config=Descriptor.from_json(data["config"], f"{what}.config"),
+            config=Descriptor.from_json(data.get("config"), f"{what}.config"),
             layers=tuple(
-                Descriptor.from_json(d, f"{what}.layers[{i}]") for i, d in enumerate(data["layers"])
+                Descriptor.from_json(d, f"{what}.layers[{i}]")
+                for i, d in enumerate(_list(data, "layers", what))
             ),
             media_type=media_type,
-            annotations=dict(data.get("annotations") or {}),
+            annotations=annotations_of(data, what),
             subject=Descriptor.from_json(subject, f"{what}.subject") if subject else None,
-            artifact_type=data.get("artifactType"),
+            artifact_type=optional_str(data, "artifactType", what),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -191,22 +206,28 @@ class IndexManifest:
 
     @classmethod
     def parse(cls, raw: bytes, *, what: str = "index", validate: bool = True) -> IndexManifest:
-        data = _object(raw, what)
+        return cls.from_json(_object(raw, what), what=what, validate=validate)
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], *, what: str = "index", validate: bool = True
+    ) -> IndexManifest:
+        """As :meth:`Manifest.from_json`, for an index."""
         if validate:
             validate_json("index", data, what=what)
-        media_type = data.get("mediaType") or media.OCI_INDEX
+        media_type = optional_str(data, "mediaType", what) or media.OCI_INDEX
         if not media.is_index(media_type):
             raise InvalidArgument(f"{what}.mediaType: {media_type!r} is not an image index")
         subject = data.get("subject")
         return cls(
             manifests=tuple(
                 Descriptor.from_json(d, f"{what}.manifests[{i}]")
-                for i, d in enumerate(data["manifests"])
+                for i, d in enumerate(_list(data, "manifests", what))
             ),
             media_type=media_type,
-            annotations=dict(data.get("annotations") or {}),
+            annotations=annotations_of(data, what),
             subject=Descriptor.from_json(subject, f"{what}.subject") if subject else None,
-            artifact_type=data.get("artifactType"),
+            artifact_type=optional_str(data, "artifactType", what),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -49,12 +49,13 @@ class Platform:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Platform:
+        features = data.get("os.features")
         return cls(
             os=str(data.get("os", "")),
             architecture=str(data.get("architecture", "")),
             variant=str(data.get("variant", "") or ""),
             os_version=str(data.get("os.version", "") or ""),
-            os_features=tuple(data.get("os.features", ()) or ()),
+            os_features=tuple(str(f) for f in features) if isinstance(features, list) else (),
         )
 
     def to_json(self) -> dict[str, Any]:

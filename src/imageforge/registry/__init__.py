@@ -1,6 +1,8 @@
 """The registry: an OCI Distribution server (Starlette on uvicorn) with content-addressed
 blob storage shared across repositories, metadata in SQL, users, projects and Docker
-token auth. Gates (``policy.Gate``) are injected from outside; none by default.
+token auth. Handlers (``api``) parse HTTP and call the services (``service``), which own
+the rules; gates (``policy``) decide on push, pull and delete: immutable tags in every
+registry, others injected from outside.
 Governance: project roles, robot accounts, an audit log, the ``/api/v1/`` management
 API, immutable tags and garbage collection (:func:`collect_garbage`)."""
 
@@ -13,7 +15,8 @@ from imageforge.registry._config import (
 )
 from imageforge.registry._gc import GcReport, collect_garbage
 from imageforge.registry._server import open_registry, serve
-from imageforge.registry.api import RegistryState, create_app
+from imageforge.registry.api import create_app
+from imageforge.registry.service import RegistryState
 
 __all__ = [
     "GcReport",

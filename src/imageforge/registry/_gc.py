@@ -7,25 +7,23 @@ referenced by a push) within the grace period. Sweep: each removal re-checks its
 in one SQL transaction first (a push that raced the mark wins). A blob's links go in that
 transaction; then its file is moved aside, the database asked once more whether anything
 links it now (restored if so) and only then deleted. Writers do the mirror image: link in
-SQL first, then make sure the file is there (see ``api._app``). Either side's last check
-sees the other's change, so a manifest never names a blob that is gone. ``dry_run``
-reports what would go and changes nothing. Upload sessions older than ``upload_expiry``
-are purged with their data (``_uploads``).
+SQL first, then make sure the file is there (``service._uploads``, ``service._manifests``).
+Either side's last check sees the other's change, so a manifest never names a blob that
+is gone. ``dry_run`` reports what would go and changes nothing. Upload sessions older
+than ``upload_expiry`` are purged with their data (``service._uploads``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 
-from imageforge.errors import NotFound
-from imageforge.oci import Digest, media
-from imageforge.registry._uploads import purge_uploads
+from imageforge.oci import Digest
 from imageforge.registry.meta import MetaStore
+from imageforge.registry.service import blobs_named_by, purge_uploads
 from imageforge.registry.storage import FsBlobStorage
 
-__all__ = ["GcReport", "blobs_named_by", "collect_garbage"]
+__all__ = ["GcReport", "collect_garbage"]
 
 
 @dataclass
@@ -35,23 +33,6 @@ class GcReport:
     blobs: list[str] = field(default_factory=list)
     freed_bytes: int = 0
     uploads: list[str] = field(default_factory=list)  # ids of purged upload sessions
-
-
-def blobs_named_by(storage: FsBlobStorage, digest: Digest) -> list[str]:
-    """The config and layer digests a stored image manifest names ([] for an index)."""
-    try:
-        with storage.open(digest) as f:
-            doc = json.loads(f.read())
-    except (NotFound, ValueError, UnicodeDecodeError):
-        return []
-    if not isinstance(doc, dict):
-        return []
-    out = []
-    for desc in [doc.get("config"), *(doc.get("layers") or [])]:
-        if isinstance(desc, dict) and isinstance(desc.get("digest"), str):
-            if desc.get("mediaType") != media.DOCKER_FOREIGN_LAYER:
-                out.append(desc["digest"])
-    return out
 
 
 def _mark_manifests(

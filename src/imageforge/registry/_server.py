@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import uvicorn
@@ -9,7 +10,7 @@ import uvicorn
 from imageforge.registry._config import RegistryConfig
 from imageforge.registry._datadir import secure_data_dir
 from imageforge.registry._http import header_timeout_protocol
-from imageforge.registry.api import RegistryState, create_app
+from imageforge.registry.api import create_app
 from imageforge.registry.auth import (
     Authorizer,
     LoginLimiter,
@@ -21,6 +22,7 @@ from imageforge.registry.auth import (
 )
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gate
+from imageforge.registry.service import RegistryState, blobs_named_by, registry_gates
 from imageforge.registry.storage import FsBlobStorage
 
 __all__ = ["open_registry", "serve"]
@@ -39,6 +41,9 @@ def open_registry(
     First start creates ``admin`` and the public project ``library``; a generated admin
     password is passed to ``announce`` once, as are changes made to secure an existing
     data directory (its modes; the token key moved out of the database).
+
+    Its gates are immutable tags, then ``push_gate`` (on push) and ``pull_gate`` (on
+    pull); more can be registered on ``state.gates``.
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -57,15 +62,20 @@ def open_registry(
             meta.add_member(project.name, member, role)
     key = token_key(config.data_dir, meta, announce)
     warm_up()
+    storage = FsBlobStorage(config.data_dir)
+    gates = registry_gates(functools.partial(blobs_named_by, storage))
+    if push_gate is not None:
+        gates.register(push_gate, on=["push"])
+    if pull_gate is not None:
+        gates.register(pull_gate, on=["pull"])
     return RegistryState(
-        storage=FsBlobStorage(config.data_dir),
-        meta=meta,
-        tokens=TokenIssuer(key, config.service, config.token_lifetime),
-        authorizer=Authorizer(meta),
+        storage,
+        meta,
+        TokenIssuer(key, config.service, config.token_lifetime),
+        Authorizer(meta),
+        gates=gates,
         max_manifest_bytes=config.max_manifest_bytes,
         token_realm=config.token_realm,
-        push_gate=push_gate,
-        pull_gate=pull_gate,
         upload_expiry=config.upload_expiry,
         logins=LoginLimiter(
             config.failed_login_limit,

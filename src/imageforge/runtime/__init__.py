@@ -1,7 +1,12 @@
 """Run a process in a rootfs: OCI runtime spec, runc/crun driver, mounts, host probes.
 
-Used by build (RUN steps), run and tune. ``check_system`` is what
-``imageforge system check`` reports; ``select_runtime`` picks the runtime a build uses.
+Used by build (RUN steps), run and tune: :func:`run_container` runs one process in a
+rootfs with its network, mounts, seccomp choice and stdio (a build's RUN and
+``imageforge run`` both go through it; :func:`run_image` first unpacks an image into
+snapshots). :class:`Snapshotter` is the seam of unpacked layers and overlay mounts
+(:class:`OverlaySnapshotter`, made for a store by :func:`store_snapshotter`).
+``check_system`` is what ``imageforge system check`` reports; ``select_runtime`` picks the
+runtime a build uses.
 """
 
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
@@ -31,6 +36,13 @@ from imageforge.runtime._probes import (
 )
 from imageforge.runtime._report import CheckItem, SystemReport
 from imageforge.runtime._rootless_check import check_rootless
+from imageforge.runtime._run import (
+    ContainerOptions,
+    ImageCommand,
+    mount_points,
+    run_container,
+    run_image,
+)
 from imageforge.runtime._security import Security, parse_security_options
 from imageforge.runtime._select import (
     check_runtime,
@@ -38,7 +50,13 @@ from imageforge.runtime._select import (
     forget_runtime_probe,
     select_runtime,
 )
-from imageforge.runtime._snapshots import ActiveSnapshot, OverlaySnapshotter
+from imageforge.runtime._snapshots import (
+    ActiveSnapshot,
+    OverlaySnapshotter,
+    Snapshot,
+    Snapshotter,
+    store_snapshotter,
+)
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
 from imageforge.runtime._user import resolve_user
 from imageforge.runtime._userns import (
@@ -58,7 +76,15 @@ __all__ = [
     "parse_publish",
     "parse_security_options",
     "ActiveSnapshot",
+    "ContainerOptions",
+    "ImageCommand",
     "OverlaySnapshotter",
+    "Snapshot",
+    "Snapshotter",
+    "mount_points",
+    "run_container",
+    "run_image",
+    "store_snapshotter",
     "KNOWN_RUNTIMES",
     "MNT_DETACH",
     "PEER_TOOLS",

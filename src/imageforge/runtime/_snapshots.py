@@ -13,6 +13,11 @@ Lowerdirs are given to the kernel relative to ``l/`` (the mount is made with tha
 working directory), so ~200 parents fit in the kernel's one-page mount options, where
 absolute paths would allow about 40. Mounts use ``index=off,redirect_dir=off,
 metacopy=off`` so the upper dir is a plain tree the Differ understands.
+
+:class:`Snapshotter` is the seam (containerd's snapshotter), :class:`OverlaySnapshotter`
+its implementation, with the contract suite ``imageforge.testing.SnapshotterContract``.
+A store's snapshotter is made in one place, :func:`store_snapshotter`, under the folder
+the store names for it.
 """
 
 from __future__ import annotations
@@ -26,15 +31,16 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from imageforge.errors import InvalidArgument, NotFound, Unavailable
 from imageforge.layers import OVERLAY_OPAQUE_XATTR, USERNS_OVERLAY_OPAQUE_XATTR, extract_layer
 from imageforge.oci import Digest, Layer
 from imageforge.runtime._mount import MNT_DETACH, mount, umount
 from imageforge.runtime._userns import in_user_namespace
+from imageforge.store import Store
 
-__all__ = ["ActiveSnapshot", "OverlaySnapshotter"]
+__all__ = ["ActiveSnapshot", "OverlaySnapshotter", "Snapshot", "Snapshotter", "store_snapshotter"]
 
 _OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 # userxattr refuses redirect_dir=off and turns redirects to "nofollow" itself (never made).
@@ -70,12 +76,85 @@ def _umount(path: Path) -> None:
             raise
 
 
+class Snapshot(Protocol):
+    """A prepared snapshot: ``merged`` is the rootfs to run in or copy into, ``upper``
+    where its changes land (read it after :meth:`unmount`); ``parents`` the committed
+    snapshots below it, bottom first."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def parents(self) -> tuple[Digest, ...]: ...
+
+    @property
+    def merged(self) -> Path: ...
+
+    @property
+    def upper(self) -> Path: ...
+
+    def unmount(self) -> None:
+        """Unmount (idempotent); ``upper`` then holds the changes."""
+        ...
+
+    def __enter__(self) -> Snapshot: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Remove the snapshot unless it was committed."""
+        ...
+
+
+class Snapshotter(Protocol):
+    """Unpacked layers (committed snapshots, one per diff_id) and the mounts of their
+    stacks a step or a container runs in (after containerd's snapshotter)."""
+
+    def has(self, diff_id: Digest) -> bool: ...
+
+    def apply(self, diff_id: Digest, open_uncompressed: Opener, *, name: str = "") -> None:
+        """Unpack one layer (its uncompressed tar, which must hash to ``diff_id``) as a
+        committed snapshot; atomic: a failure leaves nothing :meth:`has` sees."""
+        ...
+
+    def ensure(self, layers: Sequence[Layer]) -> list[Digest]:
+        """Apply the layers that have no snapshot yet; their diff_ids, bottom first."""
+        ...
+
+    def prepare(self, parents: Sequence[Digest], *, readonly: bool = False) -> Snapshot:
+        """Mount ``parents`` (bottom first), writable over a fresh upper unless
+        ``readonly``."""
+        ...
+
+    def lowers(self, snapshot: Snapshot) -> list[Path]:
+        """The directories of ``snapshot``'s parents, topmost first (for the Differ)."""
+        ...
+
+    def commit(self, snapshot: Snapshot, diff_id: Digest) -> None:
+        """Unmount and keep its changes as the committed snapshot of ``diff_id``."""
+        ...
+
+    def remove(self, snapshot: Snapshot) -> None:
+        """Unmount and delete a prepared snapshot."""
+        ...
+
+    def usage(self) -> int:
+        """Bytes the committed snapshots take."""
+        ...
+
+    def prune(self, keep: Collection[Digest]) -> int:
+        """Delete committed snapshots of layers not in ``keep``; the bytes freed."""
+        ...
+
+    def cleanup_stale(self) -> list[str]:
+        """Remove prepared snapshots whose process is gone; their ids."""
+        ...
+
+
 class ActiveSnapshot:
     """A mounted overlay: ``merged`` is the rootfs to run in or copy into, ``upper``
     what changed (read it after :meth:`unmount`)."""
 
     def __init__(self, snapshotter: OverlaySnapshotter, id: str, parents: tuple[Digest, ...]):
-        self._snapshotter = snapshotter
+        self.snapshotter = snapshotter
         self.id = id
         self.parents = parents
         self.dir = snapshotter.root / "active" / id
@@ -93,7 +172,7 @@ class ActiveSnapshot:
 
     def __exit__(self, *exc: object) -> None:
         if not self.done:
-            self._snapshotter.remove(self)
+            self.snapshotter.remove(self)
 
 
 class OverlaySnapshotter:
@@ -209,8 +288,17 @@ class OverlaySnapshotter:
             raise
         return active
 
-    def commit(self, active: ActiveSnapshot, diff_id: Digest) -> None:
+    def _own(self, snapshot: Snapshot) -> ActiveSnapshot:
+        if not isinstance(snapshot, ActiveSnapshot) or snapshot.snapshotter is not self:
+            raise InvalidArgument(f"snapshot {snapshot.id} was not prepared by {self.root}")
+        return snapshot
+
+    def lowers(self, snapshot: Snapshot) -> list[Path]:
+        return [self.path(p) for p in reversed(snapshot.parents)]
+
+    def commit(self, snapshot: Snapshot, diff_id: Digest) -> None:
         """Unmount and keep the upper dir as the committed snapshot of ``diff_id``."""
+        active = self._own(snapshot)
         active.unmount()
         target = self.path(diff_id)
         if not target.exists():
@@ -222,8 +310,9 @@ class OverlaySnapshotter:
         active.done = True
         shutil.rmtree(active.dir, ignore_errors=True)
 
-    def remove(self, active: ActiveSnapshot) -> None:
+    def remove(self, snapshot: Snapshot) -> None:
         """Unmount and delete an active snapshot."""
+        active = self._own(snapshot)
         active.unmount()
         active.done = True
         shutil.rmtree(active.dir, ignore_errors=True)
@@ -267,3 +356,9 @@ class OverlaySnapshotter:
             if entry.name.startswith(".tmp-"):
                 shutil.rmtree(entry.path, ignore_errors=True)
         return removed
+
+
+def store_snapshotter(store: Store) -> OverlaySnapshotter:
+    """The snapshotter of ``store``: unpacked layers and step mounts under its
+    ``snapshots/`` folder."""
+    return OverlaySnapshotter(store.layout.snapshots)

@@ -1,8 +1,10 @@
 """The local content-addressed store: blob roles on disk (reader, ingester, manager),
-refs in SQLite, cross-process locks, reachability and prune."""
+refs in SQLite, cross-process locks, reachability and prune; :class:`StoreLayout` names
+every folder under a store root (``Store.layout``)."""
 
 from imageforge.store._atomic import NO_SPACE, atomic_write, fsync_dir, storage_full
 from imageforge.store._blobs import FileBlobStore, FileIngest
+from imageforge.store._layout import StoreLayout
 from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefEntry, RefStore
 from imageforge.store._roles import BlobInfo, BlobIngester, BlobManager, BlobReader, Ingest
@@ -24,6 +26,7 @@ __all__ = [
     "RefEntry",
     "RefStore",
     "Store",
+    "StoreLayout",
     "atomic_write",
     "fsync_dir",
     "storage_full",

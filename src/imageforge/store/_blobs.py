@@ -26,6 +26,7 @@ from imageforge.errors import (
 )
 from imageforge.oci import ALGORITHMS, Digest, Hasher, new_hasher
 from imageforge.store._atomic import NO_SPACE, fsync_dir, storage_full
+from imageforge.store._layout import BLOBS, INGEST
 from imageforge.store._lock import FileLock
 from imageforge.store._roles import BlobInfo
 
@@ -221,8 +222,8 @@ class FileBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.blob_dir = root / "blobs"
-        self.ingest_dir = root / "ingest"
+        self.blob_dir = root / BLOBS
+        self.ingest_dir = root / INGEST
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.ingest_dir.mkdir(parents=True, exist_ok=True)
 

@@ -1,7 +1,7 @@
 """The local store: blobs, refs, the store-wide lock, reachability and prune.
 
-Layout under the root: ``blobs/`` and ``ingest/`` (see ``_blobs``), ``refs.db``
-(SQLite), ``store.lock``. Writers (import, build, pull) hold the store lock shared for
+What lives under the root is named once, in ``_layout`` (:class:`StoreLayout`,
+``Store.layout``). Writers (import, build, pull) hold the store lock shared for
 the whole operation, so a blob they committed but have not yet named cannot be pruned
 under them; ``prune`` holds it exclusively.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, IndexManifest, Manifest, parse_any, walk_graph
 from imageforge.store._blobs import FileBlobStore
+from imageforge.store._layout import StoreLayout
 from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefStore
 from imageforge.store._roles import BlobInfo
@@ -42,10 +43,11 @@ class PruneReport:
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = StoreLayout(root)
         root.mkdir(parents=True, exist_ok=True)
         self.blobs = FileBlobStore(root)
-        self.refs = RefStore(root / "refs.db")
-        self.lock = FileLock(root / "store.lock")
+        self.refs = RefStore(self.layout.refs_db)
+        self.lock = FileLock(self.layout.lock)
 
     @contextmanager
     def writing(self) -> Iterator[Store]:

@@ -5,5 +5,7 @@ the inherited tests. Importing this package needs pytest (a dev dependency).
 """
 
 from imageforge.testing.blobstore import BlobStoreContract
+from imageforge.testing.differ import DifferContract
+from imageforge.testing.snapshotter import SnapshotterContract
 
-__all__ = ["BlobStoreContract"]
+__all__ = ["BlobStoreContract", "DifferContract", "SnapshotterContract"]

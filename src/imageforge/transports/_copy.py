@@ -55,8 +55,11 @@ class CopyResult:
 
 
 def _descriptor(obj: Image | ImageIndex) -> Descriptor:
+    """The descriptor an index entry gives ``obj`` (its ``artifactType`` too, as the
+    image spec asks of an artifact's entry)."""
     raw = obj.raw_manifest()
-    return Descriptor(obj.media_type, obj.digest, len(raw))
+    artifact_type = obj.manifest().artifact_type
+    return Descriptor(obj.media_type, obj.digest, len(raw), artifact_type=artifact_type)
 
 
 @contextmanager

@@ -149,7 +149,16 @@ def add_to_index(root: Path, desc: Descriptor, tag: str | None) -> None:
         entries = [d for d in entries if d.annotations.get(REF_NAME) != tag]
     else:
         entries = [d for d in entries if d.digest != desc.digest or d.annotations.get(REF_NAME)]
-    entries.append(Descriptor(desc.media_type, desc.digest, desc.size, annotations, desc.platform))
+    entries.append(
+        Descriptor(
+            desc.media_type,
+            desc.digest,
+            desc.size,
+            annotations,
+            desc.platform,
+            artifact_type=desc.artifact_type,
+        )
+    )
     doc = {
         "schemaVersion": 2,
         "mediaType": media.OCI_INDEX,

@@ -1,8 +1,10 @@
 """Transport-qualified image names, spelled as skopeo spells them.
 
 ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:REF]``,
-``rootfs:DIR|TAR``, ``docker://REF`` (remote, later), and a bare name for the local
-store (``busybox:1.36``, ``containers-storage:`` is not supported).
+``rootfs:DIR|TAR``, and a bare name for the local store (``busybox:1.36``;
+``containers-storage:`` is not supported). ``docker://REF`` is a registry's: the
+``remote`` package reads and writes it, and ``imageforge.pipeline`` puts both together
+(``parse_location`` there takes every spelling).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ class TransportRef:
 def parse_transport_ref(text: str) -> TransportRef:
     if text.startswith("docker://"):
         raise Unsupported(
-            f"{text}: registries are not supported yet",
-            hint="use oci:, oci-archive:, docker-archive: or rootfs: for now",
+            f"{text}: a registry is not one of the transports here",
+            hint="imageforge.pipeline reads and writes registries (Session, pull, copy)",
         )
     transport, sep, rest = text.partition(":")
     if sep and transport in TRANSPORTS:

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BODIES", "NAME_PATTERN", "USER_PATTERN", "openapi"]
+from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
+from imageforge.registry.service import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    PROJECT_MAX,
+    PROJECT_PATTERN,
+    USER_PATTERN,
+)
 
-NAME_PATTERN = "^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
-USER_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-ROBOT_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$"
+__all__ = ["BODIES", "openapi"]
 
 BODIES: dict[str, dict[str, Any]] = {
     "NewUser": {
@@ -20,7 +25,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string", "pattern": USER_PATTERN},
-            "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "password": {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD},
             "admin": {"type": "boolean"},
         },
     },
@@ -29,7 +34,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 64},
+            "name": {"type": "string", "pattern": PROJECT_PATTERN, "maxLength": PROJECT_MAX},
             "public": {"type": "boolean"},
             "immutable_tags": {"type": "array", "items": {"type": "string", "minLength": 1}},
         },
@@ -38,9 +43,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["role"],
         "additionalProperties": False,
-        "properties": {
-            "role": {"type": "string", "enum": ["guest", "developer", "maintainer", "admin"]}
-        },
+        "properties": {"role": {"type": "string", "enum": list(ROLES)}},
     },
     "NewRobot": {
         "type": "object",
@@ -52,7 +55,7 @@ BODIES: dict[str, dict[str, Any]] = {
                 "type": "array",
                 "minItems": 1,
                 "uniqueItems": True,
-                "items": {"type": "string", "enum": ["pull", "push", "delete"]},
+                "items": {"type": "string", "enum": sorted(ROBOT_ACTIONS)},
             },
             "expires_in": {
                 "type": "integer",
@@ -205,7 +208,7 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
 
 def openapi() -> dict[str, Any]:
     """The whole description as a JSON-able dict."""
-    project = _path("project", NAME_PATTERN)
+    project = _path("project", PROJECT_PATTERN)
     repo = _query("repository", {"type": "string", "minLength": 1}, required=True)
     paths: dict[str, Any] = {
         "/api/v1/users": {

@@ -19,7 +19,7 @@ from imageforge.registry.auth._access import (
 )
 from imageforge.registry.auth._keys import KEY_FILE, token_key
 from imageforge.registry.auth._limits import Lockout, LoginLimiter
-from imageforge.registry.auth._robots import check_robot, create_robot
+from imageforge.registry.auth._robots import ROBOT_PATTERN, check_robot, create_robot
 from imageforge.registry.auth._tokens import (
     TokenClaims,
     TokenIssuer,
@@ -31,6 +31,7 @@ from imageforge.registry.auth._users import bootstrap, hash_password, verify_pas
 __all__ = [
     "KEY_FILE",
     "ROBOT_ACTIONS",
+    "ROBOT_PATTERN",
     "ROLES",
     "Access",
     "Authorizer",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imageforge.errors import InvalidArgument
+from imageforge.registry._names import project_of
 from imageforge.registry.meta import MetaStore
 
 __all__ = [
@@ -57,10 +58,6 @@ def parse_scope(scope: str) -> Access:
     kind, actions = parts[0], parts[-1]
     name = ":".join(parts[1:-1])
     return Access(kind, name, frozenset(a for a in actions.split(",") if a))
-
-
-def project_of(repo: str) -> str:
-    return repo.split("/", 1)[0] if "/" in repo else "library"
 
 
 def is_robot(user: str | None) -> bool:

@@ -12,9 +12,10 @@ from imageforge.registry.auth._access import ROBOT_ACTIONS, robot_name
 from imageforge.registry.auth._users import hash_password, verify_password
 from imageforge.registry.meta import MetaStore, RobotRow
 
-__all__ = ["check_robot", "create_robot"]
+__all__ = ["ROBOT_PATTERN", "check_robot", "create_robot"]
 
-_SHORT = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+ROBOT_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$"  # the short name, after robot$<project>+
+_SHORT = re.compile(ROBOT_PATTERN)
 
 
 def create_robot(

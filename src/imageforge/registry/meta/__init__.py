@@ -2,15 +2,27 @@
 links, upload sessions, users, projects, project members, robot accounts and the audit
 log. Tags and links are rows, never files. One class (:class:`MetaStore`) over SQLite
 (a file in the data directory, the default) or PostgreSQL (a ``postgresql://`` URL,
-which several registry processes can share)."""
+which several registry processes can share). A change may carry a ``Guard``, checked
+inside its transaction through a :class:`MetaView` (how transactional gates run)."""
 
 from imageforge.registry.meta._sql import (
     AuditRow,
+    Guard,
     ManifestRow,
     MetaStore,
+    MetaView,
     ProjectRow,
     RobotRow,
     UserRow,
 )
 
-__all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
+__all__ = [
+    "AuditRow",
+    "Guard",
+    "ManifestRow",
+    "MetaStore",
+    "MetaView",
+    "ProjectRow",
+    "RobotRow",
+    "UserRow",
+]

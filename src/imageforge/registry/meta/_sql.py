@@ -9,18 +9,26 @@ committed before.
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.errors import Conflict, Denied, NotFound
+from imageforge.errors import Conflict, NotFound
 from imageforge.oci import Digest
 from imageforge.registry.meta._backend import Db, open_backend
 
-__all__ = ["AuditRow", "ManifestRow", "MetaStore", "ProjectRow", "RobotRow", "UserRow"]
+__all__ = [
+    "AuditRow",
+    "Guard",
+    "ManifestRow",
+    "MetaStore",
+    "MetaView",
+    "ProjectRow",
+    "RobotRow",
+    "UserRow",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
@@ -115,6 +123,42 @@ class AuditRow:
     detail: str
 
 
+class MetaView:
+    """Reads of tags, index children and immutable rules on one connection: inside a
+    write transaction, the state that transaction sees and commits on (what a guard
+    reads); outside one, the committed state. (The ``policy.RegistryView`` gates read.)"""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def tag_target(self, repo: str, tag: str) -> Digest | None:
+        row = self._db.execute(
+            "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repo, tag)
+        ).fetchone()
+        return None if row is None else Digest(str(row[0]))
+
+    def repo_tags(self, repo: str) -> list[tuple[str, Digest]]:
+        rows = self._db.execute("SELECT tag, digest FROM tags WHERE repo = ?", (repo,)).fetchall()
+        return [(str(t), Digest(str(d))) for t, d in rows]
+
+    def index_children(self, repo: str, digest: Digest) -> list[Digest]:
+        rows = self._db.execute(
+            "SELECT child FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, str(digest))
+        ).fetchall()
+        return [Digest(str(r[0])) for r in rows]
+
+    def immutable_patterns(self, project: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT pattern FROM immutable_rules WHERE project = ? ORDER BY pattern", (project,)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+
+# Checked inside a change's write transaction, before the change; raising refuses it
+# (the transaction rolls back). The registry's transactional gates run as guards.
+Guard = Callable[[MetaView], None]
+
+
 class MetaStore:
     """All registry metadata in one database: a SQLite file (the default, a path) or
     PostgreSQL (a ``postgresql://`` URL), shared then by every registry process that
@@ -161,6 +205,10 @@ class MetaStore:
     def _rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         return list(self._conn().execute(sql, args).fetchall())
 
+    def view(self) -> MetaView:
+        """The committed state, for reads in this thread."""
+        return MetaView(self._conn())
+
     # settings
     def setting(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM settings WHERE key = ?", key)
@@ -196,59 +244,15 @@ class MetaStore:
             self._rows("SELECT 1 FROM blob_links WHERE repo = ? AND digest = ?", repo, digest)
         )
 
-    def unlink_blob(
-        self,
-        repo: str,
-        digest: Digest,
-        project: str | None = None,
-        refs_of: Callable[[Digest], list[str]] | None = None,
-    ) -> bool:
-        """Unlink the blob from ``repo``. With ``project``, refused (Denied) while a
-        manifest an immutable tag of ``repo`` needs names it (``refs_of`` gives the blobs
-        a stored manifest names), checked in the same transaction as the unlink."""
+    def unlink_blob(self, repo: str, digest: Digest, guard: Guard | None = None) -> bool:
+        """Unlink the blob from ``repo`` unless ``guard`` refuses, in one transaction."""
         with self._write() as db:
-            if project is not None:
-                for manifest, tag in self._immutable_closure(db, repo, project).items():
-                    if str(digest) == manifest or (
-                        refs_of is not None and str(digest) in refs_of(Digest(manifest))
-                    ):
-                        raise Denied(
-                            f"blob {digest} is needed by immutable tag {repo}:{tag}",
-                            hint="immutable tags keep their content; an admin may change"
-                            " the project's immutable rules",
-                        )
+            if guard is not None:
+                guard(MetaView(db))
             cur = db.execute(
                 "DELETE FROM blob_links WHERE repo = ? AND digest = ?", (repo, str(digest))
             )
         return cur.rowcount > 0
-
-    def _immutable_closure(self, db: Db, repo: str, project: str) -> dict[str, str]:
-        """Every manifest an immutable tag of ``repo`` needs (the tagged manifests and,
-        through indexes, their children), each with such a tag."""
-        patterns = [
-            str(r[0])
-            for r in db.execute(
-                "SELECT pattern FROM immutable_rules WHERE project = ?", (project,)
-            ).fetchall()
-        ]
-        if not patterns:
-            return {}
-        todo = [
-            (str(d), str(t))
-            for t, d in db.execute("SELECT tag, digest FROM tags WHERE repo = ?", (repo,))
-            if any(fnmatch.fnmatchcase(str(t), p) for p in patterns)
-        ]
-        needed: dict[str, str] = {}
-        while todo:
-            digest, tag = todo.pop()
-            if digest in needed:
-                continue
-            needed[digest] = tag
-            children = db.execute(
-                "SELECT child FROM manifest_refs WHERE repo = ? AND parent = ?", (repo, digest)
-            ).fetchall()
-            todo += [(str(c[0]), tag) for c in children]
-        return needed
 
     def repositories(self, last: str | None, n: int | None) -> list[str]:
         sql = "SELECT name FROM repositories WHERE name > ? ORDER BY name"
@@ -265,11 +269,10 @@ class MetaStore:
         children: list[Digest],
         blobs: list[Digest],
         tag: str | None,
-        immutable: bool = False,
+        guard: Guard | None = None,
     ) -> None:
-        """Store the manifest (and move ``tag`` to it). With ``immutable``, a ``tag``
-        that already names another manifest is refused (Denied), checked in the same
-        transaction so two racing pushes cannot both win."""
+        """Store the manifest (and move ``tag`` to it) unless ``guard`` refuses, checked
+        in the same transaction, so two racing pushes cannot both pass it."""
         with self._write() as db:
             # Checked again here, in the transaction: garbage collection unlinks a blob
             # in its own transaction before deleting the file, so either it sees the
@@ -284,15 +287,8 @@ class MetaStore:
                     "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (row.repo, str(c))
                 ).fetchone():
                     raise NotFound(f"manifest {c} is not in {row.repo}")
-            if immutable and tag is not None:
-                old = db.execute(
-                    "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (row.repo, tag)
-                ).fetchone()
-                if old is not None and str(old[0]) != str(row.digest):
-                    raise Denied(
-                        f"tag {row.repo}:{tag} is immutable and names {old[0]}",
-                        hint="push under a new tag",
-                    )
+            if guard is not None:
+                guard(MetaView(db))
             self._ensure_repo(db, row.repo)
             db.execute(
                 "INSERT INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest)"
@@ -359,36 +355,20 @@ class MetaStore:
     def repo_exists(self, repo: str) -> bool:
         return bool(self._rows("SELECT 1 FROM repositories WHERE name = ?", repo))
 
-    def delete_tag(self, repo: str, tag: str, project: str | None = None) -> bool:
-        """Remove a tag; with ``project``, refused (Denied) if one of its immutable
-        rules covers the tag."""
+    def delete_tag(self, repo: str, tag: str, guard: Guard | None = None) -> bool:
+        """Remove a tag unless ``guard`` refuses, in one transaction."""
         with self._write() as db:
-            if project is not None:
-                rules = db.execute(
-                    "SELECT pattern FROM immutable_rules WHERE project = ?", (project,)
-                ).fetchall()
-                if any(fnmatch.fnmatchcase(tag, str(r[0])) for r in rules):
-                    raise Denied(f"tag {repo}:{tag} is immutable")
+            if guard is not None:
+                guard(MetaView(db))
             cur = db.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (repo, tag))
         return cur.rowcount > 0
 
-    def delete_manifest(self, repo: str, digest: Digest, project: str | None = None) -> bool:
-        """Remove a manifest and every tag pointing at it. With ``project``, refused
-        (Denied) while an immutable tag names it or an index that holds it."""
+    def delete_manifest(self, repo: str, digest: Digest, guard: Guard | None = None) -> bool:
+        """Remove a manifest and every tag pointing at it unless ``guard`` refuses, in
+        one transaction."""
         with self._write() as db:
-            if project is not None:
-                tag = self._immutable_closure(db, repo, project).get(str(digest))
-                if tag is not None:
-                    named = db.execute(
-                        "SELECT 1 FROM tags WHERE repo = ? AND tag = ? AND digest = ?",
-                        (repo, tag, str(digest)),
-                    ).fetchone()
-                    if named:
-                        raise Denied(f"tag {repo}:{tag} is immutable")
-                    raise Denied(
-                        f"manifest {digest} is in the index immutable tag {repo}:{tag} names",
-                        hint="immutable tags keep their content",
-                    )
+            if guard is not None:
+                guard(MetaView(db))
             cur = db.execute(
                 "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, str(digest))
             )
@@ -481,12 +461,17 @@ class MetaStore:
         rows = self._rows("SELECT name, public FROM projects ORDER BY name")
         return [ProjectRow(str(n), bool(p)) for n, p in rows]
 
-    def delete_project(self, name: str, force: bool = False) -> list[str] | None:
+    def delete_project(
+        self,
+        name: str,
+        force: bool = False,
+        guard: Callable[[MetaView, str], None] | None = None,
+    ) -> list[str] | None:
         """Delete a project with its members, robots and immutable rules; None if there
         is no such project, else the repositories deleted with it. A project that holds
         repositories is refused (Conflict) unless ``force``, which deletes them (their
         tags, manifests, blob links and upload sessions; garbage collection frees the
-        blobs) - but never while an immutable tag is among them (Denied)."""
+        blobs) - if ``guard`` (called with each repository) refuses none of them."""
         # The project's repositories are the names from "name/" up to "name0" ('0' is the
         # byte after '/'): a range both databases compare byte-wise.
         inside = "name >= ? AND name < ?"
@@ -507,16 +492,9 @@ class MetaStore:
                     hint="delete its repositories first, or delete with --force (API:"
                     " ?force=true) to delete them with the project",
                 )
-            for repo in repos:
-                locked = self._immutable_closure(db, repo, name)
-                if locked:
-                    tag = sorted(set(locked.values()))[0]
-                    raise Denied(
-                        f"project {name} holds immutable tag {repo}:{tag}; --force does not"
-                        " delete immutable tags",
-                        hint=f"clear the project's immutable rules first (registry project"
-                        f" immutable {name})",
-                    )
+            if guard is not None:
+                for repo in repos:
+                    guard(MetaView(db), repo)
             where = inside.replace("name", "repo")
             for table in ("tags", "manifests", "manifest_refs", "blob_links", "uploads"):
                 db.execute(f"DELETE FROM {table} WHERE {where}", bounds)
@@ -661,10 +639,7 @@ class MetaStore:
             )
 
     def immutable(self, project: str) -> list[str]:
-        rows = self._rows(
-            "SELECT pattern FROM immutable_rules WHERE project = ? ORDER BY pattern", project
-        )
-        return [str(r[0]) for r in rows]
+        return self.view().immutable_patterns(project)
 
     # listings for the management API
     def tag_list(self, repo: str) -> list[tuple[str, Digest]]:

@@ -1,7 +1,31 @@
-"""Gates checked on push and pull: the ``Gate`` protocol (``check(image, ctx) ->
-Decision``) and the ``AllOf``/``AnyOf`` combinators. Gates are injected from outside the
-registry package (vuln, sign, ...); none by default."""
+"""Gates checked on push, pull and delete: the ``Gate`` protocol (``check(image, ctx) ->
+Decision``), the ``AllOf``/``AnyOf`` combinators, and ``Gates``, where a registry
+registers each gate for the actions it decides on. Immutable tags are one such gate
+(``ImmutableTags``, registered by every registry); others (vuln, sign, ...) are
+injected from outside the registry package."""
 
-from imageforge.registry.policy._gate import AllOf, AnyOf, Decision, Gate, GateContext
+from imageforge.registry.policy._gate import (
+    ACTIONS,
+    TARGETS,
+    AllOf,
+    AnyOf,
+    Decision,
+    Gate,
+    GateContext,
+    RegistryView,
+)
+from imageforge.registry.policy._gates import Gates
+from imageforge.registry.policy._immutable import ImmutableTags
 
-__all__ = ["AllOf", "AnyOf", "Decision", "Gate", "GateContext"]
+__all__ = [
+    "ACTIONS",
+    "TARGETS",
+    "AllOf",
+    "AnyOf",
+    "Decision",
+    "Gate",
+    "GateContext",
+    "Gates",
+    "ImmutableTags",
+    "RegistryView",
+]

@@ -1,0 +1,136 @@
+"""Pull, push and copy: any source to any sink, registries included.
+
+A registry image is pulled into the store under its full name (``host/repo:tag`` or
+``host/repo@digest``), the host's image of a multi-platform index unless all of it is
+asked for. A copy between two repositories of one registry mounts the blobs there
+instead of moving them through this host. ``import_image`` and ``export_image`` are the
+copies into and out of the store under the names a user gives, as ``import`` and
+``export`` make them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from imageforge.errors import InvalidArgument
+from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference
+from imageforge.pipeline._location import Location, parse_location, remote_ref, store_name
+from imageforge.pipeline._lookup import find_in_store
+from imageforge.pipeline._session import PULL_JOBS, Session
+from imageforge.transports import TransportRef, select_platform
+
+if TYPE_CHECKING:
+    from imageforge.remote import PushOptions
+
+__all__ = ["Exported", "Imported", "Pulled", "copy", "export_image", "import_image", "pull"]
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What a pull stored: the local name and the image (or index) under it."""
+
+    name: str
+    image: Image | ImageIndex
+
+
+def pull(
+    session: Session,
+    reference: Reference | str,
+    *,
+    platform: Platform | None = None,
+    all_platforms: bool = False,
+) -> Pulled:
+    """Pull ``[docker://]REF`` into the session's store: the image for ``platform``
+    (default this host's) of an index, or the whole index with ``all_platforms``."""
+    ref = remote_ref(reference) if isinstance(reference, str) else reference
+    name = store_name(ref)
+    with session.opened(ref) as obj:
+        if isinstance(obj, ImageIndex) and not all_platforms:
+            obj = select_platform(obj, platform)
+        session.write(obj, TransportRef("store", name), jobs=PULL_JOBS)
+    return Pulled(name, obj)
+
+
+def copy(
+    session: Session,
+    source: Location | str,
+    destination: Location | str,
+    *,
+    platform: Platform | None = None,
+    all_platforms: bool = False,
+    push_options: PushOptions | None = None,
+) -> Digest:
+    """Copy an image from ``source`` to ``destination`` (each ``docker://REF``, a
+    transport or a store name); an index is copied whole only with ``all_platforms``,
+    else its image for ``platform``. Returns the digest written."""
+    src = parse_location(source) if isinstance(source, str) else source
+    dst = parse_location(destination) if isinstance(destination, str) else destination
+    if isinstance(dst, TransportRef) and dst.transport == "rootfs":
+        raise InvalidArgument(f"{str(destination)!r}: rootfs: is a source only")
+    with session.opened(src) as obj:
+        if isinstance(obj, ImageIndex) and not all_platforms:
+            obj = select_platform(obj, platform)
+        if isinstance(dst, Reference):
+            from imageforge.remote import PushOptions  # see _session: only when pushing
+
+            options = push_options or PushOptions()
+            if isinstance(src, Reference) and src.domain == dst.domain and src.path != dst.path:
+                # same registry: mount blobs instead of copying them
+                options = replace(options, mount_from=src.path)
+            return session.write(obj, dst, push_options=options)
+        jobs = PULL_JOBS if isinstance(src, Reference) else 1
+        return session.write(obj, dst, platform=platform, jobs=jobs)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import stored: the names given (normalised), the digest and media type."""
+
+    names: tuple[str, ...]
+    digest: Digest
+    media_type: str
+
+
+def import_image(session: Session, source: Location | str, names: Sequence[str]) -> Imported:
+    """Copy the image (or index, whole) at ``source`` -- any location, a registry too --
+    into the store under every name in ``names`` (``busybox`` is
+    ``docker.io/library/busybox:latest``)."""
+    if not names:
+        raise InvalidArgument("nothing would name the import", hint="give -t NAME[:TAG]")
+    full = tuple(store_name(Reference.parse(n)) for n in names)
+    digest = copy(session, source, TransportRef("store", full[0]), all_platforms=True)
+    media_type = session.store.refs.get(full[0]).media_type
+    for extra in full[1:]:
+        session.store.refs.set(extra, digest, media_type)
+    return Imported(full, digest, media_type)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: the store name it read, where it wrote (the tag filled
+    in), the digest and media type."""
+
+    name: str
+    destination: Location
+    digest: Digest
+    media_type: str
+
+
+def export_image(session: Session, image: str, destination: Location | str) -> Exported:
+    """Copy the store's ``image`` (a name or an ID prefix; an index whole) to
+    ``destination``: a layout, an archive or a registry. A layout or archive given no
+    tag gets the image's own (``docker-archive:`` its whole name)."""
+    name, digest = find_in_store(session.store, image)
+    dest = parse_location(destination) if isinstance(destination, str) else destination
+    if isinstance(dest, TransportRef) and dest.transport == "store":
+        raise InvalidArgument(
+            f"{str(destination)!r}: export needs oci:, oci-archive:, docker-archive: or docker://"
+        )
+    media_type = session.store.read_manifest(digest)[1].media_type
+    if isinstance(dest, TransportRef) and dest.tag is None and not name.startswith("sha256:"):
+        tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
+        dest = TransportRef(dest.transport, dest.path, tag)
+    written = copy(session, TransportRef("store", name), dest, all_platforms=True)
+    return Exported(name, dest, written, media_type)

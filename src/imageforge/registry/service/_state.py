@@ -1,0 +1,66 @@
+"""An open registry: its storage, metadata and gates, and the services over them that
+the HTTP edge (and the admin commands) call."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+from imageforge.oci import Digest
+from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
+from imageforge.registry.meta import MetaStore
+from imageforge.registry.policy import Gates, ImmutableTags
+from imageforge.registry.service._access import AccessControl
+from imageforge.registry.service._blobs import Blobs
+from imageforge.registry.service._manage import Management
+from imageforge.registry.service._manifests import Manifests, blobs_named_by
+from imageforge.registry.service._uploads import Uploads
+from imageforge.registry.storage import FsBlobStorage
+
+__all__ = ["RegistryState", "registry_gates"]
+
+
+def registry_gates(blobs_of: Callable[[Digest], Sequence[str]]) -> Gates:
+    """The gates every registry checks, to which others are added: immutable tags
+    (transactional, on push and delete; ``blobs_of`` reads what a stored manifest
+    names, see :func:`blobs_named_by`)."""
+    gates = Gates()
+    gates.register(
+        ImmutableTags(blobs_of),
+        on=("push", "delete"),
+        transactional=True,
+    )
+    return gates
+
+
+class RegistryState:
+    """What the HTTP handlers share: the storage, metadata, gates and the services."""
+
+    def __init__(
+        self,
+        storage: FsBlobStorage,
+        meta: MetaStore,
+        tokens: TokenIssuer,
+        authorizer: Authorizer,
+        *,
+        gates: Gates | None = None,
+        max_manifest_bytes: int = 4 << 20,
+        token_realm: str | None = None,  # None: /token on this server
+        upload_expiry: float = 7 * 86400,  # seconds after which an unfinished upload goes
+        logins: LoginLimiter | None = None,
+    ) -> None:
+        self.storage = storage
+        self.meta = meta
+        self.tokens = tokens
+        self.authorizer = authorizer
+        if gates is None:
+            gates = registry_gates(functools.partial(blobs_named_by, storage))
+        self.gates = gates
+        self.max_manifest_bytes = max_manifest_bytes
+        self.token_realm = token_realm
+        self.upload_expiry = upload_expiry
+        self.manifests = Manifests(meta, storage, self.gates)
+        self.blobs = Blobs(meta, storage, self.gates)
+        self.uploads = Uploads(meta, storage, upload_expiry)
+        self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
+        self.manage = Management(meta, authorizer, self.gates)
