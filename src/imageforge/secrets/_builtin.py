@@ -26,9 +26,13 @@ from imageforge.secrets._model import PLACES, AllowRule, SecretRule
 
 __all__ = ["BUILTIN_ALLOW_RULES", "BUILTIN_RULES", "is_placeholder"]
 
-# A token ends where its alphabet does; it must not be the middle of a longer word.
+# A token ends where its alphabet does; it must not be the middle of a longer word. The
+# left boundary (_B) is checked after the expression matched (SecretRule.before), so the
+# expression starts with the token's literal prefix: Python's re finds a literal prefix
+# 30 times faster than it tries a look-behind at every position.
 _B: Final = rb"(?<![A-Za-z0-9_])"
 _E: Final = rb"(?![A-Za-z0-9_])"
+_WORD_START: Final = re.compile(rb"(?:^|[^A-Za-z0-9_])\Z")
 
 _PLACEHOLDER: Final = re.compile(
     rb"""(?ix)
@@ -93,6 +97,9 @@ def _rule(
     keywords: tuple[str, ...],
     **options: object,
 ) -> SecretRule:
+    if regex.startswith(_B):
+        regex = regex[len(_B) :]
+        options["before"] = _WORD_START
     return SecretRule(
         id=id,
         category=category,
@@ -163,10 +170,11 @@ BUILTIN_RULES: Final[tuple[SecretRule, ...]] = (
         "AWS",
         "AWS Secret Access Key",
         "CRITICAL",
-        rb"(?i)(?<![A-Za-z0-9])aws_?(?:secret)?_?(?:access)?_?key"
+        rb"(?i)aws_?(?:secret)?_?(?:access)?_?key"
         + _ASSIGN
         + rb"(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
         ("aws",),
+        before=re.compile(rb"(?:^|[^A-Za-z0-9])\Z"),
         min_entropy=3.5,
         description="aws_secret_access_key in ~/.aws/credentials, an environment variable "
         "or any key = value text",
@@ -203,9 +211,9 @@ BUILTIN_RULES: Final[tuple[SecretRule, ...]] = (
         "Azure",
         "Azure Entra ID (AD) Client Secret",
         "CRITICAL",
-        rb"(?<![A-Za-z0-9_~.-])(?P<secret>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})"
-        rb"(?![A-Za-z0-9_~.-])",
+        rb"(?P<secret>[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?![A-Za-z0-9_~.-])",
         ("Q~",),
+        before=re.compile(rb"(?:^|[^A-Za-z0-9_~.-])\Z"),
         min_entropy=3.5,
     ),
     _rule(
@@ -442,8 +450,9 @@ BUILTIN_RULES: Final[tuple[SecretRule, ...]] = (
         "Netrc",
         "Password in .netrc",
         "HIGH",
-        rb"(?i)(?<![A-Za-z0-9_])password[ \t\r\n]+(?P<secret>[^\s]{1,256})",
+        rb"(?i)password[ \t\r\n]+(?P<secret>[^\s]{1,256})",
         ("password",),
+        before=_WORD_START,
         path=re.compile(r"(^|/)[._]netrc$"),
         places=_FILES,
         placeholders=True,
@@ -453,9 +462,10 @@ BUILTIN_RULES: Final[tuple[SecretRule, ...]] = (
         "URL",
         "Password in a URL",
         "HIGH",
-        rb"(?i)(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{1,19}://(?P<user>[^\s:/@'\"<>(){}\[\]]{1,64}):"
+        rb"://(?P<user>[^\s:/@'\"<>(){}\[\]]{1,64}):"
         rb"(?P<secret>[^\s:/@'\"<>(){}\[\]]{3,128})@[A-Za-z0-9][A-Za-z0-9.-]{0,253}",
         ("://",),
+        before=re.compile(rb"(?i)(?:^|[^a-z0-9+.-])[a-z][a-z0-9+.-]{1,19}\Z"),
         placeholders=True,
         description="user:password@ in a URL (a database DSN, a proxy, a git remote)",
     ),

@@ -108,18 +108,7 @@ class Engine:
         self.exclude = tuple(exclude)
         self._order = {r.id: i for i, r in enumerate(self.rules)}
         self.binary_rules = any(r.binary for r in self.rules)
-        self._always = frozenset(i for i, r in enumerate(self.rules) if not r.keywords)
-        expressions: list[bytes] = []
-        ids: list[int] = []
-        for i, rule in enumerate(self.rules):
-            for kw in rule.keywords:
-                expressions.append(b"".join(b"\\x%02x" % c for c in kw))
-                ids.append(i)
-        self._db: hyperscan.Database | None = None
-        if expressions:
-            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-            self._db.compile(expressions=expressions, ids=ids, flags=flags)
+        self._db = _compile(self.rules)
         self._path_allow = tuple(a for a in self.allow if a.regex is None and a.path is not None)
 
     # -- which rules a file gets -----------------------------------------------------------
@@ -145,14 +134,21 @@ class Engine:
 
     # -- matching --------------------------------------------------------------------------
     def _candidates(self, data: bytes, allowed: frozenset[int]) -> list[int]:
-        seen: set[int] = set(self._always)
-        if self._db is not None:
+        # rule i is tried when one of its keywords occurs (id 2i, or it has none) and
+        # Hyperscan's approximation of its expression matches (id 2i+1, or it has none)
+        seen: set[int] = set()
+        if self._db.database is not None:
 
-            def on_match(rule: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
-                seen.add(rule)
+            def on_match(pid: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
+                seen.add(pid)
 
-            self._db.scan(data, match_event_handler=on_match)
-        return sorted(seen & allowed)
+            self._db.database.scan(data, match_event_handler=on_match)
+        return [
+            i
+            for i in sorted(allowed)
+            if (2 * i in seen or i not in self._db.keyworded)
+            and (2 * i + 1 in seen or i not in self._db.approximated)
+        ]
 
     def _allowed(self, rule: SecretRule, path: str | None, value: bytes) -> bool:
         return any(a.allows(rule.id, path, value) for a in (*rule.allow, *self.allow))
@@ -175,6 +171,11 @@ class Engine:
             for m in rule.regex.finditer(window):
                 s, e = m.span(group)
                 if s < 0 or s == e:
+                    continue
+                start = m.start()
+                if rule.before is not None and not rule.before.search(
+                    window, max(0, start - 64), start
+                ):
                     continue
                 if not self._accept(rule, path, window[s:e]):
                     continue
@@ -256,6 +257,73 @@ class Engine:
                 )
             )
         return out
+
+
+@dataclass
+class _Database:
+    """The compiled search: each rule's keywords (pattern id ``2i``) and an
+    approximation of its expression (``2i+1``, Hyperscan's prefilter mode: it may match
+    more than the expression, never less)."""
+
+    database: hyperscan.Database | None
+    keyworded: frozenset[int]
+    approximated: frozenset[int]
+
+
+# Hyperscan refuses very large bounded repeats; for the approximation {32,16384} may as
+# well be {32,}.
+_LARGE_REPEAT: Final = re.compile(rb"\{([0-9]+),[0-9]{3,}\}\??")
+
+
+def _approximation(rule: SecretRule) -> bytes:
+    return _LARGE_REPEAT.sub(rb"{\1,}", rule.regex.pattern)
+
+
+def _build(
+    patterns: list[tuple[bytes, int, int]],
+) -> hyperscan.Database | None:
+    if not patterns:
+        return None
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(
+        expressions=[p for p, _, _ in patterns],
+        ids=[i for _, i, _ in patterns],
+        flags=[f for _, _, f in patterns],
+    )
+    return db
+
+
+def _compile(rules: Sequence[SecretRule]) -> _Database:
+    single = hyperscan.HS_FLAG_SINGLEMATCH
+    keywords: list[tuple[bytes, int, int]] = []
+    approximations: list[tuple[bytes, int, int]] = []
+    for i, rule in enumerate(rules):
+        for kw in rule.keywords:
+            literal = b"".join(b"\\x%02x" % c for c in kw)
+            keywords.append((literal, 2 * i, hyperscan.HS_FLAG_CASELESS | single))
+        flags = hyperscan.HS_FLAG_PREFILTER | single
+        if rule.regex.flags & re.IGNORECASE:
+            flags |= hyperscan.HS_FLAG_CASELESS
+        approximations.append((_approximation(rule), 2 * i + 1, flags))
+    try:
+        database = _build(keywords + approximations)
+    except hyperscan.HyperscanError:
+        # an expression Hyperscan cannot read (a custom rule in Python's own syntax):
+        # that rule is tried on its keywords alone
+        usable = []
+        for pattern in approximations:
+            try:
+                _build([pattern])
+            except hyperscan.HyperscanError:
+                continue
+            usable.append(pattern)
+        approximations = usable
+        database = _build(keywords + approximations)
+    return _Database(
+        database,
+        frozenset(i // 2 for _, i, _ in keywords),
+        frozenset(i // 2 for _, i, _ in approximations),
+    )
 
 
 def _spans(patterns: Sequence[re.Pattern[bytes]], window: bytes) -> list[tuple[int, int]]:
