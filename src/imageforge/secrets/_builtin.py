@@ -499,7 +499,7 @@ BUILTIN_ALLOW_RULES: Final[tuple[AllowRule, ...]] = (
         "example-values",
         "values that say they are examples",
         regex=re.compile(
-            rb"(?i)example|dummy|placeholder|sample|fake|x{8,}|\*{3,}|0{12,}|(?:0123456789|123456789)"
+            rb"(?i)example|dummy|placeholder|sample|fake|x{8,}|\*{3,}|0{12,}"
         ),
     ),  # fmt: skip
     AllowRule("documentation", "Markdown and reStructuredText", path=re.compile(r"\.(md|rst)$")),
