@@ -199,9 +199,21 @@ def run_trivy(archive: Path, scratch: Path) -> tuple[float, int]:
     cache = scratch / "trivy-cache"
     shutil.rmtree(cache, ignore_errors=True)
     wall, out = _timed(
-        [TRIVY, "image", "--input", str(archive), "--scanners", "secret", "--offline-scan",
-         "--format", "json", "--quiet", "--cache-dir", str(cache)],
-    )  # fmt: skip
+        [
+            TRIVY,
+            "image",
+            "--input",
+            str(archive),
+            "--scanners",
+            "secret",
+            "--offline-scan",
+            "--format",
+            "json",
+            "--quiet",
+            "--cache-dir",
+            str(cache),
+        ],
+    )
     doc = json.loads(out)
     found = sum(len(r.get("Secrets") or []) for r in doc.get("Results") or [])
     return wall, found
@@ -233,8 +245,10 @@ def prefilter() -> None:
         hits = sum(len({m.group().lower() for m in alternation.finditer(c)}) for c in sample)
         wall = time.perf_counter() - start
         size = sum(len(c) for c in sample)
-        print(f"  {'re alternation, IGNORECASE':34} {wall:7.2f} s  {size / wall / 1e6:7.1f} MB/s"
-              f"  ({hits} hits, on 1/16 of the text)")  # fmt: skip
+        print(
+            f"  {'re alternation, IGNORECASE':34} {wall:7.2f} s  {size / wall / 1e6:7.1f} MB/s"
+            f"  ({hits} hits, on 1/16 of the text)"
+        )
 
     def find_each(chunk: bytes) -> int:
         lower = chunk.lower()
@@ -313,12 +327,16 @@ def main() -> int:
         tar, our = statistics.median(tars), statistics.median(ours)
         print(f"load average: {os.getloadavg()[0]:.2f}; medians of {args.repeat} runs")
         print(f"  tar -xzf (every layer):      {tar:6.2f} s   runs: {_runs(tars)}")
-        print(f"  imageforge secret scan:      {our:6.2f} s   runs: {_runs(ours)}  "
-              f"({found.split()[0]} findings)  = {our / tar:.2f}x tar (target < 1.5x)")  # fmt: skip
+        print(
+            f"  imageforge secret scan:      {our:6.2f} s   runs: {_runs(ours)}  "
+            f"({found.split()[0]} findings)  = {our / tar:.2f}x tar (target < 1.5x)"
+        )
         if trivys:
             trivy = statistics.median(trivys)
-            print(f"  trivy --scanners secret:     {trivy:6.2f} s   runs: {_runs(trivys)}  "
-                  f"({trivy_found} findings)  = {trivy / tar:.2f}x tar")  # fmt: skip
+            print(
+                f"  trivy --scanners secret:     {trivy:6.2f} s   runs: {_runs(trivys)}  "
+                f"({trivy_found} findings)  = {trivy / tar:.2f}x tar"
+            )
     return 0
 
 

@@ -159,8 +159,13 @@ def samples(seed: int = 22) -> list[Sample]:
     glpat = "glpat-" + g.s(ALNUM + "_-", 20)
     add("gitlab-pat", "srv/app/.gitlab-token", glpat + "\n", glpat)
     glrt = "glrt-" + g.s(ALNUM + "_-", 20)
-    add("gitlab-runner-token", "etc/gitlab-runner/config.toml",
-        f'[[runners]]\n  url = "https://gitlab.acme.io"\n  token = "{glrt}"\n', glrt, 3)  # fmt: skip
+    add(
+        "gitlab-runner-token",
+        "etc/gitlab-runner/config.toml",
+        f'[[runners]]\n  url = "https://gitlab.acme.io"\n  token = "{glrt}"\n',
+        glrt,
+        3,
+    )
     npm = "npm_" + g.s(ALNUM, 36)
     add("npm-access-token", "srv/app/publish.env.sh", f"NPM_TOKEN={npm}\n", npm)
     legacy = f"{g.s(HEX, 8)}-{g.s(HEX, 4)}-{g.s(HEX, 4)}-{g.s(HEX, 4)}-{g.s(HEX, 12)}"
@@ -174,8 +179,13 @@ def samples(seed: int = 22) -> list[Sample]:
     pypi = "pypi-AgEIcHlwaS5vcmc" + g.s(ALNUM + "_-", 70)
     add("pypi-upload-token", "srv/app/release.cfg", f"[upload]\ntoken = {pypi}\n", pypi, 2)
     pw = g.s(ALNUM, 18)
-    add("pypirc-password", "root/.pypirc",
-        f"[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = acme\npassword = {pw}\n", pw, 6)  # fmt: skip
+    add(
+        "pypirc-password",
+        "root/.pypirc",
+        f"[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = acme\npassword = {pw}\n",
+        pw,
+        6,
+    )
     gem = "rubygems_" + g.s(HEX, 48)
     add("rubygems-api-token", "root/.gem/credentials", f"---\n:rubygems_api_key: {gem}\n", gem, 2)
     hf = "hf_" + g.s(ALNUM, 34)
@@ -195,15 +205,25 @@ def samples(seed: int = 22) -> list[Sample]:
     oai = f"sk-proj-{g.s(ALNUM, 48)}T3BlbkFJ{g.s(ALNUM, 48)}"
     add("openai-api-key", "srv/app/assistant.py", f'client = OpenAI(api_key="{oai}")\n', oai)
     age = "AGE-SECRET-KEY-1" + g.s("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)
-    add("age-secret-key", "root/.config/sops/age/keys.txt",
-        f"# created: 2026-11-02\n# public key: age1{g.s('qpzry9x8gf2tvdw0s3jn54khce6mua7l', 58)}\n{age}\n",
-        age, 3)  # fmt: skip
+    public = "age1" + g.s("qpzry9x8gf2tvdw0s3jn54khce6mua7l", 58)
+    add(
+        "age-secret-key",
+        "root/.config/sops/age/keys.txt",
+        f"# created: 2026-11-02\n# public key: {public}\n{age}\n",
+        age,
+        3,
+    )
     jwt = _jwt(g)
     add("jwt-token", "srv/app/session.txt", f"Authorization: Bearer {jwt}\n", jwt)
     auth = base64.b64encode(f"deploy:{g.s(ALNUM, 20)}".encode()).decode()
-    add("docker-config-auth", "root/.docker/config.json",
-        '{\n  "auths": {\n    "registry.acme.io": {\n' f'      "auth": "{auth}"\n    }}\n  }}\n}}\n',
-        auth, 4)  # fmt: skip
+    add(
+        "docker-config-auth",
+        "root/.docker/config.json",
+        '{\n  "auths": {\n    "registry.acme.io": {\n'
+        f'      "auth": "{auth}"\n    }}\n  }}\n}}\n',
+        auth,
+        4,
+    )
     pull = base64.b64encode(json.dumps({"auths": {"registry.acme.io": {"auth": auth}}}).encode())
     add(
         "dockerconfig-secret",
@@ -214,12 +234,18 @@ def samples(seed: int = 22) -> list[Sample]:
         5,
     )
     gitpw = g.s(ALNUM, 20)
-    add("git-credentials", "root/.git-credentials", f"https://acme-bot:{gitpw}@git.acme.io\n", gitpw)
+    add(
+        "git-credentials", "root/.git-credentials", f"https://acme-bot:{gitpw}@git.acme.io\n", gitpw
+    )
     netpw = g.s(ALNUM, 16)
     add("netrc-password", "root/.netrc", f"machine git.acme.io login bot password {netpw}\n", netpw)
     dbpw = g.s(ALNUM, 16)
-    add("basic-auth-url", "srv/app/settings.py",
-        f'DATABASES_URL = "postgres://app:{dbpw}@db.internal:5432/app"\n', dbpw)  # fmt: skip
+    add(
+        "basic-auth-url",
+        "srv/app/settings.py",
+        f'DATABASES_URL = "postgres://app:{dbpw}@db.internal:5432/app"\n',
+        dbpw,
+    )
     envpw = g.s(ALNUM, 16)
     add("env-password", "srv/app/.env", f"DEBUG=0\nDB_PASSWORD={envpw}\n", envpw, 2)
     return out

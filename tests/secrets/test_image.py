@@ -62,7 +62,7 @@ def test_a_directory_deleted_whole_and_a_path_written_twice_in_one_layer(
 
     gh = _secret(planted, "github-pat").secret.encode()
     sk = _secret(planted, "stripe-secret-token").secret.encode()
-    twice = [
+    twice: list[tuple[Entry, bytes | None]] = [
         (Entry("srv/a.sh", EntryType.FILE, size=len(gh) + 3), b"GH=" + gh),
         (Entry("srv/a.sh", EntryType.FILE, size=len(sk) + 3), b"SK=" + sk),
     ]

@@ -92,8 +92,18 @@ def test_no_output_holds_a_secret(
 def test_json_shape(planted_dir: Path) -> None:
     doc = scan_directory(planted_dir).to_json()
     first = doc["secrets"][0]
-    assert set(first) >= {"rule", "category", "severity", "title", "file", "line", "match",
-                          "layer", "visible", "hiddenBy"}  # fmt: skip
+    assert set(first) >= {
+        "rule",
+        "category",
+        "severity",
+        "title",
+        "file",
+        "line",
+        "match",
+        "layer",
+        "visible",
+        "hiddenBy",
+    }
     assert doc["secretScan"]["stats"]["files"] > 30
 
 
@@ -105,7 +115,10 @@ def test_json_shape(planted_dir: Path) -> None:
         ("srv/app/settings.py", 'URL = "postgres://user:password@localhost/db"\n'),
         ("srv/app/aws.cfg", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"),
         ("srv/app/token.txt", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"),
-        ("srv/app/key.txt", "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n"),
+        (
+            "srv/app/key.txt",
+            "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n",
+        ),
         ("srv/app/notjwt.txt", "eyJhbGciOiJub25lIn0x.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlc2ln\n"),
         ("srv/app/words.txt", "the laws of physics say a token is a key to the password\n"),
         ("srv/app/sub/xghp_AbcdefghijklmnopqrstuvwxyzABCDEFGHIJ", "in a name only\n"),
@@ -124,9 +137,15 @@ def test_built_in_allow_rules_skip_tests_examples_docs_and_system_dirs(
 ) -> None:
     token = next(s for s in planted if s.rule == "github-pat")
     line = f"GH={token.secret}\n"
-    for rel in ("srv/app/tests/conf.sh", "srv/examples/run.sh", "srv/README.md",
-                "usr/share/doc/x/conf", "usr/lib/python3/dist-packages/x.py", "srv/app/x_test.go"):
-        _write(tmp_path, rel, line)  # fmt: skip
+    for rel in (
+        "srv/app/tests/conf.sh",
+        "srv/examples/run.sh",
+        "srv/README.md",
+        "usr/share/doc/x/conf",
+        "usr/lib/python3/dist-packages/x.py",
+        "srv/app/x_test.go",
+    ):
+        _write(tmp_path, rel, line)
     _write(tmp_path, "srv/app/run.sh", line)
 
     result = scan_directory(tmp_path)
@@ -187,8 +206,9 @@ def test_a_huge_file_is_named_and_the_rest_is_scanned(
     token = next(s for s in planted if s.rule == "github-pat").secret
     _write(tmp_path, "srv/app/huge.log", ("GH=" + token + "\n") * 5000)
     _write(tmp_path, "srv/app/run.sh", f"GH={token}\n")
-    policy = load_policy(_write(tmp_path / "p", "imageforge.toml",
-                                '[scan.secrets]\nmax-file-size = "64kB"\n'))  # fmt: skip
+    policy = load_policy(
+        _write(tmp_path / "p", "imageforge.toml", '[scan.secrets]\nmax-file-size = "64kB"\n')
+    )
 
     result = scan_directory(tmp_path / "srv", secret_config(policy.scan.secrets))
 
@@ -230,7 +250,9 @@ def test_policy_allow_rules_disable_rules_and_custom_rules(
     _write(root, "srv/app/billing.js", f'stripe("{sk}")\n')
     _write(root, "srv/app/tests/ci.sh", f"GH={gh}\n")
     _write(root, "srv/app/acme.conf", "acme_token = acme_0123456789abcdefghijklmnopqrstuv\n")
-    _write(root, "srv/app/jwt.txt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl\n")
+    _write(
+        root, "srv/app/jwt.txt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl\n"
+    )
     policy_file = _write(
         tmp_path,
         "imageforge.toml",
@@ -272,8 +294,12 @@ def test_trivy_secret_yaml_is_read(tmp_path: Path) -> None:
     """trivy's shape: Go syntax (a flag group in the middle, (?P<secret>)), keywords,
     a list of paths, a rule's allow-rules and exclude-block, global allow-rules."""
     root = tmp_path / "root"
-    _write(root, "srv/app/deploy.sh", "export P8E=p8e-AbCdEf0123456789abcdef0123456789\n"
-           "export P8E_DOC=p8e-Z0000000000000000000000000000000\n")  # fmt: skip
+    _write(
+        root,
+        "srv/app/deploy.sh",
+        "export P8E=p8e-AbCdEf0123456789abcdef0123456789\n"
+        "export P8E_DOC=p8e-Z0000000000000000000000000000000\n",
+    )
     _write(root, "srv/app/notes.txt", "p8e-AbCdEf0123456789abcdef0123456789\n")
     _write(root, "srv/app/skip.sh", "BEGIN-IGNORE\np8e-AbCdEf0123456789abcdef0123456789\nEND\n")
     trivy = _write(
