@@ -153,13 +153,23 @@ print(len(result.findings), result.stats.bytes)
 """
 
 
-def _timed(argv: list[str], **kwargs: object) -> tuple[float, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[0]} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return wall, str(proc.stdout)
+CPU: dict[str, list[float]] = {}
+
+
+def _timed(argv: list[str], what: str = "") -> tuple[float, str]:
+    """Wall time and stdout of ``argv``; its CPU time (children included) is kept in
+    :data:`CPU` under ``what``."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{argv[0]} failed: {err.read()[-2000:].decode(errors='replace')}")
+        CPU.setdefault(what, []).append(usage.ru_utime + usage.ru_stime)
+        return wall, out.read().decode()
 
 
 def _layer_blobs(store: Store, name: str) -> list[Path]:
@@ -186,13 +196,13 @@ def run_tar(blobs: list[Path], scratch: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     script = "set -e; " + "; ".join(f"tar -xzf {b} -C {out}" for b in blobs)
-    wall, _ = _timed(["bash", "-c", script])
+    wall, _ = _timed(["bash", "-c", script], "tar")
     shutil.rmtree(out, ignore_errors=True)
     return wall
 
 
 def run_ours(root: Path, name: str) -> tuple[float, str]:
-    return _timed([sys.executable, "-c", _OURS, str(root), name])
+    return _timed([sys.executable, "-c", _OURS, str(root), name], "imageforge")
 
 
 def run_trivy(archive: Path, scratch: Path) -> tuple[float, int]:
@@ -210,9 +220,12 @@ def run_trivy(archive: Path, scratch: Path) -> tuple[float, int]:
             "--format",
             "json",
             "--quiet",
+            "--timeout",
+            "60m",
             "--cache-dir",
             str(cache),
         ],
+        "trivy",
     )
     doc = json.loads(out)
     found = sum(len(r.get("Secrets") or []) for r in doc.get("Results") or [])
@@ -317,31 +330,40 @@ def main() -> int:
         tars, ours, trivys = [], [], []
         found = ""
         trivy_found = 0
-        for _ in range(args.repeat):
+        for n in range(args.repeat):
             tars.append(run_tar(blobs, scratch))
             wall, found = run_ours(root, name)
             ours.append(wall)
+            line = f"  run {n + 1}: tar {tars[-1]:.2f} s, imageforge {wall:.2f} s"
             if not args.no_trivy:
                 wall, trivy_found = run_trivy(archive, scratch)
                 trivys.append(wall)
+                line += f", trivy {wall:.2f} s"
+            print(f"{line} (load average {os.getloadavg()[0]:.1f})", flush=True)
         tar, our = statistics.median(tars), statistics.median(ours)
         print(f"load average: {os.getloadavg()[0]:.2f}; medians of {args.repeat} runs")
-        print(f"  tar -xzf (every layer):      {tar:6.2f} s   runs: {_runs(tars)}")
+        print(f"  tar -xzf (every layer):      {tar:6.2f} s   runs: {_runs(tars)}  {_cpu('tar')}")
         print(
             f"  imageforge secret scan:      {our:6.2f} s   runs: {_runs(ours)}  "
-            f"({found.split()[0]} findings)  = {our / tar:.2f}x tar (target < 1.5x)"
+            f"({found.split()[0]} findings)  = {our / tar:.2f}x tar (target < 1.5x)  "
+            f"{_cpu('imageforge')}"
         )
         if trivys:
             trivy = statistics.median(trivys)
             print(
                 f"  trivy --scanners secret:     {trivy:6.2f} s   runs: {_runs(trivys)}  "
-                f"({trivy_found} findings)  = {trivy / tar:.2f}x tar"
+                f"({trivy_found} findings)  = {trivy / tar:.2f}x tar  {_cpu('trivy')}"
             )
     return 0
 
 
 def _runs(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _cpu(what: str) -> str:
+    values = CPU.get(what) or [0.0]
+    return f"CPU {statistics.median(values):.2f} s"
 
 
 if __name__ == "__main__":

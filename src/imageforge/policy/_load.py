@@ -6,13 +6,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from imageforge.errors import InvalidArgument, Location, NotFound
 from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
 from imageforge.policy._scan import scan_policy_from
+
+if TYPE_CHECKING:  # imported on first use, as oci._schema does: ~70 ms per process
+    import jsonschema
 
 __all__ = ["find_policy", "load_policy", "policy_from_mapping"]
 
@@ -177,6 +178,8 @@ def _rule_specs(items: Any, source: str | None) -> list[RuleSpec]:
 
 def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -> Policy:
     """Validate an already parsed policy table and type it."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(_SCHEMA)
     checked = {k: v for k, v in data.items() if k != "scan"}
     checked.update({"scan": {}} if "scan" in data and isinstance(data["scan"], Mapping) else {})

@@ -498,9 +498,7 @@ BUILTIN_ALLOW_RULES: Final[tuple[AllowRule, ...]] = (
     AllowRule(
         "example-values",
         "values that say they are examples",
-        regex=re.compile(
-            rb"(?i)example|dummy|placeholder|sample|fake|x{8,}|\*{3,}|0{12,}"
-        ),
+        regex=re.compile(rb"(?i)example|dummy|placeholder|sample|fake|x{8,}|\*{3,}|0{12,}"),
     ),  # fmt: skip
     AllowRule("documentation", "Markdown and reStructuredText", path=re.compile(r"\.(md|rst)$")),
     AllowRule("usr-dirs", "system directories", path=re.compile(r"^usr/(share|include|lib)/")),

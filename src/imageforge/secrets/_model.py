@@ -51,8 +51,8 @@ class SecretRule:
     without keywords is tried on every text. ``before``, when set, must match (ending
     with ``\\Z``) the text just before a match: a left boundary checked after the
     expression, so the expression can start with a literal (Python's ``re`` finds a
-    literal start far faster than it tries a look-behind everywhere). ``path`` limits the rule to files whose
-    path (relative, no leading ``/``) it matches; ``places`` says which of
+    literal start far faster than it tries a look-behind everywhere). ``path`` limits
+    the rule to files whose path (relative, no leading ``/``) it matches; ``places`` says which of
     :data:`PLACES` it applies to. A value is a finding only if its entropy is at least
     ``min_entropy``, ``check`` (when set) accepts it and, with ``placeholders``, it
     is not a placeholder such as ``${TOKEN}`` or ``changeme``. ``binary``: also scan

@@ -22,11 +22,20 @@ from typing import Final
 
 from imageforge.analyze import LayerOrigin, layer_origins
 from imageforge.errors import ImageforgeError
-from imageforge.layers import Entry, EntryType, FsView, LayerDiff, Merger, parse_whiteout
+from imageforge.layers import (
+    Entry,
+    EntryType,
+    FsView,
+    LayerDiff,
+    LayerFile,
+    Merger,
+    parse_whiteout,
+)
 from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.secrets._config import SecretConfig
-from imageforge.secrets._engine import WINDOW, Engine, Hit, is_binary
+from imageforge.secrets._engine import Engine, Hit, is_binary
+from imageforge.secrets._prefetch import read_ahead
 from imageforge.secrets._result import Hidden, SecretFinding, SecretScanResult
 
 __all__ = ["scan_directory", "scan_image"]
@@ -38,6 +47,9 @@ Warn = Callable[[str], None]
 _KEY_LIKE: Final = re.compile(
     r"(?i)\.(der|p12|pfx|jks|keystore|key|pem|gpg|kdbx)$|(^|/)(id_(rsa|dsa|ecdsa|ed25519)|\.env)$"
 )
+
+
+_SNIFF: Final = 8192
 
 
 def _size(n: int) -> str:
@@ -68,11 +80,11 @@ class _FileScan:
         if self._warn is not None:
             self._warn(message)
 
-    def scan(
+    def select(
         self, path: str, size: int, read: Callable[[int], bytes], shown: str
-    ) -> list[Hit] | None:
-        """The hits in one file (None when it was not read); ``shown`` is how warnings
-        name it."""
+    ) -> tuple[frozenset[int], bytes] | None:
+        """The rules to try on one file and its first window, or None when it is not
+        scanned (allowed by path, too big, binary); ``shown`` is how warnings name it."""
         stats = self.result.stats
         rules = self.engine.rules_for("file", path)
         if rules is None:
@@ -86,7 +98,7 @@ class _FileScan:
                 "(raise [scan.secrets] max-file-size to scan it)"
             )
             return None
-        head = read(WINDOW)
+        head = read(_SNIFF)
         if is_binary(head):
             binary_rules = frozenset(i for i in rules if self.engine.rules[i].binary)
             if not binary_rules:
@@ -100,6 +112,16 @@ class _FileScan:
             rules = binary_rules
         stats.files += 1
         stats.bytes += size
+        return rules, head
+
+    def scan(
+        self, path: str, size: int, read: Callable[[int], bytes], shown: str
+    ) -> list[Hit] | None:
+        """The hits in one file (None when it was not read)."""
+        chosen = self.select(path, size, read, shown)
+        if chosen is None:
+            return None
+        rules, head = chosen
         return self.engine.scan_stream(read, rules, path, head)
 
 
@@ -220,48 +242,57 @@ def scan_image(
         bad.add(index)
         files.warning(f"{exc.message}; its other files and the other layers were scanned")
 
-    hiders = _Hiders()
     found: list[_Found] = []
+    # each layer's headers, for working out which later layer hid a finding's file; the
+    # Merger runs over them only when a finding is in a layer with another above it
+    headers: dict[int, list[Entry]] = {}
+    here: dict[str, list[_Found]] = {}  # this layer's findings by path
     view = FsView(image, on_bad_layer=on_bad, progress=progress, progress_key="secrets")
     key = "secrets-layers"
     progress.start(key, "scanning layers for secrets", len(origins), "layers")
+
+    def choose(lf: LayerFile) -> tuple[frozenset[int], bytes] | None:
+        entry = lf.entry
+        if entry.type is not EntryType.FILE or not entry.size:
+            return None
+        if parse_whiteout(entry.path) is not None:
+            return None
+        return files.select(
+            entry.path, entry.size, lf.read, f"/{entry.path} in layer {lf.index + 1}"
+        )
+
     current = -1
-    entries: list[Entry] = []
-    last: dict[str, int] = {}
-
-    def finish_layer() -> None:
-        for f in found:
-            if f.layer == current and last.get(f.path, f.position) > f.position:
-                f.overwritten_here = True
-        if current >= 0 and current not in bad:
-            hiders.apply(current, entries)
-        if current >= 0:
-            progress.advance(key)
-
     try:
-        for lf in view.every_entry():
-            if lf.index != current:
-                finish_layer()
-                current, entries, last = lf.index, [], {}
-            entry = lf.entry
-            entries.append(entry)
-            last[entry.path] = lf.position
-            if entry.type is not EntryType.FILE or not entry.size:
+        for ahead in read_ahead(view, choose):
+            if ahead.index != current:
+                if current >= 0:
+                    progress.advance(key)
+                current, here = ahead.index, {}
+                headers[current] = []
+            entry = ahead.entry
+            headers[current].append(entry)
+            if entry.path in here:  # the layer writes the path again: it hides what was
+                for f in here.pop(entry.path):
+                    f.overwritten_here = True
+            if ahead.rules is None or ahead.read is None:
                 continue
-            if parse_whiteout(entry.path) is not None:
-                continue
-            shown = f"/{entry.path} in layer {lf.index + 1}"
             try:
-                hits = files.scan(entry.path, entry.size, lf.read, shown)
+                hits = files.engine.scan_stream(ahead.read, ahead.rules, entry.path, ahead.head)
             except ImageforgeError:
                 continue  # the view reports the damaged layer when it reads on
-            for hit in hits or ():
-                found.append(_Found(lf.index, lf.position, entry.path, hit))
-        finish_layer()
+            for hit in hits:
+                f = _Found(ahead.index, ahead.position, entry.path, hit)
+                found.append(f)
+                here.setdefault(entry.path, []).append(f)
     finally:
         view.close()
         progress.done(key)
 
+    hiders = _Hiders()
+    if any(f.layer < max(headers) for f in found):
+        for index in sorted(headers):
+            if index not in bad:
+                hiders.apply(index, headers[index])
     for f in found:
         origin = origins[f.layer] if f.layer < len(origins) else None
         hidden = _hidden(f, hiders, origins)
