@@ -10,7 +10,14 @@ from typing import Any, Final
 from imageforge.errors import Location
 from imageforge.licenses._categories import CATEGORY_SEVERITY
 from imageforge.policy import ScanIgnore
-from imageforge.report import Finding, Report, RuleInfo, level_of, security_properties
+from imageforge.report import (
+    Finding,
+    Report,
+    RuleInfo,
+    level_of,
+    security_properties,
+    security_rank,
+)
 
 __all__ = ["LicenseFinding", "LicensePart", "LicenseResult"]
 
@@ -158,7 +165,14 @@ class LicenseResult:
 
     def sort(self) -> None:
         self.findings.sort(
-            key=lambda f: (not f.fails, _ORDER.get(f.category, 9), f.type, f.package, f.version)
+            key=lambda f: (
+                not f.fails,
+                -security_rank(f.severity),
+                _ORDER.get(f.category, 9),
+                f.type,
+                f.package,
+                f.version,
+            )
         )
 
     def to_json(self) -> dict[str, Any]:
