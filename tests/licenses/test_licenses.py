@@ -239,3 +239,10 @@ def test_licences_of_the_app_image_match_syfts(app_image: Path) -> None:
     # classifier ("License :: OSI Approved :: BSD License"), which imageforge reads and
     # syft does not
     assert set(differ) <= {("python", "jinja2", "3.1.4")}, differ
+
+
+def test_the_categories_page_is_current() -> None:
+    from imageforge.licenses import categories_page
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "licenses.md"
+    assert page.read_text() == categories_page(), "run `make docs`"

@@ -379,3 +379,12 @@ def test_a_bad_trivy_secret_yaml_is_an_error_naming_the_file(tmp_path: Path) -> 
 def test_the_default_config_is_the_built_in_rules() -> None:
     assert SecretConfig().rules == BUILTIN_RULES
     assert secret_config().rules == BUILTIN_RULES
+
+
+def test_the_rules_page_is_current_and_names_every_rule() -> None:
+    from imageforge.secrets import rules_page
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "secrets.md"
+    assert page.read_text() == rules_page(), "run `make docs`"
+    for rule in BUILTIN_RULES:
+        assert f"\n### {rule.id}\n" in page.read_text()

@@ -10,7 +10,8 @@ vulnerability scan reads too) and returns a :class:`LicenseResult`: one
 without one; ``to_json()`` gives the scan's ``licenses`` list, ``to_report()`` the
 findings for the shared writers (SARIF). :func:`category_of` classifies one licence id;
 :data:`CATEGORIES` is the table (:data:`ADDED` the ids imageforge adds to the
-classifier's lists).
+classifier's lists); ``docs/licenses.md`` is generated from them
+(:func:`write_categories_page`, ``make docs``).
 """
 
 from imageforge.licenses._categories import (
@@ -21,6 +22,7 @@ from imageforge.licenses._categories import (
     category_of,
     family,
 )
+from imageforge.licenses._docs import categories_page, write_categories_page
 from imageforge.licenses._evaluate import evaluate_licenses
 from imageforge.licenses._result import LicenseFinding, LicensePart, LicenseResult
 
@@ -32,7 +34,9 @@ __all__ = [
     "LicenseFinding",
     "LicensePart",
     "LicenseResult",
+    "categories_page",
     "category_of",
     "evaluate_licenses",
     "family",
+    "write_categories_page",
 ]

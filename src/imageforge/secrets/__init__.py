@@ -16,11 +16,13 @@ deleted or overwrote too), in the image config and its history.
 
 Modules: ``_model`` (rules as data), ``_builtin`` (the rule set), ``_regex`` (Go's RE2
 syntax as Python's), ``_config`` (policy and trivy-secret.yaml), ``_engine`` (matching),
-``_scan`` (images and directories), ``_result`` (findings and their views).
+``_scan`` (images and directories), ``_prefetch`` (layers read ahead in a thread),
+``_result`` (findings and their views), ``_docs`` (docs/secrets.md, :func:`rules_page`).
 """
 
 from imageforge.secrets._builtin import BUILTIN_ALLOW_RULES, BUILTIN_RULES, is_placeholder
 from imageforge.secrets._config import DEFAULT_MAX_FILE_SIZE, SecretConfig, secret_config
+from imageforge.secrets._docs import rules_page, write_rules_page
 from imageforge.secrets._model import PLACES, AllowRule, SecretRule, entropy
 from imageforge.secrets._result import Hidden, ScanStats, SecretFinding, SecretScanResult
 from imageforge.secrets._scan import scan_directory, scan_image
@@ -39,7 +41,9 @@ __all__ = [
     "SecretScanResult",
     "entropy",
     "is_placeholder",
+    "rules_page",
     "scan_directory",
     "scan_image",
     "secret_config",
+    "write_rules_page",
 ]
