@@ -126,10 +126,13 @@ demo-registry: setup
 	$(BIN)/imageforge --root $(DEMO_OUT)/pulled run --rm hello-pulled:1; \
 	$(IF) logout $$reg
 
-# One page per lint rule, and the counts the README states, generated from the rules (tests
-# check both are current).
+# One page per lint rule and per image check, the secret rules and the licence categories,
+# and the counts the README states, generated from the code (tests check all are current).
 docs: venv
 	$(BIN)/python -c "from imageforge.lint import write_rule_docs; write_rule_docs('docs/rules')"
+	$(BIN)/python -c "from imageforge.misconfig import write_check_docs; write_check_docs('docs/misconfig')"
+	$(BIN)/python -c "from imageforge.secrets import write_rules_page; write_rules_page('docs/secrets.md')"
+	$(BIN)/python -c "from imageforge.licenses import write_categories_page; write_categories_page('docs/licenses.md')"
 	$(BIN)/python -c "import pathlib; from imageforge.lint import readme_counts, update_counts;\
 	p = pathlib.Path('README.md'); p.write_text(update_counts(p.read_text(), readme_counts()))"
 

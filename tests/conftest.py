@@ -127,3 +127,16 @@ def debian_slim(tmp_path_factory: pytest.TempPathFactory) -> DebianSlim:
 
 
 from tests.bootstrap.conftest import DebianSlim, make_debian_slim  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def app_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SBOM app image of ``benchmarks/syft_parity.py`` (a venv with PyPI packages, an
+    npm project from the registry, a Go binary, Maven's jars, gems), as an OCI layout
+    whose tag is ``1``: the clean image the scanners are compared with their peers on."""
+    import importlib
+
+    # imported by name: the benchmark is a script, not part of what mypy checks here
+    build_app = importlib.import_module("benchmarks.syft_parity").build_app
+    layout: Path = build_app(tmp_path_factory.mktemp("app-image"))[0]
+    return layout

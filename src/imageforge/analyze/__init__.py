@@ -14,7 +14,8 @@ only, nothing unpacked) and returns an :class:`Analysis`:
 :func:`file_tree` gives a layer's or the merged image's tree with each path marked
 added / modified / removed. CI thresholds (:class:`Thresholds`, :func:`load_dive_ci`,
 :func:`resolve_rules`, :func:`evaluate`) use dive's rule names, values and messages;
-sizes parse as dive parses them (:func:`parse_size`).
+sizes parse as dive parses them (:func:`parse_size`). :func:`layer_origins` names each
+layer as the scanners report it (:class:`LayerOrigin`: number, digests, history step).
 """
 
 from imageforge.analyze._analyze import analyze, layer_history
@@ -27,6 +28,7 @@ from imageforge.analyze._model import (
     WasteByStep,
     WastedPath,
 )
+from imageforge.analyze._origin import LayerOrigin, layer_origins
 from imageforge.analyze._sizes import format_size, parse_size
 from imageforge.analyze._thresholds import (
     DEFAULT_RULES,
@@ -49,6 +51,7 @@ __all__ = [
     "Change",
     "DiveNumbers",
     "DivePath",
+    "LayerOrigin",
     "LayerReport",
     "Measure",
     "ResolvedRule",
@@ -65,6 +68,7 @@ __all__ = [
     "file_tree",
     "format_size",
     "layer_history",
+    "layer_origins",
     "load_dive_ci",
     "parse_size",
     "resolve_rules",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from imageforge.lint._model import Rule
 from imageforge.lint._rules import RULES
+from imageforge.report import write_pages
 
 __all__ = ["readme_counts", "rule_page", "update_counts", "write_rule_docs"]
 
@@ -81,19 +82,8 @@ def index_page() -> str:
 def write_rule_docs(directory: str | Path) -> list[Path]:
     """Write ``IFnnn.md`` for every rule and ``README.md`` (an index) into
     ``directory``; remove pages of rules that no longer exist. Returns the pages."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for r in RULES:
-        page = out / f"{r.id}.md"
-        page.write_text(rule_page(r), encoding="utf-8")
-        written.append(page)
-    (out / "README.md").write_text(index_page(), encoding="utf-8")
-    known = {p.name for p in written}
-    for stale in out.glob("IF*.md"):
-        if stale.name not in known:
-            stale.unlink()
-    return written
+    pages = {r.id: rule_page(r) for r in RULES}
+    return write_pages(directory, pages, index_page(), stale="IF*.md")
 
 
 _COUNT = re.compile(r"<!-- count:(?P<name>[a-z-]+) -->(?P<value>\d*)<!-- /count -->")

@@ -25,10 +25,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from imageforge.errors import InvalidArgument, Location
+from imageforge.policy._scanners import (
+    LicensePolicy,
+    MisconfigPolicy,
+    SecretPolicy,
+    license_policy_from,
+    misconfig_policy_from,
+    secret_policy_from,
+)
 
 __all__ = ["ScanIgnore", "ScanPolicy", "scan_policy_from"]
 
@@ -43,15 +51,19 @@ class ScanIgnore:
 
 @dataclass(frozen=True)
 class ScanPolicy:
-    """``ignore``: the suppressions; the rest is the team's gate, used when the command
-    line sets none: ``severity`` (``["CRITICAL", "HIGH"]`` or ``"CRITICAL,HIGH"``),
-    ``min-cvss``, ``ignore-unfixed``, ``exit-code``."""
+    """``[scan]``: vulnerability suppressions (``[scan.ignore]``), the team's gate, used
+    when the command line sets none: ``severity`` (``["CRITICAL", "HIGH"]`` or
+    ``"CRITICAL,HIGH"``), ``min-cvss``, ``ignore-unfixed``, ``exit-code``; and the settings
+    of the secret, image-configuration and licence scanners."""
 
     ignore: tuple[ScanIgnore, ...] = ()
     severity: tuple[str, ...] | None = None
     min_cvss: float | None = None
     ignore_unfixed: bool | None = None
     exit_code: int | None = None
+    secrets: SecretPolicy = field(default_factory=SecretPolicy)
+    misconfig: MisconfigPolicy = field(default_factory=MisconfigPolicy)
+    license: LicensePolicy = field(default_factory=LicensePolicy)
 
 
 def _date(value: Any, where: str, source: str | None) -> dt.date | None:
@@ -112,7 +124,13 @@ def scan_policy_from(data: Any, source: str | None) -> ScanPolicy:
                 tuple(packages),
             )
         )
-    return ScanPolicy(ignore=tuple(out), **_gate(data, loc))
+    return ScanPolicy(
+        ignore=tuple(out),
+        secrets=secret_policy_from(data.get("secrets"), source),
+        misconfig=misconfig_policy_from(data.get("misconfig"), source),
+        license=license_policy_from(data.get("license"), source),
+        **_gate(data, loc),
+    )
 
 
 _SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")

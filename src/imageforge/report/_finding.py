@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,8 @@ class RuleInfo:
     title: str
     help: str = ""
     help_uri: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Extra facts writers that have a place for them keep (SARIF's rule properties)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,7 +76,9 @@ class RuleInfo:
 class Finding:
     """One problem at one place. ``location.line``/``column`` are 1-based (0: unknown);
     ``end_line`` is the last line of a multi-line instruction; ``snippet`` the source
-    line at ``location.line`` (for the caret view); ``hint`` what to do."""
+    line at ``location.line`` (for the caret view); ``hint`` what to do; ``properties``
+    extra facts writers that have a place for them keep (SARIF's result properties, such
+    as a scanner's ``security-severity``)."""
 
     rule_id: str
     severity: Severity
@@ -83,6 +87,7 @@ class Finding:
     end_line: int = 0
     hint: str | None = None
     snippet: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

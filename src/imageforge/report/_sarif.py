@@ -40,7 +40,7 @@ def _result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         "ruleId": f.rule_id,
         "level": _LEVEL[f.severity],
         "message": {"text": text},
-        "properties": {"severity": f.severity.value},
+        "properties": {"severity": f.severity.value, **f.properties},
     }
     if f.rule_id in rule_index:
         result["ruleIndex"] = rule_index[f.rule_id]
@@ -68,7 +68,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
             "name": rule.name,
             "shortDescription": {"text": rule.title},
             "defaultConfiguration": {"level": _LEVEL[rule.severity]},
-            "properties": {"severity": rule.severity.value},
+            "properties": {"severity": rule.severity.value, **rule.properties},
         }
         if rule.help:
             entry["fullDescription"] = {"text": rule.help}

@@ -25,7 +25,7 @@ from imageforge.sbom._files import FileInfo, Files, Warn
 from imageforge.sbom._ids import cpes, purl
 from imageforge.sbom._model import Package, PackageType
 from imageforge.sbom.catalogers._common import basename, guarded
-from imageforge.sbom.catalogers._licenses import license_or_text
+from imageforge.sbom.catalogers._licenses import license_from_text, license_or_text
 
 __all__ = ["UNKNOWN_VERSION", "JavaCataloger", "parse_manifest"]
 
@@ -236,6 +236,13 @@ class JavaCataloger:
             for part in re.split(r",\s*(?=[A-Za-z])", manifest.get("Bundle-License", ""))
             if (found := license_or_text(part.split(";", 1)[0]))
         ]
+        if not manifest_licenses:
+            # as syft: the archive's own license file when no metadata names one
+            for candidate in ("META-INF/LICENSE", "META-INF/LICENSE.txt", "META-INF/LICENSE.md"):
+                if candidate in names:
+                    found = license_from_text(_text(archive, names[candidate], budget))
+                    manifest_licenses = [found] if found else []
+                    break
         location = "/" + path + (":" + virtual if virtual else "")
         out: list[Package] = []
         main_pom = next(

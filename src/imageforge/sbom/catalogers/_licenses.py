@@ -1,12 +1,14 @@
 """License strings as SPDX expressions (validated by :mod:`imageforge.sbom._licenses`),
-the well-known license names and URLs metadata gives instead, and the Python trove
-classifiers that name one license (short tables: no library maps these to SPDX ids)."""
+the well-known license names and URLs metadata gives instead, the Python trove
+classifiers that name one license (short tables: no library maps these to SPDX ids), and
+the few license texts a LICENSE file most often holds, recognised by their fixed
+sentences (:func:`license_from_text`)."""
 
 from __future__ import annotations
 
 from imageforge.sbom._licenses import normalize_license
 
-__all__ = ["classifier_license", "license_or_text", "spdx_expression"]
+__all__ = ["classifier_license", "license_from_text", "license_or_text", "spdx_expression"]
 
 
 def spdx_expression(text: str) -> str | None:
@@ -103,3 +105,35 @@ def classifier_license(classifier: str) -> str | None:
     if last == "OSI Approved":
         return None
     return _CLASSIFIERS.get(last, last)
+
+
+# The sentences that identify a license's full text (whitespace-normalised, lower case);
+# the first entry whose phrases all occur wins, so a license that contains another's
+# phrases comes first.
+_TEXTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Apache-2.0", ("apache license", "version 2.0, january 2004")),
+    ("MPL-2.0", ("mozilla public license version 2.0",)),
+    ("EPL-2.0", ("eclipse public license - v 2.0",)),
+    ("EPL-1.0", ("eclipse public license - v 1.0",)),
+    ("LGPL-2.1-only", ("gnu lesser general public license", "version 2.1, february 1999")),
+    ("LGPL-3.0-only", ("gnu lesser general public license", "version 3, 29 june 2007")),
+    ("GPL-2.0-only", ("gnu general public license", "version 2, june 1991")),
+    ("GPL-3.0-only", ("gnu general public license", "version 3, 29 june 2007")),
+    ("MIT", ("permission is hereby granted, free of charge, to any person obtaining a copy",)),
+    ("ISC", ("permission to use, copy, modify, and/or distribute this software for any",)),
+    (
+        "BSD-3-Clause",
+        ("redistribution and use in source and binary forms", "neither the name of"),
+    ),
+    ("BSD-2-Clause", ("redistribution and use in source and binary forms",)),
+)
+
+
+def license_from_text(text: str) -> str | None:
+    """The SPDX id of the license whose full text ``text`` is (a LICENSE file), or
+    ``None`` when it is none of the few recognised."""
+    flat = " ".join(text[:20000].split()).lower()
+    for spdx, phrases in _TEXTS:
+        if all(p in flat for p in phrases):
+            return spdx
+    return None

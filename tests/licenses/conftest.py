@@ -1,0 +1,3 @@
+from tests.secrets.conftest import sarif_schema
+
+__all__ = ["sarif_schema"]
