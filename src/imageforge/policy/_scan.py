@@ -48,6 +48,14 @@ class ScanIgnore:
     expires: dt.date | None = None
     packages: tuple[str, ...] = ()
 
+    def suppression_json(self) -> dict[str, Any]:
+        """What a finding this entry suppressed says of it (``suppressedBy``)."""
+        return {
+            "origin": "[scan.ignore]",
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
 
 @dataclass(frozen=True)
 class ScanPolicy:
