@@ -116,13 +116,17 @@ def remove(opts: GlobalOptions, name: str, digest: str, fmt: OutputFormat) -> No
 
 @manifest.command("inspect")
 @click.argument("name")
+@format_option
 @click.pass_obj
-def inspect(opts: GlobalOptions, name: str) -> None:
-    """Print the list NAME (the OCI index JSON)."""
+def inspect(opts: GlobalOptions, name: str, fmt: OutputFormat) -> None:
+    """Print the list NAME: its OCI index JSON."""
     with session(opts) as s:
         full, _ = open_list(s, name)
-        found = s.open(TransportRef("store", full))
-        click.echo(json.dumps(json.loads(found.raw_manifest()), indent=2))
+        raw = s.open(TransportRef("store", full)).raw_manifest()
+    if fmt is OutputFormat.JSON:
+        print_json(json.loads(raw))
+    else:
+        click.echo(json.dumps(json.loads(raw), indent=2))
 
 
 @manifest.command("push")
