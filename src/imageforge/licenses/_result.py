@@ -88,12 +88,7 @@ class LicenseFinding:
             "layer": self.layer,
         }
         if self.suppressed_by is not None:
-            rule = self.suppressed_by
-            out["suppressedBy"] = {
-                "origin": "[scan.ignore]",
-                "reason": rule.reason,
-                "expires": rule.expires.isoformat() if rule.expires else None,
-            }
+            out["suppressedBy"] = self.suppressed_by.to_json()
         return out
 
     def to_finding(self) -> Finding:

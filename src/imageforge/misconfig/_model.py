@@ -127,12 +127,7 @@ class MisconfigFinding:
             "references": [DOCS_URI.format(id=self.id)],
         }
         if self.suppressed_by is not None:
-            rule = self.suppressed_by
-            out["suppressedBy"] = {
-                "origin": "[scan.ignore]",
-                "reason": rule.reason,
-                "expires": rule.expires.isoformat() if rule.expires else None,
-            }
+            out["suppressedBy"] = self.suppressed_by.to_json()
         return out
 
     def to_finding(self) -> Finding:

@@ -38,6 +38,14 @@ class ScanIgnore:
     expires: dt.date | None = None
     packages: tuple[str, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """What a finding it suppressed says about it (``suppressedBy``)."""
+        return {
+            "origin": "[scan.ignore]",
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
 
 @dataclass(frozen=True)
 class ScanPolicy:
