@@ -14,7 +14,7 @@ scan warns about it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from imageforge.policy._scanners import (
     secret_policy_from,
 )
 
-__all__ = ["ScanIgnore", "ScanPolicy", "scan_policy_from"]
+__all__ = ["ScanIgnore", "ScanPolicy", "applicable_ignores", "scan_policy_from"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,27 @@ class ScanPolicy:
     secrets: SecretPolicy = field(default_factory=SecretPolicy)
     misconfig: MisconfigPolicy = field(default_factory=MisconfigPolicy)
     license: LicensePolicy = field(default_factory=LicensePolicy)
+
+
+def applicable_ignores(
+    ignores: Iterable[ScanIgnore], ids: Collection[str], today: dt.date
+) -> tuple[dict[str, ScanIgnore], list[str]]:
+    """The entries that suppress findings identified by one of ``ids`` alone (a check id,
+    a secret rule id; entries narrowed to ``packages`` are for packages), by id, and a
+    warning for each that would but expired."""
+    active: dict[str, ScanIgnore] = {}
+    expired: list[str] = []
+    for rule in ignores:
+        if rule.id not in ids or rule.packages:
+            continue
+        if rule.expires is not None and rule.expires <= today:
+            expired.append(
+                f"[scan.ignore] {rule.id} expired on {rule.expires.isoformat()}; "
+                "its findings are reported again"
+            )
+            continue
+        active[rule.id] = rule
+    return active, expired
 
 
 def _date(value: Any, where: str, source: str | None) -> dt.date | None:
