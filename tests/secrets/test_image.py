@@ -185,3 +185,28 @@ def test_the_same_findings_from_the_image_and_its_root_filesystem(
 
     assert from_image == from_dir
     assert len(from_image) == len(planted)
+
+
+def test_scan_ignore_suppresses_a_rule_with_its_reason(planted: list[Sample]) -> None:
+    import datetime as dt
+
+    from imageforge.policy import ScanIgnore
+
+    gh = _secret(planted, "github-pat").secret.encode()
+    jwt = _secret(planted, "jwt-token").secret.encode()
+    image = make_image([("COPY a /a", {"a/x.sh": b"GH=" + gh + b"\nT=" + jwt + b"\n"})])
+    result = scan_image(image)
+
+    result.suppress(
+        [
+            ScanIgnore("jwt-token", "test sessions only", dt.date(2030, 1, 1)),
+            ScanIgnore("github-pat", "rotated", dt.date(2020, 1, 1)),
+        ],
+        dt.date(2026, 12, 6),
+    )
+
+    assert [f.rule_id for f in result.findings] == ["github-pat"]
+    assert [f.rule_id for f in result.suppressed] == ["jwt-token"]
+    doc = result.to_json()
+    assert doc["secretScan"]["suppressed"][0]["suppressedBy"]["reason"] == "test sessions only"
+    assert any("github-pat expired on 2020-01-01" in w for w in result.warnings)

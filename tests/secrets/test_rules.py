@@ -388,3 +388,24 @@ def test_the_rules_page_is_current_and_names_every_rule() -> None:
     assert page.read_text() == rules_page(), "run `make docs`"
     for rule in BUILTIN_RULES:
         assert f"\n### {rule.id}\n" in page.read_text()
+
+
+def test_the_compiled_rules_cache_survives_a_damaged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: list[Sample]
+) -> None:
+    from imageforge.secrets._engine import Engine
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    token = next(s for s in planted if s.rule == "github-pat").secret.encode()
+    every = frozenset(range(len(BUILTIN_RULES)))
+    first = Engine(BUILTIN_RULES, ())
+    (cached,) = (tmp_path / "cache" / "imageforge").glob("secrets-*.hsdb")
+    cached.write_bytes(b"not a database")
+
+    again = Engine(BUILTIN_RULES, ())  # the damaged file is compiled anew and replaced
+
+    for engine in (first, again):
+        assert [h.rule.id for h in engine.scan_text(b"GH=" + token, every, "x.sh")] == [
+            "github-pat"
+        ]
+    assert cached.read_bytes() != b"not a database"

@@ -88,7 +88,7 @@ class LicenseFinding:
             "layer": self.layer,
         }
         if self.suppressed_by is not None:
-            out["suppressedBy"] = self.suppressed_by.suppression_json()
+            out["suppressedBy"] = self.suppressed_by.to_json()
         return out
 
     def to_finding(self) -> Finding:

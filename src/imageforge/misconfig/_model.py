@@ -10,7 +10,7 @@ from typing import Any, Final
 from imageforge.analyze import LayerOrigin
 from imageforge.errors import Location
 from imageforge.layers import FsNode
-from imageforge.policy import ScanIgnore
+from imageforge.policy import ScanIgnore, applicable_ignores
 from imageforge.report import (
     Finding,
     Report,
@@ -127,7 +127,7 @@ class MisconfigFinding:
             "references": [DOCS_URI.format(id=self.id)],
         }
         if self.suppressed_by is not None:
-            out["suppressedBy"] = self.suppressed_by.suppression_json()
+            out["suppressedBy"] = self.suppressed_by.to_json()
         return out
 
     def to_finding(self) -> Finding:
@@ -156,19 +156,10 @@ class MisconfigResult:
     def suppress(self, ignores: Iterable[ScanIgnore], today: dt.date | None = None) -> None:
         """Move the findings whose check id an unexpired ``[scan.ignore]`` entry names
         into :attr:`suppressed`; an expired entry naming a check is a warning."""
-        day = today or dt.date.today()
-        by_id: dict[str, ScanIgnore] = {}
-        ids = {c.id for c, _ in self.checks}
-        for rule in ignores:
-            if rule.id not in ids or rule.packages:
-                continue
-            if rule.expires is not None and rule.expires <= day:
-                self.warnings.append(
-                    f"[scan.ignore] {rule.id} expired on {rule.expires.isoformat()}; "
-                    "its findings are reported again"
-                )
-                continue
-            by_id[rule.id] = rule
+        by_id, expired = applicable_ignores(
+            ignores, {c.id for c, _ in self.checks}, today or dt.date.today()
+        )
+        self.warnings.extend(expired)
         kept = []
         for f in self.findings:
             accepted = by_id.get(f.id)

@@ -11,7 +11,7 @@ reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` loc
 
 from imageforge.policy._load import find_policy, load_policy, policy_from_mapping
 from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
-from imageforge.policy._scan import ScanIgnore, ScanPolicy
+from imageforge.policy._scan import ScanIgnore, ScanPolicy, applicable_ignores
 from imageforge.policy._scanners import (
     LICENSE_CATEGORIES,
     LicensePolicy,
@@ -32,6 +32,7 @@ __all__ = [
     "LintPolicy",
     "Policy",
     "RuleSpec",
+    "applicable_ignores",
     "ScanIgnore",
     "ScanPolicy",
     "find_policy",

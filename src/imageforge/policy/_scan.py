@@ -24,7 +24,7 @@ exit-code = 1
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ from imageforge.policy._scanners import (
     secret_policy_from,
 )
 
-__all__ = ["ScanIgnore", "ScanPolicy", "scan_policy_from"]
+__all__ = ["ScanIgnore", "ScanPolicy", "applicable_ignores", "scan_policy_from"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class ScanIgnore:
     expires: dt.date | None = None
     packages: tuple[str, ...] = ()
 
-    def suppression_json(self) -> dict[str, Any]:
-        """What a finding this entry suppressed says of it (``suppressedBy``)."""
+    def to_json(self) -> dict[str, Any]:
+        """What a finding it suppressed says about it (``suppressedBy``)."""
         return {
             "origin": "[scan.ignore]",
             "reason": self.reason,
@@ -72,6 +72,27 @@ class ScanPolicy:
     secrets: SecretPolicy = field(default_factory=SecretPolicy)
     misconfig: MisconfigPolicy = field(default_factory=MisconfigPolicy)
     license: LicensePolicy = field(default_factory=LicensePolicy)
+
+
+def applicable_ignores(
+    ignores: Iterable[ScanIgnore], ids: Collection[str], today: dt.date
+) -> tuple[dict[str, ScanIgnore], list[str]]:
+    """The entries that suppress findings identified by one of ``ids`` alone (a check id,
+    a secret rule id; entries narrowed to ``packages`` are for packages), by id, and a
+    warning for each that would but expired."""
+    active: dict[str, ScanIgnore] = {}
+    expired: list[str] = []
+    for rule in ignores:
+        if rule.id not in ids or rule.packages:
+            continue
+        if rule.expires is not None and rule.expires <= today:
+            expired.append(
+                f"[scan.ignore] {rule.id} expired on {rule.expires.isoformat()}; "
+                "its findings are reported again"
+            )
+            continue
+        active[rule.id] = rule
+    return active, expired
 
 
 def _date(value: Any, where: str, source: str | None) -> dt.date | None:

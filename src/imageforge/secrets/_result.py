@@ -3,12 +3,14 @@ what could not be scanned, counts, and the JSON, SARIF and text views of them.""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from imageforge.analyze import LayerOrigin
 from imageforge.errors import Location
+from imageforge.policy import ScanIgnore, applicable_ignores
 from imageforge.report import (
     Finding,
     Report,
@@ -76,6 +78,7 @@ class SecretFinding:
     secret: str
     layer: LayerOrigin | None = None
     hidden: Hidden | None = None
+    suppressed_by: ScanIgnore | None = None
 
     @property
     def where(self) -> str:
@@ -105,6 +108,7 @@ class SecretFinding:
             "layer": None if self.layer is None else self.layer.to_json(),
             "visible": self.hidden is None,
             "hiddenBy": None if self.hidden is None else self.hidden.to_json(),
+            **({"suppressedBy": self.suppressed_by.to_json()} if self.suppressed_by else {}),
         }
 
     def to_finding(self) -> Finding:
@@ -152,6 +156,23 @@ class SecretScanResult:
     warnings: list[str] = field(default_factory=list)
     stats: ScanStats = field(default_factory=ScanStats)
     rules: Sequence[SecretRule] = ()
+    suppressed: list[SecretFinding] = field(default_factory=list)
+
+    def suppress(self, ignores: Iterable[ScanIgnore], today: dt.date | None = None) -> None:
+        """Move the findings of rules an unexpired ``[scan.ignore]`` entry names into
+        :attr:`suppressed` (with the entry); an expired one is a warning."""
+        by_id, expired = applicable_ignores(
+            ignores, {r.id for r in self.rules}, today or dt.date.today()
+        )
+        self.warnings.extend(expired)
+        kept = []
+        for f in self.findings:
+            accepted = by_id.get(f.rule_id)
+            if accepted is None:
+                kept.append(f)
+            else:
+                self.suppressed.append(replace(f, suppressed_by=accepted))
+        self.findings = kept
 
     def redact(self, values: Iterable[bytes]) -> None:
         """Mask every found secret value wherever it shows in the findings' text: a
@@ -206,6 +227,7 @@ class SecretScanResult:
             "secrets": [f.to_json() for f in self.findings],
             "secretScan": {
                 "target": self.target,
+                "suppressed": [f.to_json() for f in self.suppressed],
                 "warnings": list(self.warnings),
                 "stats": self.stats.to_json(),
             },
