@@ -119,8 +119,9 @@ def _gate(
     type=click.Choice([*FORMATS, "text"]),
     default="table",
     show_default=True,
-    help="table (or text, as every command names it) for people; json (the findings contract); sarif (2.1.0) for code "
-    "scanning; cyclonedx (a CycloneDX 1.6 vulnerability report); openvex (VEX out).",
+    help="table (or text, as every command names it) for people; json (the findings "
+    "contract); sarif (2.1.0) for code scanning; cyclonedx (a CycloneDX 1.6 "
+    "vulnerability report); openvex (VEX out).",
 )
 @click.option(
     "--output",
