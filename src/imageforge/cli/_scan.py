@@ -116,10 +116,10 @@ def _gate(
     "--format",
     "-f",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice([*FORMATS, "text"]),
     default="table",
     show_default=True,
-    help="table for people; json (the findings contract); sarif (2.1.0) for code "
+    help="table (or text) for people; json (the findings contract); sarif (2.1.0) for code "
     "scanning; cyclonedx (a CycloneDX 1.6 vulnerability report); openvex (VEX out).",
 )
 @click.option(
@@ -271,6 +271,7 @@ def scan_command(
         )
     for warning in report.warnings:
         _warn(warning)
+    fmt = "table" if fmt == "text" else fmt
     if fmt == "table" and output is None:
         data = render_table(report, color=sys.stdout.isatty(), width=_width())
     else:
