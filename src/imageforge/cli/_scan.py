@@ -119,9 +119,8 @@ def _gate(
     type=click.Choice([*FORMATS, "text"]),
     default="table",
     show_default=True,
-    help="table (or text, as every command names it) for people; json (the findings "
-    "contract); sarif (2.1.0) for code scanning; cyclonedx (a CycloneDX 1.6 "
-    "vulnerability report); openvex (VEX out).",
+    help="table (or text) for people; json (the findings contract); sarif (2.1.0) for code "
+    "scanning; cyclonedx (a CycloneDX 1.6 vulnerability report); openvex (VEX out).",
 )
 @click.option(
     "--output",
@@ -272,8 +271,7 @@ def scan_command(
         )
     for warning in report.warnings:
         _warn(warning)
-    if fmt == "text":
-        fmt = "table"
+    fmt = "table" if fmt == "text" else fmt
     if fmt == "table" and output is None:
         data = render_table(report, color=sys.stdout.isatty(), width=_width())
     else:
