@@ -5,7 +5,12 @@ take to send a request's headers: a client trickling a byte a second keeps a
 connection (and a descriptor) forever, and enough of them exhaust the server. As Go's
 ``ReadHeaderTimeout`` (distribution) and nginx's ``client_header_timeout``, a connection
 whose request headers are not complete ``header_timeout`` seconds after its first byte
-(or after it opened) is answered 408 and closed."""
+(or after it opened) is answered 408 and closed.
+
+The close lingers, as nginx's ``lingering_close``: the answer is followed by a FIN and
+whatever the client still sends is read and dropped for up to ``LINGER`` seconds. Closing
+at once with the client's bytes unread (or arriving after) makes the kernel send a reset,
+which discards the 408 from the client's receive buffer before it reads it."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 __all__ = ["header_timeout_protocol"]
+
+LINGER = 2.0
 
 
 class _HeaderTimeoutH11(H11Protocol):
@@ -32,6 +39,7 @@ class _HeaderTimeoutH11(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     def _arm(self) -> None:
         if self._header_timer is None:
@@ -47,6 +55,8 @@ class _HeaderTimeoutH11(H11Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # answered 408: read and dropped until the client closes
         if self.conn.their_state is h11.IDLE:
             self._arm()  # the first bytes of a (next) request
         super().data_received(data)
@@ -66,7 +76,12 @@ class _HeaderTimeoutH11(H11Protocol):
             b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
             b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
-        self.transport.close()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self._lingering = True
+        self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
 
 
 def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
