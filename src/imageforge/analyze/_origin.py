@@ -42,6 +42,13 @@ class LayerOrigin:
             "createdBy": self.created_by,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LayerOrigin:
+        """What :meth:`to_json` wrote."""
+        return cls(
+            int(data["index"]) - 1, str(data["digest"]), str(data["diffId"]), data["createdBy"]
+        )
+
 
 def layer_origins(image: Image) -> list[LayerOrigin]:
     """The :class:`LayerOrigin` of each layer of ``image``, bottom first."""

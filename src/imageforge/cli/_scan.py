@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -26,6 +27,7 @@ from imageforge.pipeline import scan
 from imageforge.policy import Policy, find_policy, load_policy
 from imageforge.scan import (
     FORMATS,
+    SCANNERS,
     Gate,
     ScanCache,
     ScanOptions,
@@ -33,6 +35,7 @@ from imageforge.scan import (
     render,
     render_table,
 )
+from imageforge.secrets import secret_config as secret_config_of
 from imageforge.store import StoreLayout, atomic_write
 from imageforge.vuln import (
     DEFAULT_DEBIAN_URL,
@@ -41,6 +44,7 @@ from imageforge.vuln import (
     IgnoreRule,
     MatchOptions,
     UpdateConfig,
+    VulnDB,
     load_ignore_file,
     load_vex,
     parse_severities,
@@ -204,10 +208,16 @@ def _gate(
 )
 @click.option(
     "--scanners",
-    type=click.Choice(["vuln"]),
-    default="vuln",
+    default="vuln,secret",
     show_default=True,
-    help="What to look for.",
+    metavar="LIST",
+    help="What to look for, comma-separated: vuln, secret, misconfig (or config), license.",
+)
+@click.option(
+    "--secret-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A trivy-secret.yaml of secret rules and allow rules, read with [scan.secrets].",
 )
 @platform_option
 @tls_option
@@ -231,35 +241,50 @@ def scan_command(
     skip_unimportant: bool,
     no_cache: bool,
     scanners: str,
+    secret_config: Path | None,
     platform: str | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
 ) -> int:
-    """Scan TARGET for known vulnerabilities.
+    """Scan TARGET for known vulnerabilities, secrets, risky image configuration and
+    licences (--scanners; default vuln,secret, as trivy).
 
     TARGET is sbom:FILE (CycloneDX or SPDX JSON), a directory (a root filesystem), or an
     image: a name or ID in the store, oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    docker-archive:FILE[:NAME] or docker://REF (only the files the package catalogers
-    need are read). Each finding names the layer and the Dockerfile instruction that
-    brought its package in, and the version to upgrade to.
+    docker-archive:FILE[:NAME] or docker://REF. Each finding names the layer and the
+    Dockerfile instruction that brought it in; a vulnerability, the version to upgrade
+    to; a secret in a file a later layer deleted, that layer.
 
     Exit 0, or 1 (--exit-code) when a finding reaches --severity/--min-cvss (or the
-    [scan] gate of imageforge.toml); with no threshold, 0 whatever is found.
+    [scan] gate of imageforge.toml), or a licence fails [scan.license]; with no
+    threshold, 0 whatever else is found.
     """
-    assert scanners == "vuln"  # secrets, misconfig and license join here as sections
+    kinds = _scanners(scanners)
     policy = _policy(config)
     options = ScanOptions(
         gate=_gate(policy, severity, min_cvss, ignore_unfixed, exit_code),
         match=MatchOptions(unimportant=not skip_unimportant, statuses=_statuses(ignore_status)),
         rules=tuple(_rules(policy, ignorefiles, vex)),
+        scanners=kinds,
+        secrets=secret_config_of(policy.scan.secrets, trivy_config=secret_config)
+        if "secret" in kinds
+        else None,
+        misconfig=policy.scan.misconfig,
+        license=policy.scan.license,
     )
     update_config = UpdateConfig(
         osv_url=_env("IMAGEFORGE_VULNDB_OSV_URL", DEFAULT_OSV_URL),
         debian_url=_env("IMAGEFORGE_VULNDB_DEBIAN_URL", DEFAULT_DEBIAN_URL),
     )
-    db, status = open_database(opts.root, offline=offline, warn=_warn, config=update_config)
-    with db, session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+    db: VulnDB | None = None
+    status = None
+    if "vuln" in kinds:
+        db, status = open_database(opts.root, offline=offline, warn=_warn, config=update_config)
+    with ExitStack() as stack:
+        if db is not None:
+            stack.enter_context(db)
+        s = stack.enter_context(session(opts, progress, tls_verify=tls_verify, authfile=authfile))
         report = scan(
             s,
             target,
@@ -282,6 +307,19 @@ def scan_command(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     return report.exit_code
+
+
+def _scanners(text: str) -> frozenset[str]:
+    """``vuln,secret`` -> the scanners; ``config`` is trivy's other name of misconfig."""
+    names = {n.strip().lower() for n in text.split(",") if n.strip()}
+    names = {"misconfig" if n == "config" else n for n in names}
+    unknown = names - set(SCANNERS)
+    if unknown or not names:
+        raise InvalidArgument(
+            f"unknown scanner {', '.join(sorted(unknown)) or repr(text)}",
+            hint="use a comma-separated list of vuln, secret, misconfig (config), license",
+        )
+    return frozenset(names)
 
 
 def _env(name: str, default: str) -> str:

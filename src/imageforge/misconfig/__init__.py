@@ -24,13 +24,14 @@ from imageforge.misconfig._model import (
     MisconfigFinding,
     MisconfigResult,
 )
-from imageforge.misconfig._scan import base_layer_count, check_image
+from imageforge.misconfig._scan import active_checks, base_layer_count, check_image
 
 __all__ = [
     "CHECKS",
     "Check",
     "Hit",
     "ImageFacts",
+    "active_checks",
     "MisconfigFinding",
     "MisconfigResult",
     "base_layer_count",

@@ -130,6 +130,20 @@ class MisconfigFinding:
             out["suppressedBy"] = self.suppressed_by.to_json()
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MisconfigFinding:
+        """What :meth:`to_json` wrote (a kept scan, read back)."""
+        return cls(
+            id=str(data["id"]),
+            slug=str(data["name"]),
+            severity=str(data["severity"]),
+            title=str(data["title"]),
+            message=str(data["message"]),
+            hint=str(data["resolution"]),
+            target=str(data["target"]),
+            layer=LayerOrigin.from_json(data["layer"]) if data.get("layer") else None,
+        )
+
     def to_finding(self) -> Finding:
         where = "config.json" if self.target == "config" else self.target
         return Finding(
@@ -171,6 +185,19 @@ class MisconfigResult:
 
     def sort(self) -> None:
         self.findings.sort(key=lambda f: (-security_rank(f.severity), f.id, f.target))
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], checks: Sequence[tuple[Check, str]] = ()
+    ) -> MisconfigResult:
+        """What :meth:`to_json` wrote (``checks``: those that ran, with severities)."""
+        meta = data["misconfigScan"]
+        return cls(
+            target=str(meta["target"]),
+            findings=[MisconfigFinding.from_json(f) for f in data["misconfigurations"]],
+            checks=checks,
+            warnings=[str(w) for w in meta["warnings"]],
+        )
 
     def to_json(self) -> dict[str, Any]:
         """``{"misconfigurations": [...]}`` beside the scan's other lists, with the

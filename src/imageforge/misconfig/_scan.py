@@ -16,7 +16,7 @@ from imageforge.oci import Image
 from imageforge.policy import MisconfigPolicy
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 
-__all__ = ["base_layer_count", "check_image"]
+__all__ = ["active_checks", "base_layer_count", "check_image"]
 
 # History steps that lay down a whole root filesystem: the layers of a base image.
 _ROOTFS_STEP: Final = re.compile(
@@ -53,7 +53,8 @@ def _users(view: FsView) -> dict[str, int]:
     return users
 
 
-def _active(policy: MisconfigPolicy) -> list[tuple[Check, str]]:
+def active_checks(policy: MisconfigPolicy) -> list[tuple[Check, str]]:
+    """The checks ``policy`` leaves on, each with the severity it gives."""
     severity = dict(policy.severity)
     return [
         (c, severity.get(c.id, c.severity))
@@ -77,7 +78,7 @@ def check_image(
     :func:`base_layer_count`). A layer that cannot be read is a warning; the checks run
     on the others."""
     policy = policy or MisconfigPolicy()
-    result = MisconfigResult(target or str(image.digest), [], checks=_active(policy))
+    result = MisconfigResult(target or str(image.digest), [], checks=active_checks(policy))
     config = image.config()
     origins = layer_origins(image)
     own = view is None

@@ -1,4 +1,4 @@
-"""The vulnerability scan of what a user named: ``sbom:FILE``, a directory, or an image
+"""The scan of what a user named: ``sbom:FILE``, a directory, or an image
 anywhere (store, transport, registry), read as :func:`~imageforge.pipeline.sbom` reads
 it."""
 
@@ -28,7 +28,7 @@ SBOM = "sbom:"
 def scan(
     session: Session,
     target: str,
-    db: VulnDB,
+    db: VulnDB | None,
     options: ScanOptions | None = None,
     *,
     database: DbStatus | None = None,
@@ -38,7 +38,8 @@ def scan(
     """Scan ``target``: ``sbom:FILE`` (CycloneDX or SPDX JSON), a directory, or an image
     (a store name or ID, ``oci:``, ``oci-archive:``, ``docker-archive:``,
     ``docker://``, of ``platform``, default this host's; what ``cache`` read from the
-    same image before is used instead of reading it again)."""
+    same image before is used instead of reading it again). ``db`` may be None when
+    ``options.scanners`` leaves out vulnerabilities."""
     if target.startswith(SBOM):
         return scan_sbom_file(Path(target[len(SBOM) :]), db, options, database=database)
     path = directory_target(target, "scan")

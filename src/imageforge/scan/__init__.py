@@ -9,8 +9,8 @@ suppressions and the CI gate applied, written for people and tools.
   in hand); every one returns a :class:`ScanReport` (``_scan``);
 - options (``_model``): :class:`ScanOptions`, the :class:`Gate` (``--severity``,
   ``--min-cvss``, ``--ignore-unfixed``, ``--exit-code``); a report holds one
-  :class:`Section` per kind of result (vulnerabilities: ``_vuln_section``), the seam the
-  secret, misconfiguration and licence scanners plug into;
+  :class:`Section` per kind of result (vulnerabilities: ``_vuln_section``; secrets,
+  image configuration and licences: ``_sections``), chosen by ``ScanOptions.scanners``;
 - layers (``_layers``): :func:`image_layers` pairs layers with history entries; OS
   packages are placed in the layer whose copy of the package database first listed them;
 - the cache (``_cache``): :class:`ScanCache` keeps what was read from an image by its
@@ -28,7 +28,14 @@ from imageforge.scan._cyclonedx import to_cyclonedx_vdr
 from imageforge.scan._database import age_text, open_database
 from imageforge.scan._json import SCHEMA, to_json
 from imageforge.scan._layers import image_layers, instruction
-from imageforge.scan._model import Gate, ScanOptions, ScanReport, Section, VulnerabilityResults
+from imageforge.scan._model import (
+    SCANNERS,
+    Gate,
+    ScanOptions,
+    ScanReport,
+    Section,
+    VulnerabilityResults,
+)
 from imageforge.scan._openvex import to_openvex
 from imageforge.scan._render import FORMATS, render, render_table
 from imageforge.scan._sarif import to_sarif_document
@@ -36,19 +43,25 @@ from imageforge.scan._sbom_input import read_sbom, sbom_from_document, sbom_from
 from imageforge.scan._scan import (
     scan_directory,
     scan_files,
+    scan_ignores,
     scan_image,
     scan_sbom,
     scan_sbom_file,
 )
+from imageforge.scan._sections import LicenseSection, MisconfigSection, SecretSection
 from imageforge.scan._vuln_section import VulnSection
 
 __all__ = [
     "FORMATS",
+    "SCANNERS",
     "SCHEMA",
     "Gate",
+    "LicenseSection",
+    "MisconfigSection",
     "ScanCache",
     "ScanOptions",
     "ScanReport",
+    "SecretSection",
     "Section",
     "VulnSection",
     "VulnerabilityResults",
@@ -63,6 +76,7 @@ __all__ = [
     "sbom_from_json",
     "scan_directory",
     "scan_files",
+    "scan_ignores",
     "scan_image",
     "scan_sbom",
     "scan_sbom_file",

@@ -1,6 +1,8 @@
 """What a scan read from an image, kept by the image's manifest digest so a warm scan
 matches without reading the layers again (trivy keeps its layer analysis the same way):
-the SBOM (imageforge's JSON, every field) and the layer that brought each package in.
+the SBOM (imageforge's JSON, every field) and the layer that brought each package in,
+and the secret and image-configuration results under the settings they were made with
+(:meth:`ScanCache.get_part`).
 
 An image is content-addressed, so an entry never goes stale; its key also names the
 imageforge version, so a newer cataloger reads the image afresh. An image some layer of
@@ -28,7 +30,8 @@ CACHE_FORMAT = "imageforge-scan-cache/1"
 
 
 class ScanCache:
-    """Entries under ``directory`` (``<root>/scan-cache``), one JSON file per image."""
+    """Entries under ``directory`` (``<root>/scan-cache``), one JSON file per image (the
+    SBOM and origins, and the other scanners' results as ``parts``)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -53,6 +56,38 @@ class ScanCache:
             return None
         return sbom, origins
 
+    def _read(self, digest: str) -> dict[str, Any]:
+        try:
+            doc = json.loads(self._path(digest).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
+            return {}
+        return doc if doc.get("digest") == digest else {}
+
+    def _write(self, digest: str, doc: dict[str, Any]) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic_write(self._path(digest), json.dumps(doc).encode())
+        except OSError:
+            return  # a cache that cannot be written costs the next scan time, nothing else
+
+    def get_part(self, digest: str, kind: str, key: str) -> dict[str, Any] | None:
+        """Another scanner's result for the image ``digest`` (``kind``: ``secrets``,
+        ``misconfigurations``) made with the settings ``key``, as it was put, or None."""
+        parts = self._read(digest).get("parts")
+        found = parts.get(f"{kind}/{key}") if isinstance(parts, dict) else None
+        return found if isinstance(found, dict) else None
+
+    def put_part(self, digest: str, kind: str, key: str, result: dict[str, Any]) -> None:
+        """Keep ``result`` beside what the image's entry holds already."""
+        doc = self._read(digest) or {"format": CACHE_FORMAT, "digest": digest}
+        parts = doc.get("parts") if isinstance(doc.get("parts"), dict) else {}
+        assert isinstance(parts, dict)
+        parts[f"{kind}/{key}"] = result
+        doc["parts"] = parts
+        self._write(digest, doc)
+
     def put(self, digest: str, sbom: Sbom, origins: Mapping[str, LayerOrigin]) -> None:
         doc: dict[str, Any] = {
             "format": CACHE_FORMAT,
@@ -68,8 +103,7 @@ class ScanCache:
                 for pid, o in origins.items()
             },
         }
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            atomic_write(self._path(digest), json.dumps(doc).encode())
-        except OSError:
-            return  # a cache that cannot be written costs the next scan time, nothing else
+        parts = self._read(digest).get("parts")
+        if isinstance(parts, dict):
+            doc["parts"] = parts
+        self._write(digest, doc)

@@ -18,12 +18,15 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
+from imageforge.policy import LicensePolicy, MisconfigPolicy
 from imageforge.report import Finding as ReportFinding
 from imageforge.report import RuleInfo
 from imageforge.sbom import Distro, Package, Sbom, SourceInfo
+from imageforge.secrets import SecretConfig
 from imageforge.vuln import DbStatus, Finding, IgnoreRule, MatchOptions, Upgrade
 
 __all__ = [
+    "SCANNERS",
     "Gate",
     "ScanOptions",
     "ScanReport",
@@ -58,12 +61,25 @@ class Gate:
         return 1 if self.exit_code is None else self.exit_code
 
 
+SCANNERS = ("vuln", "secret", "misconfig", "license")
+"""What a scan can look for, by trivy's names (``config`` is read as ``misconfig``)."""
+
+
 @dataclass(frozen=True)
 class ScanOptions:
+    """``scanners``: which of :data:`SCANNERS` run (the library's default is the
+    vulnerability scan alone; the command's is ``vuln,secret``, as trivy's); ``secrets``,
+    ``misconfig``, ``license``: those scanners' settings from the policy file (None: the
+    built-in rules). ``rules`` suppress findings of every scanner by id."""
+
     gate: Gate = Gate()
     match: MatchOptions = MatchOptions()
     rules: tuple[IgnoreRule, ...] = ()
     today: dt.date | None = None  # for expiry dates (default: today)
+    scanners: frozenset[str] = frozenset({"vuln"})
+    secrets: SecretConfig | None = None
+    misconfig: MisconfigPolicy = MisconfigPolicy()
+    license: LicensePolicy = LicensePolicy()
 
 
 class Section(Protocol):
@@ -120,9 +136,8 @@ class ScanReport:
     warnings: list[str] = field(default_factory=list)
 
     def failing(self) -> int:
-        """Results that fail the gate, over every section."""
-        if not self.gate.active:
-            return 0
+        """Results that fail, over every section: the gate's, and a licence policy's
+        even without a gate."""
         return sum(s.failing(self.gate) for s in self.sections)
 
     @property

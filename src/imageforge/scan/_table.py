@@ -37,12 +37,13 @@ def print_table(report: ScanReport, console: Console) -> None:
         console.print()
         section.table(console)
     gate = report.gate
-    if gate.active:
+    failing = report.failing()
+    if gate.active or failing:
         console.print()
-        failing = report.failing()
         if failing:
             what = "finding reaches" if failing == 1 else "findings reach"
-            text = f"FAILED: {failing} {what} the threshold (exit {gate.code})"
+            threshold = "the threshold" if gate.active else "the licence policy"
+            text = f"FAILED: {failing} {what} {threshold} (exit {gate.code})"
             console.print(Text(text, style="bold red"))
         else:
             console.print(Text("PASSED: nothing reaches the threshold", style="bold green"))

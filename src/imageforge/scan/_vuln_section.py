@@ -85,6 +85,8 @@ class VulnSection:
         return out
 
     def failing(self, gate: Gate) -> int:
+        if not gate.active:
+            return 0
         if not gate.threshold:
             return len(self.results.findings)  # --exit-code alone: any finding fails
         return sum(

@@ -12,6 +12,7 @@ an error naming its rule and file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +50,50 @@ class SecretConfig:
     def engine(self) -> Engine:
         """The compiled matcher (built once per configuration)."""
         return _engine(self)
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides what a scan finds (with imageforge's
+        version, the key of a kept result)."""
+        rules = [
+            (
+                r.id,
+                r.regex.pattern,
+                r.regex.flags,
+                r.keywords,
+                r.path.pattern if r.path else None,
+                sorted(r.places),
+                r.secret_group,
+                r.min_entropy,
+                r.placeholders,
+                r.binary,
+                r.before.pattern if r.before else None,
+                r.severity,
+                r.category,
+                r.title,
+                [
+                    (
+                        a.id,
+                        a.path.pattern if a.path else None,
+                        a.regex.pattern if a.regex else None,
+                        sorted(a.rules),
+                    )
+                    for a in r.allow
+                ],
+                [x.pattern for x in r.exclude],
+            )
+            for r in self.rules
+        ]
+        allow = [
+            (
+                a.id,
+                a.path.pattern if a.path else None,
+                a.regex.pattern if a.regex else None,
+                sorted(a.rules),
+            )
+            for a in self.allow
+        ]
+        text = repr((rules, allow, [x.pattern for x in self.exclude], self.max_file_size))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @lru_cache(maxsize=8)

@@ -57,6 +57,10 @@ class Hidden:
     def to_json(self) -> dict[str, Any]:
         return {"how": self.how, "layer": self.layer.to_json(), "sameLayer": self.same_layer}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Hidden:
+        return cls(LayerOrigin.from_json(data["layer"]), str(data["how"]), bool(data["sameLayer"]))
+
 
 @dataclass(frozen=True)
 class SecretFinding:
@@ -110,6 +114,23 @@ class SecretFinding:
             "hiddenBy": None if self.hidden is None else self.hidden.to_json(),
             **({"suppressedBy": self.suppressed_by.to_json()} if self.suppressed_by else {}),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SecretFinding:
+        """What :meth:`to_json` wrote (a kept scan, read back)."""
+        return cls(
+            rule_id=str(data["rule"]),
+            category=str(data["category"]),
+            title=str(data["title"]),
+            severity=str(data["severity"]),
+            place=str(data["target"]),
+            path=str(data["file"]),
+            line=int(data["line"]),
+            match=str(data["match"]),
+            secret=str(data["secret"]),
+            layer=LayerOrigin.from_json(data["layer"]) if data.get("layer") else None,
+            hidden=Hidden.from_json(data["hiddenBy"]) if data.get("hiddenBy") else None,
+        )
 
     def to_finding(self) -> Finding:
         where = self.path if self.place == "file" else "config.json"
@@ -218,6 +239,26 @@ class SecretScanResult:
                 f.line,
                 f.rule_id,
             )
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], rules: Sequence[SecretRule] = ()) -> SecretScanResult:
+        """What :meth:`to_json` wrote, findings, warnings and counts (``rules``: the
+        rules it was made with)."""
+        meta = data["secretScan"]
+        stats = meta["stats"]
+        return cls(
+            target=str(meta["target"]),
+            findings=[SecretFinding.from_json(f) for f in data["secrets"]],
+            warnings=[str(w) for w in meta["warnings"]],
+            stats=ScanStats(
+                files=int(stats["files"]),
+                bytes=int(stats["bytes"]),
+                binary=int(stats["binarySkipped"]),
+                allowed=int(stats["allowedSkipped"]),
+                too_big=int(stats["tooBigSkipped"]),
+            ),
+            rules=rules,
         )
 
     def to_json(self) -> dict[str, Any]:

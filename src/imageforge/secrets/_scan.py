@@ -223,12 +223,16 @@ def scan_image(
     target: str | None = None,
     progress: ProgressSink = NULL_PROGRESS,
     warn: Warn | None = None,
+    view: FsView | None = None,
 ) -> SecretScanResult:
     """Every secret in ``image``: in each file of each layer (those a later layer
     deleted or overwrote too), in ``Env``, labels, ``Entrypoint``/``Cmd``, history
     steps (and the build arguments they record) and manifest annotations. Findings
     name the layer, its history step and, for a hidden file, the layer that hid it.
-    ``warn`` hears each warning as it happens (they are in the result too)."""
+    ``warn`` hears each warning as it happens (they are in the result too). ``view``:
+    a filesystem view of ``image`` the caller made (and closes), which the pass leaves
+    indexed for its next reader (the image configuration checks); the caller's
+    ``on_bad_layer`` hears of damaged layers then."""
     config = config or SecretConfig()
     result = SecretScanResult(target or str(image.digest), [])
     files = _FileScan(config, result, warn)
@@ -247,7 +251,9 @@ def scan_image(
     # Merger runs over them only when a finding is in a layer with another above it
     headers: dict[int, list[Entry]] = {}
     here: dict[str, list[_Found]] = {}  # this layer's findings by path
-    view = FsView(image, on_bad_layer=on_bad, progress=progress, progress_key="secrets")
+    own = view is None
+    if view is None:
+        view = FsView(image, on_bad_layer=on_bad, progress=progress, progress_key="secrets")
     key = "secrets-layers"
     progress.start(key, "scanning layers for secrets", len(origins), "layers")
 
@@ -285,13 +291,14 @@ def scan_image(
                 found.append(f)
                 here.setdefault(entry.path, []).append(f)
     finally:
-        view.close()
+        if own:
+            view.close()
         progress.done(key)
 
     hiders = _Hiders()
     if any(f.layer < max(headers) for f in found):
         for index in sorted(headers):
-            if index not in bad:
+            if index not in bad and index not in view.bad_layers:
                 hiders.apply(index, headers[index])
     for f in found:
         origin = origins[f.layer] if f.layer < len(origins) else None
