@@ -6,8 +6,10 @@ and bad input refused with a message and an exit code."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,41 @@ def test_a_registry_image_is_scanned_without_pulling_it(
     doc = json.loads(proc.stdout)
     assert doc["target"]["name"] == remote
     assert not (root / "blobs").exists() or not any((root / "blobs").rglob("*"))
+
+
+def test_prune_deletes_what_scan_kept_of_images_no_name_reaches(
+    scan_db_root: Path, tmp_path: Path
+) -> None:
+    """``prune`` keeps the scan-cache entry of a named image and deletes an older
+    imageforge's entry, a killed scan's abandoned write and, once the image is removed,
+    its entry; ``--dry-run`` only counts them."""
+    root = tmp_path / "root"
+    shutil.copytree(scan_db_root, root, symlinks=True)
+    cache = root / "scan-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    ok(scan(root, IMAGE, "--format", "json"))
+    [entry] = cache.glob("*.json")
+    older = cache / ("0" * 64 + ".json")  # the same image, keyed by another version
+    shutil.copy2(entry, older)
+    abandoned = cache / f".{entry.name}.killed.tmp"
+    abandoned.write_bytes(b'{"format": "imageforge-scan')
+    os.utime(abandoned, (time.time() - 2 * 86400,) * 2)
+    writing = cache / f".{entry.name}.now.tmp"
+    writing.write_bytes(b"{")
+
+    def prune(*flags: str) -> Any:
+        proc = ok(run_cli(["--root", str(root), "prune", "--format", "json", *flags]))
+        return json.loads(proc.stdout)
+
+    dry = prune("--dry-run")
+    assert dry["scanCacheRemoved"] == 2
+    assert dry["scanCacheFreed"] == older.stat().st_size + abandoned.stat().st_size
+    assert older.exists() and abandoned.exists()
+    assert prune()["scanCacheRemoved"] == 2
+    assert sorted(p.name for p in cache.iterdir()) == sorted([entry.name, writing.name])
+    ok(run_cli(["--root", str(root), "rmi", IMAGE]))
+    assert prune()["scanCacheRemoved"] == 1
+    assert not entry.exists() and writing.exists()
 
 
 def test_the_gate_and_exit_codes(scan_db_root: Path, fixture_image: Path) -> None:

@@ -297,7 +297,8 @@ def rmi(opts: GlobalOptions, images_: tuple[str, ...], fmt: OutputFormat) -> Non
 @format_option
 @click.pass_obj
 def prune_command(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None:
-    """Delete blobs that no image name reaches, and abandoned partial downloads."""
+    """Delete blobs that no image name reaches, abandoned partial downloads, unpacked
+    layers no image uses and what scan kept of images no name reaches."""
     pruned = prune(_store(opts), dry_run=dry_run)
     report, snapshots_freed = pruned.blobs, pruned.snapshots_freed
     if fmt is OutputFormat.JSON:
@@ -308,6 +309,8 @@ def prune_command(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None
                 "freed": report.freed,
                 "ingestsRemoved": report.ingests_removed,
                 "snapshotsFreed": snapshots_freed,
+                "scanCacheRemoved": pruned.scan_cache_removed,
+                "scanCacheFreed": pruned.scan_cache_freed,
             }
         )
         return
@@ -315,3 +318,8 @@ def prune_command(opts: GlobalOptions, dry_run: bool, fmt: OutputFormat) -> None
     click.echo(f"{verb} {len(report.removed)} blobs, {_human_size(report.freed)}")
     if snapshots_freed:
         click.echo(f"deleted unpacked layers no image uses, {_human_size(snapshots_freed)}")
+    if pruned.scan_cache_removed:
+        click.echo(
+            f"{verb} {pruned.scan_cache_removed} scan-cache entries, "
+            f"{_human_size(pruned.scan_cache_freed)}"
+        )

@@ -1,6 +1,6 @@
-"""What ``prune`` reclaims: blobs no name reaches (the store's own rule) and unpacked
+"""What ``prune`` reclaims: blobs no name reaches (the store's own rule), unpacked
 layers -- build and run snapshots -- that no named image uses, with what a crashed
-build left mounted."""
+build left mounted, and what ``scan`` kept of images no name reaches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, Manifest
 from imageforge.runtime import store_snapshotter
+from imageforge.scan import ScanCache
 from imageforge.store import PruneReport, Store
 
 __all__ = ["Pruned", "prune", "prune_snapshots"]
@@ -19,6 +20,8 @@ __all__ = ["Pruned", "prune", "prune_snapshots"]
 class Pruned:
     blobs: PruneReport
     snapshots_freed: int  # bytes of unpacked layers deleted
+    scan_cache_removed: int = 0  # scan-cache entries deleted
+    scan_cache_freed: int = 0  # and their bytes
 
 
 def _diff_ids_in_use(store: Store) -> set[Digest]:
@@ -49,6 +52,11 @@ def prune_snapshots(store: Store) -> int:
 
 def prune(store: Store, *, dry_run: bool = False) -> Pruned:
     """Blobs no name reaches and ingests abandoned for a day (only listed with
-    ``dry_run``), then the unpacked layers no image uses (not with ``dry_run``)."""
+    ``dry_run``), then the unpacked layers no image uses (not with ``dry_run``), then the
+    scan cache's entries of images no name reaches (listed with ``dry_run``)."""
     report = store.prune(dry_run=dry_run)
-    return Pruned(report, 0 if dry_run else prune_snapshots(store))
+    snapshots = 0 if dry_run else prune_snapshots(store)
+    with store.lock.shared():
+        reached = {str(d) for d in store.reachable()}
+        entries, freed = ScanCache(store.layout.scan_cache).prune(reached, dry_run=dry_run)
+    return Pruned(report, snapshots, entries, freed)

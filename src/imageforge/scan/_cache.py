@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,8 @@ from imageforge.store import atomic_write
 from imageforge.vuln import LayerOrigin
 
 __all__ = ["CACHE_FORMAT", "ScanCache"]
+
+_ABANDONED_WRITE = 24 * 3600.0  # a temporary file this old is a killed scan's
 
 CACHE_FORMAT = "imageforge-scan-cache/1"
 
@@ -107,3 +110,43 @@ class ScanCache:
         if isinstance(parts, dict):
             doc["parts"] = parts
         self._write(digest, doc)
+
+    def prune(self, keep: set[str], *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the entries of images whose manifest digest is not in ``keep`` (what
+        the store's names reach), entries an older imageforge wrote or that cannot be
+        read, and writes a killed scan abandoned; returns (entries, bytes) deleted (or
+        that would be, with ``dry_run``)."""
+        entries = freed = 0
+        try:
+            files = list(self.directory.iterdir())
+        except OSError:
+            return 0, 0
+        now = time.time()
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # gone meanwhile
+            if path.name.startswith("."):
+                if now - stat.st_mtime < _ABANDONED_WRITE:
+                    continue  # a scan writing now
+            elif path.suffix == ".json" and self._kept_for(path, keep):
+                continue
+            entries += 1
+            freed += stat.st_size
+            if not dry_run:
+                path.unlink(missing_ok=True)
+        return entries, freed
+
+    def _kept_for(self, path: Path, keep: set[str]) -> bool:
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return False
+        digest = doc.get("digest") if isinstance(doc, dict) else None
+        return (
+            isinstance(digest, str)
+            and doc.get("format") == CACHE_FORMAT
+            and digest in keep
+            and self._path(digest) == path  # not an older version's key
+        )
