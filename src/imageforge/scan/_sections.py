@@ -11,7 +11,7 @@ deny and fail-on), gate or not: a licence has no CVSS, and every package has one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +20,7 @@ from rich.text import Text
 from imageforge import __version__
 from imageforge.licenses import LicenseResult
 from imageforge.misconfig import MisconfigResult
-from imageforge.report import SECURITY_SEVERITIES, RuleInfo, security_properties
+from imageforge.report import SECURITY_SEVERITIES, Report, RuleInfo, security_properties
 from imageforge.report import Finding as ReportFinding
 from imageforge.scan._model import Gate
 from imageforge.scan._vuln_section import SEVERITY_STYLE
@@ -65,12 +65,28 @@ def _severity(text: str) -> Text:
     return Text(text, style=SEVERITY_STYLE.get(text, ""))
 
 
-class SecretSection:
-    """A secret scan's findings."""
+class _Rated(Protocol):
+    @property
+    def severity(self) -> str: ...
 
-    kind = "secrets"
+    def to_json(self) -> dict[str, Any]: ...
 
-    def __init__(self, result: SecretScanResult) -> None:
+
+class _Results(Protocol):
+    @property
+    def findings(self) -> Sequence[_Rated]: ...
+
+    def to_report(self, version: str) -> Report: ...
+
+
+_R = TypeVar("_R", bound=_Results)
+
+
+class _RatedSection(Generic[_R]):
+    """A scanner's findings, each with a severity: its JSON list, counts, the gate by
+    severity and SARIF through the result's shared report."""
+
+    def __init__(self, result: _R) -> None:
         self.result = result
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -85,6 +101,12 @@ class SecretSection:
     def sarif(self, target: str) -> tuple[list[RuleInfo], list[ReportFinding], dict[str, Any]]:
         report = self.result.to_report(__version__)
         return list(report.rules), list(report.findings), {}
+
+
+class SecretSection(_RatedSection[SecretScanResult]):
+    """A secret scan's findings."""
+
+    kind = "secrets"
 
     def table(self, console: Console) -> None:
         r = self.result
@@ -105,26 +127,10 @@ class SecretSection:
         console.print(table)
 
 
-class MisconfigSection:
+class MisconfigSection(_RatedSection[MisconfigResult]):
     """An image's configuration findings."""
 
     kind = "misconfigurations"
-
-    def __init__(self, result: MisconfigResult) -> None:
-        self.result = result
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [f.to_json() for f in self.result.findings]
-
-    def counts(self) -> dict[str, int]:
-        return _counts([f.severity for f in self.result.findings])
-
-    def failing(self, gate: Gate) -> int:
-        return _failing([f.severity for f in self.result.findings], gate)
-
-    def sarif(self, target: str) -> tuple[list[RuleInfo], list[ReportFinding], dict[str, Any]]:
-        report = self.result.to_report(__version__)
-        return list(report.rules), list(report.findings), {}
 
     def table(self, console: Console) -> None:
         r = self.result
@@ -141,26 +147,13 @@ class MisconfigSection:
         console.print(table)
 
 
-class LicenseSection:
+class LicenseSection(_RatedSection[LicenseResult]):
     """Every package's licence; the policy's failures fail the scan."""
 
     kind = "licenses"
 
-    def __init__(self, result: LicenseResult) -> None:
-        self.result = result
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [f.to_json() for f in self.result.findings]
-
-    def counts(self) -> dict[str, int]:
-        return _counts([f.severity for f in self.result.findings])
-
     def failing(self, gate: Gate) -> int:
         return len(self.result.failed)
-
-    def sarif(self, target: str) -> tuple[list[RuleInfo], list[ReportFinding], dict[str, Any]]:
-        report = self.result.to_report(__version__)
-        return list(report.rules), list(report.findings), {}
 
     def table(self, console: Console) -> None:
         r = self.result
