@@ -17,6 +17,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from imageforge.analyze import format_size, parse_size
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._render import print_json, stdout_console
@@ -31,6 +32,7 @@ from imageforge.registry.service import (
     blobs_named_by,
     check_user_name,
     registry_gates,
+    stored_size,
 )
 from imageforge.registry.storage import FsBlobStorage
 from imageforge.store import StoreLayout
@@ -84,7 +86,9 @@ def _manage(opts: GlobalOptions, data_dir: Path | None) -> Management:
     def blobs_of(digest: Digest) -> list[str]:  # opened only if a rule needs to read one
         return blobs_named_by(FsBlobStorage(directory), digest)
 
-    return Management(meta, Authorizer(meta), registry_gates(blobs_of))
+    return Management(
+        meta, Authorizer(meta), registry_gates(blobs_of), stored_size(FsBlobStorage(directory))
+    )
 
 
 # Control characters (ANSI escapes among them) and the invisible ones that reorder or
@@ -244,6 +248,55 @@ def project_immutable(
     _manage(opts, data_dir).set_immutable(OPERATOR, name, list(patterns))
     shown = " ".join(patterns) or "none"
     _done(fmt, {"project": name, "immutable_tags": list(patterns)}, f"{name}: immutable {shown}")
+
+
+@project_app.command("quota")
+@click.argument("name")
+@click.option("--limit", metavar="SIZE", help="Set the bytes it may store: 10GB, 500MiB, 2000000.")
+@click.option(
+    "--warn",
+    "warn_percent",
+    type=click.IntRange(1, 100),
+    default=80,
+    show_default=True,
+    help="With --limit: the share of the quota past which its state is 'warning'.",
+)
+@click.option("--remove", is_flag=True, help="Remove its quota.")
+@data_dir_option
+@format_option
+@click.pass_obj
+def project_quota(
+    opts: GlobalOptions,
+    name: str,
+    limit: str | None,
+    warn_percent: int,
+    remove: bool,
+    data_dir: Path | None,
+    fmt: OutputFormat,
+) -> None:
+    """Show a project's storage quota and what it uses; set it with --limit or remove it
+    with --remove. Each blob and manifest counts once per project however many of its
+    repositories link it (as Harbor counts); a push that would pass the quota is refused
+    (DENIED) and leaves nothing linked."""
+    if limit is not None and remove:
+        raise InvalidArgument("--limit and --remove contradict each other")
+    manage = _manage(opts, data_dir)
+    if remove:
+        doc = manage.set_quota(OPERATOR, name, None)
+    elif limit is not None:
+        doc = manage.set_quota(OPERATOR, name, parse_size(limit, what="--limit"), warn_percent)
+    else:
+        doc = manage.quota(OPERATOR, name)
+    if fmt is OutputFormat.JSON:
+        print_json(doc)
+        return
+    shown = {
+        **doc,
+        "limit": "none" if doc["limit"] is None else format_size(doc["limit"]),
+        "used": format_size(doc["used"]),
+        "warn": "" if doc["warn_percent"] is None else f"{doc['warn_percent']}%",
+    }
+    _show(fmt, ["project", "limit", "used", "blobs", "warn", "state"], [shown])
 
 
 @project_app.command("rm")

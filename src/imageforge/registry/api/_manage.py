@@ -144,6 +144,23 @@ class _Manage:
         request.state.audit = (name, detail)
         return Response(status_code=204)
 
+    # --- quota
+    async def quota(self, request: Request) -> Response:
+        name = request.path_params["project"]
+        if request.method == "GET":
+            user = await self._user(request, required=False)
+            return JSONResponse(await run(self.svc.quota, user, name))
+        user = await self._user(request)
+        await run(self.svc.require_admin, user)
+        if request.method == "DELETE":
+            doc = await run(self.svc.set_quota, user, name, None)
+            request.state.audit = (name, "remove quota")
+            return JSONResponse(doc)
+        body = await self._body(request, "SetQuota")
+        doc = await run(self.svc.set_quota, user, name, body["limit"], body.get("warn_percent", 80))
+        request.state.audit = (name, f"set quota {body['limit']} bytes")
+        return JSONResponse(doc)
+
     # --- members
     async def members(self, request: Request) -> Response:
         user = await self._user(request)
@@ -287,6 +304,7 @@ def management_routes(state: RegistryState) -> list[Route]:
         ("/api/v1/users/{user}", m.user, ["DELETE"]),
         ("/api/v1/projects", m.projects, ["GET", "POST"]),
         ("/api/v1/projects/{project}", m.project, ["GET", "DELETE"]),
+        ("/api/v1/projects/{project}/quota", m.quota, ["GET", "PUT", "DELETE"]),
         ("/api/v1/projects/{project}/members", m.members, ["GET"]),
         ("/api/v1/projects/{project}/members/{user}", m.member, ["PUT", "DELETE"]),
         ("/api/v1/projects/{project}/robots", m.robots, ["GET", "POST"]),

@@ -65,9 +65,35 @@ BODIES: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "SetQuota": {
+        "type": "object",
+        "required": ["limit"],
+        "additionalProperties": False,
+        "properties": {
+            "limit": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 2**63 - 1,
+                "description": "bytes the project may store",
+            },
+            "warn_percent": {"type": "integer", "minimum": 1, "maximum": 100, "default": 80},
+        },
+    },
 }
 
 _OBJECTS: dict[str, dict[str, Any]] = {
+    "Quota": {
+        "type": "object",
+        "required": ["project", "limit", "warn_percent", "used", "blobs", "state"],
+        "properties": {
+            "project": {"type": "string"},
+            "limit": {"type": "integer", "nullable": True},
+            "warn_percent": {"type": "integer", "nullable": True},
+            "used": {"type": "integer", "description": "bytes, each blob counted once"},
+            "blobs": {"type": "integer"},
+            "state": {"type": "string", "enum": ["ok", "warning", "exceeded"]},
+        },
+    },
     "User": {
         "type": "object",
         "required": ["name", "admin"],
@@ -237,6 +263,24 @@ def openapi() -> dict[str, Any]:
                 None,
                 "204",
                 params=[project, _query("force", {"type": "boolean", "default": False})],
+            ),
+        },
+        "/api/v1/projects/{project}/quota": {
+            "get": _op(
+                "a project's storage quota and use (its members)",
+                _json(_ref("Quota"), "the quota"),
+                params=[project],
+            ),
+            "put": _op(
+                "set a project's storage quota (system admin)",
+                _json(_ref("Quota"), "the quota"),
+                body="SetQuota",
+                params=[project],
+            ),
+            "delete": _op(
+                "remove a project's storage quota (system admin)",
+                _json(_ref("Quota"), "the project without quota"),
+                params=[project],
             ),
         },
         "/api/v1/projects/{project}/members": {

@@ -12,7 +12,10 @@ from imageforge.registry.meta._sql import (
     MetaStore,
     MetaView,
     ProjectRow,
+    Quota,
+    QuotaExceeded,
     RobotRow,
+    Usage,
     UserRow,
 )
 
@@ -23,6 +26,9 @@ __all__ = [
     "MetaStore",
     "MetaView",
     "ProjectRow",
+    "Quota",
+    "QuotaExceeded",
     "RobotRow",
+    "Usage",
     "UserRow",
 ]

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageforge.errors import Conflict, NotFound
+from imageforge.errors import Conflict, Denied, NotFound
 from imageforge.oci import Digest
+from imageforge.registry._names import project_of
 from imageforge.registry.meta._backend import Db, open_backend
 
 __all__ = [
@@ -26,7 +27,10 @@ __all__ = [
     "MetaStore",
     "MetaView",
     "ProjectRow",
+    "Quota",
+    "QuotaExceeded",
     "RobotRow",
+    "Usage",
     "UserRow",
 ]
 
@@ -65,7 +69,21 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE TABLE IF NOT EXISTS immutable_rules (
     project TEXT NOT NULL, pattern TEXT NOT NULL, PRIMARY KEY (project, pattern));
+CREATE TABLE IF NOT EXISTS blob_sizes (digest TEXT PRIMARY KEY, size BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS quotas (
+    project TEXT PRIMARY KEY, limit_bytes BIGINT NOT NULL, warn_percent INTEGER NOT NULL);
 """
+
+# A project's repositories: the names from "p/" up to "p0" ('0' is the byte after '/'),
+# a range both databases compare byte-wise; ``library`` also holds the one-part names.
+_IN_PROJECT = "(repo >= ? AND repo < ?)"
+_ONE_PART = " OR repo NOT LIKE '%/%'"
+
+
+def _in_project(project: str) -> tuple[str, tuple[str, str]]:
+    where = _IN_PROJECT + (_ONE_PART if project == "library" else "")
+    return f"({where})", (f"{project}/", f"{project}0")
+
 
 # Link (or re-link, refreshing the time) a blob to a repository.
 _LINK = (
@@ -95,6 +113,29 @@ class UserRow:
 class ProjectRow:
     name: str
     public: bool
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A project's storage limit, and the share of it past which it warns."""
+
+    limit: int  # bytes
+    warn_percent: int = 80
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a project stores: each blob and manifest once however many of its
+    repositories link it (as Harbor counts). ``unsized`` blobs were linked before sizes
+    were recorded and are not in ``used`` until their sizes are filled in."""
+
+    used: int
+    blobs: int
+    unsized: int
+
+
+class QuotaExceeded(Denied):
+    """A push would take a project past its storage quota."""
 
 
 @dataclass(frozen=True)
@@ -231,13 +272,97 @@ class MetaStore:
             "INSERT INTO repositories VALUES (?, ?) ON CONFLICT DO NOTHING", (repo, time.time())
         )
 
-    def link_blob(self, repo: str, digest: Digest) -> None:
+    def link_blob(self, repo: str, digest: Digest, size: int | None = None) -> None:
+        """Link the blob to ``repo``, recording its ``size``; QuotaExceeded (nothing
+        linked) if the blob is new to the project and would take it past its quota."""
         with self._write() as db:
+            if size is not None:
+                self._record_size(db, digest, size)
+                self._check_quota(db, repo, digest, size)
             self._ensure_repo(db, repo)
             db.execute(
                 _LINK,
                 (repo, str(digest), time.time()),
             )
+
+    # --- sizes and quotas
+    @staticmethod
+    def _record_size(db: Db, digest: Digest, size: int) -> None:
+        db.execute(
+            "INSERT INTO blob_sizes VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+            (str(digest), size),
+        )
+
+    def _quota(self, db: Db, project: str) -> Quota | None:
+        row = db.execute(
+            "SELECT limit_bytes, warn_percent FROM quotas WHERE project = ?", (project,)
+        ).fetchone()
+        return None if row is None else Quota(int(row[0]), int(row[1]))
+
+    def _usage(self, db: Db, project: str) -> Usage:
+        where, bounds = _in_project(project)
+        row = db.execute(
+            "SELECT COALESCE(SUM(s.size), 0), COUNT(*), COUNT(*) - COUNT(s.size) FROM"
+            f" (SELECT DISTINCT digest FROM blob_links WHERE {where}) d"
+            " LEFT JOIN blob_sizes s ON s.digest = d.digest",
+            bounds,
+        ).fetchone()
+        return Usage(int(row[0]), int(row[1]), int(row[2]))
+
+    def _check_quota(self, db: Db, repo: str, digest: Digest, size: int) -> None:
+        project = project_of(repo)
+        quota = self._quota(db, project)
+        if quota is None:
+            return
+        where, bounds = _in_project(project)
+        if db.execute(
+            f"SELECT 1 FROM blob_links WHERE {where} AND digest = ?", (*bounds, str(digest))
+        ).fetchone():
+            return  # counted once per project: it is there already
+        used = self._usage(db, project).used
+        if used + size > quota.limit:
+            raise QuotaExceeded(
+                f"project {project} is over its storage quota: it uses {used} of"
+                f" {quota.limit} bytes and {digest} needs {size} more",
+                hint="delete images from the project (then run registry gc), or ask an"
+                " admin to raise the quota",
+            )
+
+    def set_quota(self, project: str, quota: Quota | None) -> None:
+        """Set (None: remove) the project's storage quota."""
+        with self._write() as db:
+            if quota is None:
+                db.execute("DELETE FROM quotas WHERE project = ?", (project,))
+            else:
+                db.execute(
+                    "INSERT INTO quotas VALUES (?, ?, ?) ON CONFLICT (project) DO UPDATE"
+                    " SET limit_bytes = excluded.limit_bytes,"
+                    " warn_percent = excluded.warn_percent",
+                    (project, quota.limit, quota.warn_percent),
+                )
+
+    def quota(self, project: str) -> Quota | None:
+        return self._quota(self._conn(), project)
+
+    def usage(self, project: str) -> Usage:
+        return self._usage(self._conn(), project)
+
+    def unsized_blobs(self, project: str) -> list[Digest]:
+        """The project's blobs whose sizes were never recorded (linked by an older
+        version), to be filled in with :meth:`record_sizes`."""
+        where, bounds = _in_project(project)
+        rows = self._rows(
+            f"SELECT DISTINCT l.digest FROM blob_links l LEFT JOIN blob_sizes s"
+            f" ON s.digest = l.digest WHERE {where.replace('repo', 'l.repo')}"
+            " AND s.size IS NULL",
+            *bounds,
+        )
+        return [Digest(str(r[0])) for r in rows]
+
+    def record_sizes(self, sizes: dict[Digest, int]) -> None:
+        with self._write() as db:
+            for digest, size in sizes.items():
+                self._record_size(db, digest, size)
 
     def blob_linked(self, repo: str, digest: Digest) -> bool:
         return bool(
@@ -289,6 +414,8 @@ class MetaStore:
                     raise NotFound(f"manifest {c} is not in {row.repo}")
             if guard is not None:
                 guard(MetaView(db))
+            self._record_size(db, row.digest, row.size)
+            self._check_quota(db, row.repo, row.digest, row.size)
             self._ensure_repo(db, row.repo)
             db.execute(
                 "INSERT INTO manifests VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest)"
@@ -503,6 +630,7 @@ class MetaStore:
             db.execute("DELETE FROM members WHERE project = ?", (name,))
             db.execute("DELETE FROM robots WHERE project = ?", (name,))
             db.execute("DELETE FROM immutable_rules WHERE project = ?", (name,))
+            db.execute("DELETE FROM quotas WHERE project = ?", (name,))
         return repos
 
     def members(self, project: str) -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from imageforge.registry.service._manage import (
     USER_PATTERN,
     Management,
     check_user_name,
+    stored_size,
 )
 from imageforge.registry.service._manifests import (
     MANIFEST_TYPES,
@@ -87,6 +88,7 @@ __all__ = [
     "read_manifest",
     "registry_gates",
     "stored_manifest",
+    "stored_size",
     "sweep_interval",
     "valid_repository",
 ]

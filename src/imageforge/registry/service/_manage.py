@@ -16,6 +16,7 @@ refuse one of them (an immutable tag).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from imageforge.errors import Conflict, Denied, InvalidArgument, NotFound
@@ -35,12 +36,15 @@ from imageforge.registry.meta import (
     MetaStore,
     MetaView,
     ProjectRow,
+    Quota,
     RobotRow,
 )
 from imageforge.registry.policy import GateContext, Gates
+from imageforge.registry.storage import FsBlobStorage
 
 __all__ = [
     "MAX_PASSWORD",
+    "stored_size",
     "MIN_PASSWORD",
     "OPERATOR",
     "PROJECT_MAX",
@@ -62,10 +66,19 @@ _USER = re.compile(USER_PATTERN)
 
 
 class Management:
-    def __init__(self, meta: MetaStore, authorizer: Authorizer, gates: Gates) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        authorizer: Authorizer,
+        gates: Gates,
+        blob_size: Callable[[Digest], int | None] | None = None,
+    ) -> None:
         self.meta = meta
         self.authz = authorizer
         self.gates = gates
+        # The size of a stored blob (None: not stored), to fill in the sizes an older
+        # version did not record before a quota counts them.
+        self.blob_size = blob_size
 
     # --- who may
     def _role(self, by: str | None, project: str) -> str | None:
@@ -163,6 +176,63 @@ class Management:
             raise NotFound(f"project {name} does not exist")
         self.meta.set_immutable(name, checked)
         return checked
+
+    def _fill_sizes(self, project: str) -> None:
+        if self.blob_size is None:
+            return
+        sizes = {
+            d: size
+            for d in self.meta.unsized_blobs(project)
+            if (size := self.blob_size(d)) is not None
+        }
+        if sizes:
+            self.meta.record_sizes(sizes)
+
+    def quota(self, by: str | None, name: str) -> dict[str, Any]:
+        """The project's storage quota (``limit`` None: none) and what it uses, each
+        blob and manifest counted once; ``state`` is ``ok``, ``warning`` (past the
+        warning share) or ``exceeded``. Members see it; admins set it."""
+        self._visible(by, name)
+        self._fill_sizes(name)
+        quota = self.meta.quota(name)
+        usage = self.meta.usage(name)
+        state = "ok"
+        if quota is not None:
+            if usage.used > quota.limit:
+                state = "exceeded"
+            elif usage.used * 100 >= quota.limit * quota.warn_percent:
+                state = "warning"
+        return {
+            "project": name,
+            "limit": None if quota is None else quota.limit,
+            "warn_percent": None if quota is None else quota.warn_percent,
+            "used": usage.used,
+            "blobs": usage.blobs,
+            "state": state,
+        }
+
+    def set_quota(
+        self, by: str | None, name: str, limit: int | None, warn_percent: int = 80
+    ) -> dict[str, Any]:
+        """Set the project's storage quota in bytes (None: no quota). A quota below
+        what the project uses is allowed (Harbor allows it too): pushes of anything new
+        are refused until it is under again."""
+        self.require_admin(by)
+        if self.meta.project(name) is None:
+            raise NotFound(f"project {name} does not exist")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise InvalidArgument(f"quota {limit!r} is not a number of bytes (0 or more)")
+        if (
+            isinstance(warn_percent, bool)
+            or not isinstance(warn_percent, int)
+            or not 1 <= warn_percent <= 100
+        ):
+            raise InvalidArgument(f"warning share {warn_percent!r} is not a percentage (1-100)")
+        self._fill_sizes(name)
+        self.meta.set_quota(name, None if limit is None else Quota(limit, warn_percent))
+        return self.quota(by, name)
 
     def delete_project(self, by: str | None, name: str, force: bool = False) -> list[str]:
         """Delete a project with its members, robots and immutable rules; the
@@ -311,3 +381,15 @@ def _patterns(patterns: list[str]) -> list[str]:
         if not isinstance(p, str) or not p:
             raise InvalidArgument(f"immutable tag rule {p!r} is not a non-empty glob")
     return list(patterns)
+
+
+def stored_size(storage: FsBlobStorage) -> Callable[[Digest], int | None]:
+    """The size of a blob in ``storage`` (None: not there), for :class:`Management`."""
+
+    def size(digest: Digest) -> int | None:
+        try:
+            return storage.info(digest).size
+        except NotFound:
+            return None
+
+    return size

@@ -12,7 +12,7 @@ from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gates, ImmutableTags
 from imageforge.registry.service._access import AccessControl
 from imageforge.registry.service._blobs import Blobs
-from imageforge.registry.service._manage import Management
+from imageforge.registry.service._manage import Management, stored_size
 from imageforge.registry.service._manifests import Manifests, blobs_named_by
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import FsBlobStorage
@@ -63,4 +63,4 @@ class RegistryState:
         self.blobs = Blobs(meta, storage, self.gates)
         self.uploads = Uploads(meta, storage, upload_expiry)
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
-        self.manage = Management(meta, authorizer, self.gates)
+        self.manage = Management(meta, authorizer, self.gates, stored_size(storage))

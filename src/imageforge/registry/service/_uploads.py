@@ -117,8 +117,14 @@ class Uploads:
         self._lock = threading.Lock()
 
     def link(self, repo: str, digest: Digest) -> Digest:
-        """Link a stored blob to ``repo``: the end of every upload and mount."""
-        self.meta.link_blob(repo, digest)
+        """Link a stored blob to ``repo``: the end of every upload and mount. A blob
+        that would take the project past its quota is refused (QuotaExceeded) and stays
+        unlinked, for garbage collection."""
+        try:
+            size = self.storage.info(digest).size
+        except NotFound:
+            raise UploadConflict(f"blob {digest} was collected meanwhile; upload again") from None
+        self.meta.link_blob(repo, digest, size)
         if not self.storage.exists(digest):
             # Garbage collection took the file between the commit (which found it
             # present and stored nothing) and the link: undo the link, let the client
