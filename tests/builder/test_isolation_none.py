@@ -1,0 +1,200 @@
+"""``build --isolation none`` (Kaniko's way): one plain root, RUN chrooted, changes found
+by comparing snapshots. The differential cases built so give the same root filesystem
+and config as the normal builder (runc over overlay) from the same base; deletions are
+whiteouts; a symlink pointing out of the root is never followed."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.builder.conftest import ok
+from tests.builder.test_buildah_diff import (
+    _BUILD_ARGS,
+    _FIELDS,
+    CASES,
+    _config,
+    _make_context,
+    _unpack,
+    tree,
+)
+from tests.builder.rootless_user import cli_for, make_user, readable_code, remove_user
+from tests.conftest import requires_root, run_cli
+
+pytestmark = [requires_root]
+
+
+def _build(store: Path, ctx: Path, out: Path, tag: str, *extra: str) -> str:
+    proc = ok(
+        run_cli(
+            [
+                "--root",
+                str(store),
+                "build",
+                str(ctx),
+                *extra,
+                "--progress",
+                "plain",
+                "--output",
+                f"oci:{out}:{tag}",
+            ],
+            timeout=300,
+        )
+    )
+    return proc.stderr
+
+
+def _layer_members(layout: Path, tag: str) -> list[list[tarfile.TarInfo]]:
+    """The members of each layer of ``tag`` in an OCI layout, bottom first."""
+    import json
+
+    index = json.loads((layout / "index.json").read_text())
+    desc = next(
+        m
+        for m in index["manifests"]
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
+    )
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / desc["digest"].split(":")[1]).read_text())
+    out = []
+    for layer in manifest["layers"]:
+        data = (blobs / layer["digest"].split(":")[1]).read_bytes()
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            out.append(tar.getmembers())
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_differential_cases_equal_the_normal_builders(
+    case: str, tmp_path: Path, base_layout: Path
+) -> None:
+    ctx = _make_context(tmp_path / "ctx", case, f"oci:{base_layout}:busybox")
+    args = _BUILD_ARGS.get(case, [])
+    normal, none = tmp_path / "normal", tmp_path / "none"
+    _build(tmp_path / "store-a", ctx, normal, case, *args)
+    log = _build(tmp_path / "store-b", ctx, none, case, *args, "--isolation", "none")
+    assert "isolation none" in log
+    for field in _FIELDS:
+        assert _config(none, case).get(field) == _config(normal, case).get(field), field
+    theirs = tree(_unpack(normal, case, tmp_path / "u-normal"))
+    ours = tree(_unpack(none, case, tmp_path / "u-none"))
+    assert ours == theirs
+    # the same history, one entry per step, the same ones empty
+    history = [
+        (h.get("created_by"), bool(h.get("empty_layer")))
+        for h in _config(none, case, whole=True)["history"]  # type: ignore[attr-defined]
+    ]
+    normal_history = [
+        (h.get("created_by"), bool(h.get("empty_layer")))
+        for h in _config(normal, case, whole=True)["history"]  # type: ignore[attr-defined]
+    ]
+    assert history == normal_history
+
+
+def test_a_deleted_base_file_is_a_whiteout_and_a_replaced_dir_opaque(
+    tmp_path: Path, base_layout: Path
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\n"
+        "RUN rm /etc/group && rm -rf /home && mkdir /home && echo new > /home/new\n"
+        "RUN echo same > /etc/passwd.new && touch /var\n"
+    )
+    out = tmp_path / "out"
+    _build(tmp_path / "store", ctx, out, "t", "--isolation", "none")
+    layers = _layer_members(out, "t")
+    first = {m.name for m in layers[-2]}
+    assert "etc/.wh.group" in first
+    assert "home/.wh..wh..opq" in first or "home/.wh.app" not in first
+    assert "home/new" in first
+    assert not any(n.startswith("bin") for n in first)  # unchanged files stay out
+    second = {m.name for m in layers[-1]}
+    assert "etc/passwd.new" in second
+    assert "etc/passwd" not in second
+
+
+def test_a_symlink_out_of_the_root_is_not_followed(tmp_path: Path, base_layout: Path) -> None:
+    """The attack: links in the image to the host's /etc and / itself. COPY through them
+    writes inside the build root; the comparison stores the links as links and never
+    walks or reads the host through them."""
+    secret = tmp_path / "host-secret"
+    secret.write_text("the host's secret\n")
+    victim_dir = tmp_path / "host-dir"
+    victim_dir.mkdir()
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "payload").write_text("payload\n")
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\n"
+        f"RUN ln -s {secret} /leak && ln -s / /hostroot && ln -s {victim_dir} /victim\n"
+        f"RUN mkdir -p {victim_dir}\n"  # the same path inside the root, where COPY lands
+        "COPY payload /victim/payload\n"
+        "RUN echo changed > /tmp/x\n"
+    )
+    out = tmp_path / "out"
+    _build(tmp_path / "store", ctx, out, "t", "--isolation", "none")
+    assert list(victim_dir.iterdir()) == []  # COPY wrote into the root, not the host
+    assert secret.read_text() == "the host's secret\n"
+    members = [m for layer in _layer_members(out, "t") for m in layer]
+    by_name = {m.name: m for m in members}
+    assert by_name["leak"].issym() and by_name["leak"].linkname == str(secret)
+    assert by_name["hostroot"].issym()
+    assert not any(m.name.startswith("hostroot/") for m in members)
+    assert by_name[f"{str(victim_dir).strip('/')}/payload"].isfile()  # inside the image
+    assert not any(m.isfile() and m.size == len("the host's secret\n") for m in members)
+
+
+@pytest.mark.slow
+def test_a_non_root_uid_is_refused_clearly(tmp_path: Path) -> None:
+    """A real unprivileged process (no user namespace either) asks for the build."""
+    user = make_user(with_ranges=False)
+    try:
+        with readable_code() as code:
+            cli = cli_for(user, code)
+            ctx = user.home / "ctx"
+            ctx.mkdir()
+            (ctx / "Dockerfile").write_text("FROM scratch\nRUN true\n")
+            os.chown(ctx, user.uid, user.gid)
+            proc = cli(["build", str(ctx), "--isolation", "none", "-t", "x"])
+    finally:
+        remove_user(user)
+    assert proc.returncode != 0
+    assert f"--isolation none runs as uid 0 and this process runs as uid {user.uid}" in (
+        proc.stderr
+    )
+    assert "run the build container as root" in proc.stderr
+
+
+def test_run_network_none_is_refused_clearly(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\nRUN --network=none echo hi > /x\n"
+    )
+    proc = run_cli(
+        ["--root", str(tmp_path / "store"), "build", str(ctx), "--isolation", "none", "-t", "x"]
+    )
+    assert proc.returncode != 0
+    assert "cannot cut a RUN off the network" in proc.stderr
+
+
+def test_the_run_sees_its_user_env_and_workdir(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\n"
+        "ENV GREETING=hello\nUSER app\nWORKDIR /home/app\n"
+        'RUN echo "$GREETING $(id -u):$(id -g) $(pwd)" > seen && ls / > /tmp/root-listing\n'
+    )
+    out = tmp_path / "out"
+    _build(tmp_path / "store", ctx, out, "t", "--isolation", "none")
+    rootfs = _unpack(out, "t", tmp_path / "u")
+    assert (rootfs / "home/app/seen").read_text() == "hello 1000:1000 /home/app\n"
+    listing = (rootfs / "tmp/root-listing").read_text().split()
+    assert "bin" in listing and "imageforge-build-root" not in " ".join(listing)
