@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from imageforge.builder import RootDiffer, RootSnapshotter
+from imageforge.errors import InvalidArgument
+from imageforge.layers import Differ, Entry, EntryType, LayerSource, extract_layers
+from imageforge.oci import digest_bytes
+from imageforge.runtime import Snapshotter
+from imageforge.testing import DifferContract, SnapshotterContract
+from imageforge.testing.snapshotter import file_entry, layer_tar, tree
 from tests.builder.conftest import ok
+from tests.builder.rootless_user import cli_for, make_user, readable_code, remove_user
 from tests.builder.test_buildah_diff import (
     _BUILD_ARGS,
     _FIELDS,
@@ -20,9 +30,8 @@ from tests.builder.test_buildah_diff import (
     _config,
     _make_context,
     _unpack,
-    tree,
 )
-from tests.builder.rootless_user import cli_for, make_user, readable_code, remove_user
+from tests.builder.test_buildah_diff import tree as image_tree
 from tests.conftest import requires_root, run_cli
 
 pytestmark = [requires_root]
@@ -81,8 +90,8 @@ def test_the_differential_cases_equal_the_normal_builders(
     assert "isolation none" in log
     for field in _FIELDS:
         assert _config(none, case).get(field) == _config(normal, case).get(field), field
-    theirs = tree(_unpack(normal, case, tmp_path / "u-normal"))
-    ours = tree(_unpack(none, case, tmp_path / "u-none"))
+    theirs = image_tree(_unpack(normal, case, tmp_path / "u-normal"))
+    ours = image_tree(_unpack(none, case, tmp_path / "u-none"))
     assert ours == theirs
     # the same history, one entry per step, the same ones empty
     history = [
@@ -198,3 +207,138 @@ def test_the_run_sees_its_user_env_and_workdir(tmp_path: Path, base_layout: Path
     assert (rootfs / "home/app/seen").read_text() == "hello 1000:1000 /home/app\n"
     listing = (rootfs / "tmp/root-listing").read_text().split()
     assert "bin" in listing and "imageforge-build-root" not in " ".join(listing)
+
+
+# -- the seams' contract suites, run against the one-root implementations -------------
+
+
+class TestRootSnapshotterContract(SnapshotterContract):
+    """The Snapshotter contract. Where it checks what only mounts give (a read-only
+    mount's EROFS, lowerdirs, mounts a dead process left), the test says what the one
+    root does instead."""
+
+    @pytest.fixture
+    def snapshotter(self, tmp_path: Path) -> RootSnapshotter:
+        return RootSnapshotter(tmp_path / "snapshots")
+
+    def test_committed_changes_are_a_snapshot_the_next_one_stacks(
+        self, snapshotter: Snapshotter
+    ) -> None:
+        """A read-only view is a plain directory of its own (no mount, so no EROFS):
+        writing to it changes nothing the build keeps."""
+        parents = self._stack(snapshotter)
+        snapshot = snapshotter.prepare(parents)
+        (snapshot.merged / "hello").write_text("hi\n")
+        os.remove(snapshot.merged / "etc" / "passwd")
+        snapshot.unmount()
+        assert (snapshot.upper / "hello").read_text() == "hi\n"
+        assert (snapshot.upper / "etc" / ".wh.passwd").exists()
+        made = digest_bytes(b"the diff_id the Differ would give")
+        snapshotter.commit(snapshot, made)
+        assert snapshotter.has(made)
+        with snapshotter.prepare([*parents, made], readonly=True) as view:
+            seen = tree(view.merged)
+            (view.merged / "scribble").write_text("x")
+        assert seen["hello"] == "hi\n" and "etc/passwd" not in seen
+        with snapshotter.prepare([*parents, made]) as again:
+            assert not (again.merged / "scribble").exists()
+
+    def test_lowers_are_the_parents_topmost_first(self, snapshotter: Snapshotter) -> None:
+        """No lowers: the comparison reads the record taken when the root was prepared."""
+        parents = self._stack(snapshotter)
+        with snapshotter.prepare(parents) as snapshot:
+            assert snapshotter.lowers(snapshot) == []
+            assert (snapshot.merged / "var" / "cache" / "new").read_text() == "new\n"
+
+    def test_a_layer_escaping_its_root_leaves_no_snapshot(self, snapshotter: Snapshotter) -> None:
+        """The layer is kept as its verified tar and refused when it is unpacked: the
+        file behind the symlink (the host's /etc/passwd) is never written."""
+        raw, diff_id = layer_tar(
+            [
+                (Entry("evil", EntryType.SYMLINK, linkname="/etc"), None),
+                file_entry("evil/passwd", b"x"),
+            ]
+        )
+        before = Path("/etc/passwd").read_bytes()
+        snapshotter.apply(diff_id, lambda: io.BytesIO(raw))
+        with pytest.raises(InvalidArgument, match="symlink"):
+            snapshotter.prepare([diff_id])
+        assert Path("/etc/passwd").read_bytes() == before
+
+    def test_cleanup_stale_removes_what_a_dead_process_left(self, snapshotter: Snapshotter) -> None:
+        """Nothing is mounted, and a build's directory goes with the build
+        (``test_the_build_root_goes_with_the_build``): nothing is stale."""
+        parents = self._stack(snapshotter)
+        with snapshotter.prepare(parents) as alive:
+            assert snapshotter.cleanup_stale() == []
+            assert (alive.merged / "keep").read_text() == "keep\n"
+
+
+class TestRootDifferContract(DifferContract):
+    @pytest.fixture
+    def snapshotter(self, tmp_path: Path) -> RootSnapshotter:
+        return RootSnapshotter(tmp_path / "snapshots")
+
+    @pytest.fixture
+    def differ(self) -> RootDiffer:
+        return RootDiffer()
+
+    def test_a_step_that_changed_nothing_leaves_nothing(
+        self, differ: Differ, snapshotter: Snapshotter
+    ) -> None:
+        """No copy-up: a file made and deleted again leaves the upper empty."""
+
+        def change(root: Path) -> None:
+            (root / "var" / "cache" / "tmp").write_text("x")
+            os.remove(root / "var" / "cache" / "tmp")
+
+        with self._step(snapshotter, change) as (snapshot, _):
+            assert not os.listdir(snapshot.upper)
+            assert not differ.drop_unchanged(snapshot.upper, snapshotter.lowers(snapshot))
+
+    def test_an_emptied_and_recreated_directory_stays_opaque(
+        self, differ: Differ, snapshotter: Snapshotter
+    ) -> None:
+        """A directory made again is opaque when it has a new inode; a filesystem that
+        gives the freed inode back (ext4 does at once) shows only that its entries went,
+        and each gets a whiteout: the same filesystem either way."""
+
+        def change(root: Path) -> None:
+            shutil.rmtree(root / "var" / "cache")
+            (root / "var" / "cache").mkdir(0o755)
+
+        with self._step(snapshotter, change) as (snapshot, base):
+            assert differ.drop_unchanged(snapshot.upper, snapshotter.lowers(snapshot))
+            buf = io.BytesIO()
+            differ.compare(snapshot.upper, buf, compression="none")
+        names = {m.name for m in tarfile.open(fileobj=io.BytesIO(buf.getvalue()))}
+        assert names & {"var/cache/.wh..wh..opq", "var/cache/.wh.old"}
+        with tempfile.TemporaryDirectory() as tmp:
+            self._check_empty_after(Path(tmp), base, buf.getvalue())
+
+    @staticmethod
+    def _check_empty_after(tmp_path: Path, base: bytes, top: bytes) -> None:
+        (tmp_path / "base.tar").write_bytes(base)
+        (tmp_path / "top.tar").write_bytes(top)
+        target = tmp_path / "rootfs"
+        target.mkdir()
+        extract_layers(
+            [LayerSource(tmp_path / "base.tar"), LayerSource(tmp_path / "top.tar")], target
+        )
+        assert os.listdir(target / "var" / "cache") == []
+
+
+def test_the_build_root_goes_with_the_build(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM oci:{base_layout}:busybox\nRUN echo x > /x\n")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    ok(
+        run_cli(
+            ["--root", str(tmp_path / "store"), "build", str(ctx), "--isolation", "none"]
+            + ["-t", "x"],
+            env={"TMPDIR": str(tmpdir)},
+        )
+    )
+    assert list(tmpdir.iterdir()) == []

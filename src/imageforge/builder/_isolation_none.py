@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from imageforge.builder._model import BuildOptions
-from imageforge.builder._rootdir import RootDiffer, RootSnapshotter
+from imageforge.builder._rootdir import ALWAYS_IGNORED, RootDiffer, RootSnapshotter
 from imageforge.builder._services import BuildServices, RuntimeChoice
 from imageforge.errors import Unsupported
 from imageforge.runtime import ChrootRuntime, Security
@@ -77,7 +77,7 @@ def isolated_services(services: BuildServices, options: BuildOptions) -> Iterato
             services,
             snapshots=RootSnapshotter(
                 Path(directory),
-                ignore=options.ignore_paths,
+                ignore=(*ALWAYS_IGNORED, *options.ignore_paths),
             ),
             differ=RootDiffer(),
             runtimes=RuntimeChoice(ChrootRuntime(), services.progress),

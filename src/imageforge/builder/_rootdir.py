@@ -71,6 +71,8 @@ __all__ = [
 ]
 
 ALWAYS_IGNORED = ("dev", "proc", "sys")
+"""What ``--isolation none`` never compares: the runtime's mounts in the normal builder,
+where what a step writes there never reaches a layer either."""
 _GRANULARITY_NS = 2_000_000_000  # the coarsest mtime a filesystem keeps (FAT: 2 s)
 _CHUNK = 1 << 20
 
@@ -219,14 +221,25 @@ def _under_any(rel: str, dirs: Collection[str]) -> bool:
 
 
 def compare_states(
-    root: Path, before: dict[str, FileState], after: dict[str, FileState]
+    root: Path,
+    before: dict[str, FileState],
+    after: dict[str, FileState],
+    excluded: Collection[str] = (),
 ) -> Changes:
+    """What changed from ``before`` to ``after`` (see the module's docstring). No
+    directory above an ``excluded`` path is made opaque: that would hide what the layers
+    below hold there, which the comparison never saw."""
     out = Changes()
+    guarded = {"/".join(e.split("/")[:i]) for e in excluded for i in range(1, e.count("/") + 1)}
     for rel, new in after.items():
         old = before.get(rel)
         if old is None or _under_any(rel, out.opaque):
             out.changed.append(rel)
         elif new.is_dir and old.is_dir and new.ino != old.ino:
+            if rel in guarded:  # replaced, but something below it is never compared
+                if not new.same_as(replace(old, ino=new.ino)):
+                    out.changed.append(rel)
+                continue
             out.opaque.add(rel)  # removed and made again: what was in it is gone
             out.changed.append(rel)
         elif not new.same_as(old):
@@ -263,8 +276,14 @@ def _link_or_copy(src: str, dst: str, state: FileState) -> None:
     os.utime(dst, ns=(state.mtime_ns, state.mtime_ns), follow_symlinks=False)
 
 
+def parents_file(upper: Path) -> Path:
+    """Beside ``upper``: the directories in it that are only parents of changes."""
+    return upper.with_name(upper.name + ".parents")
+
+
 def write_upper(root: Path, upper: Path, after: dict[str, FileState], changes: Changes) -> None:
-    """Lay ``changes`` out in ``upper`` (see the module's docstring)."""
+    """Lay ``changes`` out in ``upper`` (see the module's docstring); the directories
+    that are there only as parents listed in :func:`parents_file`."""
     dirs: dict[str, FileState] = {}
 
     def parent_dirs(rel: str) -> None:
@@ -290,6 +309,8 @@ def write_upper(root: Path, upper: Path, after: dict[str, FileState], changes: C
         parent_dirs(rel)
         parent, _, name = rel.rpartition("/")
         (upper / parent / f"{WHITEOUT_PREFIX}{name}").touch()
+    only_parents = set(dirs) - set(changes.changed)
+    parents_file(upper).write_text("".join(f"{d}\n" for d in sorted(only_parents)))
     for rel in sorted(dirs, key=lambda d: -d.count("/")):  # deepest first: times last
         state, path = dirs[rel], str(upper / rel)
         for key, value in state.xattrs:
@@ -317,17 +338,35 @@ def upper_layer_entries(upper: Path) -> Iterator[tuple[Entry, ContentSource]]:
             yield entry, content
 
 
+def _is_empty(directory: Path) -> bool:
+    with os.scandir(directory) as entries:
+        return next(entries, None) is None
+
+
 class RootDiffer:
     """The :class:`layers.Differ` of :class:`RootSnapshotter`'s upper dirs."""
 
     def drop_unchanged(
         self, upper: Path, lowers: Sequence[Path], *, stand_ins: Sequence[str] = ()
     ) -> bool:
-        # Nothing to drop: the chroot runtime takes back every stand-in it placed, and
-        # the comparison already left out directories whose mtime alone changed.
-        del lowers, stand_ins
-        with os.scandir(upper) as entries:
-            return next(entries, None) is not None
+        # The comparison already left out directories whose mtime alone changed; the
+        # chroot runtime takes back what it placed, so stand-ins are only ever left by
+        # another runtime: dropped while they are empty, as the overlay Differ does.
+        del lowers
+        for rel in stand_ins:  # deepest first
+            path = upper / rel
+            with contextlib.suppress(FileNotFoundError, OSError):
+                st = os.lstat(path)
+                if stat.S_ISDIR(st.st_mode):
+                    os.rmdir(path)  # only while empty (ENOTEMPTY otherwise)
+                elif stat.S_ISREG(st.st_mode) and not st.st_size:
+                    os.unlink(path)
+        listed = parents_file(upper)
+        only_parents = listed.read_text().split("\n") if listed.exists() else []
+        for rel in sorted(filter(None, only_parents), key=lambda d: -d.count("/")):
+            with contextlib.suppress(OSError):  # a parent of nothing any more
+                os.rmdir(upper / rel)
+        return not _is_empty(upper)
 
     def compare(
         self,
@@ -375,7 +414,7 @@ class RootSnapshot:
             return
         owner = self.owner
         self.after = scan_root(owner.root, owner.excluded())
-        self.changes = compare_states(owner.root, owner.state, self.after)
+        self.changes = compare_states(owner.root, owner.state, self.after, owner.excluded())
         write_upper(owner.root, self.upper, self.after, self.changes)
 
     def __enter__(self) -> RootSnapshot:
@@ -388,7 +427,8 @@ class RootSnapshot:
 
 class RootSnapshotter:
     """The :class:`runtime.Snapshotter` over one root directory under ``directory``;
-    ``ignore``: paths in the image never compared (``--ignore-path``)."""
+    ``ignore``: paths in the image never compared (:data:`ALWAYS_IGNORED` and the
+    ``--ignore-path``s for a build)."""
 
     def __init__(self, directory: Path, *, ignore: Sequence[str] = ()) -> None:
         self.directory = directory.absolute()
@@ -403,7 +443,7 @@ class RootSnapshotter:
         self._lock = threading.Lock()
 
     def excluded(self) -> set[str]:
-        return {*ALWAYS_IGNORED, *self.ignore, *mount_points_under(self.root)}
+        return {*self.ignore, *mount_points_under(self.root)}
 
     def _tar(self, diff_id: Digest) -> Path:
         return self.layers / f"{diff_id.hex}.tar"
@@ -527,7 +567,7 @@ class RootSnapshotter:
                     write_layer(upper_layer_entries(own.upper), out, compression="none")
                 os.rename(tmp, self._tar(diff_id))
             self._holds = (*own.parents, diff_id)
-            self.state = own.after
+            self.state = self._settle(own)
         finally:
             self._finish(own, clean=True)
 
@@ -537,17 +577,34 @@ class RootSnapshotter:
             own.done = True
             shutil.rmtree(own.merged, ignore_errors=True)
             return
-        clean = own.changes is not None and not own.changes
+        clean = own.changes is not None and (not own.changes or _is_empty(own.upper))
         if clean:
-            self.state = own.after
+            self.state = self._settle(own)
         else:
             self._holds = None  # changed by a step that made no layer: start over
         self._finish(own, clean=clean)
+
+    def _settle(self, own: RootSnapshot) -> dict[str, FileState]:
+        """The record after ``own``: what the Differ dropped from its upper (stand-ins)
+        taken out of the root too, so the root holds exactly its layers."""
+        state = dict(own.after)
+        changes = own.changes or Changes()
+        for rel in reversed(changes.changed):
+            if rel in state and not os.path.lexists(own.upper / rel):
+                path = self.root / rel
+                with contextlib.suppress(OSError):
+                    if state[rel].is_dir:
+                        os.rmdir(path)
+                    else:
+                        os.unlink(path)
+                    del state[rel]
+        return state
 
     def _finish(self, own: RootSnapshot, *, clean: bool) -> None:
         del clean
         own.done = True
         shutil.rmtree(own.upper, ignore_errors=True)
+        parents_file(own.upper).unlink(missing_ok=True)
         self._lock.release()
 
     def usage(self) -> int:
