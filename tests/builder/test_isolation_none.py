@@ -342,3 +342,65 @@ def test_the_build_root_goes_with_the_build(tmp_path: Path, base_layout: Path) -
         )
     )
     assert list(tmpdir.iterdir()) == []
+
+
+# -- what RUN --mount does in this mode -------------------------------------------------
+
+
+def test_a_secret_is_readable_by_the_run_and_in_no_layer(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    secret = tmp_path / "token"
+    secret.write_text("s3cret-value")
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\n"
+        'RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = s3cret-value'
+        " && echo ok > /ok\n"
+        "RUN --mount=type=secret,id=tok,target=/etc/passwd grep -q s3cret /etc/passwd"
+        " && echo shadowed > /shadowed\n"
+    )
+    out = tmp_path / "out"
+    _build(
+        tmp_path / "store", ctx, out, "t", "--isolation", "none", "--secret", f"id=tok,src={secret}"
+    )
+    members = [m.name for layer in _layer_members(out, "t")[1:] for m in layer]
+    assert sorted(members) == ["ok", "shadowed"]  # no run/, no etc/passwd, no stand-in
+    rootfs = _unpack(out, "t", tmp_path / "u")
+    assert "s3cret" not in (rootfs / "etc" / "passwd").read_text()  # the image's, back
+    assert not (rootfs / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("mount", "what"),
+    [
+        ("type=cache,target=/var/cache/x", "/var/cache/x (bind of a directory)"),
+        ("type=bind,target=/src", "/src (bind of a directory)"),
+        ("type=tmpfs,target=/scratch", "/scratch (tmpfs)"),
+    ],
+)
+def test_a_mount_of_a_directory_is_refused_clearly(
+    tmp_path: Path, base_layout: Path, mount: str, what: str
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\nRUN --mount={mount} echo hi > /x\n"
+    )
+    proc = run_cli(
+        ["--root", str(tmp_path / "store"), "build", str(ctx), "--isolation", "none", "-t", "x"]
+    )
+    assert proc.returncode != 0
+    assert f"--isolation none cannot mount {what}: it makes no mounts" in proc.stderr
+    assert "drop the RUN --mount (secrets work)" in proc.stderr
+
+
+def test_a_heredoc_script_runs(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\nRUN <<EOF\n#!/bin/sh\necho from-script > /made\nEOF\n"
+    )
+    out = tmp_path / "out"
+    _build(tmp_path / "store", ctx, out, "t", "--isolation", "none")
+    members = [m.name for m in _layer_members(out, "t")[-1]]
+    assert members == ["made"]
