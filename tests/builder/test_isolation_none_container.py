@@ -7,6 +7,7 @@ under test. The images it writes to a bind-mounted OCI layout equal the normal b
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -154,3 +155,17 @@ def test_a_container_user_other_than_root_is_refused_clearly(
     )
     assert proc.returncode != 0
     assert "--isolation none runs as uid 0 and this process runs as uid 1000" in proc.stderr
+
+
+def test_system_check_in_the_container_suggests_isolation_none(
+    base_layout: Path, podman: tuple[list[str], dict[str, str]]
+) -> None:
+    proc = _in_container(
+        podman, base_layout, {}, ["--root", "/tmp/store", "system", "check", "--format", "json"]
+    )
+    report = json.loads(proc.stdout)
+    items = {item["name"]: item for item in report["items"]}
+    assert not items["overlayfs"]["ok"]  # no CAP_SYS_ADMIN: no mounts
+    assert items["isolation"]["ok"], items["isolation"]
+    assert items["isolation"]["data"] == {"suggested": "none"}
+    assert "build with --isolation none" in items["isolation"]["summary"]

@@ -37,9 +37,10 @@ from imageforge.errors import Unsupported
 from imageforge.layers import resolve_in_root
 from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
 from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._report import CheckItem
 from imageforge.runtime._security import Security
 
-__all__ = ["ChrootRuntime", "processes_in_root"]
+__all__ = ["ChrootRuntime", "check_isolation", "processes_in_root"]
 
 _PR_SET_PDEATHSIG = 1
 _DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
@@ -237,3 +238,56 @@ class ChrootRuntime:
             finally:
                 _kill_leftovers(root)
         return ExitStatus(128 - code if code < 0 else code)
+
+
+def _can_chroot() -> str | None:
+    """None when a child of this process can chroot and drop to another user, else why
+    not."""
+
+    def enter() -> None:
+        os.chroot("/")
+        os.setgid(65534)
+        os.setuid(65534)
+
+    try:
+        subprocess.run(
+            ["/bin/true"],
+            preexec_fn=enter,
+            check=True,
+            capture_output=True,  # noqa: PLW1509
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    return None
+
+
+def check_isolation(items: Sequence[CheckItem]) -> CheckItem:
+    """Which way builds can run here: containers (a runtime over overlayfs, as root or in a
+    user namespace), else ``--isolation none`` when this process is uid 0 and may chroot."""
+    by_name = {it.name: it for it in items}
+
+    def ok(name: str) -> bool:
+        return name in by_name and by_name[name].ok
+
+    runtime = any(ok(n) for n in by_name if n.startswith("runtime."))
+    containers = runtime and ok("overlayfs") and (os.geteuid() == 0 or ok("rootless"))
+    if containers:
+        return CheckItem("isolation", True, "builds run RUN steps in containers (oci)")
+    why = _can_chroot() if os.geteuid() == 0 else f"this process runs as uid {os.geteuid()}"
+    if why is None:
+        return CheckItem(
+            "isolation",
+            True,
+            "no container can be made here (no working runtime over overlayfs, no user "
+            "namespace): build with --isolation none (one plain root, RUN chrooted)",
+            "imageforge build --isolation none ...; one build per container",
+            {"suggested": "none"},
+        )
+    return CheckItem(
+        "isolation",
+        False,
+        f"no container can be made here, and --isolation none cannot run either: {why}",
+        "run as uid 0 (a container's root needs no added capability), or where "
+        "overlayfs and a runtime work",
+        {"suggested": None},
+    )
