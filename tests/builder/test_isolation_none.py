@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -404,3 +405,47 @@ def test_a_heredoc_script_runs(tmp_path: Path, base_layout: Path) -> None:
     _build(tmp_path / "store", ctx, out, "t", "--isolation", "none")
     members = [m.name for m in _layer_members(out, "t")[-1]]
     assert members == ["made"]
+
+
+# -- what is never compared -----------------------------------------------------------
+
+
+def test_ignore_paths_stay_out_of_every_layer(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        f"FROM oci:{base_layout}:busybox\n"
+        "RUN mkdir -p /var/log/app && echo noise > /var/log/app/x && echo kept > /kept"
+        " && echo dev > /dev/not-a-device\n"
+    )
+    out = tmp_path / "out"
+    _build(tmp_path / "store", ctx, out, "t", "--isolation", "none", "--ignore-path", "/var/log")
+    assert [m.name for m in _layer_members(out, "t")[-1]] == ["kept"]
+
+
+def test_a_mount_point_under_the_root_is_never_compared_nor_emptied(tmp_path: Path) -> None:
+    """What a pod mounts (a secret, a service-account token) under the build root: a real
+    tmpfs mounted there while a step runs stays out of the layer, and emptying the root
+    for another stage leaves the mount and its files alone."""
+    snapshotter = RootSnapshotter(tmp_path / "snapshots")
+    raw, base = layer_tar([file_entry("keep", b"keep\n")])
+    snapshotter.apply(base, lambda: io.BytesIO(raw))
+    with snapshotter.prepare([base]) as snapshot:
+        point = snapshot.merged / "var" / "run" / "secrets"
+        point.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(point)], check=True)
+        try:
+            (point / "token").write_text("sa-token")
+            (snapshot.merged / "made").write_text("made\n")
+            snapshot.unmount()
+            names = {str(p.relative_to(snapshot.upper)) for p in snapshot.upper.rglob("*")}
+            assert "made" in names and not any("token" in n for n in names)
+            assert "var/run/secrets" not in names
+            other = layer_tar([file_entry("other", b"o\n")])
+            snapshotter.commit(snapshot, digest_bytes(b"step"))
+            snapshotter.apply(other[1], lambda: io.BytesIO(other[0]))
+            with snapshotter.prepare([other[1]]) as again:  # another stage: emptied first
+                assert (point / "token").read_text() == "sa-token"
+                assert not (again.merged / "keep").exists()
+        finally:
+            subprocess.run(["umount", str(point)], check=True)
