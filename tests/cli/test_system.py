@@ -37,8 +37,11 @@ def test_json_report(store_root: Path) -> None:
         "tool.buildah",
         "tool.podman",
         "disk",
+        "isolation",
     } == set(items)
     assert items["runtime.runc"]["ok"] is True
+    # containers work here, so builds use them (--isolation none is for where none can)
+    assert items["isolation"]["summary"] == "builds run RUN steps in containers (oci)"
     assert items["overlayfs"]["ok"] is True
     # The default sandbox: the seccomp profile converts here, a private network comes up.
     assert items["seccomp"]["ok"] is True, items["seccomp"]

@@ -9,12 +9,16 @@ stages, ``--target``, ARG scoping, ONBUILD, cache keys), then carried out by one
 execution that dispatches each instruction by its kind. The result carries the cache
 records the build used; exporting and importing a build cache (``--cache-to`` /
 ``--cache-from``) is ``imageforge.pipeline``'s, through the transports.
+``BuildOptions(isolation="none")`` builds where no container can be made (Kaniko's
+way): one plain root directory (:class:`RootSnapshotter`, :class:`RootDiffer`), each RUN
+chrooted into it (``runtime.ChrootRuntime``).
 :class:`BuildCache` is the store's record of steps (``<store>/build-cache/``).
 """
 
 from imageforge.builder._builder import Builder
 from imageforge.builder._builder_api import build
 from imageforge.builder._cache import BuildCache
+from imageforge.builder._isolation_none import ISOLATIONS
 from imageforge.builder._model import (
     BaseResolver,
     BuildOptions,
@@ -25,6 +29,7 @@ from imageforge.builder._model import (
 )
 from imageforge.builder._network import ENTITLEMENTS, step_network
 from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
+from imageforge.builder._rootdir import RootDiffer, RootSnapshotter
 
 __all__ = [
     "BaseResolver",
@@ -35,8 +40,11 @@ __all__ = [
     "Builder",
     "CacheRecord",
     "ENTITLEMENTS",
+    "ISOLATIONS",
     "LayerFormat",
     "PlanOptions",
+    "RootDiffer",
+    "RootSnapshotter",
     "StepReport",
     "build",
     "plan_build",

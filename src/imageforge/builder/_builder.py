@@ -7,6 +7,7 @@ from __future__ import annotations
 from imageforge.builder._cache import BuildCache
 from imageforge.builder._copy import FileHashes
 from imageforge.builder._execution import Execution
+from imageforge.builder._isolation_none import isolated_services
 from imageforge.builder._model import BaseResolver, BuildOptions, BuildResult, LayerFormat
 from imageforge.builder._plan import plan_build
 from imageforge.builder._services import BaseImages, BuildServices, RuntimeChoice
@@ -86,4 +87,5 @@ class Builder:
             stage = plan.stage(index)
             if plan.earlier_stage(stage.base, index) is None:
                 self.services.bases.get(stage.base, plan.stage_platform(index))
-        return Execution(self.services, plan, options, context, dockerfile).run()
+        with isolated_services(self.services, options) as services:
+            return Execution(services, plan, options, context, dockerfile).run()

@@ -49,6 +49,8 @@ class BuildOptions:
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path
     secrets: Mapping[str, bytes] = field(default_factory=dict)  # --secret id -> value
     platform: str | None = None  # --platform: the target (None: this machine's)
+    isolation: str = "oci"  # or "none": one plain root, RUN chrooted (see _isolation_none)
+    ignore_paths: tuple[str, ...] = ()  # --ignore-path: never compared with --isolation none
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ def _enter_rootless(ctx: click.Context) -> None:
     path = ctx.command_path.split()
     if os.geteuid() == 0 or len(path) < 2 or path[1] not in _USERNS_COMMANDS:
         return
+    if ctx.params.get("isolation") == "none":
+        return  # needs no namespace, and refuses a non-zero uid itself (Kaniko's way)
     from imageforge.runtime import enter_user_namespace, rootless_plan
 
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from imageforge.builder import ENTITLEMENTS, BuildOptions
+from imageforge.builder import ENTITLEMENTS, ISOLATIONS, BuildOptions
 from imageforge.cli._app import app
 from imageforge.cli._options import (
     GlobalOptions,
@@ -161,6 +161,24 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @_security_opt_option
 @click.option(
+    "--isolation",
+    type=click.Choice(ISOLATIONS),
+    default="oci",
+    show_default=True,
+    help="oci: each RUN in runc over an overlay snapshot. none (Kaniko's way, for "
+    "unprivileged CI containers): one plain root directory, each RUN chrooted into it, "
+    "changes found by comparing snapshots; needs uid 0 but no added capabilities; "
+    "one build per container.",
+)
+@click.option(
+    "--ignore-path",
+    "ignore_paths",
+    multiple=True,
+    metavar="PATH",
+    help="With --isolation none: a path in the image never compared (not in any layer); "
+    "repeatable.",
+)
+@click.option(
     "--output",
     "outputs",
     multiple=True,
@@ -189,6 +207,8 @@ def build_command(
     network: str,
     allow: tuple[str, ...],
     security_opts: tuple[str, ...],
+    isolation: str,
+    ignore_paths: tuple[str, ...],
     outputs: tuple[str, ...],
     tls_verify: bool,
     authfile: Path | None,
@@ -216,6 +236,8 @@ def build_command(
         security=parse_security_options(security_opts),
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+        isolation=isolation,
+        ignore_paths=ignore_paths,
     )
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
         built = build(

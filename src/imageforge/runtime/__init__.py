@@ -19,6 +19,7 @@ from imageforge.runtime._binfmt import (
 )
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
 from imageforge.runtime._check import PEER_TOOLS, check_system
+from imageforge.runtime._chroot import ChrootRuntime
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._model import (
@@ -89,6 +90,7 @@ __all__ = [
     "parse_publish",
     "parse_security_options",
     "ActiveSnapshot",
+    "ChrootRuntime",
     "ContainerOptions",
     "ImageCommand",
     "OverlaySnapshotter",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from imageforge.errors import ImageforgeError
 from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime._chroot import check_isolation
 from imageforge.runtime._oci import KNOWN_RUNTIMES
 from imageforge.runtime._probes import (
     check_binfmt,
@@ -73,5 +74,6 @@ def check_system(
     for name, probe in probes:
         items.append(_guard(name, probe))
         progress.advance("system-check")
+    items.append(_guard("isolation", partial(check_isolation, list(items))))
     progress.done("system-check")
     return SystemReport(str(root), items)
