@@ -107,6 +107,11 @@ def asks_the_machine_name(fn: ast.AST) -> bool:
     )
 
 
+def picks_an_index_image(fn: ast.AST) -> bool:
+    """Calls the transports' raw search for a platform's image, with its own default."""
+    return "select_platform" in _calls(fn)
+
+
 _RFC3339_FORMAT = re.compile(r"%Y-%m-%dT|%H:%M:%S(\.%f)?Z")
 
 
@@ -165,6 +170,18 @@ MECHANISMS = [
     Mechanism("ingest_layer", "layers/_ingest.py"),
     Mechanism("host_platform", "oci/_platform.py", (asks_the_machine_name,)),
     Mechanism("rfc3339", "oci/_time.py", (formats_rfc3339,)),
+    Mechanism(
+        "image_for_platform",
+        "pipeline/_lookup.py",
+        (picks_an_index_image,),
+        {
+            "transports/_copy.py:select_platform": "the raw search image_for_platform "
+            "calls; it recurses into nested indexes",
+            "transports/_copy.py:write_image": "a docker-archive sink holds one image: "
+            "the library default when a caller hands it an index (the pipeline hands it "
+            "the image image_for_platform chose)",
+        },
+    ),
 ]
 
 
@@ -283,6 +300,17 @@ def reachable(refs, read):
     (asks_the_machine_name, "def arch():\n    return os.uname().machine\n"),
     (formats_rfc3339, 'def now():\n    return time.strftime("%Y-%m-%dT%H:%M:%SZ")\n'),
     (formats_rfc3339, 'def stamp(t):\n    return t.isoformat().replace("+00:00", "Z")\n'),
+    (
+        picks_an_index_image,
+        """
+def inspect_doc(obj, platform):
+    try:
+        return select_platform(obj, platform)
+    except NotFound:
+        first = next(d.platform for d in obj.manifest().manifests if d.platform)
+        return select_platform(obj, first)
+""",
+    ),
 ]
 
 

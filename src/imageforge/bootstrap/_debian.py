@@ -6,6 +6,12 @@ packages). Its output is passed to the progress sink as it comes: the first line
 each phase (retrieving, validating, extracting, unpacking, configuring ...) and every
 warning or error; on failure the last lines are shown too.
 
+Another architecture (``arch="arm64"``) is debootstrap's ``--arch``: its first stage
+unpacks the packages here, its second stage runs their maintainer scripts in a chroot,
+which for a foreign architecture runs through qemu-user (binfmt_misc); the handler is
+checked before anything is downloaded (minutes, not seconds: every dpkg run is
+emulated).
+
 The image's date (``created`` and the clamp on every mtime) is ``$SOURCE_DATE_EPOCH``,
 else the build date of the newest package installed, so two runs against the same
 mirror state give the same dates.
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
+from imageforge.bootstrap._arch import debian_arch, host_debian_arch
 from imageforge.bootstrap._image import DEFAULT_PATH, single_layer_image
 from imageforge.bootstrap._mirror import apt_mirror
 from imageforge.bootstrap._tidy import clean, minimize, package_epoch, slimify
@@ -39,7 +46,7 @@ from imageforge.layers import (
 )
 from imageforge.oci import Image, rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.runtime import in_user_namespace
+from imageforge.runtime import check_foreign_exec, in_user_namespace
 from imageforge.store import Store
 
 __all__ = ["DEBIAN_VARIANTS", "debian_image", "find_debootstrap"]
@@ -204,14 +211,22 @@ def debian_image(
     workdir: Path | None = None,
     compression: Compression = "gzip",
     sources: Path = Path("/etc/apt"),
+    arch: str | None = None,
 ) -> Image:
     """A Debian base image made with ``debootstrap --variant=VARIANT SUITE DIR MIRROR``
     (``variant="default"`` passes no variant), its layer written into ``store``
     (unnamed: name it with ``transports.write_image``). ``mirror`` defaults to the
     host's (:func:`apt_mirror` over ``sources``); ``slim`` removes what Debian's slim
     images remove. ``workdir`` holds the scratch tree (about 200 MB) instead of $TMPDIR.
+    ``arch``: a Debian architecture or platform (``arm64``, ``linux/arm/v7``; default
+    this machine's); a foreign one needs a qemu-user binfmt_misc handler.
     """
     _check_suite(suite)
+    wanted = debian_arch(arch) if arch else None
+    if wanted is not None and wanted.name == host_debian_arch():
+        wanted = None  # this machine's: as without --arch
+    if wanted is not None:
+        check_foreign_exec(wanted.platform)  # before any download
     if variant not in DEBIAN_VARIANTS:
         raise InvalidArgument(
             f"unknown debootstrap variant {variant!r}",
@@ -232,10 +247,13 @@ def debian_image(
     with _scratch(workdir, progress) as tmp:
         root = tmp / "rootfs"
         args = [program, *([f"--variant={variant}"] if variant != "default" else [])]
+        if wanted is not None:
+            args.append(f"--arch={wanted.name}")
+        for_arch = f" for {wanted.name}" if wanted is not None else ""
         _run_debootstrap(
             [*args, suite, str(root), url],
             progress,
-            f"debootstrap {suite} ({variant}) from {url}",
+            f"debootstrap {suite} ({variant}){for_arch} from {url}",
             root / "debootstrap" / "debootstrap.log",
         )
         if epoch is None:
@@ -256,10 +274,13 @@ def debian_image(
                 ref_prefix="bootstrap",
             )
     flags = f"--suite {suite} --variant {variant}{' --slim' if slim else ''}"
+    if wanted is not None:
+        flags += f" --arch {wanted.name}"
     return single_layer_image(
         layer,
         created=rfc3339(epoch),
         created_by=f"imageforge bootstrap debian {flags} ({tool}, {url})",
         env=[DEFAULT_PATH],
         cmd=["bash"],
+        platform=wanted.platform if wanted is not None else None,
     )

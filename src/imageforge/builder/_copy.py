@@ -39,6 +39,7 @@ from imageforge.errors import (
 )
 from imageforge.layers import mkdirs_in_root, resolve_in_root
 from imageforge.runtime import resolve_user
+from imageforge.store import atomic_write
 
 __all__ = ["CopyPlan", "CopySource", "FileHashes", "apply_copy", "plan_copy"]
 
@@ -149,10 +150,9 @@ class FileHashes:
             return
         if len(self._known) > 200_000:  # keep the file small: start again
             self._known = {}
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._known))
-        os.replace(tmp, self._path)
+        # A temporary file of its own: the builds of a multi-platform build save at
+        # the same time (the last one's table stays; each is whole).
+        atomic_write(self._path, json.dumps(self._known).encode())
         self._dirty = False
 
 

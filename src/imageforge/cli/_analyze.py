@@ -29,11 +29,12 @@ from imageforge.analyze import (
 )
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS, EXIT_OK
-from imageforge.cli._options import GlobalOptions, authfile_option, tls_option
+from imageforge.cli._options import GlobalOptions, authfile_option, platform_option, tls_option
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.cli._session import session
 from imageforge.layers import EntryType
+from imageforge.oci import Platform
 from imageforge.pipeline import open_image
 from imageforge.policy import Policy, find_policy, load_policy
 
@@ -271,6 +272,7 @@ def _print_ci(results: list[RuleResult], measure: Measure) -> None:
     show_default=True,
     help="Rows per table (json: entries per list, x2).",
 )
+@platform_option
 @tls_option
 @authfile_option
 @progress_option
@@ -289,6 +291,7 @@ def analyze_command(
     ci_config: Path | None,
     config: Path | None,
     top: int,
+    platform: str | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -296,7 +299,8 @@ def analyze_command(
     """Show what each layer of IMAGE adds, what is wasted and which step wasted it.
 
     IMAGE is a name or ID in the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF. Two sets of numbers:
+    docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF (an index's image for
+    --platform, default this machine's). Two sets of numbers:
     dive's (computed as dive computes them, quirks included) and imageforge's (only
     bytes unreachable in the final filesystem are waste, each attributed to the step
     that wrote it and the one that hid it).
@@ -330,7 +334,7 @@ def analyze_command(
         raise click.UsageError("thresholds need --ci")
     with (
         session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s,
-        open_image(s, image) as found,
+        open_image(s, image, Platform.parse(platform) if platform else None) as found,
     ):
         name = found.name
         result = analyze(found.image, progress=s.progress, top=max(top * 2, 20))

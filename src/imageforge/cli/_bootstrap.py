@@ -188,6 +188,14 @@ def busybox(
     show_default=True,
     help="debootstrap variant (default: what debootstrap installs without --variant).",
 )
+@click.option(
+    "--arch",
+    default=None,
+    metavar="ARCH",
+    help="A Debian architecture or platform (arm64, armhf, linux/arm64; default this "
+    "machine's): a foreign one's second stage runs under qemu-user (minutes), which "
+    "needs a binfmt_misc handler.",
+)
 @_tag_option(None)
 @_output_option
 @_compression_option
@@ -200,6 +208,7 @@ def debian(
     slim: bool,
     mirror: str | None,
     variant: str,
+    arch: str | None,
     tag: str | None,
     output: str | None,
     compression: str,
@@ -218,6 +227,7 @@ def debian(
             variant=variant,
             progress=sink,
             compression=cast(Compression, compression),
+            arch=arch,
         )
 
     name = tag or f"debian:{suite}{'-slim' if slim else ''}"

@@ -23,9 +23,16 @@ from imageforge.cli._render import print_json, stdout_console
 from imageforge.cli._session import session
 from imageforge.errors import Conflict, NotFound
 from imageforge.oci import ImageIndex, Platform, Reference
-from imageforge.pipeline import export_image, find_in_store, import_image, location_text, prune
+from imageforge.pipeline import (
+    export_image,
+    find_in_store,
+    image_for_platform,
+    import_image,
+    location_text,
+    prune,
+)
 from imageforge.store import Store, summarize
-from imageforge.transports import TransportRef, open_source, select_platform
+from imageforge.transports import TransportRef, open_source
 
 
 def _store(opts: GlobalOptions) -> Store:
@@ -90,6 +97,13 @@ def import_(
 @app.command("export")
 @click.argument("image")
 @click.argument("destination")
+@click.option(
+    "--platform",
+    default=None,
+    metavar="OS/ARCH[/VARIANT]",
+    help="Of an index, export only this platform's image (docker-archive:, which holds "
+    "no index: this one, default this machine's, else the index's only one).",
+)
 @tls_option
 @authfile_option
 @progress_option
@@ -99,6 +113,7 @@ def export(
     opts: GlobalOptions,
     image: str,
     destination: str,
+    platform: str | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -106,9 +121,11 @@ def export(
 ) -> None:
     """Export IMAGE to DESTINATION: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME], docker://REF. Without a tag, the image's own name is
-    used."""
+    used. A multi-platform index goes whole (one platform with --platform), except to
+    docker-archive:, which takes one image, as docker save does."""
+    wanted = Platform.parse(platform) if platform else None
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        exported = export_image(s, image, destination)
+        exported = export_image(s, image, destination, platform=wanted)
     if fmt is OutputFormat.JSON:
         print_json(
             {
@@ -148,8 +165,9 @@ def images(opts: GlobalOptions, fmt: OutputFormat) -> None:
 
 
 def _inspect_doc(store: Store, name: str, platform: Platform | None = None) -> dict[str, Any]:
-    """An image's (an index's: its list of platforms, and the image for ``platform``,
-    default this machine's, else its first)."""
+    """An image's (an index's: its list of platforms, and the image for ``platform`` as
+    every command chooses it; with no ``platform`` and no image to choose, the list
+    only, with ``platformImage`` null and a ``note`` why)."""
     with open_source(TransportRef("store", name), store) as obj:
         doc: dict[str, Any] = {
             "name": name,
@@ -164,12 +182,13 @@ def _inspect_doc(store: Store, name: str, platform: Platform | None = None) -> d
                 for d in index.manifests
             ]
             try:
-                image = select_platform(obj, platform)
-            except NotFound:
-                first = next((d.platform for d in index.manifests if d.platform), None)
-                if platform is not None or first is None:
+                image = image_for_platform(obj, platform, name)
+            except NotFound as exc:
+                if platform is not None:
                     raise
-                image = select_platform(obj, first)  # none is this machine's: the first
+                doc["platformImage"] = None
+                doc["note"] = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+                return doc
             doc["platformImage"] = str(image.digest)
         else:
             image = obj
@@ -224,6 +243,9 @@ def inspect(opts: GlobalOptions, image: str, platform: str | None, fmt: OutputFo
         for child in doc["platforms"]:
             children.add_row(child["platform"], child["digest"], str(child["size"]))
         console.print(children)
+        if doc["platformImage"] is None:
+            console.print(f"note:      {doc['note']}", markup=False)
+            return
         console.print(f"image:     {doc['platformImage']}", markup=False)
     console.print(f"platform:  {doc['platform']}", markup=False)
     console.print(f"created:   {doc['created'] or ''}", markup=False)

@@ -76,7 +76,8 @@ def platform_option(func: F) -> F:
         "--platform",
         default=None,
         metavar="OS/ARCH[/VARIANT]",
-        help="The image of a multi-platform index to take (default: this machine's).",
+        help="The image of a multi-platform index to take (default: this machine's, else "
+        "the index's only one).",
     )(func)
 
 

@@ -11,9 +11,10 @@ from rich.console import Console
 
 from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_OK
-from imageforge.cli._options import GlobalOptions, authfile_option, tls_option
+from imageforge.cli._options import GlobalOptions, authfile_option, platform_option, tls_option
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._session import session
+from imageforge.oci import Platform
 from imageforge.pipeline import sbom
 from imageforge.sbom import FORMATS, render
 from imageforge.store import atomic_write
@@ -39,6 +40,7 @@ from imageforge.store import atomic_write
     metavar="FILE",
     help="Write the SBOM to FILE (atomically) instead of stdout.",
 )
+@platform_option
 @tls_option
 @authfile_option
 @progress_option
@@ -48,6 +50,7 @@ def sbom_command(
     target: str,
     fmt: str,
     out: Path | None,
+    platform: str | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -56,13 +59,13 @@ def sbom_command(
 
     TARGET is a directory when one of that name exists, else an image: a name or ID in
     the store, or oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME],
-    docker://REF.
+    docker://REF (an index's image for --platform, default this machine's).
     A file that cannot be read is reported on stderr (one line per file) and the SBOM is
     still produced, with exit code 0. Same input, same bytes out: time stamps come from
     SOURCE_DATE_EPOCH, else the image's creation time, else the Unix epoch.
     """
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        result = sbom(s, target)
+        result = sbom(s, target, Platform.parse(platform) if platform else None)
     data = render(result, "table" if fmt == "text" else fmt)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     for warning in result.warnings:

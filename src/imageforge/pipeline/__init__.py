@@ -8,7 +8,8 @@ function and renders, and a library user does the same without it.
 - :func:`parse_location` reads every spelling of where an image is: ``docker://REF``,
   ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:NAME]``,
   ``rootfs:DIR|TAR``, a store name; :func:`find_image` / :func:`open_image` add store
-  IDs (:func:`find_in_store`).
+  IDs (:func:`find_in_store`); :func:`image_for_platform` is which image of an index
+  every command reads.
 - :func:`pull` (registry -> store), :func:`copy` (any -> any; blobs mounted between two
   repositories of one registry), :func:`import_image` / :func:`export_image` (into the
   store under names given, out of it under the image's own tag).
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
         NamedImage,
         find_image,
         find_in_store,
+        image_for_platform,
+        index_platforms,
         open_image,
     )
     from imageforge.pipeline._manifest import (
@@ -109,6 +112,8 @@ _WHERE = {
     "find_image": "_lookup",
     "find_in_store": "_lookup",
     "open_image": "_lookup",
+    "image_for_platform": "_lookup",
+    "index_platforms": "_lookup",
     "ListEntry": "_manifest",
     "manifest_add": "_manifest",
     "manifest_create": "_manifest",
@@ -149,8 +154,10 @@ __all__ = [
     "export_image",
     "find_image",
     "find_in_store",
+    "image_for_platform",
     "import_build_cache",
     "import_image",
+    "index_platforms",
     "location_text",
     "manifest_add",
     "manifest_create",

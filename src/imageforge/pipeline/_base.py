@@ -4,17 +4,19 @@ A store name, ``oci:``, ``oci-archive:``, ``docker-archive:`` or ``rootfs:`` is 
 where it is. A name that is not in the store but spells out a registry
 (``host[:port]/repo:tag``, ``repo@sha256:...``) or ``docker://REF`` is pulled into the
 store first, so the next build finds it there; a bare ``busybox`` is never fetched from
-Docker Hub unasked.
+Docker Hub unasked. A base that is an index gives the image for the platform asked, else
+this machine's (never another platform's only image, as buildah and BuildKit refuse it).
 """
 
 from __future__ import annotations
 
 from imageforge.errors import NotFound
-from imageforge.oci import Image, ImageIndex, Platform, Reference, host_platform
+from imageforge.oci import Image, Platform, Reference, host_platform
 from imageforge.pipeline._copy import pull
 from imageforge.pipeline._location import DOCKER, names_registry, remote_ref
+from imageforge.pipeline._lookup import image_for_platform
 from imageforge.pipeline._session import Session
-from imageforge.transports import TransportRef, parse_transport_ref, select_platform
+from imageforge.transports import TransportRef, parse_transport_ref
 
 __all__ = ["FromResolver"]
 
@@ -26,12 +28,13 @@ class FromResolver:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _pull(self, ref: Reference, platform: Platform | None) -> str:
+    def _pull(self, ref: Reference, platform: Platform) -> str:
         self.session.progress.note(f"pulling {ref}")
         return pull(self.session, ref, platform=platform).name
 
     def __call__(self, name: str, platform: str | None) -> Image:
-        wanted = Platform.parse(platform) if platform else None
+        # This machine's unless asked: never another platform's only image.
+        wanted = Platform.parse(platform) if platform else host_platform()
         if name.startswith(DOCKER):
             tref = TransportRef("store", self._pull(remote_ref(name), wanted))
         else:
@@ -41,15 +44,4 @@ class FromResolver:
                     self.session.store.refs.get(tref.path)
                 except NotFound:
                     self._pull(Reference.parse(name), wanted)
-        found = self.session.open(tref)
-        try:
-            return select_platform(found, wanted)
-        except NotFound:
-            if not isinstance(found, ImageIndex):
-                raise
-            has = sorted({str(d.platform) for d in found.manifest().manifests if d.platform})
-            raise NotFound(
-                f"{name}: no image for {wanted or host_platform()} in its index "
-                f"(it has {', '.join(has) or 'no platform named'})",
-                hint="build or pull the base for that platform, or choose another --platform",
-            ) from None
+        return image_for_platform(self.session.open(tref), wanted, name)

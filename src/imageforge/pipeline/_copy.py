@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING
 
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference
-from imageforge.pipeline._location import Location, parse_location, remote_ref, store_name
-from imageforge.pipeline._lookup import find_in_store
+from imageforge.pipeline._location import (
+    Location,
+    location_text,
+    parse_location,
+    remote_ref,
+    store_name,
+)
+from imageforge.pipeline._lookup import find_in_store, image_for_platform
 from imageforge.pipeline._session import PULL_JOBS, Session
-from imageforge.transports import TransportRef, select_platform
+from imageforge.transports import TransportRef
 
 if TYPE_CHECKING:
     from imageforge.remote import PushOptions
@@ -43,12 +49,13 @@ def pull(
     all_platforms: bool = False,
 ) -> Pulled:
     """Pull ``[docker://]REF`` into the session's store: the image for ``platform``
-    (default this host's) of an index, or the whole index with ``all_platforms``."""
+    of an index (see :func:`image_for_platform`), or the whole index with
+    ``all_platforms``."""
     ref = remote_ref(reference) if isinstance(reference, str) else reference
     name = store_name(ref)
     with session.opened(ref) as obj:
         if isinstance(obj, ImageIndex) and not all_platforms:
-            obj = select_platform(obj, platform)
+            obj = image_for_platform(obj, platform, str(ref))
         session.write(obj, TransportRef("store", name), jobs=PULL_JOBS)
     return Pulled(name, obj)
 
@@ -64,14 +71,15 @@ def copy(
 ) -> Digest:
     """Copy an image from ``source`` to ``destination`` (each ``docker://REF``, a
     transport or a store name); an index is copied whole only with ``all_platforms``,
-    else its image for ``platform``. Returns the digest written."""
+    else its image for ``platform`` (see :func:`image_for_platform`). Returns the digest
+    written."""
     src = parse_location(source) if isinstance(source, str) else source
     dst = parse_location(destination) if isinstance(destination, str) else destination
     if isinstance(dst, TransportRef) and dst.transport == "rootfs":
         raise InvalidArgument(f"{str(destination)!r}: rootfs: is a source only")
     with session.opened(src) as obj:
         if isinstance(obj, ImageIndex) and not all_platforms:
-            obj = select_platform(obj, platform)
+            obj = image_for_platform(obj, platform, location_text(src))
         if isinstance(dst, Reference):
             from imageforge.remote import PushOptions  # see _session: only when pushing
 
@@ -118,19 +126,32 @@ class Exported:
     media_type: str
 
 
-def export_image(session: Session, image: str, destination: Location | str) -> Exported:
-    """Copy the store's ``image`` (a name or an ID prefix; an index whole) to
-    ``destination``: a layout, an archive or a registry. A layout or archive given no
-    tag gets the image's own (``docker-archive:`` its whole name)."""
-    name, digest = find_in_store(session.store, image)
+def export_image(
+    session: Session,
+    image: str,
+    destination: Location | str,
+    *,
+    platform: Platform | None = None,
+) -> Exported:
+    """Copy the store's ``image`` (a name or an ID prefix) to ``destination``: a layout,
+    an archive or a registry. An index goes whole, or only its image for ``platform``
+    when one is given; to ``docker-archive:``, which holds images only, always its image
+    for ``platform`` (see :func:`image_for_platform`), as ``docker save --platform``. A
+    layout or archive given no tag gets the image's own (``docker-archive:`` its whole
+    name)."""
+    name, _ = find_in_store(session.store, image)
     dest = parse_location(destination) if isinstance(destination, str) else destination
     if isinstance(dest, TransportRef) and dest.transport == "store":
         raise InvalidArgument(
             f"{str(destination)!r}: export needs oci:, oci-archive:, docker-archive: or docker://"
         )
-    media_type = session.store.read_manifest(digest)[1].media_type
+    images_only = isinstance(dest, TransportRef) and dest.transport == "docker-archive"
     if isinstance(dest, TransportRef) and dest.tag is None and not name.startswith("sha256:"):
-        tag = Reference.parse(name).tag if dest.transport != "docker-archive" else name
+        tag = Reference.parse(name).tag if not images_only else name
         dest = TransportRef(dest.transport, dest.path, tag)
-    written = copy(session, TransportRef("store", name), dest, all_platforms=True)
+    whole = platform is None and not images_only
+    written = copy(
+        session, TransportRef("store", name), dest, platform=platform, all_platforms=whole
+    )
+    media_type = session.store.read_manifest(written)[1].media_type
     return Exported(name, dest, written, media_type)

@@ -4,6 +4,10 @@ One rule for every command that reads an image (inspect, tag, rmi, export, analy
 sbom): ``docker://REF`` is a registry's, ``TRANSPORT:...`` a layout's or an archive's,
 anything else a name in the store (normalised as docker does, ``busybox`` is
 ``docker.io/library/busybox:latest``) or a unique prefix of an image ID.
+
+And one rule for which image of a multi-platform index a command reads
+(:func:`image_for_platform`): the one ``--platform`` names; without it this machine's,
+else the index's only image; anything else is an error that lists the platforms.
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from imageforge.errors import InvalidArgument, NotFound
-from imageforge.oci import Digest, Image, Platform, Reference
+from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference, host_platform, media
 from imageforge.pipeline._location import DOCKER, Location, remote_ref
 from imageforge.pipeline._session import Session
 from imageforge.store import Store
 from imageforge.transports import TRANSPORTS, TransportRef, parse_transport_ref, select_platform
 
-__all__ = ["Found", "NamedImage", "find_image", "find_in_store", "open_image"]
+__all__ = [
+    "Found",
+    "NamedImage",
+    "find_image",
+    "find_in_store",
+    "image_for_platform",
+    "index_platforms",
+    "open_image",
+]
 
 
 @dataclass(frozen=True)
@@ -62,12 +74,58 @@ def find_image(session: Session, text: str) -> Found:
     return Found(name, TransportRef("store", name))
 
 
+def index_platforms(index: ImageIndex) -> list[Platform]:
+    """The platforms an index names images for, sorted, each once (an attestation's
+    ``unknown/unknown`` and children without a platform left out)."""
+    found = {
+        d.platform
+        for d in index.manifest().manifests
+        if d.platform is not None
+        and media.is_manifest(d.media_type)
+        and "unknown" not in (d.platform.os, d.platform.architecture)
+    }
+    return sorted(found)
+
+
+def image_for_platform(obj: Image | ImageIndex, platform: Platform | None, name: str) -> Image:
+    """The image a command reads from ``obj`` (``name`` is how the user wrote it): ``obj``
+    itself, or an index's image for ``platform``; without ``platform``, this machine's,
+    else the index's only one. Anything else is :class:`~imageforge.errors.NotFound`
+    listing the index's platforms. The one definition for every command that takes
+    ``--platform`` (inspect, run, analyze, sbom, scan, export, pull, copy, ``FROM``)."""
+    if not isinstance(obj, ImageIndex):
+        return obj
+    try:
+        return select_platform(obj, platform)
+    except NotFound:
+        pass
+    listed = index_platforms(obj)
+    if platform is None and len(listed) == 1:
+        return select_platform(obj, listed[0])
+    if not listed:
+        raise NotFound(
+            f"{name}: an index that names no platform for any of its images",
+            hint="copy or export it whole (--all) and read its images by digest",
+        )
+    has = ", ".join(str(p) for p in listed)
+    if platform is None:
+        raise NotFound(
+            f"{name}: an index of several platforms ({has}) and none is this machine's "
+            f"({host_platform()})",
+            hint=f"choose one with --platform, e.g. --platform {listed[0]}",
+        )
+    raise NotFound(
+        f"{name}: no image for {platform} in its index (it has {has})",
+        hint="choose one of those with --platform, or build or pull the image for that platform",
+    )
+
+
 @contextmanager
 def open_image(
     session: Session, text: str, platform: Platform | None = None
 ) -> Iterator[NamedImage]:
-    """The image ``text`` names (an index's image for ``platform``, default this
-    host's), readable inside the ``with`` block."""
+    """The image ``text`` names (an index's: see :func:`image_for_platform`), readable
+    inside the ``with`` block."""
     found = find_image(session, text)
     with session.opened(found.location) as obj:
-        yield NamedImage(found.name, select_platform(obj, platform))
+        yield NamedImage(found.name, image_for_platform(obj, platform, found.name))

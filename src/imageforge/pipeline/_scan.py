@@ -8,7 +8,7 @@ from pathlib import Path
 
 from imageforge.oci import Platform
 from imageforge.pipeline._lookup import open_image
-from imageforge.pipeline._sbom import directory_target
+from imageforge.pipeline._sbom import directory_target, refuse_platform
 from imageforge.pipeline._session import Session
 from imageforge.scan import (
     ScanCache,
@@ -37,13 +37,16 @@ def scan(
 ) -> ScanReport:
     """Scan ``target``: ``sbom:FILE`` (CycloneDX or SPDX JSON), a directory, or an image
     (a store name or ID, ``oci:``, ``oci-archive:``, ``docker-archive:``,
-    ``docker://``, of ``platform``, default this host's; what ``cache`` read from the
-    same image before is used instead of reading it again). ``db`` may be None when
+    ``docker://``; an index's image for ``platform``, see
+    :func:`~imageforge.pipeline.image_for_platform`; what ``cache`` read from the same
+    image before is used instead of reading it again). ``db`` may be None when
     ``options.scanners`` leaves out vulnerabilities."""
     if target.startswith(SBOM):
+        refuse_platform(platform, target, "an SBOM file")
         return scan_sbom_file(Path(target[len(SBOM) :]), db, options, database=database)
     path = directory_target(target, "scan")
     if path is not None:
+        refuse_platform(platform, target, "a directory")
         return scan_directory(
             path, db, options, name=target, database=database, progress=session.progress
         )
