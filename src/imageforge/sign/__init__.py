@@ -15,7 +15,8 @@ envelopes or OCI objects; it is not built, as those services cannot be reached h
 Modules: ``_keys`` (generate, load, write keys), ``_cosign_key`` (cosign's encrypted key
 envelope: scrypt + NaCl secretbox), ``_signer`` (the seam and key signing),
 ``_payload`` (simple signing), ``_objects`` (signature manifests), ``_dsse`` (DSSE v1),
-``_intoto`` (Statement v1), ``_errors`` (:class:`VerificationFailed`).
+``_intoto`` (Statement v1), ``_policy`` (what attestations an image must carry and
+what they must say), ``_errors`` (:class:`VerificationFailed`).
 """
 
 from imageforge.sign._cosign_key import COSIGN_PEM_TYPE, KDF_PARAMS, SIGSTORE_PEM_TYPE
@@ -66,6 +67,7 @@ from imageforge.sign._payload import (
     parse_simple_signing,
     simple_signing_payload,
 )
+from imageforge.sign._policy import AttestationPolicy, Condition, Rule
 from imageforge.sign._signer import (
     KeySigner,
     KeyVerifier,
@@ -96,6 +98,8 @@ __all__ = [
     "SIMPLE_SIGNING_MEDIA_TYPE",
     "SIMPLE_SIGNING_TYPE",
     "STATEMENT_V1",
+    "AttestationPolicy",
+    "Condition",
     "Envelope",
     "EnvelopeSignature",
     "KeySigner",
@@ -103,6 +107,7 @@ __all__ = [
     "PasswordSource",
     "PrivateKey",
     "PublicKey",
+    "Rule",
     "Signature",
     "SignatureObject",
     "SignedLayer",

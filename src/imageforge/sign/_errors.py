@@ -19,6 +19,7 @@ REASONS: Final = frozenset(
         "annotation-mismatch",  # a required annotation is missing or has another value
         "wrong-payload-type",  # a DSSE envelope carries another payload type than expected
         "malformed",  # a signature, payload or envelope that cannot be read
+        "policy-violation",  # verified attestations that do not meet the policy given
     }
 )
 
