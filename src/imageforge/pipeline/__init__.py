@@ -28,7 +28,8 @@ function and renders, and a library user does the same without it.
 - :func:`sign_image` / :func:`verify_image`: cosign's key-based signatures of a
   registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
   :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
-  envelopes beside them (``.att``), checked against a key and an attestation policy.
+  envelopes beside them (``.att``), checked against a key and an attestation policy;
+  a registry-to-registry :func:`copy` carries them along.
 
 Names are loaded on first use, so a command pays only for the packages it needs (the
 builder is not imported for ``pull``).
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         load_predicate,
         verify_attestations,
     )
+    from imageforge.pipeline._sign_copy import Carried
     from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
 
 _WHERE = {
@@ -158,6 +160,7 @@ _WHERE = {
     "load_policy": "_sign_attest",
     "load_predicate": "_sign_attest",
     "verify_attestations": "_sign_attest",
+    "Carried": "_sign_copy",
     "LEGACY": "_sign_store",
     "MODES": "_sign_store",
     "OCI_1_1": "_sign_store",
@@ -165,6 +168,7 @@ _WHERE = {
 
 __all__ = [
     "Built",
+    "Carried",
     "CACHE_ARTIFACT",
     "CACHE_TAG",
     "DOCKER",
