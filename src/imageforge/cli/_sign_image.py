@@ -26,6 +26,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.pipeline import (
     LEGACY,
     MODES,
+    Attest,
     Signed,
     attest_image,
     key_signer,
@@ -42,7 +43,7 @@ _KEY = click.Path(dir_okay=False, path_type=Path)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def annotations(values: tuple[str, ...]) -> dict[str, str]:
+def annotation_pairs(values: tuple[str, ...]) -> dict[str, str]:
     """``-a key=value`` pairs (a key given twice: the last wins, as cosign does)."""
     out: dict[str, str] = {}
     for value in values:
@@ -117,7 +118,7 @@ def sign_command(
     A tag is resolved once and the digest is signed. The private key is opened with
     $COSIGN_PASSWORD or a password typed at a prompt.
     """
-    required = annotations(annotation)
+    required = annotation_pairs(annotation)
     signer = key_signer(key, password_source())  # a bad key or password: nothing written
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
         signed = sign_image(s, image, signer, annotations=required, mode=mode)
@@ -149,7 +150,7 @@ def verify_command(
     with the reason (no-signature, bad-signature, wrong-digest, annotation-mismatch,
     malformed).
     """
-    required = annotations(annotation)
+    required = annotation_pairs(annotation)
     verifier = key_verifier(key)
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
         try:
@@ -259,3 +260,63 @@ def verify_attestation_command(
     if rules is not None:
         click.echo(f"Policy {policy} holds")
 
+
+def build_signing_options(func: F) -> F:
+    """``build``'s --provenance, --sbom, --sign, --key and --registry-referrers-mode,
+    given to the command as one ``attest`` (None when none is asked for). The key is
+    opened (its password asked) before anything is built."""
+
+    def to_attest(ctx: click.Context, _param: click.Parameter, key: Path | None) -> Attest | None:
+        wanted = {k: bool(ctx.params.pop(k, False)) for k in ("provenance", "sbom", "sign")}
+        mode = str(ctx.params.pop("mode", LEGACY))
+        if not any(wanted.values()):
+            if key is not None:
+                raise InvalidArgument("--key is for --provenance, --sbom or --sign")
+            return None
+        if key is None:
+            raise InvalidArgument(
+                "--provenance, --sbom and --sign need --key (the private key to sign with)"
+            )
+        return Attest(key_signer(key, password_source()), mode=mode, **wanted)
+
+    options = [
+        click.option(
+            "--provenance",
+            is_flag=True,
+            is_eager=True,
+            help="Attest SLSA provenance v1 to every docker:// output (needs --key).",
+        ),
+        click.option(
+            "--sbom",
+            is_flag=True,
+            is_eager=True,
+            help="Attest the image's SPDX SBOM to every docker:// output (needs --key).",
+        ),
+        click.option(
+            "--sign",
+            is_flag=True,
+            is_eager=True,
+            help="Sign the image at every docker:// output (needs --key).",
+        ),
+        click.option(
+            "--registry-referrers-mode",
+            "mode",
+            type=click.Choice(MODES),
+            default=LEGACY,
+            show_default=True,
+            is_eager=True,
+            help="Where signatures and attestations go (see sign).",
+        ),
+        click.option(
+            "--key",
+            "attest",
+            type=_KEY,
+            default=None,
+            callback=to_attest,
+            expose_value=True,
+            help="The private key for --provenance, --sbom and --sign.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -29,7 +29,8 @@ function and renders, and a library user does the same without it.
   registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
   :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
   envelopes beside them (``.att``), checked against a key and an attestation policy;
-  a registry-to-registry :func:`copy` carries them along.
+  :func:`signed_build`: a build whose pushed outputs get signed provenance, an SBOM
+  and a signature; a registry-to-registry :func:`copy` carries them along.
 
 Names are loaded on first use, so a command pays only for the packages it needs (the
 builder is not imported for ``pull``).
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
         load_predicate,
         verify_attestations,
     )
+    from imageforge.pipeline._sign_build import Attest, SignedBuild, signed_build
     from imageforge.pipeline._sign_copy import Carried
     from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
 
@@ -160,6 +162,9 @@ _WHERE = {
     "load_policy": "_sign_attest",
     "load_predicate": "_sign_attest",
     "verify_attestations": "_sign_attest",
+    "Attest": "_sign_build",
+    "SignedBuild": "_sign_build",
+    "signed_build": "_sign_build",
     "Carried": "_sign_copy",
     "LEGACY": "_sign_store",
     "MODES": "_sign_store",
@@ -167,6 +172,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "Attest",
     "Built",
     "Carried",
     "CACHE_ARTIFACT",
@@ -185,6 +191,7 @@ __all__ = [
     "Pulled",
     "Session",
     "Signed",
+    "SignedBuild",
     "VerifiedAttestation",
     "VerifiedAttestations",
     "VerifiedImage",
@@ -221,6 +228,7 @@ __all__ = [
     "sbom",
     "scan",
     "sign_image",
+    "signed_build",
     "store_name",
     "target_platforms",
     "verify_attestations",
