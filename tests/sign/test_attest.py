@@ -36,7 +36,8 @@ from imageforge.sign import (
     sign_envelope,
 )
 from tests.conftest import run_cli
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, ok
+from tests.remote.conftest import ok
+from tests.sign.conftest import PASSWORD, KeyPair, Registry
 
 VULN_CLEAN = {
     "scanner": {
@@ -140,7 +141,9 @@ def test_attest_verify_and_policy(
 
     code, out, err = _verify(registry, keys, "--type", "vuln")
     assert code == 0, err
-    [att] = out["attestations"]  # type: ignore[misc]
+    atts = out["attestations"]
+    assert isinstance(atts, list)
+    [att] = atts
     assert att["layout"] == mode and att["predicateType"] == predicate_type("vuln")
     assert att["statement"]["predicate"] == VULN_CLEAN
     code, out, err = _verify(registry, keys, "--policy", str(policy))

@@ -14,8 +14,8 @@ import pytest
 from imageforge.pipeline import attest_image, key_signer, sign_image
 from tests.conftest import run_cli
 from tests.registry.conftest import Server
-from tests.remote.conftest import Distribution
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, logged_in, ok
+from tests.remote.conftest import Distribution, ok
+from tests.sign.conftest import PASSWORD, KeyPair, Registry, logged_in
 
 
 def _verify(registry: Registry, image: str, keys: KeyPair) -> tuple[int, str]:

@@ -27,7 +27,8 @@ from imageforge.sign import (
     signature_tag,
 )
 from tests.conftest import run_cli
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, ok, write_pair
+from tests.remote.conftest import ok
+from tests.sign.conftest import PASSWORD, KeyPair, Registry, write_pair
 
 
 def _password() -> bytes:
@@ -100,7 +101,9 @@ def test_push_sign_verify_passes(registry: Registry, keys: KeyPair, mode: str) -
     code, out, err = _verify(registry, keys, "-a", "env=prod")
     assert code == 0, err
     assert out["verified"] is True and out["digest"] == digest
-    [sig] = out["signatures"]  # type: ignore[misc]
+    sigs = out["signatures"]
+    assert isinstance(sigs, list)
+    [sig] = sigs
     assert sig["layout"] == mode and sig["annotations"] == {"env": "prod"}
     assert sig["dockerReference"] == registry.ref("hello")
 
