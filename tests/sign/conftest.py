@@ -4,6 +4,7 @@ files, one byte changed); a key pair written as ``imageforge key generate`` writ
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,9 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from imageforge.layers import BlobImage
+from imageforge.oci import Digest, Reference
 from imageforge.pipeline import Session, copy
-from imageforge.remote import Credentials, save_credentials
-from imageforge.sign import generate_key
+from imageforge.remote import Credentials, push, registry_host, save_credentials
+from imageforge.sign import (
+    SignatureObject,
+    SignedLayer,
+    generate_key,
+    read_signed_layers,
+    signature_manifest,
+    signature_tag,
+)
 from tests.conftest import run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server
 from tests.remote.conftest import (
@@ -112,3 +122,25 @@ def write_pair(directory: Path, algorithm: str = "ecdsa-p256") -> KeyPair:
 @pytest.fixture
 def keys(tmp_path: Path) -> KeyPair:
     return write_pair(tmp_path / "keys")
+
+
+def signature_layers(s: Session, registry: Registry, digest: str) -> list[SignedLayer]:
+    ref = Reference.parse(registry.ref("hello"))
+    host = registry_host(ref.domain)
+    raw, _, _ = s.client.get_manifest(host, ref.path, signature_tag(digest))
+
+    def blob(d: Digest) -> bytes:
+        with s.client.open_blob(host, ref.path, d) as f:
+            return f.read()
+
+    return read_signed_layers(raw, blob)  # the signed payloads of the image's .sig tag
+
+
+def put_signatures(s: Session, registry: Registry, digest: str, layers: list[SignedLayer]) -> None:
+    """Replace the image's ``.sig`` manifest with one holding ``layers`` (what someone
+    with push access to the repository can do)."""
+    obj: SignatureObject = signature_manifest(layers)
+    blobs = obj.blobs
+    image = BlobImage(lambda d: io.BytesIO(blobs[d]), obj.manifest_bytes, validate=False)
+    ref = Reference.parse(registry.ref("hello")).with_tag(signature_tag(digest))
+    push(s.client, image, ref)

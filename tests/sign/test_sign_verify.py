@@ -7,28 +7,30 @@ a wrong password or a truncated key stores nothing."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from imageforge.layers import BlobImage
-from imageforge.oci import Digest, Manifest, Reference, digest_bytes
+from imageforge.oci import Manifest, Reference, digest_bytes
 from imageforge.pipeline import Session, key_signer, key_verifier, sign_image, verify_image
-from imageforge.remote import push, registry_host
+from imageforge.remote import registry_host
 from imageforge.sign import (
     SIMPLE_SIGNING_MEDIA_TYPE,
-    SignatureObject,
     SignedLayer,
     VerificationFailed,
-    read_signed_layers,
-    signature_manifest,
     signature_tag,
 )
 from tests.conftest import run_cli
 from tests.remote.conftest import ok
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, write_pair
+from tests.sign.conftest import (
+    PASSWORD,
+    KeyPair,
+    Registry,
+    put_signatures,
+    signature_layers,
+    write_pair,
+)
 
 
 def _password() -> bytes:
@@ -38,28 +40,6 @@ def _password() -> bytes:
 def _tags(s: Session, registry: Registry, name: str) -> list[str]:
     ref = Reference.parse(registry.ref(name))
     return s.client.list_tags(registry_host(ref.domain), ref.path)
-
-
-def _sig_layers(s: Session, registry: Registry, digest: str) -> list[SignedLayer]:
-    ref = Reference.parse(registry.ref("hello"))
-    host = registry_host(ref.domain)
-    raw, _, _ = s.client.get_manifest(host, ref.path, signature_tag(digest))
-
-    def blob(d: Digest) -> bytes:
-        with s.client.open_blob(host, ref.path, d) as f:
-            return f.read()
-
-    return read_signed_layers(raw, blob)
-
-
-def _put_signatures(s: Session, registry: Registry, digest: str, layers: list[SignedLayer]) -> None:
-    """Replace the image's ``.sig`` manifest with one holding ``layers`` (what someone
-    with push access to the repository can do)."""
-    obj: SignatureObject = signature_manifest(layers)
-    blobs = obj.blobs
-    image = BlobImage(lambda d: io.BytesIO(blobs[d]), obj.manifest_bytes, validate=False)
-    ref = Reference.parse(registry.ref("hello")).with_tag(signature_tag(digest))
-    push(s.client, image, ref)
 
 
 def _verify(registry: Registry, keys: KeyPair, *extra: str) -> tuple[int, dict[str, object], str]:
@@ -139,7 +119,7 @@ def test_signatures_append_and_both_layouts_are_found(registry: Registry, tmp_pa
         sign_image(s, image, key_signer(second.private, lambda _: _password()))
         sign_image(s, image, key_signer(second.private, lambda _: _password()), mode="oci-1-1")
         # cosign appends to the .sig manifest: both signatures are in it
-        assert len(_sig_layers(s, registry, digest)) == 2
+        assert len(signature_layers(s, registry, digest)) == 2
         assert len(verify_image(s, image, key_verifier(first.public)).signatures) == 1
         layouts = [
             sig.layout for sig in verify_image(s, image, key_verifier(second.public)).signatures
@@ -165,7 +145,7 @@ def test_changed_image_signature_or_payload_fails_with_the_reason(
 
     # the signature of the first image copied onto the changed one
     with registry.session() as s:
-        _put_signatures(s, registry, changed, _sig_layers(s, registry, signed))
+        put_signatures(s, registry, changed, signature_layers(s, registry, signed))
     code, out, err = _verify(registry, keys)
     assert code == 8 and out["reason"] == "wrong-digest", err
     assert f"names image {signed}, not {changed}" in err
@@ -173,11 +153,11 @@ def test_changed_image_signature_or_payload_fails_with_the_reason(
     # back to the signed image; one byte of its signature changed
     registry.push("hello:1", "hello:1")
     with registry.session() as s:
-        [good] = _sig_layers(s, registry, signed)
+        [good] = signature_layers(s, registry, signed)
         raw = bytearray(base64.b64decode(good.signature))
         raw[-1] ^= 0x01
         bad_sig = SignedLayer(good.payload, base64.b64encode(bytes(raw)).decode())
-        _put_signatures(s, registry, signed, [bad_sig])
+        put_signatures(s, registry, signed, [bad_sig])
     code, out, err = _verify(registry, keys)
     assert code == 8 and out["reason"] == "bad-signature", err
 
@@ -186,14 +166,14 @@ def test_changed_image_signature_or_payload_fails_with_the_reason(
     with registry.session() as s:
         payload = good.payload.replace(b"hello", b"hellp", 1)
         assert payload != good.payload
-        _put_signatures(s, registry, signed, [SignedLayer(payload, good.signature)])
+        put_signatures(s, registry, signed, [SignedLayer(payload, good.signature)])
     code, out, err = _verify(registry, keys)
     assert code == 8 and out["reason"] == "bad-signature", err
     assert "changed after signing, or it was signed by another key" in err
 
     # the good signature back beside the bad ones: verify passes on it
     with registry.session() as s:
-        _put_signatures(s, registry, signed, [bad_sig, good])
+        put_signatures(s, registry, signed, [bad_sig, good])
     assert _verify(registry, keys)[0] == 0
 
 
@@ -252,7 +232,7 @@ def test_garbage_signature_manifest_is_malformed_and_not_overwritten(
     garbage = b"not a signature"
     layer = SignedLayer(garbage, "c2lnbmF0dXJl")  # a payload that is not simple signing
     with registry.session() as s:
-        _put_signatures(s, registry, digest, [layer])
+        put_signatures(s, registry, digest, [layer])
     code, out, err = _verify(registry, keys)
     assert code == 8 and out["reason"] in ("bad-signature", "malformed"), err
 

@@ -33,6 +33,7 @@ from imageforge.pipeline import (
     key_verifier,
     load_policy,
     load_predicate,
+    public_key,
     sign_image,
     verify_attestations,
     verify_image,
@@ -129,6 +130,13 @@ def sign_command(
 @click.argument("image")
 @click.option("--key", "key", type=_KEY, required=True, help="The public key (cosign.pub).")
 @annotation_option("Require this annotation in the signed payload (repeatable).")
+@click.option(
+    "--rekor-pubkey",
+    "rekor_pubkey",
+    type=_KEY,
+    default=None,
+    help="Also require a Rekor bundle signed by this log key, checked offline.",
+)
 @tls_option
 @authfile_option
 @format_option
@@ -138,6 +146,7 @@ def verify_command(
     image: str,
     key: Path,
     annotation: tuple[str, ...],
+    rekor_pubkey: Path | None,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
@@ -148,13 +157,14 @@ def verify_command(
     Passes when one signature, in the .sig tag or among the image's referrers, is by
     the key, names the image's digest and carries every -a annotation; else exits 8
     with the reason (no-signature, bad-signature, wrong-digest, annotation-mismatch,
-    malformed).
+    malformed; bad-log-entry with --rekor-pubkey).
     """
     required = annotation_pairs(annotation)
     verifier = key_verifier(key)
+    log_key = public_key(rekor_pubkey) if rekor_pubkey is not None else None
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
         try:
-            verified = verify_image(s, image, verifier, annotations=required)
+            verified = verify_image(s, image, verifier, annotations=required, log_key=log_key)
         except VerificationFailed as exc:
             _failed(fmt, image, exc)
             raise

@@ -92,6 +92,7 @@ if TYPE_CHECKING:
         VerifiedSignature,
         key_signer,
         key_verifier,
+        public_key,
         sign_image,
         verify_image,
     )
@@ -154,6 +155,7 @@ _WHERE = {
     "VerifiedSignature": "_sign",
     "key_signer": "_sign",
     "key_verifier": "_sign",
+    "public_key": "_sign",
     "sign_image": "_sign",
     "verify_image": "_sign",
     "VerifiedAttestation": "_sign_attest",
@@ -223,6 +225,7 @@ __all__ = [
     "parse_location",
     "prune",
     "prune_snapshots",
+    "public_key",
     "pull",
     "remote_ref",
     "sbom",

@@ -33,11 +33,14 @@ from imageforge.pipeline._sign_store import (
     resolve_target,
 )
 from imageforge.sign import (
+    BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     SIMPLE_SIGNING_MEDIA_TYPE,
     KeySigner,
     KeyVerifier,
+    LogEntry,
     PasswordSource,
+    PublicKey,
     SignedLayer,
     Signer,
     VerificationFailed,
@@ -54,6 +57,7 @@ __all__ = [
     "VerifiedSignature",
     "key_signer",
     "key_verifier",
+    "public_key",
     "sign_image",
     "verify_image",
 ]
@@ -65,6 +69,7 @@ _PROGRESS: Final = (
     "malformed",
     "wrong-payload-type",
     "bad-signature",
+    "bad-log-entry",
     "wrong-digest",
     "annotation-mismatch",
     "policy-violation",
@@ -89,9 +94,14 @@ def key_signer(path: Path, password: PasswordSource) -> KeySigner:
     return KeySigner(load_private_key(data, password, what=str(path)))
 
 
+def public_key(path: Path) -> PublicKey:
+    """The public key in the file ``path`` (cosign.pub, a log's key, a certificate)."""
+    return load_public_key(_read_key_file(path, "public key"), what=str(path))
+
+
 def key_verifier(path: Path) -> KeyVerifier:
     """The verifier of the public key file ``path`` (cosign.pub, or a certificate)."""
-    return KeyVerifier(load_public_key(_read_key_file(path, "public key"), what=str(path)))
+    return KeyVerifier(public_key(path))
 
 
 def reference_of(reference: Reference | str) -> Reference:
@@ -163,8 +173,25 @@ class VerifiedImage:
         }
 
 
+def _check_logged(layer: SignedLayer, signature: bytes, log_key: PublicKey) -> None:
+    bundle = layer.annotations.get(BUNDLE_ANNOTATION)
+    if bundle is None:
+        raise VerificationFailed(
+            "the signature has no Rekor bundle (it was not logged, or not with cosign)",
+            reason="bad-log-entry",
+            hint="imageforge signs without a transparency log; verify without --rekor-pubkey",
+        )
+    entry = LogEntry.from_cosign_bundle(bundle)
+    entry.verify(log_key)
+    entry.check_binds(signature, layer.payload)
+
+
 def _check(
-    attached: Attached, target: Target, verifier: Verifier, required: Mapping[str, str]
+    attached: Attached,
+    target: Target,
+    verifier: Verifier,
+    required: Mapping[str, str],
+    log_key: PublicKey | None,
 ) -> VerifiedSignature:
     layer = attached.layer
     if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
@@ -172,7 +199,10 @@ def _check(
             f"a {layer.media_type} layer where a signature was expected",
             reason="wrong-payload-type",
         )
-    verifier.verify(layer.payload, layer.parsed_signature())
+    signature = layer.parsed_signature()
+    verifier.verify(layer.payload, signature)
+    if log_key is not None:
+        _check_logged(layer, signature.signature, log_key)
     claim = parse_simple_signing(layer.payload)
     claim.check_digest(target.digest)
     claim.check_annotations(required)
@@ -207,17 +237,19 @@ def verify_image(
     verifier: Verifier,
     *,
     annotations: Mapping[str, str] | None = None,
+    log_key: PublicKey | None = None,
 ) -> VerifiedImage:
     """Check the image ``[docker://]REF`` names as ``cosign verify --key`` does; the
     signatures that hold, or :class:`~imageforge.sign.VerificationFailed` with the
-    reason none does."""
+    reason none does. With ``log_key`` (``--rekor-pubkey``) a signature holds only with
+    a Rekor bundle that log signed, logging this signature over this payload."""
     target = resolve_target(session.client, reference_of(reference))
     found = find_attached(session.client, target, SIGNATURES)
     good: list[VerifiedSignature] = []
     failures: list[VerificationFailed] = []
     for attached in found.attached:
         try:
-            good.append(_check(attached, target, verifier, annotations or {}))
+            good.append(_check(attached, target, verifier, annotations or {}, log_key))
         except VerificationFailed as exc:
             failures.append(exc)
     if not good:
