@@ -68,6 +68,9 @@ OCI_1_1: Final = "oci-1-1"
 MODES: Final = (LEGACY, OCI_1_1)
 _MAX_PAYLOAD: Final = 4 << 20  # as sign.read_signed_layers bounds a payload
 _MAX_INDEX: Final = 4 << 20
+# Referrers of one kind read per image: a registry listing more is hostile or broken,
+# and each costs a request.
+_MAX_REFERRERS: Final = 256
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,15 @@ def find_attached(client: Client, target: Target, kind: Kind) -> Found:
         ]
     else:
         found.looked.append("the referrers API")
+    if len(referrers) > _MAX_REFERRERS:
+        found.problems.append(
+            VerificationFailed(
+                f"{len(referrers)} {kind.what} referrers listed; only the first "
+                f"{_MAX_REFERRERS} were read",
+                reason="malformed",
+            )
+        )
+        referrers = referrers[:_MAX_REFERRERS]
     for desc in referrers:
         what = f"{kind.what} referrer {desc.digest}"
         raw = _manifest_or_none(client, target.host, target.repo, str(desc.digest))
