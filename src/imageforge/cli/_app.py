@@ -64,6 +64,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "registry": ("_registry", "_registry_admin"),
     "sbom": ("_sbom",),
     "scan": ("_scan",),
+    "sign": ("_sign_image",),
+    "verify": ("_sign_image",),
+    "attest": ("_sign_image",),
+    "verify-attestation": ("_sign_image",),
     "system": ("_system",),
     "vulndb": ("_vulndb",),
 }
@@ -159,7 +163,7 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="imageforge", message="%(prog)s %(version)s")
 @click.pass_context
 def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | None) -> None:
-    """Lint, build, run, analyse, inventory (SBOM), push, pull and serve container images."""
+    """Lint, build, run, analyse, inventory (SBOM), push, pull, sign and serve container images."""
     _verbosity["level"] = verbose
     level = log_level.lower() if log_level else None
     configure_logging(verbose, level)

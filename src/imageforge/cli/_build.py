@@ -23,8 +23,9 @@ from imageforge.cli._options import (
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json
 from imageforge.cli._session import session
+from imageforge.cli._sign_image import build_signing_options
 from imageforge.errors import InvalidArgument
-from imageforge.pipeline import FromResolver, Session, build, location_text
+from imageforge.pipeline import Attest, FromResolver, Session, location_text, signed_build
 from imageforge.runtime import (
     NETWORK_MODES,
     ContainerOptions,
@@ -186,6 +187,7 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Also write the image to oci:DIR[:TAG], oci-archive:FILE, "
     "docker-archive:FILE[:NAME] or docker://REF (a push); repeatable.",
 )
+@build_signing_options
 @tls_option
 @authfile_option
 @progress_option
@@ -210,13 +212,16 @@ def build_command(
     isolation: str,
     ignore_paths: tuple[str, ...],
     outputs: tuple[str, ...],
+    attest: Attest | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
     """Build an image from a Dockerfile, with no daemon: each RUN runs in runc/crun
-    over an overlay snapshot. Prints the image digest; nothing is tagged if a step fails."""
+    over an overlay snapshot. Prints the image digest; nothing is tagged if a step fails.
+    --provenance, --sbom and --sign attach signed SLSA provenance, an SPDX SBOM and a
+    signature to every docker:// output."""
     if not tags and not outputs:
         raise InvalidArgument(
             "nothing would name the result", hint="give -t NAME[:TAG] and/or --output DEST"
@@ -240,15 +245,16 @@ def build_command(
         ignore_paths=ignore_paths,
     )
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        built = build(
+        built = signed_build(
             s,
             options,
+            attest,
             tags=tags,
             outputs=outputs,
             cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
             cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
             platforms=platforms,
-        )
+        ).built
     result = built.result
     if fmt is OutputFormat.JSON:
         out: dict[str, object] = {

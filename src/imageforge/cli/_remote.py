@@ -189,6 +189,12 @@ def push_command(
 @click.argument("destination")
 @platform_option
 @click.option("--all", "all_platforms", is_flag=True, help="Copy a whole multi-platform index.")
+@click.option(
+    "--remove-signatures",
+    is_flag=True,
+    help="Leave signatures and attestations behind (by default a registry-to-registry "
+    "copy carries them along).",
+)
 @tls_option
 @authfile_option
 @progress_option
@@ -200,6 +206,7 @@ def copy_command(
     destination: str,
     platform: str | None,
     all_platforms: bool,
+    remove_signatures: bool,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -209,7 +216,14 @@ def copy_command(
     oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], or a name in the store."""
     src, dst = parse_location(source), parse_location(destination)
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        digest = copy(s, src, dst, platform=_platform(platform), all_platforms=all_platforms)
+        digest = copy(
+            s,
+            src,
+            dst,
+            platform=_platform(platform),
+            all_platforms=all_platforms,
+            signatures=not remove_signatures,
+        )
     doc = {"source": str(src), "destination": str(dst), "digest": str(digest)}
     _result(fmt, doc, str(digest))
 

@@ -39,7 +39,7 @@ def _prompt(confirm: bool) -> bytes:
     return value.encode()
 
 
-def _password_source() -> PasswordSource:
+def password_source() -> PasswordSource:
     """``COSIGN_PASSWORD``, else a prompt when stdin is a terminal, else an error."""
     return password_from_env(_prompt if sys.stdin.isatty() else None)
 
@@ -53,7 +53,7 @@ def _write_pair(key: PrivateKey, prefix: str, force: bool, fmt: OutputFormat) ->
                     f"{path} already exists",
                     hint="pass --force to replace it, or choose --output-key-prefix",
                 )
-    encrypted = key.to_cosign_pem(_password_source()(True))
+    encrypted = key.to_cosign_pem(password_source()(True))
     atomic_write(private_path, encrypted, mode=0o600)
     atomic_write(public_path, key.public_key().to_pem(), mode=0o644)
     if fmt is OutputFormat.JSON:
@@ -118,5 +118,5 @@ def import_cmd(keyfile: Path, prefix: str, force: bool, fmt: OutputFormat) -> No
         data = keyfile.read_bytes()
     except FileNotFoundError:
         raise NotFound(f"{keyfile}: no such key file") from None
-    key = load_private_key(data, _password_source(), what=str(keyfile))
+    key = load_private_key(data, password_source(), what=str(keyfile))
     _write_pair(key, prefix, force, fmt)

@@ -26,6 +26,12 @@ function and renders, and a library user does the same without it.
   :func:`scan` of those or of ``sbom:FILE`` against the vulnerability database;
   :func:`prune` of unnamed blobs and of unpacked layers no image uses
   (:func:`prune_snapshots`).
+- :func:`sign_image` / :func:`verify_image`: cosign's key-based signatures of a
+  registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
+  :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
+  envelopes beside them (``.att``), checked against a key and an attestation policy;
+  :func:`signed_build`: a build whose pushed outputs get signed provenance, an SBOM
+  and a signature; a registry-to-registry :func:`copy` carries them along.
 
 Names are loaded on first use, so a command pays only for the packages it needs (the
 builder is not imported for ``pull``).
@@ -83,6 +89,27 @@ if TYPE_CHECKING:
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
+    from imageforge.pipeline._sign import (
+        Signed,
+        VerifiedImage,
+        VerifiedSignature,
+        key_signer,
+        key_verifier,
+        public_key,
+        sign_image,
+        verify_image,
+    )
+    from imageforge.pipeline._sign_attest import (
+        VerifiedAttestation,
+        VerifiedAttestations,
+        attest_image,
+        load_policy,
+        load_predicate,
+        verify_attestations,
+    )
+    from imageforge.pipeline._sign_build import Attest, SignedBuild, signed_build
+    from imageforge.pipeline._sign_copy import Carried
+    from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
 
 _WHERE = {
     "FromResolver": "_base",
@@ -128,10 +155,33 @@ _WHERE = {
     "scan": "_scan",
     "PULL_JOBS": "_session",
     "Session": "_session",
+    "Signed": "_sign",
+    "VerifiedImage": "_sign",
+    "VerifiedSignature": "_sign",
+    "key_signer": "_sign",
+    "key_verifier": "_sign",
+    "public_key": "_sign",
+    "sign_image": "_sign",
+    "verify_image": "_sign",
+    "VerifiedAttestation": "_sign_attest",
+    "VerifiedAttestations": "_sign_attest",
+    "attest_image": "_sign_attest",
+    "load_policy": "_sign_attest",
+    "load_predicate": "_sign_attest",
+    "verify_attestations": "_sign_attest",
+    "Attest": "_sign_build",
+    "SignedBuild": "_sign_build",
+    "signed_build": "_sign_build",
+    "Carried": "_sign_copy",
+    "LEGACY": "_sign_store",
+    "MODES": "_sign_store",
+    "OCI_1_1": "_sign_store",
 }
 
 __all__ = [
+    "Attest",
     "Built",
+    "Carried",
     "CACHE_ARTIFACT",
     "CACHE_TAG",
     "DOCKER",
@@ -147,6 +197,16 @@ __all__ = [
     "Pruned",
     "Pulled",
     "Session",
+    "Signed",
+    "SignedBuild",
+    "VerifiedAttestation",
+    "VerifiedAttestations",
+    "VerifiedImage",
+    "VerifiedSignature",
+    "LEGACY",
+    "MODES",
+    "OCI_1_1",
+    "attest_image",
     "build",
     "copy",
     "directory_target",
@@ -158,6 +218,10 @@ __all__ = [
     "import_build_cache",
     "import_image",
     "index_platforms",
+    "key_signer",
+    "key_verifier",
+    "load_policy",
+    "load_predicate",
     "location_text",
     "manifest_add",
     "manifest_create",
@@ -168,12 +232,17 @@ __all__ = [
     "parse_location",
     "prune",
     "prune_snapshots",
+    "public_key",
     "pull",
     "remote_ref",
     "sbom",
     "scan",
+    "sign_image",
+    "signed_build",
     "store_name",
     "target_platforms",
+    "verify_attestations",
+    "verify_image",
 ]
 
 

@@ -111,13 +111,15 @@ def build(
     cache_to: Path | None = None,
     runtime: Runtime | None = None,
     platforms: Sequence[str] = (),
+    resolver: FromResolver | None = None,
 ) -> Built:
     """Build ``options`` in the session's store; name the image ``tags`` there and write
     it to ``outputs`` (``oci:``, ``oci-archive:``, ``docker-archive:``, ``docker://``).
     ``cache_from``: OCI layouts :func:`export_build_cache` wrote, imported first;
     ``cache_to``: where to export this build's cache. ``platforms``: the target platforms
     (``linux/arm64``; an item may list several, comma-separated); one gives one image
-    for it, several an index of one image each. Nothing is named if a step fails."""
+    for it, several an index of one image each. ``resolver``: the ``FROM`` resolver
+    (default a :class:`FromResolver` of the session). Nothing is named if a step fails."""
     names = tuple(store_name(Reference.parse(t)) for t in tags)
     dests = tuple(parse_location(o) if isinstance(o, str) else o for o in outputs)
     for dest in dests:
@@ -130,7 +132,7 @@ def build(
         for directory in cache_from:
             count = import_build_cache(store, directory)
             progress.note(f"cache: {count} step records imported from {directory}")
-        resolver = FromResolver(session)
+        resolver = resolver or FromResolver(session)
         if len(targets) <= 1:
             if targets:
                 options = replace(options, platform=targets[0])

@@ -68,11 +68,13 @@ def copy(
     platform: Platform | None = None,
     all_platforms: bool = False,
     push_options: PushOptions | None = None,
+    signatures: bool = True,
 ) -> Digest:
     """Copy an image from ``source`` to ``destination`` (each ``docker://REF``, a
     transport or a store name); an index is copied whole only with ``all_platforms``,
-    else its image for ``platform`` (see :func:`image_for_platform`). Returns the digest
-    written."""
+    else its image for ``platform`` (see :func:`image_for_platform`). Between two
+    registry repositories the signatures and attestations of what is written come along
+    unless ``signatures`` is False (``_sign_copy``). Returns the digest written."""
     src = parse_location(source) if isinstance(source, str) else source
     dst = parse_location(destination) if isinstance(destination, str) else destination
     if isinstance(dst, TransportRef) and dst.transport == "rootfs":
@@ -87,7 +89,12 @@ def copy(
             if isinstance(src, Reference) and src.domain == dst.domain and src.path != dst.path:
                 # same registry: mount blobs instead of copying them
                 options = replace(options, mount_from=src.path)
-            return session.write(obj, dst, push_options=options)
+            written = session.write(obj, dst, push_options=options)
+            if signatures and isinstance(src, Reference):
+                from imageforge.pipeline._sign_copy import carry_attached
+
+                carry_attached(session, src, dst, obj)
+            return written
         jobs = PULL_JOBS if isinstance(src, Reference) else 1
         return session.write(obj, dst, platform=platform, jobs=jobs)
 

@@ -13,9 +13,11 @@ certificate, a Rekor transparency-log entry) is meant to plug in as another pair
 envelopes or OCI objects; it is not built, as those services cannot be reached here.
 
 Modules: ``_keys`` (generate, load, write keys), ``_cosign_key`` (cosign's encrypted key
-envelope: scrypt + NaCl secretbox), ``_signer`` (the seam and key signing),
-``_payload`` (simple signing), ``_objects`` (signature manifests), ``_dsse`` (DSSE v1),
-``_intoto`` (Statement v1), ``_errors`` (:class:`VerificationFailed`).
+envelope: scrypt + NaCl secretbox), ``_signer`` (the seam and key signing), ``_payload``
+(simple signing), ``_objects`` (signature manifests), ``_dsse`` (DSSE v1), ``_intoto``
+(Statement v1), ``_rekor`` (a transparency-log entry checked offline), ``_policy`` (what
+attestations an image must carry and what they must say), ``_errors``
+(:class:`VerificationFailed`).
 """
 
 from imageforge.sign._cosign_key import COSIGN_PEM_TYPE, KDF_PARAMS, SIGSTORE_PEM_TYPE
@@ -66,6 +68,8 @@ from imageforge.sign._payload import (
     parse_simple_signing,
     simple_signing_payload,
 )
+from imageforge.sign._policy import AttestationPolicy, Condition, Rule
+from imageforge.sign._rekor import LogEntry, log_id
 from imageforge.sign._signer import (
     KeySigner,
     KeyVerifier,
@@ -96,13 +100,17 @@ __all__ = [
     "SIMPLE_SIGNING_MEDIA_TYPE",
     "SIMPLE_SIGNING_TYPE",
     "STATEMENT_V1",
+    "AttestationPolicy",
+    "Condition",
     "Envelope",
     "EnvelopeSignature",
     "KeySigner",
+    "LogEntry",
     "KeyVerifier",
     "PasswordSource",
     "PrivateKey",
     "PublicKey",
+    "Rule",
     "Signature",
     "SignatureObject",
     "SignedLayer",
@@ -120,6 +128,7 @@ __all__ = [
     "generate_key",
     "load_private_key",
     "load_public_key",
+    "log_id",
     "pae",
     "parse_simple_signing",
     "password_from_env",

@@ -14,11 +14,13 @@ __all__ = ["REASONS", "VerificationFailed", "json_object"]
 REASONS: Final = frozenset(
     {
         "bad-signature",  # the signature does not verify over these bytes with this key
+        "bad-log-entry",  # a Rekor entry missing, not signed by the log, or of another signature
         "no-signature",  # nothing signed was found
         "wrong-digest",  # the payload names another image digest than the one checked
         "annotation-mismatch",  # a required annotation is missing or has another value
         "wrong-payload-type",  # a DSSE envelope carries another payload type than expected
         "malformed",  # a signature, payload or envelope that cannot be read
+        "policy-violation",  # verified attestations that do not meet the policy given
     }
 )
 
