@@ -21,7 +21,7 @@ from imageforge.runtime._seccomp import (
     seccomp_section,
     to_runtime_seccomp,
 )
-from imageforge.runtime._spec import DEFAULT_CAPABILITIES
+from imageforge.runtime._capabilities import DEFAULT_CAPABILITIES
 
 KERNEL = (6, 1)
 

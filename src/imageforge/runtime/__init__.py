@@ -18,13 +18,28 @@ from imageforge.runtime._binfmt import (
     needs_emulation,
 )
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
+from imageforge.runtime._capabilities import ALL_CAPABILITIES, DEFAULT_CAPABILITIES
+from imageforge.runtime._cgroups import (
+    CgroupReader,
+    CgroupStats,
+    CgroupV1,
+    CgroupV2,
+    container_cgroup,
+)
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
+from imageforge.runtime._limits import (
+    Limits,
+    Ulimit,
+    format_ram,
+    parse_limits,
+    parse_ram,
+    parse_ulimit,
+)
 from imageforge.runtime._model import (
     NETWORK_MODES,
     ExitStatus,
-    Limits,
     Mount,
     Process,
     Runtime,
@@ -66,6 +81,7 @@ from imageforge.runtime._snapshots import (
     store_snapshotter,
 )
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
+from imageforge.runtime._tmpfs import parse_tmpfs
 from imageforge.runtime._user import resolve_user
 from imageforge.runtime._userns import (
     IdRange,
@@ -77,6 +93,19 @@ from imageforge.runtime._userns import (
 )
 
 __all__ = [
+    "ALL_CAPABILITIES",
+    "DEFAULT_CAPABILITIES",
+    "CgroupReader",
+    "CgroupStats",
+    "CgroupV1",
+    "CgroupV2",
+    "container_cgroup",
+    "Ulimit",
+    "format_ram",
+    "parse_limits",
+    "parse_ram",
+    "parse_ulimit",
+    "parse_tmpfs",
     "BINFMT_DIR",
     "BinfmtHandler",
     "binfmt_handlers",

@@ -33,13 +33,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from imageforge.errors import NotFound
-from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
+from imageforge.runtime._cgroups import CgroupStats, container_cgroup
+from imageforge.runtime._limits import Limits
+from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._netns import NetworkNamespace
 from imageforge.runtime._ports import PortMapping
 from imageforge.runtime._seccomp import seccomp_section
 from imageforge.runtime._security import Security
 from imageforge.runtime._slirp import Slirp
-from imageforge.runtime._spec import DEFAULT_CAPABILITIES, build_spec
+from imageforge.runtime._spec import build_spec
 from imageforge.runtime._userns import in_user_namespace
 
 
@@ -165,12 +167,29 @@ class OciRuntime:
             return [f"--log=file:{log}", "--log-format=json"]
         return ["--log", str(log), "--log-format", "json"]
 
+    def _keep_args(self) -> list[str]:
+        """runc keeps a container it ran (``--keep``) until it is deleted, so that its
+        cgroup can be read after its process exits; crun has no such option."""
+        return ["--keep"] if self._name == "runc" else []
+
+    def _cgroup(self, cid: str) -> CgroupStats | None:
+        """The container's cgroup at its end, when the runtime kept it."""
+        if not self._keep_args():
+            return None
+        return container_cgroup(cid).stats()
+
+    def _runc(self, state: Path, *args: str) -> None:
+        subprocess.run(
+            [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
+        )
+
     def _kill(self, state: Path, cid: str) -> None:
         """Stop a container whose caller gave up on it (timeout, an exception)."""
-        for args in (["kill", cid, "KILL"], ["delete", "--force", cid]):
-            subprocess.run(
-                [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
-            )
+        self._runc(state, "kill", cid, "KILL")
+
+    def _delete(self, state: Path, cid: str) -> None:
+        """Remove the container, its cgroup with it, however its run ended."""
+        self._runc(state, "delete", "--force", cid)
 
     def run(
         self,
@@ -189,7 +208,9 @@ class OciRuntime:
         into a ``private`` network."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
-        seccomp = seccomp_section((security or Security()).seccomp, DEFAULT_CAPABILITIES)
+        security = security or Security()
+        capabilities = security.capabilities()
+        seccomp = seccomp_section(security.seccomp, capabilities)
         io = io or StdIO()
         with (
             tempfile.TemporaryDirectory(prefix=f"imageforge-{self._name}-") as tmp,
@@ -202,6 +223,7 @@ class OciRuntime:
                 slirp = Slirp(netns.path, work, publish)
                 stack.callback(slirp.close)  # before the namespace closes (LIFO)
                 netns_path = netns.path
+            cid = f"imageforge-{uuid.uuid4().hex[:16]}"
             spec = build_spec(
                 rootfs,
                 process,
@@ -210,7 +232,10 @@ class OciRuntime:
                 network=network,
                 netns_path=netns_path,
                 hostname=hostname,
+                readonly_rootfs=security.read_only,
                 seccomp=seccomp,
+                capabilities=capabilities,
+                cgroups_path=cid,
                 # A fresh sysfs needs a network namespace this user namespace owns.
                 bind_host_sys=network == "host" and in_user_namespace(),
             )
@@ -220,18 +245,19 @@ class OciRuntime:
             state.mkdir()
             (bundle / "config.json").write_text(json.dumps(spec))
             log = work / "runtime.log"
-            cid = f"imageforge-{uuid.uuid4().hex[:16]}"
             argv = [
                 str(self.binary),
                 "--root",
                 str(state),
                 *self._log_args(log),
                 "run",
+                *self._keep_args(),
                 "--bundle",
                 str(bundle),
                 cid,
             ]
             stack.enter_context(_watchdog(self.binary, state, cid, work))
+            stack.callback(self._delete, state, cid)  # while the watchdog still watches
             proc = subprocess.Popen(
                 argv,
                 stdin=io.stdin if io.stdin is not None else subprocess.DEVNULL,
@@ -249,4 +275,4 @@ class OciRuntime:
                 self._kill(state, cid)
                 proc.wait()
                 raise
-            return ExitStatus(proc.returncode, _log_errors(log))
+            return ExitStatus(proc.returncode, _log_errors(log), self._cgroup(cid))
