@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from imageforge.errors import NotFound
+from imageforge.errors import NotFound, Unsupported
 from imageforge.runtime._cgroups import CgroupStats, container_cgroup
 from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
@@ -172,9 +172,10 @@ class OciRuntime:
         cgroup can be read after its process exits; crun has no such option."""
         return ["--keep"] if self._name == "runc" else []
 
-    def _cgroup(self, cid: str) -> CgroupStats | None:
-        """The container's cgroup at its end, when the runtime kept it."""
-        if not self._keep_args():
+    def _cgroup(self, cid: str, rootless: bool) -> CgroupStats | None:
+        """The container's cgroup at its end, when the runtime kept it (rootless, the
+        runtime makes none)."""
+        if rootless or not self._keep_args():
             return None
         return container_cgroup(cid).stats()
 
@@ -208,6 +209,13 @@ class OciRuntime:
         into a ``private`` network."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
+        rootless = in_user_namespace()
+        if rootless and limits is not None and limits.resources():
+            raise Unsupported(
+                "resource limits (--memory, --cpus, --pids-limit, ...) need cgroups, which "
+                "an unprivileged user cannot create here",
+                hint="run as root for limits (--ulimit works rootless)",
+            )
         security = security or Security()
         capabilities = security.capabilities()
         seccomp = seccomp_section(security.seccomp, capabilities)
@@ -235,9 +243,10 @@ class OciRuntime:
                 readonly_rootfs=security.read_only,
                 seccomp=seccomp,
                 capabilities=capabilities,
-                cgroups_path=cid,
+                # rootless runc may run without a cgroup of its own only if none is named
+                cgroups_path=None if rootless else cid,
                 # A fresh sysfs needs a network namespace this user namespace owns.
-                bind_host_sys=network == "host" and in_user_namespace(),
+                bind_host_sys=network == "host" and rootless,
             )
             bundle = work / "bundle"
             state = work / "state"
@@ -275,4 +284,4 @@ class OciRuntime:
                 self._kill(state, cid)
                 proc.wait()
                 raise
-            return ExitStatus(proc.returncode, _log_errors(log), self._cgroup(cid))
+            return ExitStatus(proc.returncode, _log_errors(log), self._cgroup(cid, rootless))
