@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageforge.runtime import CgroupStats, CgroupV1, CgroupV2, ExitStatus, container_cgroup
+from imageforge.runtime import (
+    CgroupStats,
+    CgroupV1,
+    CgroupV2,
+    ExitStatus,
+    container_cgroup,
+    parse_limits,
+)
+from imageforge.runtime._cgroups import missing_controllers
 
 DATA = Path(__file__).parent / "data" / "cgroup2"
 OOM = "imageforge-0123456789abcdef"
@@ -70,3 +78,26 @@ def test_this_hybrid_host_reads_the_v1_controllers() -> None:
     assert reader.dirs["memory"] == Path(
         "/sys/fs/cgroup/memory", own["memory"].lstrip("/"), "imageforge-x"
     )
+
+
+def test_a_controller_the_host_lacks_is_named(tmp_path: Path) -> None:
+    # a v1 host with only memory and cpu mounted, and a v2 one whose parent offers no pids
+    (tmp_path / "v1" / "memory").mkdir(parents=True)
+    (tmp_path / "v1" / "cpu").mkdir()
+    proc = DATA / "proc-self-cgroup"
+    assert missing_controllers({"memory", "pids", "cpuset"}, root=tmp_path / "v1") == [
+        "cpuset",
+        "pids",
+    ]
+    assert missing_controllers(set(), root=tmp_path / "v1") == []
+    v2 = tmp_path / "v2"
+    (v2 / "user.slice" / "session-1.scope").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory pids\n")
+    (v2 / "user.slice" / "session-1.scope" / "cgroup.controllers").write_text("cpu memory\n")
+    assert missing_controllers({"memory", "pids"}, root=v2, proc_cgroup=proc) == ["pids"]
+
+
+def test_this_host_has_every_controller_limits_use() -> None:
+    limits = parse_limits(memory="64m", cpus="0.5", cpuset_cpus="0", pids_limit="9")
+    assert limits.controllers() == {"memory", "cpu", "cpuset", "pids"}
+    assert missing_controllers(limits.controllers()) == []

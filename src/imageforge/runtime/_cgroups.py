@@ -20,12 +20,19 @@ None for what it holds, never an error: the container's exit matters more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-__all__ = ["CgroupReader", "CgroupStats", "CgroupV1", "CgroupV2", "container_cgroup"]
+__all__ = [
+    "CgroupReader",
+    "CgroupStats",
+    "CgroupV1",
+    "CgroupV2",
+    "container_cgroup",
+    "missing_controllers",
+]
 
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
 _UNLIMITED: Final = 1 << 62  # v1 writes "no limit" as the largest page multiple of int64
@@ -180,3 +187,19 @@ def container_cgroup(
             for name in ("memory", "cpu", "cpuacct", "pids")
         }
     )
+
+
+def missing_controllers(
+    wanted: Iterable[str],
+    *,
+    root: Path = CGROUP_ROOT,
+    proc_cgroup: Path = Path("/proc/self/cgroup"),
+) -> list[str]:
+    """Which of the ``wanted`` controllers (``memory``, ``cpu``, ``cpuset``, ``pids``) a
+    container started by this process could not get: on v1 a hierarchy that is not
+    mounted, on v2 one its parent cgroup does not offer (``cgroup.controllers``)."""
+    if (root / "cgroup.controllers").exists():
+        own = _own_cgroups(proc_cgroup).get("", "/").lstrip("/")
+        offered = set((_text(root / own / "cgroup.controllers") or "").split())
+        return sorted(c for c in set(wanted) if c not in offered)
+    return sorted(c for c in set(wanted) if not (root / c).is_dir())

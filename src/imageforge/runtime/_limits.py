@@ -290,6 +290,17 @@ class Limits:
             out["pids"] = {"limit": self.pids}
         return out
 
+    def controllers(self) -> set[str]:
+        """The cgroup controllers these limits need."""
+        resources = self.resources()
+        out = {name for name in ("memory", "pids") if name in resources}
+        cpu = resources.get("cpu", {})
+        if "quota" in cpu or "shares" in cpu:
+            out.add("cpu")
+        if "cpus" in cpu:
+            out.add("cpuset")
+        return out
+
     def rlimits(self) -> list[dict[str, Any]]:
         """The OCI spec's ``process.rlimits``: the defaults (clamped to this host's hard
         limits) with each ``--ulimit`` in place of its default."""

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from imageforge.errors import NotFound, Unsupported
-from imageforge.runtime._cgroups import CgroupStats, container_cgroup
+from imageforge.runtime._cgroups import CgroupStats, container_cgroup, missing_controllers
 from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._netns import NetworkNamespace
@@ -215,6 +215,14 @@ class OciRuntime:
                 "resource limits (--memory, --cpus, --pids-limit, ...) need cgroups, which "
                 "an unprivileged user cannot create here",
                 hint="run as root for limits (--ulimit works rootless)",
+            )
+        missing = missing_controllers(limits.controllers()) if limits is not None else []
+        if missing:
+            raise Unsupported(
+                f"this host has no {', '.join(missing)} cgroup controller, which the "
+                "limits asked for need",
+                hint="drop those limits, or enable the controller (cgroup_enable= on the "
+                "kernel command line, or mount its cgroup v1 hierarchy)",
             )
         security = security or Security()
         capabilities = security.capabilities()
