@@ -293,7 +293,7 @@ class Limits:
     def controllers(self) -> set[str]:
         """The cgroup controllers these limits need."""
         resources = self.resources()
-        out = {name for name in ("memory", "pids") if name in resources}
+        out: set[str] = {name for name in ("memory", "pids") if name in resources}
         cpu = resources.get("cpu", {})
         if "quota" in cpu or "shares" in cpu:
             out.add("cpu")
