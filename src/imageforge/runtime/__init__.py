@@ -66,6 +66,7 @@ from imageforge.runtime._run import (
     run_container,
     run_image,
 )
+from imageforge.runtime._sampler import CgroupSampler, Sample, cpu_cores
 from imageforge.runtime._security import Security, parse_security_options
 from imageforge.runtime._select import (
     check_runtime,
@@ -106,6 +107,9 @@ __all__ = [
     "parse_ram",
     "parse_ulimit",
     "parse_tmpfs",
+    "CgroupSampler",
+    "Sample",
+    "cpu_cores",
     "BINFMT_DIR",
     "BinfmtHandler",
     "binfmt_handlers",

@@ -10,6 +10,7 @@ from typing import IO, Protocol
 from imageforge.runtime._cgroups import CgroupStats
 from imageforge.runtime._limits import Limits, format_ram
 from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._sampler import Sample
 from imageforge.runtime._security import Security
 
 __all__ = ["NETWORK_MODES", "ExitStatus", "Mount", "Process", "Runtime", "StdIO"]
@@ -55,11 +56,13 @@ class ExitStatus:
     """How a run ended. ``runtime_error`` is set when the runtime itself failed to start
     the process (bad spec, cgroup trouble), as opposed to the process exiting non-zero.
     ``cgroup`` is the container's cgroup as it was when the process ended (None where
-    the runtime removes it at once, or it cannot be read)."""
+    the runtime removes it at once, or it cannot be read); ``samples`` the readings of
+    it taken while the process ran, when they were asked for."""
 
     code: int
     runtime_error: str | None = None
     cgroup: CgroupStats | None = None
+    samples: tuple[Sample, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -98,4 +101,5 @@ class Runtime(Protocol):
         hostname: str = "imageforge",
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
+        sample_interval: float | None = None,
     ) -> ExitStatus: ...

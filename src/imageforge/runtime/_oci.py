@@ -38,6 +38,7 @@ from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._netns import NetworkNamespace
 from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._sampler import CgroupSampler, Sample
 from imageforge.runtime._seccomp import seccomp_section
 from imageforge.runtime._security import Security
 from imageforge.runtime._slirp import Slirp
@@ -204,9 +205,11 @@ class OciRuntime:
         hostname: str = "imageforge",
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
+        sample_interval: float | None = None,
     ) -> ExitStatus:
         """Run ``process`` in ``rootfs`` and wait for it. ``publish`` forwards host ports
-        into a ``private`` network."""
+        into a ``private`` network; ``sample_interval`` samples the container's cgroup
+        that often while it runs (see ``_sampler``; not rootless, not under crun)."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
         rootless = in_user_namespace()
@@ -281,6 +284,10 @@ class OciRuntime:
                 stdout=io.stdout if io.stdout is not None else subprocess.DEVNULL,
                 stderr=io.stderr if io.stderr is not None else subprocess.DEVNULL,
             )
+            sampler = None
+            if sample_interval is not None and not rootless and self._keep_args():
+                sampler = CgroupSampler(container_cgroup(cid), sample_interval).start()
+                stack.callback(sampler.stop)  # however the run ends
             try:
                 with _forward_signals(proc):
                     proc.wait(timeout=self.timeout)
@@ -292,4 +299,7 @@ class OciRuntime:
                 self._kill(state, cid)
                 proc.wait()
                 raise
-            return ExitStatus(proc.returncode, _log_errors(log), self._cgroup(cid, rootless))
+            samples: tuple[Sample, ...] = sampler.stop() if sampler is not None else ()
+            return ExitStatus(
+                proc.returncode, _log_errors(log), self._cgroup(cid, rootless), samples
+            )

@@ -52,7 +52,8 @@ class ContainerOptions:
     ``publish`` forwards host ports into a private one; ``security`` is the seccomp
     choice (the default profile unless it says otherwise), capabilities and read-only
     rootfs; ``limits`` the resource limits; ``io`` the standard streams (``/dev/null``
-    when not given)."""
+    when not given); ``sample_interval`` samples the container's cgroup that often
+    (seconds) while it runs, into the exit status's ``samples``."""
 
     mounts: Sequence[Mount] = ()
     network: str = "private"
@@ -61,6 +62,7 @@ class ContainerOptions:
     security: Security = field(default_factory=Security)
     limits: Limits = field(default_factory=Limits)
     io: StdIO | None = None
+    sample_interval: float | None = None
 
     def __post_init__(self) -> None:
         if self.network not in NETWORK_MODES:
@@ -118,6 +120,7 @@ def run_container(
             hostname=options.hostname,
             publish=options.publish,
             security=options.security,
+            sample_interval=options.sample_interval,
         )
 
 
