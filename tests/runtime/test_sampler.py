@@ -54,8 +54,9 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
     span = samples[-1].at - samples[0].at
     assert span > 1.5 and len(samples) >= 5 * span  # several a second on a busy host
     assert [s.at for s in samples] == sorted(s.at for s in samples)
-    used = [s.stats.cpu_usage_ns for s in samples]
-    assert None not in used and used == sorted(used)  # cumulative
+    assert all(s.stats.cpu_usage_ns is not None for s in samples)
+    used = [s.stats.cpu_usage_ns or 0 for s in samples]
+    assert used == sorted(used)  # cumulative
     throttled = [s.stats.cpu_throttled_periods or 0 for s in samples]
     assert throttled[-1] > throttled[0]  # throttled while it burnt
     assert max(cores for _, cores in cpu_cores(samples)) < 0.8  # within half a CPU, give or take
