@@ -59,7 +59,10 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
     assert used == sorted(used)  # cumulative
     throttled = [s.stats.cpu_throttled_periods or 0 for s in samples]
     assert throttled[-1] > throttled[0]  # throttled while it burnt
-    assert max(cores for _, cores in cpu_cores(samples)) < 0.8  # within half a CPU, give or take
+    rates = cpu_cores(samples)
+    assert len(rates) == len(samples) - 1 and all(cores >= 0 for _, cores in rates)
+    # one 100 ms window may straddle two CFS periods' quotas: only the whole run is bounded
+    assert (used[-1] - used[0]) / 1e9 / span < 0.6
     held = max(s.stats.memory_usage or 0 for s in samples)
     assert 50 * MB < held < 256 << 20
     assert max(s.stats.memory_rss or 0 for s in samples) > 50 * MB  # anonymous: the variable
