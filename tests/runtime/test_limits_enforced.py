@@ -76,20 +76,22 @@ def test_a_plain_sigkill_is_no_oom_kill(rootfs: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_cpu_burner_is_throttled_to_its_cpus(rootfs: Path, tmp_path: Path) -> None:
+def test_cpu_burners_are_throttled_to_their_cpus(rootfs: Path, tmp_path: Path) -> None:
     burn = 'timeout 3 sh -c "while :; do :; done"'
     started = time.monotonic()
     status, output = _run(
-        rootfs, f"{burn} & {burn} & wait", tmp_path / "out", limits=parse_limits(cpus="0.5")
+        rootfs, f"{burn} & {burn} & wait", tmp_path / "out", limits=parse_limits(cpus="0.25")
     )
     wall = time.monotonic() - started
     assert status.ok, output
     cgroup = status.cgroup
     assert cgroup is not None and cgroup.cpu_usage_ns is not None
-    # two burners would take two cores; the quota gives half of one. A generous band
-    # (this host is shared): the upper bound is the limit, the lower one that it ran.
+    # two burners would take two cores; the quota gives a quarter of one. A generous band
+    # (this host is shared): the upper bound is the limit, the lower one that it ran. A
+    # quarter, not half: with two other builds running here the burners got less than
+    # half a core without any quota (0.41 cores, never throttled), a quarter they exceed.
     cores = cgroup.cpu_usage_ns / 1e9 / wall
-    assert 0.1 < cores < 0.6, f"{cores:.2f} cores over {wall:.1f}s"
+    assert 0.05 < cores < 0.35, f"{cores:.2f} cores over {wall:.1f}s"
     assert cgroup.cpu_throttled_periods, "the kernel never throttled the container"
 
 

@@ -31,7 +31,7 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
     need_binary("runc")
     rootfs = tmp_path / "rootfs"
     _busybox_rootfs(rootfs)
-    # a CPU burst (under half a CPU), then 50 MB held in a shell variable for a second
+    # a CPU burst (under a fifth of a CPU, which even a busy host gives it), then 50 MB held in a shell variable for a second
     script = (
         'timeout 1 sh -c "while :; do :; done"; '
         "x=$(head -c 50000000 /dev/zero | tr '\\0' a); sleep 1; echo ${#x}"
@@ -45,7 +45,7 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
             ContainerOptions(
                 network="none",
                 io=StdIO(stdout=f, stderr=f),
-                limits=parse_limits(cpus="0.5", memory="256m"),
+                limits=parse_limits(cpus="0.2", memory="256m"),
                 sample_interval=0.1,
             ),
         )
@@ -62,7 +62,7 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
     rates = cpu_cores(samples)
     assert len(rates) == len(samples) - 1 and all(cores >= 0 for _, cores in rates)
     # one 100 ms window may straddle two CFS periods' quotas: only the whole run is bounded
-    assert (used[-1] - used[0]) / 1e9 / span < 0.6
+    assert (used[-1] - used[0]) / 1e9 / span < 0.3
     held = max(s.stats.memory_usage or 0 for s in samples)
     assert 50 * MB < held < 256 << 20
     assert max(s.stats.memory_rss or 0 for s in samples) > 50 * MB  # anonymous: the variable
