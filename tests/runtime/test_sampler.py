@@ -31,7 +31,8 @@ def test_a_running_container_is_sampled_several_times_a_second(tmp_path: Path) -
     need_binary("runc")
     rootfs = tmp_path / "rootfs"
     _busybox_rootfs(rootfs)
-    # a CPU burst (under a fifth of a CPU, which even a busy host gives it), then 50 MB held in a shell variable for a second
+    # a CPU burst (under a fifth of a CPU, which even a busy host gives it), then 50 MB
+    # held in a shell variable for a second
     script = (
         'timeout 1 sh -c "while :; do :; done"; '
         "x=$(head -c 50000000 /dev/zero | tr '\\0' a); sleep 1; echo ${#x}"
