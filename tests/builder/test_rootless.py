@@ -267,3 +267,15 @@ def test_rootless_containers_get_the_same_sandbox(rootless: UserCli) -> None:
     for success in ("MOVED", "SYSFS-WRITABLE", "CGROUP-TMPFS-WRITABLE", "MADE-A-CGROUP"):
         assert success not in out, out
     assert out.count("Read-only file system") == 4, out
+
+
+def test_rootless_limits_are_refused_and_ulimits_still_work(rootless: UserCli) -> None:
+    """cgroup v1 cannot be delegated to an unprivileged user: a limit that needs a cgroup
+    is refused before anything starts, an rlimit needs none."""
+    ok(rootless(["bootstrap", "busybox", "-t", "busybox:latest"], env=EPOCH))
+    refused = rootless(["run", "--memory", "64m", "busybox", "true"])
+    assert refused.returncode != 0
+    assert "resource limits (--memory, --cpus, --pids-limit, ...) need cgroups" in refused.stderr
+    assert "run as root" in refused.stderr
+    out = ok(rootless(["run", "--ulimit", "nofile=64:128", "busybox", "sh", "-c", "ulimit -n"]))
+    assert out.stdout.split() == ["64"]

@@ -12,6 +12,7 @@ import pytest
 
 from imageforge.errors import InvalidArgument, NotFound, Unavailable
 from imageforge.runtime import _seccomp
+from imageforge.runtime._capabilities import DEFAULT_CAPABILITIES
 from imageforge.runtime._seccomp import (
     DEFAULT_PROFILE,
     go_arch,
@@ -21,7 +22,6 @@ from imageforge.runtime._seccomp import (
     seccomp_section,
     to_runtime_seccomp,
 )
-from imageforge.runtime._spec import DEFAULT_CAPABILITIES
 
 KERNEL = (6, 1)
 

@@ -399,7 +399,9 @@ class Execution:
             env=process_env,
             user=state.user,
             cwd=state.workdir,
-            container=ContainerOptions(mounts=mounts, network=network, security=options.security),
+            container=ContainerOptions(
+                mounts=mounts, network=network, security=options.security, limits=options.limits
+            ),
         )
 
         def execute(root: Path) -> None:

@@ -24,7 +24,7 @@ from imageforge.builder._model import BuildOptions
 from imageforge.builder._rootdir import ALWAYS_IGNORED, RootDiffer, RootSnapshotter
 from imageforge.builder._services import BuildServices, RuntimeChoice
 from imageforge.errors import Unsupported
-from imageforge.runtime import ChrootRuntime, Security
+from imageforge.runtime import ChrootRuntime, Limits, Security
 
 __all__ = ["ISOLATIONS", "isolated_services"]
 
@@ -47,6 +47,13 @@ def check_isolation_none(options: BuildOptions) -> None:
             "--isolation none cannot apply --security-opt: it runs RUN steps as plain "
             "processes, with no seccomp profile of its own",
             hint="drop --security-opt; the build container's own profile applies",
+        )
+    if options.limits != Limits():
+        raise Unsupported(
+            "--isolation none cannot limit RUN steps (--memory, --cpus, --pids-limit,"
+            " --ulimit): that needs a cgroup, which it does not make",
+            hint="drop the limits (the build container's own limits apply), or build with"
+            " the default isolation",
         )
     if options.network == "none":
         raise Unsupported(

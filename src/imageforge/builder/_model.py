@@ -9,7 +9,7 @@ from typing import Any
 
 from imageforge.layers import Compression
 from imageforge.oci import Descriptor, Digest, Image
-from imageforge.runtime import Security
+from imageforge.runtime import Limits, Security
 
 __all__ = [
     "BaseResolver",
@@ -34,7 +34,10 @@ class BuildOptions:
     """``imageforge build``'s inputs. ``dockerfile`` defaults to ``CONTEXT/Dockerfile``;
     ``network`` is what RUN steps get (``private``, ``none`` or ``host``; see
     ``_network`` for what a Dockerfile's ``RUN --network`` may change), ``allow`` the
-    entitlements granted (``network.host``), ``security`` the ``--security-opt``s."""
+    entitlements granted (``network.host``), ``security`` the ``--security-opt``s,
+    ``limits`` the resource limits of every RUN step (``--memory``, ``--cpus``,
+    ``--pids-limit``; not part of a step's cache key, as in buildah and BuildKit: they
+    bound how a command runs, not what it writes)."""
 
     context: Path
     dockerfile: Path | None = None
@@ -44,6 +47,7 @@ class BuildOptions:
     network: str = "private"
     allow: frozenset[str] = frozenset()
     security: Security = field(default_factory=Security)
+    limits: Limits = field(default_factory=Limits)
     source_date_epoch: int | None = None
     target: str | None = None
     dockerfile_text: str | None = None  # the Dockerfile itself (``-f -``), not a path

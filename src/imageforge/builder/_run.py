@@ -111,13 +111,21 @@ def _failure(
             hint="run 'imageforge system check' to see whether containers can start",
         )
     shown = "\n".join(f"  | {line}" for line in output[-_SHOWN:])
+    how = f"exited with code {status.code}"
+    hint = "fix the command or the files it needs; nothing was tagged"
+    killed = status.killed()
+    if killed is not None:
+        how = killed if status.code == 137 else f"{how}; a process in it was {killed}"
+        hint = (
+            "give the build more memory (--memory) or make the step need less; nothing was tagged"
+        )
     return StepFailed(
-        f"RUN {' '.join(argv)!r} exited with code {status.code}"
+        f"RUN {' '.join(argv)!r} {how}"
         + (f"; last lines of its output:\n{shown}" if shown else " and printed nothing"),
         exit_code=status.code,
         output=output,
         location=at,
-        hint="fix the command or the files it needs; nothing was tagged",
+        hint=hint,
     )
 
 

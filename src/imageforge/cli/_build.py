@@ -12,6 +12,7 @@ import click
 
 from imageforge.builder import ENTITLEMENTS, ISOLATIONS, BuildOptions
 from imageforge.cli._app import app
+from imageforge.cli._limits import build_limit_options, limits_from, run_limit_options
 from imageforge.cli._options import (
     GlobalOptions,
     OutputFormat,
@@ -33,6 +34,7 @@ from imageforge.runtime import (
     StdIO,
     parse_publish,
     parse_security_options,
+    parse_tmpfs,
     run_image,
 )
 from imageforge.store import Store
@@ -88,7 +90,8 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
         multiple=True,
         metavar="OPT",
         help="seccomp=unconfined (no seccomp filter), seccomp=FILE (a profile in Docker's "
-        "format instead of the default), no-new-privileges (always on).",
+        "format instead of the default), no-new-privileges (accepted: every container "
+        "imageforge starts has it, so setuid programs gain nothing).",
     )(f)
 
 
@@ -161,6 +164,7 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Let the Dockerfile use an entitlement: network.host for RUN --network=host.",
 )
 @_security_opt_option
+@build_limit_options
 @click.option(
     "--isolation",
     type=click.Choice(ISOLATIONS),
@@ -195,6 +199,7 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_obj
 def build_command(
     opts: GlobalOptions,
+    /,
     context: Path,
     dockerfile: Path | None,
     tags: tuple[str, ...],
@@ -217,11 +222,12 @@ def build_command(
     authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
+    **limits: Any,
 ) -> None:
     """Build an image from a Dockerfile, with no daemon: each RUN runs in runc/crun
-    over an overlay snapshot. Prints the image digest; nothing is tagged if a step fails.
-    --provenance, --sbom and --sign attach signed SLSA provenance, an SPDX SBOM and a
-    signature to every docker:// output."""
+    over an overlay snapshot (within --memory, --cpus, --pids-limit when given). Prints
+    the image digest; nothing is tagged if a step fails. --provenance, --sbom and --sign
+    attach signed SLSA provenance, an SPDX SBOM and a signature to every docker:// output."""
     if not tags and not outputs:
         raise InvalidArgument(
             "nothing would name the result", hint="give -t NAME[:TAG] and/or --output DEST"
@@ -239,6 +245,7 @@ def build_command(
         network=network,
         allow=frozenset(allow),
         security=parse_security_options(security_opts),
+        limits=limits_from(limits),
         target=target,
         source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
         isolation=isolation,
@@ -305,6 +312,7 @@ def build_command(
     help="Forward a host port to the container (private network only); repeatable.",
 )
 @_security_opt_option
+@run_limit_options
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE")
 @click.option("-u", "--user", default=None, help="USER[:GROUP] or UID[:GID].")
@@ -315,6 +323,7 @@ def build_command(
 @click.pass_obj
 def run_command(
     opts: GlobalOptions,
+    /,
     rm: bool,
     network: str,
     publish: tuple[str, ...],
@@ -326,15 +335,26 @@ def run_command(
     platform: str | None,
     image: str,
     command: tuple[str, ...],
+    read_only: bool,
+    tmpfs: tuple[str, ...],
+    cap_add: tuple[str, ...],
+    cap_drop: tuple[str, ...],
+    **limits: Any,
 ) -> None:
     """Run COMMAND (default: the image's Entrypoint + Cmd) in a new container of IMAGE
-    (an index's image for --platform; another architecture's through qemu-user).
-    Prints only the container's output and exits with its exit code."""
+    (an index's image for --platform; another architecture's through qemu-user), within
+    Docker's resource limits when given. Prints only the container's output and exits
+    with its exit code (137 when killed, with 'killed: out of memory' when the OOM killer
+    did it)."""
     container = ContainerOptions(
+        mounts=[parse_tmpfs(t) for t in tmpfs],
         network=network,
         hostname=hostname,
         publish=[parse_publish(p) for p in publish],
-        security=parse_security_options(security_opts),
+        security=parse_security_options(
+            security_opts, cap_add=cap_add, cap_drop=cap_drop, read_only=read_only
+        ),
+        limits=limits_from(limits),
         io=StdIO(
             stdin=sys.stdin.fileno() if interactive else None,
             stdout=sys.stdout.fileno(),
@@ -351,4 +371,8 @@ def run_command(
     if status.runtime_error:
         click.echo(f"error: the container could not start: {status.runtime_error}", err=True)
         sys.exit(125 if status.code == 0 else status.code)
+    killed = status.killed()
+    if killed is not None:
+        who = "error: the container was" if status.code == 137 else "note: a process in it was"
+        click.echo(f"{who} {killed}", err=True)
     sys.exit(status.code)

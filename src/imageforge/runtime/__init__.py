@@ -18,14 +18,29 @@ from imageforge.runtime._binfmt import (
     needs_emulation,
 )
 from imageforge.runtime._busybox import find_static_busybox, is_static_elf
+from imageforge.runtime._capabilities import ALL_CAPABILITIES, DEFAULT_CAPABILITIES
+from imageforge.runtime._cgroups import (
+    CgroupReader,
+    CgroupStats,
+    CgroupV1,
+    CgroupV2,
+    container_cgroup,
+)
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._chroot import ChrootRuntime
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
+from imageforge.runtime._limits import (
+    Limits,
+    Ulimit,
+    format_ram,
+    parse_limits,
+    parse_ram,
+    parse_ulimit,
+)
 from imageforge.runtime._model import (
     NETWORK_MODES,
     ExitStatus,
-    Limits,
     Mount,
     Process,
     Runtime,
@@ -52,6 +67,7 @@ from imageforge.runtime._run import (
     run_container,
     run_image,
 )
+from imageforge.runtime._sampler import CgroupSampler, Sample, cpu_cores
 from imageforge.runtime._security import Security, parse_security_options
 from imageforge.runtime._select import (
     check_runtime,
@@ -67,6 +83,7 @@ from imageforge.runtime._snapshots import (
     store_snapshotter,
 )
 from imageforge.runtime._spec import DEFAULT_PATH, build_spec
+from imageforge.runtime._tmpfs import parse_tmpfs
 from imageforge.runtime._user import resolve_user
 from imageforge.runtime._userns import (
     IdRange,
@@ -78,6 +95,22 @@ from imageforge.runtime._userns import (
 )
 
 __all__ = [
+    "ALL_CAPABILITIES",
+    "DEFAULT_CAPABILITIES",
+    "CgroupReader",
+    "CgroupStats",
+    "CgroupV1",
+    "CgroupV2",
+    "container_cgroup",
+    "Ulimit",
+    "format_ram",
+    "parse_limits",
+    "parse_ram",
+    "parse_ulimit",
+    "parse_tmpfs",
+    "CgroupSampler",
+    "Sample",
+    "cpu_cores",
     "BINFMT_DIR",
     "BinfmtHandler",
     "binfmt_handlers",

@@ -197,8 +197,11 @@ class ChrootRuntime:
         hostname: str = "imageforge",
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
+        sample_interval: float | None = None,
     ) -> ExitStatus:
-        del limits, hostname, security  # nothing here can enforce them
+        # nothing here can enforce limits or security options (the build refuses them
+        # before it starts), nor sample a cgroup it does not make
+        del limits, hostname, security, sample_interval
         if network == "none":
             raise Unsupported(
                 "--isolation none cannot cut a RUN off the network: that takes a network "

@@ -32,14 +32,17 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from imageforge.errors import NotFound
-from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
+from imageforge.errors import NotFound, Unsupported
+from imageforge.runtime._cgroups import CgroupStats, container_cgroup, missing_controllers
+from imageforge.runtime._limits import Limits
+from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._netns import NetworkNamespace
 from imageforge.runtime._ports import PortMapping
+from imageforge.runtime._sampler import CgroupSampler, Sample
 from imageforge.runtime._seccomp import seccomp_section
 from imageforge.runtime._security import Security
 from imageforge.runtime._slirp import Slirp
-from imageforge.runtime._spec import DEFAULT_CAPABILITIES, build_spec
+from imageforge.runtime._spec import build_spec
 from imageforge.runtime._userns import in_user_namespace
 
 
@@ -165,12 +168,30 @@ class OciRuntime:
             return [f"--log=file:{log}", "--log-format=json"]
         return ["--log", str(log), "--log-format", "json"]
 
+    def _keep_args(self) -> list[str]:
+        """runc keeps a container it ran (``--keep``) until it is deleted, so that its
+        cgroup can be read after its process exits; crun has no such option."""
+        return ["--keep"] if self._name == "runc" else []
+
+    def _cgroup(self, cid: str, rootless: bool) -> CgroupStats | None:
+        """The container's cgroup at its end, when the runtime kept it (rootless, the
+        runtime makes none)."""
+        if rootless or not self._keep_args():
+            return None
+        return container_cgroup(cid).stats()
+
+    def _runc(self, state: Path, *args: str) -> None:
+        subprocess.run(
+            [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
+        )
+
     def _kill(self, state: Path, cid: str) -> None:
         """Stop a container whose caller gave up on it (timeout, an exception)."""
-        for args in (["kill", cid, "KILL"], ["delete", "--force", cid]):
-            subprocess.run(
-                [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
-            )
+        self._runc(state, "kill", cid, "KILL")
+
+    def _delete(self, state: Path, cid: str) -> None:
+        """Remove the container, its cgroup with it, however its run ended."""
+        self._runc(state, "delete", "--force", cid)
 
     def run(
         self,
@@ -184,12 +205,31 @@ class OciRuntime:
         hostname: str = "imageforge",
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
+        sample_interval: float | None = None,
     ) -> ExitStatus:
         """Run ``process`` in ``rootfs`` and wait for it. ``publish`` forwards host ports
-        into a ``private`` network."""
+        into a ``private`` network; ``sample_interval`` samples the container's cgroup
+        that often while it runs (see ``_sampler``; not rootless, not under crun)."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
-        seccomp = seccomp_section((security or Security()).seccomp, DEFAULT_CAPABILITIES)
+        rootless = in_user_namespace()
+        if rootless and limits is not None and limits.resources():
+            raise Unsupported(
+                "resource limits (--memory, --cpus, --pids-limit, ...) need cgroups, which "
+                "an unprivileged user cannot create here",
+                hint="run as root for limits (--ulimit works rootless)",
+            )
+        missing = missing_controllers(limits.controllers()) if limits is not None else []
+        if missing:
+            raise Unsupported(
+                f"this host has no {', '.join(missing)} cgroup controller, which the "
+                "limits asked for need",
+                hint="drop those limits, or enable the controller (cgroup_enable= on the "
+                "kernel command line, or mount its cgroup v1 hierarchy)",
+            )
+        security = security or Security()
+        capabilities = security.capabilities()
+        seccomp = seccomp_section(security.seccomp, capabilities)
         io = io or StdIO()
         with (
             tempfile.TemporaryDirectory(prefix=f"imageforge-{self._name}-") as tmp,
@@ -202,6 +242,7 @@ class OciRuntime:
                 slirp = Slirp(netns.path, work, publish)
                 stack.callback(slirp.close)  # before the namespace closes (LIFO)
                 netns_path = netns.path
+            cid = f"imageforge-{uuid.uuid4().hex[:16]}"
             spec = build_spec(
                 rootfs,
                 process,
@@ -210,9 +251,13 @@ class OciRuntime:
                 network=network,
                 netns_path=netns_path,
                 hostname=hostname,
+                readonly_rootfs=security.read_only,
                 seccomp=seccomp,
+                capabilities=capabilities,
+                # rootless runc may run without a cgroup of its own only if none is named
+                cgroups_path=None if rootless else cid,
                 # A fresh sysfs needs a network namespace this user namespace owns.
-                bind_host_sys=network == "host" and in_user_namespace(),
+                bind_host_sys=network == "host" and rootless,
             )
             bundle = work / "bundle"
             state = work / "state"
@@ -220,24 +265,29 @@ class OciRuntime:
             state.mkdir()
             (bundle / "config.json").write_text(json.dumps(spec))
             log = work / "runtime.log"
-            cid = f"imageforge-{uuid.uuid4().hex[:16]}"
             argv = [
                 str(self.binary),
                 "--root",
                 str(state),
                 *self._log_args(log),
                 "run",
+                *self._keep_args(),
                 "--bundle",
                 str(bundle),
                 cid,
             ]
             stack.enter_context(_watchdog(self.binary, state, cid, work))
+            stack.callback(self._delete, state, cid)  # while the watchdog still watches
             proc = subprocess.Popen(
                 argv,
                 stdin=io.stdin if io.stdin is not None else subprocess.DEVNULL,
                 stdout=io.stdout if io.stdout is not None else subprocess.DEVNULL,
                 stderr=io.stderr if io.stderr is not None else subprocess.DEVNULL,
             )
+            sampler = None
+            if sample_interval is not None and not rootless and self._keep_args():
+                sampler = CgroupSampler(container_cgroup(cid), sample_interval).start()
+                stack.callback(sampler.stop)  # however the run ends
             try:
                 with _forward_signals(proc):
                     proc.wait(timeout=self.timeout)
@@ -249,4 +299,7 @@ class OciRuntime:
                 self._kill(state, cid)
                 proc.wait()
                 raise
-            return ExitStatus(proc.returncode, _log_errors(log))
+            samples: tuple[Sample, ...] = sampler.stop() if sampler is not None else ()
+            return ExitStatus(
+                proc.returncode, _log_errors(log), self._cgroup(cid, rootless), samples
+            )

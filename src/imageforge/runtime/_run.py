@@ -22,6 +22,7 @@ from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime._binfmt import check_foreign_exec
 from imageforge.runtime._container import image_process
 from imageforge.runtime._etc import etc_mounts
+from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import NETWORK_MODES, ExitStatus, Mount, Process, Runtime, StdIO
 from imageforge.runtime._ports import PortMapping
 from imageforge.runtime._security import Security
@@ -49,15 +50,19 @@ class ContainerOptions:
     """How a container is set up around its process. ``network``: ``private`` (a
     namespace of its own, outbound through slirp4netns), ``none`` or ``host``;
     ``publish`` forwards host ports into a private one; ``security`` is the seccomp
-    choice (the default profile unless it says otherwise); ``io`` the standard streams
-    (``/dev/null`` when not given)."""
+    choice (the default profile unless it says otherwise), capabilities and read-only
+    rootfs; ``limits`` the resource limits; ``io`` the standard streams (``/dev/null``
+    when not given); ``sample_interval`` samples the container's cgroup that often
+    (seconds) while it runs, into the exit status's ``samples``."""
 
     mounts: Sequence[Mount] = ()
     network: str = "private"
     hostname: str = "imageforge"
     publish: Sequence[PortMapping] = ()
     security: Security = field(default_factory=Security)
+    limits: Limits = field(default_factory=Limits)
     io: StdIO | None = None
+    sample_interval: float | None = None
 
     def __post_init__(self) -> None:
         if self.network not in NETWORK_MODES:
@@ -109,11 +114,13 @@ def run_container(
             rootfs,
             process,
             mounts=mounts,
+            limits=options.limits,
             io=options.io,
             network=options.network,
             hostname=options.hostname,
             publish=options.publish,
             security=options.security,
+            sample_interval=options.sample_interval,
         )
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from imageforge.errors import ImageforgeError
+from imageforge.runtime._capabilities import DEFAULT_CAPABILITIES
 from imageforge.runtime._netns import NetworkNamespace
 from imageforge.runtime._report import CheckItem
 from imageforge.runtime._seccomp import DEFAULT_PROFILE, seccomp_section
 from imageforge.runtime._slirp import Slirp, find_slirp4netns
-from imageforge.runtime._spec import DEFAULT_CAPABILITIES
 
 __all__ = ["check_private_network", "check_seccomp"]
 

@@ -12,40 +12,26 @@ nowhere. Only where a fresh sysfs cannot be mounted (rootless with the host's ne
 whose namespace the user namespace does not own) is the host's /sys bind-mounted, and
 then read-only recursively (``rro``: every submount too), with the cgroup mount over it.
 
-rlimits are clamped to this host's hard limits, because a process without
-CAP_SYS_RESOURCE cannot raise them (see MACHINE-NOTES: hard nofile 20000).
+Resource limits (``_limits.Limits``) fill ``linux.resources`` and ``process.rlimits``;
+the default rlimits are clamped to this host's hard limits, because a process without
+CAP_SYS_RESOURCE cannot raise them (see MACHINE-NOTES: hard nofile 20000). The cgroup is
+named (``cgroupsPath``, relative: under the runtime's own cgroup) so that it can be read
+back (``_cgroups``).
 """
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from imageforge.runtime._model import NETWORK_MODES, Limits, Mount, Process
+from imageforge.runtime._capabilities import DEFAULT_CAPABILITIES
+from imageforge.runtime._limits import Limits
+from imageforge.runtime._model import NETWORK_MODES, Mount, Process
 
-__all__ = ["DEFAULT_CAPABILITIES", "DEFAULT_PATH", "build_spec", "clamp_rlimit"]
+__all__ = ["DEFAULT_PATH", "build_spec"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# Docker's and buildah's default set for RUN steps.
-DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
 
 _MASKED = (
     "/proc/acpi",
@@ -70,19 +56,6 @@ _READONLY = (
     # v1); this makes the tmpfs holding them read-only too, as in Docker.
     "/sys/fs/cgroup",
 )
-
-_RLIMITS = {
-    "RLIMIT_NOFILE": (resource.RLIMIT_NOFILE, 1024, 1_048_576),
-    "RLIMIT_NPROC": (resource.RLIMIT_NPROC, 4096, 4096),
-}
-
-
-def clamp_rlimit(which: int, soft: int, hard: int) -> tuple[int, int]:
-    """Clamp a wanted (soft, hard) pair to what this process may set."""
-    _, host_hard = resource.getrlimit(which)
-    if host_hard != resource.RLIM_INFINITY:
-        hard = min(hard, host_hard)
-    return min(soft, hard), hard
 
 
 def _sys_mounts(bind_host_sys: bool) -> list[dict[str, Any]]:
@@ -150,24 +123,24 @@ def build_spec(
     readonly_rootfs: bool = False,
     seccomp: Mapping[str, Any] | None = None,
     bind_host_sys: bool = False,
+    capabilities: Sequence[str] = DEFAULT_CAPABILITIES,
+    cgroups_path: str | None = None,
 ) -> dict[str, Any]:
     """Return the config.json content for running ``process`` in ``rootfs``.
 
     ``network`` is ``none`` (a new namespace with only loopback), ``private`` (join the
     namespace at ``netns_path``, which slirp4netns serves) or ``host``. ``seccomp`` is
     the ``linux.seccomp`` section, None for no filter. ``bind_host_sys`` bind-mounts the
-    host's /sys (recursively read-only) where a fresh sysfs cannot be mounted."""
+    host's /sys (recursively read-only) where a fresh sysfs cannot be mounted.
+    ``capabilities`` is the process's set; ``cgroups_path`` names its cgroup."""
     if network not in NETWORK_MODES:
         raise ValueError(f"network must be one of {NETWORK_MODES}, not {network!r}")
     if (network == "private") != (netns_path is not None):
         raise ValueError("a netns_path goes with network='private' and only with it")
     env = dict(process.env)
     env.setdefault("PATH", DEFAULT_PATH)
-    caps = list(DEFAULT_CAPABILITIES)
-    rlimits = []
-    for name, (which, soft, hard) in _RLIMITS.items():
-        s, h = clamp_rlimit(which, soft, hard)
-        rlimits.append({"type": name, "soft": s, "hard": h})
+    caps = list(capabilities)
+    limits = limits or Limits()
     namespaces: list[dict[str, str]] = [
         {"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
     ]
@@ -186,13 +159,7 @@ def build_spec(
             }
         )
     resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
-    if limits is not None:
-        if limits.memory_bytes is not None:
-            resources["memory"] = {"limit": limits.memory_bytes}
-        if limits.pids is not None:
-            resources["pids"] = {"limit": limits.pids}
-        if limits.cpu_quota_us is not None:
-            resources["cpu"] = {"quota": limits.cpu_quota_us, "period": limits.cpu_period_us}
+    resources.update(limits.resources())
     linux: dict[str, Any] = {
         "resources": resources,
         "namespaces": namespaces,
@@ -201,6 +168,8 @@ def build_spec(
     }
     if seccomp is not None:
         linux["seccomp"] = dict(seccomp)
+    if cgroups_path is not None:
+        linux["cgroupsPath"] = cgroups_path
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -214,7 +183,7 @@ def build_spec(
             "env": [f"{k}={v}" for k, v in env.items()],
             "cwd": process.cwd,
             "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
-            "rlimits": rlimits,
+            "rlimits": limits.rlimits(),
             "noNewPrivileges": True,
         },
         "root": {"path": str(rootfs.resolve()), "readonly": readonly_rootfs},
