@@ -194,6 +194,18 @@ def test_run_network_none_is_refused_clearly(tmp_path: Path, base_layout: Path) 
     assert "cannot cut a RUN off the network" in proc.stderr
 
 
+def test_resource_limits_are_refused_clearly(tmp_path: Path, base_layout: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM oci:{base_layout}:busybox\nRUN echo hi > /x\n")
+    proc = run_cli(
+        ["--root", str(tmp_path / "store"), "build", str(ctx), "--isolation", "none",
+         "--memory", "256m", "-t", "x"]
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "--isolation none cannot limit RUN steps" in proc.stderr
+
+
 def test_the_run_sees_its_user_env_and_workdir(tmp_path: Path, base_layout: Path) -> None:
     ctx = tmp_path / "ctx"
     ctx.mkdir()
