@@ -80,7 +80,8 @@ class Server:
             args, env=env, stdout=log, stderr=log, preexec_fn=self.preexec_fn
         )
         log.close()
-        deadline = time.monotonic() + 20
+        # Start-up takes seconds; on a machine loaded past 10 it took over 20.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 httpx.get(self.url + "/v2/", timeout=1, verify=self.verify)
@@ -89,6 +90,8 @@ class Server:
                 if self.proc.poll() is not None:
                     raise RuntimeError("registry exited: " + self.log()) from None
                 time.sleep(0.05)
+        self.proc.kill()  # never left running behind a failed test
+        self.proc.wait()
         raise RuntimeError("registry did not start: " + self.log())
 
     def log(self) -> str:

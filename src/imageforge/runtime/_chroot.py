@@ -35,7 +35,8 @@ from pathlib import Path
 
 from imageforge.errors import Unsupported
 from imageforge.layers import resolve_in_root
-from imageforge.runtime._model import ExitStatus, Limits, Mount, Process, StdIO
+from imageforge.runtime._limits import Limits
+from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._ports import PortMapping
 from imageforge.runtime._report import CheckItem
 from imageforge.runtime._security import Security
