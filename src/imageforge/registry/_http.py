@@ -1,4 +1,4 @@
-"""uvicorn's HTTP/1.1 protocol (h11) with a header timeout.
+"""uvicorn's HTTP/1.1 protocol (h11) with a header timeout and lingering closes.
 
 uvicorn closes idle keep-alive connections but has no limit on how long a client may
 take to send a request's headers: a client trickling a byte a second keeps a
@@ -10,7 +10,11 @@ whose request headers are not complete ``header_timeout`` seconds after its firs
 The close lingers, as nginx's ``lingering_close``: the answer is followed by a FIN and
 whatever the client still sends is read and dropped for up to ``LINGER`` seconds. Closing
 at once with the client's bytes unread (or arriving after) makes the kernel send a reset,
-which discards the 408 from the client's receive buffer before it reads it."""
+which discards the 408 from the client's receive buffer before it reads it. The same
+holds for every answer given while the client is still sending its body (a 507 for an
+upload that filled the disk, a 413, a refused quota): uvicorn closes such a connection at
+once, so the transport it is given closes by lingering while the request body is
+unread."""
 
 from __future__ import annotations
 
@@ -27,6 +31,23 @@ __all__ = ["header_timeout_protocol"]
 LINGER = 2.0
 
 
+class _LingeringTransport:
+    """The connection's transport, whose ``close`` lingers while the request body is
+    still coming (see the module's docstring); everything else is the transport's."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _HeaderTimeoutH11) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if self._protocol.body_unread() and self._protocol.linger():
+            return
+        self._transport.close()
+
+
 class _HeaderTimeoutH11(H11Protocol):
     header_timeout = 20.0
 
@@ -40,6 +61,7 @@ class _HeaderTimeoutH11(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self._header_timer: asyncio.TimerHandle | None = None
         self._lingering = False
+        self._raw: asyncio.Transport | None = None
 
     def _arm(self) -> None:
         if self._header_timer is None:
@@ -51,8 +73,32 @@ class _HeaderTimeoutH11(H11Protocol):
             self._header_timer = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._raw = transport
+        wrapped: Any = _LingeringTransport(transport, self)
+        super().connection_made(wrapped)
         self._arm()
+
+    def body_unread(self) -> bool:
+        """Whether the client is still sending the request being answered."""
+        return self.conn.their_state is h11.SEND_BODY
+
+    def linger(self) -> bool:
+        """Half-close (FIN after what was written), read and drop what the client still
+        sends, close after ``LINGER`` seconds or when the client closes; False when the
+        transport cannot half-close (the caller closes it at once)."""
+        raw = self._raw
+        if raw is None or raw.is_closing() or not raw.can_write_eof():
+            return False
+        if not self._lingering:
+            try:
+                raw.write_eof()
+            except OSError:  # the client is already gone: nothing to linger for
+                return False
+            self._lingering = True
+            self._disarm()
+            raw.resume_reading()  # uvicorn may have paused it while the app was busy
+            self.loop.call_later(LINGER, raw.close)
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -62,6 +108,10 @@ class _HeaderTimeoutH11(H11Protocol):
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:
             self._disarm()  # its headers are in
+
+    def eof_received(self) -> None:
+        if self._lingering and self._raw is not None:
+            self._raw.close()  # the client has stopped sending: nothing left to drop
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -76,12 +126,8 @@ class _HeaderTimeoutH11(H11Protocol):
             b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
             b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
-        if not self.transport.can_write_eof():
+        if not self.linger():
             self.transport.close()
-            return
-        self._lingering = True
-        self.transport.write_eof()
-        self.loop.call_later(LINGER, self.transport.close)
 
 
 def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
