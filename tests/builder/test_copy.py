@@ -137,6 +137,19 @@ def test_writes_through_image_symlinks_stay_in_the_rootfs(tmp_path: Path) -> Non
     assert (root / "usr" / "lib" / "a.txt").read_text() == "a\n"
 
 
+def test_a_destination_through_a_symlink_to_missing_directories_makes_them(
+    tmp_path: Path,
+) -> None:
+    # As Docker's COPY: /link -> /opt/missing/dir, none of which exists yet.
+    _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    (root / "link").symlink_to("/opt/missing/dir")
+    _copy(tmp_path, "a.txt", dest="/link/sub/a.txt")
+    assert (root / "opt" / "missing" / "dir" / "sub" / "a.txt").read_text() == "a\n"
+    assert (root / "link").is_symlink()
+    assert not (tmp_path / "opt").exists()
+
+
 def test_add_unpacks_a_local_gzip_tar_and_refuses_urls(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     _rootfs(tmp_path)

@@ -166,6 +166,12 @@ def mkdirs_in_root(root: Path, path: str, *, mode: int = 0o755, uid: int = 0, gi
         try:
             st = os.lstat(resolved)
         except FileNotFoundError:
+            if not resolved.parent.is_dir():
+                # A symlink on the way leads to a directory whose parents are missing
+                # too (``/link -> /missing/dir``): made as Docker's copy makes them.
+                mkdirs_in_root(
+                    root, "/" + str(resolved.parent.relative_to(root)), mode=mode, uid=uid, gid=gid
+                )
             os.mkdir(resolved, mode)
             os.chown(resolved, uid, gid)
             os.chmod(resolved, mode)
