@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, Manifest
-from imageforge.runtime import store_snapshotter
-from imageforge.scan import ScanCache
 from imageforge.store import PruneReport, Store
 
 __all__ = ["Pruned", "prune", "prune_snapshots"]
@@ -43,6 +41,8 @@ def prune_snapshots(store: Store) -> int:
     mounted; returns the bytes freed."""
     if not store.layout.snapshots.exists():
         return 0
+    from imageforge.runtime import store_snapshotter  # only when pruning: the CLI imports this
+
     snapshots = store_snapshotter(store)
     with store.lock.exclusive():
         keep = _diff_ids_in_use(store)
@@ -58,5 +58,7 @@ def prune(store: Store, *, dry_run: bool = False) -> Pruned:
     snapshots = 0 if dry_run else prune_snapshots(store)
     with store.lock.shared():
         reached = {str(d) for d in store.reachable()}
+        from imageforge.scan import ScanCache  # the scanners are a large import
+
         entries, freed = ScanCache(store.layout.scan_cache).prune(reached, dry_run=dry_run)
     return Pruned(report, snapshots, entries, freed)
