@@ -104,6 +104,15 @@ def tcp_server(address: str) -> Iterator[TcpServer]:
         server.sock.close()
 
 
+# The test files a run collected (tests/test_collection.py reads them instead of
+# collecting the whole suite a second time).
+COLLECTED_FILES = pytest.StashKey[set[str]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[COLLECTED_FILES] = {item.nodeid.split("::")[0] for item in session.items}
+
+
 def need_binary(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
