@@ -26,7 +26,14 @@ from imageforge.cli._render import print_json
 from imageforge.cli._session import session
 from imageforge.cli._sign_image import build_signing_options
 from imageforge.errors import InvalidArgument
-from imageforge.pipeline import Attest, FromResolver, Session, location_text, signed_build
+from imageforge.pipeline import (
+    Attest,
+    FromResolver,
+    Session,
+    location_text,
+    parse_cache_location,
+    signed_build,
+)
 from imageforge.runtime import (
     NETWORK_MODES,
     ContainerOptions,
@@ -50,12 +57,6 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
             val = os.environ.get(key, "")
         out[key] = val
     return out
-
-
-def _oci_dir(value: str, option: str) -> Path:
-    if not value.startswith("oci:") or len(value) <= 4:
-        raise InvalidArgument(f"{option} {value!r}: expected oci:DIR")
-    return Path(value[4:])
 
 
 def _secrets(values: tuple[str, ...]) -> dict[str, bytes]:
@@ -125,14 +126,16 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     "--cache-from",
     "cache_from",
     multiple=True,
-    metavar="oci:DIR",
-    help="Import a build cache exported by --cache-to (CI runners that start empty).",
+    metavar="oci:DIR|docker://REF",
+    help="Import a build cache exported by --cache-to (CI runners that start empty); "
+    "one not in the registry yet is skipped with a note.",
 )
 @click.option(
     "--cache-to",
     "cache_to",
-    metavar="oci:DIR",
-    help="Export this build's cache (step records and their layers) as an OCI layout.",
+    metavar="oci:DIR|docker://REF",
+    help="Export this build's cache (step records and their layers) as an OCI layout, or "
+    "push it to a registry (tag build-cache unless REF names one).",
 )
 @click.option(
     "--target",
@@ -258,8 +261,8 @@ def build_command(
             attest,
             tags=tags,
             outputs=outputs,
-            cache_from=tuple(_oci_dir(c, "--cache-from") for c in cache_from),
-            cache_to=_oci_dir(cache_to, "--cache-to") if cache_to else None,
+            cache_from=tuple(parse_cache_location(c, "--cache-from") for c in cache_from),
+            cache_to=parse_cache_location(cache_to, "--cache-to") if cache_to else None,
             platforms=platforms,
         ).built
     result = built.result

@@ -48,8 +48,10 @@ if TYPE_CHECKING:
     from imageforge.pipeline._build_cache import (
         CACHE_ARTIFACT,
         CACHE_TAG,
+        CacheLocation,
         export_build_cache,
         import_build_cache,
+        parse_cache_location,
     )
     from imageforge.pipeline._copy import (
         Exported,
@@ -120,6 +122,8 @@ _WHERE = {
     "CACHE_TAG": "_build_cache",
     "export_build_cache": "_build_cache",
     "import_build_cache": "_build_cache",
+    "parse_cache_location": "_build_cache",
+    "CacheLocation": "_build_cache",
     "Exported": "_copy",
     "Imported": "_copy",
     "Pulled": "_copy",
@@ -211,6 +215,8 @@ __all__ = [
     "copy",
     "directory_target",
     "export_build_cache",
+    "parse_cache_location",
+    "CacheLocation",
     "export_image",
     "find_image",
     "find_in_store",

@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from imageforge.builder import Builder, BuildOptions, BuildResult
 from imageforge.dockerfile import platform_arg
@@ -26,7 +25,11 @@ from imageforge.oci import (
     mutate,
 )
 from imageforge.pipeline._base import FromResolver
-from imageforge.pipeline._build_cache import export_build_cache, import_build_cache
+from imageforge.pipeline._build_cache import (
+    CacheLocation,
+    export_build_cache,
+    import_build_cache,
+)
 from imageforge.pipeline._location import Location, parse_location, store_name
 from imageforge.pipeline._session import Session
 from imageforge.progress import ProgressSink
@@ -107,17 +110,18 @@ def build(
     *,
     tags: Sequence[str] = (),
     outputs: Sequence[Location | str] = (),
-    cache_from: Sequence[Path] = (),
-    cache_to: Path | None = None,
+    cache_from: Sequence[CacheLocation] = (),
+    cache_to: CacheLocation | None = None,
     runtime: Runtime | None = None,
     platforms: Sequence[str] = (),
     resolver: FromResolver | None = None,
 ) -> Built:
     """Build ``options`` in the session's store; name the image ``tags`` there and write
     it to ``outputs`` (``oci:``, ``oci-archive:``, ``docker-archive:``, ``docker://``).
-    ``cache_from``: OCI layouts :func:`export_build_cache` wrote, imported first;
-    ``cache_to``: where to export this build's cache. ``platforms``: the target platforms
-    (``linux/arm64``; an item may list several, comma-separated); one gives one image
+    ``cache_from``: OCI layouts or registry references :func:`export_build_cache`
+    wrote, imported first; ``cache_to``: where to export this build's cache.
+    ``platforms``: the target platforms (``linux/arm64``; an item may list several,
+    comma-separated); one gives one image
     for it, several an index of one image each. ``resolver``: the ``FROM`` resolver
     (default a :class:`FromResolver` of the session). Nothing is named if a step fails."""
     names = tuple(store_name(Reference.parse(t)) for t in tags)
@@ -129,9 +133,14 @@ def build(
     progress = session.progress
     targets = target_platforms(platforms)
     with store.writing():
-        for directory in cache_from:
-            count = import_build_cache(store, directory)
-            progress.note(f"cache: {count} step records imported from {directory}")
+        for where in cache_from:
+            remote = isinstance(where, Reference)
+            count = import_build_cache(store, where, client=session.client if remote else None)
+            shown = f"docker://{where}" if remote else str(where)
+            if count is None:
+                progress.note(f"cache: none at {shown} yet; building without it")
+            else:
+                progress.note(f"cache: {count} step records imported from {shown}")
         resolver = resolver or FromResolver(session)
         if len(targets) <= 1:
             if targets:
@@ -159,8 +168,16 @@ def build(
                 for _, r in built.platforms or (("", built.result),)
                 for k, v in r.cache_records.items()
             }
-            written = export_build_cache(store, records, cache_to, progress=progress)
-            progress.note(f"cache: {len(records)} steps, {written} layers -> {cache_to}")
+            remote = isinstance(cache_to, Reference)
+            written = export_build_cache(
+                store,
+                records,
+                cache_to,
+                client=session.client if remote else None,
+                progress=progress,
+            )
+            shown = f"docker://{cache_to}" if remote else str(cache_to)
+            progress.note(f"cache: {len(records)} steps, {written} layers -> {shown}")
         for name in names:
             session.write(built.written, TransportRef("store", name))
         for dest in dests:

@@ -1,15 +1,18 @@
 """Build cache export and import for CI runners that start empty (``build --cache-to
-oci:DIR`` / ``--cache-from oci:DIR``), as an OCI layout written and read through the
-transports.
+oci:DIR|docker://REF`` / ``--cache-from ...``), as an OCI layout written and read
+through the transports, or as one artifact pushed to a registry (pods of one CI share
+it there, as BuildKit's ``type=registry`` cache).
 
 The layout holds one manifest tagged ``build-cache`` whose ``artifactType`` (and its
 index entry's) is :data:`CACHE_ARTIFACT`: its config is the step records (step key ->
 the layer it made, or none) and its layers are the layer blobs those records name plus
 one layer per ``RUN --mount=type=cache`` directory, so any OCI tool can copy it around.
-A cache read back is untrusted input: the layout reader refuses blobs that are not
-regular files inside the layout and the store's sink reads none past its descriptor's
-size; step keys and mount names must be what a build writes, so none names a path
-outside the store.
+In a registry the same manifest is pushed under the reference's tag. A cache read back
+is untrusted input: the layout reader refuses blobs that are not regular files inside
+the layout, every blob is checked against its digest and none is read past its
+descriptor's size; step keys and mount names must be what a build writes, so none
+names a path outside the store. A registry cache that is not there yet (the first run)
+is not an error: the build goes on without it, as BuildKit's.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from imageforge.builder import BuildCache, CacheRecord
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, NotFound
 from imageforge.layers import BlobLayer, extract_layer, read_verified, write_layer_from_dir
 from imageforge.oci import (
     BaseImage,
@@ -30,6 +33,7 @@ from imageforge.oci import (
     Digest,
     Layer,
     Manifest,
+    Reference,
     canonical_json,
     digest_bytes,
     load_json,
@@ -39,7 +43,20 @@ from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.store import Store
 from imageforge.transports import LayoutReader, StoreBlobSink, TransportRef, write_image
 
-__all__ = ["CACHE_ARTIFACT", "CACHE_TAG", "export_build_cache", "import_build_cache"]
+if TYPE_CHECKING:
+    from imageforge.remote import Client
+
+__all__ = [
+    "CACHE_ARTIFACT",
+    "CACHE_TAG",
+    "CacheLocation",
+    "export_build_cache",
+    "import_build_cache",
+    "parse_cache_location",
+]
+
+# Where a build cache is kept: an OCI layout's directory or a registry reference.
+CacheLocation = Path | Reference
 
 CACHE_ARTIFACT = "application/vnd.imageforge.builder-cache.v1+json"
 CACHE_TAG = "build-cache"
@@ -69,16 +86,37 @@ class _CacheArtifact(BaseImage):
         return self._layers
 
 
+def parse_cache_location(value: str, option: str) -> CacheLocation:
+    """``oci:DIR`` or ``docker://REF`` (a tag or ``build-cache`` when none) as given to
+    ``--cache-to``/``--cache-from``."""
+    if value.startswith("oci:") and len(value) > 4:
+        return Path(value[4:])
+    if value.startswith("docker://") and len(value) > 9:
+        ref = Reference.parse(value[9:])
+        if ref.digest is not None:
+            raise InvalidArgument(
+                f"{option} {value!r}: a cache is written and read by tag, not by digest"
+            )
+        return ref if ref.tag is not None else Reference.parse(f"{value[9:]}:{CACHE_TAG}")
+    raise InvalidArgument(f"{option} {value!r}: expected oci:DIR or docker://REGISTRY/REPO[:TAG]")
+
+
 def export_build_cache(
     store: Store,
     records: Mapping[str, CacheRecord],
-    directory: Path,
+    destination: CacheLocation,
     *,
+    client: Client | None = None,
     progress: ProgressSink = NULL_PROGRESS,
 ) -> int:
     """Write ``records``, their layers and the store's cache mounts as an OCI layout in
-    ``directory`` (the ``build-cache`` entry of its index is replaced, others kept);
+    the directory ``destination`` (the ``build-cache`` entry of its index is replaced,
+    others kept) or push them to the registry reference ``destination`` with ``client``;
     returns the number of layers it holds."""
+    if isinstance(destination, Reference):
+        directory = store.layout.ingest
+    else:
+        directory = destination
     steps: dict[str, object] = {}
     layers: dict[Digest, Layer] = {}
     for key, (desc, diff_id) in sorted(records.items()):
@@ -127,7 +165,14 @@ def export_build_cache(
             ],
         }
         artifact = _CacheArtifact(canonical_json(manifest), config, list(layers.values()))
-        write_image(artifact, TransportRef("oci", str(directory), CACHE_TAG), progress=progress)
+        if isinstance(destination, Reference):
+            from imageforge.remote import push
+
+            if client is None:
+                raise InvalidArgument(f"--cache-to docker://{destination}: no registry client")
+            push(client, artifact, destination, progress=progress)
+        else:
+            write_image(artifact, TransportRef("oci", str(directory), CACHE_TAG), progress=progress)
     return len(layers)
 
 
@@ -167,13 +212,28 @@ def _records(config: Any, where: str) -> tuple[dict[str, CacheRecord], dict[str,
     return steps, mounts
 
 
-def import_build_cache(store: Store, directory: Path) -> int:
-    """Copy the cache in the layout at ``directory`` into ``store``: its layer blobs
-    (bounded by their sizes and verified before they appear), its step records, and
-    the cache mounts this store does not have yet (its own win). Returns the number of
-    step records imported."""
-    where = f"build cache {directory}"
-    layout = LayoutReader(directory)
+def import_build_cache(
+    store: Store, source: CacheLocation, *, client: Client | None = None
+) -> int | None:
+    """Copy the cache in the layout at directory ``source`` (or pushed to the registry
+    reference ``source``, read with ``client``) into ``store``: its layer blobs (bounded
+    by their sizes and verified before they appear), its step records, and the cache
+    mounts this store does not have yet (its own win). Returns the number of step
+    records imported; None when a registry has no cache under that tag yet."""
+    if isinstance(source, Reference):
+        where = f"build cache docker://{source}"
+        if client is None:
+            raise InvalidArgument(f"{where}: no registry client")
+        from imageforge.remote import registry_host
+
+        host = registry_host(source.domain)
+        try:
+            raw, _, _ = client.get_manifest(host, source.path, source.tag or CACHE_TAG)
+        except NotFound:
+            return None
+        return _import(store, raw, client.blob_opener(host, source.path), where)
+    where = f"build cache {source}"
+    layout = LayoutReader(source)
     entry = next((d for d in layout.index.manifests if d.artifact_type == CACHE_ARTIFACT), None)
     if entry is None:
         raise InvalidArgument(
@@ -181,10 +241,14 @@ def import_build_cache(store: Store, directory: Path) -> int:
             hint="build --cache-to oci:DIR writes one",
         )
     raw = read_verified(layout.open, entry, f"{where}: manifest")
+    return _import(store, raw, layout.open, where)
+
+
+def _import(store: Store, raw: bytes, opener: Callable[[Digest], IO[bytes]], where: str) -> int:
     manifest = Manifest.parse(raw, what=f"{where}: manifest")
     if manifest.artifact_type != CACHE_ARTIFACT:
         raise InvalidArgument(f"{where}: the manifest is not a build cache", hint=_HOSTILE)
-    config = load_json(read_verified(layout.open, manifest.config, f"{where}: records"), where)
+    config = load_json(read_verified(opener, manifest.config, f"{where}: records"), where)
     steps, mounts = _records(config, where)
     listed = {d.digest: d for d in manifest.layers}
     cache = BuildCache(store)
@@ -192,7 +256,7 @@ def import_build_cache(store: Store, directory: Path) -> int:
     with store.writing():
         for key, (desc, diff_id) in steps.items():
             if desc is not None and not store.blobs.exists(desc.digest):
-                with layout.open(desc.digest) as src:
+                with opener(desc.digest) as src:
                     sink.put(desc.digest, desc.size, src)
             cache.put(key, desc, diff_id)
         for name, digest in mounts.items():
@@ -209,7 +273,7 @@ def import_build_cache(store: Store, directory: Path) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             try:
-                with layout.open(digest) as src:
+                with opener(digest) as src:
                     extract_layer(
                         src,
                         tmp,

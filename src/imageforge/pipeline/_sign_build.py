@@ -29,6 +29,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, Image, Reference, rfc3339
 from imageforge.pipeline._base import FromResolver
 from imageforge.pipeline._build import Built, build
+from imageforge.pipeline._build_cache import CacheLocation
 from imageforge.pipeline._location import DOCKER, Location, parse_location
 from imageforge.pipeline._session import Session
 from imageforge.pipeline._sign import Signed, sign_image
@@ -187,8 +188,8 @@ def signed_build(
     tags: Sequence[str] = (),
     outputs: Sequence[Location | str] = (),
     platforms: Sequence[str] = (),
-    cache_from: Sequence[Path] = (),
-    cache_to: Path | None = None,
+    cache_from: Sequence[CacheLocation] = (),
+    cache_to: CacheLocation | None = None,
 ) -> SignedBuild:
     """:func:`~imageforge.pipeline.build`, then provenance, SBOM and signature attached
     (as ``attest`` asks; None: nothing) to each ``docker://`` output, by the digest
