@@ -13,6 +13,7 @@ records the build used; exporting and importing a build cache (``--cache-to`` /
 way): one plain root directory (:class:`RootSnapshotter`, :class:`RootDiffer`), each RUN
 chrooted into it (``runtime.ChrootRuntime``).
 :class:`BuildCache` is the store's record of steps (``<store>/build-cache/``).
+:func:`context_from_stream` unpacks a context given as a tar stream (``build -``).
 """
 
 from imageforge.builder._builder import Builder
@@ -30,8 +31,10 @@ from imageforge.builder._model import (
 from imageforge.builder._network import ENTITLEMENTS, step_network
 from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
 from imageforge.builder._rootdir import RootDiffer, RootSnapshotter
+from imageforge.builder._stdin_context import context_from_stream
 
 __all__ = [
+    "context_from_stream",
     "BaseResolver",
     "BuildCache",
     "BuildOptions",

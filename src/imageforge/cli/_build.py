@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import ExitStack
+from pathlib import Path, PurePosixPath
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import click
 
-from imageforge.builder import ENTITLEMENTS, ISOLATIONS, BuildOptions
+from imageforge.builder import ENTITLEMENTS, ISOLATIONS, BuildOptions, context_from_stream
 from imageforge.cli._app import app
 from imageforge.cli._limits import build_limit_options, limits_from, run_limit_options
 from imageforge.cli._options import (
@@ -96,8 +98,38 @@ def _security_opt_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def _stdin_context(
+    stack: ExitStack, dockerfile: Path | None, from_stdin: bool
+) -> tuple[Path, Path | None, str | None]:
+    """``build -``: the context (a tar, unpacked into a private temporary directory that
+    ``stack`` removes) or the Dockerfile alone, read from stdin as Docker reads it; the
+    context, the Dockerfile's path in it and the Dockerfile's text."""
+    if from_stdin:
+        raise InvalidArgument("CONTEXT - and -f - both read stdin", hint="give one a file")
+    directory = Path(stack.enter_context(TemporaryDirectory(prefix="imageforge-context-")))
+    text = context_from_stream(sys.stdin.buffer, directory)
+    if text is not None:
+        if dockerfile is not None:
+            raise InvalidArgument(
+                f"-f {dockerfile}: stdin holds a Dockerfile, not a context archive",
+                hint="-f names a file inside a tar given on stdin; leave it out here",
+            )
+        return directory, None, text
+    if dockerfile is None:
+        return directory, None, None
+    inside = PurePosixPath(str(dockerfile))
+    if inside.is_absolute() or ".." in inside.parts:
+        raise InvalidArgument(
+            f"-f {dockerfile}: with a context on stdin, -f names a file inside the archive",
+            hint="give its path relative to the archive's root",
+        )
+    return directory, directory / inside, None
+
+
 @app.command("build")
-@click.argument("context", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "context", default=".", type=click.Path(file_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option(
     "-f",
     "--file",
@@ -237,34 +269,38 @@ def build_command(
         )
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     from_stdin = dockerfile is not None and str(dockerfile) == "-"
-    options = BuildOptions(
-        context=context,
-        dockerfile=None if from_stdin else dockerfile,
-        dockerfile_text=sys.stdin.read() if from_stdin else None,
-        build_args=_pairs(build_args, "--build-arg"),
-        labels=_pairs(labels, "--label"),
-        secrets=_secrets(secrets),
-        no_cache=no_cache,
-        network=network,
-        allow=frozenset(allow),
-        security=parse_security_options(security_opts),
-        limits=limits_from(limits),
-        target=target,
-        source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
-        isolation=isolation,
-        ignore_paths=ignore_paths,
-    )
-    with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        built = signed_build(
-            s,
-            options,
-            attest,
-            tags=tags,
-            outputs=outputs,
-            cache_from=tuple(parse_cache_location(c, "--cache-from") for c in cache_from),
-            cache_to=parse_cache_location(cache_to, "--cache-to") if cache_to else None,
-            platforms=platforms,
-        ).built
+    dockerfile_text = sys.stdin.read() if from_stdin else None
+    with ExitStack() as stack:
+        if str(context) == "-":  # docker build - < context.tar (or < Dockerfile)
+            context, dockerfile, dockerfile_text = _stdin_context(stack, dockerfile, from_stdin)
+        options = BuildOptions(
+            context=context,
+            dockerfile=None if from_stdin else dockerfile,
+            dockerfile_text=dockerfile_text,
+            build_args=_pairs(build_args, "--build-arg"),
+            labels=_pairs(labels, "--label"),
+            secrets=_secrets(secrets),
+            no_cache=no_cache,
+            network=network,
+            allow=frozenset(allow),
+            security=parse_security_options(security_opts),
+            limits=limits_from(limits),
+            target=target,
+            source_date_epoch=int(epoch) if epoch and epoch.isdigit() else None,
+            isolation=isolation,
+            ignore_paths=ignore_paths,
+        )
+        with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+            built = signed_build(
+                s,
+                options,
+                attest,
+                tags=tags,
+                outputs=outputs,
+                cache_from=tuple(parse_cache_location(c, "--cache-from") for c in cache_from),
+                cache_to=parse_cache_location(cache_to, "--cache-to") if cache_to else None,
+                platforms=platforms,
+            ).built
     result = built.result
     if fmt is OutputFormat.JSON:
         out: dict[str, object] = {
