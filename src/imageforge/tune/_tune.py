@@ -1,0 +1,242 @@
+"""``tune`` as a library: measure an image under a load (``runs`` times, a fresh
+container each), recommend by every strategy, name the runtime flags to set, state the
+utilisation against the guide's example, and (``verify``) run the load again under the
+recommended limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from imageforge.errors import InvalidArgument
+from imageforge.oci import Image
+from imageforge.progress import NULL_PROGRESS, ProgressSink
+from imageforge.runtime import Limits, Runtime, host_cpus
+from imageforge.store import Store
+from imageforge.tune._load import LoadResult
+from imageforge.tune._measure import Measured, MeasureOptions, measure
+from imageforge.tune._quantity import MIB, millicores
+from imageforge.tune._runtimes import RuntimeHint, runtime_hints
+from imageforge.tune._series import Usage, usage_of
+from imageforge.tune._strategies import STRATEGIES, Recommendation, recommend
+
+__all__ = ["GUIDE_EXAMPLE", "TuneReport", "Verification", "limits_for", "tune", "verify"]
+
+# The guide's 4.2 example: requests 250m / 256Mi, limits 500m / 512Mi.
+GUIDE_EXAMPLE: Final = {"cpu_request": 0.25, "memory_request": 256 * MIB}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The load run again under a recommendation's limits, and what was checked."""
+
+    limits: dict[str, Any]
+    checks: tuple[tuple[str, bool, str], ...]
+    load: LoadResult
+    usage: Usage
+
+    @property
+    def ok(self) -> bool:
+        return all(passed for _, passed, _ in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "limits": self.limits,
+            "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in self.checks],
+            "load": self.load.to_json(),
+            "usage": self.usage.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class TuneReport:
+    image: str
+    usage: Usage
+    runs: tuple[Measured, ...]
+    recommendations: tuple[Recommendation, ...]
+    chosen: str
+    hints: tuple[RuntimeHint, ...]
+    verification: Verification | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recommendation(self) -> Recommendation:
+        return next(r for r in self.recommendations if r.strategy == self.chosen)
+
+    def utilisation(self) -> dict[str, dict[str, float | None]]:
+        """Mean use / request, for the guide's example requests and each strategy's."""
+        cpu = self.usage.cpu.values
+        mem = self.usage.working_set.values
+        mean_cpu = sum(cpu) / len(cpu) if cpu else 0.0
+        mean_mem = sum(mem) / len(mem) if mem else 0.0
+
+        def share(used: float, requested: float | None) -> float | None:
+            return round(used / requested, 4) if requested else None
+
+        out = {
+            "guide-example": {
+                "cpu": share(mean_cpu, GUIDE_EXAMPLE["cpu_request"]),
+                "memory": share(mean_mem, GUIDE_EXAMPLE["memory_request"]),
+            }
+        }
+        for r in self.recommendations:
+            out[r.strategy] = {
+                "cpu": share(mean_cpu, millicores(r.cpu_request or 0) / 1000),
+                "memory": share(mean_mem, r.memory_request),
+            }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image": self.image,
+            "settings": self.settings,
+            "usage": self.usage.to_json(),
+            "load": [m.load.to_json() for m in self.runs],
+            "recommendations": [r.to_json() for r in self.recommendations],
+            "chosen": self.chosen,
+            "resources": self.recommendation.resources(),
+            "runtime_hints": [h.to_json() for h in self.hints],
+            "utilisation": self.utilisation(),
+            "verification": self.verification.to_json() if self.verification else None,
+        }
+
+
+def _usage(runs: Sequence[Measured]) -> Usage:
+    layers = [m.writable_layer for m in runs if m.writable_layer is not None]
+    return usage_of(
+        [m.samples for m in runs],
+        windows=[m.window for m in runs],
+        writable_layer=max(layers, default=None),
+    )
+
+
+def tune(
+    store: Store,
+    image: Image,
+    options: MeasureOptions,
+    *,
+    name: str = "",
+    runs: int = 1,
+    strategies: Sequence[str] = tuple(STRATEGIES),
+    chosen: str = "krr-simple",
+    runtime: Runtime | None = None,
+    progress: ProgressSink = NULL_PROGRESS,
+) -> TuneReport:
+    """Measure ``image`` under ``options.load`` ``runs`` times and recommend."""
+    if runs < 1:
+        raise InvalidArgument("--runs must be at least 1")
+    if chosen not in strategies:
+        raise InvalidArgument(
+            f"--strategy {chosen!r} is not among the strategies run", hint=", ".join(strategies)
+        )
+    measured = []
+    for i in range(runs):
+        progress.note(
+            f"run {i + 1}/{runs}: {options.warmup:g}s warm-up, {options.duration:g}s measured"
+        )
+        measured.append(measure(store, image, options, runtime=runtime))
+    usage = _usage(measured)
+    recs = tuple(recommend(usage, strategies))
+    chosen_rec = next(r for r in recs if r.strategy == chosen)
+    config = image.config().data.get("config") or {}
+    found = frozenset().union(*(m.runtimes for m in measured))
+    hints = runtime_hints(config, found, chosen_rec.memory_limit)
+    return TuneReport(
+        image=name,
+        usage=usage,
+        runs=tuple(measured),
+        recommendations=recs,
+        chosen=chosen,
+        hints=tuple(hints),
+        settings={
+            "duration_s": options.duration,
+            "warmup_s": options.warmup,
+            "runs": runs,
+            "interval_s": options.interval,
+        },
+    )
+
+
+def limits_for(rec: Recommendation) -> Limits:
+    """The container limits a Kubernetes node gives ``rec``: the memory limit (else the
+    request) as ``--memory``; the CPU limit as ``--cpus``, or without one the request as
+    CPU shares (millicores x 1024 / 1000, as the kubelet writes them)."""
+    memory = rec.memory_limit or rec.memory_request
+    cpus = None
+    shares = None
+    if rec.cpu_limit is not None:
+        cpus = min(millicores(rec.cpu_limit), host_cpus() * 1000) * 1_000_000
+    elif rec.cpu_request is not None:
+        shares = max(millicores(rec.cpu_request) * 1024 // 1000, 2)
+    return Limits(
+        memory=None if memory is None else int(memory // MIB + (memory % MIB > 0)) * MIB,
+        nano_cpus=cpus,
+        cpu_shares=shares,
+    )
+
+
+def verify(
+    store: Store,
+    image: Image,
+    options: MeasureOptions,
+    report: TuneReport,
+    *,
+    max_throttling: float = 0.1,
+    tolerance: float = 0.2,
+    latency_slack_ms: float = 5.0,
+    runtime: Runtime | None = None,
+) -> Verification:
+    """Run the load again under the chosen recommendation's limits: no OOM kill, the
+    share of throttled CPU periods at most ``max_throttling``, and (built-in generator)
+    p95 latency at most ``(1 + tolerance)`` x the unlimited run's + ``latency_slack_ms``,
+    throughput at least ``(1 - tolerance)`` x, errors no more."""
+    limits = limits_for(report.recommendation)
+    m = measure(store, image, options, limits=limits, runtime=runtime)
+    usage = _usage([m])
+    checks: list[tuple[str, bool, str]] = [
+        ("no OOM kill", usage.oom_kills == 0, f"{usage.oom_kills} OOM kill(s)"),
+    ]
+    throttled = usage.throttled.values
+    share = sum(throttled) / len(throttled) if throttled else 0.0
+    checks.append(
+        (
+            f"throttling at most {max_throttling:.0%}",
+            share <= max_throttling,
+            f"{share:.1%} of CPU periods throttled",
+        )
+    )
+    base = report.runs[-1].load
+    if base.kind == "http" and m.load.kind == "http":
+        b95 = (base.latency_ms or {}).get("p95", 0.0)
+        v95 = (m.load.latency_ms or {}).get("p95", 0.0)
+        bound = b95 * (1 + tolerance) + latency_slack_ms
+        checks.append(
+            (
+                f"p95 latency within {tolerance:.0%} (+{latency_slack_ms:g} ms)",
+                v95 <= bound,
+                f"{v95:.1f} ms under the limits, {b95:.1f} ms without (bound {bound:.1f} ms)",
+            )
+        )
+        floor = base.throughput * (1 - tolerance)
+        checks.append(
+            (
+                f"throughput within {tolerance:.0%}",
+                m.load.throughput >= floor,
+                f"{m.load.throughput:.1f}/s under the limits, {base.throughput:.1f}/s without",
+            )
+        )
+        b_err = base.errors / base.requests if base.requests else 0.0
+        v_err = m.load.errors / m.load.requests if m.load.requests else 1.0
+        checks.append(
+            ("no more errors", v_err <= b_err, f"{m.load.errors}/{m.load.requests} failed")
+        )
+    spec: dict[str, Any] = {}
+    if limits.memory is not None:
+        spec["memory"] = f"{limits.memory // MIB}Mi"
+    if limits.cpus is not None:
+        spec["cpus"] = limits.cpus
+    if limits.cpu_shares is not None:
+        spec["cpu_shares"] = limits.cpu_shares
+    return Verification(spec, tuple(checks), m.load, usage)
