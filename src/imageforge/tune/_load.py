@@ -38,7 +38,8 @@ class Request:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What the load itself saw over the measured window (after warm-up)."""
+    """What the load itself saw over the measured window (after warm-up);
+    ``exit_code`` is a load command's (None: still running when the run ended)."""
 
     kind: str
     seconds: float
@@ -184,4 +185,4 @@ class CommandLoad:
                     output=tail,
                     hint="its output is above; the container was stopped and removed",
                 )
-        return LoadResult("command", elapsed, exit_code=proc.returncode)
+        return LoadResult("command", elapsed, exit_code=None if stopped else proc.returncode)

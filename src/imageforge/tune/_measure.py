@@ -209,9 +209,9 @@ def measure(
                 if container.ended():
                     raise _exited(container, out, "before it started")
             deadline = time.monotonic() + options.ready_timeout
-            while not _ready(options):
-                if not control.running():
-                    raise _exited(container, out, "at once, before it answered")
+            alive = True
+            while alive and not _ready(options):
+                alive = _alive(container, out, "at once, before it answered")
                 if time.monotonic() > deadline:
                     raise Unavailable(
                         f"the container did not answer within {options.ready_timeout:g}s",
@@ -219,24 +219,23 @@ def measure(
                         "--load-http at it, or give it longer (--ready-timeout)",
                     )
                 time.sleep(0.1)
-            if not _probed(options):
+            if alive and not _probed(options):
                 time.sleep(_SETTLE)  # nothing to ask: give a failing command time to fail
-            if not control.running():
-                raise _exited(container, out, "at once, before the load started")
+            alive = alive and _alive(container, out, "at once, before the load started")
             found = detect_runtimes(image.config().data.get("config") or {}, control.rootfs)
             start = time.monotonic()
-            if isinstance(options.load, HttpLoad):
+            if not alive:  # OOM-killed: no load to run, and nothing more to measure
+                result = LoadResult(
+                    "http" if isinstance(options.load, HttpLoad) else "command", 0.0
+                )
+            elif isinstance(options.load, HttpLoad):
                 requests = options.load.run(seconds)
-                end = time.monotonic()
-                result = HttpLoad.result(requests, start + options.warmup, end)
+                result = HttpLoad.result(requests, start + options.warmup, time.monotonic())
             else:
                 env = {**load_env(options.publish, seconds), **options.env}
                 result = options.load.run(env, seconds)
-                end = time.monotonic()
-            if not control.running():
-                container.thread.join()
-                if not _oom(container):  # an OOM kill is a finding, not a failure
-                    raise _exited(container, out, "while the load ran")
+            end = time.monotonic()
+            _alive(container, out, "while the load ran")
             layer = _layer_size(control.upper)
         finally:
             control.stop()
@@ -255,5 +254,12 @@ def measure(
         )
 
 
-def _oom(container: _Container) -> bool:
-    return container.status is not None and container.status.oom_killed
+def _alive(container: _Container, out: IO[bytes], when: str) -> bool:
+    """Whether the container still runs; False when the OOM killer ended it (a finding:
+    the limits were too low), an error when it ended otherwise."""
+    if container.control is not None and container.control.running():
+        return True
+    container.thread.join()
+    if container.status is not None and container.status.oom_killed:
+        return False
+    raise _exited(container, out, when)

@@ -123,7 +123,8 @@ def render_text(report: TuneReport) -> str:
                 f"p95 {lat.get('p95', 0):.1f} ms p99 {lat.get('p99', 0):.1f} ms"
             )
         else:
-            lines.append(f"  load: command ran {load.seconds:.1f}s, exit code {load.exit_code}")
+            end = "stopped at the run's end" if load.exit_code is None else "exit code 0"
+            lines.append(f"  load: command ran {load.seconds:.1f}s, {end}")
     lines.append("")
     lines.append(
         f"  {'measure':<12}" + "".join(f"{k:>10}" for k in ("p50", "p90", "p95", "p99", "max"))

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imageforge.errors import Unsupported
 from imageforge.runtime import Sample, cpu_cores
 
-__all__ = ["PERCENTILES", "Series", "Usage", "percentile", "usage_of"]
+__all__ = ["PERCENTILES", "Series", "Usage", "check_readings", "percentile", "usage_of"]
 
 PERCENTILES = (50, 90, 95, 99, 100)
 
@@ -145,3 +146,30 @@ def usage_of(
         writable_layer=writable_layer,
         runs=count,
     )
+
+
+# What each measure needs, as the kernel names the v1 controller (v2: the same names in
+# cgroup.controllers, cpuacct's figures in cpu.stat).
+_NEEDED = (("cpu_usage_ns", "cpuacct (CPU time)"), ("memory_working_set", "memory"))
+
+
+def check_readings(samples: Sequence[Sample]) -> None:
+    """Refuse samples that cannot make a recommendation: none at all (a rootless run,
+    whose runtime makes no cgroup, or a runtime that keeps none), or none with CPU time
+    or memory (a host without that cgroup controller)."""
+    if not samples:
+        raise Unsupported(
+            "no cgroup readings of the container: tune reads its cgroup, which only a "
+            "run as root under runc makes",
+            hint="run imageforge tune as root (runc; crun removes the cgroup at once)",
+        )
+    missing = [
+        name for attr, name in _NEEDED if all(getattr(s.stats, attr) is None for s in samples)
+    ]
+    if missing:
+        raise Unsupported(
+            f"this host's cgroups say nothing of the container's {' or '.join(missing)}: "
+            "the controller is not mounted or not enabled",
+            hint="enable it (cgroup_enable= on the kernel command line, or mount its "
+            "cgroup v1 hierarchy; on v2 add it to the parent's cgroup.subtree_control)",
+        )

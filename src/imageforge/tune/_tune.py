@@ -18,7 +18,7 @@ from imageforge.tune._load import LoadResult
 from imageforge.tune._measure import Measured, MeasureOptions, measure
 from imageforge.tune._quantity import MIB, millicores
 from imageforge.tune._runtimes import RuntimeHint, runtime_hints
-from imageforge.tune._series import Usage, usage_of
+from imageforge.tune._series import Usage, check_readings, usage_of
 from imageforge.tune._strategies import STRATEGIES, Recommendation, recommend
 
 __all__ = ["GUIDE_EXAMPLE", "TuneReport", "Verification", "limits_for", "tune", "verify"]
@@ -137,6 +137,7 @@ def tune(
             f"run {i + 1}/{runs}: {options.warmup:g}s warm-up, {options.duration:g}s measured"
         )
         measured.append(measure(store, image, options, runtime=runtime))
+        check_readings(measured[-1].samples)
     usage = _usage(measured)
     recs = tuple(recommend(usage, strategies))
     chosen_rec = next(r for r in recs if r.strategy == chosen)
