@@ -18,3 +18,7 @@ def recorded(name: str) -> tuple[list[Sample], tuple[float, float], int | None]:
     samples = [Sample(s.pop("at"), CgroupStats(**s)) for s in doc["samples"]]
     window = doc["window"]
     return samples, (window[0], window[1]), doc["writable_layer"]
+
+
+# the busybox base the builder's tests build from, made once per session
+from tests.builder.conftest import base_layout  # noqa: E402, F401

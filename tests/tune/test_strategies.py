@@ -12,6 +12,8 @@ from imageforge.errors import Unsupported
 from imageforge.runtime import CgroupV1, Sample
 from imageforge.tune import (
     DecayingHistogram,
+    Usage,
+    guide_ratio,
     krr_simple,
     percentile,
     recommend,
@@ -24,7 +26,7 @@ from tests.tune.conftest import recorded
 MIB = 1024 * 1024
 
 
-def _worker(**kw: object) -> tuple[object, list[Sample]]:
+def _worker() -> tuple[Usage, list[Sample]]:
     samples, window, layer = recorded("worker-samples.json")
     return usage_of([samples], windows=[window], writable_layer=layer), samples
 
@@ -62,7 +64,7 @@ def test_vpa_target_is_the_90th_percentile_bucket_end_plus_the_safety_margin() -
     # VPA's bounds: 25m and 250Mi
     bounded = vpa(usage)
     assert bounded.memory_request == 250 * MIB
-    assert [r.strategy for r in recommend(usage)] == ["krr-simple", "vpa"]
+    assert [r.strategy for r in recommend(usage)] == ["krr-simple", "vpa", "guide"]
 
 
 def test_the_decaying_histogram_weights_newer_samples_more() -> None:
@@ -103,3 +105,12 @@ def test_readings_without_a_memory_controller_are_refused(tmp_path: Path) -> Non
         check_readings(samples)
     with pytest.raises(Unsupported, match="no cgroup readings"):
         check_readings([])
+
+
+def test_the_guide_strategy_limits_at_twice_the_requests() -> None:
+    usage, _ = _worker()
+    rec = guide_ratio(usage)
+    base = krr_simple(usage)
+    assert rec.cpu_request == base.cpu_request and rec.memory_request == base.memory_request
+    assert rec.cpu_limit == pytest.approx(2 * (base.cpu_request or 0))
+    assert rec.resources()["limits"]["memory"] == "200Mi"  # 2 x KRR's 100Mi floor

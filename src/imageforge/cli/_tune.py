@@ -14,7 +14,7 @@ from imageforge.cli._app import app
 from imageforge.cli._exit import EXIT_FINDINGS
 from imageforge.cli._options import GlobalOptions, platform_option
 from imageforge.cli._render import print_json
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, StepFailed
 from imageforge.pipeline import FromResolver, Session
 from imageforge.registry import parse_duration
 from imageforge.runtime import parse_publish
@@ -204,14 +204,24 @@ def tune_command(
         ready_timeout=_seconds(ready_timeout, "--ready-timeout"),
     )
     store = Store(opts.root)
-    with store.writing(), Session(store) as images:
-        found = FromResolver(images)(image, platform)
-        report = tune(store, found, options, name=image, runs=runs, chosen=strategy)
-        if do_verify:
-            checked = verify(
-                store, found, options, report, max_throttling=max_throttling, tolerance=tolerance
-            )
-            report = dataclasses.replace(report, verification=checked)
+    try:
+        with store.writing(), Session(store) as images:
+            found = FromResolver(images)(image, platform)
+            report = tune(store, found, options, name=image, runs=runs, chosen=strategy)
+            if do_verify:
+                checked = verify(
+                    store,
+                    found,
+                    options,
+                    report,
+                    max_throttling=max_throttling,
+                    tolerance=tolerance,
+                )
+                report = dataclasses.replace(report, verification=checked)
+    except StepFailed as exc:  # the container's or the load command's last lines first
+        for line in exc.output:
+            click.echo(f"| {line}", err=True)
+        raise
     resources = report.recommendation.resources()
     if patch is not None:
         name = patch_manifest(patch, resources, container)

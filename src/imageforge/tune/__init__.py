@@ -5,7 +5,7 @@ Kubernetes requests and limits (guide 4.2).
 with the load beside it (:class:`CommandLoad`, any command on the host, or
 :class:`HttpLoad`, the built-in generator), samples its cgroup several times a second
 (``runtime.CgroupSampler``), and turns the samples into :class:`Usage` (series and
-percentiles); the named strategies (:data:`STRATEGIES`: ``krr-simple``, ``vpa``) each
+percentiles); the named strategies (:data:`STRATEGIES`: ``krr-simple``, ``vpa``, ``guide``) each
 give a :class:`Recommendation`; :func:`runtime_hints` names the runtime flags a JVM, Go
 or Node needs; :func:`verify` runs the load again under the recommended limits. Output:
 :func:`resources_yaml`, :func:`patch_manifest` (validated with kubernetes-validate),
@@ -22,6 +22,7 @@ from imageforge.tune._strategies import (
     STRATEGIES,
     DecayingHistogram,
     Recommendation,
+    guide_ratio,
     krr_simple,
     oom_bump,
     recommend,
@@ -46,6 +47,7 @@ __all__ = [
     "Usage",
     "Verification",
     "detect_runtimes",
+    "guide_ratio",
     "krr_simple",
     "limits_for",
     "load_env",

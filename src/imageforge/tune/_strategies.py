@@ -5,7 +5,8 @@
 - ``vpa``: the Vertical Pod Autoscaler's recommender — usage in exponentially bucketed,
   exponentially decaying histograms (CPU per sample, memory per peak of an interval),
   the target at a percentile plus a safety margin, raised to minimum bounds; the upper
-  bound's percentile is the memory limit.
+  bound's percentile is the memory limit;
+- ``guide``: the guide's 4.2 example's shape — KRR's requests, limits twice them.
 
 Both take VPA's memory bump after an OOM kill (the memory at the kill times 1.2, at
 least 100 MiB more), and ``ephemeral-storage`` from the writable layer's growth.
@@ -26,6 +27,7 @@ __all__ = [
     "STRATEGIES",
     "DecayingHistogram",
     "Recommendation",
+    "guide_ratio",
     "krr_simple",
     "oom_bump",
     "recommend",
@@ -246,9 +248,30 @@ def vpa(
     )
 
 
+def guide_ratio(usage: Usage, *, limit_ratio: float = 2.0) -> Recommendation:
+    """The guide's 4.2 shape: requests as KRR's simple strategy measures them, limits
+    ``limit_ratio`` x the requests for CPU and memory (its example: requests 250m /
+    256Mi, limits 500m / 512Mi). The only strategy with a CPU limit, so the only one
+    ``--verify`` can throttle."""
+    base = krr_simple(usage)
+    assert base.cpu_request is not None and base.memory_request is not None
+    return Recommendation(
+        "guide",
+        {**base.parameters, "limit_ratio": limit_ratio},
+        cpu_request=base.cpu_request,
+        cpu_limit=base.cpu_request * limit_ratio,
+        memory_request=base.memory_request,
+        memory_limit=base.memory_request * limit_ratio,
+        storage_request=base.storage_request,
+        storage_limit=base.storage_limit,
+        notes=base.notes,
+    )
+
+
 STRATEGIES: Final[dict[str, Callable[[Usage], Recommendation]]] = {
     "krr-simple": krr_simple,
     "vpa": vpa,
+    "guide": guide_ratio,
 }
 
 

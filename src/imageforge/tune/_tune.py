@@ -16,7 +16,7 @@ from imageforge.runtime import Limits, Runtime, host_cpus
 from imageforge.store import Store
 from imageforge.tune._load import LoadResult
 from imageforge.tune._measure import Measured, MeasureOptions, measure
-from imageforge.tune._quantity import MIB, millicores
+from imageforge.tune._quantity import MIB, mebibytes, millicores
 from imageforge.tune._runtimes import RuntimeHint, runtime_hints
 from imageforge.tune._series import Usage, check_readings, usage_of
 from imageforge.tune._strategies import STRATEGIES, Recommendation, recommend
@@ -161,20 +161,17 @@ def tune(
 
 
 def limits_for(rec: Recommendation) -> Limits:
-    """The container limits a Kubernetes node gives ``rec``: the memory limit (else the
-    request) as ``--memory``; the CPU limit as ``--cpus``, or without one the request as
-    CPU shares (millicores x 1024 / 1000, as the kubelet writes them)."""
-    memory = rec.memory_limit or rec.memory_request
+    """The recommended limits as a container's: the memory limit as ``--memory``, the
+    CPU limit (if the strategy sets one) as ``--cpus``. Requests are not limits: on a
+    node they reserve capacity and weigh the CPU share under contention, which a run
+    on this host cannot reproduce, so ``verify`` enforces only the limits, as the node
+    would."""
     cpus = None
-    shares = None
     if rec.cpu_limit is not None:
-        cpus = min(millicores(rec.cpu_limit), host_cpus() * 1000) * 1_000_000
-    elif rec.cpu_request is not None:
-        shares = max(millicores(rec.cpu_request) * 1024 // 1000, 2)
+        cpus = min(max(millicores(rec.cpu_limit), 10), host_cpus() * 1000) * 1_000_000
     return Limits(
-        memory=None if memory is None else int(memory // MIB + (memory % MIB > 0)) * MIB,
+        memory=None if rec.memory_limit is None else mebibytes(rec.memory_limit) * MIB,
         nano_cpus=cpus,
-        cpu_shares=shares,
     )
 
 
@@ -205,7 +202,8 @@ def verify(
         (
             f"throttling at most {max_throttling:.0%}",
             share <= max_throttling,
-            f"{share:.1%} of CPU periods throttled",
+            f"{share:.1%} of CPU periods throttled"
+            + ("" if limits.nano_cpus else " (no CPU limit: nothing throttles it)"),
         )
     )
     base = report.runs[-1].load
@@ -233,11 +231,8 @@ def verify(
         checks.append(
             ("no more errors", v_err <= b_err, f"{m.load.errors}/{m.load.requests} failed")
         )
-    spec: dict[str, Any] = {}
-    if limits.memory is not None:
-        spec["memory"] = f"{limits.memory // MIB}Mi"
-    if limits.cpus is not None:
-        spec["cpus"] = limits.cpus
-    if limits.cpu_shares is not None:
-        spec["cpu_shares"] = limits.cpu_shares
+    spec: dict[str, Any] = {
+        "memory": None if limits.memory is None else f"{limits.memory // MIB}Mi",
+        "cpus": limits.cpus,
+    }
     return Verification(spec, tuple(checks), m.load, usage)
