@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from imageforge.errors import InvalidArgument, NotFound
+from imageforge.runtime import find_static_busybox
 from imageforge.tune import detect_runtimes, patch_manifest, runtime_hints
 from tests.conftest import need_binary
 
@@ -84,5 +85,7 @@ def test_runtime_hints_name_the_flag_to_set(tmp_path: Path) -> None:
     (hint,) = runtime_hints(go, frozenset({"go"}), 100 * 1024 * 1024)
     assert hint.set == "GOMEMLIMIT=90MiB"
     assert runtime_hints({**go, "Env": ["GOMEMLIMIT=80MiB"]}, frozenset({"go"}), None) == []
-    shutil.copy(need_binary("busybox"), rootfs / "usr" / "bin" / "service")  # not Go
+    busybox = find_static_busybox()  # C, not Go
+    assert busybox is not None
+    shutil.copy(busybox, rootfs / "usr" / "bin" / "service")
     assert detect_runtimes(go, rootfs) == frozenset()

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ import yaml
 
 from tests.bootstrap.conftest import DebianSlim
 from tests.builder.conftest import ok
-from tests.conftest import requires_root, run_cli
+from tests.conftest import imageforge_cmd, requires_root, run_cli
 
 pytestmark = [requires_root, pytest.mark.slow]
 
@@ -124,6 +127,36 @@ def test_bad_input_is_a_clear_error_and_no_container_is_left(worker_store: Path)
     assert not _leftovers(worker_store)
     neither = run_cli(["--root", root, "tune", "worker:1"])
     assert neither.returncode == 2 and "--load CMD or --load-http URL" in neither.stderr
+
+
+def test_ctrl_c_stops_and_removes_the_container(worker_store: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            *imageforge_cmd(),
+            "--root",
+            str(worker_store),
+            "tune",
+            "worker:1",
+            "--load",
+            "sleep 120",
+            "--duration",
+            "60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _leftovers(worker_store) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the container runs
+        assert _leftovers(worker_store), "the container never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert not _leftovers(worker_store)
 
 
 def test_the_python_web_app_is_tuned_patched_plotted_and_verified(
