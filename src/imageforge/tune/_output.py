@@ -9,16 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
-import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.tune._series import Series
 from imageforge.tune._tune import TuneReport
 
-__all__ = ["KUBERNETES_VERSION", "patch_manifest", "render_text", "resources_yaml"]
+__all__ = ["patch_manifest", "render_text", "resources_yaml"]
 
-KUBERNETES_VERSION: Final = kubernetes_validate.latest_version()
 _WORKLOADS: Final = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod")
 
 
@@ -41,13 +39,18 @@ def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _validate(doc: dict[str, Any], path: Path) -> None:
+    """Against the schemas of the latest Kubernetes version kubernetes-validate has
+    (imported here: it loads jsonschema, which no other command needs at start)."""
+    import kubernetes_validate  # type: ignore[import-untyped]
+
+    version = kubernetes_validate.latest_version()
     try:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(doc, version, strict=True)
     except kubernetes_validate.ValidationError as exc:
         where = ".".join(str(p) for p in exc.path)
         raise InvalidArgument(
             f"{path}: the patched {doc.get('kind')} is not valid for Kubernetes "
-            f"{KUBERNETES_VERSION}: {exc.message}" + (f" (at {where})" if where else ""),
+            f"{version}: {exc.message}" + (f" (at {where})" if where else ""),
             hint="fix the manifest; it was left as it was",
         ) from None
     except kubernetes_validate.utils.SchemaNotFoundError as exc:

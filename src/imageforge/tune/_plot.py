@@ -8,16 +8,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402 - after the backend is chosen
-
-from imageforge.errors import InvalidArgument  # noqa: E402
-from imageforge.runtime import cpu_cores  # noqa: E402
-from imageforge.tune._quantity import MIB, millicores  # noqa: E402
-from imageforge.tune._tune import TuneReport  # noqa: E402
+from imageforge.errors import InvalidArgument
+from imageforge.runtime import cpu_cores
+from imageforge.tune._quantity import MIB, millicores
+from imageforge.tune._tune import TuneReport
 
 __all__ = ["write_plot"]
 
@@ -28,6 +22,9 @@ def write_plot(report: TuneReport, path: Path) -> None:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InvalidArgument(f"--plot {path}: give a .png or .svg file")
+    # imported here: matplotlib costs every imageforge command (help lists tune) ~0.5 s
+    from matplotlib.figure import Figure  # a Figure alone draws with Agg, no display
+
     rec = report.recommendation
     fig = Figure(figsize=(9, 6), layout="constrained")
     cpu_ax, mem_ax = fig.subplots(2, 1, sharex=True)
