@@ -4,6 +4,7 @@ on loopback, a load command that fails or does not exist."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +16,8 @@ from imageforge.tune import CommandLoad, HttpLoad
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/slow":
+            time.sleep(0.1)
         status = 500 if self.path == "/fail" else 200
         self.send_response(status)
         self.send_header("Content-Length", "3")
@@ -52,6 +55,15 @@ def test_the_http_generator_keeps_its_rate_and_reports_latency(server: str) -> N
     assert failing and not any(r.ok for r in failing)
     with pytest.raises(InvalidArgument):
         HttpLoad("127.0.0.1:80/", rps=1, concurrency=1)
+
+
+def test_a_service_slower_than_the_rate_ends_the_run_on_time(server: str) -> None:
+    # 0.1 s a request, one at a time: 10/s served of 50/s asked; the 40/s queued behind
+    # are dropped at the end rather than sent for seconds after it
+    start = time.monotonic()
+    requests = HttpLoad(server + "/slow", rps=50, concurrency=1).run(1.0)
+    assert time.monotonic() - start < 1.5
+    assert 5 <= len(requests) <= 11 and all(r.ok for r in requests)
 
 
 def test_a_failing_load_command_is_a_clear_error_with_its_output() -> None:
