@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from imageforge.errors import ImageforgeError, StepFailed, Unavailable
+from imageforge.errors import ImageforgeError, InvalidArgument, StepFailed, Unavailable
 from imageforge.oci import Image
 from imageforge.runtime import (
     ContainerControl,
@@ -57,7 +57,7 @@ class MeasureOptions:
 
     def __post_init__(self) -> None:
         if self.duration <= 0 or self.warmup < 0:
-            raise ImageforgeError(
+            raise InvalidArgument(
                 "--duration must be positive and --warmup not negative",
                 hint="e.g. --duration 30s --warmup 5s",
             )
