@@ -87,6 +87,8 @@ def test_the_memory_worker_is_measured_and_its_limits_verified(worker_store: Pat
     report = json.loads(out.stdout)
     assert report["usage"]["working_set"]["percentiles"]["max"] > 38 * MIB  # 40 MB jobs
     assert report["usage"]["samples"] >= 10  # 5 a second over 3 s
+    assert report["usage"]["writable_layer_bytes"] > 0  # its /tmp/jobs.log
+    assert report["resources"]["requests"]["ephemeral-storage"] == "1Mi"
     assert [r["strategy"] for r in report["recommendations"]] == ["krr-simple", "vpa", "guide"]
     assert report["resources"]["limits"]["memory"] == report["resources"]["requests"]["memory"]
     verification = report["verification"]
