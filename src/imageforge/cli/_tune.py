@@ -106,10 +106,11 @@ def _seconds(text: str, option: str) -> float:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
+    type=click.Choice(["text", "json"]),
+    default="text",
     show_default=True,
-    help="yaml: the resources block on stdout, the report on stderr; json: everything on stdout.",
+    help="text: the report on stderr and the resources block (YAML) on stdout; json: "
+    "everything on stdout.",
 )
 @click.option(
     "--patch",
