@@ -69,6 +69,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "attest": ("_sign_image",),
     "verify-attestation": ("_sign_image",),
     "system": ("_system",),
+    "tune": ("_tune",),
     "vulndb": ("_vulndb",),
 }
 
@@ -76,7 +77,9 @@ _LAZY: dict[str, tuple[str, ...]] = {
 # inside a user namespace with subordinate ids (rootless mode, as podman does). ``system``
 # (check) goes in to probe what builds will meet, and goes on outside if it cannot, to
 # report why.
-_USERNS_COMMANDS = frozenset({"build", "run", "bootstrap", "import", "prune", "rmi", "system"})
+_USERNS_COMMANDS = frozenset(
+    {"build", "run", "tune", "bootstrap", "import", "prune", "rmi", "system"}
+)
 _REPORTS_FAILURE = frozenset({"system"})
 # ctx.meta keys: the RootlessPlan entered, or the Unavailable error that prevented it.
 ROOTLESS_PLAN = "imageforge.rootless_plan"

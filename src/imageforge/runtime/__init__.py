@@ -29,11 +29,13 @@ from imageforge.runtime._cgroups import (
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._chroot import ChrootRuntime
 from imageforge.runtime._container import image_process
+from imageforge.runtime._control import ContainerControl
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._limits import (
     Limits,
     Ulimit,
     format_ram,
+    host_cpus,
     parse_limits,
     parse_ram,
     parse_ulimit,
@@ -104,6 +106,7 @@ __all__ = [
     "container_cgroup",
     "Ulimit",
     "format_ram",
+    "host_cpus",
     "parse_limits",
     "parse_ram",
     "parse_ulimit",
@@ -124,6 +127,7 @@ __all__ = [
     "parse_security_options",
     "ActiveSnapshot",
     "ChrootRuntime",
+    "ContainerControl",
     "ContainerOptions",
     "ImageCommand",
     "OverlaySnapshotter",

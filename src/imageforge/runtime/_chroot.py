@@ -35,6 +35,7 @@ from pathlib import Path
 
 from imageforge.errors import Unsupported
 from imageforge.layers import resolve_in_root
+from imageforge.runtime._control import ContainerControl
 from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._ports import PortMapping
@@ -199,10 +200,11 @@ class ChrootRuntime:
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
         sample_interval: float | None = None,
+        control: ContainerControl | None = None,
     ) -> ExitStatus:
         # nothing here can enforce limits or security options (the build refuses them
-        # before it starts), nor sample a cgroup it does not make
-        del limits, hostname, security, sample_interval
+        # before it starts), nor sample a cgroup it does not make; builds pass no control
+        del limits, hostname, security, sample_interval, control
         if network == "none":
             raise Unsupported(
                 "--isolation none cannot cut a RUN off the network: that takes a network "

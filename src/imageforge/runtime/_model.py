@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from imageforge.runtime._cgroups import CgroupStats
+from imageforge.runtime._control import ContainerControl
 from imageforge.runtime._limits import Limits, format_ram
 from imageforge.runtime._ports import PortMapping
 from imageforge.runtime._sampler import Sample
@@ -102,4 +103,5 @@ class Runtime(Protocol):
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
         sample_interval: float | None = None,
+        control: ContainerControl | None = None,
     ) -> ExitStatus: ...

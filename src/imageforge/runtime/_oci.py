@@ -34,6 +34,7 @@ from pathlib import Path
 
 from imageforge.errors import NotFound, Unsupported
 from imageforge.runtime._cgroups import CgroupStats, container_cgroup, missing_controllers
+from imageforge.runtime._control import ContainerControl
 from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import ExitStatus, Mount, Process, StdIO
 from imageforge.runtime._netns import NetworkNamespace
@@ -206,10 +207,12 @@ class OciRuntime:
         publish: Sequence[PortMapping] = (),
         security: Security | None = None,
         sample_interval: float | None = None,
+        control: ContainerControl | None = None,
     ) -> ExitStatus:
         """Run ``process`` in ``rootfs`` and wait for it. ``publish`` forwards host ports
         into a ``private`` network; ``sample_interval`` samples the container's cgroup
-        that often while it runs (see ``_sampler``; not rootless, not under crun)."""
+        that often while it runs (see ``_sampler``; not rootless, not under crun);
+        ``control`` lets another thread see it start and stop it."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
         rootless = in_user_namespace()
@@ -288,6 +291,9 @@ class OciRuntime:
             if sample_interval is not None and not rootless and self._keep_args():
                 sampler = CgroupSampler(container_cgroup(cid), sample_interval).start()
                 stack.callback(sampler.stop)  # however the run ends
+            if control is not None:
+                stack.callback(control.ended)
+                control.attach(lambda name: self._runc(state, "kill", cid, name))
             try:
                 with _forward_signals(proc):
                     proc.wait(timeout=self.timeout)

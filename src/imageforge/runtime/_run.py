@@ -21,6 +21,7 @@ from imageforge.oci import Image
 from imageforge.progress import NULL_PROGRESS, ProgressSink
 from imageforge.runtime._binfmt import check_foreign_exec
 from imageforge.runtime._container import image_process
+from imageforge.runtime._control import ContainerControl
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._limits import Limits
 from imageforge.runtime._model import NETWORK_MODES, ExitStatus, Mount, Process, Runtime, StdIO
@@ -53,7 +54,9 @@ class ContainerOptions:
     choice (the default profile unless it says otherwise), capabilities and read-only
     rootfs; ``limits`` the resource limits; ``io`` the standard streams (``/dev/null``
     when not given); ``sample_interval`` samples the container's cgroup that often
-    (seconds) while it runs, into the exit status's ``samples``."""
+    (seconds) while it runs, into the exit status's ``samples``; ``control`` lets
+    another thread see the container start and stop it (``tune`` runs a load beside
+    it)."""
 
     mounts: Sequence[Mount] = ()
     network: str = "private"
@@ -63,6 +66,7 @@ class ContainerOptions:
     limits: Limits = field(default_factory=Limits)
     io: StdIO | None = None
     sample_interval: float | None = None
+    control: ContainerControl | None = None
 
     def __post_init__(self) -> None:
         if self.network not in NETWORK_MODES:
@@ -121,6 +125,7 @@ def run_container(
             publish=options.publish,
             security=options.security,
             sample_interval=options.sample_interval,
+            control=options.control,
         )
 
 
@@ -144,6 +149,9 @@ def run_image(
         parents = snapshots.ensure(image.layers())
         runtime = runtime or select_runtime(progress=progress, cache=default_probe_cache())
         with snapshots.prepare(parents) as snapshot:
+            if options.control is not None:
+                options.control.upper = snapshot.upper
+                options.control.rootfs = snapshot.merged
             config = dict(image.config().data.get("config") or {})
             process = image_process(
                 config,
