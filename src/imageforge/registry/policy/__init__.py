@@ -16,6 +16,7 @@ from imageforge.registry.policy._gate import (
 )
 from imageforge.registry.policy._gates import Gates
 from imageforge.registry.policy._immutable import ImmutableTags
+from imageforge.registry.policy._vulnerable import VulnerabilityGate
 
 __all__ = [
     "ACTIONS",
@@ -28,4 +29,5 @@ __all__ = [
     "Gates",
     "ImmutableTags",
     "RegistryView",
+    "VulnerabilityGate",
 ]
