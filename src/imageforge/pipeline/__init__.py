@@ -109,6 +109,7 @@ if TYPE_CHECKING:
     )
     from imageforge.pipeline._sign_build import Attest, SignedBuild, signed_build
     from imageforge.pipeline._sign_copy import Carried
+    from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
 
 _WHERE = {
@@ -149,6 +150,7 @@ _WHERE = {
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
+    "RegistryScanner": "_registry_scanner",
     "directory_target": "_sbom",
     "sbom": "_sbom",
     "SBOM": "_scan",
@@ -196,6 +198,7 @@ __all__ = [
     "SBOM",
     "Pruned",
     "Pulled",
+    "RegistryScanner",
     "Session",
     "Signed",
     "SignedBuild",

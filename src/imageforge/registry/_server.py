@@ -21,7 +21,8 @@ from imageforge.registry.auth import (
     warm_up,
 )
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.policy import Gate
+from imageforge.registry.policy import Gate, VulnerabilityGate
+from imageforge.registry.scanning import Scanner, ScanWorkers
 from imageforge.registry.service import RegistryState, blobs_named_by, registry_gates
 from imageforge.registry.storage import FsBlobStorage
 
@@ -33,6 +34,7 @@ def open_registry(
     *,
     push_gate: Gate | None = None,
     pull_gate: Gate | None = None,
+    scanner: Callable[[FsBlobStorage], Scanner] | None = None,
     announce: Callable[[str], None] = print,
 ) -> RegistryState:
     """Open (creating on first start) the storage under ``config.data_dir`` and the
@@ -42,8 +44,10 @@ def open_registry(
     password is passed to ``announce`` once, as are changes made to secure an existing
     data directory (its modes; the token key moved out of the database).
 
-    Its gates are immutable tags, then ``push_gate`` (on push) and ``pull_gate`` (on
-    pull); more can be registered on ``state.gates``.
+    Its gates are immutable tags, the projects' vulnerability pull policies, then
+    ``push_gate`` (on push) and ``pull_gate`` (on pull); more can be registered on
+    ``state.gates``. ``scanner`` makes the scanner that reads the registry's storage;
+    with one (and ``config.scan_workers`` > 0) the server runs the scan queue.
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -64,11 +68,12 @@ def open_registry(
     warm_up()
     storage = FsBlobStorage(config.data_dir)
     gates = registry_gates(functools.partial(blobs_named_by, storage))
+    gates.register(VulnerabilityGate(meta.scans), on=["pull"])
     if push_gate is not None:
         gates.register(push_gate, on=["push"])
     if pull_gate is not None:
         gates.register(pull_gate, on=["pull"])
-    return RegistryState(
+    state = RegistryState(
         storage,
         meta,
         TokenIssuer(key, config.service, config.token_lifetime),
@@ -83,6 +88,19 @@ def open_registry(
             config.failed_login_window,
         ),
     )
+    if scanner is not None and config.scan_workers > 0:
+        state.attach_scanner(
+            ScanWorkers(
+                meta,
+                scanner(storage),
+                workers=config.scan_workers,
+                lease=config.scan_lease,
+                poll=config.scan_poll,
+                attempts=config.scan_attempts,
+                retry_base=config.scan_retry,
+            )
+        )
+    return state
 
 
 def serve(

@@ -41,6 +41,7 @@ from imageforge.registry.service._manifests import (
     stored_manifest,
     valid_repository,
 )
+from imageforge.registry.service._scans import ScanService, scan_json
 from imageforge.registry.service._state import RegistryState, registry_gates
 from imageforge.registry.service._uploads import (
     Uploads,
@@ -74,6 +75,7 @@ __all__ = [
     "NameUnknown",
     "PulledManifest",
     "RegistryState",
+    "ScanService",
     "SpecError",
     "TokenRefused",
     "UploadConflict",
@@ -87,6 +89,7 @@ __all__ = [
     "purge_uploads",
     "read_manifest",
     "registry_gates",
+    "scan_json",
     "stored_manifest",
     "stored_size",
     "sweep_interval",

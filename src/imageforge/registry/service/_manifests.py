@@ -12,7 +12,7 @@ re-checks the database before deleting, and the commit is then visible to it).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from imageforge.errors import InvalidArgument, NotFound
@@ -138,6 +138,8 @@ class Manifests:
         self.meta = meta
         self.storage = storage
         self.gates = gates
+        # Called with each stored manifest after its push committed (scan on push).
+        self.pushed: list[Callable[[ManifestRow], None]] = []
 
     def body(self, digest: Digest) -> bytes:
         return _body(self.storage, digest)
@@ -263,6 +265,8 @@ class Manifests:
             raise ManifestBlobUnknown(exc.message) from None
         # garbage collection may have moved the body aside since write_blob found it
         self.storage.write_blob(raw, row.digest)
+        for hook in self.pushed:
+            hook(row)
         return row
 
     # --- delete
