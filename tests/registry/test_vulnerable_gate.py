@@ -9,7 +9,7 @@ import time
 import pytest
 
 from imageforge.errors import Denied
-from imageforge.oci import Digest, digest_bytes, media
+from imageforge.oci import Digest, IndexManifest, Manifest, digest_bytes, media
 from imageforge.registry.meta import (
     AllowEntry,
     Finding,
@@ -32,14 +32,29 @@ def _store(meta: MetaStore, digest: Digest, result: ScanResult) -> None:
     assert meta.scans.finish(job, "t", result)
 
 
+STORED: dict[Digest, Manifest | IndexManifest] = {}
+
+
 def _pull(meta: MetaStore, digest: Digest) -> None:
     gates = Gates()
-    gates.register(VulnerabilityGate(meta.scans), on=["pull"])
+    gates.register(VulnerabilityGate(meta.scans, STORED.get), on=["pull"])
     gates.check(digest, GateContext("pull", "team/app", "alice", state=meta.view()))
 
 
-def _image(meta: MetaStore, n: int) -> Digest:
-    digest = digest_bytes(f"manifest {n}".encode())
+def _descriptor(media_type: str, n: int) -> dict[str, object]:
+    return {"mediaType": media_type, "digest": str(digest_bytes(b"%d" % n)), "size": 1}
+
+
+def _image(meta: MetaStore, n: int, layer: str = media.OCI_LAYER_GZIP) -> Digest:
+    """An image manifest (``layer``: of another type, an artifact such as cosign's)."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": media.OCI_MANIFEST,
+        "config": _descriptor(media.OCI_CONFIG, n),
+        "layers": [_descriptor(layer, n)],
+    }
+    digest = digest_bytes(repr(doc).encode())
+    STORED[digest] = Manifest.from_json(doc, validate=False)
     row = ManifestRow("team/app", digest, media.OCI_MANIFEST, 10, media.OCI_CONFIG, None)
     meta.put_manifest(row, [], [], None)
     return digest
@@ -92,10 +107,15 @@ def test_an_index_is_checked_through_each_of_its_images(meta_db: str) -> None:
     with MetaStore(meta_db) as meta:
         meta.scans.set_policy("team", Policy(prevent_vulnerable=True))
         clean, vulnerable = _image(meta, 1), _image(meta, 2)
+        signature = _image(meta, 3, "application/vnd.dev.cosign.simplesigning.v1+json")
         index = digest_bytes(b"index")
+        STORED[index] = IndexManifest.from_json(
+            {"schemaVersion": 2, "manifests": [_descriptor(media.OCI_MANIFEST, 0)]},
+            validate=False,
+        )
         meta.put_manifest(
             ManifestRow("team/app", index, media.OCI_INDEX, 10, None, None),
-            [clean, vulnerable],
+            [clean, vulnerable, signature],
             [],
             "1",
         )
@@ -106,5 +126,6 @@ def test_an_index_is_checked_through_each_of_its_images(meta_db: str) -> None:
         with pytest.raises(Denied, match=f"{vulnerable} has 1 vulnerabilities"):
             _pull(meta, index)
         _pull(meta, clean)  # the clean image by digest
+        _pull(meta, signature)  # an artifact, never scanned, is no image to hold back
         with pytest.raises(Denied, match="CVE-2019-10744"):
             _pull(meta, vulnerable)  # the child by digest

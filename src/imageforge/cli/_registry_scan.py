@@ -34,8 +34,8 @@ from imageforge.registry.storage import FsBlobStorage
 
 def _service(opts: GlobalOptions, data_dir: Path | None) -> ScanService:
     manage = _manage(opts, data_dir)
-    scanner = RegistryScanner(FsBlobStorage(_directory(opts, data_dir)), opts.root)
-    return ScanService(manage.meta, manage, scanner.version)
+    storage = FsBlobStorage(_directory(opts, data_dir))
+    return ScanService(manage.meta, storage, manage, RegistryScanner(storage, opts.root).version)
 
 
 @project_app.command("policy")

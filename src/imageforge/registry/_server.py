@@ -23,7 +23,12 @@ from imageforge.registry.auth import (
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gate, VulnerabilityGate
 from imageforge.registry.scanning import Scanner, ScanWorkers
-from imageforge.registry.service import RegistryState, blobs_named_by, registry_gates
+from imageforge.registry.service import (
+    RegistryState,
+    blobs_named_by,
+    registry_gates,
+    stored_manifest,
+)
 from imageforge.registry.storage import FsBlobStorage
 
 __all__ = ["open_registry", "serve"]
@@ -68,7 +73,9 @@ def open_registry(
     warm_up()
     storage = FsBlobStorage(config.data_dir)
     gates = registry_gates(functools.partial(blobs_named_by, storage))
-    gates.register(VulnerabilityGate(meta.scans), on=["pull"])
+    gates.register(
+        VulnerabilityGate(meta.scans, functools.partial(stored_manifest, storage)), on=["pull"]
+    )
     if push_gate is not None:
         gates.register(push_gate, on=["push"])
     if pull_gate is not None:

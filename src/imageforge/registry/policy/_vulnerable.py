@@ -3,14 +3,15 @@
 and found nothing at or above the project's severity that is not on the project's or
 the registry's CVE allowlist (an entry counts until it expires). An image not scanned
 yet, or whose scan failed, is refused too. An index is checked through its images, and
-each of them again when a client pulls it by digest."""
+each of them again when a client pulls it by digest. Artifacts (signatures,
+attestations, SBOMs) are not images and pass."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from imageforge.oci import Digest
+from imageforge.oci import Digest, IndexManifest, Manifest
 from imageforge.registry.meta import (
     Finding,
     Policy,
@@ -19,6 +20,7 @@ from imageforge.registry.meta import (
     severity_rank,
 )
 from imageforge.registry.policy._gate import Decision, GateContext
+from imageforge.registry.scanning import is_image
 
 __all__ = ["VulnerabilityGate"]
 
@@ -26,20 +28,29 @@ _SHOWN = 5  # findings named in a refusal
 
 
 class VulnerabilityGate:
-    """Reads the policies, results and allowlists of ``scans``."""
+    """Reads the policies, results and allowlists of ``scans``; ``manifest_of`` reads a
+    stored manifest (None if it is not stored)."""
 
-    def __init__(self, scans: ScanStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        scans: ScanStore,
+        manifest_of: Callable[[Digest], Manifest | IndexManifest | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.scans = scans
+        self.manifest_of = manifest_of
         self.clock = clock
 
     def check(self, image: Digest, ctx: GateContext) -> Decision:
         policy = self.scans.policy(ctx.project)
         if not policy.prevent_vulnerable:
             return Decision(True)
-        images = [image]
-        if ctx.state is not None:
-            children = ctx.state.index_children(ctx.repository, image)
-            images = children or images
+        pulled = ctx.manifest if ctx.manifest is not None else self.manifest_of(image)
+        if isinstance(pulled, IndexManifest):
+            children = [] if ctx.state is None else ctx.state.index_children(ctx.repository, image)
+            images = [c for c in children if is_image(self.manifest_of(c))]
+        else:
+            images = [image] if is_image(pulled) else []
         now = self.clock()
         allowed = {
             e.cve

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from imageforge.oci import Digest, media
-from imageforge.registry.meta import ManifestRow, ScanResult
+from imageforge.oci import Digest, IndexManifest, Manifest, media
+from imageforge.registry.meta import ScanResult
 
-__all__ = ["Scanner", "scannable"]
+__all__ = ["Scanner", "is_image"]
 
 _IMAGE_CONFIGS = frozenset({media.OCI_CONFIG, media.DOCKER_CONFIG})
 
@@ -26,7 +26,15 @@ class Scanner(Protocol):
         ...
 
 
-def scannable(row: ManifestRow) -> bool:
-    """Whether a pushed manifest is an image to scan: not an index (its images are
-    scanned as they are pushed), not a signature, attestation or other artifact."""
-    return row.subject is None and row.artifact_type in _IMAGE_CONFIGS
+def is_image(manifest: Manifest | IndexManifest | None) -> bool:
+    """Whether a manifest is an image to scan (and to hold to a vulnerability policy):
+    an image config and filesystem layers, no subject. Not an index (its images are
+    scanned as they are pushed), nor a signature, attestation, SBOM or other artifact
+    (cosign's signature manifests have an image config, but no filesystem layer)."""
+    return (
+        isinstance(manifest, Manifest)
+        and manifest.subject is None
+        and manifest.artifact_type is None
+        and manifest.config.media_type in _IMAGE_CONFIGS
+        and all(media.is_layer(d.media_type) for d in manifest.layers)
+    )

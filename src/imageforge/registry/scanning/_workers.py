@@ -22,10 +22,10 @@ import anyio
 from anyio import to_thread
 
 from imageforge.errors import ImageforgeError
-from imageforge.oci import Digest
+from imageforge.oci import Digest, IndexManifest, Manifest
 from imageforge.registry._names import project_of
 from imageforge.registry.meta import ManifestRow, MetaStore, ScanJob, ScanResult
-from imageforge.registry.scanning._scanner import Scanner, scannable
+from imageforge.registry.scanning._scanner import Scanner, is_image
 
 __all__ = ["ScanWorkers", "backoff"]
 
@@ -70,9 +70,9 @@ class ScanWorkers:
         """Queue a scan of ``digest`` against the scanner's current database."""
         return self.meta.scans.enqueue(repo, digest, self.scanner.version(), again)
 
-    def pushed(self, row: ManifestRow) -> None:
+    def pushed(self, row: ManifestRow, manifest: Manifest | IndexManifest) -> None:
         """Queue a scan of a pushed image if its project scans on push."""
-        if scannable(row) and self.meta.scans.policy(project_of(row.repo)).scan_on_push:
+        if is_image(manifest) and self.meta.scans.policy(project_of(row.repo)).scan_on_push:
             self.queue(row.repo, row.digest)
 
     def rescan_outdated(self) -> int:

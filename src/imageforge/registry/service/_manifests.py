@@ -139,7 +139,7 @@ class Manifests:
         self.storage = storage
         self.gates = gates
         # Called with each stored manifest after its push committed (scan on push).
-        self.pushed: list[Callable[[ManifestRow], None]] = []
+        self.pushed: list[Callable[[ManifestRow, Manifest | IndexManifest], None]] = []
 
     def body(self, digest: Digest) -> bytes:
         return _body(self.storage, digest)
@@ -266,7 +266,7 @@ class Manifests:
         # garbage collection may have moved the body aside since write_blob found it
         self.storage.write_blob(raw, row.digest)
         for hook in self.pushed:
-            hook(row)
+            hook(row, parsed)
         return row
 
     # --- delete

@@ -23,8 +23,10 @@ from imageforge.registry.meta import (
     MetaStore,
     ScanResult,
 )
-from imageforge.registry.scanning import scannable
+from imageforge.registry.scanning import is_image
 from imageforge.registry.service._manage import OPERATOR, Management
+from imageforge.registry.service._manifests import stored_manifest
+from imageforge.registry.storage import FsBlobStorage
 
 __all__ = ["ScanService"]
 
@@ -39,10 +41,12 @@ class ScanService:
     def __init__(
         self,
         meta: MetaStore,
+        storage: FsBlobStorage,
         manage: Management,
         version: Callable[[], str] | None = None,
     ) -> None:
         self.meta = meta
+        self.storage = storage
         self.manage = manage
         self.version = version
 
@@ -121,8 +125,7 @@ class ScanService:
         images = self.meta.view().index_children(repo, digest) or [digest]
         queued = []
         for image in images:
-            found = self.meta.manifest(repo, image)
-            if found is not None and scannable(found):
+            if is_image(stored_manifest(self.storage, image)):
                 self.meta.scans.enqueue(repo, image, version, again=True)
                 queued.append(str(image))
         if not queued:

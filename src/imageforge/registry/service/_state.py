@@ -67,7 +67,7 @@ class RegistryState:
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
         self.scans: ScanWorkers | None = None  # set by attach_scanner
-        self.policies = ScanService(meta, self.manage)
+        self.policies = ScanService(meta, storage, self.manage)
 
     def attach_scanner(self, workers: ScanWorkers) -> None:
         """Scan through ``workers``: each pushed image of a project that scans on push
