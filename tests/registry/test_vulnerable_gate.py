@@ -20,6 +20,7 @@ from imageforge.registry.meta import (
     ScanResult,
 )
 from imageforge.registry.policy import GateContext, Gates, VulnerabilityGate
+from imageforge.registry.policy._signed import runs_as_root
 
 LODASH = Finding("CVE-2019-10744", "lodash", "4.17.11", "critical", "4.17.12", ("GHSA-jf85",))
 REQUESTS = Finding("CVE-2018-18074", "requests", "2.19.1", "high", "2.20.0")
@@ -129,3 +130,12 @@ def test_an_index_is_checked_through_each_of_its_images(meta_db: str) -> None:
         _pull(meta, signature)  # an artifact, never scanned, is no image to hold back
         with pytest.raises(Denied, match="CVE-2019-10744"):
             _pull(meta, vulnerable)  # the child by digest
+
+
+@pytest.mark.parametrize(
+    ("user", "root"),
+    [(None, True), ("", True), ("root", True), ("0:0", True), ("root:wheel", True),
+     ("1000", False), ("app", False), ("nobody:0", False)],
+)  # fmt: skip
+def test_who_runs_as_root(user: str | None, root: bool) -> None:
+    assert runs_as_root({"config": {"User": user}}) is root

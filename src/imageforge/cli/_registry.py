@@ -10,7 +10,7 @@ import click
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions
 from imageforge.errors import InvalidArgument
-from imageforge.pipeline import RegistryScanner
+from imageforge.pipeline import RegistryScanner, RegistrySignatures
 from imageforge.registry import RegistryConfig, load_config, open_registry, serve
 from imageforge.store import StoreLayout
 
@@ -74,6 +74,7 @@ def serve_cmd(
     state = open_registry(
         config,
         scanner=lambda storage: RegistryScanner(storage, opts.root),
+        verifier=RegistrySignatures,
         announce=lambda msg: click.echo(msg, err=True),
     )
     scheme = "https" if tls_cert else "http"

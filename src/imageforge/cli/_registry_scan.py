@@ -49,6 +49,27 @@ def _service(opts: GlobalOptions, data_dir: Path | None) -> ScanService:
     help="Refuse pulls of images with findings at or above --severity, or not scanned.",
 )
 @click.option("--severity", type=click.Choice(SEVERITIES, case_sensitive=False))
+@click.option(
+    "--require-signature/--no-require-signature",
+    default=None,
+    help="Refuse pulls of images not signed by one of the project's --key.",
+)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A public key (cosign.pub) signatures are checked with; replaces the keys.",
+)
+@click.option(
+    "--attestation",
+    metavar="TYPE",
+    help="Refuse pulls of images without a signed attestation of TYPE (slsaprovenance1,"
+    " spdxjson, cyclonedx or a URI); '' for none.",
+)
+@click.option(
+    "--refuse-root/--no-refuse-root", default=None, help="Refuse images that run as root."
+)
 @data_dir_option
 @format_option
 @click.pass_obj
@@ -58,6 +79,10 @@ def project_policy(
     scan_on_push: bool | None,
     prevent_vulnerable: bool | None,
     severity: str | None,
+    require_signature: bool | None,
+    keys: tuple[Path, ...],
+    attestation: str | None,
+    refuse_root: bool | None,
     data_dir: Path | None,
     fmt: OutputFormat,
 ) -> None:
@@ -66,7 +91,10 @@ def project_policy(
     While --prevent-vulnerable is on, a manifest GET or HEAD of an image (of an index:
     of each of its images) is refused (DENIED, naming the policy and the findings) if
     its latest scan found anything at or above the severity that no allowlist names,
-    and if it was not scanned yet or its scan failed."""
+    and if it was not scanned yet or its scan failed. --require-signature and
+    --attestation check cosign signatures and attestations with the project's keys;
+    --refuse-root refuses images whose config runs as root. A system admin's pull with
+    the header X-Imageforge-Policy-Bypass: REASON passes, and is audited."""
     svc = _service(opts, data_dir)
     changes: dict[str, Any] = {
         k: v
@@ -74,11 +102,21 @@ def project_policy(
             ("scan_on_push", scan_on_push),
             ("prevent_vulnerable", prevent_vulnerable),
             ("severity", severity),
+            ("require_signature", require_signature),
+            ("required_attestation", attestation),
+            ("refuse_root", refuse_root),
         )
         if v is not None
     }
+    if keys:
+        changes["keys"] = [k.read_text(errors="replace") for k in keys]
     doc = svc.set_policy(OPERATOR, name, changes) if changes else svc.policy(OPERATOR, name)
-    _show(fmt, ["project", "scan_on_push", "prevent_vulnerable", "severity"], [doc])
+    if fmt is OutputFormat.JSON:
+        print_json(doc)
+        return
+    shown = {**doc, "keys": len(doc["keys"])}
+    columns = ["project", "scan_on_push", "prevent_vulnerable", "severity", "require_signature"]
+    _show(fmt, [*columns, "keys", "required_attestation", "refuse_root"], [shown])
 
 
 # ---------------------------------------------------------------- allowlists

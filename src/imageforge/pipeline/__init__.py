@@ -86,6 +86,8 @@ if TYPE_CHECKING:
         open_list,
     )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
+    from imageforge.pipeline._registry_scanner import RegistryScanner
+    from imageforge.pipeline._registry_verifier import RegistrySignatures
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
@@ -109,7 +111,6 @@ if TYPE_CHECKING:
     )
     from imageforge.pipeline._sign_build import Attest, SignedBuild, signed_build
     from imageforge.pipeline._sign_copy import Carried
-    from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
 
 _WHERE = {
@@ -151,6 +152,7 @@ _WHERE = {
     "prune": "_prune",
     "prune_snapshots": "_prune",
     "RegistryScanner": "_registry_scanner",
+    "RegistrySignatures": "_registry_verifier",
     "directory_target": "_sbom",
     "sbom": "_sbom",
     "SBOM": "_scan",
@@ -199,6 +201,7 @@ __all__ = [
     "Pruned",
     "Pulled",
     "RegistryScanner",
+    "RegistrySignatures",
     "Session",
     "Signed",
     "SignedBuild",

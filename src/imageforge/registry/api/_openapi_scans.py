@@ -24,6 +24,19 @@ SCAN_BODIES: dict[str, dict[str, Any]] = {
             "scan_on_push": {"type": "boolean"},
             "prevent_vulnerable": {"type": "boolean"},
             "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "require_signature": {"type": "boolean"},
+            "keys": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {"type": "string", "maxLength": 16384},
+                "description": "PEM public keys (cosign.pub); replaces the project's keys",
+            },
+            "required_attestation": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "a predicate type URI or short name; empty: none",
+            },
+            "refuse_root": {"type": "boolean"},
         },
     },
     "SetAllowlist": {
@@ -63,6 +76,10 @@ SCAN_OBJECTS: dict[str, dict[str, Any]] = {
             "scan_on_push": {"type": "boolean"},
             "prevent_vulnerable": {"type": "boolean"},
             "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "require_signature": {"type": "boolean"},
+            "keys": {"type": "array", "items": {"type": "string"}},
+            "required_attestation": {"type": "string"},
+            "refuse_root": {"type": "boolean"},
         },
     },
     "Allowlist": {

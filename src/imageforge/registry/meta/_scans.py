@@ -124,14 +124,25 @@ class Policy:
     scan_on_push: bool = False
     prevent_vulnerable: bool = False
     severity: str = "critical"  # refused: findings at or above it
+    require_signature: bool = False  # by one of ``keys``
+    keys: tuple[str, ...] = ()  # PEM public keys (cosign.pub)
+    required_attestation: str = ""  # a predicate type URI, signed by one of ``keys``
+    refuse_root: bool = False  # images whose config runs as root
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "keys": list(self.keys)}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Policy:
         known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        if "keys" in known:
+            known["keys"] = tuple(known["keys"])
         return cls(**known)
+
+    @property
+    def signed(self) -> bool:
+        """Whether a pull needs signatures, attestations or the image's config."""
+        return self.require_signature or bool(self.required_attestation) or self.refuse_root
 
 
 @dataclass(frozen=True)
@@ -297,6 +308,15 @@ class ScanStore:
         return [
             _job(r) for r in self._meta._rows(sql + " WHERE digest = ? ORDER BY created", digest)
         ]
+
+    def index_parents(self, repo: str, digest: Digest) -> list[Digest]:
+        """The indexes of ``repo`` that list the manifest ``digest``."""
+        rows = self._meta._rows(
+            "SELECT parent FROM manifest_refs WHERE repo = ? AND child = ? ORDER BY parent",
+            repo,
+            digest,
+        )
+        return [Digest(str(r[0])) for r in rows]
 
     def outdated(self, db_version: str) -> list[tuple[str, Digest]]:
         """The (repository, digest) of each scanned manifest whose latest result is

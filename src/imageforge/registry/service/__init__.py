@@ -38,6 +38,7 @@ from imageforge.registry.service._manifests import (
     blobs_named_by,
     parse_digest,
     read_manifest,
+    stored_config,
     stored_manifest,
     valid_repository,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "read_manifest",
     "registry_gates",
     "scan_json",
+    "stored_config",
     "stored_manifest",
     "stored_size",
     "sweep_interval",

@@ -32,6 +32,22 @@ __all__ = ["ScanService"]
 
 _CVE = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9][A-Za-z0-9:._-]{0,100}$")
 _STATUS = {"queued": "Pending", "running": "Running"}
+_PREDICATE = re.compile(r"^[a-z][a-z0-9]{0,40}$")
+_PEM = re.compile(
+    r"^-----BEGIN ([A-Z ]*PUBLIC KEY|CERTIFICATE)-----\n[A-Za-z0-9+/=\n]+-----END \1-----\n?$"
+)
+
+
+def _public_key(pem: str) -> str:
+    """``pem`` if it looks like a PEM public key (the verifier parses it when used)."""
+    text = pem.strip().replace("\r\n", "\n") + "\n"
+    if not _PEM.fullmatch(text):
+        raise InvalidArgument(
+            "a key is not a PEM public key (-----BEGIN PUBLIC KEY----- ...)",
+            hint="give the cosign.pub that cosign generate-key-pair or imageforge key generate"
+            " wrote",
+        )
+    return text
 
 
 class ScanService:
@@ -63,6 +79,14 @@ class ScanService:
             raise InvalidArgument(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
         if severity is not None:
             changes = {**changes, "severity": str(severity).lower()}
+        if "keys" in changes:
+            changes["keys"] = tuple(_public_key(k) for k in changes["keys"])
+        wanted = changes.get("required_attestation")
+        if wanted and not (_PREDICATE.fullmatch(wanted) or "://" in wanted):
+            raise InvalidArgument(
+                f"required_attestation {wanted!r} is neither a predicate type URI nor a short name",
+                hint="e.g. slsaprovenance1, spdxjson, cyclonedx, or https://slsa.dev/provenance/v1",
+            )
         policy = dataclasses.replace(self.meta.scans.policy(project), **changes)
         self.meta.scans.set_policy(project, policy)
         return {"project": project, **policy.to_json()}
