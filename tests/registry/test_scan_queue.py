@@ -25,9 +25,10 @@ class _Scanner:
     def __init__(self, *answers: ScanResult | Exception) -> None:
         self.answers = list(answers)
         self.scanned: list[Digest] = []
+        self.db = "db-1"
 
     def version(self) -> str:
-        return "db-1"
+        return self.db
 
     def scan(self, digest: Digest) -> ScanResult:
         self.scanned.append(digest)
@@ -127,3 +128,19 @@ def test_two_stores_on_one_database_never_claim_a_job_twice(meta_db: str) -> Non
 def test_a_policy_with_an_unknown_severity_is_refused(meta_db: str, wrong: str) -> None:
     with MetaStore(meta_db) as meta, pytest.raises(InvalidArgument, match="severity"):
         meta.scans.set_policy("team", Policy(prevent_vulnerable=True, severity=wrong))
+
+
+def test_a_new_database_version_queues_every_scanned_image_again(meta_db: str) -> None:
+    with MetaStore(meta_db) as meta:
+        scanner = _Scanner(ScanResult("success", "db-1"), ScanResult("success", "db-2"))
+        workers = ScanWorkers(meta, scanner)
+        workers.queue("team/app", _digest(1))
+        assert workers.rescan_outdated() == 0  # nothing scanned with another version
+        assert workers.run_one("w")
+        assert workers.rescan_outdated() == 0
+        scanner.db = "db-2"  # vulndb update swapped in a new database
+        assert workers.rescan_outdated() == 1
+        assert workers.rescan_outdated() == 0  # once per version
+        assert workers.run_one("w")
+        result = meta.scans.result(_digest(1))
+    assert result is not None and result.db_version == "db-2"
