@@ -46,6 +46,8 @@ class Server:
     db: str | None = field(default_factory=lambda: os.environ.get("IMAGEFORGE_REGISTRY_DB"))
     # Run in the server's process before it starts (e.g. lowering its rlimits).
     preexec_fn: Callable[[], None] | None = None
+    # The store root (--root) whose vulnerability database the server scans against.
+    root: Path | None = None
     _meta: MetaStore | None = None
 
     def meta(self) -> MetaStore:
@@ -68,7 +70,10 @@ class Server:
 
     def start(self) -> None:
         self.port = self.port or _free_port()
-        args = [*imageforge_cmd(), "registry", "serve", "--addr", self.host]
+        args = [*imageforge_cmd()]
+        if self.root is not None:
+            args += ["--root", str(self.root)]
+        args += ["registry", "serve", "--addr", self.host]
         args += ["--data-dir", str(self.data_dir)]
         if self.config:
             args += ["--config", str(self.config)]
@@ -174,6 +179,16 @@ def hello_oci(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = run_cli(["--root", root, "export", "hello:1", f"oci:{base / 'oci'}:1"])
     assert r.returncode == 0, r.stderr
     return base / "oci"
+
+
+@pytest.fixture
+def runroot() -> Iterator[Path]:
+    """A podman --runroot: podman refuses one longer than 50 characters (pytest's are)."""
+    path = Path(tempfile.mkdtemp(prefix="ifreg-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

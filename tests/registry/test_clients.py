@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,16 +92,6 @@ def test_manifest_list_pushed_with_all_pulls_back_per_platform(
 
 def _containers_env(tmp_path: Path) -> dict[str, str]:
     return containers_env(tmp_path)
-
-
-@pytest.fixture
-def runroot() -> Iterator[Path]:
-    # podman refuses a runroot path longer than 50 characters: pytest's are longer.
-    path = Path(tempfile.mkdtemp(prefix="ifreg-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _storage_args(tmp_path: Path, runroot: Path) -> list[str]:

@@ -10,6 +10,7 @@ import click
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions
 from imageforge.errors import InvalidArgument
+from imageforge.pipeline import RegistryScanner, RegistrySignatures
 from imageforge.registry import RegistryConfig, load_config, open_registry, serve
 from imageforge.store import StoreLayout
 
@@ -59,7 +60,8 @@ def serve_cmd(
 ) -> None:
     """Serve the registry. First start creates user admin (password from
     $IMAGEFORGE_ADMIN_PASSWORD, else generated and printed once) and the public
-    project library."""
+    project library. Images are scanned (scan on push, registry scan start) against
+    the vulnerability database under --root."""
     if (tls_cert is None) != (tls_key is None):
         raise InvalidArgument("--tls-cert and --tls-key go together")
     host, port = _split_addr(addr)
@@ -67,7 +69,14 @@ def serve_cmd(
     config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
     if db:
         config.db = db
-    state = open_registry(config, announce=lambda msg: click.echo(msg, err=True))
+    # Scans (scan on push, registry scan start) read the registry's own storage and
+    # match against the vulnerability database of --root, as imageforge scan does.
+    state = open_registry(
+        config,
+        scanner=lambda storage: RegistryScanner(storage, opts.root),
+        verifier=RegistrySignatures,
+        announce=lambda msg: click.echo(msg, err=True),
+    )
     scheme = "https" if tls_cert else "http"
     where = f"{directory}, metadata in {state.meta.location}" if config.db else directory
     click.echo(f"registry serving {where} on {scheme}://{host}:{port}", err=True)

@@ -88,6 +88,8 @@ if TYPE_CHECKING:
         open_list,
     )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
+    from imageforge.pipeline._registry_scanner import RegistryScanner
+    from imageforge.pipeline._registry_verifier import RegistrySignatures
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
@@ -153,6 +155,8 @@ _WHERE = {
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
+    "RegistryScanner": "_registry_scanner",
+    "RegistrySignatures": "_registry_verifier",
     "directory_target": "_sbom",
     "sbom": "_sbom",
     "SBOM": "_scan",
@@ -200,6 +204,8 @@ __all__ = [
     "SBOM",
     "Pruned",
     "Pulled",
+    "RegistryScanner",
+    "RegistrySignatures",
     "Session",
     "Signed",
     "SignedBuild",

@@ -13,6 +13,12 @@ trusted_proxies = ["10.0.0.2"]  # whose X-Forwarded-For/-Proto to believe (defau
 failed_login_limit = 10         # failed logins per user and address within the window ...
 failed_login_address_limit = 100  # ... and per address for any user; then 429 (0: no limit)
 failed_login_window = "5m"
+scan_workers = 2                # scans run at once by this process (0: none), when a
+                                # scanner is given (registry serve gives one)
+scan_lease = "5m"               # a scan not renewed this long is claimed again
+scan_retry = "30s"              # a failed scan is tried again after this, twice as long
+scan_attempts = 3               #   each time, up to this many attempts in all
+scan_poll = "1s"                # an idle worker looks for a job this often
 
 [[projects]]
 name = "team"
@@ -74,6 +80,11 @@ class RegistryConfig:
     failed_login_limit: int = 10
     failed_login_address_limit: int = 100
     failed_login_window: float = 300.0
+    scan_workers: int = 2
+    scan_lease: float = 300.0
+    scan_retry: float = 30.0
+    scan_attempts: int = 3
+    scan_poll: float = 1.0
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -153,9 +164,14 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                 cfg.failed_login_window = parse_duration(
                     reg["failed_login_window"], "[registry] failed_login_window"
                 )
-            for key in ("failed_login_limit", "failed_login_address_limit"):
+            for key in ("scan_lease", "scan_retry", "scan_poll"):
+                if key in reg:
+                    setattr(cfg, key, parse_duration(reg[key], f"[registry] {key}"))
+            for key in ("failed_login_limit", "failed_login_address_limit", "scan_workers"):
                 if key in reg:
                     setattr(cfg, key, _count(reg[key], f"[registry] {key}"))
+            if "scan_attempts" in reg:
+                cfg.scan_attempts = max(1, _count(reg["scan_attempts"], "[registry] scan_attempts"))
             cfg.trusted_proxies = _proxies(reg.get("trusted_proxies", []))
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message, location=where) from None

@@ -12,6 +12,7 @@ from imageforge.registry._datadir import secure_data_dir
 from imageforge.registry._http import header_timeout_protocol
 from imageforge.registry.api import create_app
 from imageforge.registry.auth import (
+    Access,
     Authorizer,
     LoginLimiter,
     TokenIssuer,
@@ -21,8 +22,21 @@ from imageforge.registry.auth import (
     warm_up,
 )
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.policy import Gate
-from imageforge.registry.service import RegistryState, blobs_named_by, registry_gates
+from imageforge.registry.policy import (
+    AdminBypass,
+    Gate,
+    SignatureVerifier,
+    SignedGate,
+    VulnerabilityGate,
+)
+from imageforge.registry.scanning import Scanner, ScanWorkers
+from imageforge.registry.service import (
+    RegistryState,
+    blobs_named_by,
+    registry_gates,
+    stored_config,
+    stored_manifest,
+)
 from imageforge.registry.storage import FsBlobStorage
 
 __all__ = ["open_registry", "serve"]
@@ -33,6 +47,8 @@ def open_registry(
     *,
     push_gate: Gate | None = None,
     pull_gate: Gate | None = None,
+    scanner: Callable[[FsBlobStorage], Scanner] | None = None,
+    verifier: Callable[[MetaStore, FsBlobStorage], SignatureVerifier] | None = None,
     announce: Callable[[str], None] = print,
 ) -> RegistryState:
     """Open (creating on first start) the storage under ``config.data_dir`` and the
@@ -42,8 +58,12 @@ def open_registry(
     password is passed to ``announce`` once, as are changes made to secure an existing
     data directory (its modes; the token key moved out of the database).
 
-    Its gates are immutable tags, then ``push_gate`` (on push) and ``pull_gate`` (on
-    pull); more can be registered on ``state.gates``.
+    Its gates are immutable tags, the projects' vulnerability pull policies, then
+    ``push_gate`` (on push) and ``pull_gate`` (on pull); more can be registered on
+    ``state.gates``. ``scanner`` makes the scanner that reads the registry's storage;
+    with one (and ``config.scan_workers`` > 0) the server runs the scan queue.
+    ``verifier`` makes the signature verifier the signature policies use (without one,
+    a project that requires signatures refuses every image).
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -64,15 +84,32 @@ def open_registry(
     warm_up()
     storage = FsBlobStorage(config.data_dir)
     gates = registry_gates(functools.partial(blobs_named_by, storage))
+    authorizer = Authorizer(meta)
+    manifest_of = functools.partial(stored_manifest, storage)
+    signed = SignedGate(
+        meta.scans,
+        None if verifier is None else verifier(meta, storage),
+        manifest_of,
+        functools.partial(stored_config, storage),
+        lambda user, repo: bool(
+            authorizer.granted(user, Access("repository", repo, frozenset({"push"}))).actions
+        ),
+    )
+
+    def audit(user: str | None, action: str, repo: str, ref: str, result: str, detail: str) -> None:
+        meta.audit_add(user, action, repo, ref, result, "", detail)
+
+    for gate in (VulnerabilityGate(meta.scans, manifest_of), signed):
+        gates.register(AdminBypass(gate, authorizer.is_system_admin, audit), on=["pull"])
     if push_gate is not None:
         gates.register(push_gate, on=["push"])
     if pull_gate is not None:
         gates.register(pull_gate, on=["pull"])
-    return RegistryState(
+    state = RegistryState(
         storage,
         meta,
         TokenIssuer(key, config.service, config.token_lifetime),
-        Authorizer(meta),
+        authorizer,
         gates=gates,
         max_manifest_bytes=config.max_manifest_bytes,
         token_realm=config.token_realm,
@@ -83,6 +120,19 @@ def open_registry(
             config.failed_login_window,
         ),
     )
+    if scanner is not None and config.scan_workers > 0:
+        state.attach_scanner(
+            ScanWorkers(
+                meta,
+                scanner(storage),
+                workers=config.scan_workers,
+                lease=config.scan_lease,
+                poll=config.scan_poll,
+                attempts=config.scan_attempts,
+                retry_base=config.scan_retry,
+            )
+        )
+    return state
 
 
 def serve(

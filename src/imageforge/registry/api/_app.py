@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from imageforge.registry.api._io import run
 from imageforge.registry.api._manage import management_routes
+from imageforge.registry.api._scans import scan_routes
 from imageforge.registry.api._v2 import Distribution
 from imageforge.registry.service import RegistryState, sweep_interval
 
@@ -49,6 +50,8 @@ def create_app(state: RegistryState) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_sweep_uploads, state)
+            if state.scans is not None:
+                tg.start_soon(state.scans.serve)
             yield
             tg.cancel_scope.cancel()
 
@@ -58,6 +61,7 @@ def create_app(state: RegistryState) -> Starlette:
             route("/v2/{path:path}", v2.dispatch),
             Route("/token", v2.auth.token, methods=["GET"]),
             *management_routes(state),
+            *scan_routes(state),
         ],
         lifespan=lifespan,
     )

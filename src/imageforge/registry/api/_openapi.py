@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from imageforge.registry.api._openapi_scans import SCAN_BODIES, SCAN_OBJECTS, scan_paths
 from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
 from imageforge.registry.service import (
     MAX_PASSWORD,
@@ -80,6 +81,8 @@ BODIES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+BODIES.update(SCAN_BODIES)
 
 _OBJECTS: dict[str, dict[str, Any]] = {
     "Quota": {
@@ -348,9 +351,9 @@ def openapi() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "imageforge registry management API", "version": "1"},
         "components": {
-            "schemas": {**BODIES, **_OBJECTS},
+            "schemas": {**BODIES, **_OBJECTS, **SCAN_OBJECTS},
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],
-        "paths": paths,
+        "paths": {**paths, **scan_paths()},
     }

@@ -22,6 +22,7 @@ from imageforge.registry.api._auth import HttpAuth
 from imageforge.registry.api._errors import ApiError, error_response
 from imageforge.registry.api._io import read_body, receive, run, stream_file
 from imageforge.registry.auth import Access
+from imageforge.registry.policy import BYPASS_HEADER
 from imageforge.registry.service import (
     RegistryState,
     UploadSession,
@@ -195,7 +196,16 @@ class Distribution:
         self, request: Request, name: str, ref: str, user: str | None
     ) -> Response:
         head = request.method == "HEAD"
-        pulled = await run(self.state.manifests.pull, name, ref, user, _accepted(request), not head)
+        pulled = await run(
+            self.state.manifests.pull,
+            name,
+            ref,
+            user,
+            _accepted(request),
+            not head,
+            request.headers.get("user-agent", ""),
+            request.headers.get(BYPASS_HEADER),
+        )
         row = pulled.row
         headers = {
             "Docker-Content-Digest": str(row.digest),

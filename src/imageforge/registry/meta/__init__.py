@@ -5,6 +5,16 @@ log. Tags and links are rows, never files. One class (:class:`MetaStore`) over S
 which several registry processes can share). A change may carry a ``Guard``, checked
 inside its transaction through a :class:`MetaView` (how transactional gates run)."""
 
+from imageforge.registry.meta._scans import (
+    SEVERITIES,
+    AllowEntry,
+    Finding,
+    Policy,
+    ScanJob,
+    ScanResult,
+    ScanStore,
+    severity_rank,
+)
 from imageforge.registry.meta._sql import (
     AuditRow,
     Guard,
@@ -20,6 +30,14 @@ from imageforge.registry.meta._sql import (
 )
 
 __all__ = [
+    "SEVERITIES",
+    "AllowEntry",
+    "Finding",
+    "Policy",
+    "ScanJob",
+    "ScanResult",
+    "ScanStore",
+    "severity_rank",
     "AuditRow",
     "Guard",
     "ManifestRow",

@@ -19,6 +19,7 @@ from imageforge.errors import Conflict, Denied, NotFound
 from imageforge.oci import Digest
 from imageforge.registry._names import project_of
 from imageforge.registry.meta._backend import Db, open_backend
+from imageforge.registry.meta._scans import SCAN_SCHEMA, ScanStore
 
 __all__ = [
     "AuditRow",
@@ -211,9 +212,10 @@ class MetaStore:
         db = self._backend.conn()
         self._backend.prepare(db)
         with self._write() as db:
-            for statement in self._backend.schema(_SCHEMA).split(";"):
+            for statement in self._backend.schema(_SCHEMA + SCAN_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+        self.scans = ScanStore(self)  # scan jobs, results, pull policies, allowlists
 
     @property
     def backend(self) -> str:
@@ -631,6 +633,8 @@ class MetaStore:
             db.execute("DELETE FROM robots WHERE project = ?", (name,))
             db.execute("DELETE FROM immutable_rules WHERE project = ?", (name,))
             db.execute("DELETE FROM quotas WHERE project = ?", (name,))
+            db.execute("DELETE FROM project_policies WHERE project = ?", (name,))
+            db.execute("DELETE FROM cve_allowlist WHERE scope = ?", (name,))
         return repos
 
     def members(self, project: str) -> list[tuple[str, str]]:

@@ -82,6 +82,10 @@ class GateContext:
     media_type: str = ""  # of the manifest pushed or pulled
     manifest: Manifest | IndexManifest | None = None  # pushed (always) or pulled (parsed)
     state: RegistryView | None = None  # the metadata as the action sees it
+    user_agent: str = ""  # of the client's request
+    # A system admin's request to pass the project policies (its reason, audited):
+    # the X-Imageforge-Policy-Bypass header of a pull.
+    bypass: str | None = None
 
     @property
     def project(self) -> str:

@@ -38,9 +38,11 @@ from imageforge.registry.service._manifests import (
     blobs_named_by,
     parse_digest,
     read_manifest,
+    stored_config,
     stored_manifest,
     valid_repository,
 )
+from imageforge.registry.service._scans import ScanService, scan_json
 from imageforge.registry.service._state import RegistryState, registry_gates
 from imageforge.registry.service._uploads import (
     Uploads,
@@ -74,6 +76,7 @@ __all__ = [
     "NameUnknown",
     "PulledManifest",
     "RegistryState",
+    "ScanService",
     "SpecError",
     "TokenRefused",
     "UploadConflict",
@@ -87,6 +90,8 @@ __all__ = [
     "purge_uploads",
     "read_manifest",
     "registry_gates",
+    "scan_json",
+    "stored_config",
     "stored_manifest",
     "stored_size",
     "sweep_interval",

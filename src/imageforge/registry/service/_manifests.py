@@ -12,8 +12,9 @@ re-checks the database before deleting, and the commit is then visible to it).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import (
@@ -41,6 +42,7 @@ from imageforge.registry.storage import FsBlobStorage
 __all__ = [
     "MANIFEST_TYPES",
     "blobs_named_by",
+    "stored_config",
     "stored_manifest",
     "Manifests",
     "PulledManifest",
@@ -118,6 +120,18 @@ def stored_manifest(storage: FsBlobStorage, digest: Digest) -> Manifest | IndexM
         return None
 
 
+def stored_config(storage: FsBlobStorage, digest: Digest) -> dict[str, Any] | None:
+    """The stored image config ``digest`` as JSON; None if it is not stored or not a
+    JSON object of at most 4 MiB."""
+    try:
+        with storage.open(digest) as f:
+            raw = f.read(4 << 20)
+        doc = load_json(raw, "config")
+    except (NotFound, InvalidArgument):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def blobs_named_by(storage: FsBlobStorage, digest: Digest) -> list[str]:
     """The config and layer digests a stored image manifest names ([] for an index or
     anything else)."""
@@ -138,6 +152,8 @@ class Manifests:
         self.meta = meta
         self.storage = storage
         self.gates = gates
+        # Called with each stored manifest after its push committed (scan on push).
+        self.pushed: list[Callable[[ManifestRow, Manifest | IndexManifest], None]] = []
 
     def body(self, digest: Digest) -> bytes:
         return _body(self.storage, digest)
@@ -171,10 +187,13 @@ class Manifests:
         user: str | None,
         accept: Collection[str] = (),
         with_body: bool = True,
+        user_agent: str = "",
+        bypass: str | None = None,
     ) -> PulledManifest:
         """The manifest ``repo:ref`` (tag or digest), if it is of a type the client
         accepts (``accept``: its Accept header's media types) and the pull gates allow
-        it; its body only ``with_body``."""
+        it (``user_agent`` and ``bypass`` are the client's, as the gates see them); its
+        body only ``with_body``."""
         row = self._resolve(repo, ref)
         accepted = set(accept)
         if accepted & MANIFEST_TYPES and row.media_type not in accepted and "*/*" not in accepted:
@@ -193,6 +212,8 @@ class Manifests:
                 media_type=row.media_type,
                 manifest=read_manifest(body, row.media_type)[1],
                 state=self.meta.view(),
+                user_agent=user_agent,
+                bypass=bypass,
             )
             self.gates.check(row.digest, ctx)
         return PulledManifest(row, body if with_body else b"")
@@ -263,6 +284,8 @@ class Manifests:
             raise ManifestBlobUnknown(exc.message) from None
         # garbage collection may have moved the body aside since write_blob found it
         self.storage.write_blob(raw, row.digest)
+        for hook in self.pushed:
+            hook(row, parsed)
         return row
 
     # --- delete

@@ -10,10 +10,12 @@ from imageforge.oci import Digest
 from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gates, ImmutableTags
+from imageforge.registry.scanning import ScanWorkers
 from imageforge.registry.service._access import AccessControl
 from imageforge.registry.service._blobs import Blobs
 from imageforge.registry.service._manage import Management, stored_size
 from imageforge.registry.service._manifests import Manifests, blobs_named_by
+from imageforge.registry.service._scans import ScanService
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import FsBlobStorage
 
@@ -64,3 +66,12 @@ class RegistryState:
         self.uploads = Uploads(meta, storage, upload_expiry)
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
+        self.scans: ScanWorkers | None = None  # set by attach_scanner
+        self.policies = ScanService(meta, storage, self.manage)
+
+    def attach_scanner(self, workers: ScanWorkers) -> None:
+        """Scan through ``workers``: each pushed image of a project that scans on push
+        is queued, and the server runs the pool while it serves."""
+        self.scans = workers
+        self.policies.version = workers.scanner.version
+        self.manifests.pushed.append(workers.pushed)
