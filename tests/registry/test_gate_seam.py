@@ -68,7 +68,8 @@ def test_a_gate_is_asked_about_push_pull_and_delete_with_what_it_needs(
         assert ctx.state is not None
     push, pull = gate.calls[0][1], gate.calls[1][1]
     assert isinstance(push.manifest, Manifest) and push.media_type == media.OCI_MANIFEST
-    assert isinstance(pull.manifest, Manifest) and pull.manifest.layers[0].digest == layer
+    pulled = pull.parsed_manifest()  # a pull's manifest is parsed when a gate asks
+    assert isinstance(pulled, Manifest) and pulled.layers[0].digest == layer
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ answer is a :class:`Decision`: allowed, or refused with the error kind the clien
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from imageforge.errors import (
@@ -80,12 +80,23 @@ class GateContext:
     tag: str | None = None  # push: the tag moved to the manifest; delete: the tag deleted
     target: str = "manifest"  # one of TARGETS
     media_type: str = ""  # of the manifest pushed or pulled
-    manifest: Manifest | IndexManifest | None = None  # pushed (always) or pulled (parsed)
+    manifest: Manifest | IndexManifest | None = None  # pushed (always); pulled: see below
     state: RegistryView | None = None  # the metadata as the action sees it
     user_agent: str = ""  # of the client's request
     # A system admin's request to pass the project policies (its reason, audited):
     # the X-Imageforge-Policy-Bypass header of a pull.
     bypass: str | None = None
+    # A pull's manifest is parsed only for a gate that asks (:meth:`parsed_manifest`):
+    # the pull gates are in every registry, most projects have no policy to check.
+    load_manifest: Callable[[], Manifest | IndexManifest | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def parsed_manifest(self) -> Manifest | IndexManifest | None:
+        """The manifest pushed or pulled, parsed on the first call of a pull."""
+        if self.manifest is None and self.load_manifest is not None:
+            object.__setattr__(self, "manifest", self.load_manifest())
+        return self.manifest
 
     @property
     def project(self) -> str:

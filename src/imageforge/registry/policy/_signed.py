@@ -74,7 +74,7 @@ class SignedGate:
         policy = self.scans.policy(ctx.project)
         if not policy.signed:
             return Decision(True)
-        pulled = ctx.manifest if ctx.manifest is not None else self.manifest_of(image)
+        pulled = ctx.parsed_manifest() or self.manifest_of(image)
         if not isinstance(pulled, IndexManifest) and not is_image(pulled):
             return Decision(True)  # a signature, attestation, SBOM...
         if ctx.user_agent.lower().startswith(SIGNING_TOOLS) and self.may_push(

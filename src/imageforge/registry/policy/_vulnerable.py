@@ -45,7 +45,7 @@ class VulnerabilityGate:
         policy = self.scans.policy(ctx.project)
         if not policy.prevent_vulnerable:
             return Decision(True)
-        pulled = ctx.manifest if ctx.manifest is not None else self.manifest_of(image)
+        pulled = ctx.parsed_manifest() or self.manifest_of(image)
         if isinstance(pulled, IndexManifest):
             children = [] if ctx.state is None else ctx.state.index_children(ctx.repository, image)
             images = [c for c in children if is_image(self.manifest_of(c))]

@@ -200,9 +200,13 @@ class Manifests:
             raise ManifestUnknown(
                 f"manifest {repo}:{ref} is {row.media_type}, not one of the accepted types"
             )
-        gated = self.gates.wants("pull")
-        body = self.body(row.digest) if with_body or gated else b""
-        if gated:
+        body = self.body(row.digest) if with_body else b""
+        if self.gates.wants("pull"):
+            # Read and parsed only if a gate asks: the pull gates are registered in every
+            # registry, and most projects have no policy that needs the manifest.
+            def load() -> Manifest | IndexManifest:
+                return read_manifest(body or self.body(row.digest), row.media_type)[1]
+
             ctx = GateContext(
                 "pull",
                 repo,
@@ -210,7 +214,7 @@ class Manifests:
                 reference=ref,
                 tag=None if ":" in ref else ref,
                 media_type=row.media_type,
-                manifest=read_manifest(body, row.media_type)[1],
+                load_manifest=load,
                 state=self.meta.view(),
                 user_agent=user_agent,
                 bypass=bypass,
