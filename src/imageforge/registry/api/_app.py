@@ -15,8 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imageforge.registry.api._io import run
-from imageforge.registry.api._manage import management_routes
+from imageforge.registry.api._manage import Manage, management_routes
+from imageforge.registry.api._retention import retention_routes
 from imageforge.registry.api._v2 import Distribution
+from imageforge.registry.retention import Retention, Scheduler
 from imageforge.registry.service import RegistryState, sweep_interval
 
 __all__ = ["create_app"]
@@ -38,9 +40,34 @@ async def _sweep_uploads(state: RegistryState) -> None:
         await anyio.sleep(sweep_interval(expiry))
 
 
-def create_app(state: RegistryState) -> Starlette:
-    """The ASGI application serving ``state``."""
+async def _run_schedule(scheduler: Scheduler, every: float) -> None:
+    """Flush pull times and run scheduled retention and gc, every ``every`` seconds."""
+    try:
+        while True:
+            try:
+                await run(scheduler.tick)
+            except Exception as exc:  # a background loop: log, never end the server
+                _LOG.warning("the schedule's tick failed (next try later): %s", exc)
+            await anyio.sleep(every)
+    finally:  # the pull times noted since the last tick
+        with anyio.CancelScope(shield=True):
+            await run(scheduler.flush)
+
+
+def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
+    """The ASGI application serving ``state``; its schedule (retention, gc, pull times)
+    is looked at every ``schedule_every`` seconds."""
     v2 = Distribution(state)
+    retention = Retention(
+        state.meta,
+        state.manage,
+        state.gates,
+        state.storage,
+        events=state.events,
+        pulls=state.pulls,
+        upload_expiry=state.upload_expiry,
+    )
+    scheduler = Scheduler(retention)
 
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
@@ -49,6 +76,7 @@ def create_app(state: RegistryState) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_sweep_uploads, state)
+            tg.start_soon(_run_schedule, scheduler, schedule_every)
             yield
             tg.cancel_scope.cancel()
 
@@ -58,6 +86,7 @@ def create_app(state: RegistryState) -> Starlette:
             route("/v2/{path:path}", v2.dispatch),
             Route("/token", v2.auth.token, methods=["GET"]),
             *management_routes(state),
+            *retention_routes(Manage(state), retention),
         ],
         lifespan=lifespan,
     )

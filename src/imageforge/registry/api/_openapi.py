@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from imageforge.registry.api._spec_retention import RETENTION_BODIES, RETENTION_OBJECTS
 from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
 from imageforge.registry.service import (
     MAX_PASSWORD,
@@ -80,6 +81,8 @@ BODIES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+BODIES.update(RETENTION_BODIES)
 
 _OBJECTS: dict[str, dict[str, Any]] = {
     "Quota": {
@@ -232,6 +235,47 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
+def _retention_paths(project: dict[str, Any]) -> dict[str, Any]:
+    run = _path("run", "^[0-9]{1,18}$")
+    return {
+        "/api/v1/projects/{project}/retention": {
+            "get": _op(
+                "a project's retention policy",
+                _json(_ref("RetentionPolicyOf"), "the policy"),
+                params=[project],
+            ),
+            "put": _op(
+                "set a project's retention policy (project admin)",
+                _json(_ref("RetentionPolicyOf"), "the policy"),
+                body="RetentionPolicy",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/retention/runs": {
+            "get": _op(
+                "a project's retention runs, newest first",
+                _list("RetentionRunReport"),
+                params=[project],
+            ),
+            "post": _op(
+                "run the project's retention policy now (project admin); a dry run lists"
+                " what a real run deletes, a real run deletes it and then collects garbage",
+                _json(_ref("RetentionRunReport"), "the run"),
+                "201",
+                "RetentionRun",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/retention/runs/{run}": {
+            "get": _op(
+                "one retention run",
+                _json(_ref("RetentionRunReport"), "the run"),
+                params=[project, run],
+            ),
+        },
+    }
+
+
 def openapi() -> dict[str, Any]:
     """The whole description as a JSON-able dict."""
     project = _path("project", PROJECT_PATTERN)
@@ -283,6 +327,7 @@ def openapi() -> dict[str, Any]:
                 params=[project],
             ),
         },
+        **_retention_paths(project),
         "/api/v1/projects/{project}/members": {
             "get": _op("a project's members (its members)", _list("MemberRole"), params=[project]),
         },
@@ -348,7 +393,7 @@ def openapi() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "imageforge registry management API", "version": "1"},
         "components": {
-            "schemas": {**BODIES, **_OBJECTS},
+            "schemas": {**BODIES, **_OBJECTS, **RETENTION_OBJECTS},
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],

@@ -7,7 +7,9 @@ import functools
 from collections.abc import Callable, Sequence
 
 from imageforge.oci import Digest
+from imageforge.registry._pulls import PullClock
 from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
+from imageforge.registry.events import EventSink, Fanout
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gates, ImmutableTags
 from imageforge.registry.service._access import AccessControl
@@ -48,6 +50,7 @@ class RegistryState:
         token_realm: str | None = None,  # None: /token on this server
         upload_expiry: float = 7 * 86400,  # seconds after which an unfinished upload goes
         logins: LoginLimiter | None = None,
+        events: EventSink | None = None,  # who hears of pushes, pulls, deletes (webhooks)
     ) -> None:
         self.storage = storage
         self.meta = meta
@@ -64,3 +67,7 @@ class RegistryState:
         self.uploads = Uploads(meta, storage, upload_expiry)
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
+        # Every event goes to the pull clock (retention's pull times) and ``events``;
+        # emit here (``state.events.emit``) what the registry does.
+        self.pulls = PullClock(meta)
+        self.events = Fanout([self.pulls, *([events] if events is not None else [])])
