@@ -11,19 +11,34 @@ import io
 import json
 import os
 import tarfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from imageforge.errors import InvalidArgument
-from imageforge.registry.retention import Artifact, evaluate, policy_from_json
+from imageforge.registry import RegistryConfig, RegistryState, create_app, open_registry
+from imageforge.registry.retention import (
+    GC_SCHEDULE,
+    Artifact,
+    Retention,
+    Scheduler,
+    evaluate,
+    next_time,
+    policy_from_json,
+)
+from imageforge.registry.service import OPERATOR
 from tests.conftest import need_binary, run_cli
-from tests.registry.conftest import ADMIN_PASSWORD, Server, skopeo
+from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, skopeo
 
 DAY = 86400.0
 
 
-def _a(repo: str, digest: str, tags: tuple[str, ...], pushed: float, pulled: float | None = None):
+def _a(
+    repo: str, digest: str, tags: tuple[str, ...], pushed: float, pulled: float | None = None
+) -> Artifact:
     return Artifact(repo, digest, tags, pushed, pulled)
 
 
@@ -186,12 +201,12 @@ def test_dry_run_lists_what_the_run_deletes_and_gc_frees_the_bytes(
         freed_expected = sum(a["size"] for a in dry["deleted"])  # the manifests alone, so far
 
     before = _disk(server)
-    r = run_cli(
+    out = run_cli(
         ["registry", "retention", "run", "ret", "--data-dir", str(server.data_dir),
          "--format", "json"]
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    real = json.loads(r.stdout)
+    assert out.returncode == 0, out.stderr
+    real = json.loads(out.stdout)
     assert {(a["repository"], a["digest"]) for a in real["deleted"]} == set(would)
     assert real["gc"]["freed_bytes"] > 3 * 200_000 + freed_expected
     assert before - _disk(server) == real["gc"]["freed_bytes"]
@@ -255,3 +270,80 @@ def test_pull_times_are_noted_in_memory_and_written_in_one_go(meta_db: str) -> N
         clock.flush()  # another server's older note never moves it back
         assert store.pull_times("p") == {("p/app", "sha256:a"): 30.0}
         assert store.pull_times("q") == {}
+
+
+def _retention(state: RegistryState) -> Retention:
+    return Retention(state.meta, state.manage, state.gates, state.storage, pulls=state.pulls)
+
+
+def test_each_due_run_is_claimed_once_and_runs_under_one_lease(opened: RegistryState) -> None:
+    opened.manage.add_project(OPERATOR, "p")
+    first, second = Scheduler(_retention(opened)), Scheduler(_retention(opened))
+    first.retention.set_policy(OPERATOR, "p", {"rules": [], "schedule": "0 3 * * *"})
+    [(name, cron, due)] = first.store.schedules()
+    first.store.set_schedule(GC_SCHEDULE, "30 3 * * *", next_time("30 3 * * *", due))
+    [(gc, _, gc_due), _retention_p] = first.store.schedules()
+    assert (gc, name, cron) == ("gc", "retention:p", "0 3 * * *") and due > 0
+    assert first.tick(now=due - 1) == []  # not yet
+    # two servers on one database at the same moment: one of them runs it
+    assert first.tick(now=due + 1) == ["retention:p"]
+    assert second.tick(now=due + 1) == []
+    [run] = opened.meta.query("SELECT trigger, status FROM retention_runs")
+    assert run == ("schedule", "done")
+    # while one server holds the lease, the other skips what is due (and does not run it
+    # later for that slot: the next slot is the next run)
+    assert first.store.acquire_lease("maintenance", first.holder, 600)
+    assert second.tick(now=gc_due + 1) == []
+    first.store.release_lease("maintenance", first.holder)
+    assert second.store.acquire_lease("maintenance", second.holder, -1)  # expired at once
+    tomorrow = next_time("30 3 * * *", gc_due + 1) + 1  # both are due again
+    assert first.tick(now=tomorrow) == ["gc", "retention:p"]
+    assert any(e.action == "gc" and e.user == "scheduler" for e in opened.meta.audit())
+
+
+def test_the_server_runs_retention_on_its_schedule(opened: RegistryState) -> None:
+    opened.manage.add_project(OPERATOR, "p")
+    every_second = {"rules": [], "schedule": "* * * * * *"}  # seconds: croniter's 6th field
+    _retention(opened).set_policy(OPERATOR, "p", every_second)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(opened, 0.2), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not opened.meta.query("SELECT 1 FROM retention_runs WHERE trigger = 'schedule'"):
+            assert time.monotonic() < deadline, "no scheduled run within 30 s"
+            time.sleep(0.1)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_the_admin_cli_sets_shows_and_schedules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite only: the CLI's code is the same on both, and the run above covers PostgreSQL
+    monkeypatch.delenv("IMAGEFORGE_REGISTRY_DB", raising=False)
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    state = open_registry(RegistryConfig(tmp_path / "data"))
+    state.manage.add_project(OPERATOR, "p")
+    state.meta.close()
+    data = ["--data-dir", str(tmp_path / "data")]
+    policy = {"rules": [{"keep": "latest_pushed", "count": 3, "tags": ["v*"]}], "gc_grace": 60}
+    r = run_cli(["registry", "retention", "set", "p", "-", *data, "--format", "json"],
+                stdin_text=json.dumps(policy))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rules"][0] == {
+        "keep": "latest_pushed", "count": 3, "repositories": ["**"],
+        "exclude_repositories": [], "tags": ["v*"], "exclude_tags": [], "untagged": False,
+    }  # fmt: skip
+    r = run_cli(["registry", "retention", "show", "p", *data])
+    assert r.returncode == 0 and "latest_pushed 3" in r.stdout and "schedule: none" in r.stdout
+    r = run_cli(["registry", "schedule", "--gc", "at three", *data])
+    assert r.returncode != 0 and "--gc 'at three' is not a cron expression" in r.stderr
+    r = run_cli(["registry", "schedule", "--gc", "0 4 * * *", *data, "--format", "json"])
+    assert r.returncode == 0, r.stderr
+    [gc] = json.loads(r.stdout)
+    assert (gc["name"], gc["cron"]) == ("gc", "0 4 * * *") and gc["next_run"] > time.time()
