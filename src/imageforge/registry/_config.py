@@ -13,6 +13,9 @@ trusted_proxies = ["10.0.0.2"]  # whose X-Forwarded-For/-Proto to believe (defau
 failed_login_limit = 10         # failed logins per user and address within the window ...
 failed_login_address_limit = 100  # ... and per address for any user; then 429 (0: no limit)
 failed_login_window = "5m"
+webhook_private_targets = true  # webhooks may post to loopback/private addresses (Harbor's)
+webhook_retry_base = "10s"      # a failed delivery is retried after 10 s, 20 s, 40 s, ...
+webhook_attempts = 8            # ... until this many attempts were made
 
 [[projects]]
 name = "team"
@@ -74,6 +77,9 @@ class RegistryConfig:
     failed_login_limit: int = 10
     failed_login_address_limit: int = 100
     failed_login_window: float = 300.0
+    webhook_private_targets: bool = True
+    webhook_retry_base: float = 10.0
+    webhook_attempts: int = 8
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -157,6 +163,18 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                 if key in reg:
                     setattr(cfg, key, _count(reg[key], f"[registry] {key}"))
             cfg.trusted_proxies = _proxies(reg.get("trusted_proxies", []))
+            if "webhook_retry_base" in reg:
+                cfg.webhook_retry_base = parse_duration(
+                    reg["webhook_retry_base"], "[registry] webhook_retry_base"
+                )
+            if "webhook_attempts" in reg:
+                cfg.webhook_attempts = max(
+                    1, _count(reg["webhook_attempts"], "[registry] webhook_attempts")
+                )
+            private = reg.get("webhook_private_targets", True)
+            if not isinstance(private, bool):
+                raise InvalidArgument("[registry] webhook_private_targets is not true or false")
+            cfg.webhook_private_targets = private
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message, location=where) from None
         for u in doc.get("users", []):

@@ -24,6 +24,7 @@ from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gate
 from imageforge.registry.service import RegistryState, blobs_named_by, registry_gates
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["open_registry", "serve"]
 
@@ -81,6 +82,12 @@ def open_registry(
             config.failed_login_limit,
             config.failed_login_address_limit,
             config.failed_login_window,
+        ),
+        webhooks=Webhooks(
+            meta,
+            private_targets=config.webhook_private_targets,
+            retry_base=config.webhook_retry_base,
+            attempts=config.webhook_attempts,
         ),
     )
 

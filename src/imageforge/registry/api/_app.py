@@ -18,8 +18,10 @@ from imageforge.registry.api._io import run
 from imageforge.registry.api._manage import Manage, management_routes
 from imageforge.registry.api._retention import retention_routes
 from imageforge.registry.api._v2 import Distribution
+from imageforge.registry.api._webhooks import webhook_routes
 from imageforge.registry.retention import Retention, Scheduler
 from imageforge.registry.service import RegistryState, sweep_interval
+from imageforge.registry.webhooks import Deliverer
 
 __all__ = ["create_app"]
 
@@ -54,6 +56,21 @@ async def _run_schedule(scheduler: Scheduler, every: float) -> None:
             await run(scheduler.flush)
 
 
+async def _deliver_webhooks(deliverer: Deliverer, every: float) -> None:
+    """Deliver due webhooks; look again every ``every`` seconds when none were due."""
+    try:
+        while True:
+            try:
+                made = await run(deliverer.step)
+            except Exception as exc:  # a background loop: log, never end the server
+                _LOG.warning("delivering webhooks failed (next try later): %s", exc)
+                made = 0
+            if not made:
+                await anyio.sleep(every)
+    finally:
+        deliverer.close()
+
+
 def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
     """The ASGI application serving ``state``; its schedule (retention, gc, pull times)
     is looked at every ``schedule_every`` seconds."""
@@ -77,6 +94,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_sweep_uploads, state)
             tg.start_soon(_run_schedule, scheduler, schedule_every)
+            tg.start_soon(_deliver_webhooks, Deliverer(state.webhooks), 0.5)
             yield
             tg.cancel_scope.cancel()
 
@@ -87,6 +105,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
             Route("/token", v2.auth.token, methods=["GET"]),
             *management_routes(state),
             *retention_routes(Manage(state), retention),
+            *webhook_routes(Manage(state), state.webhooks),
         ],
         lifespan=lifespan,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from imageforge.registry.api._spec_retention import RETENTION_BODIES, RETENTION_OBJECTS
+from imageforge.registry.api._spec_webhooks import WEBHOOK_BODIES, WEBHOOK_OBJECTS
 from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
 from imageforge.registry.service import (
     MAX_PASSWORD,
@@ -83,6 +84,7 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 BODIES.update(RETENTION_BODIES)
+BODIES.update(WEBHOOK_BODIES)
 
 _OBJECTS: dict[str, dict[str, Any]] = {
     "Quota": {
@@ -276,6 +278,42 @@ def _retention_paths(project: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _webhook_paths(project: dict[str, Any]) -> dict[str, Any]:
+    hook = _path("webhook")
+    return {
+        "/api/v1/projects/{project}/webhooks": {
+            "get": _op("a project's webhooks (project admin)", _list("Webhook"), params=[project]),
+            "post": _op(
+                "add a webhook; the answer holds its secret, shown once (project admin)",
+                _json(_ref("Webhook"), "created"),
+                "201",
+                "NewWebhook",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/webhooks/{webhook}": {
+            "get": _op(
+                "one webhook, by name or id (project admin)",
+                _json(_ref("Webhook"), "the webhook"),
+                params=[project, hook],
+            ),
+            "delete": _op(
+                "delete a webhook; its pending deliveries fail (project admin)",
+                None,
+                "204",
+                params=[project, hook],
+            ),
+        },
+        "/api/v1/projects/{project}/webhooks/{webhook}/deliveries": {
+            "get": _op(
+                "a webhook's deliveries, newest first, with each attempt's status code",
+                _list("WebhookDelivery"),
+                params=[project, hook],
+            ),
+        },
+    }
+
+
 def openapi() -> dict[str, Any]:
     """The whole description as a JSON-able dict."""
     project = _path("project", PROJECT_PATTERN)
@@ -328,6 +366,7 @@ def openapi() -> dict[str, Any]:
             ),
         },
         **_retention_paths(project),
+        **_webhook_paths(project),
         "/api/v1/projects/{project}/members": {
             "get": _op("a project's members (its members)", _list("MemberRole"), params=[project]),
         },
@@ -393,7 +432,7 @@ def openapi() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "imageforge registry management API", "version": "1"},
         "components": {
-            "schemas": {**BODIES, **_OBJECTS, **RETENTION_OBJECTS},
+            "schemas": {**BODIES, **_OBJECTS, **RETENTION_OBJECTS, **WEBHOOK_OBJECTS},
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],

@@ -18,6 +18,7 @@ from imageforge.registry.service._manage import Management, stored_size
 from imageforge.registry.service._manifests import Manifests, blobs_named_by
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["RegistryState", "registry_gates"]
 
@@ -50,7 +51,8 @@ class RegistryState:
         token_realm: str | None = None,  # None: /token on this server
         upload_expiry: float = 7 * 86400,  # seconds after which an unfinished upload goes
         logins: LoginLimiter | None = None,
-        events: EventSink | None = None,  # who hears of pushes, pulls, deletes (webhooks)
+        events: EventSink | None = None,  # who else hears of pushes, pulls, deletes
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.storage = storage
         self.meta = meta
@@ -67,7 +69,9 @@ class RegistryState:
         self.uploads = Uploads(meta, storage, upload_expiry)
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
-        # Every event goes to the pull clock (retention's pull times) and ``events``;
-        # emit here (``state.events.emit``) what the registry does.
+        # Every event goes to the pull clock (retention's pull times), the webhooks and
+        # ``events``; emit here (``state.events.emit``) what the registry does.
         self.pulls = PullClock(meta)
-        self.events = Fanout([self.pulls, *([events] if events is not None else [])])
+        self.webhooks = webhooks or Webhooks(meta)
+        extra = [events] if events is not None else []
+        self.events: EventSink = Fanout([self.pulls, self.webhooks, *extra])
