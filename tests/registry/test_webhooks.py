@@ -17,14 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from imageforge.errors import Denied, InvalidArgument
-from imageforge.registry import RegistryState
+from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry.events import Event, Resource
 from imageforge.registry.service import OPERATOR
 from imageforge.registry.webhooks import Deliverer, check_target, payload
-from tests.registry.conftest import _free_port, make_server
+from tests.conftest import run_cli
+from tests.registry.conftest import ADMIN_PASSWORD, _free_port, make_server, serving
 from tests.registry.test_api import _image, _put
 
 SECRET = "a-webhook-secret-of-some-length"
@@ -210,3 +212,64 @@ def test_a_delivery_that_keeps_failing_backs_off_then_fails(opened: RegistryStat
     [d] = hooks.store.deliveries(hooks.store.hooks("p")[0].id)
     assert (d.state, d.attempts, d.status, d.error) == ("failed", 3, 503, "answered 503")
     assert json.loads(d.payload)["event_data"]["scan_overview"] == {"critical": 1}
+
+
+def test_quota_and_retention_events_are_queued_for_their_webhooks(opened: RegistryState) -> None:
+    opened.manage.add_project(OPERATOR, "q")
+    wanted = ["quota_warning", "quota_exceeded", "retention", "delete"]
+    hooks = opened.webhooks
+    row, _ = hooks.add(opened.manage, OPERATOR, "q", "ops", "http://127.0.0.1:9/", wanted)
+    with serving(opened) as url, httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD)) as c:
+        first = _image(c, "q/app", b"x" * 1000)
+        assert _put(c, "q/app", "1", first).status_code == 201
+        used = c.get("/api/v1/projects/q/quota").json()["used"]
+        r = c.put("/api/v1/projects/q/quota", json={"limit": used + 1000, "warn_percent": 50})
+        assert r.status_code == 200
+        again = json.loads(first)
+        again["annotations"] = {"n": "2"}
+        assert _put(c, "q/app", "2", json.dumps(again).encode()).status_code == 201  # warns
+        big = b"y" * 5000
+        digest = "sha256:" + hashlib.sha256(big).hexdigest()
+        r = c.post("/v2/q/app/blobs/uploads/", params={"digest": digest}, content=big)
+        assert r.status_code == 403  # over the quota
+        policy = {"rules": [{"keep": "latest_pushed", "count": 1}], "gc_grace": 3600}
+        assert c.put("/api/v1/projects/q/retention", json=policy).status_code == 200
+        assert c.post("/api/v1/projects/q/retention/runs", json={}).status_code == 201
+    docs = {d.event: json.loads(d.payload) for d in hooks.store.deliveries(row.id)}
+    assert set(docs) == set(wanted)
+    assert docs["quota_warning"]["event_data"]["quota"]["warn_percent"] == 50
+    assert docs["quota_exceeded"]["type"] == "QUOTA_EXCEED"
+    assert "over its storage quota" in docs["quota_exceeded"]["event_data"]["message"]
+    assert docs["retention"]["type"] == "TAG_RETENTION"
+    assert docs["retention"]["event_data"]["retention"]["deleted"] == 1
+    [gone] = docs["retention"]["event_data"]["resources"]
+    assert gone["tag"] == "1" and docs["delete"]["event_data"]["resources"] == [gone]
+
+
+def test_the_admin_cli_adds_shows_deliveries_and_removes_a_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite only: the CLI's code is the same on both backends
+    monkeypatch.delenv("IMAGEFORGE_REGISTRY_DB", raising=False)
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    state = open_registry(RegistryConfig(tmp_path / "data"))
+    data = ["--data-dir", str(tmp_path / "data")]
+    try:
+        state.manage.add_project(OPERATOR, "p")
+        r = run_cli(
+            ["registry", "webhook", "add", "p", "ci", "http://127.0.0.1:9/h", "--event", "push",
+             "--secret-env", "HOOK_SECRET", "--format", "json", *data]
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["secret"] == SECRET
+        state.events.emit(Event("push", "p", "admin", "p/app", [Resource("sha256:ab", "1")]))
+        r = run_cli(["registry", "webhook", "deliveries", "p", "ci", *data])
+        assert r.returncode == 0, r.stderr
+        assert "push" in r.stdout and "pending" in r.stdout
+        r = run_cli(["registry", "webhook", "rm", "p", "ci", *data])
+        assert r.returncode == 0 and "webhook ci deleted" in r.stderr
+        [d] = state.webhooks.store.deliveries(1)
+        assert (d.state, d.error) == ("failed", "webhook deleted")
+    finally:
+        state.meta.close()

@@ -61,7 +61,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "copy": ("_remote",),
     "ls-tags": ("_remote",),
     "parse": ("_parse",),
-    "registry": ("_registry", "_registry_admin", "_registry_retention"),
+    "registry": ("_registry", "_registry_admin", "_registry_retention", "_registry_webhooks"),
     "sbom": ("_sbom",),
     "scan": ("_scan",),
     "sign": ("_sign_image",),

@@ -21,12 +21,15 @@ from imageforge.errors import InvalidArgument
 from imageforge.registry.retention import GC_SCHEDULE, Retention, check_cron, next_time
 from imageforge.registry.service import OPERATOR
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.webhooks import Webhooks
 
 
 def _retention(opts: GlobalOptions, data_dir: Path | None) -> Retention:
     manage = _manage(opts, data_dir)
     storage = FsBlobStorage(_directory(opts, data_dir))
-    return Retention(manage.meta, manage, manage.gates, storage)
+    # what a run deletes goes to the project's webhooks: the serving registry delivers it
+    events = Webhooks(manage.meta)
+    return Retention(manage.meta, manage, manage.gates, storage, events=events)
 
 
 @registry_app.group("retention")
