@@ -96,6 +96,7 @@ def test_pull_rules_and_days() -> None:
         ({"rules": [{"keep": "always", "tags": "v*"}]}, "rules[0].tags is not a list"),
         ({"rules": [], "gc_grace": -5}, "gc_grace -5"),
         ({"rule": []}, "unknown field 'rule'"),
+        ({"rules": [{"keep": "always", "tags": ["{a,b}" * 20]}]}, "is not a glob"),  # 2**20
     ],
 )
 def test_a_wrong_policy_is_refused_naming_the_field(doc: object, message: str) -> None:
@@ -242,6 +243,8 @@ def test_who_may_set_and_run_retention(server: Server) -> None:
         assert r.status_code == 400
         r = c.put("/api/v1/projects/ret/retention", json={"schedule": "every night"})
         assert r.status_code == 400 and "not a cron expression" in r.text
+        r = c.put("/api/v1/projects/ret/retention", json={"schedule": "0 0 31 2 *"})
+        assert r.status_code == 400 and "never fires" in r.text
         assert c.get("/api/v1/projects/ret/retention/runs/12345").status_code == 404
     with server.client("dev", "dev-pass-1") as dev:
         assert dev.get("/api/v1/projects/ret/retention").status_code == 200

@@ -48,8 +48,8 @@ def _globs(value: object, where: str) -> tuple[str, ...]:
         raise InvalidArgument(f"{where} is not a list of non-empty globs")
     for p in value:
         try:
-            glob.translate(p, flags=_FLAGS)
-        except ValueError as exc:
+            glob.translate(p, flags=_FLAGS)  # also refuses braces expanding past 1000 globs
+        except Exception as exc:
             raise InvalidArgument(f"{where}: {p!r} is not a glob: {exc}") from None
     return tuple(value)
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from imageforge.errors import ImageforgeError, InvalidArgument, NotFound
 from imageforge.oci import Digest
@@ -41,12 +41,18 @@ __all__ = ["Retention", "check_cron", "next_time"]
 
 
 def check_cron(expr: str, what: str = "schedule") -> str:
-    """``expr`` if croniter reads it (5 fields, or 6 with seconds last)."""
-    if not croniter.is_valid(expr):
-        raise InvalidArgument(
-            f"{what} {expr!r} is not a cron expression",
-            hint="five fields: minute hour day month weekday, e.g. '0 3 * * *'",
-        )
+    """``expr`` if croniter reads it (5 fields, or 6 with seconds last) and it fires."""
+    hint = "five fields: minute hour day month weekday, e.g. '0 3 * * *'"
+    try:
+        valid = croniter.is_valid(expr)
+    except Exception:  # croniter's parser raises more than its own errors on odd input
+        valid = False
+    if not valid:
+        raise InvalidArgument(f"{what} {expr!r} is not a cron expression", hint=hint)
+    try:
+        next_time(expr, time.time())
+    except CroniterError:
+        raise InvalidArgument(f"{what} {expr!r} never fires", hint=hint) from None
     return expr
 
 

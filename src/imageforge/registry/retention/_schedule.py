@@ -69,4 +69,7 @@ class Scheduler:
             )  # fmt: skip
         elif name.startswith("retention:"):
             project = name.split(":", 1)[1]
+            if r.meta.project(project) is None:  # deleted since: so is its schedule
+                self.store.set_schedule(name, None)
+                return
             r.run(OPERATOR, project, trigger="schedule")

@@ -44,27 +44,27 @@ class ProjectAccess(Protocol):
 def check_target(url: str, private_ok: bool, resolve: bool = True) -> str:
     """``url`` if a webhook may post to it; InvalidArgument (a wrong URL) or Denied (a
     non-global address while those are not allowed) naming why."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a bracket not closed, a port that is not a number
+        raise InvalidArgument(f"webhook URL {url!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidArgument(
             f"webhook URL {url!r} is not an http:// or https:// URL with a host",
             hint="e.g. https://ci.example/hooks/registry",
         )
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise InvalidArgument(f"webhook URL {url!r} has an invalid port") from None
     if private_ok or not resolve:
         return url
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except OSError as exc:
-        raise InvalidArgument(f"webhook host {parts.hostname} does not resolve: {exc}") from None
+        raise InvalidArgument(f"webhook host {host} does not resolve: {exc}") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
             raise Denied(
-                f"webhook host {parts.hostname} is {address}, not a public address",
+                f"webhook host {host} is {address}, not a public address",
                 hint="this registry sends webhooks to public addresses only"
                 " (webhook_private_targets = false)",
             )
