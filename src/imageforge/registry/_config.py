@@ -19,6 +19,9 @@ scan_lease = "5m"               # a scan not renewed this long is claimed again
 scan_retry = "30s"              # a failed scan is tried again after this, twice as long
 scan_attempts = 3               #   each time, up to this many attempts in all
 scan_poll = "1s"                # an idle worker looks for a job this often
+webhook_private_targets = true  # webhooks may post to loopback/private addresses (Harbor's)
+webhook_retry_base = "10s"      # a failed delivery is retried after 10 s, 20 s, 40 s, ...
+webhook_attempts = 8            # ... until this many attempts were made
 
 [[projects]]
 name = "team"
@@ -85,6 +88,9 @@ class RegistryConfig:
     scan_retry: float = 30.0
     scan_attempts: int = 3
     scan_poll: float = 1.0
+    webhook_private_targets: bool = True
+    webhook_retry_base: float = 10.0
+    webhook_attempts: int = 8
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -173,6 +179,18 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
             if "scan_attempts" in reg:
                 cfg.scan_attempts = max(1, _count(reg["scan_attempts"], "[registry] scan_attempts"))
             cfg.trusted_proxies = _proxies(reg.get("trusted_proxies", []))
+            if "webhook_retry_base" in reg:
+                cfg.webhook_retry_base = parse_duration(
+                    reg["webhook_retry_base"], "[registry] webhook_retry_base"
+                )
+            if "webhook_attempts" in reg:
+                cfg.webhook_attempts = max(
+                    1, _count(reg["webhook_attempts"], "[registry] webhook_attempts")
+                )
+            private = reg.get("webhook_private_targets", True)
+            if not isinstance(private, bool):
+                raise InvalidArgument("[registry] webhook_private_targets is not true or false")
+            cfg.webhook_private_targets = private
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message, location=where) from None
         for u in doc.get("users", []):

@@ -38,6 +38,7 @@ from imageforge.registry.service import (
     stored_manifest,
 )
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["open_registry", "serve"]
 
@@ -118,6 +119,12 @@ def open_registry(
             config.failed_login_limit,
             config.failed_login_address_limit,
             config.failed_login_window,
+        ),
+        webhooks=Webhooks(
+            meta,
+            private_targets=config.webhook_private_targets,
+            retry_base=config.webhook_retry_base,
+            attempts=config.webhook_attempts,
         ),
     )
     if scanner is not None and config.scan_workers > 0:

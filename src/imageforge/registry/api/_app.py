@@ -15,10 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imageforge.registry.api._io import run
-from imageforge.registry.api._manage import management_routes
+from imageforge.registry.api._manage import Manage, management_routes
+from imageforge.registry.api._retention import retention_routes
 from imageforge.registry.api._scans import scan_routes
 from imageforge.registry.api._v2 import Distribution
+from imageforge.registry.api._webhooks import webhook_routes
+from imageforge.registry.retention import Retention, Scheduler
 from imageforge.registry.service import RegistryState, sweep_interval
+from imageforge.registry.webhooks import Deliverer
 
 __all__ = ["create_app"]
 
@@ -39,9 +43,49 @@ async def _sweep_uploads(state: RegistryState) -> None:
         await anyio.sleep(sweep_interval(expiry))
 
 
-def create_app(state: RegistryState) -> Starlette:
-    """The ASGI application serving ``state``."""
+async def _run_schedule(scheduler: Scheduler, every: float) -> None:
+    """Flush pull times and run scheduled retention and gc, every ``every`` seconds."""
+    try:
+        while True:
+            try:
+                await run(scheduler.tick)
+            except Exception as exc:  # a background loop: log, never end the server
+                _LOG.warning("the schedule's tick failed (next try later): %s", exc)
+            await anyio.sleep(every)
+    finally:  # the pull times noted since the last tick
+        with anyio.CancelScope(shield=True):
+            await run(scheduler.flush)
+
+
+async def _deliver_webhooks(deliverer: Deliverer, every: float) -> None:
+    """Deliver due webhooks; look again every ``every`` seconds when none were due."""
+    try:
+        while True:
+            try:
+                made = await run(deliverer.step)
+            except Exception as exc:  # a background loop: log, never end the server
+                _LOG.warning("delivering webhooks failed (next try later): %s", exc)
+                made = 0
+            if not made:
+                await anyio.sleep(every)
+    finally:
+        deliverer.close()
+
+
+def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
+    """The ASGI application serving ``state``; its schedule (retention, gc, pull times)
+    is looked at every ``schedule_every`` seconds."""
     v2 = Distribution(state)
+    retention = Retention(
+        state.meta,
+        state.manage,
+        state.gates,
+        state.storage,
+        events=state.events,
+        pulls=state.pulls,
+        upload_expiry=state.upload_expiry,
+    )
+    scheduler = Scheduler(retention)
 
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
@@ -52,6 +96,8 @@ def create_app(state: RegistryState) -> Starlette:
             tg.start_soon(_sweep_uploads, state)
             if state.scans is not None:
                 tg.start_soon(state.scans.serve)
+            tg.start_soon(_run_schedule, scheduler, schedule_every)
+            tg.start_soon(_deliver_webhooks, Deliverer(state.webhooks), 0.5)
             yield
             tg.cancel_scope.cancel()
 
@@ -62,6 +108,8 @@ def create_app(state: RegistryState) -> Starlette:
             Route("/token", v2.auth.token, methods=["GET"]),
             *management_routes(state),
             *scan_routes(state),
+            *retention_routes(Manage(state), retention),
+            *webhook_routes(Manage(state), state.webhooks),
         ],
         lifespan=lifespan,
     )

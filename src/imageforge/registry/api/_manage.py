@@ -28,7 +28,7 @@ from imageforge.registry.auth import is_robot
 from imageforge.registry.meta import RobotRow
 from imageforge.registry.service import RegistryState
 
-__all__ = ["MAX_BODY", "management_routes"]
+__all__ = ["MAX_BODY", "Manage", "management_routes"]
 
 _Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY = 1 << 20  # bytes of a management request's body
@@ -263,6 +263,10 @@ class _Manage:
     async def spec(self, request: Request) -> Response:
         return JSONResponse(openapi())
 
+    # for the route modules of other parts (retention, webhooks): the same parsing
+    authenticated = _user
+    json_body = _body
+
     # --- the wrapper every endpoint goes through
     def wrap(self, fn: _Handler) -> _Handler:
         async def endpoint(request: Request) -> Response:
@@ -286,6 +290,9 @@ class _Manage:
             return resp
 
         return endpoint
+
+
+Manage = _Manage  # the parsing, authentication and audit every /api/v1 route shares
 
 
 def _message(resp: Response) -> str:

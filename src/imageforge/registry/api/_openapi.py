@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from imageforge.registry.api._openapi_scans import SCAN_BODIES, SCAN_OBJECTS, scan_paths
+from imageforge.registry.api._spec_retention import RETENTION_BODIES, RETENTION_OBJECTS
+from imageforge.registry.api._spec_webhooks import WEBHOOK_BODIES, WEBHOOK_OBJECTS
 from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
 from imageforge.registry.service import (
     MAX_PASSWORD,
@@ -83,6 +85,8 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 BODIES.update(SCAN_BODIES)
+BODIES.update(RETENTION_BODIES)
+BODIES.update(WEBHOOK_BODIES)
 
 _OBJECTS: dict[str, dict[str, Any]] = {
     "Quota": {
@@ -235,6 +239,83 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
+def _retention_paths(project: dict[str, Any]) -> dict[str, Any]:
+    run = _path("run", "^[0-9]{1,18}$")
+    return {
+        "/api/v1/projects/{project}/retention": {
+            "get": _op(
+                "a project's retention policy",
+                _json(_ref("RetentionPolicyOf"), "the policy"),
+                params=[project],
+            ),
+            "put": _op(
+                "set a project's retention policy (project admin)",
+                _json(_ref("RetentionPolicyOf"), "the policy"),
+                body="RetentionPolicy",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/retention/runs": {
+            "get": _op(
+                "a project's retention runs, newest first",
+                _list("RetentionRunReport"),
+                params=[project],
+            ),
+            "post": _op(
+                "run the project's retention policy now (project admin); a dry run lists"
+                " what a real run deletes, a real run deletes it and then collects garbage",
+                _json(_ref("RetentionRunReport"), "the run"),
+                "201",
+                "RetentionRun",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/retention/runs/{run}": {
+            "get": _op(
+                "one retention run",
+                _json(_ref("RetentionRunReport"), "the run"),
+                params=[project, run],
+            ),
+        },
+    }
+
+
+def _webhook_paths(project: dict[str, Any]) -> dict[str, Any]:
+    hook = _path("webhook")
+    return {
+        "/api/v1/projects/{project}/webhooks": {
+            "get": _op("a project's webhooks (project admin)", _list("Webhook"), params=[project]),
+            "post": _op(
+                "add a webhook; the answer holds its secret, shown once (project admin)",
+                _json(_ref("Webhook"), "created"),
+                "201",
+                "NewWebhook",
+                params=[project],
+            ),
+        },
+        "/api/v1/projects/{project}/webhooks/{webhook}": {
+            "get": _op(
+                "one webhook, by name or id (project admin)",
+                _json(_ref("Webhook"), "the webhook"),
+                params=[project, hook],
+            ),
+            "delete": _op(
+                "delete a webhook; its pending deliveries fail (project admin)",
+                None,
+                "204",
+                params=[project, hook],
+            ),
+        },
+        "/api/v1/projects/{project}/webhooks/{webhook}/deliveries": {
+            "get": _op(
+                "a webhook's deliveries, newest first, with each attempt's status code",
+                _list("WebhookDelivery"),
+                params=[project, hook],
+            ),
+        },
+    }
+
+
 def openapi() -> dict[str, Any]:
     """The whole description as a JSON-able dict."""
     project = _path("project", PROJECT_PATTERN)
@@ -286,6 +367,8 @@ def openapi() -> dict[str, Any]:
                 params=[project],
             ),
         },
+        **_retention_paths(project),
+        **_webhook_paths(project),
         "/api/v1/projects/{project}/members": {
             "get": _op("a project's members (its members)", _list("MemberRole"), params=[project]),
         },
@@ -351,7 +434,13 @@ def openapi() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "imageforge registry management API", "version": "1"},
         "components": {
-            "schemas": {**BODIES, **_OBJECTS, **SCAN_OBJECTS},
+            "schemas": {
+                **BODIES,
+                **_OBJECTS,
+                **SCAN_OBJECTS,
+                **RETENTION_OBJECTS,
+                **WEBHOOK_OBJECTS,
+            },
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],

@@ -20,6 +20,7 @@ from imageforge.oci import media
 from imageforge.registry.api._audit import record_response
 from imageforge.registry.api._auth import HttpAuth
 from imageforge.registry.api._errors import ApiError, error_response
+from imageforge.registry.api._events import notify
 from imageforge.registry.api._io import read_body, receive, run, stream_file
 from imageforge.registry.auth import Access
 from imageforge.registry.policy import BYPASS_HEADER
@@ -107,16 +108,19 @@ class Distribution:
 
     async def dispatch(self, request: Request) -> Response:
         head = request.method == "HEAD"
+        error: Exception | None = None
         try:
             resp = await self._dispatch(request)
         except (ApiError, ImageforgeError) as err:
             resp = error_response(err, head=head)
+            error = err
         resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
         target: Target | None = getattr(request.state, "target", None)
         if target is not None:
             await record_response(
                 self.state.meta, request, target.kind, target.name, target.ref, resp
             )
+            await notify(self.state, request, target.kind, target.name, target.ref, resp, error)
         return resp
 
     async def _dispatch(self, request: Request) -> Response:

@@ -5,6 +5,7 @@ log. Tags and links are rows, never files. One class (:class:`MetaStore`) over S
 which several registry processes can share). A change may carry a ``Guard``, checked
 inside its transaction through a :class:`MetaView` (how transactional gates run)."""
 
+from imageforge.registry.meta._backend import Db
 from imageforge.registry.meta._scans import (
     SEVERITIES,
     AllowEntry,
@@ -28,6 +29,7 @@ from imageforge.registry.meta._sql import (
     Usage,
     UserRow,
 )
+from imageforge.registry.meta._sql import _in_project as in_project
 
 __all__ = [
     "SEVERITIES",
@@ -39,6 +41,7 @@ __all__ = [
     "ScanStore",
     "severity_rank",
     "AuditRow",
+    "Db",
     "Guard",
     "ManifestRow",
     "MetaStore",
@@ -49,4 +52,5 @@ __all__ = [
     "RobotRow",
     "Usage",
     "UserRow",
+    "in_project",
 ]

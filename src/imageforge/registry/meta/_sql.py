@@ -252,6 +252,27 @@ class MetaStore:
         """The committed state, for reads in this thread."""
         return MetaView(self._conn())
 
+    # for the parts of the registry that keep their own tables in their own modules
+    # (retention, webhooks): their schema, and their queries in one write transaction
+    # or on the committed state
+    def ensure_tables(self, schema: str) -> None:
+        """Create the tables of ``schema`` (``CREATE ... IF NOT EXISTS`` statements in
+        the SQL both databases accept; ``{serial}`` is an id column)."""
+        with self._write() as db:
+            for statement in self._backend.schema(schema).split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """One write transaction (one writer at a time across processes)."""
+        with self._write() as db:
+            yield db
+
+    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        """The rows of one read on the committed state."""
+        return self._rows(sql, *args)
+
     # settings
     def setting(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM settings WHERE key = ?", key)

@@ -7,7 +7,9 @@ import functools
 from collections.abc import Callable, Sequence
 
 from imageforge.oci import Digest
+from imageforge.registry._pulls import PullClock
 from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
+from imageforge.registry.events import EventSink, Fanout
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import Gates, ImmutableTags
 from imageforge.registry.scanning import ScanWorkers
@@ -18,6 +20,7 @@ from imageforge.registry.service._manifests import Manifests, blobs_named_by
 from imageforge.registry.service._scans import ScanService
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["RegistryState", "registry_gates"]
 
@@ -50,6 +53,8 @@ class RegistryState:
         token_realm: str | None = None,  # None: /token on this server
         upload_expiry: float = 7 * 86400,  # seconds after which an unfinished upload goes
         logins: LoginLimiter | None = None,
+        events: EventSink | None = None,  # who else hears of pushes, pulls, deletes
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.storage = storage
         self.meta = meta
@@ -68,6 +73,12 @@ class RegistryState:
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
         self.scans: ScanWorkers | None = None  # set by attach_scanner
         self.policies = ScanService(meta, storage, self.manage)
+        # Every event goes to the pull clock (retention's pull times), the webhooks and
+        # ``events``; emit here (``state.events.emit``) what the registry does.
+        self.pulls = PullClock(meta)
+        self.webhooks = webhooks or Webhooks(meta)
+        extra = [events] if events is not None else []
+        self.events: EventSink = Fanout([self.pulls, self.webhooks, *extra])
 
     def attach_scanner(self, workers: ScanWorkers) -> None:
         """Scan through ``workers``: each pushed image of a project that scans on push

@@ -1,0 +1,75 @@
+"""The server's schedule: retention of each project whose policy has a cron schedule,
+and garbage collection on the registry's own (``gc``). Each due run is claimed once
+(its next time moved in one transaction: a second server on the same database finds it
+moved) and runs under the ``maintenance`` lease, so two servers on one PostgreSQL
+database never run retention or collection at the same time; a server that dies holding
+the lease loses it when it expires. The pull clock is flushed on every tick."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+
+from imageforge.registry._gc import collect_garbage
+from imageforge.registry.retention._run import Retention, next_time
+from imageforge.registry.service import OPERATOR
+
+__all__ = ["GC_SCHEDULE", "Scheduler"]
+
+_LOG = logging.getLogger("imageforge.registry.schedule")
+GC_SCHEDULE = "gc"
+LEASE = "maintenance"
+
+
+class Scheduler:
+    def __init__(self, retention: Retention, gc_grace: float = 3600.0, lease_ttl: float = 3600.0):
+        self.retention = retention
+        self.store = retention.store
+        self.gc_grace = gc_grace
+        self.lease_ttl = lease_ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """Flush pull times, then run what is due; the names of the runs done."""
+        self.flush()
+        now = time.time() if now is None else now
+        done = []
+        for name, cron, due in self.store.schedules():
+            if due > now or not self.store.claim_slot(name, due, next_time(cron, now)):
+                continue
+            if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
+                _LOG.info("%s is due but another server holds the lease: skipped", name)
+                continue
+            try:
+                self._run(name)
+                done.append(name)
+            except Exception as exc:  # logged and recorded; the next run comes
+                _LOG.warning("scheduled %s failed: %s", name, exc)
+            finally:
+                self.store.release_lease(LEASE, self.holder)
+        return done
+
+    def flush(self) -> None:
+        if self.retention.pulls is not None:
+            self.retention.pulls.flush()
+
+    def _run(self, name: str) -> None:
+        r = self.retention
+        if name == GC_SCHEDULE:
+            report = collect_garbage(
+                r.meta, r.storage, self.gc_grace, upload_expiry=r.upload_expiry
+            )
+            r.meta.audit_add(
+                "scheduler", "gc", "", "schedule", "ok", "",
+                f"removed {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
+                f" {report.freed_bytes} bytes",
+            )  # fmt: skip
+        elif name.startswith("retention:"):
+            project = name.split(":", 1)[1]
+            if r.meta.project(project) is None:  # deleted since: so is its schedule
+                self.store.set_schedule(name, None)
+                return
+            r.run(OPERATOR, project, trigger="schedule")
