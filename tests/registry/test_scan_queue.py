@@ -11,6 +11,7 @@ import pytest
 
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.oci import Digest, digest_bytes
+from imageforge.registry.events import Event
 from imageforge.registry.meta import Finding, MetaStore, Policy, ScanResult
 from imageforge.registry.scanning import ScanWorkers, backoff
 
@@ -144,3 +145,28 @@ def test_a_new_database_version_queues_every_scanned_image_again(meta_db: str) -
         assert workers.run_one("w")
         result = meta.scans.result(_digest(1))
     assert result is not None and result.db_version == "db-2"
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.seen: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.seen.append(event)
+
+
+def test_each_finished_scan_is_an_event_for_the_webhooks(meta_db: str) -> None:
+    found = (Finding("CVE-2019-10744", "lodash", "4.17.11", "critical"),)
+    with MetaStore(meta_db) as meta:
+        scanner = _Scanner(ScanResult("success", "db-1", found), RuntimeError("broken"))
+        workers = ScanWorkers(meta, scanner, attempts=1)
+        events = workers.events = _Events()
+        workers.queue("team/app", _digest(1))
+        workers.queue("team/app", _digest(2))
+        assert workers.run_one("w") and workers.run_one("w")
+        assert not workers.run_one("w")
+    done, failed = events.seen
+    assert (done.type, done.project, done.repository) == ("scan_completed", "team", "team/app")
+    assert done.resources[0].digest == str(_digest(1))
+    assert done.data["summary"]["critical"] == 1
+    assert failed.type == "scan_failed" and "broken" in failed.data["message"]

@@ -24,6 +24,7 @@ from anyio import to_thread
 from imageforge.errors import ImageforgeError
 from imageforge.oci import Digest, IndexManifest, Manifest
 from imageforge.registry._names import project_of
+from imageforge.registry.events import Event, EventSink, NoEvents, Resource
 from imageforge.registry.meta import ManifestRow, MetaStore, ScanJob, ScanResult
 from imageforge.registry.scanning._scanner import Scanner, is_image
 
@@ -35,6 +36,24 @@ _LOG = logging.getLogger("imageforge.registry.scan")
 def backoff(attempt: int, base: float, cap: float = 600.0) -> float:
     """Seconds before attempt ``attempt + 1``: ``base``, then twice as long each time."""
     return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def _scan_event(job: ScanJob, result: ScanResult) -> Event:
+    """A finished scan as Harbor reports it: ``scan_completed`` with the counts by
+    severity, or ``scan_failed`` with the reason."""
+    data: dict[str, object] = {"scan_status": result.status, "db_version": result.db_version}
+    if result.status == "success":
+        data["summary"] = result.counts()
+    else:
+        data["message"] = result.message
+    return Event(
+        "scan_completed" if result.status == "success" else "scan_failed",
+        project_of(job.repo),
+        None,
+        job.repo,
+        [Resource(str(job.digest), None, f"{job.repo}@{job.digest}")],
+        data,
+    )
 
 
 class ScanWorkers:
@@ -64,6 +83,8 @@ class ScanWorkers:
         self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._version: str | None = None
+        # scan_completed / scan_failed of each finished job (the webhooks listen)
+        self.events: EventSink = NoEvents()
 
     # --- what gets queued
     def queue(self, repo: str, digest: Digest, again: bool = False) -> bool:
@@ -124,6 +145,8 @@ class ScanWorkers:
             self.meta.scans.retry(job, owner, result.message, delay)
         elif not self.meta.scans.finish(job, owner, result):
             _LOG.warning("scan of %s finished after its lease went to another worker", job.digest)
+        else:
+            self.events.emit(_scan_event(job, result))
         return True
 
     def _scan(self, job: ScanJob) -> ScanResult:

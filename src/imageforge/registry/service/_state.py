@@ -84,5 +84,6 @@ class RegistryState:
         """Scan through ``workers``: each pushed image of a project that scans on push
         is queued, and the server runs the pool while it serves."""
         self.scans = workers
+        workers.events = self.events
         self.policies.version = workers.scanner.version
         self.manifests.pushed.append(workers.pushed)
