@@ -27,6 +27,7 @@ __all__ = [
     "Found",
     "NamedImage",
     "find_image",
+    "filesystem_image",
     "find_in_store",
     "image_for_platform",
     "index_platforms",
@@ -120,6 +121,24 @@ def image_for_platform(obj: Image | ImageIndex, platform: Platform | None, name:
     )
 
 
+def filesystem_image(image: Image, name: str) -> Image:
+    """``image`` when it is one with a filesystem (an image config and filesystem layers,
+    as ``media.is_layer`` decides); a signature, an attestation or another OCI artifact
+    is refused: it is stored and copied, never unpacked, run or analyzed."""
+    manifest = image.manifest()
+    blobs = [d.media_type for d in manifest.layers if not media.is_layer(d.media_type)]
+    config = manifest.config.media_type
+    if not blobs and config in (media.OCI_CONFIG, media.DOCKER_CONFIG):
+        return image
+    kind = manifest.artifact_type or (blobs[0] if blobs else config)
+    raise InvalidArgument(
+        f"{name}: not an image with a filesystem but an artifact ({kind}); it cannot be "
+        "run, built on or analyzed",
+        hint="a signature or attestation is checked with 'imageforge verify' or "
+        "'verify-attestation'; name the image it belongs to",
+    )
+
+
 @contextmanager
 def open_image(
     session: Session, text: str, platform: Platform | None = None
@@ -128,4 +147,5 @@ def open_image(
     inside the ``with`` block."""
     found = find_image(session, text)
     with session.opened(found.location) as obj:
-        yield NamedImage(found.name, image_for_platform(obj, platform, found.name))
+        image = image_for_platform(obj, platform, found.name)
+        yield NamedImage(found.name, filesystem_image(image, found.name))

@@ -205,12 +205,14 @@ def _check_entries(reader: LayerReader, what: str) -> None:
 
 
 def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: ProgressSink) -> None:
-    """Re-read each newly stored layer in one pass: its diff_id must match the config and
-    no entry may escape the root."""
+    """Re-read each newly stored filesystem layer in one pass: its diff_id must match the
+    config and no entry may escape the root. Other layers (signatures, attestations,
+    artifacts' blobs: see ``media.is_layer``) are plain blobs, already verified by digest
+    and size as the sink stored them, and never unpacked."""
     images = [node for node in walk_image_graph(obj) if not isinstance(node, ImageIndex)]
     for image in images:
         for i, layer in enumerate(image.layers()):
-            if layer.digest not in added:
+            if layer.digest not in added or not media.is_layer(layer.media_type):
                 continue
             what = f"layer {i + 1} ({layer.digest})"
             with layer.open_compressed() as raw:
