@@ -47,17 +47,35 @@ def pull(
     *,
     platform: Platform | None = None,
     all_platforms: bool = False,
+    signatures: bool = True,
 ) -> Pulled:
     """Pull ``[docker://]REF`` into the session's store: the image for ``platform``
     of an index (see :func:`image_for_platform`), or the whole index with
-    ``all_platforms``."""
+    ``all_platforms``; with its signatures and attestations (the ``.sig``/``.att``
+    tags and referrers ``verify`` reads) unless ``signatures`` is False, so it
+    verifies from the store with no registry."""
     ref = remote_ref(reference) if isinstance(reference, str) else reference
     name = store_name(ref)
+    dest = TransportRef("store", name)
     with session.opened(ref) as obj:
         if isinstance(obj, ImageIndex) and not all_platforms:
             obj = image_for_platform(obj, platform, str(ref))
-        session.write(obj, TransportRef("store", name), jobs=PULL_JOBS)
+        session.write(obj, dest, jobs=PULL_JOBS)
+        if signatures:
+            _carry(session, ref, dest, obj, None)
     return Pulled(name, obj)
+
+
+def _carry(
+    session: Session,
+    source: Location,
+    destination: Location,
+    written: Image | ImageIndex,
+    mode: str | None,
+) -> None:
+    from imageforge.pipeline._sign_copy import carry_between  # see _session: only when used
+
+    carry_between(session, source, destination, written, mode=mode)
 
 
 def copy(
@@ -69,12 +87,15 @@ def copy(
     all_platforms: bool = False,
     push_options: PushOptions | None = None,
     signatures: bool = True,
+    referrers_mode: str | None = None,
 ) -> Digest:
     """Copy an image from ``source`` to ``destination`` (each ``docker://REF``, a
     transport or a store name); an index is copied whole only with ``all_platforms``,
-    else its image for ``platform`` (see :func:`image_for_platform`). Between two
-    registry repositories the signatures and attestations of what is written come along
-    unless ``signatures`` is False (``_sign_copy``). Returns the digest written."""
+    else its image for ``platform`` (see :func:`image_for_platform`). Between places
+    that keep signatures (registries, store names, ``oci:`` layouts) the signatures and
+    attestations of what is written come along unless ``signatures`` is False
+    (``_sign_copy``), in the layout each had or in ``referrers_mode``. Returns the
+    digest written."""
     src = parse_location(source) if isinstance(source, str) else source
     dst = parse_location(destination) if isinstance(destination, str) else destination
     if isinstance(dst, TransportRef) and dst.transport == "rootfs":
@@ -90,13 +111,12 @@ def copy(
                 # same registry: mount blobs instead of copying them
                 options = replace(options, mount_from=src.path)
             written = session.write(obj, dst, push_options=options)
-            if signatures and isinstance(src, Reference):
-                from imageforge.pipeline._sign_copy import carry_attached
-
-                carry_attached(session, src, dst, obj)
-            return written
-        jobs = PULL_JOBS if isinstance(src, Reference) else 1
-        return session.write(obj, dst, platform=platform, jobs=jobs)
+        else:
+            jobs = PULL_JOBS if isinstance(src, Reference) else 1
+            written = session.write(obj, dst, platform=platform, jobs=jobs)
+        if signatures:
+            _carry(session, src, dst, obj, referrers_mode)
+        return written
 
 
 @dataclass(frozen=True)
