@@ -18,6 +18,7 @@ from imageforge.cli._options import (
     authfile_option,
     format_option,
     platform_option,
+    remove_signatures_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
@@ -40,11 +41,6 @@ def _platform(text: str | None) -> Platform | None:
     return Platform.parse(text) if text else None
 
 
-_remove_signatures = click.option(
-    "--remove-signatures",
-    is_flag=True,
-    help="Leave signatures and attestations behind (by default they come along).",
-)
 _referrers_mode = click.option(
     "--registry-referrers-mode",
     "referrers_mode",
@@ -140,7 +136,7 @@ def logout(
 @click.argument("reference")
 @platform_option
 @click.option("--all", "all_platforms", is_flag=True, help="Keep a whole multi-platform index.")
-@_remove_signatures
+@remove_signatures_option
 @tls_option
 @authfile_option
 @progress_option
@@ -181,7 +177,7 @@ def pull_command(
 @tls_option
 @authfile_option
 @click.option("--jobs", default=4, show_default=True, help="Blobs uploaded at once.")
-@_remove_signatures
+@remove_signatures_option
 @_referrers_mode
 @progress_option
 @format_option
@@ -224,7 +220,7 @@ def push_command(
 @click.argument("destination")
 @platform_option
 @click.option("--all", "all_platforms", is_flag=True, help="Copy a whole multi-platform index.")
-@_remove_signatures
+@remove_signatures_option
 @_referrers_mode
 @tls_option
 @authfile_option

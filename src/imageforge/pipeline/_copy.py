@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imageforge.errors import InvalidArgument
@@ -25,7 +26,7 @@ from imageforge.pipeline._location import (
 )
 from imageforge.pipeline._lookup import find_in_store, image_for_platform
 from imageforge.pipeline._session import PULL_JOBS, Session
-from imageforge.transports import TransportRef
+from imageforge.transports import TransportRef, staged_archive
 
 if TYPE_CHECKING:
     from imageforge.remote import PushOptions
@@ -111,6 +112,13 @@ def copy(
                 # same registry: mount blobs instead of copying them
                 options = replace(options, mount_from=src.path)
             written = session.write(obj, dst, push_options=options)
+        elif signatures and isinstance(dst, TransportRef) and dst.transport == "oci-archive":
+            # the archive is a layout written into a tar: carry into the layout first
+            with staged_archive(Path(dst.path)) as staged:
+                layout = TransportRef("oci", str(staged), dst.tag)
+                written = session.write(obj, layout)
+                _carry(session, src, layout, obj, referrers_mode)
+            return written
         else:
             jobs = PULL_JOBS if isinstance(src, Reference) else 1
             written = session.write(obj, dst, platform=platform, jobs=jobs)
@@ -128,14 +136,19 @@ class Imported:
     media_type: str
 
 
-def import_image(session: Session, source: Location | str, names: Sequence[str]) -> Imported:
+def import_image(
+    session: Session, source: Location | str, names: Sequence[str], *, signatures: bool = True
+) -> Imported:
     """Copy the image (or index, whole) at ``source`` -- any location, a registry too --
     into the store under every name in ``names`` (``busybox`` is
-    ``docker.io/library/busybox:latest``)."""
+    ``docker.io/library/busybox:latest``), with its signatures and attestations under
+    the first name unless ``signatures`` is False."""
     if not names:
         raise InvalidArgument("nothing would name the import", hint="give -t NAME[:TAG]")
     full = tuple(store_name(Reference.parse(n)) for n in names)
-    digest = copy(session, source, TransportRef("store", full[0]), all_platforms=True)
+    digest = copy(
+        session, source, TransportRef("store", full[0]), all_platforms=True, signatures=signatures
+    )
     media_type = session.store.refs.get(full[0]).media_type
     for extra in full[1:]:
         session.store.refs.set(extra, digest, media_type)
@@ -159,6 +172,7 @@ def export_image(
     destination: Location | str,
     *,
     platform: Platform | None = None,
+    signatures: bool = True,
 ) -> Exported:
     """Copy the store's ``image`` (a name or an ID prefix) to ``destination``: a layout,
     an archive or a registry. An index goes whole, or only its image for ``platform``
@@ -178,7 +192,12 @@ def export_image(
         dest = TransportRef(dest.transport, dest.path, tag)
     whole = platform is None and not images_only
     written = copy(
-        session, TransportRef("store", name), dest, platform=platform, all_platforms=whole
+        session,
+        TransportRef("store", name),
+        dest,
+        platform=platform,
+        all_platforms=whole,
+        signatures=signatures,
     )
     media_type = session.store.read_manifest(written)[1].media_type
     return Exported(name, dest, written, media_type)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from imageforge.oci import Descriptor, Image, ImageIndex, walk_image_graph
 from imageforge.pipeline._location import Location
 from imageforge.pipeline._session import Session
-from imageforge.pipeline._sign_repos import Repository, repository_for
+from imageforge.pipeline._sign_repos import LayoutRepository, Repository, repository_for
 from imageforge.pipeline._sign_store import (
     ATTESTATIONS,
     LEGACY,
@@ -50,7 +50,8 @@ def carry_attached(
     mode: str | None = None,
 ) -> Carried:
     """Copy what is attached to every manifest of ``written`` in ``source`` to
-    ``destination``: in the layout each object had, or in ``mode`` when given."""
+    ``destination``: in ``mode`` when given, else in the layout the destination keeps
+    (an OCI layout: referrers), else in the layout each object had."""
     if type(source) is type(destination) and source.name == destination.name:
         return Carried()  # the same place: already there
     counts = {SIGNATURES.what: 0, ATTESTATIONS.what: 0}
@@ -61,7 +62,7 @@ def carry_attached(
             found = find_attached(src, kind)
             for digest, tag in found.objects:
                 had = LEGACY if tag is not None else OCI_1_1
-                wanted = mode or had
+                wanted = mode or destination.layout or had
                 if wanted != had or (tag is not None and destination.manifest(tag) is not None):
                     for attached in found.attached:
                         if attached.manifest == digest:
@@ -82,6 +83,11 @@ def carry_between(
 ) -> Carried:
     """:func:`carry_attached` between two locations, when both keep signatures."""
     src, dst = repository_for(session, source), repository_for(session, destination)
-    if src is None or dst is None:
-        return Carried()
-    return carry_attached(src, dst, written, mode=mode)
+    try:
+        if src is None or dst is None:
+            return Carried()
+        return carry_attached(src, dst, written, mode=mode)
+    finally:
+        for repository in (src, dst):
+            if isinstance(repository, LayoutRepository):
+                repository.close()

@@ -20,9 +20,10 @@ their digests by the readers above (``sign.read_signed_layers``, the store's ing
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.layers import BlobImage
@@ -39,9 +40,17 @@ from imageforge.oci import (
 )
 from imageforge.pipeline._location import Location
 from imageforge.pipeline._session import Session
-from imageforge.remote import Client, PushOptions, push, registry_host
 from imageforge.store import Store
-from imageforge.transports import REF_NAME, LayoutReader, TransportRef, write_image
+from imageforge.transports import (
+    REF_NAME,
+    LayoutReader,
+    TransportRef,
+    open_archive_layout,
+    write_image,
+)
+
+if TYPE_CHECKING:
+    from imageforge.remote import Client
 
 __all__ = [
     "LayoutRepository",
@@ -56,6 +65,7 @@ __all__ = [
 ]
 
 _MAX_MANIFEST: Final = 4 << 20
+OCI_1_1: Final = "oci-1-1"  # the layout names _sign_store uses
 
 
 def referrers_tag(digest: Digest) -> str:
@@ -69,6 +79,12 @@ class Repository(Protocol):
     @property
     def name(self) -> str:
         """How messages name the place."""
+        ...
+
+    @property
+    def layout(self) -> str | None:
+        """The layout objects carried here are written in (``legacy`` or ``oci-1-1``);
+        None: the layout each had at its source."""
         ...
 
     def manifest(self, ref: str) -> bytes | None:
@@ -133,6 +149,8 @@ class RegistryRepository:
     """A repository of a registry, through the session's client."""
 
     def __init__(self, client: Client, reference: Reference) -> None:
+        from imageforge.remote import registry_host  # see _session: only when used
+
         self.client = client
         self.reference = reference
         self.host = registry_host(reference.domain)
@@ -141,6 +159,10 @@ class RegistryRepository:
     @property
     def name(self) -> str:
         return self.reference.name
+
+    @property
+    def layout(self) -> str | None:
+        return None
 
     def manifest(self, ref: str) -> bytes | None:
         try:
@@ -172,6 +194,8 @@ class RegistryRepository:
         return [d for d in index.manifests if d.artifact_type == artifact_type]
 
     def put(self, image: Image, tag: str | None, source: Repository | None = None) -> str | None:
+        from imageforge.remote import PushOptions, push
+
         mount = None
         if isinstance(source, RegistryRepository) and source.host == self.host:
             mount = source.repo if source.repo != self.repo else None
@@ -226,6 +250,10 @@ class StoreRepository:
     def name(self) -> str:
         return self.reference.name
 
+    @property
+    def layout(self) -> str | None:
+        return None
+
     def _ref(self, tag: str) -> TransportRef:
         return TransportRef("store", str(self.reference.with_tag(tag)))
 
@@ -263,22 +291,44 @@ class StoreRepository:
         return schema_tag
 
 
-class LayoutRepository:
-    """An OCI layout: image-layout 1.1 lists referrers in ``index.json`` with their
-    artifact type (and names a legacy object by its tag)."""
+class _Layout(Protocol):
+    index: IndexManifest
 
-    def __init__(self, root: Path) -> None:
+    def open(self, digest: Digest) -> IO[bytes]: ...
+
+
+class LayoutRepository:
+    """An OCI layout (or, read only, an OCI archive): image-layout 1.1 lists referrers
+    in ``index.json`` with their artifact type. What is carried here becomes referrers;
+    a legacy object already in a layout (an entry named ``sha256-<hex>.sig``) is read
+    too."""
+
+    def __init__(self, root: Path, *, archive: bool = False) -> None:
         self.root = root
+        self.archive = archive
+        self._opened: _Layout | None = None
+        self._closing = ExitStack()
 
     @property
     def name(self) -> str:
-        return f"oci:{self.root}"
+        return f"{'oci-archive' if self.archive else 'oci'}:{self.root}"
 
-    def _reader(self) -> LayoutReader | None:
-        try:
-            return LayoutReader(self.root)
-        except NotFound:
-            return None
+    @property
+    def layout(self) -> str | None:
+        return OCI_1_1  # image-layout 1.1: index.json lists referrers
+
+    def _reader(self) -> _Layout | None:
+        if not self.archive:
+            try:
+                return LayoutReader(self.root)  # read afresh: this copy may have written it
+            except NotFound:
+                return None
+        if self._opened is None:
+            self._opened = self._closing.enter_context(open_archive_layout(self.root))
+        return self._opened
+
+    def close(self) -> None:
+        self._closing.close()
 
     def manifest(self, ref: str) -> bytes | None:
         reader = self._reader()
@@ -323,6 +373,8 @@ class LayoutRepository:
         return out
 
     def put(self, image: Image, tag: str | None, source: Repository | None = None) -> str | None:
+        if self.archive:
+            raise InvalidArgument(f"{self.name}: an archive is written whole, not added to")
         write_image(image, TransportRef("oci", str(self.root), tag))
         return tag
 
@@ -377,6 +429,6 @@ def repository_for(session: Session, location: Location) -> Repository | None:
         return RegistryRepository(session.client, location)
     if location.transport == "store" and not location.path.startswith("sha256:"):
         return StoreRepository(session.store, Reference.parse(location.path))
-    if location.transport == "oci":
-        return LayoutRepository(Path(location.path))
+    if location.transport in ("oci", "oci-archive"):
+        return LayoutRepository(Path(location.path), archive=location.transport != "oci")
     return None

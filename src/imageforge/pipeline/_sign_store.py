@@ -25,6 +25,7 @@ from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.layers import BlobImage
 from imageforge.oci import Digest, digest_bytes
 from imageforge.pipeline._sign_repos import (
+    OCI_1_1,
     Repository,
     Target,
     referrers_tag,
@@ -63,7 +64,6 @@ __all__ = [
 ]
 
 LEGACY: Final = "legacy"
-OCI_1_1: Final = "oci-1-1"
 MODES: Final = (LEGACY, OCI_1_1)
 _MAX_PAYLOAD: Final = 4 << 20  # as sign.read_signed_layers bounds a payload
 # Referrers of one kind read per image: a registry listing more is hostile or broken,
