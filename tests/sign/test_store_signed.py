@@ -73,6 +73,35 @@ def test_a_pulled_image_verifies_from_the_store_and_its_push_carries_them(
     r = run_cli(there.cli("verify-attestation", dest, "--key", str(keys.public), "--type", "vuln"))
     assert r.returncode == 0, r.stderr
 
+    # a build signed into the store (no registry): its push carries signature and provenance
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM hello:1\nCOPY msg /msg\n")
+    (context / "msg").write_text("hi\n")
+    r = run_cli(
+        [
+            *here.cli("build", str(context), "-t", "built:1", "--sign", "--provenance"),
+            "--key",
+            str(keys.private),
+            "--format",
+            "json",
+        ],
+        env=here.env,
+    )
+    built = json.loads(ok(r).stdout)["digest"]
+    code, _, err = _local(root, "verify", "built:1", "--key", str(keys.public))
+    assert code == 0, err
+    dest = there.ref("built:1")
+    ok(run_cli(there.cli("push", "built:1", f"docker://{dest}")))
+    r = run_cli(there.cli("verify", dest, "--key", str(keys.public), "--format", "json"))
+    assert r.returncode == 0 and json.loads(r.stdout)["digest"] == built, r.stderr
+    r = run_cli(
+        there.cli(
+            "verify-attestation", dest, "--key", str(keys.public), "--type", "slsaprovenance1"
+        )
+    )
+    assert r.returncode == 0, r.stderr
+
     # one byte of the stored signed payload changed: refused, with the reason
     store = Store(pulled)
     target = resolve_target(StoreRepository(store, Reference.parse(name)))

@@ -326,19 +326,19 @@ def build_signing_options(func: F) -> F:
             "--provenance",
             is_flag=True,
             is_eager=True,
-            help="Attest SLSA provenance v1 to every docker:// output (needs --key).",
+            help="Attest SLSA provenance v1 to the image, pushed or named (needs --key).",
         ),
         click.option(
             "--sbom",
             is_flag=True,
             is_eager=True,
-            help="Attest the image's SPDX SBOM to every docker:// output (needs --key).",
+            help="Attest the image's SPDX SBOM, pushed or named (needs --key).",
         ),
         click.option(
             "--sign",
             is_flag=True,
             is_eager=True,
-            help="Sign the image at every docker:// output (needs --key).",
+            help="Sign the image at every docker:// output and in the store (needs --key).",
         ),
         click.option(
             "--registry-referrers-mode",
