@@ -104,6 +104,7 @@ def copy(
     with session.opened(src) as obj:
         if isinstance(obj, ImageIndex) and not all_platforms:
             obj = image_for_platform(obj, platform, location_text(src))
+        jobs = PULL_JOBS if isinstance(src, Reference) else 1
         if isinstance(dst, Reference):
             from imageforge.remote import PushOptions  # see _session: only when pushing
 
@@ -112,15 +113,14 @@ def copy(
                 # same registry: mount blobs instead of copying them
                 options = replace(options, mount_from=src.path)
             written = session.write(obj, dst, push_options=options)
-        elif signatures and isinstance(dst, TransportRef) and dst.transport == "oci-archive":
+        elif signatures and dst.transport == "oci-archive":
             # the archive is a layout written into a tar: carry into the layout first
             with staged_archive(Path(dst.path)) as staged:
                 layout = TransportRef("oci", str(staged), dst.tag)
-                written = session.write(obj, layout)
+                written = session.write(obj, layout, jobs=jobs)
                 _carry(session, src, layout, obj, referrers_mode)
             return written
         else:
-            jobs = PULL_JOBS if isinstance(src, Reference) else 1
             written = session.write(obj, dst, platform=platform, jobs=jobs)
         if signatures:
             _carry(session, src, dst, obj, referrers_mode)
