@@ -58,6 +58,9 @@ def test_an_exported_layout_carries_the_referrers_and_an_import_keeps_them(
     )
     listed = {i["name"] for i in json.loads(_cli(root, "images", "--format", "json"))}
     assert listed == {"docker.io/library/hello:1", "docker.io/library/hello:2"}
+    referrers = run_cli(["--root", str(root), "analyze", f"hello:{digest.replace(':', '-')}"])
+    assert referrers.returncode == 2, referrers.stderr
+    assert "artifact (an index of application/vnd.dev.cosign.artifact.att" in referrers.stderr
 
     layout = tmp_path / "layout"
     _cli(root, "export", "hello:1", f"oci:{layout}:1")
