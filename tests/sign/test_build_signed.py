@@ -131,7 +131,15 @@ def test_provenance_without_key_or_push_is_refused_before_building(
     r = run_cli(registry.cli("build", str(context), "--output", ref, "--provenance"))
     assert r.returncode == 2 and "need --key" in r.stderr, r.stderr
     r = run_cli(
-        registry.cli("build", str(context), "--sign", "--key", str(keys.private)),
+        registry.cli(
+            "build",
+            str(context),
+            "--output",
+            f"oci:{tmp_path / 'layout'}",
+            "--sign",
+            "--key",
+            str(keys.private),
+        ),
         env=registry.env,
     )
     assert r.returncode == 2 and "add -t NAME" in r.stderr, r.stderr
