@@ -24,6 +24,7 @@ from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
 from imageforge.oci import Reference
 from imageforge.pipeline import attest_image, key_signer, key_verifier, verify_attestations
+from imageforge.pipeline._sign_repos import RegistryRepository
 from imageforge.pipeline._sign_store import ATTESTATIONS, attach, find_attached, resolve_target
 from imageforge.sign import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -152,8 +153,10 @@ def test_attest_verify_and_policy(
 
     # what is stored is checked by independent implementations
     with registry.session() as s:
-        target = resolve_target(s.client, Reference.parse(registry.ref("hello:1")))
-        found = find_attached(s.client, target, ATTESTATIONS)
+        target = resolve_target(
+            RegistryRepository(s.client, Reference.parse(registry.ref("hello:1")))
+        )
+        found = find_attached(target, ATTESTATIONS)
     assert len(found.attached) == 2 and not found.problems
     # cosign writes an empty keyid, which securesystemslib matches keys by
     theirs = SSlibKey.from_crypto(load_public_key(keys.public.read_bytes()).key)
@@ -209,11 +212,13 @@ def test_copied_mistyped_or_foreign_attestations_are_refused(
     registry.push("hello:1", "hello:1")  # the tag moves away from the attested image
     # the attestation of another image, copied onto this one
     with registry.session() as s:
-        target = resolve_target(s.client, Reference.parse(registry.ref("hello:1")))
+        target = resolve_target(
+            RegistryRepository(s.client, Reference.parse(registry.ref("hello:1")))
+        )
         ptype = predicate_type("vuln")
         statement = Statement((Subject.for_image("x", other),), ptype, VULN_CLEAN)
         envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement.to_bytes())
-        attach(s.client, target, attestation_layer(envelope, ptype), ATTESTATIONS, "legacy")
+        attach(target, attestation_layer(envelope, ptype), ATTESTATIONS, "legacy")
         with pytest.raises(VerificationFailed) as failed:
             verify_attestations(
                 s, registry.ref("hello:1"), key_verifier(keys.public), kinds=["vuln"]
@@ -223,8 +228,11 @@ def test_copied_mistyped_or_foreign_attestations_are_refused(
 
     # an envelope of another payload type, signed properly: refused for its type
     with registry.session() as s:
+        target = resolve_target(
+            RegistryRepository(s.client, Reference.parse(registry.ref("hello:1")))
+        )
         envelope = sign_envelope(signer, "text/plain", statement.to_bytes())
-        attach(s.client, target, attestation_layer(envelope, ptype), ATTESTATIONS, "oci-1-1")
+        attach(target, attestation_layer(envelope, ptype), ATTESTATIONS, "oci-1-1")
     code, out, err = _verify(registry, keys, "--type", "vuln")
     assert code == 8 and out["reason"] == "wrong-digest", err  # the furthest check reached
     assert "(2 https://cosign.sigstore.dev/attestation/vuln/v1 attestations found" in err
@@ -235,11 +243,13 @@ def test_wrong_payload_type_alone_is_named(registry: Registry, keys: KeyPair) ->
     registry.push("hello:1", "hello:1")
     with registry.session() as s:
         signer = key_signer(keys.private, lambda _: _password())
-        target = resolve_target(s.client, Reference.parse(registry.ref("hello:1")))
+        target = resolve_target(
+            RegistryRepository(s.client, Reference.parse(registry.ref("hello:1")))
+        )
         ptype = predicate_type("vuln")
         statement = Statement((Subject.for_image("x", target.digest),), ptype, VULN_CLEAN)
         envelope = sign_envelope(signer, "application/json", statement.to_bytes())
-        attach(s.client, target, attestation_layer(envelope, ptype), ATTESTATIONS, "legacy")
+        attach(target, attestation_layer(envelope, ptype), ATTESTATIONS, "legacy")
     code, out, err = _verify(registry, keys, "--type", "vuln")
     assert code == 8 and out["reason"] == "wrong-payload-type", err
     assert "payloadType is 'application/json'" in err

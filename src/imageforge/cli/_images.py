@@ -16,6 +16,7 @@ from imageforge.cli._options import (
     authfile_option,
     format_option,
     platform_option,
+    remove_signatures_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
@@ -31,7 +32,7 @@ from imageforge.pipeline import (
     location_text,
     prune,
 )
-from imageforge.store import Store, summarize
+from imageforge.store import Store, image_entries, summarize
 from imageforge.transports import TransportRef, open_source
 
 
@@ -68,6 +69,7 @@ def _ago(created: str | None) -> str:
 @app.command("import")
 @click.argument("source")
 @click.option("-t", "--tag", "tags", multiple=True, required=True, help="NAME[:TAG] to give it.")
+@remove_signatures_option
 @tls_option
 @authfile_option
 @progress_option
@@ -77,6 +79,7 @@ def import_(
     opts: GlobalOptions,
     source: str,
     tags: tuple[str, ...],
+    remove_signatures: bool,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -84,9 +87,10 @@ def import_(
 ) -> None:
     """Import an image from SOURCE: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME], rootfs:DIR|TAR, docker://REF. Prints the manifest
-    digest."""
+    digest. Signatures and attestations kept in a registry, an oci: layout or an
+    oci-archive: come along (not with --remove-signatures)."""
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        imported = import_image(s, source, tags)
+        imported = import_image(s, source, tags, signatures=not remove_signatures)
     if fmt is OutputFormat.JSON:
         doc = {"digest": str(imported.digest), "mediaType": imported.media_type}
         print_json({**doc, "names": list(imported.names)})
@@ -104,6 +108,7 @@ def import_(
     help="Of an index, export only this platform's image (docker-archive:, which holds "
     "no index: this one, default this machine's, else the index's only one).",
 )
+@remove_signatures_option
 @tls_option
 @authfile_option
 @progress_option
@@ -114,6 +119,7 @@ def export(
     image: str,
     destination: str,
     platform: str | None,
+    remove_signatures: bool,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
@@ -122,10 +128,14 @@ def export(
     """Export IMAGE to DESTINATION: oci:DIR[:TAG], oci-archive:FILE[:TAG],
     docker-archive:FILE[:NAME], docker://REF. Without a tag, the image's own name is
     used. A multi-platform index goes whole (one platform with --platform), except to
-    docker-archive:, which takes one image, as docker save does."""
+    docker-archive:, which takes one image, as docker save does. The signatures and
+    attestations the store keeps for it go along (to a layout or archive as its
+    referrers), not with --remove-signatures."""
     wanted = Platform.parse(platform) if platform else None
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        exported = export_image(s, image, destination, platform=wanted)
+        exported = export_image(
+            s, image, destination, platform=wanted, signatures=not remove_signatures
+        )
     if fmt is OutputFormat.JSON:
         print_json(
             {
@@ -143,9 +153,10 @@ def export(
 @format_option
 @click.pass_obj
 def images(opts: GlobalOptions, fmt: OutputFormat) -> None:
-    """List the images in the store."""
+    """List the images in the store (not the signatures and attestations kept beside
+    them)."""
     store = _store(opts)
-    rows = [summarize(store, entry) for entry in store.refs.all()]
+    rows = [summarize(store, entry) for entry in image_entries(store)]
     if fmt is OutputFormat.JSON:
         print_json([r.to_json() for r in rows])
         return

@@ -117,3 +117,10 @@ def configure_logging(verbose: int, log_level: str | None) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+
+
+remove_signatures_option = click.option(
+    "--remove-signatures",
+    is_flag=True,
+    help="Leave signatures and attestations behind (by default they come along).",
+)

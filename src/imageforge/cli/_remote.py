@@ -18,6 +18,7 @@ from imageforge.cli._options import (
     authfile_option,
     format_option,
     platform_option,
+    remove_signatures_option,
     tls_option,
 )
 from imageforge.cli._progress import ProgressMode, progress_option
@@ -25,7 +26,7 @@ from imageforge.cli._render import print_json
 from imageforge.cli._session import session
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Platform, Reference
-from imageforge.pipeline import DOCKER, copy, parse_location, pull, remote_ref
+from imageforge.pipeline import DOCKER, MODES, copy, parse_location, pull, remote_ref
 from imageforge.remote import (
     Credentials,
     PushOptions,
@@ -38,6 +39,16 @@ from imageforge.transports import TransportRef
 
 def _platform(text: str | None) -> Platform | None:
     return Platform.parse(text) if text else None
+
+
+_referrers_mode = click.option(
+    "--registry-referrers-mode",
+    "referrers_mode",
+    type=click.Choice(MODES),
+    default=None,
+    help="Write the signatures and attestations carried along in this layout "
+    "(default: the layout each had).",
+)
 
 
 def _result(fmt: OutputFormat, doc: dict[str, str], line: str) -> None:
@@ -125,6 +136,7 @@ def logout(
 @click.argument("reference")
 @platform_option
 @click.option("--all", "all_platforms", is_flag=True, help="Keep a whole multi-platform index.")
+@remove_signatures_option
 @tls_option
 @authfile_option
 @progress_option
@@ -135,15 +147,21 @@ def pull_command(
     reference: str,
     platform: str | None,
     all_platforms: bool,
+    remove_signatures: bool,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
-    """Pull [docker://]REFERENCE from its registry into the store; prints the digest."""
+    """Pull [docker://]REFERENCE from its registry into the store, with its signatures
+    and attestations (verify --local checks them with no registry); prints the digest."""
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
         pulled = pull(
-            s, remote_ref(reference), platform=_platform(platform), all_platforms=all_platforms
+            s,
+            remote_ref(reference),
+            platform=_platform(platform),
+            all_platforms=all_platforms,
+            signatures=not remove_signatures,
         )
     doc = {
         "name": pulled.name,
@@ -159,6 +177,8 @@ def pull_command(
 @tls_option
 @authfile_option
 @click.option("--jobs", default=4, show_default=True, help="Blobs uploaded at once.")
+@remove_signatures_option
+@_referrers_mode
 @progress_option
 @format_option
 @click.pass_obj
@@ -169,17 +189,28 @@ def push_command(
     tls_verify: bool,
     authfile: Path | None,
     jobs: int,
+    remove_signatures: bool,
+    referrers_mode: str | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
-    """Push IMAGE from the store to [docker://]DESTINATION (default: IMAGE's own name);
-    prints the manifest digest."""
+    """Push IMAGE from the store to [docker://]DESTINATION (default: IMAGE's own name),
+    with the signatures and attestations the store keeps for it; prints the manifest
+    digest."""
     src = parse_location(image)
     if not isinstance(src, TransportRef) or src.transport != "store":
         raise InvalidArgument(f"{image!r}: push takes an image in the store; use copy for {image}")
     dst = remote_ref(destination or src.path)
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
-        digest = copy(s, src, dst, all_platforms=True, push_options=PushOptions(jobs=max(1, jobs)))
+        digest = copy(
+            s,
+            src,
+            dst,
+            all_platforms=True,
+            push_options=PushOptions(jobs=max(1, jobs)),
+            signatures=not remove_signatures,
+            referrers_mode=referrers_mode,
+        )
     doc = {"destination": str(dst), "digest": str(digest)}
     _result(fmt, doc, str(digest))
 
@@ -189,12 +220,8 @@ def push_command(
 @click.argument("destination")
 @platform_option
 @click.option("--all", "all_platforms", is_flag=True, help="Copy a whole multi-platform index.")
-@click.option(
-    "--remove-signatures",
-    is_flag=True,
-    help="Leave signatures and attestations behind (by default a registry-to-registry "
-    "copy carries them along).",
-)
+@remove_signatures_option
+@_referrers_mode
 @tls_option
 @authfile_option
 @progress_option
@@ -207,13 +234,16 @@ def copy_command(
     platform: str | None,
     all_platforms: bool,
     remove_signatures: bool,
+    referrers_mode: str | None,
     tls_verify: bool,
     authfile: Path | None,
     progress: ProgressMode,
     fmt: OutputFormat,
 ) -> None:
     """Copy an image from SOURCE to DESTINATION: docker://REF, oci:DIR[:TAG],
-    oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], or a name in the store."""
+    oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], or a name in the store.
+    Signatures and attestations come along between registries, store names and oci:
+    layouts."""
     src, dst = parse_location(source), parse_location(destination)
     with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
         digest = copy(
@@ -223,6 +253,7 @@ def copy_command(
             platform=_platform(platform),
             all_platforms=all_platforms,
             signatures=not remove_signatures,
+            referrers_mode=referrers_mode,
         )
     doc = {"source": str(src), "destination": str(dst), "digest": str(digest)}
     _result(fmt, doc, str(digest))

@@ -27,8 +27,11 @@ from imageforge.pipeline import (
     LEGACY,
     MODES,
     Attest,
+    Location,
+    Session,
     Signed,
     attest_image,
+    find_in_store,
     key_signer,
     key_verifier,
     load_policy,
@@ -39,6 +42,7 @@ from imageforge.pipeline import (
     verify_image,
 )
 from imageforge.sign import VerificationFailed, predicate_type
+from imageforge.transports import TransportRef
 
 _KEY = click.Path(dir_okay=False, path_type=Path)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,6 +76,22 @@ _mode_option = click.option(
 )
 
 
+_local_option = click.option(
+    "--local",
+    is_flag=True,
+    help="IMAGE is a name in the local store (pulled or built with its signatures); "
+    "no registry is contacted.",
+)
+
+
+def _where(s: Session, image: str, local: bool) -> Location | str:
+    """IMAGE as the pipeline takes it: a registry's (text), or with --local the store's."""
+    if not local:
+        return image
+    name, _ = find_in_store(s.store, image)
+    return TransportRef("store", name)
+
+
 def _stored(signed: Signed, fmt: OutputFormat, verb: str) -> None:
     stored = signed.stored
     if fmt is OutputFormat.JSON:
@@ -100,6 +120,7 @@ def _failed(fmt: OutputFormat, image: str, exc: VerificationFailed) -> None:
 @click.option("--key", "key", type=_KEY, required=True, help="The private key (cosign.key).")
 @annotation_option("Signed along in the payload's 'optional' (repeatable).")
 @_mode_option
+@_local_option
 @tls_option
 @authfile_option
 @format_option
@@ -110,6 +131,7 @@ def sign_command(
     key: Path,
     annotation: tuple[str, ...],
     mode: str,
+    local: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
@@ -122,7 +144,7 @@ def sign_command(
     required = annotation_pairs(annotation)
     signer = key_signer(key, password_source())  # a bad key or password: nothing written
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
-        signed = sign_image(s, image, signer, annotations=required, mode=mode)
+        signed = sign_image(s, _where(s, image, local), signer, annotations=required, mode=mode)
     _stored(signed, fmt, "Signed")
 
 
@@ -137,6 +159,7 @@ def sign_command(
     default=None,
     help="Also require a Rekor bundle signed by this log key, checked offline.",
 )
+@_local_option
 @tls_option
 @authfile_option
 @format_option
@@ -147,6 +170,7 @@ def verify_command(
     key: Path,
     annotation: tuple[str, ...],
     rekor_pubkey: Path | None,
+    local: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
@@ -164,7 +188,9 @@ def verify_command(
     log_key = public_key(rekor_pubkey) if rekor_pubkey is not None else None
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
         try:
-            verified = verify_image(s, image, verifier, annotations=required, log_key=log_key)
+            verified = verify_image(
+                s, _where(s, image, local), verifier, annotations=required, log_key=log_key
+            )
         except VerificationFailed as exc:
             _failed(fmt, image, exc)
             raise
@@ -193,6 +219,7 @@ def verify_command(
 )
 @click.option("--key", "key", type=_KEY, required=True, help="The private key (cosign.key).")
 @_mode_option
+@_local_option
 @tls_option
 @authfile_option
 @format_option
@@ -204,6 +231,7 @@ def attest_command(
     kind: str,
     key: Path,
     mode: str,
+    local: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
@@ -215,7 +243,7 @@ def attest_command(
     predicate_type(kind)  # an unknown short name is refused before the key is opened
     signer = key_signer(key, password_source())
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
-        signed = attest_image(s, image, signer, document, kind, mode=mode)
+        signed = attest_image(s, _where(s, image, local), signer, document, kind, mode=mode)
     _stored(signed, fmt, "Attested")
 
 
@@ -234,6 +262,7 @@ def attest_command(
     default=None,
     help="A TOML policy: predicate types required and conditions on their content.",
 )
+@_local_option
 @tls_option
 @authfile_option
 @format_option
@@ -244,6 +273,7 @@ def verify_attestation_command(
     kinds: tuple[str, ...],
     key: Path,
     policy: Path | None,
+    local: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
@@ -258,7 +288,9 @@ def verify_attestation_command(
     verifier = key_verifier(key)
     with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
         try:
-            verified = verify_attestations(s, image, verifier, kinds=kinds, policy=rules)
+            verified = verify_attestations(
+                s, _where(s, image, local), verifier, kinds=kinds, policy=rules
+            )
         except VerificationFailed as exc:
             _failed(fmt, image, exc)
             raise
@@ -294,19 +326,19 @@ def build_signing_options(func: F) -> F:
             "--provenance",
             is_flag=True,
             is_eager=True,
-            help="Attest SLSA provenance v1 to every docker:// output (needs --key).",
+            help="Attest SLSA provenance v1 to the image, pushed or named (needs --key).",
         ),
         click.option(
             "--sbom",
             is_flag=True,
             is_eager=True,
-            help="Attest the image's SPDX SBOM to every docker:// output (needs --key).",
+            help="Attest the image's SPDX SBOM, pushed or named (needs --key).",
         ),
         click.option(
             "--sign",
             is_flag=True,
             is_eager=True,
-            help="Sign the image at every docker:// output (needs --key).",
+            help="Sign the image at every docker:// output and in the store (needs --key).",
         ),
         click.option(
             "--registry-referrers-mode",

@@ -126,6 +126,9 @@ class BlobLayer:
         return io.BufferedReader(_RawStream(reader.read, compressed.close), CHUNK)
 
 
+_IMAGE_CONFIGS = frozenset({media.OCI_CONFIG, media.DOCKER_CONFIG})
+
+
 class BlobImage(BaseImage):
     """An image read from ``opener``; ``validate=False`` only for blobs that were
     schema-checked on their way into the store (see ``BaseImage.validate_schema``)."""
@@ -146,7 +149,13 @@ class BlobImage(BaseImage):
         return self._raw_config
 
     def layers(self) -> Sequence[Layer]:
-        pairs = layers_with_diff_ids(self.manifest(), self.config())
+        manifest = self.manifest()
+        if manifest.config.media_type not in _IMAGE_CONFIGS:
+            # An OCI 1.1 artifact: its config is not an image's (often the empty
+            # descriptor) and its layers are plain blobs, which have no diff_id but
+            # their own digest.
+            return [BlobLayer(desc, desc.digest, self._opener) for desc in manifest.layers]
+        pairs = layers_with_diff_ids(manifest, self.config())
         return [BlobLayer(desc, diff_id, self._opener) for desc, diff_id in pairs]
 
 

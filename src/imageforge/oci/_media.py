@@ -71,6 +71,10 @@ def is_index(media_type: str) -> bool:
 
 
 def is_layer(media_type: str) -> bool:
+    """True for a filesystem layer (a tar changeset, any compression): the one test of
+    what is unpacked, diffed, run or analyzed. Anything else a manifest lists as a layer
+    (cosign's simple-signing payload, a DSSE envelope, an OCI 1.1 artifact's blob) is a
+    plain blob: copied and verified by digest, never read as a tar."""
     return media_type in LAYER_TYPES
 
 

@@ -30,8 +30,11 @@ function and renders, and a library user does the same without it.
   registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
   :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
   envelopes beside them (``.att``), checked against a key and an attestation policy;
-  :func:`signed_build`: a build whose pushed outputs get signed provenance, an SBOM
-  and a signature; a registry-to-registry :func:`copy` carries them along.
+  :func:`signed_build`: a build whose pushed outputs (and store names) get signed
+  provenance, an SBOM and a signature. Each works on a registry image or, given a
+  store location, on the store, which keeps them as a registry does; :func:`pull`,
+  :func:`copy`, :func:`import_image` and :func:`export_image` carry them between
+  registries, the store and OCI layouts (``_sign_repos``, ``_sign_copy``).
 
 Names are loaded on first use, so a command pays only for the packages it needs (the
 builder is not imported for ``pull``).

@@ -14,7 +14,7 @@ from imageforge.errors import NotFound
 from imageforge.oci import Image, Platform, Reference, host_platform
 from imageforge.pipeline._copy import pull
 from imageforge.pipeline._location import DOCKER, names_registry, remote_ref
-from imageforge.pipeline._lookup import image_for_platform
+from imageforge.pipeline._lookup import filesystem_image
 from imageforge.pipeline._session import Session
 from imageforge.transports import TransportRef, parse_transport_ref
 
@@ -44,4 +44,4 @@ class FromResolver:
                     self.session.store.refs.get(tref.path)
                 except NotFound:
                     self._pull(Reference.parse(name), wanted)
-        return image_for_platform(self.session.open(tref), wanted, name)
+        return filesystem_image(self.session.open(tref), wanted, name)

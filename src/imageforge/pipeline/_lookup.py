@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, Image, ImageIndex, Platform, Reference, host_platform, media
@@ -27,6 +28,7 @@ __all__ = [
     "Found",
     "NamedImage",
     "find_image",
+    "filesystem_image",
     "find_in_store",
     "image_for_platform",
     "index_platforms",
@@ -120,6 +122,34 @@ def image_for_platform(obj: Image | ImageIndex, platform: Platform | None, name:
     )
 
 
+def _refuse_artifact(kind: str, name: str) -> NoReturn:
+    raise InvalidArgument(
+        f"{name}: not an image with a filesystem but an artifact ({kind}); it cannot be "
+        "run, built on or analyzed",
+        hint="a signature or attestation is checked with 'imageforge verify' or "
+        "'verify-attestation'; name the image it belongs to",
+    )
+
+
+def filesystem_image(obj: Image | ImageIndex, platform: Platform | None, name: str) -> Image:
+    """The image a command that reads a filesystem (run, ``FROM``, analyze, sbom, scan)
+    gets from ``obj`` (see :func:`image_for_platform`). A signature, an attestation or
+    another OCI artifact (a layer that is no filesystem layer, as ``media.is_layer``
+    decides, or a config that is no image's), or an index listing only artifacts (a
+    referrers index), is refused: it is stored and copied, never unpacked."""
+    if isinstance(obj, ImageIndex):
+        children = obj.manifest().manifests
+        if children and all(d.artifact_type for d in children):
+            _refuse_artifact(f"an index of {children[0].artifact_type}", name)
+    image = image_for_platform(obj, platform, name)
+    manifest = image.manifest()
+    blobs = [d.media_type for d in manifest.layers if not media.is_layer(d.media_type)]
+    config = manifest.config.media_type
+    if blobs or config not in (media.OCI_CONFIG, media.DOCKER_CONFIG):
+        _refuse_artifact(manifest.artifact_type or (blobs[0] if blobs else config), name)
+    return image
+
+
 @contextmanager
 def open_image(
     session: Session, text: str, platform: Platform | None = None
@@ -128,4 +158,4 @@ def open_image(
     inside the ``with`` block."""
     found = find_image(session, text)
     with session.opened(found.location) as obj:
-        yield NamedImage(found.name, image_for_platform(obj, platform, found.name))
+        yield NamedImage(found.name, filesystem_image(obj, platform, found.name))

@@ -18,8 +18,9 @@ from typing import Any, Final, NoReturn
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, Reference
-from imageforge.pipeline._location import remote_ref
+from imageforge.pipeline._location import Location, location_text, remote_ref
 from imageforge.pipeline._session import Session
+from imageforge.pipeline._sign_repos import RegistryRepository, StoreRepository, repository_for
 from imageforge.pipeline._sign_store import (
     LEGACY,
     MODES,
@@ -104,8 +105,22 @@ def key_verifier(path: Path) -> KeyVerifier:
     return KeyVerifier(public_key(path))
 
 
-def reference_of(reference: Reference | str) -> Reference:
+def reference_of(reference: Location | str) -> Location:
+    """A registry reference (``[docker://]REF``: text is a registry's, as cosign reads
+    it) or a store location."""
     return remote_ref(reference) if isinstance(reference, str) else reference
+
+
+def target_of(session: Session, reference: Location | str) -> Target:
+    """The image ``reference`` names, in a registry or in the store, resolved once."""
+    location = reference_of(reference)
+    repository = repository_for(session, location)
+    if not isinstance(repository, RegistryRepository | StoreRepository):
+        raise InvalidArgument(
+            f"{location_text(location)}: signatures are kept in a registry or the store",
+            hint="name a registry image (docker://REF) or a store image by name",
+        )
+    return resolve_target(repository)
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ class Signed:
 
 def sign_image(
     session: Session,
-    reference: Reference | str,
+    reference: Location | str,
     signer: Signer,
     *,
     annotations: Mapping[str, str] | None = None,
@@ -130,14 +145,14 @@ def sign_image(
     to; ``oci-1-1``: a referrer)."""
     if mode not in MODES:
         raise InvalidArgument(f"unknown referrers mode {mode!r}", hint="use " + " or ".join(MODES))
-    target = resolve_target(session.client, reference_of(reference))
-    payload = simple_signing_payload(target.reference, target.digest, annotations)
+    target = target_of(session, reference)
+    payload = simple_signing_payload(target.reference or target.pinned, target.digest, annotations)
     signature = signer.sign(payload)
     extra = {}
     if signature.certificate is not None:
         extra[CERTIFICATE_ANNOTATION] = signature.certificate.decode()
     layer = SignedLayer(payload, signature.b64, SIMPLE_SIGNING_MEDIA_TYPE, extra)
-    stored = attach(session.client, target, layer, SIGNATURES, mode)
+    stored = attach(target, layer, SIGNATURES, mode)
     return Signed(target.pinned, stored)
 
 
@@ -233,7 +248,7 @@ def raise_unverified(
 
 def verify_image(
     session: Session,
-    reference: Reference | str,
+    reference: Location | str,
     verifier: Verifier,
     *,
     annotations: Mapping[str, str] | None = None,
@@ -243,8 +258,8 @@ def verify_image(
     signatures that hold, or :class:`~imageforge.sign.VerificationFailed` with the
     reason none does. With ``log_key`` (``--rekor-pubkey``) a signature holds only with
     a Rekor bundle that log signed, logging this signature over this payload."""
-    target = resolve_target(session.client, reference_of(reference))
-    found = find_attached(session.client, target, SIGNATURES)
+    target = target_of(session, reference)
+    found = find_attached(target, SIGNATURES)
     good: list[VerifiedSignature] = []
     failures: list[VerificationFailed] = []
     for attached in found.attached:

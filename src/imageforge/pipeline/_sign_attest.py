@@ -19,8 +19,9 @@ from typing import Any
 
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, Reference
+from imageforge.pipeline._location import Location
 from imageforge.pipeline._session import Session
-from imageforge.pipeline._sign import Signed, raise_unverified, reference_of
+from imageforge.pipeline._sign import Signed, raise_unverified, target_of
 from imageforge.pipeline._sign_store import (
     ATTESTATIONS,
     LEGACY,
@@ -28,7 +29,6 @@ from imageforge.pipeline._sign_store import (
     Target,
     attach,
     find_attached,
-    resolve_target,
 )
 from imageforge.sign import (
     DSSE_MEDIA_TYPE,
@@ -98,7 +98,7 @@ def load_policy(path: Path) -> AttestationPolicy:
 
 def attest_image(
     session: Session,
-    reference: Reference | str,
+    reference: Location | str,
     signer: Signer,
     predicate: Any,
     kind: str,
@@ -109,11 +109,12 @@ def attest_image(
     ``spdx``, ``cyclonedx``, ``vuln``, or a URI) about the image ``[docker://]REF``
     names, as ``cosign attest --key`` does."""
     ptype = predicate_type(kind)
-    target = resolve_target(session.client, reference_of(reference))
-    subject = Subject.for_image(docker_reference(target.reference), target.digest)
+    target = target_of(session, reference)
+    named = target.reference or target.pinned
+    subject = Subject.for_image(docker_reference(named), target.digest)
     statement = Statement((subject,), ptype, predicate)
     envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement.to_bytes())
-    stored = attach(session.client, target, attestation_layer(envelope, ptype), ATTESTATIONS, mode)
+    stored = attach(target, attestation_layer(envelope, ptype), ATTESTATIONS, mode)
     return Signed(target.pinned, stored)
 
 
@@ -163,7 +164,7 @@ def _check(attached: Attached, target: Target, verifier: Verifier) -> VerifiedAt
 
 def verify_attestations(
     session: Session,
-    reference: Reference | str,
+    reference: Location | str,
     verifier: Verifier,
     *,
     kinds: Sequence[str] = (),
@@ -178,8 +179,8 @@ def verify_attestations(
         wanted.update(policy.predicate_types)
     if not wanted:
         raise InvalidArgument("name a predicate type (--type) or give a --policy")
-    target = resolve_target(session.client, reference_of(reference))
-    found = find_attached(session.client, target, ATTESTATIONS)
+    target = target_of(session, reference)
+    found = find_attached(target, ATTESTATIONS)
     good: list[VerifiedAttestation] = []
     failures: list[VerificationFailed] = []
     for attached in found.attached:

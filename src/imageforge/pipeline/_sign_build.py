@@ -6,8 +6,9 @@ parameters (Dockerfile, target, platforms, build args with any that look like
 secrets left out; ``--secret`` values never appear), every base image resolved by
 digest, the Dockerfile's and the context's digests as resolved dependencies, the
 builder's id and version, start and finish times. ``build --sbom`` attests the built
-image's SPDX document. ``--sign`` signs the pushed image. Each goes to every
-``docker://`` output the build pushed, by the digest it pushed.
+image's SPDX document. ``--sign`` signs the image. Each goes to every
+``docker://`` output the build pushed, by the digest it pushed, and into the store
+beside the names the build gave it (``-t``), so a later ``push`` carries them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from imageforge.pipeline._sign_attest import attest_image
 from imageforge.pipeline._sign_store import LEGACY
 from imageforge.sbom import SourceInfo, generate, to_spdx
 from imageforge.sign import Signer
-from imageforge.transports import TRANSPORTS
+from imageforge.transports import TRANSPORTS, TransportRef
 
 __all__ = [
     "BUILDER_ID",
@@ -180,6 +181,19 @@ class SignedBuild:
     attached: tuple[tuple[str, Signed], ...]  # (what: provenance|sbom|signature, where)
 
 
+def _attach_to(built: Built, pushed: Sequence[Reference]) -> list[Location]:
+    """Where a build's signature and attestations go: each registry it pushed to and
+    each store repository it named, by the digest written there."""
+    places: list[Location] = [dest.with_digest(built.digest) for dest in pushed]
+    repositories: set[str] = set()
+    for name in built.names:
+        ref = Reference.parse(name)
+        if ref.name not in repositories:  # one signature per repository, as a push
+            repositories.add(ref.name)
+            places.append(TransportRef("store", name))
+    return places
+
+
 def signed_build(
     session: Session,
     options: BuildOptions,
@@ -193,7 +207,8 @@ def signed_build(
 ) -> SignedBuild:
     """:func:`~imageforge.pipeline.build`, then provenance, SBOM and signature attached
     (as ``attest`` asks; None: nothing) to each ``docker://`` output, by the digest
-    pushed there."""
+    pushed there, and in the store beside the names ``tags`` gave it (``push`` carries
+    them on)."""
     dests = [parse_location(o) if isinstance(o, str) else o for o in outputs]
     if attest is None:
         built = build(
@@ -207,10 +222,11 @@ def signed_build(
         )
         return SignedBuild(built, ())
     pushed = [d for d in dests if isinstance(d, Reference)]
-    if not pushed:
+    if not pushed and not tags:
         raise InvalidArgument(
-            "--provenance, --sbom and --sign attach to a pushed image",
-            hint="add --output docker://REGISTRY/REPO:TAG",
+            "--provenance, --sbom and --sign attach to a named or pushed image",
+            hint="add -t NAME (kept in the store; push carries them) or "
+            "--output docker://REGISTRY/REPO:TAG",
         )
     resolver = _RecordingResolver(session)
     started = datetime.now(UTC)
@@ -238,11 +254,10 @@ def signed_build(
         )
         predicates.append(("provenance", "slsaprovenance1", predicate))
     if attest.sbom:
-        source = SourceInfo(kind="image", name=str(pushed[0]))
+        source = SourceInfo(kind="image", name=str(pushed[0] if pushed else built.names[0]))
         document = to_spdx(generate(built.result.image, source, progress=session.progress))
         predicates.append(("sbom", "spdx", document))
-    for dest in pushed:
-        image = dest.with_digest(built.digest)
+    for image in _attach_to(built, pushed):
         for what, kind, predicate in predicates:
             signed = attest_image(session, image, attest.signer, predicate, kind, mode=attest.mode)
             attached.append((what, signed))

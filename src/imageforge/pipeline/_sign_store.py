@@ -1,13 +1,13 @@
-"""Signatures and attestations in a registry, in both of cosign's layouts.
+"""Signatures and attestations beside an image, in both of cosign's layouts, in any
+:class:`~imageforge.pipeline._sign_repos.Repository` (a registry, the store, a layout).
 
 - legacy: one manifest tagged ``sha256-<hex>.sig`` (``.att``) in the image's repository,
   one layer per signed payload; a new signature is appended to the manifest already
   there, as cosign appends it.
 - OCI 1.1 (``--registry-referrers-mode oci-1-1``): one manifest per signature whose
-  ``subject`` is the image, found through the referrers API; on a registry without that
-  API (distribution 2.8) through the referrers tag schema of the distribution spec 1.1
-  (an index tagged ``sha256-<hex>`` listing the referrers), which this module keeps up
-  to date when it pushes a referrer there.
+  ``subject`` is the image, found through the referrers API, or where there is none
+  through the referrers tag schema of the distribution spec 1.1 (an index tagged
+  ``sha256-<hex>`` listing the referrers).
 
 What is read back is untrusted: manifests and payloads are bounded and checked against
 their digests (``sign.read_signed_layers``); a manifest that cannot be read is reported
@@ -23,16 +23,15 @@ from typing import Final
 
 from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.layers import BlobImage
-from imageforge.oci import (
-    Descriptor,
-    Digest,
-    IndexManifest,
-    Manifest,
-    Reference,
-    digest_bytes,
-    media,
+from imageforge.oci import Digest, digest_bytes
+from imageforge.pipeline._sign_repos import (
+    OCI_1_1,
+    Repository,
+    Target,
+    referrers_tag,
+    resolve_target,
+    tag_schema_index,
 )
-from imageforge.remote import Client, PushOptions, push, registry_host
 from imageforge.sign import (
     ATTESTATION_ARTIFACT_TYPE,
     SIGNATURE_ARTIFACT_TYPE,
@@ -61,13 +60,12 @@ __all__ = [
     "copy_object",
     "find_attached",
     "resolve_target",
+    "signed_layers",
 ]
 
 LEGACY: Final = "legacy"
-OCI_1_1: Final = "oci-1-1"
 MODES: Final = (LEGACY, OCI_1_1)
 _MAX_PAYLOAD: Final = 4 << 20  # as sign.read_signed_layers bounds a payload
-_MAX_INDEX: Final = 4 << 20
 # Referrers of one kind read per image: a registry listing more is hostile or broken,
 # and each costs a request.
 _MAX_REFERRERS: Final = 256
@@ -85,42 +83,6 @@ class Kind:
 
 SIGNATURES: Final = Kind("signature", signature_tag, SIGNATURE_ARTIFACT_TYPE)
 ATTESTATIONS: Final = Kind("attestation", attestation_tag, ATTESTATION_ARTIFACT_TYPE)
-
-
-@dataclass(frozen=True)
-class Target:
-    """The image a signature is for: the repository as the user named it and the
-    manifest the name resolved to (once: everything after uses the digest)."""
-
-    reference: Reference
-    descriptor: Descriptor
-
-    @property
-    def digest(self) -> Digest:
-        return self.descriptor.digest
-
-    @property
-    def host(self) -> str:
-        return registry_host(self.reference.domain)
-
-    @property
-    def repo(self) -> str:
-        return self.reference.path
-
-    @property
-    def pinned(self) -> Reference:
-        """The image by digest: what is signed and checked."""
-        return self.reference.with_digest(self.digest)
-
-
-def resolve_target(client: Client, reference: Reference) -> Target:
-    """``reference`` resolved to its manifest's digest (a tag is read once)."""
-    ref = reference.with_default_tag()
-    host = registry_host(ref.domain)
-    raw, media_type, digest = client.get_manifest(
-        host, ref.path, str(ref.digest) if ref.digest is not None else str(ref.tag)
-    )
-    return Target(ref, Descriptor(media_type, digest, len(raw)))
 
 
 @dataclass(frozen=True)
@@ -146,82 +108,50 @@ class Found:
     objects: list[tuple[Digest, str | None]] = field(default_factory=list)
 
 
-def _blob_reader(client: Client, host: str, repo: str) -> Callable[[Digest], bytes]:
+def _blob_reader(repository: Repository) -> Callable[[Digest], bytes]:
+    opener = repository.opener()
+
     def read(digest: Digest) -> bytes:
-        with client.open_blob(host, repo, digest) as f:
+        with opener(digest) as f:
             return f.read(_MAX_PAYLOAD + 1)
 
     return read
 
 
-def _manifest_or_none(client: Client, host: str, repo: str, ref: str) -> bytes | None:
+def signed_layers(repository: Repository, raw: bytes, what: str) -> list[SignedLayer]:
+    """The signed payloads of the signature manifest ``raw`` kept in ``repository``,
+    each checked against its descriptor (:class:`VerificationFailed` if one is not)."""
     try:
-        return client.get_manifest(host, repo, ref)[0]
-    except NotFound:
-        return None
+        return read_signed_layers(raw, _blob_reader(repository), what=what)
+    except NotFound as exc:  # a payload blob the manifest names is not there
+        raise VerificationFailed(f"{what}: {exc.message}", reason="malformed") from None
 
 
-def _read(client: Client, target: Target, raw: bytes, layout: str, what: str, found: Found) -> None:
+def _read(repository: Repository, raw: bytes, layout: str, what: str, found: Found) -> None:
     try:
-        layers = read_signed_layers(raw, _blob_reader(client, target.host, target.repo), what=what)
+        layers = signed_layers(repository, raw, what)
     except VerificationFailed as exc:
         found.problems.append(exc)
-        return
-    except NotFound as exc:  # a payload blob the manifest names is not there
-        found.problems.append(VerificationFailed(f"{what}: {exc.message}", reason="malformed"))
         return
     digest = digest_bytes(raw)
     found.attached.extend(Attached(layout, digest, layer) for layer in layers)
 
 
-def referrers_tag(digest: Digest) -> str:
-    """The distribution spec 1.1's referrers tag schema: ``<alg>-<hex>``."""
-    return f"{digest.algorithm}-{digest.hex}"
-
-
-def _referrers(client: Client, target: Target, artifact_type: str) -> list[Descriptor] | None:
-    """The referrers of ``target`` of ``artifact_type`` through the referrers API;
-    None when the registry has no such API (it answers 404, which the spec forbids a
-    registry with the API to answer, or 405 as some registries do)."""
-    what = f"referrers of {target.repo}@{target.digest}"
-    resp = client.send(
-        "GET",
-        target.host,
-        f"/v2/{target.repo}/referrers/{target.digest}",
-        what=what,
-        params={"artifactType": artifact_type},
-        headers={"Accept": media.OCI_INDEX},
-    )
-    if resp.status_code in (404, 405):
-        return None
-    client.check(resp, target.host, what, (200,))
-    if len(resp.content) > _MAX_INDEX:
-        raise InvalidArgument(f"{target.host}: {what}: larger than {_MAX_INDEX} bytes")
-    index = IndexManifest.parse(resp.content, what=what, validate=False)
-    return [d for d in index.manifests if d.artifact_type == artifact_type]
-
-
-def _tag_schema_index(client: Client, target: Target) -> IndexManifest | None:
-    raw = _manifest_or_none(client, target.host, target.repo, referrers_tag(target.digest))
-    if raw is None:
-        return None
-    return IndexManifest.parse(raw, what=f"referrers tag {referrers_tag(target.digest)}")
-
-
-def find_attached(client: Client, target: Target, kind: Kind) -> Found:
+def find_attached(target: Target, kind: Kind) -> Found:
     """Every signed payload of ``kind`` attached to ``target`` in either layout."""
     found = Found()
+    repository = target.repository
     tag = kind.tag(target.digest)
     found.looked.append(f"tag {tag}")
-    raw = _manifest_or_none(client, target.host, target.repo, tag)
+    raw = repository.manifest(tag)
     if raw is not None:
         found.objects.append((digest_bytes(raw), tag))
-        _read(client, target, raw, LEGACY, f"{kind.what} manifest {tag}", found)
-    referrers = _referrers(client, target, kind.artifact_type)
+        _read(repository, raw, LEGACY, f"{kind.what} manifest {tag}", found)
+    referrers = repository.referrers(target.digest, kind.artifact_type)
     if referrers is None:
         found.looked.append(f"referrers tag {referrers_tag(target.digest)}")
         try:
-            index = _tag_schema_index(client, target)
+            index = tag_schema_index(repository, target.digest)
         except InvalidArgument as exc:
             found.problems.append(VerificationFailed(exc.message, reason="malformed"))
             index = None
@@ -241,14 +171,14 @@ def find_attached(client: Client, target: Target, kind: Kind) -> Found:
         referrers = referrers[:_MAX_REFERRERS]
     for desc in referrers:
         what = f"{kind.what} referrer {desc.digest}"
-        raw = _manifest_or_none(client, target.host, target.repo, str(desc.digest))
+        raw = repository.manifest(str(desc.digest))
         if raw is None:
             found.problems.append(
-                VerificationFailed(f"{what}: listed, but not in the registry", reason="malformed")
+                VerificationFailed(f"{what}: listed, but not there", reason="malformed")
             )
             continue
         found.objects.append((desc.digest, None))
-        _read(client, target, raw, OCI_1_1, what, found)
+        _read(repository, raw, OCI_1_1, what, found)
     return found
 
 
@@ -263,94 +193,62 @@ class Stored:
     tag: str | None
 
 
-def _push_object(client: Client, target: Target, obj: SignatureObject, tag: str | None) -> None:
+def _object_image(obj: SignatureObject) -> BlobImage:
     blobs = obj.blobs
 
     def opener(digest: Digest) -> io.BytesIO:
         return io.BytesIO(blobs[digest])
 
-    image = BlobImage(opener, obj.manifest_bytes, validate=False)
-    ref = target.reference.with_tag(tag) if tag else target.reference.with_digest(obj.digest)
-    push(client, image, ref, options=PushOptions(jobs=2))
+    return BlobImage(opener, obj.manifest_bytes, validate=False)
 
 
-def copy_object(
-    client: Client, source: Target, destination: Target, digest: Digest, tag: str | None
-) -> None:
+def copy_object(source: Target, destination: Target, digest: Digest, tag: str | None) -> None:
     """Copy the signature (or attestation) manifest ``digest`` attached to ``source``
     to ``destination`` as it is (its bytes, so its digest, unchanged): under ``tag``
-    (the legacy layout), or as a referrer, listed in the referrers tag schema when the
-    destination has no referrers API."""
-    raw = client.get_manifest(source.host, source.repo, str(digest))[0]
-    image = BlobImage(client.blob_opener(source.host, source.repo), raw, validate=False)
-    mount = source.repo if source.host == destination.host else None
-    ref = destination.reference.with_tag(tag) if tag else destination.reference.with_digest(digest)
-    push(client, image, ref, options=PushOptions(jobs=2, mount_from=mount))
-    if tag is None:
-        manifest = Manifest.parse(raw, what=f"referrer {digest}", validate=False)
-        if _referrers(client, destination, manifest.artifact_type or "") is None:
-            desc = Descriptor(
-                manifest.media_type, digest, len(raw), artifact_type=manifest.artifact_type
-            )
-            _add_to_tag_schema(client, destination, desc, referrers_tag(destination.digest))
+    (the legacy layout), or as a referrer, listed where the destination lists them."""
+    raw = source.repository.manifest(str(digest))
+    if raw is None:
+        raise NotFound(f"{source.repository.name}: {digest} is listed but not there")
+    image = BlobImage(source.repository.opener(), raw, validate=False)
+    if image.digest != digest:
+        raise VerificationFailed(
+            f"{source.repository.name}: manifest {digest} does not match its digest",
+            reason="malformed",
+        )
+    destination.repository.put(image, tag, source.repository)
 
 
-def attach(client: Client, target: Target, layer: SignedLayer, kind: Kind, mode: str) -> Stored:
+def attach(target: Target, layer: SignedLayer, kind: Kind, mode: str) -> Stored:
     """Store ``layer`` for ``target``: appended to the legacy tag's manifest (a payload
     signed identically already there is not added twice), or as a new OCI 1.1 referrer."""
+    repository = target.repository
     if mode == LEGACY:
         tag = kind.tag(target.digest)
-        layers = _existing_layers(client, target, tag, kind)
+        layers = _existing_layers(target, tag, kind)
         if not any(
             old.payload == layer.payload and old.signature == layer.signature for old in layers
         ):
             layers.append(layer)
         obj = signature_manifest(layers)
-        _push_object(client, target, obj, tag)
+        repository.put(_object_image(obj), tag)
         return Stored(LEGACY, obj.digest, tag)
     if mode != OCI_1_1:
         raise InvalidArgument(f"unknown referrers mode {mode!r}", hint="use " + " or ".join(MODES))
-    has_api = _referrers(client, target, kind.artifact_type) is not None
     obj = referrer_manifest([layer], target.descriptor, artifact_type=kind.artifact_type)
-    _push_object(client, target, obj, None)
-    if has_api:
-        return Stored(OCI_1_1, obj.digest, None)
-    tag = referrers_tag(target.digest)
-    _add_to_tag_schema(client, target, obj.descriptor, tag)
-    return Stored(OCI_1_1, obj.digest, tag)
+    listed = repository.put(_object_image(obj), None)
+    return Stored(OCI_1_1, obj.digest, listed)
 
 
-def _existing_layers(client: Client, target: Target, tag: str, kind: Kind) -> list[SignedLayer]:
-    raw = _manifest_or_none(client, target.host, target.repo, tag)
+def _existing_layers(target: Target, tag: str, kind: Kind) -> list[SignedLayer]:
+    raw = target.repository.manifest(tag)
     if raw is None:
         return []
     try:
-        return read_signed_layers(
-            raw,
-            _blob_reader(client, target.host, target.repo),
-            what=f"the {kind.what} manifest {tag}",
-        )
+        return signed_layers(target.repository, raw, f"the {kind.what} manifest {tag}")
     except VerificationFailed as exc:
         raise Conflict(
-            f"{target.reference.name}:{tag} holds something that is not a readable "
+            f"{target.repository.name}:{tag} holds something that is not a readable "
             f"{kind.what} manifest ({exc.message}); nothing was written",
             hint=f"look at what is tagged {tag} and delete that tag if it is garbage, "
             "or sign with --registry-referrers-mode oci-1-1",
         ) from None
-
-
-def _add_to_tag_schema(client: Client, target: Target, desc: Descriptor, tag: str) -> None:
-    try:
-        index = _tag_schema_index(client, target)
-    except InvalidArgument as exc:
-        raise Conflict(
-            f"{target.reference.name}:{tag} is not a referrers index ({exc.message}); "
-            f"the referrer {desc.digest} was pushed but is not listed",
-            hint=f"delete the tag {tag} and sign again",
-        ) from None
-    entries = list(index.manifests) if index else []
-    if any(d.digest == desc.digest for d in entries):
-        return
-    entries.append(desc)
-    raw = IndexManifest(tuple(entries)).to_bytes()
-    client.put_manifest(target.host, target.repo, tag, raw, media.OCI_INDEX)

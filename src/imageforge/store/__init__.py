@@ -9,7 +9,7 @@ from imageforge.store._lock import FileLock
 from imageforge.store._refs import RefEntry, RefStore
 from imageforge.store._roles import BlobInfo, BlobIngester, BlobManager, BlobReader, Ingest
 from imageforge.store._store import PruneReport, Store
-from imageforge.store._summary import ImageSummary, summarize
+from imageforge.store._summary import ImageSummary, image_entries, summarize
 
 __all__ = [
     "NO_SPACE",
@@ -30,5 +30,6 @@ __all__ = [
     "atomic_write",
     "fsync_dir",
     "storage_full",
+    "image_entries",
     "summarize",
 ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imageforge.oci import Digest, ImageConfig, IndexManifest, Reference, walk_graph
+from imageforge.oci import Digest, ImageConfig, IndexManifest, Reference, media, walk_graph
 from imageforge.store._refs import RefEntry
 from imageforge.store._store import Store
 
-__all__ = ["ImageSummary", "summarize"]
+__all__ = ["ImageSummary", "image_entries", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,24 @@ def _node(store: Store, digest: Digest) -> _Node:
     with store.blobs.open(doc.config.digest) as f:
         config = ImageConfig.parse(f.read())
     return len(raw) + doc.config.size + sum(d.size for d in doc.layers), config, []
+
+
+def _is_artifact(store: Store, entry: RefEntry) -> bool:
+    """A signature, an attestation, another OCI artifact (a layer that is no filesystem
+    layer, as ``media.is_layer`` decides, or a config that is no image's), or an index
+    listing only artifacts (a referrers index)."""
+    _, doc = store.read_manifest(entry.digest)
+    if isinstance(doc, IndexManifest):
+        return bool(doc.manifests) and all(d.artifact_type for d in doc.manifests)
+    if doc.config.media_type not in (media.OCI_CONFIG, media.DOCKER_CONFIG):
+        return True
+    return not all(media.is_layer(d.media_type) for d in doc.layers)
+
+
+def image_entries(store: Store) -> list[RefEntry]:
+    """The refs that name images: those naming what is attached to an image (kept
+    beside it, see ``pipeline._sign_repos``) are left out."""
+    return [entry for entry in store.refs.all() if not _is_artifact(store, entry)]
 
 
 def summarize(store: Store, entry: RefEntry) -> ImageSummary:

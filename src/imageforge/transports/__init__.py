@@ -8,13 +8,22 @@ serve content that is not an image too (a build cache).
 """
 
 from imageforge.layers import BlobImage, BlobIndex, BlobLayer
-from imageforge.transports._copy import CopyResult, copy, open_source, select_platform, write_image
+from imageforge.transports._archive import ArchiveLayout, open_archive_layout
+from imageforge.transports._copy import (
+    CopyResult,
+    copy,
+    open_source,
+    select_platform,
+    staged_archive,
+    write_image,
+)
 from imageforge.transports._layout import REF_NAME, LayoutReader
 from imageforge.transports._names import TRANSPORTS, TransportRef, parse_transport_ref
 from imageforge.transports._sinks import StoreBlobSink
 
 __all__ = [
     "REF_NAME",
+    "ArchiveLayout",
     "TRANSPORTS",
     "BlobImage",
     "BlobIndex",
@@ -24,8 +33,10 @@ __all__ = [
     "StoreBlobSink",
     "TransportRef",
     "copy",
+    "open_archive_layout",
     "open_source",
     "parse_transport_ref",
     "select_platform",
+    "staged_archive",
     "write_image",
 ]

@@ -41,9 +41,11 @@ from imageforge.oci import (
 from imageforge.store import fsync_dir
 
 __all__ = [
+    "ArchiveLayout",
     "ArchiveReader",
     "DockerArchiveImage",
     "index_of_layout",
+    "open_archive_layout",
     "repo_tag",
     "write_docker_archive",
     "write_tar",
@@ -332,3 +334,24 @@ def index_of_layout(archive: ArchiveReader) -> IndexManifest:
     if not archive.has("oci-layout"):
         raise InvalidArgument(f"{archive.path} is not an OCI archive: no oci-layout member")
     return IndexManifest.parse(archive.read_member("index.json"), what=f"{archive.path}:index.json")
+
+
+class ArchiveLayout:
+    """An OCI archive read as a layout: its ``index.json`` and its blobs by digest."""
+
+    def __init__(self, archive: ArchiveReader) -> None:
+        self.archive = archive
+        self.index = index_of_layout(archive)
+
+    def open(self, digest: Digest) -> IO[bytes]:
+        return self.archive.open_blob(digest)
+
+
+@contextmanager
+def open_archive_layout(path: Path) -> Iterator[ArchiveLayout]:
+    """The OCI archive ``path`` as a layout, readable inside the ``with`` block."""
+    archive = ArchiveReader(path)
+    try:
+        yield ArchiveLayout(archive)
+    finally:
+        archive.close()

@@ -44,7 +44,14 @@ from imageforge.transports._names import TransportRef, parse_transport_ref
 from imageforge.transports._rootfs import rootfs_image
 from imageforge.transports._sinks import BlobSink, DirBlobSink, StoreBlobSink
 
-__all__ = ["CopyResult", "copy", "open_source", "select_platform", "write_image"]
+__all__ = [
+    "CopyResult",
+    "copy",
+    "open_source",
+    "select_platform",
+    "staged_archive",
+    "write_image",
+]
 
 
 @dataclass(frozen=True)
@@ -205,12 +212,14 @@ def _check_entries(reader: LayerReader, what: str) -> None:
 
 
 def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: ProgressSink) -> None:
-    """Re-read each newly stored layer in one pass: its diff_id must match the config and
-    no entry may escape the root."""
+    """Re-read each newly stored filesystem layer in one pass: its diff_id must match the
+    config and no entry may escape the root. Other layers (signatures, attestations,
+    artifacts' blobs: see ``media.is_layer``) are plain blobs, already verified by digest
+    and size as the sink stored them, and never unpacked."""
     images = [node for node in walk_image_graph(obj) if not isinstance(node, ImageIndex)]
     for image in images:
         for i, layer in enumerate(image.layers()):
-            if layer.digest not in added:
+            if layer.digest not in added or not media.is_layer(layer.media_type):
                 continue
             what = f"layer {i + 1} ({layer.digest})"
             with layer.open_compressed() as raw:
@@ -254,6 +263,26 @@ def _to_store(
         store.refs.set(name, obj.digest, obj.media_type)
 
 
+@contextmanager
+def staged_archive(dest: Path) -> Iterator[Path]:
+    """An empty directory beside ``dest`` to write an OCI layout into; when the block
+    ends without an error it becomes the OCI archive ``dest`` (written atomically), so
+    anything written to a layout (an image, the referrers carried with it) goes into
+    an archive the same way."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
+        layout = Path(tmp)
+        yield layout
+        members: list[tuple[str, Path | bytes]] = [
+            ("oci-layout", layout / "oci-layout"),
+            ("index.json", layout / "index.json"),
+        ]
+        for path in sorted((layout / "blobs").rglob("*")):
+            if path.is_file():
+                members.append((str(path.relative_to(layout)), path))
+        write_tar(dest, members)
+
+
 def copy(
     src: str | TransportRef,
     dst: str | TransportRef,
@@ -288,20 +317,9 @@ def write_image(
         _push(obj, DirBlobSink(root), progress, jobs)
         add_to_index(root, _descriptor(obj), dref.tag)
     elif dref.transport == "oci-archive":
-        dest = Path(dref.path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".oci-archive-", dir=dest.parent) as tmp:
-            layout = Path(tmp)
+        with staged_archive(Path(dref.path)) as layout:
             _push(obj, DirBlobSink(layout), progress, jobs)
             add_to_index(layout, _descriptor(obj), dref.tag)
-            members: list[tuple[str, Path | bytes]] = [
-                ("oci-layout", layout / "oci-layout"),
-                ("index.json", layout / "index.json"),
-            ]
-            for path in sorted((layout / "blobs").rglob("*")):
-                if path.is_file():
-                    members.append((str(path.relative_to(layout)), path))
-            write_tar(dest, members)
     elif dref.transport == "docker-archive":
         image = select_platform(obj, platform)
         names = [dref.tag] if dref.tag else []
