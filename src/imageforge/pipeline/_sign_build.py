@@ -210,25 +210,14 @@ def signed_build(
     pushed there, and in the store beside the names ``tags`` gave it (``push`` carries
     them on)."""
     dests = [parse_location(o) if isinstance(o, str) else o for o in outputs]
-    if attest is None:
-        built = build(
-            session,
-            options,
-            tags=tags,
-            outputs=dests,
-            platforms=platforms,
-            cache_from=cache_from,
-            cache_to=cache_to,
-        )
-        return SignedBuild(built, ())
     pushed = [d for d in dests if isinstance(d, Reference)]
-    if not pushed and not tags:
+    if attest is not None and not pushed and not tags:
         raise InvalidArgument(
             "--provenance, --sbom and --sign attach to a named or pushed image",
             hint="add -t NAME (kept in the store; push carries them) or "
             "--output docker://REGISTRY/REPO:TAG",
         )
-    resolver = _RecordingResolver(session)
+    resolver = _RecordingResolver(session)  # the bases, for provenance
     started = datetime.now(UTC)
     built = build(
         session,
@@ -240,6 +229,8 @@ def signed_build(
         cache_from=cache_from,
         cache_to=cache_to,
     )
+    if attest is None:
+        return SignedBuild(built, ())
     finished = datetime.now(UTC)
     attached: list[tuple[str, Signed]] = []
     predicates: list[tuple[str, str, Any]] = []
