@@ -14,11 +14,12 @@ import pytest
 
 from imageforge.layers import BlobImage
 from imageforge.oci import Digest, Reference
-from imageforge.pipeline import Session, copy
+from imageforge.pipeline import Session, copy, key_signer
 from imageforge.remote import Credentials, push, registry_host, save_credentials
 from imageforge.sign import (
     SignatureObject,
     SignedLayer,
+    Signer,
     generate_key,
     read_signed_layers,
     signature_manifest,
@@ -80,18 +81,27 @@ def two_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def images_root(tmp_path: Path, two_images: Path) -> Path:
+    """A store of this test's own holding the two images (a copy of the session's)."""
+    root = tmp_path / "root"
+    shutil.copytree(two_images, root, symlinks=True)
+    return root
+
+
+def password_signer(keys: KeyPair) -> Signer:
+    """The private key of ``keys``, opened with the tests' password."""
+    return key_signer(keys.private, lambda _: PASSWORD.encode())
+
+
 @pytest.fixture(params=["ours", "distribution"])
-def registry(
-    request: pytest.FixtureRequest, tmp_path: Path, two_images: Path
-) -> Iterator[Registry]:
+def registry(request: pytest.FixtureRequest, images_root: Path) -> Iterator[Registry]:
     """Each registry in turn, logged in (credentials in this test's auth file)."""
     # the server first: distribution reads REGISTRY_* variables as its configuration,
     # and the authfile fixture sets REGISTRY_AUTH_FILE
     server = request.getfixturevalue(request.param)
     authfile = request.getfixturevalue("authfile")
-    root = tmp_path / "root"
-    shutil.copytree(two_images, root, symlinks=True)
-    yield logged_in(server, root, authfile)
+    yield logged_in(server, images_root, authfile)
 
 
 def logged_in(server: Server | Distribution, root: Path, authfile: Path) -> Registry:

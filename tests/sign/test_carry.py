@@ -3,28 +3,26 @@ object had, or the one asked for, and no doubling when carried twice."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from imageforge.oci import Reference
-from imageforge.pipeline import Session, key_signer, key_verifier, sign_image, verify_image
+from imageforge.pipeline import Session, key_verifier, sign_image, verify_image
 from imageforge.pipeline._sign_copy import carry_attached
 from imageforge.pipeline._sign_repos import StoreRepository, resolve_target
 from imageforge.pipeline._sign_store import SIGNATURES, find_attached
 from imageforge.transports import TransportRef
-from tests.sign.conftest import PASSWORD, KeyPair
+from tests.sign.conftest import KeyPair, password_signer
 
 HELLO = "docker.io/library/hello:1"
 OTHER = "example.com/promoted/hello:1"
 
 
 def test_a_legacy_signature_carried_as_a_referrer_verifies_once(
-    two_images: Path, keys: KeyPair, tmp_path: Path
+    images_root: Path, keys: KeyPair, tmp_path: Path
 ) -> None:
-    root = tmp_path / "root"
-    shutil.copytree(two_images, root, symlinks=True)
+    root = images_root
     with Session(root) as s:
-        signer = key_signer(keys.private, lambda _: PASSWORD.encode())
+        signer = password_signer(keys)
         signed = sign_image(s, TransportRef("store", HELLO), signer)
         assert signed.stored.layout == "legacy"
         image = s.open(TransportRef("store", HELLO))

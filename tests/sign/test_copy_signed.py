@@ -6,16 +6,15 @@ referrers tag schema and imageforge's referrers API in both directions), and
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from imageforge.pipeline import attest_image, key_signer, sign_image
+from imageforge.pipeline import attest_image, sign_image
 from tests.conftest import run_cli
 from tests.registry.conftest import Server
 from tests.remote.conftest import Distribution, ok
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, logged_in
+from tests.sign.conftest import KeyPair, Registry, logged_in, password_signer
 
 
 def _verify(registry: Registry, image: str, keys: KeyPair) -> tuple[int, str]:
@@ -36,17 +35,16 @@ def test_a_copied_image_still_verifies_at_its_new_place(
     ours: Server,
     distribution: Distribution,
     authfile: Path,
-    two_images: Path,
+    images_root: Path,
     keys: KeyPair,
     tmp_path: Path,
     mode: str,
 ) -> None:
-    root = tmp_path / "root"
-    shutil.copytree(two_images, root, symlinks=True)
+    root = images_root
     here, there = logged_in(ours, root, authfile), logged_in(distribution, root, authfile)
     digest = here.push("hello:1", "hello:1")
     with here.session() as s:
-        signer = key_signer(keys.private, lambda _: PASSWORD.encode())
+        signer = password_signer(keys)
         sign_image(s, here.ref("hello:1"), signer, mode=mode)
         attest_image(s, here.ref("hello:1"), signer, {"scanner": {}}, "vuln", mode=mode)
 

@@ -5,7 +5,6 @@ around and keeps, and an import of the layout or the archive keeps them verifiab
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,11 +29,10 @@ def _verifies(root: Path, name: str, keys: KeyPair) -> None:
 
 @pytest.mark.slow
 def test_an_exported_layout_carries_the_referrers_and_an_import_keeps_them(
-    two_images: Path, keys: KeyPair, tmp_path: Path
+    images_root: Path, keys: KeyPair, tmp_path: Path
 ) -> None:
     skopeo = need_binary("skopeo")
-    root = tmp_path / "root"
-    shutil.copytree(two_images, root, symlinks=True)
+    root = images_root
     predicate = tmp_path / "vuln.json"
     predicate.write_text('{"scanner": {}}')
     signed = json.loads(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from imageforge.pipeline import key_signer, sign_image
+from imageforge.pipeline import sign_image
 from imageforge.sign import (
     BUNDLE_ANNOTATION,
     KeySigner,
@@ -26,7 +26,7 @@ from imageforge.sign import (
     log_id,
 )
 from tests.conftest import run_cli
-from tests.sign.conftest import PASSWORD, KeyPair, Registry, put_signatures, signature_layers
+from tests.sign.conftest import KeyPair, Registry, password_signer, put_signatures, signature_layers
 
 DATA = Path(__file__).parent / "data"
 BUNDLE = json.loads((DATA / "oci-attestation.sigstore.json").read_text())
@@ -157,9 +157,7 @@ def test_verify_with_rekor_pubkey_needs_a_bundle_the_log_signed(
         return r.returncode, json.loads(r.stdout).get("reason", ""), r.stderr
 
     with registry.session() as s:
-        sign_image(
-            s, registry.ref("hello:1"), key_signer(keys.private, lambda _: PASSWORD.encode())
-        )
+        sign_image(s, registry.ref("hello:1"), password_signer(keys))
         [plain] = signature_layers(s, registry, digest)
     code, reason, err = verify(log_pub)
     assert code == 8 and reason == "bad-log-entry" and "has no Rekor bundle" in err, err

@@ -5,20 +5,19 @@ registry; a stored signature changed by one byte is refused."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from imageforge.oci import Digest, Reference
-from imageforge.pipeline import attest_image, key_signer, sign_image
+from imageforge.pipeline import attest_image, sign_image
 from imageforge.pipeline._sign_repos import StoreRepository, resolve_target
 from imageforge.pipeline._sign_store import SIGNATURES, find_attached
 from imageforge.store import Store
 from tests.conftest import run_cli
 from tests.registry.conftest import Server
 from tests.remote.conftest import Distribution, ok
-from tests.sign.conftest import PASSWORD, KeyPair, logged_in
+from tests.sign.conftest import KeyPair, logged_in, password_signer
 
 
 def _local(root: Path, *args: str) -> tuple[int, str, str]:
@@ -31,16 +30,15 @@ def test_a_pulled_image_verifies_from_the_store_and_its_push_carries_them(
     ours: Server,
     distribution: Distribution,
     authfile: Path,
-    two_images: Path,
+    images_root: Path,
     keys: KeyPair,
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "root"
-    shutil.copytree(two_images, root, symlinks=True)
+    root = images_root
     here, there = logged_in(ours, root, authfile), logged_in(distribution, root, authfile)
     digest = here.push("hello:1", "hello:1")
     with here.session() as s:
-        signer = key_signer(keys.private, lambda _: PASSWORD.encode())
+        signer = password_signer(keys)
         sign_image(s, here.ref("hello:1"), signer)  # the .sig tag
         attest_image(s, here.ref("hello:1"), signer, {"scanner": {}}, "vuln", mode="oci-1-1")
 
