@@ -126,9 +126,6 @@ class BlobLayer:
         return io.BufferedReader(_RawStream(reader.read, compressed.close), CHUNK)
 
 
-_IMAGE_CONFIGS = frozenset({media.OCI_CONFIG, media.DOCKER_CONFIG})
-
-
 class BlobImage(BaseImage):
     """An image read from ``opener``; ``validate=False`` only for blobs that were
     schema-checked on their way into the store (see ``BaseImage.validate_schema``)."""
@@ -150,7 +147,7 @@ class BlobImage(BaseImage):
 
     def layers(self) -> Sequence[Layer]:
         manifest = self.manifest()
-        if manifest.config.media_type not in _IMAGE_CONFIGS:
+        if not media.is_image_config(manifest.config.media_type):
             # An OCI 1.1 artifact: its config is not an image's (often the empty
             # descriptor) and its layers are plain blobs, which have no diff_id but
             # their own digest.

@@ -24,6 +24,7 @@ __all__ = [
     "OCI_NONDIST_LAYER_GZIP",
     "OCI_NONDIST_LAYER_ZSTD",
     "is_index",
+    "is_image_config",
     "is_layer",
     "is_manifest",
     "layer_compression",
@@ -76,6 +77,12 @@ def is_layer(media_type: str) -> bool:
     (cosign's simple-signing payload, a DSSE envelope, an OCI 1.1 artifact's blob) is a
     plain blob: copied and verified by digest, never read as a tar."""
     return media_type in LAYER_TYPES
+
+
+def is_image_config(media_type: str) -> bool:
+    """True for an image's config (OCI or Docker): a manifest with any other config is an
+    artifact, whose layers are plain blobs whatever media type they declare."""
+    return media_type in (OCI_CONFIG, DOCKER_CONFIG)
 
 
 def layer_compression(media_type: str) -> str | None:

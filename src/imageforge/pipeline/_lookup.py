@@ -145,7 +145,7 @@ def filesystem_image(obj: Image | ImageIndex, platform: Platform | None, name: s
     manifest = image.manifest()
     blobs = [d.media_type for d in manifest.layers if not media.is_layer(d.media_type)]
     config = manifest.config.media_type
-    if blobs or config not in (media.OCI_CONFIG, media.DOCKER_CONFIG):
+    if blobs or not media.is_image_config(config):
         _refuse_artifact(manifest.artifact_type or (blobs[0] if blobs else config), name)
     return image
 

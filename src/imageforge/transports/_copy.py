@@ -215,9 +215,12 @@ def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: Progres
     """Re-read each newly stored filesystem layer in one pass: its diff_id must match the
     config and no entry may escape the root. Other layers (signatures, attestations,
     artifacts' blobs: see ``media.is_layer``) are plain blobs, already verified by digest
-    and size as the sink stored them, and never unpacked."""
+    and size as the sink stored them, and never unpacked; so are all the layers of an
+    artifact (a config that is no image's, as a build cache has)."""
     images = [node for node in walk_image_graph(obj) if not isinstance(node, ImageIndex)]
     for image in images:
+        if not media.is_image_config(image.manifest().config.media_type):
+            continue
         for i, layer in enumerate(image.layers()):
             if layer.digest not in added or not media.is_layer(layer.media_type):
                 continue

@@ -9,8 +9,6 @@ from imageforge.registry.meta import ScanResult
 
 __all__ = ["Scanner", "is_image"]
 
-_IMAGE_CONFIGS = frozenset({media.OCI_CONFIG, media.DOCKER_CONFIG})
-
 
 class Scanner(Protocol):
     """Scans manifests stored in the registry."""
@@ -35,6 +33,6 @@ def is_image(manifest: Manifest | IndexManifest | None) -> bool:
         isinstance(manifest, Manifest)
         and manifest.subject is None
         and manifest.artifact_type is None
-        and manifest.config.media_type in _IMAGE_CONFIGS
+        and media.is_image_config(manifest.config.media_type)
         and all(media.is_layer(d.media_type) for d in manifest.layers)
     )
