@@ -1,6 +1,7 @@
-"""Short commands start fast: listing or inspecting the store does not import the
-scanners, the runtime, the builder or the HTTP client (each costs a large share of a
-short command's time; `prune` once pulled them all into every command)."""
+"""Short commands start fast: each imports only what it uses (the scanners, the
+runtime, the builder, signing and the HTTP client each cost a large share of a short
+command's time; `prune` once pulled them all into every command, the registry's scan
+policies into every registry command)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,18 @@ def test_listing_the_store_imports_nothing_heavy(tmp_path: Path, command: list[s
     modules = _imported("--root", str(tmp_path / "store"), *command)
     assert "imageforge.cli" in modules  # the probe saw the command run
     assert [m for m in HEAVY if m in modules] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "unused"),
+    [
+        (["registry", "user", "--help"], ("imageforge.scan", "imageforge.sign", "httpx")),
+        (["push", "--help"], ("imageforge.sign", "imageforge.builder", "cryptography")),
+        (["build", "--help"], ("imageforge.sign", "imageforge.sbom", "httpx")),
+    ],
+)
+def test_commands_import_only_what_they_use(
+    tmp_path: Path, command: list[str], unused: tuple[str, ...]
+) -> None:
+    modules = _imported("--root", str(tmp_path / "store"), *command)
+    assert [m for m in unused if m in modules] == []

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imageforge.builder import ENTITLEMENTS, ISOLATIONS, BuildOptions, context_from_stream
 from imageforge.cli._app import app
+from imageforge.cli._build_signing import build_signing_options
 from imageforge.cli._limits import build_limit_options, limits_from, run_limit_options
 from imageforge.cli._options import (
     GlobalOptions,
@@ -26,15 +27,12 @@ from imageforge.cli._options import (
 from imageforge.cli._progress import ProgressMode, progress_option
 from imageforge.cli._render import print_json
 from imageforge.cli._session import session
-from imageforge.cli._sign_image import build_signing_options
 from imageforge.errors import InvalidArgument
 from imageforge.pipeline import (
-    Attest,
     FromResolver,
     Session,
     location_text,
     parse_cache_location,
-    signed_build,
 )
 from imageforge.runtime import (
     NETWORK_MODES,
@@ -46,6 +44,9 @@ from imageforge.runtime import (
     parse_tmpfs,
     run_image,
 )
+
+if TYPE_CHECKING:
+    from imageforge.pipeline import Attest
 from imageforge.store import Store
 
 
@@ -291,6 +292,8 @@ def build_command(
             ignore_paths=ignore_paths,
         )
         with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
+            from imageforge.pipeline import signed_build  # signing only when asked for
+
             built = signed_build(
                 s,
                 options,

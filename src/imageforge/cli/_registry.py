@@ -10,7 +10,6 @@ import click
 from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions
 from imageforge.errors import InvalidArgument
-from imageforge.pipeline import RegistryScanner, RegistrySignatures
 from imageforge.registry import RegistryConfig, load_config, open_registry, serve
 from imageforge.store import StoreLayout
 
@@ -71,6 +70,10 @@ def serve_cmd(
         config.db = db
     # Scans (scan on push, registry scan start) read the registry's own storage and
     # match against the vulnerability database of --root, as imageforge scan does.
+    # Imported here: the scanner and the verifier bring the scanners and sign with them,
+    # which no other registry command needs.
+    from imageforge.pipeline import RegistryScanner, RegistrySignatures
+
     state = open_registry(
         config,
         scanner=lambda storage: RegistryScanner(storage, opts.root),

@@ -26,13 +26,16 @@ from imageforge.cli._registry_admin import (
 from imageforge.cli._render import print_json
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest
-from imageforge.pipeline import RegistryScanner
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.service import OPERATOR, ScanService, parse_digest
 from imageforge.registry.storage import FsBlobStorage
 
 
 def _service(opts: GlobalOptions, data_dir: Path | None) -> ScanService:
+    # Imported here: it brings the scanners, which the other registry commands (this
+    # module is loaded with them) do not need.
+    from imageforge.pipeline import RegistryScanner
+
     manage = _manage(opts, data_dir)
     storage = FsBlobStorage(_directory(opts, data_dir))
     return ScanService(manage.meta, storage, manage, RegistryScanner(storage, opts.root).version)

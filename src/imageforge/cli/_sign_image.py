@@ -26,7 +26,6 @@ from imageforge.errors import InvalidArgument
 from imageforge.pipeline import (
     LEGACY,
     MODES,
-    Attest,
     Location,
     Session,
     Signed,
@@ -301,64 +300,3 @@ def verify_attestation_command(
         click.echo(f"Verified {att.statement.predicate_type} attestation of {verified.image}")
     if rules is not None:
         click.echo(f"Policy {policy} holds")
-
-
-def build_signing_options(func: F) -> F:
-    """``build``'s --provenance, --sbom, --sign, --key and --registry-referrers-mode,
-    given to the command as one ``attest`` (None when none is asked for). The key is
-    opened (its password asked) before anything is built."""
-
-    def to_attest(ctx: click.Context, _param: click.Parameter, key: Path | None) -> Attest | None:
-        wanted = {k: bool(ctx.params.pop(k, False)) for k in ("provenance", "sbom", "sign")}
-        mode = str(ctx.params.pop("mode", LEGACY))
-        if not any(wanted.values()):
-            if key is not None:
-                raise InvalidArgument("--key is for --provenance, --sbom or --sign")
-            return None
-        if key is None:
-            raise InvalidArgument(
-                "--provenance, --sbom and --sign need --key (the private key to sign with)"
-            )
-        return Attest(key_signer(key, password_source()), mode=mode, **wanted)
-
-    options = [
-        click.option(
-            "--provenance",
-            is_flag=True,
-            is_eager=True,
-            help="Attest SLSA provenance v1 to the image, pushed or named (needs --key).",
-        ),
-        click.option(
-            "--sbom",
-            is_flag=True,
-            is_eager=True,
-            help="Attest the image's SPDX SBOM, pushed or named (needs --key).",
-        ),
-        click.option(
-            "--sign",
-            is_flag=True,
-            is_eager=True,
-            help="Sign the image at every docker:// output and in the store (needs --key).",
-        ),
-        click.option(
-            "--registry-referrers-mode",
-            "mode",
-            type=click.Choice(MODES),
-            default=LEGACY,
-            show_default=True,
-            is_eager=True,
-            help="Where signatures and attestations go (see sign).",
-        ),
-        click.option(
-            "--key",
-            "attest",
-            type=_KEY,
-            default=None,
-            callback=to_attest,
-            expose_value=True,
-            help="The private key for --provenance, --sbom and --sign.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func

@@ -116,7 +116,7 @@ if TYPE_CHECKING:
     )
     from imageforge.pipeline._sign_build import Attest, SignedBuild, signed_build
     from imageforge.pipeline._sign_copy import Carried
-    from imageforge.pipeline._sign_store import LEGACY, MODES, OCI_1_1
+    from imageforge.pipeline._sign_modes import LEGACY, MODES, OCI_1_1
 
 _WHERE = {
     "FromResolver": "_base",
@@ -184,9 +184,9 @@ _WHERE = {
     "SignedBuild": "_sign_build",
     "signed_build": "_sign_build",
     "Carried": "_sign_copy",
-    "LEGACY": "_sign_store",
-    "MODES": "_sign_store",
-    "OCI_1_1": "_sign_store",
+    "LEGACY": "_sign_modes",
+    "MODES": "_sign_modes",
+    "OCI_1_1": "_sign_modes",
 }
 
 __all__ = [

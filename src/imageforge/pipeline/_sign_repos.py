@@ -40,6 +40,7 @@ from imageforge.oci import (
 )
 from imageforge.pipeline._location import Location
 from imageforge.pipeline._session import Session
+from imageforge.pipeline._sign_modes import OCI_1_1
 from imageforge.store import Store
 from imageforge.transports import (
     REF_NAME,
@@ -65,7 +66,6 @@ __all__ = [
 ]
 
 _MAX_MANIFEST: Final = 4 << 20
-OCI_1_1: Final = "oci-1-1"  # the layout names _sign_store uses
 
 
 def referrers_tag(digest: Digest) -> str:

@@ -24,8 +24,8 @@ from typing import Final
 from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.layers import BlobImage
 from imageforge.oci import Digest, digest_bytes
+from imageforge.pipeline._sign_modes import LEGACY, MODES, OCI_1_1
 from imageforge.pipeline._sign_repos import (
-    OCI_1_1,
     Repository,
     Target,
     referrers_tag,
@@ -63,8 +63,6 @@ __all__ = [
     "signed_layers",
 ]
 
-LEGACY: Final = "legacy"
-MODES: Final = (LEGACY, OCI_1_1)
 _MAX_PAYLOAD: Final = 4 << 20  # as sign.read_signed_layers bounds a payload
 # Referrers of one kind read per image: a registry listing more is hostile or broken,
 # and each costs a request.

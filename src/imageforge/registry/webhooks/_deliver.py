@@ -18,8 +18,6 @@ import hmac
 import logging
 import time
 
-import httpx
-
 from imageforge.errors import ImageforgeError
 from imageforge.registry.webhooks._hooks import Webhooks, check_target
 from imageforge.registry.webhooks._store import DeliveryRow
@@ -47,7 +45,10 @@ class Deliverer:
         self.retry_base = webhooks.retry_base
         self.attempts = webhooks.attempts
         self.timeout = timeout
+        import httpx  # the server's only: every registry command imports this package
+
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._http_error = httpx.HTTPError
 
     def close(self) -> None:
         self._client.close()
@@ -92,7 +93,7 @@ class Deliverer:
         except ImageforgeError as exc:  # a target no longer allowed: not retried
             self.store.record(d, None, exc.message, "failed", 0.0)
             return
-        except httpx.HTTPError as exc:
+        except self._http_error as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         made = d.attempts + 1
         if made >= self.attempts:
