@@ -8,8 +8,15 @@ credentials (basic -> token flow) and read anonymously from the public project; 
 runs without auth, as Debian ships it. With ``--db postgresql://...`` (an empty database)
 a third row runs imageforge with its metadata in that PostgreSQL database.
 
+With ``--gates``, the cost of the pull policies (#26): one more imageforge server, whose
+--root holds a vulnerability database (the vulnerability tests' OSV records), serves a
+small image that passes every gate (scanned on push, no finding, signed by ``imageforge
+sign`` with the project's key, config user 1000). The same CONCURRENCY manifest GETs are
+timed with the project's policies off, then on (prevent_vulnerable at LOW,
+require_signature, refuse_root), on the same server and image.
+
     .venv/bin/python benchmarks/registry_serve.py [--size-mib 1024] [--concurrency 200]
-        [--db postgresql://USER@HOST:PORT/DB]
+        [--db postgresql://USER@HOST:PORT/DB] [--gates]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PASSWORD = "bench-password"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -92,11 +100,17 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     sys.exit("server did not start")
 
 
-def start_imageforge(work: Path, port: int, db: str | None = None) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).with_name("imageforge")
+IMAGEFORGE = str(Path(sys.executable).with_name("imageforge"))
+
+
+def start_imageforge(
+    work: Path, port: int, db: str | None = None, root: Path | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, IMAGEFORGE_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    args = [str(exe), "registry", "serve", "--addr", f"127.0.0.1:{port}"]
-    args += ["--data-dir", str(work / ("imageforge-pg-data" if db else "imageforge-data"))]
+    args = [IMAGEFORGE] + (["--root", str(root)] if root else [])
+    args += ["registry", "serve", "--addr", f"127.0.0.1:{port}"]
+    data = "imageforge-gates-data" if root else "imageforge-pg-data" if db else "imageforge-data"
+    args += ["--data-dir", str(work / data)]
     if db:
         args += ["--db", db]
     return subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL)
@@ -158,21 +172,137 @@ def run_one(
         out = work / f"pulled-{name}"
         pull = timed(["skopeo", "copy", "--src-tls-verify=false", dest, f"dir:{out}"])
         shutil.rmtree(out)
-        headers = {"Accept": MANIFEST}
-        if ours:
-            tok = httpx.get(f"{url}/token", params={"scope": f"repository:{repo}:pull"}).json()
-            headers["Authorization"] = f"Bearer {tok['token']}"
-        asyncio.run(manifest_gets(url, repo, 10, headers))  # warm up
-        lat = asyncio.run(manifest_gets(url, repo, concurrency, headers))
+        headers = pull_headers(url, repo) if ours else {"Accept": MANIFEST}
         return {
             "push_mb_s": size_mib * 1.048576 / push,
             "pull_mb_s": size_mib * 1.048576 / pull,
-            "p50_ms": pct(lat, 50) * 1000,
-            "p99_ms": pct(lat, 99) * 1000,
+            **latency(url, repo, concurrency, headers),
         }
     finally:
         proc.terminate()
         proc.wait()
+
+
+def pull_headers(url: str, repo: str, auth: tuple[str, str] | None = None) -> dict[str, str]:
+    """An Accept header and a pull token for ``repo`` (anonymous unless ``auth``)."""
+    scope = {"scope": f"repository:{repo}:pull"}
+    tok = httpx.get(f"{url}/token", params=scope, auth=auth).json()
+    return {"Accept": MANIFEST, "Authorization": f"Bearer {tok['token']}"}
+
+
+def latency(url: str, repo: str, concurrency: int, headers: dict[str, str]) -> dict[str, float]:
+    asyncio.run(manifest_gets(url, repo, 10, headers))  # warm up
+    lat = asyncio.run(manifest_gets(url, repo, concurrency, headers))
+    return {"p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000}
+
+
+def make_small_layout(layout: Path) -> None:
+    """An image that passes every gate: one file, no package, config user 1000."""
+    import io
+    import tarfile
+
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"hello from the gates benchmark\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer = {
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        **write_blob(layout, buf.getvalue()),
+    }
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"User": "1000", "Cmd": ["/hello.txt"]},
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
+    }
+    cdesc = write_blob(layout, json.dumps(config).encode())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cdesc},
+        "layers": [layer],
+    }
+    ref = {"mediaType": MANIFEST, **write_blob(layout, json.dumps(manifest).encode())}
+    ref["annotations"] = {"org.opencontainers.image.ref.name": "small"}
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [ref]}))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+
+def run_gates(work: Path, concurrency: int) -> dict[str, dict[str, float]]:
+    """Manifest GET latency of one image on one server, its project's policies off, then on."""
+    root = work / "gates-root"
+    osv = ROOT / "tests" / "vuln" / "data" / "osv"
+    cli = [IMAGEFORGE, "--root", str(root)]
+    subprocess.run([*cli, "vulndb", "import", f"osv:{osv}"], check=True, capture_output=True)
+    key = work / "gates-cosign"
+    env = dict(os.environ, COSIGN_PASSWORD="bench")
+    subprocess.run(
+        [*cli, "key", "generate", "--output-key-prefix", str(key)],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    layout = work / "small-layout"
+    make_small_layout(layout)
+    port = free_port()
+    url, host, repo = f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", "gates/app"
+    admin = ("admin", ADMIN_PASSWORD)
+    proc = start_imageforge(work, port, root=root)
+    try:
+        wait_up(url, proc)
+        projects = f"{url}/api/v1/projects"
+        r = httpx.post(projects, json={"name": "gates", "public": True}, auth=admin)
+        r.raise_for_status()
+        policy_url = f"{projects}/gates/policy"
+        httpx.put(policy_url, json={"scan_on_push": True}, auth=admin).raise_for_status()
+        subprocess.run(
+            ["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", ":".join(admin),
+             f"oci:{layout}:small", f"docker://{host}/{repo}:1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        auth_file = work / "gates-auth.json"
+        login = [*cli, "login", host, "--username", "admin", "--password-stdin"]
+        login += ["--tls-verify=false", "--authfile", str(auth_file)]
+        subprocess.run(login, input=ADMIN_PASSWORD.encode(), check=True, capture_output=True)
+        sign = [*cli, "sign", f"{host}/{repo}:1", "--key", f"{key}.key", "--tls-verify=false"]
+        sign_env = dict(env, REGISTRY_AUTH_FILE=str(auth_file))
+        subprocess.run(sign, check=True, capture_output=True, env=sign_env)
+        wait_scanned(url, repo, admin)
+        headers = pull_headers(url, repo)
+        rows = {"imageforge policies off": latency(url, repo, concurrency, headers)}
+        on = {
+            "prevent_vulnerable": True,
+            "severity": "low",
+            "require_signature": True,
+            "keys": [Path(f"{key}.pub").read_text()],
+            "refuse_root": True,
+        }
+        httpx.put(policy_url, json=on, auth=admin).raise_for_status()
+        rows["imageforge policies on"] = latency(url, repo, concurrency, headers)
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def wait_scanned(url: str, repo: str, auth: tuple[str, str]) -> None:
+    """Until the scan on push of ``repo:1`` is stored (the policy refuses the image before)."""
+    digest = httpx.get(f"{url}/v2/{repo}/manifests/1", headers=pull_headers(url, repo, auth))
+    digest.raise_for_status()
+    project, name = repo.split("/", 1)
+    scan = f"{url}/api/v1/projects/{project}/repositories/{name}/artifacts/"
+    scan += f"{digest.headers['Docker-Content-Digest']}/scan"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        r = httpx.get(scan, auth=auth)
+        status = r.json().get("scan_status") if r.status_code == 200 else None
+        if status == "Success":
+            return
+        if status == "Error":
+            sys.exit(f"the scan on push of {repo}:1 failed: {r.json().get('message')}")
+        time.sleep(0.2)
+    sys.exit(f"the scan on push of {repo}:1 did not finish: {r.status_code} {r.text[:300]}")
 
 
 def main() -> None:
@@ -180,6 +310,7 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--concurrency", type=int, default=200)
     ap.add_argument("--db", help="also run imageforge on this (empty) PostgreSQL database")
+    ap.add_argument("--gates", action="store_true", help="also time the pull policies' cost")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="regbench-"))
     try:
@@ -193,6 +324,7 @@ def main() -> None:
             results["imageforge-pg"] = run_one(
                 "imageforge-pg", work, layout, args.size_mib, args.concurrency, args.db
             )
+        gates = run_gates(work, args.concurrency) if args.gates else {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"one {args.size_mib} MiB layer; {args.concurrency} concurrent manifest GETs")
@@ -202,6 +334,11 @@ def main() -> None:
             f"{name:<14}{r['push_mb_s']:>11.1f}{r['pull_mb_s']:>11.1f}"
             f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
         )
+    if gates:
+        print(f"pull policies, one small image, {args.concurrency} concurrent manifest GETs")
+        print(f"{'server':<26}{'p50 ms':>9}{'p99 ms':>9}")
+        for name, r in {"distribution": results["distribution"], **gates}.items():
+            print(f"{name:<26}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}")
     ifr, dist = results["imageforge"], results["distribution"]
     print(
         f"imageforge / distribution: push {ifr['push_mb_s'] / dist['push_mb_s']:.2f}x, "
