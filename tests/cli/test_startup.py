@@ -1,7 +1,8 @@
 """Short commands start fast: each imports only what it uses (the scanners, the
 runtime, the builder, signing and the HTTP client each cost a large share of a short
 command's time; `prune` once pulled them all into every command, the registry's scan
-policies into every registry command)."""
+policies into every registry command, the whole registry into `tune`
+for its duration parser)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def test_listing_the_store_imports_nothing_heavy(tmp_path: Path, command: list[s
         (["registry", "user", "--help"], ("imageforge.scan", "imageforge.sign", "httpx")),
         (["push", "--help"], ("imageforge.sign", "imageforge.builder", "cryptography")),
         (["build", "--help"], ("imageforge.sign", "imageforge.sbom", "httpx")),
+        (["tune", "--help"], ("imageforge.registry", "imageforge.scan")),
     ],
 )
 def test_commands_import_only_what_they_use(

@@ -22,8 +22,8 @@ from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import InvalidArgument, NotFound
-from imageforge.oci import Digest
-from imageforge.registry import collect_garbage, parse_duration
+from imageforge.oci import Digest, parse_duration
+from imageforge.registry import collect_garbage
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, Authorizer
 from imageforge.registry.meta import MetaStore, RobotRow
 from imageforge.registry.service import (

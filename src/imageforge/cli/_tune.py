@@ -15,8 +15,8 @@ from imageforge.cli._exit import EXIT_FINDINGS
 from imageforge.cli._options import GlobalOptions, platform_option
 from imageforge.cli._render import print_json
 from imageforge.errors import InvalidArgument, StepFailed
+from imageforge.oci import parse_duration
 from imageforge.pipeline import FromResolver, Session
-from imageforge.registry import parse_duration
 from imageforge.runtime import parse_publish
 from imageforge.store import Store
 from imageforge.tune import (

@@ -36,7 +36,7 @@ from imageforge.oci._platform import (
 )
 from imageforge.oci._reference import DEFAULT_DOMAIN, DEFAULT_TAG, Reference
 from imageforge.oci._schema import validate_json
-from imageforge.oci._time import rfc3339
+from imageforge.oci._time import parse_duration, rfc3339
 
 __all__ = [
     "ALGORITHMS",
@@ -70,6 +70,7 @@ __all__ = [
     "media",
     "new_hasher",
     "parse_any",
+    "parse_duration",
     "rfc3339",
     "validate_json",
     "walk_graph",

@@ -11,7 +11,6 @@ from imageforge.registry._config import (
     RegistryConfig,
     UserConfig,
     load_config,
-    parse_duration,
 )
 from imageforge.registry._gc import GcReport, collect_garbage
 from imageforge.registry._server import open_registry, serve
@@ -28,6 +27,5 @@ __all__ = [
     "create_app",
     "load_config",
     "open_registry",
-    "parse_duration",
     "serve",
 ]

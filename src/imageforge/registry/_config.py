@@ -40,16 +40,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from imageforge.errors import InvalidArgument, Location
+from imageforge.oci import parse_duration
 from imageforge.registry.auth import ROLES
 
-__all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config", "parse_duration"]
+__all__ = ["ProjectConfig", "RegistryConfig", "UserConfig", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -93,20 +93,6 @@ class RegistryConfig:
     webhook_attempts: int = 8
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
-
-
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: object, what: str) -> float:
-    """Seconds from a number or a string such as ``"90s"``, ``"5m"``, ``"12h"``, ``"7d"``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    if isinstance(value, str):
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value.strip())
-        if m and float(m.group(1)) > 0:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise InvalidArgument(f"{what} {value!r} is not a positive duration (e.g. 300, 90s, 5m, 7d)")
 
 
 def _count(value: object, what: str) -> int:
