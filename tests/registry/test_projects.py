@@ -96,3 +96,20 @@ def test_force_never_deletes_immutable_tags(tmp_path: Path, team: Server) -> Non
     assert cli.returncode != 0 and "immutable tag team/app:v1" in cli.stderr
     assert "registry project immutable team" in cli.stderr  # how to go on
     assert team.meta().immutable("team") == ["v*"]
+
+
+def test_a_deleted_projects_webhooks_and_retention_do_not_pass_to_its_new_namesake(
+    team: Server,
+) -> None:
+    hook = {"name": "ci", "url": "http://127.0.0.1:9/hook", "events": ["push"]}
+    retention = {"rules": [{"keep": "latest_pushed", "count": 1}]}
+    with team.client() as admin:
+        assert admin.post("/api/v1/projects/team/webhooks", json=hook).status_code == 201
+        assert admin.put("/api/v1/projects/team/retention", json=retention).status_code == 200
+        assert admin.post("/api/v1/projects/team/retention/runs", json={}).status_code == 201
+        assert admin.delete("/api/v1/projects/team").status_code == 204
+        assert admin.post("/api/v1/projects", json={"name": "team"}).status_code == 201
+        # the old project's webhook would tell its URL of the new project's pushes
+        assert admin.get("/api/v1/projects/team/webhooks").json() == []
+        assert admin.get("/api/v1/projects/team/retention/runs").json() == []
+        assert admin.get("/api/v1/projects/team/retention").json().get("rules", []) == []

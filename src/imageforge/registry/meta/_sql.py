@@ -9,6 +9,7 @@ committed before.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,7 +74,11 @@ CREATE TABLE IF NOT EXISTS immutable_rules (
 CREATE TABLE IF NOT EXISTS blob_sizes (digest TEXT PRIMARY KEY, size BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS quotas (
     project TEXT PRIMARY KEY, limit_bytes BIGINT NOT NULL, warn_percent INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS project_tables (name TEXT PRIMARY KEY);
 """
+
+# A table name a part of the registry says holds per-project rows (a "project" column).
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 # A project's repositories: the names from "p/" up to "p0" ('0' is the byte after '/'),
 # a range both databases compare byte-wise; ``library`` also holds the one-part names.
@@ -255,13 +260,25 @@ class MetaStore:
     # for the parts of the registry that keep their own tables in their own modules
     # (retention, webhooks): their schema, and their queries in one write transaction
     # or on the committed state
-    def ensure_tables(self, schema: str) -> None:
+    def ensure_tables(self, schema: str, project_tables: tuple[str, ...] = ()) -> None:
         """Create the tables of ``schema`` (``CREATE ... IF NOT EXISTS`` statements in
-        the SQL both databases accept; ``{serial}`` is an id column)."""
+        the SQL both databases accept; ``{serial}`` is an id column). ``project_tables``
+        name those of them whose rows belong to the project in their ``project`` column:
+        deleting the project deletes them (recorded in the database, so any process
+        that deletes a project knows them), and a new project of the same name starts
+        with none of them (a webhook of the old one would tell its URL of the new one's
+        pushes)."""
+        for table in project_tables:
+            if not _TABLE_NAME.fullmatch(table):
+                raise ValueError(f"not a table name: {table!r}")
         with self._write() as db:
             for statement in self._backend.schema(schema).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table in project_tables:
+                db.execute(
+                    "INSERT INTO project_tables VALUES (?) ON CONFLICT (name) DO NOTHING", (table,)
+                )
 
     @contextmanager
     def transaction(self) -> Iterator[Db]:
@@ -656,6 +673,9 @@ class MetaStore:
             db.execute("DELETE FROM quotas WHERE project = ?", (name,))
             db.execute("DELETE FROM project_policies WHERE project = ?", (name,))
             db.execute("DELETE FROM cve_allowlist WHERE scope = ?", (name,))
+            for (table,) in db.execute("SELECT name FROM project_tables").fetchall():
+                if _TABLE_NAME.fullmatch(str(table)):
+                    db.execute(f"DELETE FROM {table} WHERE project = ?", (name,))
         return repos
 
     def members(self, project: str) -> list[tuple[str, str]]:

@@ -58,7 +58,7 @@ class RetentionStore:
 
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
-        meta.ensure_tables(SCHEMA)
+        meta.ensure_tables(SCHEMA, project_tables=("retention_policies", "retention_runs"))
         PullClock.ensure_table(meta)
 
     # --- policies

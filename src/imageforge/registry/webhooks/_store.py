@@ -120,7 +120,7 @@ def _delivery(r: tuple[object, ...]) -> DeliveryRow:
 class WebhookStore:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
-        meta.ensure_tables(SCHEMA)
+        meta.ensure_tables(SCHEMA, project_tables=("webhooks", "webhook_deliveries"))
 
     # --- webhooks
     def add(self, project: str, name: str, url: str, secret: str, events: frozenset[str]) -> int:
