@@ -19,7 +19,7 @@ from imageforge.registry.meta import (
     ScanJob,
     ScanResult,
 )
-from imageforge.registry.policy import GateContext, Gates, VulnerabilityGate
+from imageforge.registry.policy import GateContext, Gates, SignedGate, VulnerabilityGate
 from imageforge.registry.policy._signed import runs_as_root
 
 LODASH = Finding("CVE-2019-10744", "lodash", "4.17.11", "critical", "4.17.12", ("GHSA-jf85",))
@@ -139,3 +139,27 @@ def test_an_index_is_checked_through_each_of_its_images(meta_db: str) -> None:
 )  # fmt: skip
 def test_who_runs_as_root(user: str | None, root: bool) -> None:
     assert runs_as_root({"config": {"User": user}}) is root
+
+
+def test_the_pull_gates_read_the_projects_policy_once_per_pull(
+    meta_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with MetaStore(meta_db) as meta:
+        image = _image(meta, 7)
+        _store(meta, image, ScanResult("success", "v1", ()))
+        meta.scans.set_policy("team", Policy(prevent_vulnerable=True, refuse_root=True))
+        reads: list[str] = []
+        read = meta.scans.policy
+
+        def counted(project: str) -> Policy:
+            reads.append(project)
+            return read(project)
+
+        monkeypatch.setattr(meta.scans, "policy", counted)
+        gates = Gates()
+        gates.register(VulnerabilityGate(meta.scans, STORED.get), on=["pull"])
+        user = {"config": {"User": "1000"}}
+        signed = SignedGate(meta.scans, None, STORED.get, lambda _: user, lambda _u, _r: False)
+        gates.register(signed, on=["pull"])
+        gates.check(image, GateContext("pull", "team/app", "alice", state=meta.view()))
+        assert reads == ["team"]

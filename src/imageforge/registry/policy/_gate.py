@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from imageforge.errors import (
     Conflict,
@@ -29,6 +29,8 @@ from imageforge.errors import (
 )
 from imageforge.oci import Digest, IndexManifest, Manifest
 from imageforge.registry._names import project_of
+
+_T = TypeVar("_T")
 
 __all__ = [
     "ACTIONS",
@@ -91,6 +93,14 @@ class GateContext:
     load_manifest: Callable[[], Manifest | IndexManifest | None] | None = field(
         default=None, repr=False, compare=False
     )
+    # What the gates of one action read once and share (the project's policy row).
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def shared(self, key: str, read: Callable[[], _T]) -> _T:
+        """``read()``, called once per action for ``key`` whichever gate asks first."""
+        if key not in self._shared:
+            self._shared[key] = read()
+        return cast(_T, self._shared[key])
 
     def parsed_manifest(self) -> Manifest | IndexManifest | None:
         """The manifest pushed or pulled, parsed on the first call of a pull."""

@@ -71,7 +71,7 @@ class SignedGate:
         self.may_push = may_push
 
     def check(self, image: Digest, ctx: GateContext) -> Decision:
-        policy = self.scans.policy(ctx.project)
+        policy = ctx.shared("policy", lambda: self.scans.policy(ctx.project))
         if not policy.signed:
             return Decision(True)
         pulled = ctx.parsed_manifest() or self.manifest_of(image)

@@ -42,7 +42,7 @@ class VulnerabilityGate:
         self.clock = clock
 
     def check(self, image: Digest, ctx: GateContext) -> Decision:
-        policy = self.scans.policy(ctx.project)
+        policy = ctx.shared("policy", lambda: self.scans.policy(ctx.project))
         if not policy.prevent_vulnerable:
             return Decision(True)
         pulled = ctx.parsed_manifest() or self.manifest_of(image)
