@@ -147,8 +147,11 @@ imports:
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
-# The slowest tests are listed, so CI's log shows where its time goes.
-PYTEST_ARGS ?= --durations=25
+# The slowest tests are listed, so CI's log shows where its time goes. The suite runs
+# in PYTEST_WORKERS processes (pytest-xdist), a test file at a time each, so a file's
+# module-scoped servers start once; PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?= --durations=25 -n $(PYTEST_WORKERS) --dist loadfile
 pytest:
 	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
