@@ -48,6 +48,7 @@ class SeaweedFS:
     root: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     s3_port: int = 0
+    bucket: str = "imageforge"
 
     @property
     def endpoint(self) -> str:
@@ -64,14 +65,23 @@ class SeaweedFS:
         )
 
     def new_bucket(self) -> str:
+        """A new bucket (each is a SeaweedFS collection with volumes of its own: tests
+        share :attr:`bucket` under prefixes of their own instead)."""
         name = f"t-{uuid.uuid4().hex[:16]}"
         self.client().create_bucket(Bucket=name)
         return name
 
+    def storage_url(self, bucket: str | None = None) -> str:
+        """An ``s3://`` URL of a new, empty place: a fresh prefix of the shared bucket."""
+        return f"s3://{bucket or self.bucket}/{uuid.uuid4().hex[:12]}?endpoint={self.endpoint}"
+
     def _run(self, name: str, *args: str) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - kept by the process
+        # Its credentials are those of -s3.config only: weed would also admit the
+        # AWS_* of its environment (the tests set them for the registry).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.procs.append(
-            subprocess.Popen([self.weed, *args], stdout=log, stderr=log, cwd=self.root)
+            subprocess.Popen([self.weed, *args], stdout=log, stderr=log, cwd=self.root, env=env)
         )
         log.close()
 
@@ -103,7 +113,7 @@ class SeaweedFS:
         for name, port, grpc in (("v1", v1, v1_g), ("v2", v2, v2_g)):
             self._run(
                 name, "volume", *loop, f"-port={port}", f"-port.grpc={grpc}", mserver,
-                f"-dir={self.root / name}", "-max=20", "-minFreeSpace=100MiB",
+                f"-dir={self.root / name}", "-max=100", "-minFreeSpace=100MiB",
             )  # fmt: skip
         self._run(
             "filer", "filer", *loop, f"-port={filer}", f"-port.grpc={filer_g}",
@@ -125,12 +135,12 @@ class SeaweedFS:
             for proc in self.procs:
                 if proc.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"a SeaweedFS process exited: {proc.args}\n{self.logs()}")
+                    raise RuntimeError(f"a SeaweedFS process exited: {proc.args!r}\n{self.logs()}")
             try:
                 client = self.client()
-                client.create_bucket(Bucket="ready")
-                client.put_object(Bucket="ready", Key="probe", Body=b"ok")
-                if client.get_object(Bucket="ready", Key="probe")["Body"].read() == b"ok":
+                client.create_bucket(Bucket=self.bucket)
+                client.put_object(Bucket=self.bucket, Key="probe", Body=b"ok")
+                if client.get_object(Bucket=self.bucket, Key="probe")["Body"].read() == b"ok":
                     return
             except (BotoCoreError, ClientError) as exc:
                 last = exc

@@ -24,7 +24,6 @@ and the client told to upload again.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -82,8 +81,7 @@ def purge_uploads(
             meta.remove_upload(upload_id)
             purged.append(upload_id)
     if not dry_run:
-        for path in storage.stale_ingests(min(limits)):
-            shutil.rmtree(path, ignore_errors=True)
+        storage.remove_stale_ingests(min(limits))
     return purged
 
 
