@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from imageforge.errors import Conflict, InvalidArgument, NotFound, Unavailable
 
@@ -148,6 +148,11 @@ def s3_errors(location: S3Location, what: str) -> Iterator[None]:
         raise Unavailable(
             f"S3 failed {what}: {code} {message}",
             hint=f"{location} kept failing after the retries; try again later",
+        ) from None
+    except NoCredentialsError:
+        raise Unavailable(
+            f"no S3 credentials for {what}",
+            hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE",
         ) from None
     except BotoCoreError as exc:
         raise Unavailable(
