@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from imageforge.errors import Conflict, InvalidArgument, NotFound
 from imageforge.oci import ALGORITHMS, Digest, new_hasher
 from imageforge.registry.storage._s3_client import S3Location, s3_errors
-from imageforge.registry.storage._s3_ingest import S3Ingest
+from imageforge.registry.storage._s3_ingest import S3Ingest, check_digest
 from imageforge.registry.storage._s3_lease import S3Lease
 from imageforge.registry.storage._trash import finish_trash
 from imageforge.store import BlobInfo
@@ -128,15 +128,17 @@ class S3BlobStorage:
         return S3Ingest(self, ref)
 
     def write_blob(self, data: bytes, digest: Digest | None = None) -> BlobInfo:
-        """Store small content (a manifest, a config) in one call, verified first."""
-        actual = Digest.from_hex("sha256", hashlib.sha256(data).hexdigest())
-        if digest is not None and Digest(digest).algorithm != "sha256":
-            hasher = new_hasher(Digest(digest).algorithm)
-            hasher.update(data)
-            actual = Digest.from_hex(Digest(digest).algorithm, hasher.hexdigest())
-        with self.begin(f"blob-{actual}-{uuid.uuid4()}") as ingest:
-            ingest.write(data)
-            return ingest.commit(len(data), Digest(digest) if digest else actual)
+        """Store small content (a manifest, a config) in one call: verified in memory,
+        then one PUT (atomic in S3) of the final object."""
+        algorithm = Digest(digest).algorithm if digest is not None else "sha256"
+        hasher = new_hasher(algorithm)
+        hasher.update(data)
+        actual = Digest.from_hex(algorithm, hasher.hexdigest())
+        if digest is not None:
+            check_digest(actual, Digest(digest))
+        if not self.exists(actual):
+            self.put_blob(actual, data)
+        return BlobInfo(actual, len(data), time.time())
 
     # -- what ingests do in S3 -------------------------------------------------------
     def get_state(self, directory: str) -> tuple[bytes, dict[str, str], str]:

@@ -31,7 +31,7 @@ from imageforge.store import BlobInfo
 if TYPE_CHECKING:
     from imageforge.registry.storage._s3 import S3BlobStorage
 
-__all__ = ["S3Ingest"]
+__all__ = ["S3Ingest", "check_digest"]
 
 _READ = 1 << 20
 
@@ -142,7 +142,7 @@ class S3Ingest:
             hasher = new_hasher(digest.algorithm)
             hasher.update(bytes(self._buffer))
         if hasher is not None:
-            _check(Digest.from_hex(digest.algorithm, hasher.hexdigest()), digest)
+            check_digest(Digest.from_hex(digest.algorithm, hasher.hexdigest()), digest)
         if not self._parts:  # all in memory and verified: one PUT of the final object
             if not storage.exists(digest):
                 storage.put_blob(digest, bytes(self._buffer))
@@ -155,7 +155,7 @@ class S3Ingest:
         storage.complete_upload(self._dir + "data", self._upload_id, self._parts)
         self._upload_id = None  # completed: nothing left to abort
         if hasher is None:
-            _check(storage.hash_object(self._dir + "data", digest.algorithm), digest)
+            check_digest(storage.hash_object(self._dir + "data", digest.algorithm), digest)
         if not storage.exists(digest):
             storage.copy_to_blob(self._dir + "data", digest)
         return BlobInfo(digest, size, time.time())
@@ -223,7 +223,7 @@ class S3Ingest:
         self.abort()
 
 
-def _check(actual: Digest, expected: Digest) -> None:
+def check_digest(actual: Digest, expected: Digest) -> None:
     if actual != expected:
         raise DigestMismatch(
             f"blob content has digest {actual}, expected {expected}",
