@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from imageforge.oci import digest_bytes
-from imageforge.registry import RegistryConfig, collect_garbage, open_registry
+from imageforge.registry import RegistryConfig, open_registry
 from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import need_binary, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, PgCluster, Server, serving, skopeo
@@ -140,9 +140,24 @@ def test_gc_and_upload_expiry_on_s3(
             left = c.post("/v2/library/a/blobs/uploads/").headers["location"]
             assert c.patch(left, content=b"abandoned").status_code == 202
         time.sleep(1.1)  # S3's Last-Modified has whole seconds
-        report = collect_garbage(state.meta, state.storage, grace=0.0, upload_expiry=3600)
-        assert report.blobs == [str(digest_bytes(b"x"))]
-        assert report.uploads == [left.rsplit("/", 1)[1]]
+        r = run_cli(
+            [
+                "registry",
+                "gc",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--storage",
+                url,
+                "--grace",
+                "0",
+                "--format",
+                "json",
+            ],  # fmt: skip
+        )
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert report["blobs"] == [str(digest_bytes(b"x"))]
+        assert report["uploads"] == [left.rsplit("/", 1)[1]]
         assert _blob_keys(url) == []
         storage = S3BlobStorage(url)
         listed = storage.client.list_objects_v2(
