@@ -140,22 +140,10 @@ def test_gc_and_upload_expiry_on_s3(
             left = c.post("/v2/library/a/blobs/uploads/").headers["location"]
             assert c.patch(left, content=b"abandoned").status_code == 202
         time.sleep(1.1)  # S3's Last-Modified has whole seconds
-        r = run_cli(
-            [
-                "registry",
-                "gc",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--storage",
-                url,
-                "--grace",
-                "0",
-                "--format",
-                "json",
-            ],  # fmt: skip
-        )
-        assert r.returncode == 0, r.stderr
-        report = json.loads(r.stdout)
+        args = ["registry", "gc", "--data-dir", str(tmp_path / "data"), "--storage", url]
+        gc = run_cli([*args, "--grace", "0", "--format", "json"])
+        assert gc.returncode == 0, gc.stderr
+        report = json.loads(gc.stdout)
         assert report["blobs"] == [str(digest_bytes(b"x"))]
         assert report["uploads"] == [left.rsplit("/", 1)[1]]
         assert _blob_keys(url) == []
