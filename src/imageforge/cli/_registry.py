@@ -44,6 +44,20 @@ def _split_addr(addr: str) -> tuple[str, int]:
     " several registry processes on one data directory (default: SQLite in the data"
     " directory; also $IMAGEFORGE_REGISTRY_DB or db in the config).",
 )
+@click.option(
+    "--storage",
+    metavar="URL",
+    envvar="IMAGEFORGE_REGISTRY_STORAGE",
+    help="Blobs and upload sessions in S3, s3://BUCKET/PREFIX?endpoint=URL, shareable by"
+    " several registry processes on several machines (default: the data directory; also"
+    " $IMAGEFORGE_REGISTRY_STORAGE or storage in the config). Credentials from"
+    " $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY or a credentials file, never the URL.",
+)
+@click.option(
+    "--storage-redirect/--no-storage-redirect",
+    default=None,
+    help="Answer blob GETs with a redirect to a presigned URL of the S3 storage.",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True))
@@ -53,6 +67,8 @@ def serve_cmd(
     addr: str,
     data_dir: Path | None,
     db: str | None,
+    storage: str | None,
+    storage_redirect: bool | None,
     config_path: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -68,6 +84,15 @@ def serve_cmd(
     config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
     if db:
         config.db = db
+    if storage:
+        config.storage = storage
+    if storage_redirect is not None:
+        config.storage_redirect = storage_redirect
+    if config.storage_redirect and config.storage is None:
+        raise InvalidArgument(
+            "--storage-redirect needs --storage s3://...",
+            hint="blobs in the data directory are served by the registry itself",
+        )
     # Scans (scan on push, registry scan start) read the registry's own storage and
     # match against the vulnerability database of --root, as imageforge scan does.
     # Imported here: the scanner and the verifier bring the scanners and sign with them,
@@ -81,7 +106,9 @@ def serve_cmd(
         announce=lambda msg: click.echo(msg, err=True),
     )
     scheme = "https" if tls_cert else "http"
-    where = f"{directory}, metadata in {state.meta.location}" if config.db else directory
+    where = f"{directory}, metadata in {state.meta.location}" if config.db else f"{directory}"
+    if config.storage:
+        where += f", blobs in {state.storage}"
     click.echo(f"registry serving {where} on {scheme}://{host}:{port}", err=True)
     level = "debug" if opts.verbose > 1 else "info" if opts.verbose else "warning"
     serve(

@@ -34,7 +34,7 @@ from imageforge.registry.service import (
     registry_gates,
     stored_size,
 )
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage, open_storage
 from imageforge.store import StoreLayout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,7 +44,20 @@ def _remember_db(ctx: click.Context, _param: click.Parameter, value: str | None)
     ctx.meta["imageforge.registry_db"] = value
 
 
+def _remember_storage(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta["imageforge.registry_storage"] = value
+
+
 def data_dir_option(func: F) -> F:
+    func = click.option(
+        "--storage",
+        metavar="URL",
+        envvar="IMAGEFORGE_REGISTRY_STORAGE",
+        expose_value=False,
+        callback=_remember_storage,
+        help="The registry's blob storage, s3://BUCKET/PREFIX?endpoint=URL (default: the"
+        " data directory; also $IMAGEFORGE_REGISTRY_STORAGE).",
+    )(func)
     func = click.option(
         "--db",
         metavar="URL",
@@ -78,17 +91,21 @@ def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
     return data_dir or StoreLayout(opts.root).registry
 
 
+def _storage(opts: GlobalOptions, data_dir: Path | None) -> RegistryStorage:
+    """The registry's blob storage: --storage (an S3 bucket) or the data directory's."""
+    url: str | None = click.get_current_context().meta.get("imageforge.registry_storage")
+    return open_storage(_directory(opts, data_dir), url)
+
+
 def _manage(opts: GlobalOptions, data_dir: Path | None) -> Management:
     """The registry's management service, acting for the operator (``OPERATOR``)."""
     meta = _meta(opts, data_dir)
-    directory = _directory(opts, data_dir)
+    storage = _storage(opts, data_dir)
 
-    def blobs_of(digest: Digest) -> list[str]:  # opened only if a rule needs to read one
-        return blobs_named_by(FsBlobStorage(directory), digest)
+    def blobs_of(digest: Digest) -> list[str]:
+        return blobs_named_by(storage, digest)
 
-    return Management(
-        meta, Authorizer(meta), registry_gates(blobs_of), stored_size(FsBlobStorage(directory))
-    )
+    return Management(meta, Authorizer(meta), registry_gates(blobs_of), stored_size(storage))
 
 
 # Control characters (ANSI escapes among them) and the invisible ones that reorder or
@@ -521,7 +538,7 @@ def gc_cmd(
     """Remove untagged, unreferenced manifests and unreferenced blobs, and expired or
     abandoned upload sessions, while the registry keeps serving."""
     meta = _meta(opts, data_dir)
-    storage = FsBlobStorage(_directory(opts, data_dir))
+    storage = _storage(opts, data_dir)
     report = collect_garbage(
         meta,
         storage,

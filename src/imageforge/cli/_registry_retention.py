@@ -15,18 +15,24 @@ import click
 from imageforge.analyze import format_size
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
-from imageforge.cli._registry_admin import _directory, _done, _manage, _show, _when, data_dir_option
+from imageforge.cli._registry_admin import (
+    _done,
+    _manage,
+    _show,
+    _storage,
+    _when,
+    data_dir_option,
+)
 from imageforge.cli._render import print_json
 from imageforge.errors import InvalidArgument
 from imageforge.registry.retention import GC_SCHEDULE, Retention, check_cron, next_time
 from imageforge.registry.service import OPERATOR
-from imageforge.registry.storage import FsBlobStorage
 from imageforge.registry.webhooks import Webhooks
 
 
 def _retention(opts: GlobalOptions, data_dir: Path | None) -> Retention:
     manage = _manage(opts, data_dir)
-    storage = FsBlobStorage(_directory(opts, data_dir))
+    storage = _storage(opts, data_dir)
     # what a run deletes goes to the project's webhooks: the serving registry delivers it
     events = Webhooks(manage.meta)
     return Retention(manage.meta, manage, manage.gates, storage, events=events)

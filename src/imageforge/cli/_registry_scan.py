@@ -15,11 +15,11 @@ import click
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._registry_admin import (
-    _directory,
     _done,
     _duration,
     _manage,
     _show,
+    _storage,
     data_dir_option,
     project_app,
 )
@@ -28,7 +28,6 @@ from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.service import OPERATOR, ScanService, parse_digest
-from imageforge.registry.storage import FsBlobStorage
 
 
 def _service(opts: GlobalOptions, data_dir: Path | None) -> ScanService:
@@ -37,7 +36,7 @@ def _service(opts: GlobalOptions, data_dir: Path | None) -> ScanService:
     from imageforge.pipeline import RegistryScanner
 
     manage = _manage(opts, data_dir)
-    storage = FsBlobStorage(_directory(opts, data_dir))
+    storage = _storage(opts, data_dir)
     return ScanService(manage.meta, storage, manage, RegistryScanner(storage, opts.root).version)
 
 

@@ -22,6 +22,10 @@ scan_poll = "1s"                # an idle worker looks for a job this often
 webhook_private_targets = true  # webhooks may post to loopback/private addresses (Harbor's)
 webhook_retry_base = "10s"      # a failed delivery is retried after 10 s, 20 s, 40 s, ...
 webhook_attempts = 8            # ... until this many attempts were made
+storage = "s3://BUCKET/PREFIX?endpoint=http://s3.example:8333"  # blobs and uploads in S3
+                                # (default: the data directory); credentials from
+                                # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file
+storage_redirect = false        # blob GETs answered with a redirect to a presigned S3 URL
 
 [[projects]]
 name = "team"
@@ -91,6 +95,8 @@ class RegistryConfig:
     webhook_private_targets: bool = True
     webhook_retry_base: float = 10.0
     webhook_attempts: int = 8
+    storage: str | None = None  # s3://BUCKET/PREFIX?endpoint=URL; None: data_dir/storage
+    storage_redirect: bool = False  # blob GETs redirected to presigned URLs (S3 only)
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -177,6 +183,14 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
             if not isinstance(private, bool):
                 raise InvalidArgument("[registry] webhook_private_targets is not true or false")
             cfg.webhook_private_targets = private
+            storage = reg.get("storage")
+            if storage is not None and (not isinstance(storage, str) or "://" not in storage):
+                raise InvalidArgument(f"[registry] storage {storage!r} is not a URL (s3://...)")
+            cfg.storage = storage
+            redirect = reg.get("storage_redirect", False)
+            if not isinstance(redirect, bool):
+                raise InvalidArgument("[registry] storage_redirect is not true or false")
+            cfg.storage_redirect = redirect
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message, location=where) from None
         for u in doc.get("users", []):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from imageforge.oci import Digest
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.service import blobs_named_by, purge_uploads
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["GcReport", "collect_garbage"]
 
@@ -73,7 +73,7 @@ def _mark_manifests(
 
 def collect_garbage(
     meta: MetaStore,
-    storage: FsBlobStorage,
+    storage: RegistryStorage,
     grace: float,
     *,
     dry_run: bool = False,
@@ -93,7 +93,7 @@ def collect_garbage(
 
 def _collect(
     meta: MetaStore,
-    storage: FsBlobStorage,
+    storage: RegistryStorage,
     grace: float,
     upload_expiry: float | None,
     report: GcReport,

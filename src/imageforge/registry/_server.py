@@ -37,7 +37,7 @@ from imageforge.registry.service import (
     stored_config,
     stored_manifest,
 )
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage, open_storage
 from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["open_registry", "serve"]
@@ -48,8 +48,8 @@ def open_registry(
     *,
     push_gate: Gate | None = None,
     pull_gate: Gate | None = None,
-    scanner: Callable[[FsBlobStorage], Scanner] | None = None,
-    verifier: Callable[[MetaStore, FsBlobStorage], SignatureVerifier] | None = None,
+    scanner: Callable[[RegistryStorage], Scanner] | None = None,
+    verifier: Callable[[MetaStore, RegistryStorage], SignatureVerifier] | None = None,
     announce: Callable[[str], None] = print,
 ) -> RegistryState:
     """Open (creating on first start) the storage under ``config.data_dir`` and the
@@ -83,7 +83,7 @@ def open_registry(
             meta.add_member(project.name, member, role)
     key = token_key(config.data_dir, meta, announce)
     warm_up()
-    storage = FsBlobStorage(config.data_dir)
+    storage = open_storage(config.data_dir, config.storage)
     gates = registry_gates(functools.partial(blobs_named_by, storage))
     authorizer = Authorizer(meta)
     manifest_of = functools.partial(stored_manifest, storage)
@@ -115,6 +115,7 @@ def open_registry(
         max_manifest_bytes=config.max_manifest_bytes,
         token_realm=config.token_realm,
         upload_expiry=config.upload_expiry,
+        blob_redirect=config.storage_redirect,
         logins=LoginLimiter(
             config.failed_login_limit,
             config.failed_login_address_limit,

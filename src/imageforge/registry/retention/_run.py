@@ -35,7 +35,7 @@ from imageforge.registry.retention._rules import (
 )
 from imageforge.registry.retention._store import RetentionStore, RunRow
 from imageforge.registry.service import OPERATOR, Management
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["Retention", "check_cron", "next_time"]
 
@@ -71,7 +71,7 @@ class Retention:
         meta: MetaStore,
         manage: Management,
         gates: Gates,
-        storage: FsBlobStorage,
+        storage: RegistryStorage,
         *,
         events: EventSink | None = None,
         pulls: PullClock | None = None,

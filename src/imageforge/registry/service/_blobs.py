@@ -10,17 +10,25 @@ from imageforge.oci import Digest
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.policy import GateContext, Gates
 from imageforge.registry.service._errors import BlobUnknown
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 from imageforge.store import BlobInfo
 
 __all__ = ["Blobs"]
 
 
 class Blobs:
-    def __init__(self, meta: MetaStore, storage: FsBlobStorage, gates: Gates) -> None:
+    def __init__(
+        self, meta: MetaStore, storage: RegistryStorage, gates: Gates, *, redirect: bool = False
+    ) -> None:
         self.meta = meta
         self.storage = storage
         self.gates = gates
+        self.redirect = redirect
+
+    def url(self, digest: Digest) -> str | None:
+        """Where to send a client for the blob's bytes (a presigned URL of the storage),
+        None to serve them here; only with ``redirect`` (after ``info`` checked access)."""
+        return self.storage.blob_url(digest) if self.redirect else None
 
     def info(self, repo: str, digest: Digest) -> BlobInfo:
         """The blob, if ``repo`` may read it (it was pushed to or mounted into it)."""

@@ -40,7 +40,7 @@ from imageforge.registry.meta import (
     RobotRow,
 )
 from imageforge.registry.policy import GateContext, Gates
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = [
     "MAX_PASSWORD",
@@ -383,7 +383,7 @@ def _patterns(patterns: list[str]) -> list[str]:
     return list(patterns)
 
 
-def stored_size(storage: FsBlobStorage) -> Callable[[Digest], int | None]:
+def stored_size(storage: RegistryStorage) -> Callable[[Digest], int | None]:
     """The size of a blob in ``storage`` (None: not there), for :class:`Management`."""
 
     def size(digest: Digest) -> int | None:

@@ -37,7 +37,7 @@ from imageforge.registry.service._errors import (
     NameInvalid,
     NameUnknown,
 )
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = [
     "MANIFEST_TYPES",
@@ -106,12 +106,12 @@ def _named_blobs(manifest: Manifest) -> list[Digest]:
     return [manifest.config.digest, *(d.digest for d in layers)]
 
 
-def _body(storage: FsBlobStorage, digest: Digest) -> bytes:
+def _body(storage: RegistryStorage, digest: Digest) -> bytes:
     with storage.open(digest) as f:
         return f.read()
 
 
-def stored_manifest(storage: FsBlobStorage, digest: Digest) -> Manifest | IndexManifest | None:
+def stored_manifest(storage: RegistryStorage, digest: Digest) -> Manifest | IndexManifest | None:
     """The stored manifest ``digest``, parsed; None if it is not stored (or not a
     manifest)."""
     try:
@@ -120,7 +120,7 @@ def stored_manifest(storage: FsBlobStorage, digest: Digest) -> Manifest | IndexM
         return None
 
 
-def stored_config(storage: FsBlobStorage, digest: Digest) -> dict[str, Any] | None:
+def stored_config(storage: RegistryStorage, digest: Digest) -> dict[str, Any] | None:
     """The stored image config ``digest`` as JSON; None if it is not stored or not a
     JSON object of at most 4 MiB."""
     try:
@@ -132,7 +132,7 @@ def stored_config(storage: FsBlobStorage, digest: Digest) -> dict[str, Any] | No
     return doc if isinstance(doc, dict) else None
 
 
-def blobs_named_by(storage: FsBlobStorage, digest: Digest) -> list[str]:
+def blobs_named_by(storage: RegistryStorage, digest: Digest) -> list[str]:
     """The config and layer digests a stored image manifest names ([] for an index or
     anything else)."""
     parsed = stored_manifest(storage, digest)
@@ -148,7 +148,7 @@ class PulledManifest:
 class Manifests:
     """Pushes, pulls, listings and deletes of manifests and tags in one registry."""
 
-    def __init__(self, meta: MetaStore, storage: FsBlobStorage, gates: Gates) -> None:
+    def __init__(self, meta: MetaStore, storage: RegistryStorage, gates: Gates) -> None:
         self.meta = meta
         self.storage = storage
         self.gates = gates

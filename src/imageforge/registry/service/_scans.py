@@ -26,7 +26,7 @@ from imageforge.registry.meta import (
 from imageforge.registry.scanning import is_image
 from imageforge.registry.service._manage import OPERATOR, Management
 from imageforge.registry.service._manifests import stored_manifest
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["ScanService"]
 
@@ -57,7 +57,7 @@ class ScanService:
     def __init__(
         self,
         meta: MetaStore,
-        storage: FsBlobStorage,
+        storage: RegistryStorage,
         manage: Management,
         version: Callable[[], str] | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ from imageforge.registry.service._manage import Management, stored_size
 from imageforge.registry.service._manifests import Manifests, blobs_named_by
 from imageforge.registry.service._scans import ScanService
 from imageforge.registry.service._uploads import Uploads
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["RegistryState", "registry_gates"]
@@ -43,7 +43,7 @@ class RegistryState:
 
     def __init__(
         self,
-        storage: FsBlobStorage,
+        storage: RegistryStorage,
         meta: MetaStore,
         tokens: TokenIssuer,
         authorizer: Authorizer,
@@ -55,6 +55,7 @@ class RegistryState:
         logins: LoginLimiter | None = None,
         events: EventSink | None = None,  # who else hears of pushes, pulls, deletes
         webhooks: Webhooks | None = None,
+        blob_redirect: bool = False,  # blob GETs redirected to the storage's URLs
     ) -> None:
         self.storage = storage
         self.meta = meta
@@ -67,7 +68,7 @@ class RegistryState:
         self.token_realm = token_realm
         self.upload_expiry = upload_expiry
         self.manifests = Manifests(meta, storage, self.gates)
-        self.blobs = Blobs(meta, storage, self.gates)
+        self.blobs = Blobs(meta, storage, self.gates, redirect=blob_redirect)
         self.uploads = Uploads(meta, storage, upload_expiry)
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))

@@ -24,7 +24,6 @@ and the client told to upload again.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -34,8 +33,7 @@ from imageforge.errors import Conflict, DigestMismatch, InvalidArgument, NotFoun
 from imageforge.oci import Digest
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.service._errors import DigestInvalid, UploadConflict, UploadUnknown
-from imageforge.registry.storage import FsBlobStorage
-from imageforge.store import FileIngest
+from imageforge.registry.storage import RegistryIngest, RegistryStorage
 
 __all__ = ["UploadSession", "Uploads", "ingest_ref", "purge_uploads", "sweep_interval"]
 
@@ -53,7 +51,7 @@ def sweep_interval(expiry: float) -> float:
 
 def purge_uploads(
     meta: MetaStore,
-    storage: FsBlobStorage,
+    storage: RegistryStorage,
     max_age: float | None,
     *,
     idle: float | None = None,
@@ -82,8 +80,7 @@ def purge_uploads(
             meta.remove_upload(upload_id)
             purged.append(upload_id)
     if not dry_run:
-        for path in storage.stale_ingests(min(limits)):
-            shutil.rmtree(path, ignore_errors=True)
+        storage.remove_stale_ingests(min(limits))
     return purged
 
 
@@ -93,7 +90,7 @@ class UploadSession:
 
     id: str
     repo: str
-    ingest: FileIngest
+    ingest: RegistryIngest
     began: float
     finished: bool = False  # committed or cancelled (or tried to be)
 
@@ -108,12 +105,12 @@ class UploadSession:
 class Uploads:
     """The upload sessions of one registry process."""
 
-    def __init__(self, meta: MetaStore, storage: FsBlobStorage, expiry: float) -> None:
+    def __init__(self, meta: MetaStore, storage: RegistryStorage, expiry: float) -> None:
         self.meta = meta
         self.storage = storage
         self.expiry = expiry
         # Suspended sessions between requests, by id, each with the time it began.
-        self._suspended: dict[str, tuple[float, FileIngest]] = {}
+        self._suspended: dict[str, tuple[float, RegistryIngest]] = {}
         self._lock = threading.Lock()
 
     def link(self, repo: str, digest: Digest) -> Digest:

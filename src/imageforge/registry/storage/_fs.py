@@ -21,6 +21,7 @@ from pathlib import Path
 
 from imageforge.errors import Conflict, InvalidArgument
 from imageforge.oci import Digest
+from imageforge.registry.storage._trash import finish_trash
 from imageforge.store import FileBlobStore
 from imageforge.store._lock import FileLock
 
@@ -54,7 +55,7 @@ class FsBlobStorage(FileBlobStore):
         finally:
             held.__exit__(None, None, None)
 
-    def trash(self, digest: Digest) -> Path | None:
+    def trash(self, digest: Digest) -> str | None:
         """Move the blob aside (atomically) for garbage collection; None if absent."""
         self.trash_dir.mkdir(mode=0o700, exist_ok=True)
         target = self.trash_dir / f"{digest.algorithm}-{digest.hex}-{os.getpid()}"
@@ -62,17 +63,18 @@ class FsBlobStorage(FileBlobStore):
             os.rename(self.path(digest), target)
         except FileNotFoundError:
             return None
-        return target
+        return str(target)
 
-    def restore(self, digest: Digest, trashed: Path) -> None:
+    def restore(self, digest: Digest, trashed: str) -> None:
         """Put a trashed blob back (it was referenced again meanwhile)."""
+        self.path(digest).parent.mkdir(parents=True, exist_ok=True)
         os.rename(trashed, self.path(digest))
 
-    def purge(self, trashed: Path) -> None:
+    def purge(self, trashed: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            trashed.unlink()
+            os.unlink(trashed)
 
-    def trashed(self) -> Iterator[tuple[Path, Digest | None]]:
+    def trashed(self) -> Iterator[tuple[str, Digest | None]]:
         """What earlier collections left in the trash (each file and the blob it was,
         None for a name that is no blob's); only under :meth:`gc_lock`."""
         if not self.trash_dir.is_dir():
@@ -83,22 +85,24 @@ class FsBlobStorage(FileBlobStore):
                 digest: Digest | None = Digest.from_hex(algorithm, rest.rpartition("-")[0])
             except InvalidArgument:
                 digest = None
-            yield Path(entry.path), digest
+            yield entry.path, digest
 
     def finish_trash(self, in_use: Callable[[Digest], bool]) -> list[str]:
-        """Finish what a killed collection left in the trash: a blob that ``in_use``
-        says is linked again and is missing goes back, anything else is deleted. The
-        names of the trashed files, each followed by what became of it."""
-        finished = []
-        for path, digest in self.trashed():
-            if digest is not None and not self.exists(digest) and in_use(digest):
-                self.path(digest).parent.mkdir(parents=True, exist_ok=True)
-                self.restore(digest, path)
-                finished.append(f"{path.name} restored")
-            else:
-                self.purge(path)
-                finished.append(f"{path.name} deleted")
-        return finished
+        """Finish what a killed collection left in the trash (:func:`finish_trash`)."""
+        return finish_trash(self, in_use)
+
+    def remove_stale_ingests(self, older_than: float) -> list[str]:
+        """Remove ingest directories untouched for ``older_than`` seconds that no
+        request holds (a killed writer's); their names."""
+        removed = []
+        for path in self.stale_ingests(older_than):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
+
+    def blob_url(self, digest: Digest, expires: int = 300) -> str | None:
+        """No URL to redirect to: blobs on a local disk are served by the registry."""
+        return None
 
     def discard_ingest(self, ref: str) -> bool:
         """Remove the ingest ``ref`` and its data; False if a request is writing to it
