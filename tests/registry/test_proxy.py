@@ -201,17 +201,26 @@ def test_concurrent_first_pulls_of_a_blob_fetch_it_once(
     assert state.storage.exists(Digest(digest))
 
 
-def test_push_into_a_proxy_project_is_refused(proxy: tuple[RegistryState, str]) -> None:
+def test_push_into_a_proxy_project_is_refused(
+    proxy: tuple[RegistryState, str], upstream: Distribution
+) -> None:
+    """A proxy project made through the API: what it answers, and pushes refused."""
     _state, host = proxy
     with httpx.Client(base_url=f"http://{host}", auth=("admin", ADMIN_PASSWORD)) as c:
-        token = c.get("/token", params={"scope": "repository:hub/mine:pull,push"}).json()["token"]
+        body = {"name": "apihub", "proxy_for": f"http://{upstream.host}"}
+        r = c.post("/api/v1/projects", json={**body, "username": "u", "password": "pw-secret"})
+        assert r.status_code == 201, r.text
+        assert r.json()["proxy_for"] == f"http://{upstream.host}"
+        assert "pw-secret" not in r.text
+        scope = "repository:apihub/mine:pull,push"
+        token = c.get("/token", params={"scope": scope}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        r = c.post("/v2/hub/mine/blobs/uploads/", headers=headers)
+        r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers)
         assert r.status_code == 403
         error = r.json()["errors"][0]
         assert error["code"] == "DENIED"
         assert "proxy cache" in error["message"]
-        r = c.put("/v2/hub/mine/manifests/1", headers=headers, content=b"{}")
+        r = c.put("/v2/apihub/mine/manifests/1", headers=headers, content=b"{}")
         assert r.status_code == 403
 
 
@@ -227,6 +236,18 @@ def test_quota_applies_to_cached_content(
         assert not state.meta.blob_linked("hub/library/toobig", Digest(digest))
     finally:
         state.meta.set_quota("hub", None)
+
+
+def test_retention_applies_to_cached_content(proxy: tuple[RegistryState, str]) -> None:
+    _state, host = proxy
+    policy = {"rules": [{"keep": "always", "repositories": ["library/multi"]}]}
+    with httpx.Client(base_url=f"http://{host}", auth=("admin", ADMIN_PASSWORD)) as c:
+        assert c.put("/api/v1/projects/hub/retention", json=policy).status_code == 200
+        r = c.post("/api/v1/projects/hub/retention/runs", json={"dry_run": True})
+        assert r.status_code == 201, r.text
+        would = {(a["repository"], tuple(a["tags"])) for a in r.json()["deleted"]}
+        assert ("hub/library/hello", ("1",)) in would
+        assert not any(repo == "hub/library/multi" for repo, _tags in would)
 
 
 def test_upstream_stopped_cached_tags_pull_uncached_fail(
@@ -408,10 +429,14 @@ def test_project_add_proxy_cli_never_shows_the_password(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["proxy_for"] == "https://registry.example:5000"
     assert "hunter2" not in r.stdout + r.stderr
-    r = run_cli(["registry", "project", "list", "--data-dir", str(data), "--format", "json"])
-    assert "hunter2" not in r.stdout
     bad = run_cli([*args[:3], "other", "--data-dir", str(data), "--proxy-for", "ftp://x"])
     assert bad.returncode != 0 and "not an http(s) URL" in bad.stderr
+    r = run_cli(["registry", "project", "list", "--data-dir", str(data), "--format", "json"])
+    assert "hunter2" not in r.stdout
+    assert "other" not in {p["name"] for p in json.loads(r.stdout)}  # nothing half-made
+    serve = ["registry", "serve", "--data-dir", str(data), "--addr", "127.0.0.1:1"]
+    bad = run_cli([*serve, "--mirror-project", "library"])
+    assert bad.returncode != 0 and "library is not a proxy project" in bad.stderr
 
 
 def test_upstream_spec_checks() -> None:
