@@ -212,8 +212,8 @@ def test_push_into_a_proxy_project_is_refused(
         assert r.status_code == 201, r.text
         assert r.json()["proxy_for"] == f"http://{upstream.host}"
         assert "pw-secret" not in r.text
-        scope = "repository:apihub/mine:pull,push"
-        token = c.get("/token", params={"scope": scope}).json()["token"]
+        scopes = [("scope", "repository:apihub/mine:pull,push"), ("scope", "repository:x:pull")]
+        token = c.get("/token", params=scopes).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers)
         assert r.status_code == 403
@@ -222,6 +222,9 @@ def test_push_into_a_proxy_project_is_refused(
         assert "proxy cache" in error["message"]
         r = c.put("/v2/apihub/mine/manifests/1", headers=headers, content=b"{}")
         assert r.status_code == 403
+        mount = {"mount": "sha256:" + "a" * 64, "from": "x"}
+        r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers, params=mount)
+        assert r.status_code == 403 and "proxy cache" in r.text
 
 
 def test_quota_applies_to_cached_content(
@@ -236,6 +239,38 @@ def test_quota_applies_to_cached_content(
         assert not state.meta.blob_linked("hub/library/toobig", Digest(digest))
     finally:
         state.meta.set_quota("hub", None)
+
+
+def test_a_tag_is_revalidated_after_the_ttl(
+    proxy: tuple[RegistryState, str], upstream: Distribution, hello_oci: Path
+) -> None:
+    state, host = proxy
+    assert state.proxy is not None
+    flags = ["--tls-verify=false", "--dest-creds", _DIST_CREDS]
+    there = f"docker://{upstream.host}/library/moving:1"
+    here = f"docker://{host}/hub/library/moving:1"
+    multi = f"docker://{upstream.host}/library/multi:1"
+
+    def digest_here() -> str:
+        r = httpx.head(
+            f"http://{host}/v2/hub/library/moving/manifests/1",
+            headers={"Accept": f"{media.OCI_MANIFEST}, {media.OCI_INDEX}"},
+        )
+        return r.headers["docker-content-digest"]
+
+    skopeo("copy", *flags, f"oci:{hello_oci}:1", there)
+    first = digest_here()
+    skopeo("copy", "--all", *flags, "--src-creds", _DIST_CREDS, multi, there)  # moved upstream
+    assert digest_here() == first  # within the TTL: the cache answers
+    state.proxy.ttl = 0
+    try:
+        moved = digest_here()
+        assert moved != first
+        assert skopeo("inspect", "--raw", "--tls-verify=false", here).stdout.count("arm64") == 1
+        skopeo("copy", *flags, f"oci:{hello_oci}:1", there)  # back to a cached manifest
+        assert digest_here() == first
+    finally:
+        state.proxy.ttl = 300
 
 
 def test_retention_applies_to_cached_content(proxy: tuple[RegistryState, str]) -> None:

@@ -153,8 +153,7 @@ class Distribution:
                 if method in ("GET", "HEAD"):
                     return await self.get_manifest(request, name, target.ref, user)
                 if method == "PUT":
-                    if proxy is not None:
-                        await run(proxy.refuse_push, name)
+                    await self._refuse_proxy_push(name)
                     return await self.put_manifest(request, name, target.ref, user)
                 await run(self.state.manifests.delete, name, target.ref, user)
                 return Response(b"", status_code=202)
@@ -167,14 +166,10 @@ class Distribution:
                     return Response(b"", status_code=202)
                 return await self.get_blob(request, name, target.ref)
         if target.kind == "uploads" and method == "POST":
-            if proxy is not None:
-                await require(request, [_repo(name, "pull", "push")])
-                await run(proxy.refuse_push, name)
             return await self.start_upload(request, name)
         if target.kind == "upload" and method in ("GET", "PATCH", "PUT", "DELETE"):
             await require(request, [_repo(name, "push")])
-            if proxy is not None:
-                await run(proxy.refuse_push, name)
+            await self._refuse_proxy_push(name)
             return await self.upload(request, name, target.ref)
         if target.kind == "referrers" and method == "GET":
             await require(request, [_repo(name, "pull")])
@@ -321,6 +316,10 @@ class Distribution:
         headers = {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest}
         return Response(b"", status_code=201, headers=headers)
 
+    async def _refuse_proxy_push(self, name: str) -> None:
+        if self.state.proxy is not None:  # a proxy project's content is its upstream's
+            await run(self.state.proxy.refuse_push, name)
+
     async def start_upload(self, request: Request, name: str) -> Response:
         uploads = self.state.uploads
         q = request.query_params
@@ -329,10 +328,12 @@ class Distribution:
             digest = parse_digest(mount)
             valid_repository(source)
             await self.auth.require(request, [_repo(name, "pull", "push"), _repo(source, "pull")])
+            await self._refuse_proxy_push(name)
             if await run(uploads.mount, name, source, digest):
                 return self._created(name, str(digest))
         else:
             await self.auth.require(request, [_repo(name, "pull", "push")])
+            await self._refuse_proxy_push(name)
         session = await run(uploads.begin, name)
         try:
             if q.get("digest"):  # the whole blob in this request

@@ -168,15 +168,11 @@ class ProxyCache:
         self._checked[key] = now
 
     def _tag(self, repo: str, digest: Digest, tag: str) -> None:
+        """Move ``tag`` to the cached manifest ``digest`` (the upstream moved it there)."""
         row = self.meta.manifest(repo, digest)
         if row is None:
             raise ManifestUnknown(f"manifest {repo}@{digest} is not known")
-        with self.meta.transaction() as db:
-            db.execute(
-                "INSERT INTO tags VALUES (?, ?, ?)"
-                " ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest",
-                (repo, tag, str(digest)),
-            )
+        self.meta.put_manifest(row, [], [], tag)
 
     def _fetch(
         self,
