@@ -212,7 +212,7 @@ def test_push_into_a_proxy_project_is_refused(
         assert r.status_code == 201, r.text
         assert r.json()["proxy_for"] == f"http://{upstream.host}"
         assert "pw-secret" not in r.text
-        scopes = [("scope", "repository:apihub/mine:pull,push"), ("scope", "repository:x:pull")]
+        scopes = {"scope": ["repository:apihub/mine:pull,push", "repository:x:pull"]}
         token = c.get("/token", params=scopes).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers)
