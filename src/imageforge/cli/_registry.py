@@ -11,6 +11,7 @@ from imageforge.cli._app import app
 from imageforge.cli._options import GlobalOptions
 from imageforge.errors import InvalidArgument
 from imageforge.registry import RegistryConfig, load_config, open_registry, serve
+from imageforge.registry.proxy import DEFAULT_TTL
 from imageforge.store import StoreLayout
 
 
@@ -61,6 +62,19 @@ def _split_addr(addr: str) -> tuple[str, int]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--proxy-ttl",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TTL,
+    show_default=True,
+    help="Seconds after which a proxy project re-validates a cached tag with its upstream.",
+)
+@click.option(
+    "--mirror-project",
+    metavar="NAME",
+    help="Mirror mode: pulls of repositories in no project here (/v2/library/x from a"
+    " registry-mirrors client) are served from this proxy project.",
+)
 @click.pass_obj
 def serve_cmd(
     opts: GlobalOptions,
@@ -72,6 +86,8 @@ def serve_cmd(
     config_path: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
+    proxy_ttl: float,
+    mirror_project: str | None,
 ) -> None:
     """Serve the registry. First start creates user admin (password from
     $IMAGEFORGE_ADMIN_PASSWORD, else generated and printed once) and the public
@@ -97,14 +113,22 @@ def serve_cmd(
     # match against the vulnerability database of --root, as imageforge scan does.
     # Imported here: the scanner and the verifier bring the scanners and sign with them,
     # which no other registry command needs.
-    from imageforge.pipeline import RegistryScanner, RegistrySignatures
+    from imageforge.pipeline import HttpUpstream, RegistryScanner, RegistrySignatures
 
     state = open_registry(
         config,
         scanner=lambda storage: RegistryScanner(storage, opts.root),
         verifier=RegistrySignatures,
         announce=lambda msg: click.echo(msg, err=True),
+        upstream=HttpUpstream,
+        proxy_ttl=proxy_ttl,
+        mirror_project=mirror_project,
     )
+    if mirror_project and state.proxy and state.proxy.store.get(mirror_project) is None:
+        raise InvalidArgument(
+            f"--mirror-project {mirror_project} is not a proxy project",
+            hint=f"registry project add {mirror_project} --proxy-for URL",
+        )
     scheme = "https" if tls_cert else "http"
     where = f"{directory}, metadata in {state.meta.location}" if config.db else f"{directory}"
     if config.storage:

@@ -26,6 +26,7 @@ from imageforge.oci import Digest, parse_duration
 from imageforge.registry import collect_garbage
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, Authorizer
 from imageforge.registry.meta import MetaStore, RobotRow
+from imageforge.registry.proxy import add_project, upstream_spec
 from imageforge.registry.service import (
     OPERATOR,
     Management,
@@ -231,6 +232,14 @@ def project_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) 
 @click.argument("name")
 @click.option("--public", is_flag=True, help="Anyone may pull.")
 @click.option("--immutable", "patterns", multiple=True, help="Tag glob that cannot be overwritten.")
+@click.option(
+    "--proxy-for",
+    metavar="URL",
+    help="A proxy cache of this registry (http(s)://HOST[:PORT]): NAME/library/x pulls"
+    " library/x from it; pushes are refused.",
+)
+@click.option("--username", help="The upstream's user (with --proxy-for).")
+@click.option("--password-stdin", is_flag=True, help="Read the upstream's password from stdin.")
 @data_dir_option
 @format_option
 @click.pass_obj
@@ -239,13 +248,23 @@ def project_add(
     name: str,
     public: bool,
     patterns: tuple[str, ...],
+    proxy_for: str | None,
+    username: str | None,
+    password_stdin: bool,
     data_dir: Path | None,
     fmt: OutputFormat,
 ) -> None:
-    """Create a project."""
-    created = _manage(opts, data_dir).add_project(OPERATOR, name, public, list(patterns))
+    """Create a project; with --proxy-for, a pull-through proxy cache of another
+    registry (its password is stored for the server to log in with, never shown)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    upstream = upstream_spec(proxy_for, username, password)
+    created = add_project(_manage(opts, data_dir), OPERATOR, name, public, list(patterns), upstream)
     doc = {"project": name, "public": public, "immutable_tags": created["immutable_tags"]}
-    _done(fmt, doc, f"project {name} created ({'public' if public else 'private'})")
+    line = f"project {name} created ({'public' if public else 'private'})"
+    if upstream is not None:
+        doc["proxy_for"] = upstream.url
+        line += f", a proxy cache of {upstream.url}"
+    _done(fmt, doc, line)
 
 
 @project_app.command("immutable")

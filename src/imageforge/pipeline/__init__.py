@@ -90,6 +90,7 @@ if TYPE_CHECKING:
         manifest_remove,
         open_list,
     )
+    from imageforge.pipeline._proxy_upstream import HttpUpstream
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
     from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._registry_verifier import RegistrySignatures
@@ -158,6 +159,7 @@ _WHERE = {
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
+    "HttpUpstream": "_proxy_upstream",
     "RegistryScanner": "_registry_scanner",
     "RegistrySignatures": "_registry_verifier",
     "directory_target": "_sbom",
@@ -207,6 +209,7 @@ __all__ = [
     "SBOM",
     "Pruned",
     "Pulled",
+    "HttpUpstream",
     "RegistryScanner",
     "RegistrySignatures",
     "Session",

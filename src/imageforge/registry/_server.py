@@ -29,6 +29,7 @@ from imageforge.registry.policy import (
     SignedGate,
     VulnerabilityGate,
 )
+from imageforge.registry.proxy import DEFAULT_TTL, ProxyCache, UpstreamFactory
 from imageforge.registry.scanning import Scanner, ScanWorkers
 from imageforge.registry.service import (
     RegistryState,
@@ -51,6 +52,9 @@ def open_registry(
     scanner: Callable[[RegistryStorage], Scanner] | None = None,
     verifier: Callable[[MetaStore, RegistryStorage], SignatureVerifier] | None = None,
     announce: Callable[[str], None] = print,
+    upstream: UpstreamFactory | None = None,
+    proxy_ttl: float = DEFAULT_TTL,
+    mirror_project: str | None = None,
 ) -> RegistryState:
     """Open (creating on first start) the storage under ``config.data_dir`` and the
     metadata: PostgreSQL at ``config.db`` if set, else SQLite in the data directory.
@@ -64,7 +68,10 @@ def open_registry(
     ``state.gates``. ``scanner`` makes the scanner that reads the registry's storage;
     with one (and ``config.scan_workers`` > 0) the server runs the scan queue.
     ``verifier`` makes the signature verifier the signature policies use (without one,
-    a project that requires signatures refuses every image).
+    a project that requires signatures refuses every image). ``upstream`` makes the
+    client of a proxy-cache project's upstream; with one, proxy projects are served
+    (tags re-validated after ``proxy_ttl`` seconds) and, with ``mirror_project``,
+    pulls of repositories in no project here come from that proxy project.
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -128,6 +135,8 @@ def open_registry(
             attempts=config.webhook_attempts,
         ),
     )
+    if upstream is not None:
+        state.proxy = ProxyCache(meta, storage, upstream, ttl=proxy_ttl, mirror=mirror_project)
     if scanner is not None and config.scan_workers > 0:
         state.attach_scanner(
             ScanWorkers(

@@ -26,6 +26,7 @@ from imageforge.registry.api._io import read_body, run
 from imageforge.registry.api._openapi import BODIES, openapi
 from imageforge.registry.auth import is_robot
 from imageforge.registry.meta import RobotRow
+from imageforge.registry.proxy import add_project, upstream_spec
 from imageforge.registry.service import RegistryState
 
 __all__ = ["MAX_BODY", "Manage", "management_routes"]
@@ -118,8 +119,15 @@ class _Manage:
         await run(self.svc.require_admin, user)
         body = await self._body(request, "NewProject")
         name = body["name"]
+        upstream = upstream_spec(body.get("proxy_for"), body.get("username"), body.get("password"))
         created = await run(
-            self.svc.add_project, user, name, bool(body.get("public")), body.get("immutable_tags")
+            add_project,
+            self.svc,
+            user,
+            name,
+            bool(body.get("public")),
+            body.get("immutable_tags"),
+            upstream,
         )
         request.state.audit = (name, "add project")
         return JSONResponse(created, 201)

@@ -40,6 +40,9 @@ BODIES: dict[str, dict[str, Any]] = {
             "name": {"type": "string", "pattern": PROJECT_PATTERN, "maxLength": PROJECT_MAX},
             "public": {"type": "boolean"},
             "immutable_tags": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "proxy_for": {"type": "string", "description": "upstream URL: a proxy cache"},
+            "username": {"type": "string", "description": "the upstream's user"},
+            "password": {"type": "string", "description": "the upstream's password"},
         },
     },
     "Member": {
@@ -113,6 +116,8 @@ _OBJECTS: dict[str, dict[str, Any]] = {
             "name": {"type": "string"},
             "public": {"type": "boolean"},
             "immutable_tags": {"type": "array", "items": {"type": "string"}},
+            "proxy_for": {"type": "string", "description": "a proxy cache's upstream"},
+            "username": {"type": ["string", "null"]},
         },
     },
     "MemberRole": {

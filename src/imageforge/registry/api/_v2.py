@@ -9,6 +9,7 @@ never held whole (manifests excepted: they are small and size-limited).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from imageforge.errors import ImageforgeError
-from imageforge.oci import media
+from imageforge.oci import Digest, media
 from imageforge.registry.api._audit import record_response
 from imageforge.registry.api._auth import HttpAuth
 from imageforge.registry.api._errors import ApiError, error_response
@@ -125,8 +126,12 @@ class Distribution:
 
     async def _dispatch(self, request: Request) -> Response:
         target = route(request.path_params.get("path", ""))
-        request.state.target = target
         method = request.method
+        proxy = self.state.proxy
+        if proxy is not None and proxy.mirror and method in ("GET", "HEAD") and target.name:
+            mirrored = await run(proxy.mirrored, target.name)
+            target = Target(target.kind, mirrored, target.ref)
+        request.state.target = target
         name = target.name
         require = self.auth.require
         if target.kind == "base":
@@ -148,6 +153,7 @@ class Distribution:
                 if method in ("GET", "HEAD"):
                     return await self.get_manifest(request, name, target.ref, user)
                 if method == "PUT":
+                    await self._refuse_proxy_push(name)
                     return await self.put_manifest(request, name, target.ref, user)
                 await run(self.state.manifests.delete, name, target.ref, user)
                 return Response(b"", status_code=202)
@@ -163,6 +169,7 @@ class Distribution:
             return await self.start_upload(request, name)
         if target.kind == "upload" and method in ("GET", "PATCH", "PUT", "DELETE"):
             await require(request, [_repo(name, "push")])
+            await self._refuse_proxy_push(name)
             return await self.upload(request, name, target.ref)
         if target.kind == "referrers" and method == "GET":
             await require(request, [_repo(name, "pull")])
@@ -200,6 +207,8 @@ class Distribution:
         self, request: Request, name: str, ref: str, user: str | None
     ) -> Response:
         head = request.method == "HEAD"
+        if self.state.proxy is not None:
+            await run(self.state.proxy.ensure_manifest, name, ref)
         pulled = await run(
             self.state.manifests.pull,
             name,
@@ -242,6 +251,10 @@ class Distribution:
     # --- blobs
     async def get_blob(self, request: Request, name: str, ref: str) -> Response:
         digest = parse_digest(ref)
+        if self.state.proxy is not None:
+            fetched = await run(self.state.proxy.blob, name, digest)
+            if fetched is not None:
+                return self._fetched_blob(request, digest, *fetched)
         info = await run(self.state.blobs.info, name, digest)
         start, end, status = 0, info.size - 1, 200
         rng = request.headers.get("range")
@@ -281,6 +294,21 @@ class Distribution:
         f = await run(self.state.blobs.open, digest, start)
         return StreamingResponse(stream_file(f, end - start + 1), status, headers=headers)
 
+    def _fetched_blob(
+        self, request: Request, digest: Digest, size: int | None, chunks: Iterator[bytes]
+    ) -> Response:
+        """A blob of a proxy project as it arrives from the upstream (whole: a range
+        is answered with all of it, as HTTP allows)."""
+        headers = {"Docker-Content-Digest": str(digest), "Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        if request.method == "HEAD":
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            return Response(b"", headers=headers)
+        return StreamingResponse(chunks, headers=headers)
+
     # --- uploads
     def _upload_headers(self, session: UploadSession) -> dict[str, str]:
         return {
@@ -293,6 +321,10 @@ class Distribution:
         headers = {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest}
         return Response(b"", status_code=201, headers=headers)
 
+    async def _refuse_proxy_push(self, name: str) -> None:
+        if self.state.proxy is not None:  # a proxy project's content is its upstream's
+            await run(self.state.proxy.refuse_push, name)
+
     async def start_upload(self, request: Request, name: str) -> Response:
         uploads = self.state.uploads
         q = request.query_params
@@ -301,10 +333,12 @@ class Distribution:
             digest = parse_digest(mount)
             valid_repository(source)
             await self.auth.require(request, [_repo(name, "pull", "push"), _repo(source, "pull")])
+            await self._refuse_proxy_push(name)
             if await run(uploads.mount, name, source, digest):
                 return self._created(name, str(digest))
         else:
             await self.auth.require(request, [_repo(name, "pull", "push")])
+            await self._refuse_proxy_push(name)
         session = await run(uploads.begin, name)
         try:
             if q.get("digest"):  # the whole blob in this request

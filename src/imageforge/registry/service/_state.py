@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from imageforge.oci import Digest
 from imageforge.registry._pulls import PullClock
@@ -21,6 +22,9 @@ from imageforge.registry.service._scans import ScanService
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import RegistryStorage
 from imageforge.registry.webhooks import Webhooks
+
+if TYPE_CHECKING:  # the proxy builds on these services
+    from imageforge.registry.proxy import ProxyCache
 
 __all__ = ["RegistryState", "registry_gates"]
 
@@ -73,6 +77,7 @@ class RegistryState:
         self.access = AccessControl(meta, authorizer, tokens, logins or LoginLimiter())
         self.manage = Management(meta, authorizer, self.gates, stored_size(storage))
         self.scans: ScanWorkers | None = None  # set by attach_scanner
+        self.proxy: ProxyCache | None = None  # proxy-cache projects, if served
         self.policies = ScanService(meta, storage, self.manage)
         # Every event goes to the pull clock (retention's pull times), the webhooks and
         # ``events``; emit here (``state.events.emit``) what the registry does.
