@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         open_list,
     )
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
+    from imageforge.pipeline._registry_replicator import RegistryReplicator
     from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._registry_verifier import RegistrySignatures
     from imageforge.pipeline._sbom import directory_target, sbom
@@ -158,6 +159,7 @@ _WHERE = {
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
+    "RegistryReplicator": "_registry_replicator",
     "RegistryScanner": "_registry_scanner",
     "RegistrySignatures": "_registry_verifier",
     "directory_target": "_sbom",
@@ -207,6 +209,7 @@ __all__ = [
     "SBOM",
     "Pruned",
     "Pulled",
+    "RegistryReplicator",
     "RegistryScanner",
     "RegistrySignatures",
     "Session",

@@ -29,6 +29,7 @@ from imageforge.registry.policy import (
     SignedGate,
     VulnerabilityGate,
 )
+from imageforge.registry.replication import Replication, Replicator
 from imageforge.registry.scanning import Scanner, ScanWorkers
 from imageforge.registry.service import (
     RegistryState,
@@ -50,6 +51,7 @@ def open_registry(
     pull_gate: Gate | None = None,
     scanner: Callable[[FsBlobStorage], Scanner] | None = None,
     verifier: Callable[[MetaStore, FsBlobStorage], SignatureVerifier] | None = None,
+    replicator: Callable[[MetaStore, FsBlobStorage], Replicator] | None = None,
     announce: Callable[[str], None] = print,
 ) -> RegistryState:
     """Open (creating on first start) the storage under ``config.data_dir`` and the
@@ -64,7 +66,9 @@ def open_registry(
     ``state.gates``. ``scanner`` makes the scanner that reads the registry's storage;
     with one (and ``config.scan_workers`` > 0) the server runs the scan queue.
     ``verifier`` makes the signature verifier the signature policies use (without one,
-    a project that requires signatures refuses every image).
+    a project that requires signatures refuses every image). ``replicator`` makes what
+    copies images to other registries for the replication rules (without one, rules
+    can be managed but not run).
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -139,6 +143,15 @@ def open_registry(
                 retry_base=config.scan_retry,
             )
         )
+    state.attach_replication(
+        Replication(
+            meta,
+            state.manage,
+            None if replicator is None else replicator(meta, storage),
+            storage=storage,
+            events=state.events,
+        )
+    )
     return state
 
 

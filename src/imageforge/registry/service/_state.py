@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from imageforge.oci import Digest
 from imageforge.registry._pulls import PullClock
@@ -21,6 +22,9 @@ from imageforge.registry.service._scans import ScanService
 from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import FsBlobStorage
 from imageforge.registry.webhooks import Webhooks
+
+if TYPE_CHECKING:  # replication builds on service: imported for the type only
+    from imageforge.registry.replication import Replication
 
 __all__ = ["RegistryState", "registry_gates"]
 
@@ -78,7 +82,15 @@ class RegistryState:
         self.pulls = PullClock(meta)
         self.webhooks = webhooks or Webhooks(meta)
         extra = [events] if events is not None else []
-        self.events: EventSink = Fanout([self.pulls, self.webhooks, *extra])
+        self._fanout = Fanout([self.pulls, self.webhooks, *extra])
+        self.events: EventSink = self._fanout
+        self.replication: Replication | None = None  # set by attach_replication
+
+    def attach_replication(self, replication: Replication) -> None:
+        """Replicate with ``replication``: its rules served by the API, its on-push
+        rules started by the pushes and deletes it hears."""
+        self.replication = replication
+        self._fanout.sinks.append(replication)
 
     def attach_scanner(self, workers: ScanWorkers) -> None:
         """Scan through ``workers``: each pushed image of a project that scans on push
