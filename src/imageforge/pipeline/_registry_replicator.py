@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imageforge.errors import NotFound
 from imageforge.layers import open_image_or_index
@@ -86,6 +86,9 @@ class RegistryReplicator:
         self.storage = storage
         self._lock = threading.Lock()
         self._clients: dict[Endpoint, Client] = {}
+        # the repository last written at each endpoint: blobs it holds are mounted from
+        # it into the next one instead of sent again (a registry without mounts uploads)
+        self._last: dict[Endpoint, str] = {}
 
     def _client(self, endpoint: Endpoint) -> Client:
         with self._lock:
@@ -96,8 +99,9 @@ class RegistryReplicator:
                     if endpoint.username
                     else {}
                 )
+                # one retry here: the replication retries each item with its own backoff
                 client = Client(
-                    tls_verify=not endpoint.insecure, credentials=creds, retries=2, backoff=0.5
+                    tls_verify=not endpoint.insecure, credentials=creds, retries=1, backoff=0.5
                 )
                 self._clients[endpoint] = client
             return client
@@ -126,11 +130,15 @@ class RegistryReplicator:
         client = self._client(endpoint)
         ref = Reference.parse(f"{endpoint.host}/{destination}:{tag}")
         counter = _Counter(TokenBucket(bandwidth))
-        options = PushOptions(jobs=2)
+        with self._lock:
+            mount = self._last.get(endpoint)
+        options = PushOptions(jobs=2, mount_from=mount if mount != destination else None)
         if bandwidth > 0:  # pieces of about a second's worth, so the limit holds smoothly
             piece = max(64 << 10, min(bandwidth, 8 << 20))
-            options = PushOptions(jobs=1, monolithic_limit=piece, chunk_size=piece)
+            options = replace(options, jobs=1, monolithic_limit=piece, chunk_size=piece)
         push(client, obj, ref, options=options, progress=counter)
+        with self._lock:
+            self._last[endpoint] = destination
         carry_attached(
             _Stored(self.meta, self.storage, repository), RegistryRepository(client, ref), obj
         )
