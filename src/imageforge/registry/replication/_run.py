@@ -271,8 +271,8 @@ class Replication:
                     sent = self.replicator.push(
                         repo, Digest(digest), tag, rule.endpoint, destination, rule.bandwidth
                     )
-            except ImageforgeError as exc:
-                error = exc.message
+            except Exception as exc:  # any failure of one item: kept, retried, reported
+                error = exc.message if isinstance(exc, ImageforgeError) else f"{exc!r}"
                 _LOG.info("replication %s: %s:%s attempt %d failed: %s",
                           rule.name, repo, tag, attempt, error)  # fmt: skip
                 self.store.record_item(item, "pending", 0, 0, attempt, error)
