@@ -152,9 +152,9 @@ def test_replicate_to_imageforge_by_api_with_signatures_and_a_tag_filter(
         assert _digest(dest.host, ref, creds) == world.digests[ref]
     assert _digest(dest.host, "library/app:dev", creds) is None
     assert _digest(dest.host, "library/tools:1", creds) is None
-    r = _verify(world, dest.host, "library/app:1")
-    assert r.returncode == 0, r.stderr
-    assert len(json.loads(r.stdout)["signatures"]) == 1
+    verified = _verify(world, dest.host, "library/app:1")
+    assert verified.returncode == 0, verified.stderr
+    assert len(json.loads(verified.stdout)["signatures"]) == 1
 
     # again: everything is there, nothing is sent, and history shows both runs
     with world.source.client() as c:
