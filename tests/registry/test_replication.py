@@ -2,8 +2,9 @@
 a second imageforge registry (token auth) and to distribution 2.8 (htpasswd): the tags
 the rule selects arrive with identical digests (skopeo inspect) and a signature that
 verifies there; an excluded tag does not; a killed run's second run sends only the
-blobs still missing (distribution's own request log); a push starts an on-push rule; a
-run that cannot reach its endpoint fails, says why and queues a webhook event."""
+blobs still missing (distribution's own request log); a push starts an on-push rule, a
+tag deleted here is deleted there; a run that cannot reach its endpoint fails, says why
+and queues a webhook event."""
 
 from __future__ import annotations
 
@@ -241,7 +242,7 @@ def test_a_killed_run_to_distribution_resumes_sending_only_what_is_missing(
 def test_a_push_starts_an_on_push_rule(world: World, dest: Server) -> None:
     body = _rule(
         "on-push", dest.url, "admin", ADMIN_PASSWORD,
-        repositories=["library/pushed"], trigger="on_push",
+        repositories=["library/pushed"], trigger="on_push", mirror_deletions=True,
     )  # fmt: skip
     with world.source.client() as c:
         assert c.post("/api/v1/replication/rules", json=body).status_code == 201
@@ -256,6 +257,13 @@ def test_a_push_starts_an_on_push_rule(world: World, dest: Server) -> None:
     with world.source.client() as c:
         [run] = c.get("/api/v1/replication/rules/on-push/runs").json()
     assert run["trigger"] == "on_push" and [i["tag"] for i in run["items"]] == ["7"]
+
+    # the tag deleted here goes there too
+    with world.source.client() as c:
+        assert c.delete("/v2/library/pushed/manifests/7").status_code == 202
+    while time.monotonic() < deadline and _digest(dest.host, "library/pushed:7", creds):
+        time.sleep(0.5)
+    assert _digest(dest.host, "library/pushed:7", creds) is None
 
 
 def test_an_unreachable_endpoint_fails_the_run_and_queues_a_webhook_event(world: World) -> None:
