@@ -5,6 +5,7 @@ with exclusions; labels of the image config), when (manual, cron, on push), and 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,11 +125,32 @@ class ReplicationRule:
         return doc
 
 
+_URL = re.compile(
+    r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|\[([0-9A-Fa-f:.]+)\])"
+    r"(?::[0-9]{1,5})?/?"
+)
+
+
+def _url_ok(url: str) -> bool:
+    """``http(s)://HOST[:PORT]`` with a host name, an IPv4 or a bracketed IPv6 address
+    and a port up to 65535."""
+    m = _URL.fullmatch(url)
+    if m is None:
+        return False
+    try:
+        if m.group(1):
+            ipaddress.IPv6Address(m.group(1))
+        urlsplit(url).port  # noqa: B018 - raises ValueError past 65535
+    except ValueError:
+        return False
+    return True
+
+
 def _endpoint(doc: object) -> Endpoint:
     if not isinstance(doc, dict):
         raise InvalidArgument("a replication rule's endpoint is not an object")
     url = doc.get("url")
-    if not isinstance(url, str) or not re.fullmatch(r"https?://[^/?#@\s]+/?", url):
+    if not isinstance(url, str) or not _url_ok(url):
         raise InvalidArgument(
             f"endpoint url {url!r} is not http(s)://HOST[:PORT]",
             hint="e.g. https://registry.example.com or http://127.0.0.1:5000",
