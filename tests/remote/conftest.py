@@ -37,6 +37,7 @@ class Distribution:
     root: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    log_level: str = "warn"  # info: every request in the log (method, URI, status)
 
     @property
     def host(self) -> str:
@@ -53,7 +54,7 @@ class Distribution:
         (self.root / "config.yml").write_text(
             f"""version: 0.1
 log:
-  level: warn
+  level: {self.log_level}
 storage:
   filesystem:
     rootdirectory: {self.root / "data"}

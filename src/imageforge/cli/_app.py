@@ -67,6 +67,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "_registry_scan",
         "_registry_retention",
         "_registry_webhooks",
+        "_registry_replication",
     ),
     "sbom": ("_sbom",),
     "scan": ("_scan",),

@@ -113,12 +113,18 @@ def serve_cmd(
     # match against the vulnerability database of --root, as imageforge scan does.
     # Imported here: the scanner and the verifier bring the scanners and sign with them,
     # which no other registry command needs.
-    from imageforge.pipeline import HttpUpstream, RegistryScanner, RegistrySignatures
+    from imageforge.pipeline import (
+        HttpUpstream,
+        RegistryReplicator,
+        RegistryScanner,
+        RegistrySignatures,
+    )
 
     state = open_registry(
         config,
         scanner=lambda storage: RegistryScanner(storage, opts.root),
         verifier=RegistrySignatures,
+        replicator=RegistryReplicator,
         announce=lambda msg: click.echo(msg, err=True),
         upstream=HttpUpstream,
         proxy_ttl=proxy_ttl,

@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     )
     from imageforge.pipeline._proxy_upstream import HttpUpstream
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
+    from imageforge.pipeline._registry_replicator import RegistryReplicator
     from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._registry_verifier import RegistrySignatures
     from imageforge.pipeline._sbom import directory_target, sbom
@@ -160,6 +161,7 @@ _WHERE = {
     "prune": "_prune",
     "prune_snapshots": "_prune",
     "HttpUpstream": "_proxy_upstream",
+    "RegistryReplicator": "_registry_replicator",
     "RegistryScanner": "_registry_scanner",
     "RegistrySignatures": "_registry_verifier",
     "directory_target": "_sbom",
@@ -210,6 +212,7 @@ __all__ = [
     "Pruned",
     "Pulled",
     "HttpUpstream",
+    "RegistryReplicator",
     "RegistryScanner",
     "RegistrySignatures",
     "Session",

@@ -30,6 +30,7 @@ from imageforge.registry.policy import (
     VulnerabilityGate,
 )
 from imageforge.registry.proxy import DEFAULT_TTL, ProxyCache, UpstreamFactory
+from imageforge.registry.replication import Replication, Replicator
 from imageforge.registry.scanning import Scanner, ScanWorkers
 from imageforge.registry.service import (
     RegistryState,
@@ -51,6 +52,7 @@ def open_registry(
     pull_gate: Gate | None = None,
     scanner: Callable[[RegistryStorage], Scanner] | None = None,
     verifier: Callable[[MetaStore, RegistryStorage], SignatureVerifier] | None = None,
+    replicator: Callable[[MetaStore, RegistryStorage], Replicator] | None = None,
     announce: Callable[[str], None] = print,
     upstream: UpstreamFactory | None = None,
     proxy_ttl: float = DEFAULT_TTL,
@@ -71,7 +73,9 @@ def open_registry(
     a project that requires signatures refuses every image). ``upstream`` makes the
     client of a proxy-cache project's upstream; with one, proxy projects are served
     (tags re-validated after ``proxy_ttl`` seconds) and, with ``mirror_project``,
-    pulls of repositories in no project here come from that proxy project.
+    pulls of repositories in no project here come from that proxy project. ``replicator``
+    makes what copies images to other registries for the replication rules (without one,
+    rules can be managed but not run).
     """
     secure_data_dir(config.data_dir, announce)
     meta = MetaStore(config.db or config.data_dir / "meta.db")
@@ -149,6 +153,15 @@ def open_registry(
                 retry_base=config.scan_retry,
             )
         )
+    state.attach_replication(
+        Replication(
+            meta,
+            state.manage,
+            None if replicator is None else replicator(meta, storage),
+            storage=storage,
+            events=state.events,
+        )
+    )
     return state
 
 

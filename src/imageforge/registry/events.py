@@ -1,6 +1,6 @@
 """What happened in the registry, for whoever listens (webhooks, the pull clock of
 retention, later the scan worker's results): one :class:`Event` per push, pull, delete,
-quota warning or refusal, retention run or scan, handed to the registry's
+quota warning or refusal, retention run, scan or replication run, handed to the registry's
 :class:`EventSink` with ``emit``. A sink must be quick and must not raise for a failed
 delivery (the action it reports has happened)."""
 
@@ -23,6 +23,7 @@ EVENT_TYPES = {
     "retention": "TAG_RETENTION",
     "scan_completed": "SCANNING_COMPLETED",
     "scan_failed": "SCANNING_FAILED",
+    "replication": "REPLICATION",
 }
 
 

@@ -16,10 +16,12 @@ from starlette.routing import Route
 
 from imageforge.registry.api._io import run
 from imageforge.registry.api._manage import Manage, management_routes
+from imageforge.registry.api._replication import replication_routes
 from imageforge.registry.api._retention import retention_routes
 from imageforge.registry.api._scans import scan_routes
 from imageforge.registry.api._v2 import Distribution
 from imageforge.registry.api._webhooks import webhook_routes
+from imageforge.registry.replication import SCHEDULE_PREFIX, Replication
 from imageforge.registry.retention import Retention, Scheduler
 from imageforge.registry.service import RegistryState, sweep_interval
 from imageforge.registry.webhooks import Deliverer
@@ -86,6 +88,10 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
         upload_expiry=state.upload_expiry,
     )
     scheduler = Scheduler(retention)
+    replication = state.replication or Replication(
+        state.meta, state.manage, None, events=state.events
+    )
+    scheduler.handlers[SCHEDULE_PREFIX] = replication.scheduled
 
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
         return Route(path, endpoint, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
@@ -110,6 +116,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
             *scan_routes(state),
             *retention_routes(Manage(state), retention),
             *webhook_routes(Manage(state), state.webhooks),
+            *replication_routes(Manage(state), replication),
         ],
         lifespan=lifespan,
     )

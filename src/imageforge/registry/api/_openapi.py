@@ -8,6 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from imageforge.registry.api._openapi_scans import SCAN_BODIES, SCAN_OBJECTS, scan_paths
+from imageforge.registry.api._spec_replication import (
+    REPLICATION_BODIES,
+    REPLICATION_OBJECTS,
+    replication_paths,
+)
 from imageforge.registry.api._spec_retention import RETENTION_BODIES, RETENTION_OBJECTS
 from imageforge.registry.api._spec_webhooks import WEBHOOK_BODIES, WEBHOOK_OBJECTS
 from imageforge.registry.auth import ROBOT_ACTIONS, ROBOT_PATTERN, ROLES
@@ -90,6 +95,7 @@ BODIES: dict[str, dict[str, Any]] = {
 BODIES.update(SCAN_BODIES)
 BODIES.update(RETENTION_BODIES)
 BODIES.update(WEBHOOK_BODIES)
+BODIES.update(REPLICATION_BODIES)
 
 _OBJECTS: dict[str, dict[str, Any]] = {
     "Quota": {
@@ -445,9 +451,10 @@ def openapi() -> dict[str, Any]:
                 **SCAN_OBJECTS,
                 **RETENTION_OBJECTS,
                 **WEBHOOK_OBJECTS,
+                **REPLICATION_OBJECTS,
             },
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],
-        "paths": {**paths, **scan_paths()},
+        "paths": {**paths, **scan_paths(), **replication_paths()},
     }

@@ -12,6 +12,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 
 from imageforge.registry._gc import collect_garbage
 from imageforge.registry.retention._run import Retention, next_time
@@ -31,6 +32,9 @@ class Scheduler:
         self.gc_grace = gc_grace
         self.lease_ttl = lease_ttl
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # more scheduled work by name prefix (``replication:`` for replication rules),
+        # each given the schedule's name, run as retention is: claimed once, leased
+        self.handlers: dict[str, Callable[[str], None]] = {}
 
     def tick(self, now: float | None = None) -> list[str]:
         """Flush pull times, then run what is due; the names of the runs done."""
@@ -67,6 +71,8 @@ class Scheduler:
                 f"removed {len(report.manifests)} manifests, {len(report.blobs)} blobs,"
                 f" {report.freed_bytes} bytes",
             )  # fmt: skip
+        elif (prefix := name.split(":", 1)[0] + ":") in self.handlers:
+            self.handlers[prefix](name)
         elif name.startswith("retention:"):
             project = name.split(":", 1)[1]
             if r.meta.project(project) is None:  # deleted since: so is its schedule

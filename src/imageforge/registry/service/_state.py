@@ -23,8 +23,9 @@ from imageforge.registry.service._uploads import Uploads
 from imageforge.registry.storage import RegistryStorage
 from imageforge.registry.webhooks import Webhooks
 
-if TYPE_CHECKING:  # the proxy builds on these services
+if TYPE_CHECKING:  # the proxy and replication build on these services
     from imageforge.registry.proxy import ProxyCache
+    from imageforge.registry.replication import Replication
 
 __all__ = ["RegistryState", "registry_gates"]
 
@@ -84,7 +85,15 @@ class RegistryState:
         self.pulls = PullClock(meta)
         self.webhooks = webhooks or Webhooks(meta)
         extra = [events] if events is not None else []
-        self.events: EventSink = Fanout([self.pulls, self.webhooks, *extra])
+        self._fanout = Fanout([self.pulls, self.webhooks, *extra])
+        self.events: EventSink = self._fanout
+        self.replication: Replication | None = None  # set by attach_replication
+
+    def attach_replication(self, replication: Replication) -> None:
+        """Replicate with ``replication``: its rules served by the API, its on-push
+        rules started by the pushes and deletes it hears."""
+        self.replication = replication
+        self._fanout.sinks.append(replication)
 
     def attach_scanner(self, workers: ScanWorkers) -> None:
         """Scan through ``workers``: each pushed image of a project that scans on push

@@ -1,0 +1,161 @@
+"""The OpenAPI description of ``/api/v1/replication`` (request bodies, answers and the
+operations), merged into the one description by ``_openapi``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imageforge.registry.replication import DIRECTIONS, NAME_PATTERN, TRIGGERS
+
+__all__ = ["REPLICATION_BODIES", "REPLICATION_OBJECTS", "replication_paths"]
+
+_GLOBS = {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1}}
+_RULE_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "pattern": NAME_PATTERN},
+    "direction": {"type": "string", "enum": list(DIRECTIONS), "description": "pull: not yet"},
+    "repositories": {**_GLOBS, "description": "project/name globs ('**' crosses '/')"},
+    "exclude_repositories": _GLOBS,
+    "tags": _GLOBS,
+    "exclude_tags": _GLOBS,
+    "labels": {**_GLOBS, "description": "KEY or KEY=VALUE, all in the image config's labels"},
+    "trigger": {"type": "string", "enum": list(TRIGGERS)},
+    "cron": {"type": "string", "maxLength": 200, "description": "with trigger cron"},
+    "destination_namespace": {"type": "string", "maxLength": 255},
+    "mirror_deletions": {"type": "boolean"},
+    "bandwidth": {"type": "integer", "minimum": 0, "maximum": 2**40, "description": "bytes/s"},
+    "enabled": {"type": "boolean"},
+}
+
+REPLICATION_BODIES: dict[str, dict[str, Any]] = {
+    "NewReplicationRule": {
+        "type": "object",
+        "required": ["name", "endpoint"],
+        "additionalProperties": False,
+        "properties": {
+            **_RULE_PROPERTIES,
+            "endpoint": {
+                "type": "object",
+                "required": ["url"],
+                "additionalProperties": False,
+                "properties": {
+                    "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://"},
+                    "username": {"type": "string", "maxLength": 255},
+                    "password": {"type": "string", "maxLength": 4096},
+                    "insecure": {"type": "boolean"},
+                },
+            },
+        },
+    },
+    "ReplicationRun": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "wait": {"type": "boolean", "description": "answer when the run has finished"}
+        },
+    },
+}
+
+_ITEM = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["copy", "delete"]},
+        "repository": {"type": "string"},
+        "tag": {"type": "string"},
+        "digest": {"type": "string"},
+        "destination": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "done", "failed"]},
+        "bytes": {"type": "integer"},
+        "blobs": {"type": "integer"},
+        "attempts": {"type": "integer"},
+        "error": {"type": "string"},
+    },
+}
+
+REPLICATION_OBJECTS: dict[str, dict[str, Any]] = {
+    "ReplicationRule": {
+        "type": "object",
+        "required": ["name", "endpoint", "direction", "trigger", "enabled"],
+        "properties": {
+            **_RULE_PROPERTIES,
+            "endpoint": {
+                "type": "object",
+                "description": "never the password",
+                "properties": {
+                    "url": {"type": "string"},
+                    "username": {"type": "string"},
+                    "insecure": {"type": "boolean"},
+                    "has_password": {"type": "boolean"},
+                },
+            },
+        },
+    },
+    "ReplicationRunReport": {
+        "type": "object",
+        "required": ["id", "rule", "trigger", "status", "total"],
+        "properties": {
+            "id": {"type": "integer"},
+            "rule": {"type": "string"},
+            "trigger": {"type": "string", "enum": list(TRIGGERS)},
+            "started": {"type": "number"},
+            "finished": {"type": "number", "nullable": True},
+            "status": {"type": "string", "enum": ["running", "done", "failed"]},
+            "error": {"type": "string"},
+            "total": {"type": "integer"},
+            "pending": {"type": "integer"},
+            "done": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "bytes": {"type": "integer", "description": "blob bytes sent"},
+            "blobs": {"type": "integer", "description": "blobs sent (not those already there)"},
+            "items": {"type": "array", "items": _ITEM},
+        },
+    },
+}
+
+
+def replication_paths() -> dict[str, Any]:
+    from imageforge.registry.api._openapi import _json, _list, _op, _path, _query, _ref
+
+    rule = _path("rule", NAME_PATTERN)
+    base = "/api/v1/replication"
+    return {
+        f"{base}/rules": {
+            "get": _op("the replication rules (system admin)", _list("ReplicationRule")),
+            "post": _op(
+                "add a replication rule (system admin)",
+                _json(_ref("ReplicationRule"), "created"),
+                "201",
+                "NewReplicationRule",
+            ),
+        },
+        f"{base}/rules/{{rule}}": {
+            "get": _op(
+                "one replication rule (system admin)",
+                _json(_ref("ReplicationRule"), "the rule"),
+                params=[rule],
+            ),
+            "delete": _op("delete a replication rule (system admin)", None, "204", params=[rule]),
+        },
+        f"{base}/rules/{{rule}}/runs": {
+            "get": _op(
+                "a rule's runs, newest first, with their items (system admin)",
+                _list("ReplicationRunReport"),
+                params=[rule, _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            ),
+            "post": _op(
+                "run a rule now (system admin): 202 with the planned run, or 201 with the"
+                " finished run when wait is true",
+                _json(_ref("ReplicationRunReport"), "the run"),
+                "202",
+                "ReplicationRun",
+                params=[rule],
+            ),
+        },
+        f"{base}/runs/{{run}}": {
+            "get": _op(
+                "one replication run with each item's state, bytes and error (system admin)",
+                _json(_ref("ReplicationRunReport"), "the run"),
+                params=[_path("run", "^[0-9]{1,18}$")],
+            ),
+        },
+    }

@@ -1,0 +1,360 @@
+"""Replication runs: a rule's matching images planned as items (one per repository and
+tag, copied by digest; deletions when the rule mirrors them), each copied by the
+injected :class:`Replicator` with retries and exponential backoff, each item's state,
+bytes and error kept as it goes, and a ``replication`` event when a run ends (webhooks
+hear of failures). Triggers: manual (API, CLI), cron (retention's ``Scheduler`` runs
+``replication:<rule>`` under its lease) and on push (:meth:`Replication.emit`, an
+event sink)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from imageforge.errors import Conflict, ImageforgeError, InvalidArgument, NotFound, Unsupported
+from imageforge.oci import Digest, Manifest, load_json
+from imageforge.registry._names import project_of
+from imageforge.registry.events import Event, EventSink, NoEvents, Resource
+from imageforge.registry.meta import MetaStore
+from imageforge.registry.replication._rules import Endpoint, ReplicationRule, rule_from_json
+from imageforge.registry.replication._store import ReplicationStore, RunRow
+from imageforge.registry.retention import RetentionStore, next_time
+from imageforge.registry.service import OPERATOR, Management, read_manifest
+from imageforge.store import BlobReader
+
+__all__ = ["SCHEDULE_PREFIX", "Replication", "Replicator", "Transfer"]
+
+_LOG = logging.getLogger("imageforge.registry.replication")
+SCHEDULE_PREFIX = "replication:"
+# cosign's legacy tags: carried with the image they name, never replicated on their own
+_ATTACHED_TAG = re.compile(r"^sha256-[0-9a-f]{64}(?:\.sig|\.att|\.sbom)?$")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What copying one image sent: blobs uploaded (not those the destination had) and
+    their bytes."""
+
+    bytes: int = 0
+    blobs: int = 0
+
+
+class Replicator(Protocol):
+    """Copies between this registry's storage and a remote registry (implemented
+    outside the registry, over the registry client, and injected by ``registry
+    serve``)."""
+
+    def push(
+        self,
+        repository: str,
+        digest: Digest,
+        tag: str,
+        endpoint: Endpoint,
+        destination: str,
+        bandwidth: int,
+    ) -> Transfer:
+        """Copy ``repository@digest`` with what is attached to it (signatures,
+        attestations) to ``destination:tag`` at ``endpoint``, sending only the blobs
+        it lacks, at most ``bandwidth`` bytes per second (0: no limit)."""
+        ...
+
+    def delete(self, endpoint: Endpoint, destination: str, tag: str) -> None:
+        """Delete ``destination:tag`` at ``endpoint`` (gone already: no error)."""
+        ...
+
+
+def _labels(storage: BlobReader | None, digest: Digest) -> dict[str, str]:
+    """The labels of image ``digest``'s config ({} for an index or an artifact)."""
+    if storage is None:
+        return {}
+    try:
+        with storage.open(digest) as f:
+            manifest = read_manifest(f.read(4 << 20))[1]
+        if not isinstance(manifest, Manifest):
+            return {}
+        with storage.open(manifest.config.digest) as f:
+            doc = load_json(f.read(4 << 20), "config")
+    except (NotFound, InvalidArgument):
+        return {}
+    cfg = doc.get("config") if isinstance(doc, dict) else None
+    labels = cfg.get("Labels") if isinstance(cfg, dict) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+class Replication:
+    """The registry's replication rules and runs; system admins only."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        manage: Management,
+        replicator: Replicator | None,
+        *,
+        storage: BlobReader | None = None,
+        events: EventSink | None = None,
+        attempts: int = 3,
+        retry_base: float = 1.0,
+    ) -> None:
+        self.meta = meta
+        self.manage = manage
+        self.replicator = replicator
+        self.store = ReplicationStore(meta)
+        self.schedules = RetentionStore(meta)
+        self.storage = storage  # to read image configs for label filters
+        self.events: EventSink = events or NoEvents()
+        self.attempts = attempts
+        self.retry_base = retry_base
+        self._busy: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # --- rules
+    def add(self, by: str | None, doc: object, replace: bool = False) -> ReplicationRule:
+        self.manage.require_admin(by)
+        rule = rule_from_json(doc)
+        if rule.direction == "pull":
+            raise Unsupported(
+                f"replication rule {rule.name}: direction pull is not implemented yet",
+                hint="replicate by pushing from the source registry (direction push)",
+            )
+        if not replace and self.store.rule(rule.name) is not None:
+            raise Conflict(f"replication rule {rule.name} exists", hint="delete it first")
+        self.store.put_rule(rule)
+        name = SCHEDULE_PREFIX + rule.name
+        if rule.trigger == "cron" and rule.enabled:
+            self.schedules.set_schedule(name, rule.cron, next_time(rule.cron, time.time()))
+        else:
+            self.schedules.set_schedule(name, None)
+        self.meta.audit_add(_who(by), "replication", "", rule.name, "ok", "", "add rule")
+        return rule
+
+    def rules(self, by: str | None) -> list[ReplicationRule]:
+        self.manage.require_admin(by)
+        return self.store.rules()
+
+    def rule(self, by: str | None, name: str) -> ReplicationRule:
+        self.manage.require_admin(by)
+        rule = self.store.rule(name)
+        if rule is None:
+            raise NotFound(
+                f"replication rule {name} does not exist", hint="registry replication list"
+            )
+        return rule
+
+    def delete(self, by: str | None, name: str) -> None:
+        self.rule(by, name)
+        self.store.delete_rule(name)
+        self.schedules.set_schedule(SCHEDULE_PREFIX + name, None)
+        self.meta.audit_add(_who(by), "replication", "", name, "ok", "", "delete rule")
+
+    def history(self, by: str | None, name: str | None, limit: int = 50) -> list[RunRow]:
+        if name is not None:
+            self.rule(by, name)
+        else:
+            self.manage.require_admin(by)
+        return self.store.runs(name, limit)
+
+    def get_run(self, by: str | None, run: int) -> RunRow:
+        self.manage.require_admin(by)
+        row = self.store.run(run)
+        if row is None:
+            raise NotFound(f"replication run {run} does not exist")
+        return row
+
+    # --- planning
+    def _plan(self, rule: ReplicationRule) -> list[tuple[str, str, str, str, str]]:
+        items = []
+        for repo in self.meta.repositories(None, None):
+            if not rule.selects_repository(repo):
+                continue
+            for tag, digest in self.meta.tag_list(repo):
+                if _ATTACHED_TAG.fullmatch(tag) or not rule.selects_tag(tag):
+                    continue
+                if rule.labels and not rule.selects_labels(_labels(self.storage, digest)):
+                    continue
+                items.append(("copy", repo, tag, str(digest), rule.destination(repo)))
+        return items
+
+    # --- running
+    def start(
+        self,
+        by: str | None,
+        name: str,
+        trigger: str = "manual",
+        items: list[tuple[str, str, str, str, str]] | None = None,
+    ) -> RunRow:
+        """A run of rule ``name`` with its items planned (all the rule selects, or
+        ``items``), not yet executed (:meth:`execute`)."""
+        rule = self.rule(by, name)
+        if self.replicator is None:
+            raise Unsupported(
+                "this registry was opened without a replicator",
+                hint="run replication from registry serve or registry replication run",
+            )
+        run_id = self.store.start_run(name, trigger)
+        try:
+            self.store.add_items(run_id, self._plan(rule) if items is None else items)
+        except Exception as exc:
+            self.store.finish_run(run_id, "failed", str(exc))
+            raise
+        row = self.store.run(run_id)
+        assert row is not None
+        return row
+
+    def run(
+        self,
+        by: str | None,
+        name: str,
+        trigger: str = "manual",
+        items: list[tuple[str, str, str, str, str]] | None = None,
+    ) -> RunRow:
+        """Run rule ``name`` now; the finished run."""
+        return self.execute(by, self.start(by, name, trigger, items))
+
+    def execute(self, by: str | None, run: RunRow) -> RunRow:
+        """Copy ``run``'s pending items (one run of a rule at a time in this process);
+        the finished run."""
+        rule = self.rule(by, run.rule)
+        with self._guard:
+            lock = self._busy.setdefault(rule.name, threading.Lock())
+        with lock:
+            try:
+                for item in run.items:
+                    if item.status == "pending":
+                        self._item(rule, item.id, item.kind, item.repository, item.tag,
+                                   item.digest, item.destination)  # fmt: skip
+                done = self.store.run(run.id)
+                assert done is not None
+                failed = [i for i in done.items if i.status == "failed"]
+                error = f"{len(failed)} of {len(done.items)} items failed" if failed else ""
+                self.store.finish_run(run.id, "failed" if failed else "done", error)
+            except Exception as exc:
+                self.store.finish_run(run.id, "failed", str(exc))
+                raise
+            finally:
+                final = self.store.run(run.id)
+                assert final is not None
+                self._report(rule, final, by)
+        self.meta.audit_add(
+            _who(by), "replication", "", rule.name, final.status, "",
+            f"run {run.id} ({run.trigger}): {len(final.items)} items, {final.status}",
+        )  # fmt: skip
+        return final
+
+    def execute_later(self, by: str | None, run: RunRow) -> None:
+        """:meth:`execute` in a thread of its own."""
+        threading.Thread(
+            target=self._background, args=(by, run), daemon=True, name=f"replication-{run.id}"
+        ).start()
+
+    def _background(self, by: str | None, run: RunRow) -> None:
+        try:
+            self.execute(by, run)
+        except Exception as exc:  # recorded in the run's row; a thread: log
+            _LOG.warning("replication run %d of %s failed: %s", run.id, run.rule, exc)
+
+    def _item(
+        self, rule: ReplicationRule, item: int, kind: str, repo: str, tag: str,
+        digest: str, destination: str,
+    ) -> None:  # fmt: skip
+        assert self.replicator is not None
+        error = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                if kind == "delete":
+                    self.replicator.delete(rule.endpoint, destination, tag)
+                    sent = Transfer()
+                else:
+                    sent = self.replicator.push(
+                        repo, Digest(digest), tag, rule.endpoint, destination, rule.bandwidth
+                    )
+            except Exception as exc:  # any failure of one item: kept, retried, reported
+                error = exc.message if isinstance(exc, ImageforgeError) else f"{exc!r}"
+                _LOG.info("replication %s: %s:%s attempt %d failed: %s",
+                          rule.name, repo, tag, attempt, error)  # fmt: skip
+                self.store.record_item(item, "pending", 0, 0, attempt, error)
+                if attempt < self.attempts:
+                    time.sleep(self.retry_base * 2 ** (attempt - 1))
+                continue
+            self.store.record_item(item, "done", sent.bytes, sent.blobs, attempt, "")
+            return
+        self.store.record_item(item, "failed", 0, 0, self.attempts, error)
+
+    def _report(self, rule: ReplicationRule, run: RunRow, by: str | None) -> None:
+        """One ``replication`` event per project the run touched (webhooks are a
+        project's), with the run's summary and its failures."""
+        projects = sorted({project_of(i.repository) for i in run.items})
+        summary = run.to_json(items=False)
+        for project in projects:
+            mine = [i for i in run.items if project_of(i.repository) == project]
+            failed = [i for i in mine if i.status == "failed"]
+            data = {
+                "replication": {
+                    **summary,
+                    "endpoint": rule.endpoint.url,
+                    "failures": [
+                        {"repository": i.repository, "tag": i.tag, "error": i.error} for i in failed
+                    ],
+                }
+            }
+            resources = [Resource(i.digest, i.tag) for i in failed]
+            try:
+                self.events.emit(Event("replication", project, _who(by), "", resources, data))
+            except Exception as exc:  # the run happened: log, do not fail it
+                _LOG.warning("replication event of run %d not emitted: %s", run.id, exc)
+
+    # --- triggers
+    def scheduled(self, name: str) -> None:
+        """The scheduler's entry: run ``replication:<rule>`` (its rule deleted or
+        disabled since: its schedule goes)."""
+        rule = self.store.rule(name.removeprefix(SCHEDULE_PREFIX))
+        if rule is None or not rule.enabled or rule.trigger != "cron":
+            self.schedules.set_schedule(name, None)
+            return
+        self.run(OPERATOR, rule.name, trigger="cron")
+
+    def emit(self, event: Event) -> None:
+        """Pushes and deletes start the on-push rules that select them, each in a
+        thread of its own (a sink must be quick)."""
+        if event.type not in ("push", "delete") or self.replicator is None:
+            return
+        for rule in self.store.rules():
+            if not (rule.enabled and rule.trigger == "on_push"):
+                continue
+            if event.type == "delete" and not rule.mirror_deletions:
+                continue
+            items = self._event_items(rule, event)
+            if items:
+                self.execute_later(OPERATOR, self.start(OPERATOR, rule.name, "on_push", items))
+
+    def _event_items(
+        self, rule: ReplicationRule, event: Event
+    ) -> list[tuple[str, str, str, str, str]]:
+        repo = event.repository
+        if not rule.selects_repository(repo):
+            return []
+        dest = rule.destination(repo)
+        items = []
+        for res in event.resources:
+            tag = res.tag
+            if event.type == "delete":
+                if tag and rule.selects_tag(tag):
+                    items.append(("delete", repo, tag, res.digest, dest))
+                continue
+            if tag is None:
+                continue
+            m = _ATTACHED_TAG.fullmatch(tag)
+            if m:  # a signature arrived later: the tags of what it signs go again
+                subject = Digest("sha256:" + tag[7:71])
+                tags = [t for t in self.meta.tags_of(repo, subject) if rule.selects_tag(t)]
+                items += [("copy", repo, t, str(subject), dest) for t in tags]
+            elif rule.selects_tag(tag):
+                items.append(("copy", repo, tag, res.digest, dest))
+        return items
+
+
+def _who(by: str | None) -> str | None:
+    return "operator" if by == OPERATOR else by

@@ -1,0 +1,150 @@
+"""Replication rules without a remote: what a rule selects and refuses (clear errors,
+nothing stored), that only system admins manage rules, that a password is stored for the
+copies but never shown, the run history on both metadata backends, an item that fails
+once is retried, and the bandwidth limit's token bucket."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from imageforge.errors import Denied, InvalidArgument, NotFound, Unavailable, Unsupported
+from imageforge.oci import Digest
+from imageforge.pipeline._registry_replicator import TokenBucket
+from imageforge.registry import RegistryState
+from imageforge.registry.auth import hash_password
+from imageforge.registry.events import Event
+from imageforge.registry.replication import (
+    SCHEDULE_PREFIX,
+    Endpoint,
+    Replication,
+    Transfer,
+    rule_from_json,
+)
+from imageforge.registry.retention import Retention, Scheduler
+from imageforge.registry.service import OPERATOR
+
+RULE = {"name": "r1", "endpoint": {"url": "http://127.0.0.1:5999", "username": "u",
+                                   "password": "pa55word"}}  # fmt: skip
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_a_rule_selects_by_repository_tag_and_label_and_names_the_destination() -> None:
+    rule = rule_from_json(
+        {**RULE, "repositories": ["team/**", "{a,b}/x"], "exclude_repositories": ["team/tmp*"],
+         "tags": ["v*"], "exclude_tags": ["*-rc*"], "labels": ["tier=prod", "owner"],
+         "destination_namespace": "mirror"}
+    )  # fmt: skip
+    assert rule.selects_repository("team/app/api") and rule.selects_repository("b/x")
+    assert not rule.selects_repository("team/tmp1") and not rule.selects_repository("c/x")
+    assert rule.selects_tag("v1.2") and not rule.selects_tag("v1.2-rc1")
+    assert not rule.selects_tag("latest")
+    assert rule.selects_labels({"tier": "prod", "owner": "me"})
+    assert not rule.selects_labels({"tier": "dev", "owner": "me"})
+    assert not rule.selects_labels({"tier": "prod"})
+    assert rule.destination("team/app/api") == "mirror/app/api"
+    assert rule.endpoint.insecure  # http://
+    assert "pa55word" not in repr(rule) and "pa55word" not in str(rule.to_json())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "Bad Name"}, "invalid replication rule name"),
+        ({"endpoint": {"url": "ftp://x"}}, "is not http(s)://HOST[:PORT]"),
+        ({"endpoint": {"url": "http://h/path"}}, "is not http(s)://HOST[:PORT]"),
+        ({"endpoint": {"url": "http://["}}, "is not http(s)://HOST[:PORT]"),
+        ({"endpoint": {"url": "http://[::1:5000"}}, "is not http(s)://HOST[:PORT]"),
+        ({"endpoint": {"url": "http://h:99999"}}, "is not http(s)://HOST[:PORT]"),
+        ({"endpoint": {"url": "http://h", "username": "u"}}, "go together"),
+        ({"trigger": "cron"}, "needs cron"),
+        ({"trigger": "cron", "cron": "every day"}, "is not a cron expression"),
+        ({"cron": "0 3 * * *"}, "the trigger is manual"),
+        ({"trigger": "hourly"}, "is not one of manual, cron, on_push"),
+        ({"tags": [""]}, "tags is not a list of non-empty globs"),
+        ({"bandwidth": -1}, "bytes per second"),
+        ({"surprise": 1}, "unknown replication rule keys: surprise"),
+        ({"destination_namespace": "../x"}, "is not a repository path"),
+    ],
+)
+def test_a_bad_rule_is_refused_saying_what_is_wrong(
+    change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        rule_from_json({**RULE, **change})
+
+
+class _Flaky:
+    """A replicator whose first copy of each item fails as a dropped connection does
+    (a fault a loopback registry does not make on demand); it records the copies."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def push(
+        self, repository: str, digest: Digest, tag: str, endpoint: Endpoint, destination: str,
+        bandwidth: int,
+    ) -> Transfer:  # fmt: skip
+        self.calls.append((repository, tag, destination))
+        if self.calls.count((repository, tag, destination)) == 1:
+            raise Unavailable(f"{endpoint.host}: connection reset")
+        return Transfer(100, 2)
+
+    def delete(self, endpoint: Endpoint, destination: str, tag: str) -> None:
+        self.calls.append(("delete", tag, destination))
+
+
+def test_rules_runs_and_history_on_both_backends(opened: RegistryState) -> None:
+    events: list[Event] = []
+
+    class Sink:
+        def emit(self, event: Event) -> None:
+            events.append(event)
+
+    flaky = _Flaky()
+    r = Replication(opened.meta, opened.manage, flaky, events=Sink(), retry_base=0.01)
+    opened.meta.add_user("bob", hash_password("bob-pass-1"))
+    with pytest.raises(Denied, match="bob is not a system admin"):
+        r.add("bob", RULE)
+    with pytest.raises(Unsupported, match="direction pull is not implemented"):
+        r.add(OPERATOR, {**RULE, "direction": "pull"})
+    rule = r.add("admin", {**RULE, "trigger": "cron", "cron": "0 3 * * *"})
+    assert [x.name for x in r.rules("admin")] == ["r1"]
+    with pytest.raises(Denied):
+        r.rules("bob")
+    # the password is stored for the copies, shown nowhere
+    assert r.rule(OPERATOR, "r1").endpoint.password == "pa55word"
+    assert "pa55word" not in str(rule.to_json())
+    assert ("replication:r1", "0 3 * * *") in [(n, c) for n, c, _ in r.schedules.schedules()]
+
+    run = r.run(OPERATOR, "r1", items=[("copy", "library/a", "1", DIGEST, "library/a")])
+    assert run.status == "done" and run.to_json()["blobs"] == 2
+    [item] = run.items
+    assert item.attempts == 2 and item.error == "" and item.bytes == 100
+    assert [h.id for h in r.history("admin", "r1")] == [run.id]
+    assert r.get_run(OPERATOR, run.id).items == run.items
+    [event] = events
+    assert event.type == "replication" and event.project == "library"
+    assert event.data["replication"]["status"] == "done"
+
+    # cron: retention's scheduler claims the due run and runs it under its lease
+    scheduler = Scheduler(Retention(opened.meta, opened.manage, opened.gates, opened.storage))
+    scheduler.handlers[SCHEDULE_PREFIX] = r.scheduled
+    r.schedules.set_schedule("replication:r1", "0 3 * * *", 0.0)  # due long ago
+    assert scheduler.tick() == ["replication:r1"]
+    assert r.history(OPERATOR, "r1")[0].trigger == "cron"
+
+    r.delete("admin", "r1")
+    with pytest.raises(NotFound, match="replication rule r1 does not exist"):
+        r.rule(OPERATOR, "r1")
+    assert not [n for n, _, _ in r.schedules.schedules() if n == "replication:r1"]
+
+
+def test_the_token_bucket_holds_a_rate() -> None:
+    bucket = TokenBucket(20_000)  # a burst of one second's worth, then 20 kB/s
+    start = time.monotonic()
+    for _ in range(5):
+        bucket.take(6_000)
+    assert time.monotonic() - start >= 0.45  # 30 kB: 20 kB at once, 10 kB at 20 kB/s
