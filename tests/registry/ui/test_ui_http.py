@@ -73,8 +73,18 @@ def test_a_maintainer_action_is_checked_against_the_role(ui_registry: UiRegistry
             data={"repo": "team/app", "tag": "old", "csrf": csrf_of(page)},
         )
         assert r.status_code == 303
+        scan = {"repo": "team/app", "digest": str(ui_registry.image), "csrf": csrf_of(page)}
+        r = c.post("/ui/artifact/scan", data=scan)
+        assert r.status_code == 303 and r.headers["location"].endswith("tab=vulnerabilities")
     with ui_registry.server.client() as api:
         assert "old" not in api.get("/v2/team/app/tags/list").json()["tags"]
+        entries = api.get("/api/v1/audit", params={"action": "scan", "user": "admin"}).json()
+        assert any(e["repo"] == "team/app" and e["detail"] == "ui" for e in entries)
+    with logged_in(ui_registry.url, "viewer", PASSWORD) as c:  # a guest may not push
+        page = c.get("/ui/artifact", params={"repo": "team/app", "digest": str(ui_registry.image)})
+        scan = {"repo": "team/app", "digest": str(ui_registry.image), "csrf": csrf_of(page.text)}
+        r = c.post("/ui/artifact/scan", data=scan)
+        assert r.status_code == 403 and "viewer may not push to team/app" in r.text
 
 
 def test_pages_carry_the_security_headers_and_the_cookie_its_flags(
@@ -124,3 +134,14 @@ def test_a_refused_login_is_shown_and_audited_with_filters(ui_registry: UiRegist
     with logged_in(ui_registry.url, "viewer", PASSWORD) as c:
         r = c.get("/ui/audit")
         assert r.status_code == 403 and "viewer is not a system admin" in r.text
+
+
+def test_a_hostile_name_in_a_link_comes_back_as_text(ui_registry: UiRegistry) -> None:
+    with logged_in(ui_registry.url, "admin", ADMIN_PASSWORD) as c:
+        for page, params in (
+            ("/ui/repository", {"name": "<script>alert(1)</script>"}),
+            ("/ui/search", {"q": "<img src=x onerror=alert(1)>"}),
+        ):
+            r = c.get(page, params=params)
+            assert "<script>alert" not in r.text and "<img src=x" not in r.text
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text or "&lt;img src=x" in r.text

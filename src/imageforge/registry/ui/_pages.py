@@ -10,9 +10,15 @@ from typing import Any
 
 from starlette.responses import Response
 
-from imageforge.errors import Denied, InvalidArgument, Unauthorized
+from imageforge.errors import Conflict, Denied, InvalidArgument, Unauthorized
 from imageforge.registry._names import project_of
-from imageforge.registry.auth import ROBOT_ACTIONS, Access, credential_version, is_robot
+from imageforge.registry.auth import (
+    ROBOT_ACTIONS,
+    Access,
+    credential_version,
+    is_robot,
+    robot_name,
+)
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.retention import Retention
 from imageforge.registry.service import LoginLocked, parse_digest
@@ -207,6 +213,10 @@ class Pages:
                 raise InvalidArgument(f"expiry {days!r} is not a number of days", hint="e.g. 30")
             expires = n * 86400
         svc = web.state.manage
+        full = robot_name(project, ctx.field("name"))
+        if await web.call(web.state.meta.robot, full) is not None:
+            # the API replaces a robot; a form sent twice (a reload) must not
+            raise Conflict(f"robot {full} exists", hint="delete it first to make a new secret")
         row, secret = await web.call(
             svc.add_robot, user, project, ctx.field("name"), actions, expires
         )

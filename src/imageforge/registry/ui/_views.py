@@ -19,6 +19,7 @@ from imageforge.registry._names import project_of
 from imageforge.registry.auth import Access
 from imageforge.registry.meta import ManifestRow
 from imageforge.registry.retention import RetentionStore
+from imageforge.registry.scanning import is_image
 from imageforge.registry.service import RegistryState, stored_config, stored_manifest
 
 __all__ = [
@@ -113,12 +114,15 @@ def _size(state: RegistryState, row: ManifestRow, parsed: Manifest | IndexManife
 
 def repository_artifacts(state: RegistryState, by: str | None, repo: str) -> list[RepoArtifact]:
     """The artifacts of ``repo`` (NotFound unless ``by`` may pull from it), newest first,
-    with their tags, sizes, platforms and push and last pull times."""
+    with their tags, sizes, platforms and push and last pull times; those attached to
+    another (a subject's referrers) are shown on their subject's page instead."""
     rows = state.manage.manifests(by, repo)
     patterns = state.meta.immutable(project_of(repo))
     pulls = RetentionStore(state.meta).pull_times(project_of(repo))
     out = []
     for row, created, tags in reversed(rows):
+        if row.subject is not None:  # attached to another: listed on that one's page
+            continue
         parsed = stored_manifest(state.storage, row.digest)
         platforms: list[str] = []
         if isinstance(parsed, IndexManifest):
@@ -126,12 +130,15 @@ def repository_artifacts(state: RegistryState, by: str | None, repo: str) -> lis
             platforms = [
                 _platform(d.platform.to_json()) for d in parsed.manifests if d.platform is not None
             ]
-        elif isinstance(parsed, Manifest) and row.artifact_type is None:
+        elif is_image(parsed):
+            assert isinstance(parsed, Manifest)
             kind = "image"
             config = stored_config(state.storage, parsed.config.digest)
             platforms = [p for p in [_platform(config)] if p]
+        elif isinstance(parsed, Manifest):
+            kind = parsed.artifact_type or parsed.config.media_type
         else:
-            kind = row.artifact_type or "artifact"
+            kind = row.media_type
         out.append(
             RepoArtifact(
                 str(row.digest),
