@@ -2,11 +2,13 @@
 the scan-on-push tests' vulnerability data), with what the pages show: a private
 project ``team`` that scans on push, the vulnerable lodash image pushed to
 ``team/app:1`` (scanned), a variant whose labels hold HTML, a CycloneDX SBOM attached to
-the image as a referrer with a package description holding HTML, and users of each
+the image as a referrer with a package description holding HTML (and an SPDX SBOM
+attested to the variant by ``imageforge attest``), and users of each
 kind: ``viewer`` (guest of ``team``) and ``outsider`` (no role anywhere)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -20,9 +22,12 @@ import httpx
 import pytest
 
 from imageforge.oci import Digest
-from tests.registry.conftest import Server, make_server
+from tests.conftest import run_cli
+from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server
 from tests.registry.scan_fixtures import lodash_layout, vuln_root
 from tests.registry.test_scan_on_push import CONFIG, _push, _scan
+from tests.sign.conftest import PASSWORD as SIGN_PASSWORD
+from tests.sign.conftest import write_pair
 
 PASSWORD = "user-s3cret-pw"
 HOSTILE_LABEL = "<script>document.title='pwned'</script>"
@@ -117,6 +122,41 @@ def _attach_sbom(srv: Server, repo: str, subject: Digest) -> None:
         assert r.status_code == 201, r.text
 
 
+def _attest_spdx(srv: Server, ref: str, work: Path) -> None:
+    """An SPDX SBOM attested to ``ref`` by ``imageforge attest`` (a DSSE envelope under
+    cosign's ``.att`` tag), its one package's description holding HTML."""
+    keys = write_pair(work / "keys")
+    auth = work / "auth.json"
+    creds = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+    auth.write_text(json.dumps({"auths": {srv.host: {"auth": creds}}}))
+    spdx = {
+        "spdxVersion": "SPDX-2.3",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": "hostile",
+        "packages": [
+            {
+                "SPDXID": "SPDXRef-busybox",
+                "name": "busybox",
+                "versionInfo": "1.36.1",
+                "description": HOSTILE_DESCRIPTION,
+                "externalRefs": [
+                    {
+                        "referenceCategory": "PACKAGE-MANAGER",
+                        "referenceType": "purl",
+                        "referenceLocator": "pkg:generic/busybox@1.36.1",
+                    }
+                ],
+            }
+        ],
+    }
+    predicate = work / "spdx.json"
+    predicate.write_text(json.dumps(spdx))
+    args = ["attest", f"docker://{srv.host}/{ref}", "--predicate", str(predicate)]
+    args += ["--type", "spdx", "--key", str(keys.private), "--tls-verify=false"]
+    r = run_cli([*args, "--authfile", str(auth)], env={"COSIGN_PASSWORD": SIGN_PASSWORD})
+    assert r.returncode == 0, r.stderr
+
+
 def _retag(srv: Server, repo: str, digest: Digest, tag: str) -> None:
     with srv.client() as c:
         got = c.get(
@@ -158,6 +198,7 @@ def ui_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiRegistry
         hostile_digest = _push(srv, hostile, "team/app:hostile")
         _retag(srv, "team/app", hostile_digest, "old")
         _attach_sbom(srv, "team/app", image)
+        _attest_spdx(srv, "team/app:hostile", work)
         _scan(srv, "team/app", image)
         yield UiRegistry(srv, image, hostile_digest)
     finally:

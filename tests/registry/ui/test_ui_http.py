@@ -145,3 +145,16 @@ def test_a_hostile_name_in_a_link_comes_back_as_text(ui_registry: UiRegistry) ->
             r = c.get(page, params=params)
             assert "<script>alert" not in r.text and "<img src=x" not in r.text
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text or "&lt;img src=x" in r.text
+
+
+def test_an_sbom_attested_by_imageforge_is_read_from_its_envelope(ui_registry: UiRegistry) -> None:
+    digest = str(ui_registry.hostile)
+    with logged_in(ui_registry.url, "viewer", PASSWORD) as c:
+        page = c.get("/ui/artifact", params={"repo": "team/app", "digest": digest, "tab": "sbom"})
+    assert page.status_code == 200
+    assert f"(tag sha256-{ui_registry.hostile.hex}.att)" in page.text
+    assert (
+        "<td>busybox</td><td>1.36.1</td><td><code>pkg:generic/busybox@1.36.1</code></td>"
+        in page.text
+    )
+    assert "&lt;img src=x onerror=" in page.text and "<img src=x" not in page.text
