@@ -117,7 +117,7 @@ def _attach_sbom(srv: Server, repo: str, subject: Digest) -> None:
         r = c.put(
             f"/v2/{repo}/manifests/{digest}",
             content=body,
-            headers={"content-type": manifest["mediaType"]},
+            headers={"content-type": "application/vnd.oci.image.manifest.v1+json"},
         )
         assert r.status_code == 201, r.text
 

@@ -81,8 +81,8 @@ def test_a_maintainer_action_is_checked_against_the_role(ui_registry: UiRegistry
         entries = api.get("/api/v1/audit", params={"action": "scan", "user": "admin"}).json()
         assert any(e["repo"] == "team/app" and e["detail"] == "ui" for e in entries)
     with logged_in(ui_registry.url, "viewer", PASSWORD) as c:  # a guest may not push
-        page = c.get("/ui/artifact", params={"repo": "team/app", "digest": str(ui_registry.image)})
-        scan = {"repo": "team/app", "digest": str(ui_registry.image), "csrf": csrf_of(page.text)}
+        shown = c.get("/ui/artifact", params={"repo": "team/app", "digest": str(ui_registry.image)})
+        scan = {"repo": "team/app", "digest": str(ui_registry.image), "csrf": csrf_of(shown.text)}
         r = c.post("/ui/artifact/scan", data=scan)
         assert r.status_code == 403 and "viewer may not push to team/app" in r.text
 
