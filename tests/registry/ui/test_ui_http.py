@@ -65,6 +65,9 @@ def test_a_guest_cannot_submit_an_admin_form_nor_an_outsider_see_a_private_proje
 
 
 def test_a_maintainer_action_is_checked_against_the_role(ui_registry: UiRegistry) -> None:
+    with ui_registry.server.client() as api:  # its delivery log shows what was emitted
+        hook = {"name": "ui", "url": "http://127.0.0.1:9/hook", "events": ["delete"]}
+        assert api.post("/api/v1/projects/team/webhooks", json=hook).status_code == 201
     with logged_in(ui_registry.url, "admin", ADMIN_PASSWORD) as c:
         page = c.get("/ui/repository", params={"name": "team/app"}).text
         assert "Delete tag old" in page
@@ -78,6 +81,8 @@ def test_a_maintainer_action_is_checked_against_the_role(ui_registry: UiRegistry
         assert r.status_code == 303 and r.headers["location"].endswith("tab=vulnerabilities")
     with ui_registry.server.client() as api:
         assert "old" not in api.get("/v2/team/app/tags/list").json()["tags"]
+        sent = api.get("/api/v1/projects/team/webhooks/ui/deliveries").json()
+        assert [d["event"] for d in sent] == ["delete"]
         entries = api.get("/api/v1/audit", params={"action": "scan", "user": "admin"}).json()
         assert any(e["repo"] == "team/app" and e["detail"] == "ui" for e in entries)
     with logged_in(ui_registry.url, "viewer", PASSWORD) as c:  # a guest may not push

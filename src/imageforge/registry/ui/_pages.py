@@ -4,6 +4,7 @@ same ``Authorizer`` and the same management rules decide."""
 
 from __future__ import annotations
 
+import logging
 import math
 import urllib.parse
 from typing import Any
@@ -19,6 +20,7 @@ from imageforge.registry.auth import (
     is_robot,
     robot_name,
 )
+from imageforge.registry.events import Event, Resource
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.retention import Retention
 from imageforge.registry.service import LoginLocked, parse_digest
@@ -28,6 +30,7 @@ from imageforge.registry.ui._web import Context, Web
 __all__ = ["Pages"]
 
 _AUDIT_LIMIT = 200
+_log = logging.getLogger("imageforge.registry.events")
 
 
 def _need_login(ctx: Context) -> str:
@@ -162,8 +165,16 @@ class Pages:
                 "ui: not allowed",
             )
             raise Denied(f"{user} may not delete tags in {repo}")
+        digest = await web.call(state.meta.resolve_tag, repo, tag)
         await web.call(state.manifests.delete, repo, tag, user)
         await web.call(state.meta.audit_add, user, "delete", repo, tag, "ok", _remote(ctx), "ui")
+        # as a tag DELETE through the API: the webhooks (and any other sink) hear of it
+        where = f"{ctx.request.url.netloc}/{repo}:{tag}"
+        event = Event("delete", project_of(repo), user, repo, [Resource(str(digest), tag, where)])
+        try:
+            await web.call(state.events.emit, event)
+        except Exception as exc:  # the tag is deleted: a sink that fails is logged
+            _log.error("event delete of %s:%s not emitted: %s", repo, tag, exc)
         return web.redirect(ctx, f"/ui/repository?name={_quote(repo)}")
 
     async def scan(self, web: Web, ctx: Context) -> Response:
