@@ -106,7 +106,7 @@ def _platform(doc: dict[str, Any] | None) -> str:
     return "/".join(p for p in parts if p)
 
 
-def _size(state: RegistryState, row: ManifestRow, parsed: Manifest | IndexManifest | None) -> int:
+def _size(row: ManifestRow, parsed: Manifest | IndexManifest | None) -> int:
     if isinstance(parsed, Manifest):
         return row.size + parsed.config.size + sum(d.size for d in parsed.layers)
     return row.size
@@ -144,7 +144,7 @@ def repository_artifacts(state: RegistryState, by: str | None, repo: str) -> lis
                 str(row.digest),
                 # the immutable tag rule (ImmutableTags): a glob on the tag, case-sensitive
                 [(t, any(fnmatch.fnmatchcase(t, p) for p in patterns)) for t in tags],
-                _size(state, row, parsed),
+                _size(row, parsed),
                 kind,
                 platforms,
                 when(created),
@@ -185,7 +185,7 @@ def _cosign_tags(repo_tags: list[str], digest: Digest) -> dict[str, str]:
 
 def _kind(artifact_type: str) -> str:
     at = artifact_type.lower()
-    if "signature" in at or "cosign" in at and "sig" in at:
+    if "signature" in at:
         return "signature"
     if "spdx" in at or "cyclonedx" in at or "sbom" in at:
         return "sbom"
