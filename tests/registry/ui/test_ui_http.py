@@ -136,9 +136,12 @@ def test_a_refused_login_is_shown_and_audited_with_filters(ui_registry: UiRegist
         ).text
         assert "ui: invalid username or password" in page
         assert ">push<" not in page  # the filters apply
+        admin = c.get("/ui/admin").text  # the registry's settings, for system admins
+        assert "<td>outsider</td><td>no</td>" in admin and "<td>admin</td><td>yes</td>" in admin
     with logged_in(ui_registry.url, "viewer", PASSWORD) as c:
-        r = c.get("/ui/audit")
-        assert r.status_code == 403 and "viewer is not a system admin" in r.text
+        for page in ("/ui/audit", "/ui/admin"):
+            r = c.get(page)
+            assert r.status_code == 403 and "viewer is not a system admin" in r.text
 
 
 def test_a_hostile_name_in_a_link_comes_back_as_text(ui_registry: UiRegistry) -> None:
@@ -163,3 +166,15 @@ def test_an_sbom_attested_by_imageforge_is_read_from_its_envelope(ui_registry: U
         in page.text
     )
     assert "&lt;img src=x onerror=" in page.text and "<img src=x" not in page.text
+
+
+def test_a_project_s_settings_are_shown_and_webhooks_only_to_its_admins(
+    ui_registry: UiRegistry,
+) -> None:
+    with logged_in(ui_registry.url, "viewer", PASSWORD) as c:
+        page = c.get("/ui/projects/team/settings").text
+        assert "<dt>scan on push</dt><dd>True</dd>" in page
+        assert "Only the project's admins see its webhooks." in page
+    with logged_in(ui_registry.url, "admin", ADMIN_PASSWORD) as c:
+        page = c.get("/ui/projects/team/settings").text
+        assert 'id="hooks"' in page and "Only the project" not in page

@@ -61,6 +61,7 @@ def ui_app(state: RegistryState, retention: Retention) -> Starlette:
         post("/artifact/delete-tag", pages.delete_tag),
         post("/artifact/scan", pages.scan),
         get("/audit", pages.audit),
+        get("/admin", pages.admin),
         Mount("/static", StaticFiles(packages=[("imageforge.registry.ui", "static")])),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])

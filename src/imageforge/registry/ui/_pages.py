@@ -270,6 +270,18 @@ class Pages:
         )
         return web.render(ctx, "settings.html", hooks=hooks, when=when, **values)
 
+    async def admin(self, web: Web, ctx: Context) -> Response:
+        """The registry's own settings, read-only (system admins)."""
+        user = _need_login(ctx)
+        state = web.state
+        users = await web.call(state.manage.users, user)  # Denied unless a system admin
+        values: dict[str, Any] = {
+            "users": users,
+            "allowlist": await web.call(state.policies.allowlist, user, None),
+            "schedules": await web.call(self.retention.store.schedules),
+        }
+        return web.render(ctx, "admin.html", when=when, **values)
+
     async def audit(self, web: Web, ctx: Context) -> Response:
         filters = {k: _param(ctx, k) or None for k in ("user", "repo", "action", "result")}
         rows = await web.call(
