@@ -113,14 +113,14 @@ class Pages:
         row = await web.call(svc.project, ctx.user, name)
         quota = await web.call(svc.quota, ctx.user, name)
         repos = await web.call(svc.repositories, ctx.user, name)
-        role = web.state.authorizer.role(ctx.user, name)
+        role = await web.call(web.state.authorizer.role, ctx.user, name)
         return web.render(ctx, "project.html", project=row, quota=quota, repos=repos, role=role)
 
     async def repository(self, web: Web, ctx: Context) -> Response:
         repo = _param(ctx, "name")
         artifacts = await web.call(repository_artifacts, web.state, ctx.user, repo)
-        may_delete = web.state.access.allows(
-            ctx.user, Access("repository", repo, frozenset({"delete"}))
+        may_delete = await web.call(
+            web.state.access.allows, ctx.user, Access("repository", repo, frozenset({"delete"}))
         )
         return web.render(
             ctx,
@@ -153,7 +153,8 @@ class Pages:
         user = _need_login(ctx)
         repo, tag = ctx.field("repo"), ctx.field("tag")
         state = web.state
-        if not state.access.allows(user, Access("repository", repo, frozenset({"delete"}))):
+        wanted = Access("repository", repo, frozenset({"delete"}))
+        if not await web.call(state.access.allows, user, wanted):
             await web.call(
                 state.meta.audit_add,
                 user,
@@ -264,7 +265,7 @@ class Pages:
             "retention": await web.call(self.retention.policy, user, name),
             "runs": await web.call(self.retention.runs, user, name, 10),
         }
-        is_admin = state.authorizer.role(user, name) == "admin"
+        is_admin = await web.call(state.authorizer.role, user, name) == "admin"
         hooks = (
             await web.call(state.webhooks.hooks_of, state.manage, user, name) if is_admin else None
         )

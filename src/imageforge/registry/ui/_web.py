@@ -78,6 +78,7 @@ class Context:
     request: Request
     session: Session
     form: dict[str, str]
+    is_admin: bool = False  # a system admin (the header links to the admin pages)
 
     @property
     def user(self) -> str | None:
@@ -111,7 +112,7 @@ class Web:
         body = self.env.get_template(template).render(
             user=user,
             csrf=ctx.session.csrf,
-            is_admin=self.state.authorizer.is_system_admin(user),
+            is_admin=ctx.is_admin,
             **values,
         )
         response = HTMLResponse(body, status_code=status)
@@ -151,7 +152,8 @@ class Web:
 
         async def endpoint(request: Request) -> Response:
             session = await self.call(self.sessions.load, request)
-            ctx = Context(request, session, {})
+            is_admin = await self.call(self.state.authorizer.is_system_admin, session.user)
+            ctx = Context(request, session, {}, is_admin)
             if request.method == "POST":
                 form = await self._form(request)
                 if form is None:
