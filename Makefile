@@ -23,7 +23,8 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
 	gcc binutils maven default-jdk-headless \
 	slirp4netns golang-github-containers-common libc6-dev \
-	libdpkg-perl node-semver ruby strace
+	libdpkg-perl node-semver ruby strace \
+	chromium chromium-driver
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs

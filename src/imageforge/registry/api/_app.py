@@ -1,6 +1,6 @@
 """The ASGI application: the routes of the Distribution Spec (``/v2/``), the token
-endpoint (``/token``) and the management API (``/api/v1/``), and the sweep of expired
-upload sessions while it serves."""
+endpoint (``/token``), the management API (``/api/v1/``) and the web UI (``/ui/``), and
+the sweep of expired upload sessions while it serves."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from imageforge.registry.api._io import run
 from imageforge.registry.api._manage import Manage, management_routes
@@ -24,6 +24,7 @@ from imageforge.registry.api._webhooks import webhook_routes
 from imageforge.registry.replication import SCHEDULE_PREFIX, Replication
 from imageforge.registry.retention import Retention, Scheduler
 from imageforge.registry.service import RegistryState, sweep_interval
+from imageforge.registry.ui import ui_app
 from imageforge.registry.webhooks import Deliverer
 
 __all__ = ["create_app"]
@@ -117,6 +118,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
             *retention_routes(Manage(state), retention),
             *webhook_routes(Manage(state), state.webhooks),
             *replication_routes(Manage(state), replication),
+            Mount("/ui", app=ui_app(state, retention)),
         ],
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ subject's current one (one indexed read; across processes too, as it is in the d
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,12 @@ class TokenIssuer:
             ],
         }
         return jwt.encode(claims, self._key, algorithm="HS256"), self.lifetime
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another use of the same secret (the web UI's session cookies):
+        HMAC-SHA256 of ``purpose`` under the signing key, so neither signature can stand
+        in for the other."""
+        return hmac.new(self._key.encode(), purpose.encode(), hashlib.sha256).digest()
 
     def verify(self, token: str) -> TokenClaims:
         try:
