@@ -7,7 +7,8 @@ receives only its own section (``policy.lint`` is a :class:`LintPolicy`,
 vulnerability suppressions with reasons and expiry dates, and the secret, misconfig
 and licence scanners' settings); ``policy.environments`` the lifecycle's places
 (:class:`EnvironmentPolicy`: registry, project and the gates to enter each, in order).
-Pure apart from reading the one file; errors are :class:`~imageforge.errors.InvalidArgument` located in it.
+Pure apart from reading the one file; errors are
+:class:`~imageforge.errors.InvalidArgument` located in it.
 """
 
 from imageforge.policy._environments import EnvironmentPolicy
