@@ -63,6 +63,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "parse": ("_parse",),
     "promote": ("_ship",),
     "retire": ("_ship",),
+    "ship": ("_ship",),
     "registry": (
         "_registry",
         "_registry_admin",

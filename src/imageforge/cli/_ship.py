@@ -1,4 +1,4 @@
-"""``imageforge promote`` and ``retire``: the lifecycle of the ``[environments]`` in
+"""``imageforge ship``, ``promote`` and ``retire``: the lifecycle of the ``[environments]`` in
 ``imageforge.toml``. Each parses its flags, calls one ``imageforge.pipeline`` function and
 renders what it did; a promotion a gate refuses exits 1 with every gate listed."""
 
@@ -27,7 +27,17 @@ from imageforge.cli._scan import _env, _policy, _warn
 from imageforge.cli._session import session
 from imageforge.cli._sign import password_source
 from imageforge.errors import InvalidArgument
-from imageforge.pipeline import GateOutcome, GatesFailed, VulnGate, key_signer, promote, retire
+from imageforge.pipeline import (
+    GateOutcome,
+    GatesFailed,
+    ShipReport,
+    VulnGate,
+    key_signer,
+    promote,
+    retire,
+    ship,
+)
+from imageforge.store import atomic_write
 
 _KEY = click.Path(dir_okay=False, path_type=Path)
 
@@ -186,3 +196,145 @@ def retire_command(
         lines.append(f"freed {done.freed} bytes")
     for line in lines:
         click.echo(line)
+
+
+def _ship_summary(report: ShipReport) -> None:
+    if sys.stdout.isatty():
+        table = Table(
+            box=None, pad_edge=False, title=f"ship {report.image} -> {report.environment}"
+        )
+        for column in ("STAGE", "STATUS", "DETAIL"):
+            table.add_column(column)
+        colour = {"passed": "green", "failed": "red", "skipped": "dim"}
+        for st in report.stages:
+            table.add_row(st.name, f"[{colour[st.status]}]{st.status}[/]", st.detail)
+        Console().print(table)
+        return
+    for st in report.stages:
+        click.echo(f"{st.name}: {st.status}{f' ({st.detail})' if st.detail else ''}")
+
+
+def ship_html(report: ShipReport) -> str:
+    """The report as one self-contained HTML page (no scripts, no outside resources),
+    every value escaped."""
+    from html import escape
+
+    rows = []
+    for st in report.stages:
+        items = "".join(
+            f"<li>{escape(g.gate)} {'pass' if g.passed else 'FAIL'}: {escape(g.detail)}</li>"
+            for g in st.gates
+        ) + "".join(
+            f"<li>{escape(str(f.get('rule', '')))} {escape(str(f.get('severity', '')))}: "
+            f"{escape(str(f.get('message', '')))}</li>"
+            for f in st.findings
+        )
+        rows.append(
+            f'<tr class="{escape(st.status)}"><td>{escape(st.name)}</td>'
+            f"<td>{escape(st.status)}</td><td>{escape(st.detail)}<ul>{items}</ul></td></tr>"
+        )
+    title = escape(f"imageforge ship {report.image} -> {report.environment}")
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>body{{font-family:sans-serif}}"
+        "td{padding:4px 8px;vertical-align:top}.failed{background:#fdd}"
+        ".passed{background:#dfd}.skipped{color:#888}</style></head><body>"
+        f"<h1>{title}</h1><p>{escape(report.destination or 'not shipped')}</p>"
+        "<table><tr><th>stage</th><th>status</th><th>detail</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>\n"
+    )
+
+
+@app.command("ship")
+@click.argument("context", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tag", "-t", "tag", required=True, help="NAME[:TAG] in the environment.")
+@click.option("--env", "env", help="The environment to ship into (default: the first).")
+@click.option(
+    "--file",
+    "-f",
+    "dockerfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Dockerfile (default: CONTEXT/Dockerfile).",
+)
+@click.option(
+    "--key",
+    "key",
+    type=_KEY,
+    help="Private key (cosign.key): sign, and attest SBOM and provenance.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The policy file (default: imageforge.toml found from CONTEXT upwards).",
+)
+@click.option(
+    "--report-html",
+    "report_html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as a self-contained HTML page.",
+)
+@click.option("--offline", is_flag=True, help="Scan with the database as it is (no update).")
+@tls_option
+@authfile_option
+@format_option
+@click.pass_obj
+def ship_command(
+    opts: GlobalOptions,
+    context: Path,
+    tag: str,
+    env: str | None,
+    dockerfile: Path | None,
+    key: Path | None,
+    config: Path | None,
+    report_html: Path | None,
+    offline: bool,
+    tls_verify: bool,
+    authfile: Path | None,
+    fmt: OutputFormat,
+) -> int:
+    """Ship CONTEXT into an environment of imageforge.toml: lint, build, analyze, SBOM,
+    scan, sign, attest and push, stopping at the first stage whose gate fails.
+
+    Exit 0 shipped; a failed stage exits with its own code: lint 20, build 21, analyze
+    22, sbom 23, scan 24, sign 25, attest 26, push 27 (2 bad arguments or policy).
+    """
+    from imageforge.policy import find_policy, load_policy
+
+    path = config or find_policy(context)
+    if path is None:
+        raise InvalidArgument(
+            f"no imageforge.toml in {context} or above it",
+            hint="write one with [environments.dev] (see README, From dev to prod)",
+        )
+    policy = load_policy(path)
+    signer = key_signer(key, password_source()) if key is not None else None
+    with ExitStack() as stack:
+        target = policy.environment(env) if env else None
+        gated = [target] if target else list(policy.environments[:1])
+        vulns = None
+        if any(e.severity or e.min_cvss is not None for e in gated):
+            vulns = _vulns(opts, stack, offline)
+        s = stack.enter_context(session(opts, tls_verify=tls_verify, authfile=authfile))
+        report = ship(
+            s,
+            policy,
+            context,
+            tag,
+            environment=env,
+            dockerfile=dockerfile,
+            signer=signer,
+            vulns=vulns,
+        )
+    if report_html is not None:
+        atomic_write(report_html, ship_html(report).encode())
+    if fmt is OutputFormat.JSON:
+        print_json(report.to_json())
+    else:
+        _ship_summary(report)
+    failed = report.failed
+    if failed is not None:
+        Console(stderr=True, highlight=False).print(
+            f"error: ship stopped at {failed.name}: {failed.detail}", markup=False
+        )
+    return report.exit_code

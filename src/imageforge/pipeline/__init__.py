@@ -30,7 +30,9 @@ function and renders, and a library user does the same without it.
   environment's gates on an image by digest, every image of an index), :func:`promote`
   (gates, copy with referrers, a signed promotion record of :data:`PROMOTION_TYPE`;
   :class:`GatesFailed` names the gates that refused) and :func:`retire` (archive with
-  referrers, then delete at the registry or in the store and prune).
+  referrers, then delete at the registry or in the store and prune); :func:`ship`
+  (lint, build, analyze, SBOM, scan, sign, attest, push into the first environment,
+  stopping at the first stage that fails, one :class:`ShipReport`).
 - :func:`sign_image` / :func:`verify_image`: cosign's key-based signatures of a
   registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
   :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
@@ -104,6 +106,7 @@ if TYPE_CHECKING:
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
+    from imageforge.pipeline._ship import STAGE_EXIT_CODES, STAGES, ShipReport, Stage, ship
     from imageforge.pipeline._sign import (
         Signed,
         VerifiedImage,
@@ -181,6 +184,11 @@ _WHERE = {
     "sbom": "_sbom",
     "SBOM": "_scan",
     "scan": "_scan",
+    "STAGES": "_ship",
+    "STAGE_EXIT_CODES": "_ship",
+    "ShipReport": "_ship",
+    "Stage": "_ship",
+    "ship": "_ship",
     "PULL_JOBS": "_session",
     "Session": "_session",
     "Signed": "_sign",
@@ -232,8 +240,12 @@ __all__ = [
     "Pulled",
     "RegistryScanner",
     "RegistrySignatures",
+    "STAGES",
+    "STAGE_EXIT_CODES",
     "Session",
+    "ShipReport",
     "Signed",
+    "Stage",
     "SignedBuild",
     "VerifiedAttestation",
     "VerifiedAttestations",
@@ -278,6 +290,7 @@ __all__ = [
     "retire",
     "sbom",
     "scan",
+    "ship",
     "sign_image",
     "signed_build",
     "store_name",

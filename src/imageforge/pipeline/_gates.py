@@ -20,7 +20,17 @@ from imageforge.pipeline._session import Session
 from imageforge.policy import EnvironmentPolicy
 from imageforge.sign import VerificationFailed
 
-__all__ = ["GateOutcome", "SBOM_TYPES", "evaluate_gates"]
+__all__ = [
+    "SBOM_TYPES",
+    "GateOutcome",
+    "VulnGate",
+    "attestation_gates",
+    "content_gates",
+    "evaluate_gates",
+    "failed",
+    "images_of",
+    "signature_gates",
+]
 
 SBOM_TYPES = ("spdx", "cyclonedx")
 _ROOT_USERS = frozenset({"", "0", "root"})
@@ -62,7 +72,9 @@ def _is_root(user: str) -> bool:
     return name in _ROOT_USERS
 
 
-def _signatures(session: Session, target: Location, env: EnvironmentPolicy) -> list[GateOutcome]:
+def signature_gates(
+    session: Session, target: Location, env: EnvironmentPolicy
+) -> list[GateOutcome]:
     from imageforge.pipeline._sign import key_verifier, verify_image
 
     out: list[GateOutcome] = []
@@ -100,7 +112,9 @@ def _attested(
     return [], "; ".join(reasons) or "no key to verify with"
 
 
-def _attestations(session: Session, target: Location, env: EnvironmentPolicy) -> list[GateOutcome]:
+def attestation_gates(
+    session: Session, target: Location, env: EnvironmentPolicy
+) -> list[GateOutcome]:
     where = location_text(target)
     out: list[GateOutcome] = []
     kinds = list(env.attestations)
@@ -155,7 +169,7 @@ def _builder_id(predicate: Any) -> str:
     return str(builder.get("id", "")) if isinstance(builder, dict) else ""
 
 
-def _content(
+def content_gates(
     session: Session, location: str, image: Image, env: EnvironmentPolicy, vulns: VulnGate | None
 ) -> list[GateOutcome]:
     out: list[GateOutcome] = []
@@ -230,13 +244,13 @@ def _vulnerabilities(
     return GateOutcome("vulnerabilities", location.rsplit("@", 1)[-1], not failing, detail)
 
 
-def _images(obj: Image | ImageIndex) -> list[Image]:
+def images_of(obj: Image | ImageIndex) -> list[Image]:
     if isinstance(obj, Image):
         return [obj]
     out: list[Image] = []
     for desc in obj.manifest().manifests:
         if "index" in desc.media_type or "manifest.list" in desc.media_type:
-            out.extend(_images(obj.index(desc.digest)))
+            out.extend(images_of(obj.index(desc.digest)))
         elif desc.platform is None or desc.platform.os != "unknown":  # not attestations
             out.append(obj.image(desc.digest))
     return out
@@ -254,12 +268,12 @@ def evaluate_gates(
     if reference.digest is None:
         raise InvalidArgument(f"{reference}: gates are checked on an image by digest")
     outcomes: list[GateOutcome] = []
-    outcomes += _signatures(session, reference, env)
-    outcomes += _attestations(session, reference, env)
+    outcomes += signature_gates(session, reference, env)
+    outcomes += attestation_gates(session, reference, env)
     with session.opened(reference) as obj:
-        for image in _images(obj):
+        for image in images_of(obj):
             child = f"docker://{reference.name}@{image.digest}"
-            outcomes += _content(session, child, image, env, vulns)
+            outcomes += content_gates(session, child, image, env, vulns)
     return outcomes
 
 
