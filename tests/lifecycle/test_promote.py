@@ -1,4 +1,5 @@
-"""dev -> test -> prod on three real imageforge registries on loopback: prod wants a
+"""ship into dev, then dev -> test -> prod on three real imageforge registries on
+loopback: prod wants a
 signature, an SBOM, provenance from a trusted builder and no HIGH/CRITICAL finding; a
 promotion a gate refuses is named; the prod copy verifies and keeps its attestations;
 retire archives and deletes it, and the archive imports back with the same digest."""
@@ -15,13 +16,13 @@ import pytest
 from imageforge.remote import Credentials, save_credentials
 from tests.conftest import run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server
-from tests.registry.scan_fixtures import CVE, lodash_layout, vuln_root
+from tests.registry.scan_fixtures import CVE, vuln_root
 from tests.remote.conftest import authfile as authfile
 from tests.remote.conftest import ok
 from tests.sign.conftest import PASSWORD, KeyPair, write_pair
 
 ENV = {"COSIGN_PASSWORD": PASSWORD}
-BUILDER = "https://imageforge.dev/builder/ci"
+BUILDER = "https://imageforge.dev/builder"  # what build --provenance names
 NO_TLS = "--tls-verify=false"
 
 
@@ -79,39 +80,30 @@ def test_dev_to_prod_then_retired(tmp_path: Path, three: list[Server]) -> None:
     def cli(*args: str) -> list[str]:
         return ["--root", str(root), *args]
 
-    provenance = tmp_path / "provenance.json"
-    provenance.write_text(
-        json.dumps({"buildDefinition": {}, "runDetails": {"builder": {"id": BUILDER}}})
-    )
     digests = {}
     for name, version in (("good", "4.17.12"), ("bad", "4.17.11")):
-        layout = lodash_layout(tmp_path / name, root, version)
-        ref = f"{hosts[0]}/library/app:{name}"
-        ok(run_cli(cli("copy", f"oci:{layout}:1", f"docker://{ref}", NO_TLS)))
-        ok(run_cli(cli("sign", ref, "--key", str(keys.private), NO_TLS), env=ENV))
-        sbom = tmp_path / f"{name}.spdx.json"
+        # shipped into dev: built, signed, SBOM and provenance attested, pushed
+        context = tmp_path / name
+        package = context / "usr" / "lib" / "node_modules" / "lodash" / "package.json"
+        package.parent.mkdir(parents=True)
+        package.write_text(json.dumps({"name": "lodash", "version": version}))
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY usr /usr\nUSER 1000\n")
         ok(
             run_cli(
-                cli("sbom", f"docker://{ref}", "--format", "spdx-json", "--file", str(sbom), NO_TLS)
+                cli(
+                    "ship",
+                    str(context),
+                    "-t",
+                    f"app:{name}",
+                    "--config",
+                    str(policy),
+                    "--key",
+                    str(keys.private),
+                    NO_TLS,
+                ),
+                env=ENV,
             )
         )
-        for kind, predicate in (("spdx", sbom), ("slsaprovenance1", provenance)):
-            ok(
-                run_cli(
-                    cli(
-                        "attest",
-                        ref,
-                        "--type",
-                        kind,
-                        "--predicate",
-                        str(predicate),
-                        "--key",
-                        str(keys.private),
-                        NO_TLS,
-                    ),
-                    env=ENV,
-                )
-            )
         # dev -> test: by the short name, found in dev (the environment before test)
         r = ok(
             run_cli(
