@@ -18,7 +18,7 @@ from tests.conftest import run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server
 from tests.registry.scan_fixtures import CVE, vuln_root
 from tests.remote.conftest import authfile as authfile
-from tests.remote.conftest import ok
+from tests.remote.conftest import make_index_layout, ok
 from tests.sign.conftest import PASSWORD, KeyPair, write_pair
 
 ENV = {"COSIGN_PASSWORD": PASSWORD}
@@ -55,6 +55,7 @@ project = "library"
 registry = "{test}"
 project = "library"
 signatures = ["{keys.public}"]
+max-size = "50MB"
 
 [environments.prod]
 registry = "{prod}"
@@ -128,6 +129,47 @@ def test_dev_to_prod_then_retired(tmp_path: Path, three: list[Server]) -> None:
         assert done["from"] == "dev" and done["to"] == "test" and done["attested"]
         assert done["destination"].startswith(f"{hosts[1]}/library/app@sha256:")
         digests[name] = done["digest"]
+
+    # an index: every image's gates checked, every image copied, the signature along
+    layout = tmp_path / "good-layout"
+    ok(run_cli(cli("export", f"{hosts[0]}/library/app:good", f"oci:{layout}:1")))
+    children = make_index_layout(layout, tmp_path / "index-layout")
+    multi = f"{hosts[0]}/library/multi:1"
+    ok(
+        run_cli(
+            cli(
+                "copy",
+                "--all",
+                f"oci:{tmp_path / 'index-layout'}:multi",
+                f"docker://{multi}",
+                NO_TLS,
+            )
+        )
+    )
+    ok(run_cli(cli("sign", multi, "--key", str(keys.private), NO_TLS), env=ENV))
+    r = ok(
+        run_cli(
+            cli(
+                "promote",
+                multi,
+                "--to",
+                "test",
+                "--config",
+                str(policy),
+                "--format",
+                "json",
+                NO_TLS,
+            )
+        )
+    )
+    gates = json.loads(r.stdout)["gates"]
+    images = {children["linux/amd64"], children["linux/arm64/v8"]}
+    assert {g["image"] for g in gates if g["gate"] == "max-size"} == images
+    with httpx.Client(auth=("admin", ADMIN_PASSWORD)) as http:
+        for digest in images:
+            got = http.get(f"http://{hosts[1]}/v2/library/multi/manifests/{digest}")
+            assert got.status_code == 200
+    ok(run_cli(cli("verify", f"{hosts[1]}/library/multi:1", "--key", str(keys.public), NO_TLS)))
 
     # test -> prod: the vulnerable image is refused, naming the gate and the finding
     r = run_cli(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imageforge.errors import InvalidArgument, NotFound
-from imageforge.oci import Image, ImageIndex, Reference
+from imageforge.oci import Image, ImageIndex, Reference, walk_image_graph
 from imageforge.pipeline._location import Location, location_text
 from imageforge.pipeline._session import Session
 from imageforge.policy import EnvironmentPolicy
@@ -245,15 +245,8 @@ def _vulnerabilities(
 
 
 def images_of(obj: Image | ImageIndex) -> list[Image]:
-    if isinstance(obj, Image):
-        return [obj]
-    out: list[Image] = []
-    for desc in obj.manifest().manifests:
-        if "index" in desc.media_type or "manifest.list" in desc.media_type:
-            out.extend(images_of(obj.index(desc.digest)))
-        elif desc.platform is None or desc.platform.os != "unknown":  # not attestations
-            out.append(obj.image(desc.digest))
-    return out
+    """``obj`` if an image, else every image below the index (children first)."""
+    return [o for o in walk_image_graph(obj) if isinstance(o, Image)]
 
 
 def evaluate_gates(
