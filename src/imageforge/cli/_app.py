@@ -61,6 +61,9 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "copy": ("_remote",),
     "ls-tags": ("_remote",),
     "parse": ("_parse",),
+    "promote": ("_ship",),
+    "retire": ("_ship",),
+    "ship": ("_ship",),
     "registry": (
         "_registry",
         "_registry_admin",

@@ -26,6 +26,13 @@ function and renders, and a library user does the same without it.
   :func:`scan` of those or of ``sbom:FILE`` against the vulnerability database;
   :func:`prune` of unnamed blobs and of unpacked layers no image uses
   (:func:`prune_snapshots`).
+- the lifecycle of ``[environments]`` in the policy file: :func:`evaluate_gates` (an
+  environment's gates on an image by digest, every image of an index), :func:`promote`
+  (gates, copy with referrers, a signed promotion record of :data:`PROMOTION_TYPE`;
+  :class:`GatesFailed` names the gates that refused) and :func:`retire` (archive with
+  referrers, then delete at the registry or in the store and prune); :func:`ship`
+  (lint, build, analyze, SBOM, scan, sign, attest, push into the first environment,
+  stopping at the first stage that fails, one :class:`ShipReport`).
 - :func:`sign_image` / :func:`verify_image`: cosign's key-based signatures of a
   registry image, in the legacy ``.sig`` tag or as OCI 1.1 referrers (:data:`MODES`);
   :func:`attest_image` / :func:`verify_attestations`: in-toto statements in DSSE
@@ -65,6 +72,7 @@ if TYPE_CHECKING:
         import_image,
         pull,
     )
+    from imageforge.pipeline._gates import GateOutcome, VulnGate, evaluate_gates
     from imageforge.pipeline._location import (
         DOCKER,
         Location,
@@ -90,14 +98,17 @@ if TYPE_CHECKING:
         manifest_remove,
         open_list,
     )
+    from imageforge.pipeline._promote import PROMOTION_TYPE, GatesFailed, Promotion, promote
     from imageforge.pipeline._proxy_upstream import HttpUpstream
     from imageforge.pipeline._prune import Pruned, prune, prune_snapshots
     from imageforge.pipeline._registry_replicator import RegistryReplicator
     from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._registry_verifier import RegistrySignatures
+    from imageforge.pipeline._retire import Retired, retire
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
     from imageforge.pipeline._session import PULL_JOBS, Session
+    from imageforge.pipeline._ship import STAGE_EXIT_CODES, STAGES, ShipReport, Stage, ship
     from imageforge.pipeline._sign import (
         Signed,
         VerifiedImage,
@@ -157,6 +168,15 @@ _WHERE = {
     "manifest_create": "_manifest",
     "manifest_remove": "_manifest",
     "open_list": "_manifest",
+    "GateOutcome": "_gates",
+    "VulnGate": "_gates",
+    "evaluate_gates": "_gates",
+    "PROMOTION_TYPE": "_promote",
+    "GatesFailed": "_promote",
+    "Promotion": "_promote",
+    "promote": "_promote",
+    "Retired": "_retire",
+    "retire": "_retire",
     "Pruned": "_prune",
     "prune": "_prune",
     "prune_snapshots": "_prune",
@@ -168,6 +188,11 @@ _WHERE = {
     "sbom": "_sbom",
     "SBOM": "_scan",
     "scan": "_scan",
+    "STAGES": "_ship",
+    "STAGE_EXIT_CODES": "_ship",
+    "ShipReport": "_ship",
+    "Stage": "_ship",
+    "ship": "_ship",
     "PULL_JOBS": "_session",
     "Session": "_session",
     "Signed": "_sign",
@@ -203,11 +228,17 @@ __all__ = [
     "Exported",
     "Found",
     "FromResolver",
+    "GateOutcome",
+    "GatesFailed",
     "Imported",
     "ListEntry",
     "Location",
     "NamedImage",
+    "PROMOTION_TYPE",
     "PULL_JOBS",
+    "Promotion",
+    "Retired",
+    "VulnGate",
     "SBOM",
     "Pruned",
     "Pulled",
@@ -215,8 +246,12 @@ __all__ = [
     "RegistryReplicator",
     "RegistryScanner",
     "RegistrySignatures",
+    "STAGES",
+    "STAGE_EXIT_CODES",
     "Session",
+    "ShipReport",
     "Signed",
+    "Stage",
     "SignedBuild",
     "VerifiedAttestation",
     "VerifiedAttestations",
@@ -232,6 +267,7 @@ __all__ = [
     "export_build_cache",
     "parse_cache_location",
     "CacheLocation",
+    "evaluate_gates",
     "export_image",
     "find_image",
     "find_in_store",
@@ -251,13 +287,16 @@ __all__ = [
     "open_image",
     "open_list",
     "parse_location",
+    "promote",
     "prune",
     "prune_snapshots",
     "public_key",
     "pull",
     "remote_ref",
+    "retire",
     "sbom",
     "scan",
+    "ship",
     "sign_image",
     "signed_build",
     "store_name",

@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imageforge.errors import InvalidArgument, Location, NotFound
+from imageforge.policy._environments import (
+    ENVIRONMENT_KEYS,
+    ENVIRONMENTS_SCHEMA,
+    environments_from,
+)
 from imageforge.policy._model import AnalyzePolicy, LintPolicy, Policy, RuleSpec
 from imageforge.policy._scan import scan_policy_from
 
@@ -81,8 +86,19 @@ _SCHEMA: dict[str, Any] = {
         },
         # TOML dates are not JSON values: [scan] is checked by policy._scan
         "scan": {"type": "object"},
+        "environments": ENVIRONMENTS_SCHEMA,
     },
 }
+_HINTS = {
+    "environments": "each [environments.NAME] needs registry; its keys: "
+    + ", ".join(ENVIRONMENT_KEYS),
+}
+_DEFAULT_HINT = (
+    "lint keys: enable, disable, severity, trusted-registries, "
+    "required-labels, strict-labels, failure-threshold, rules; analyze keys: "
+    "lowest-efficiency, highest-wasted-bytes (bytes or 20MB, 20MiB), "
+    "highest-user-wasted-percent"
+)
 
 
 def find_policy(start: str | Path) -> Path | None:
@@ -188,13 +204,21 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
     errors = sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
+        message = f"invalid policy setting {_path(first)}: {first.message}"
+        if first.validator == "additionalProperties" and isinstance(first.instance, Mapping):
+            allowed = first.schema.get("properties", {}) if isinstance(first.schema, dict) else {}
+            unknown = sorted(k for k in first.instance if k not in allowed)
+            if unknown:
+                message = (
+                    f"invalid policy setting {_path(first)}.{unknown[0]}: "
+                    f"unknown key ({first.message})"
+                )
         raise InvalidArgument(
-            f"invalid policy setting {_path(first)}: {first.message}",
+            message,
             location=Location(source) if source else None,
-            hint="lint keys: enable, disable, severity, trusted-registries, "
-            "required-labels, strict-labels, failure-threshold, rules; analyze keys: "
-            "lowest-efficiency, highest-wasted-bytes (bytes or 20MB, 20MiB), "
-            "highest-user-wasted-percent",
+            hint=_HINTS.get(
+                str(first.absolute_path[0]) if first.absolute_path else "", _DEFAULT_HINT
+            ),
         )
     lint: Mapping[str, Any] = data.get("lint", {})
     analyze: Mapping[str, Any] = data.get("analyze", {})
@@ -215,5 +239,6 @@ def policy_from_mapping(data: Mapping[str, Any], *, source: str | None = None) -
             highest_user_wasted_percent=analyze.get("highest-user-wasted-percent"),
         ),
         scan=scan_policy_from(data.get("scan"), source),
+        environments=environments_from(data.get("environments", {}), source),
         source=source,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from imageforge.errors import InvalidArgument
+from imageforge.policy._environments import EnvironmentPolicy
 from imageforge.policy._scan import ScanPolicy
 
 __all__ = ["AnalyzePolicy", "LintPolicy", "Policy", "RuleSpec"]
@@ -61,4 +63,22 @@ class Policy:
     lint: LintPolicy = field(default_factory=LintPolicy)
     analyze: AnalyzePolicy = field(default_factory=AnalyzePolicy)
     scan: ScanPolicy = field(default_factory=ScanPolicy)
+    environments: tuple[EnvironmentPolicy, ...] = ()
     source: str | None = None
+
+    def environment(self, name: str) -> EnvironmentPolicy:
+        """The environment called ``name``, or an error naming those there are."""
+        for env in self.environments:
+            if env.name == name:
+                return env
+        known = ", ".join(e.name for e in self.environments) or "none"
+        raise InvalidArgument(
+            f"no environment {name!r} in the policy{f' {self.source}' if self.source else ''}",
+            hint=f"environments: {known}; add [environments.{name}] with a registry",
+        )
+
+    def next_environment(self, name: str) -> EnvironmentPolicy | None:
+        """The environment after ``name`` in the file's order (None: ``name`` is last)."""
+        names = [e.name for e in self.environments]
+        at = names.index(self.environment(name).name)
+        return self.environments[at + 1] if at + 1 < len(names) else None
