@@ -41,7 +41,7 @@ def check_upstream_url(url: str) -> str:
 class ProxyStore:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
-        meta.ensure_tables(SCHEMA)
+        meta.ensure_tables(SCHEMA, project_tables=("proxy_projects",))
 
     def add(self, project: str, spec: UpstreamSpec) -> None:
         with self.meta.transaction() as db:
