@@ -68,9 +68,17 @@ def make_layout(layout: Path, size_mib: int) -> None:
         "size": size_mib << 20,
     }
     tmp.rename(layout / "blobs" / "sha256" / h.hexdigest())
+    finish_layout(layout, layer, {}, "big")
+
+
+def finish_layout(
+    layout: Path, layer: dict[str, object], settings: dict[str, object], name: str
+) -> None:
+    """The config, manifest and index of a one-layer image tagged ``name``."""
     config = {
         "architecture": "amd64",
         "os": "linux",
+        **({"config": settings} if settings else {}),
         "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
     }
     cdesc = write_blob(layout, json.dumps(config).encode())
@@ -80,9 +88,8 @@ def make_layout(layout: Path, size_mib: int) -> None:
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cdesc},
         "layers": [layer],
     }
-    mdesc = write_blob(layout, json.dumps(manifest).encode())
-    ref = {"mediaType": MANIFEST, **mdesc}
-    ref["annotations"] = {"org.opencontainers.image.ref.name": "big"}
+    ref = {"mediaType": MANIFEST, **write_blob(layout, json.dumps(manifest).encode())}
+    ref["annotations"] = {"org.opencontainers.image.ref.name": name}
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [ref]}))
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
 
@@ -212,23 +219,7 @@ def make_small_layout(layout: Path) -> None:
         "mediaType": "application/vnd.oci.image.layer.v1.tar",
         **write_blob(layout, buf.getvalue()),
     }
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"User": "1000", "Cmd": ["/hello.txt"]},
-        "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
-    }
-    cdesc = write_blob(layout, json.dumps(config).encode())
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cdesc},
-        "layers": [layer],
-    }
-    ref = {"mediaType": MANIFEST, **write_blob(layout, json.dumps(manifest).encode())}
-    ref["annotations"] = {"org.opencontainers.image.ref.name": "small"}
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [ref]}))
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    finish_layout(layout, layer, {"User": "1000", "Cmd": ["/hello.txt"]}, "small")
 
 
 def run_gates(work: Path, concurrency: int) -> dict[str, dict[str, float]]:
