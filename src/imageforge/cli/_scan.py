@@ -273,14 +273,12 @@ def scan_command(
         misconfig=policy.scan.misconfig,
         license=policy.scan.license,
     )
-    update_config = UpdateConfig(
-        osv_url=_env("IMAGEFORGE_VULNDB_OSV_URL", DEFAULT_OSV_URL),
-        debian_url=_env("IMAGEFORGE_VULNDB_DEBIAN_URL", DEFAULT_DEBIAN_URL),
-    )
     db: VulnDB | None = None
     status = None
     if "vuln" in kinds:
-        db, status = open_database(opts.root, offline=offline, warn=_warn, config=update_config)
+        db, status = open_database(
+            opts.root, offline=offline, warn=_warn, config=database_sources()
+        )
     with ExitStack() as stack:
         if db is not None:
             stack.enter_context(db)
@@ -324,6 +322,15 @@ def _scanners(text: str) -> frozenset[str]:
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
+
+
+def database_sources() -> UpdateConfig:
+    """Where an update of the vulnerability database reads from: the defaults, or
+    the stand-ins $IMAGEFORGE_VULNDB_OSV_URL and $IMAGEFORGE_VULNDB_DEBIAN_URL name."""
+    return UpdateConfig(
+        osv_url=_env("IMAGEFORGE_VULNDB_OSV_URL", DEFAULT_OSV_URL),
+        debian_url=_env("IMAGEFORGE_VULNDB_DEBIAN_URL", DEFAULT_DEBIAN_URL),
+    )
 
 
 def _width() -> int:

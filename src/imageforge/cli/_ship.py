@@ -23,7 +23,7 @@ from imageforge.cli._options import (
     tls_option,
 )
 from imageforge.cli._render import print_json
-from imageforge.cli._scan import _env, _policy, _warn
+from imageforge.cli._scan import _policy, _warn, database_sources
 from imageforge.cli._session import session
 from imageforge.cli._sign import password_source
 from imageforge.errors import InvalidArgument
@@ -58,13 +58,8 @@ def _gate_lines(outcomes: tuple[GateOutcome, ...]) -> None:
 
 def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool) -> VulnGate:
     from imageforge.scan import open_database
-    from imageforge.vuln import DEFAULT_DEBIAN_URL, DEFAULT_OSV_URL, UpdateConfig
 
-    config = UpdateConfig(
-        osv_url=_env("IMAGEFORGE_VULNDB_OSV_URL", DEFAULT_OSV_URL),
-        debian_url=_env("IMAGEFORGE_VULNDB_DEBIAN_URL", DEFAULT_DEBIAN_URL),
-    )
-    db, status = open_database(opts.root, offline=offline, warn=_warn, config=config)
+    db, status = open_database(opts.root, offline=offline, warn=_warn, config=database_sources())
     stack.enter_context(db)
     return VulnGate(db, status)
 
