@@ -78,6 +78,7 @@ def test_a_registry_image_is_scanned_without_pulling_it(
     assert not (root / "blobs").exists() or not any((root / "blobs").rglob("*"))
 
 
+@pytest.mark.usefixtures("fixture_image")  # scan-fixture:1 in scan_db_root's store
 def test_prune_deletes_what_scan_kept_of_images_no_name_reaches(
     scan_db_root: Path, tmp_path: Path
 ) -> None:
