@@ -139,6 +139,7 @@ def open_registry(
             attempts=config.webhook_attempts,
         ),
     )
+    state.verifier = signed.verifier
     if upstream is not None and isinstance(storage, FsBlobStorage):
         state.proxy = ProxyCache(meta, storage, upstream, ttl=proxy_ttl, mirror=mirror_project)
     elif upstream is not None:

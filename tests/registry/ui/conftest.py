@@ -3,8 +3,10 @@ the scan-on-push tests' vulnerability data), with what the pages show: a private
 project ``team`` that scans on push, the vulnerable lodash image pushed to
 ``team/app:1`` (scanned), a variant whose labels hold HTML, a CycloneDX SBOM attached to
 the image as a referrer with a package description holding HTML (and an SPDX SBOM
-attested to the variant by ``imageforge attest``), and users of each
-kind: ``viewer`` (guest of ``team``) and ``outsider`` (no role anywhere)."""
+attested to the variant by ``imageforge attest``), SLSA provenance attested to both
+(the image's signed with the key ``team`` lists, a build argument holding HTML; the
+variant's with another key), and users of each kind: ``viewer`` (guest of ``team``)
+and ``outsider`` (no role anywhere)."""
 
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server
 from tests.registry.scan_fixtures import lodash_layout, vuln_root
 from tests.registry.test_scan_on_push import CONFIG, _push, _scan
 from tests.sign.conftest import PASSWORD as SIGN_PASSWORD
-from tests.sign.conftest import write_pair
+from tests.sign.conftest import KeyPair, write_pair
 
 PASSWORD = "user-s3cret-pw"
 HOSTILE_LABEL = "<script>document.title='pwned'</script>"
 HOSTILE_IMG = "<img src=x onerror=\"document.title='pwned'\">"
 HOSTILE_DESCRIPTION = "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
+BASE_HEX = "e7" * 32  # the base image's digest in the provenance
 
 
 @dataclass
@@ -122,14 +125,23 @@ def _attach_sbom(srv: Server, repo: str, subject: Digest) -> None:
         assert r.status_code == 201, r.text
 
 
-def _attest_spdx(srv: Server, ref: str, work: Path) -> None:
-    """An SPDX SBOM attested to ``ref`` by ``imageforge attest`` (a DSSE envelope under
-    cosign's ``.att`` tag), its one package's description holding HTML."""
-    keys = write_pair(work / "keys")
+def _attest(srv: Server, ref: str, work: Path, keys: KeyPair, kind: str, doc: object) -> None:
+    """``doc`` attested to ``ref`` by ``imageforge attest --type kind`` (a DSSE envelope
+    under cosign's ``.att`` tag), signed with ``keys``."""
     auth = work / "auth.json"
     creds = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
     auth.write_text(json.dumps({"auths": {srv.host: {"auth": creds}}}))
-    spdx = {
+    predicate = work / f"{kind}.json"
+    predicate.write_text(json.dumps(doc))
+    args = ["attest", f"docker://{srv.host}/{ref}", "--predicate", str(predicate)]
+    args += ["--type", kind, "--key", str(keys.private), "--tls-verify=false"]
+    r = run_cli([*args, "--authfile", str(auth)], env={"COSIGN_PASSWORD": SIGN_PASSWORD})
+    assert r.returncode == 0, r.stderr
+
+
+def _spdx() -> dict[str, object]:
+    """An SPDX SBOM whose one package's description holds HTML."""
+    return {
         "spdxVersion": "SPDX-2.3",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": "hostile",
@@ -149,12 +161,34 @@ def _attest_spdx(srv: Server, ref: str, work: Path) -> None:
             }
         ],
     }
-    predicate = work / "spdx.json"
-    predicate.write_text(json.dumps(spdx))
-    args = ["attest", f"docker://{srv.host}/{ref}", "--predicate", str(predicate)]
-    args += ["--type", "spdx", "--key", str(keys.private), "--tls-verify=false"]
-    r = run_cli([*args, "--authfile", str(auth)], env={"COSIGN_PASSWORD": SIGN_PASSWORD})
-    assert r.returncode == 0, r.stderr
+
+
+def provenance(base: str, note: str) -> dict[str, object]:
+    """A SLSA provenance v1 predicate as ``build --provenance`` writes it, built on
+    ``base`` with the build argument NOTE=``note``."""
+    return {
+        "buildDefinition": {
+            "buildType": "https://imageforge.dev/buildtypes/dockerfile/v1",
+            "externalParameters": {
+                "dockerfile": "Dockerfile",
+                "buildArgs": {"NOTE": note, "VERSION": "4.17.11"},
+                "platforms": ["linux/amd64"],
+            },
+            "internalParameters": {"network": "none", "noCache": False},
+            "resolvedDependencies": [
+                {"name": "dockerfile", "uri": "file:Dockerfile", "digest": {"sha256": "ab" * 32}},
+                {"name": "context", "uri": "file:.", "digest": {"sha256": "cd" * 32}},
+                {"name": base, "uri": f"pkg:docker/{base}", "digest": {"sha256": BASE_HEX}},
+            ],
+        },
+        "runDetails": {
+            "builder": {"id": "https://imageforge.dev/builder", "version": {"imageforge": "1.0"}},
+            "metadata": {
+                "startedOn": "2026-12-01T10:00:00Z",
+                "finishedOn": "2026-12-01T10:01:00Z",
+            },
+        },
+    }
 
 
 def _retag(srv: Server, repo: str, digest: Digest, tag: str) -> None:
@@ -198,7 +232,28 @@ def ui_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiRegistry
         hostile_digest = _push(srv, hostile, "team/app:hostile")
         _retag(srv, "team/app", hostile_digest, "old")
         _attach_sbom(srv, "team/app", image)
-        _attest_spdx(srv, "team/app:hostile", work)
+        # the project's key signs team/app:1's provenance; another key :hostile's
+        project_key, stranger = write_pair(work / "keys"), write_pair(work / "stranger")
+        with srv.client() as c:
+            keys = {"keys": [project_key.public.read_text()]}
+            assert c.put("/api/v1/projects/team/policy", json=keys).status_code == 200
+        _attest(srv, "team/app:hostile", work, stranger, "spdx", _spdx())
+        _attest(
+            srv,
+            "team/app:1",
+            work,
+            project_key,
+            "slsaprovenance1",
+            provenance("alpine:3.20", HOSTILE_LABEL),
+        )
+        _attest(
+            srv,
+            "team/app:hostile",
+            work,
+            stranger,
+            "slsaprovenance1",
+            provenance("alpine:3.19", "plain"),
+        )
         _scan(srv, "team/app", image)
         yield UiRegistry(srv, image, hostile_digest)
     finally:

@@ -12,7 +12,7 @@ from imageforge.registry._pulls import PullClock
 from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
 from imageforge.registry.events import EventSink, Fanout
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.policy import Gates, ImmutableTags
+from imageforge.registry.policy import Gates, ImmutableTags, SignatureVerifier
 from imageforge.registry.scanning import ScanWorkers
 from imageforge.registry.service._access import AccessControl
 from imageforge.registry.service._blobs import Blobs
@@ -88,6 +88,9 @@ class RegistryState:
         self._fanout = Fanout([self.pulls, self.webhooks, *extra])
         self.events: EventSink = self._fanout
         self.replication: Replication | None = None  # set by attach_replication
+        # What verifies signatures and attestations (open_registry's ``verifier``;
+        # None: nothing here can), for the pages that say whether one holds.
+        self.verifier: SignatureVerifier | None = None
 
     def attach_replication(self, replication: Replication) -> None:
         """Replicate with ``replication``: its rules served by the API, its on-push

@@ -58,6 +58,7 @@ def ui_app(state: RegistryState, retention: Retention) -> Starlette:
         get("/projects/{project}/settings", pages.settings),
         get("/repository", pages.repository),
         get("/artifact", pages.artifact),
+        get("/provenance", pages.provenance),
         post("/artifact/delete-tag", pages.delete_tag),
         post("/artifact/scan", pages.scan),
         get("/audit", pages.audit),

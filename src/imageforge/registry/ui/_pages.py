@@ -24,6 +24,7 @@ from imageforge.registry.events import Event, Resource
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.retention import Retention
 from imageforge.registry.service import LoginLocked, parse_digest
+from imageforge.registry.ui._provenance import build_steps, provenance_view
 from imageforge.registry.ui._views import artifact_view, repository_artifacts, when
 from imageforge.registry.ui._web import Context, Web
 
@@ -147,6 +148,20 @@ class Pages:
             severities=severities,
             tab=tab,
             pull=_pull_command(ctx, repo, view.tags[0] if view.tags else view.digest),
+        )
+
+    async def provenance(self, web: Web, ctx: Context) -> Response:
+        repo = _param(ctx, "repo")
+        digest = parse_digest(_param(ctx, "digest"))
+        view = await web.call(artifact_view, web.state, ctx.user, repo, digest)
+        found = await web.call(provenance_view, web.state, ctx.user, view)
+        return web.render(
+            ctx,
+            "provenance.html",
+            a=view,
+            p=found,
+            project=project_of(repo),
+            steps=build_steps(view.config),
         )
 
     async def delete_tag(self, web: Web, ctx: Context) -> Response:

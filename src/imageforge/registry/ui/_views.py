@@ -29,6 +29,8 @@ __all__ = [
     "Package",
     "RepoArtifact",
     "artifact_view",
+    "read_document",
+    "statement_of",
     "repository_artifacts",
     "when",
 ]
@@ -216,7 +218,8 @@ def _attached(state: RegistryState, repo: str, digest: Digest) -> list[Attached]
     return out
 
 
-def _document(state: RegistryState, digest: Digest) -> Any:
+def read_document(state: RegistryState, digest: Digest) -> Any:
+    """A stored JSON document (None if absent, too large or not JSON)."""
     try:
         with state.storage.open(digest) as f:
             raw = f.read(_MAX_DOC + 1)
@@ -230,13 +233,20 @@ def _document(state: RegistryState, digest: Digest) -> Any:
         return None
 
 
-def _unwrap(doc: Any) -> Any:
-    """The SBOM inside a DSSE envelope's in-toto statement, or ``doc`` itself."""
+def statement_of(doc: Any) -> Any:
+    """The payload of a DSSE envelope (an in-toto statement), None if it cannot be
+    decoded; ``doc`` itself if it is no envelope."""
     if isinstance(doc, dict) and "payload" in doc and "payloadType" in doc:
         try:
-            doc = json.loads(base64.b64decode(str(doc["payload"]), validate=True))
+            return json.loads(base64.b64decode(str(doc["payload"]), validate=True))
         except (binascii.Error, ValueError):
             return None
+    return doc
+
+
+def _unwrap(doc: Any) -> Any:
+    """The SBOM inside a DSSE envelope's in-toto statement, or ``doc`` itself."""
+    doc = statement_of(doc)
     if isinstance(doc, dict) and "predicate" in doc and "predicateType" in doc:
         return doc["predicate"]
     return doc
@@ -285,7 +295,7 @@ def _sbom(state: RegistryState, attached: list[Attached]) -> tuple[list[Package]
         if not isinstance(parsed, Manifest):
             continue
         for layer in parsed.layers:
-            found = _packages(_unwrap(_document(state, layer.digest)))
+            found = _packages(_unwrap(read_document(state, layer.digest)))
             if found is not None:
                 return found, f"{a.kind} {a.digest} ({a.how})"
     return [], ""
