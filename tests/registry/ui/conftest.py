@@ -275,3 +275,27 @@ def logged_in(url: str, user: str, password: str) -> Iterator[httpx.Client]:
         r = c.post("/ui/login", data={"username": user, "password": password, "csrf": token})
         assert r.status_code == 303 and r.headers["location"] == "/ui/projects", r.text
         yield c
+
+
+def push_artifact(c: httpx.Client, repo: str, tags: list[str], note: str) -> str:
+    """A small OCI artifact (an empty config, one layer holding ``note``) pushed to
+    ``repo`` under ``tags`` by the registry client ``c``; its digest."""
+    config = _upload(c, repo, b"{}")
+    layer = _upload(c, repo, note.encode())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.note",
+        "config": {**config, "mediaType": "application/vnd.oci.empty.v1+json"},
+        "layers": [{**layer, "mediaType": "text/plain"}],
+    }
+    body = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    for ref in tags:
+        r = c.put(
+            f"/v2/{repo}/manifests/{ref}",
+            content=body,
+            headers={"content-type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert r.status_code == 201, r.text
+    return digest

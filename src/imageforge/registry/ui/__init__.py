@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from imageforge.registry.retention import Retention
 from imageforge.registry.service import RegistryState
+from imageforge.registry.ui._edits import Edits
 from imageforge.registry.ui._pages import Pages
 from imageforge.registry.ui._web import HEADERS, Handler, SecurityHeaders, Web
 
@@ -31,6 +32,7 @@ def ui_app(state: RegistryState, retention: Retention) -> Starlette:
     """The UI as an app to mount at ``/ui``."""
     web = Web(state)
     pages = Pages(retention)
+    edits = Edits()
 
     def get(path: str, handler: Handler, post: Handler | None = None) -> Route:
         endpoint = web.route(handler)
@@ -53,13 +55,18 @@ def ui_app(state: RegistryState, retention: Retention) -> Starlette:
         get("/projects", pages.projects),
         get("/search", pages.search),
         get("/projects/{project}", pages.project),
-        get("/projects/{project}/members", pages.members),
+        get("/projects/{project}/members", pages.members, edits.set_member),
+        post("/projects/{project}/members/remove", edits.remove_member),
         get("/projects/{project}/robots", pages.robots, pages.add_robot),
         get("/projects/{project}/settings", pages.settings),
+        post("/projects/{project}/settings/policy", edits.set_policy),
+        post("/projects/{project}/settings/quota", edits.set_quota),
+        post("/projects/{project}/settings/immutable", edits.set_immutable),
         get("/repository", pages.repository),
         get("/artifact", pages.artifact),
         get("/provenance", pages.provenance),
-        post("/artifact/delete-tag", pages.delete_tag),
+        post("/artifact/delete-tag", edits.delete_tag),
+        get("/artifact/delete", edits.confirm_delete, edits.delete_artifact),
         post("/artifact/scan", pages.scan),
         get("/audit", pages.audit),
         get("/admin", pages.admin),

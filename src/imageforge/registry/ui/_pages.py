@@ -11,19 +11,20 @@ from typing import Any
 
 from starlette.responses import Response
 
-from imageforge.errors import Conflict, Denied, InvalidArgument, Unauthorized
+from imageforge.errors import Conflict, InvalidArgument, Unauthorized
 from imageforge.registry._names import project_of
 from imageforge.registry.auth import (
     ROBOT_ACTIONS,
+    ROLES,
     Access,
     credential_version,
     is_robot,
     robot_name,
 )
-from imageforge.registry.events import Event, Resource
 from imageforge.registry.meta import SEVERITIES
 from imageforge.registry.retention import Retention
 from imageforge.registry.service import LoginLocked, parse_digest
+from imageforge.registry.ui._edits import POLICY_SWITCHES
 from imageforge.registry.ui._provenance import build_steps, provenance_view
 from imageforge.registry.ui._views import artifact_view, repository_artifacts, when
 from imageforge.registry.ui._web import Context, Web
@@ -164,35 +165,6 @@ class Pages:
             steps=build_steps(view.config),
         )
 
-    async def delete_tag(self, web: Web, ctx: Context) -> Response:
-        user = _need_login(ctx)
-        repo, tag = ctx.field("repo"), ctx.field("tag")
-        state = web.state
-        wanted = Access("repository", repo, frozenset({"delete"}))
-        if not await web.call(state.access.allows, user, wanted):
-            await web.call(
-                state.meta.audit_add,
-                user,
-                "delete",
-                repo,
-                tag,
-                "refused",
-                _remote(ctx),
-                "ui: not allowed",
-            )
-            raise Denied(f"{user} may not delete tags in {repo}")
-        digest = await web.call(state.meta.resolve_tag, repo, tag)
-        await web.call(state.manifests.delete, repo, tag, user)
-        await web.call(state.meta.audit_add, user, "delete", repo, tag, "ok", _remote(ctx), "ui")
-        # as a tag DELETE through the API: the webhooks (and any other sink) hear of it
-        where = f"{ctx.request.url.netloc}/{repo}:{tag}"
-        event = Event("delete", project_of(repo), user, repo, [Resource(str(digest), tag, where)])
-        try:
-            await web.call(state.events.emit, event)
-        except Exception as exc:  # the tag is deleted: a sink that fails is logged
-            _log.error("event delete of %s:%s not emitted: %s", repo, tag, exc)
-        return web.redirect(ctx, f"/ui/repository?name={_quote(repo)}")
-
     async def scan(self, web: Web, ctx: Context) -> Response:
         user = _need_login(ctx)
         repo, digest = ctx.field("repo"), parse_digest(ctx.field("digest"))
@@ -207,8 +179,18 @@ class Pages:
     # --- members, robots, settings, audit
     async def members(self, web: Web, ctx: Context) -> Response:
         name = ctx.request.path_params["project"]
-        rows = await web.call(web.state.manage.members, _need_login(ctx), name)
-        return web.render(ctx, "members.html", project=name, members=rows)
+        user = _need_login(ctx)
+        rows = await web.call(web.state.manage.members, user, name)
+        may_manage = await web.call(web.state.authorizer.role, user, name) == "admin"
+        return web.render(
+            ctx,
+            "members.html",
+            project=name,
+            members=rows,
+            may_manage=may_manage,
+            roles=ROLES,
+            saved=bool(_param(ctx, "saved")),
+        )
 
     async def robots(self, web: Web, ctx: Context) -> Response:
         name = ctx.request.path_params["project"]
@@ -284,7 +266,17 @@ class Pages:
         hooks = (
             await web.call(state.webhooks.hooks_of, state.manage, user, name) if is_admin else None
         )
-        return web.render(ctx, "settings.html", hooks=hooks, when=when, **values)
+        return web.render(
+            ctx,
+            "settings.html",
+            hooks=hooks,
+            when=when,
+            may_edit=is_admin,
+            switches=POLICY_SWITCHES,
+            severities=SEVERITIES,
+            saved=bool(_param(ctx, "saved")),
+            **values,
+        )
 
     async def admin(self, web: Web, ctx: Context) -> Response:
         """The registry's own settings, read-only (system admins)."""
