@@ -21,6 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.conftest import need_binary
@@ -32,6 +33,7 @@ from tests.registry.ui.conftest import (
     HOSTILE_LABEL,
     PASSWORD,
     UiRegistry,
+    push_artifact,
 )
 
 pytestmark = pytest.mark.slow
@@ -225,3 +227,86 @@ def test_a_phone_width_screen_shows_the_artifact_page_without_sideways_scrolling
         browser.save_screenshot(str(shots / "artifact-phone.png"))
     finally:
         browser.set_window_size(*WIDE)
+
+
+def test_the_provenance_page_shows_the_build_with_html_as_text(
+    browser: WebDriver, ui_registry: UiRegistry, shots: Path
+) -> None:
+    _login(browser, ui_registry.url, "viewer", PASSWORD)
+    browser.get(f"{ui_registry.url}/ui/artifact?repo=team/app&digest={ui_registry.image}")
+    browser.find_element(By.ID, "provenance-link").click()
+    verdict = browser.find_element(By.ID, "verdict").text
+    assert verdict.startswith("Verified: an attestation of this provenance is signed by a key")
+    args = browser.find_element(By.CSS_SELECTOR, "table.build-args").text
+    assert f"NOTE {HOSTILE_LABEL}" in args  # the build argument's HTML, as text
+    assert "pkg:docker/alpine:3.20" in browser.find_element(By.CSS_SELECTOR, "table.materials").text
+    assert _absent(browser, "main script, main img")
+    _no_script_ran(browser)
+    browser.save_screenshot(str(shots / "provenance.png"))
+
+
+def test_an_admin_deletes_an_artifact_after_confirming_and_a_developer_is_refused(
+    browser: WebDriver, ui_registry: UiRegistry, shots: Path
+) -> None:
+    with ui_registry.server.client() as api:
+        digest = push_artifact(api, "team/scratch", ["x", "y"], "scratch")
+        made = api.post("/api/v1/users", json={"name": "dev", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+        assert api.put("/api/v1/projects/team/members/dev", json={"role": "developer"}).is_success
+    _login(browser, ui_registry.url, "dev", PASSWORD)  # a developer: no button, and refused
+    browser.get(f"{ui_registry.url}/ui/artifact?repo=team/scratch&digest={digest}")
+    assert _absent(browser, "#delete-artifact")
+    browser.get(f"{ui_registry.url}/ui/artifact/delete?repo=team/scratch&digest={digest}")
+    error = browser.find_element(By.ID, "error").text
+    assert error == "dev may not delete artifacts in team/scratch"
+
+    _login(browser, ui_registry.url, "admin", ADMIN_PASSWORD)
+    browser.get(f"{ui_registry.url}/ui/repository?name=team/scratch")
+    browser.find_element(By.CSS_SELECTOR, f"a[aria-label='Delete artifact {digest[:19]}']").click()
+    assert browser.find_element(By.ID, "doomed-tags").text == "x, y"
+    browser.save_screenshot(str(shots / "delete-artifact.png"))
+    browser.find_element(By.ID, "confirm-delete").click()
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("team"))
+    assert _absent(browser, f"a[href*='{digest[7:]}']")
+    with ui_registry.server.client() as api:
+        assert api.get(f"/v2/team/scratch/manifests/{digest}").status_code == 404
+
+
+def test_a_project_admin_adds_a_member_changes_its_role_and_the_policy(
+    browser: WebDriver, ui_registry: UiRegistry, shots: Path
+) -> None:
+    with ui_registry.server.client() as api:
+        made = api.post("/api/v1/users", json={"name": "newcomer", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+    _login(browser, ui_registry.url, "admin", ADMIN_PASSWORD)
+    browser.get(f"{ui_registry.url}/ui/projects/library/members")
+    browser.find_element(By.ID, "new-user").send_keys("newcomer")
+    Select(browser.find_element(By.ID, "new-role")).select_by_value("maintainer")
+    browser.find_element(By.CSS_SELECTOR, "#add-member button").click()
+    assert browser.find_element(By.ID, "saved").text == "Saved."
+    assert "newcomer maintainer" in " ".join(_rows(browser, "members"))
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#members tbody tr")
+        if r.text.startswith("newcomer")
+    )
+    Select(row.find_element(By.TAG_NAME, "select")).select_by_value("guest")
+    row.find_element(By.CSS_SELECTOR, "button[aria-label='Save the role of newcomer']").click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(row))  # reloaded
+    assert any(r.startswith("newcomer guest") for r in _rows(browser, "members"))
+    browser.save_screenshot(str(shots / "members.png"))
+
+    browser.get(f"{ui_registry.url}/ui/projects/library/settings")
+    browser.find_element(By.ID, "scan_on_push").click()
+    Select(browser.find_element(By.ID, "severity")).select_by_value("high")
+    browser.find_element(By.CSS_SELECTOR, "#policy-form button").click()
+    assert browser.find_element(By.ID, "saved").text == "Saved."
+    box = browser.find_element(By.ID, "scan_on_push")
+    assert box.is_selected()
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "quota"))
+    browser.save_screenshot(str(shots / "settings.png"))
+    with ui_registry.server.client() as api:
+        policy = api.get("/api/v1/projects/library/policy").json()
+        assert policy["scan_on_push"] and policy["severity"] == "high"
+        members = api.get("/api/v1/projects/library/members").json()
+        assert {"user": "newcomer", "role": "guest"} in members

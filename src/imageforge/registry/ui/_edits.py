@@ -119,7 +119,9 @@ class Edits:
         tags = await self._audited(web, ctx, ("delete", repo, str(digest)), "ui", delete)
         _log.info("%s deleted %s@%s with its tags %s (ui)", ctx.user, repo, digest, tags)
         await self._emit(web, ctx, repo, str(digest), None)
-        return web.redirect(ctx, f"/ui/repository?name={_quote(repo)}")
+        if await web.call(state.meta.repo_exists, repo):
+            return web.redirect(ctx, f"/ui/repository?name={_quote(repo)}")
+        return web.redirect(ctx, f"/ui/projects/{_quote(project_of(repo))}")  # it was the last
 
     async def delete_tag(self, web: Web, ctx: Context) -> Response:
         """Delete the tag ``tag`` of ``repo``, as ``DELETE /v2/<repo>/manifests/<tag>``."""
