@@ -1,62 +1,80 @@
-"""Lint every Dockerfile of the shared corpus, in process and as a command, beside
-hadolint (the peer) when it is on PATH or given with --hadolint.
+"""Lint every Dockerfile of the shared corpus as one command, beside hadolint (the peer)
+when it is on PATH or given with --hadolint.
 
-Usage: .venv/bin/python benchmarks/lint_corpus.py [--hadolint PATH] [CORPUS_DIR]
-(default ../shared/corpus/dockerfiles beside the repository). Each command is run once
-over all files in one process, as CI would run it; best of 3.
+Usage: .venv/bin/python benchmarks/lint_corpus.py [--hadolint PATH] [--rounds N] [CORPUS_DIR]
+(default ../shared/corpus/dockerfiles beside the repository). Each round runs, in turn:
+hadolint over all files, ``imageforge lint --no-cache`` (every RUN checked by ShellCheck:
+a first lint, or one after a ShellCheck upgrade) and ``imageforge lint`` with ShellCheck's
+findings remembered from an earlier run (a CI job or a developer linting again, the
+cache kept between runs). The cache lives in a private ``XDG_CACHE_HOME`` primed once
+before the rounds. Prints each time, the medians, the ratios to hadolint's median and the
+load average; checks that the cold and warm runs print the same findings.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
-from imageforge.lint import lint_path
+HERE = Path(__file__).resolve().parents[1]
 
 
-def _best(cmd: list[str], runs: int = 3) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        best = min(best, time.perf_counter() - start)
-    return best
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    return time.perf_counter() - start, res.stdout
 
 
 def main() -> int:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "dockerfiles"
+    default = HERE / ".." / "shared" / "corpus" / "dockerfiles"
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus", nargs="?", type=Path, default=default)
     parser.add_argument("--hadolint", default=shutil.which("hadolint"))
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    files = sorted(args.corpus.glob("*/*/Dockerfile"))
+    files = [str(f) for f in sorted(args.corpus.glob("*/*/Dockerfile"))]
     if not files:
         print(f"no Dockerfiles under {args.corpus}", file=sys.stderr)
         return 2
-
-    start = time.perf_counter()
-    counts: Counter[str] = Counter()
-    for f in files:
-        _shown, findings = lint_path(f)
-        counts.update(x.rule_id for x in findings)
-    in_process = time.perf_counter() - start
-    print(f"imageforge lint, in process: {len(files)} files in {in_process:.3f} s")
-
-    names = [str(f) for f in files]
-    exe = str(Path(sys.executable).with_name("imageforge"))
-    cli = _best([exe, "lint", "--failure-threshold", "none", *names])
-    print(f"imageforge lint (command, incl. start-up): {cli:.3f} s")
+    cache = tempfile.mkdtemp(prefix="lint-bench-cache-")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(XDG_CACHE_HOME=cache, PYTHONPATH=str(HERE / "src"))
+    imageforge = [sys.executable, "-m", "imageforge", "lint", "--failure-threshold", "none"]
+    rows: dict[str, list[float]] = {"imageforge cold": [], "imageforge warm": []}
     if args.hadolint:
-        peer = _best([args.hadolint, "--no-fail", *names])
-        print(f"hadolint {args.hadolint} (command): {peer:.3f} s")
+        rows["hadolint"] = []
     else:
         print("hadolint not found: pass --hadolint PATH to measure the peer")
-    print("findings per rule: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    _timed([*imageforge, *files], env)  # byte-compiles the modules and primes the cache
+    print(f"{len(files)} Dockerfiles, load {os.getloadavg()[0]:.2f}")
+    try:
+        for n in range(args.rounds):
+            if args.hadolint:
+                t, _ = _timed([args.hadolint, "--no-fail", *files], env)
+                rows["hadolint"].append(t)
+            t, cold = _timed([*imageforge, "--no-cache", *files], env)
+            rows["imageforge cold"].append(t)
+            t, warm = _timed([*imageforge, *files], env)
+            rows["imageforge warm"].append(t)
+            if sorted(cold.splitlines()) != sorted(warm.splitlines()):
+                print("the cold and warm runs differ", file=sys.stderr)
+                return 1
+            print(f"round {n + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in rows.items()))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    medians = {k: statistics.median(v) for k, v in rows.items()}
+    peer = medians.get("hadolint")
+    for k, m in medians.items():
+        ratio = f" ({m / peer:.2f}x hadolint)" if peer and k != "hadolint" else ""
+        print(f"median {k}: {m:.2f} s{ratio}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -170,6 +170,7 @@ MECHANISMS = [
     Mechanism("ingest_layer", "layers/_ingest.py"),
     Mechanism("host_platform", "oci/_platform.py", (asks_the_machine_name,)),
     Mechanism("rfc3339", "oci/_time.py", (formats_rfc3339,)),
+    Mechanism("user_cache_dir", "store/_userdirs.py"),
     Mechanism(
         "image_for_platform",
         "pipeline/_lookup.py",

@@ -180,3 +180,53 @@ def test_prune_leaves_the_snapshot_of_a_live_run_alone(
     assert run.returncode == 0, err
     assert out == "root:x:0:\napp:x:1000:\nnogroup:x:65534:\nmore\n"
     assert _mounts_under(root) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dockerfile", "sig"),
+    [
+        # one stage: the RUN waits in the main thread, whose pid 1 (sh) ignores SIGINT
+        ("FROM busybox\nRUN sleep 4444\n", signal.SIGINT),
+        # two stages at once, in worker threads that no signal reaches
+        (
+            "FROM busybox AS a\nRUN sleep 4444\nFROM busybox AS b\nRUN sleep 4445\n"
+            "FROM busybox\nCOPY --from=a /etc/hostname /a\nCOPY --from=b /etc/hostname /b\n",
+            signal.SIGTERM,
+        ),
+    ],
+    ids=["ctrl-c-one-stage", "sigterm-two-stages"],
+)
+def test_an_interrupted_build_stops_its_steps_and_cleans_up(
+    tmp_path: Path, store_with_base: Path, dockerfile: str, sig: signal.Signals
+) -> None:
+    """Ctrl-C or SIGTERM (a CI job cancelled) ends a build as BuildKit's does: its RUN
+    containers killed at once (even a pid 1 that ignores the signal, even in stages
+    running in threads), exit 130, nothing mounted or running left, nothing tagged."""
+    root = store_with_base
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    sleepers = [["sleep", s] for s in ("4444", "4445") if f"sleep {s}" in dockerfile]
+    tmp = tmp_path / "tmp"
+    build = subprocess.Popen(
+        [*imageforge_cmd(), "--root", str(root), "build", "-t", "never:1", str(ctx)],
+        env=_env(tmp),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: all(_processes_running(s) for s in sleepers), "the RUN steps to start")
+        build.send_signal(sig)
+        _, err = build.communicate(timeout=30)  # the sleeps would take over an hour
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+    assert build.returncode == 130, err
+    assert "interrupted" in err
+    assert all(_processes_running(s) == [] for s in sleepers)
+    _wait_for(lambda: not _processes_naming(str(tmp)), "the runtime's processes to end", 20)
+    assert _mounts_under(root) == []
+    assert "never" not in run_cli(["--root", str(root), "images"]).stdout

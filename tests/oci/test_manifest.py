@@ -62,7 +62,7 @@ def test_schema_error_names_the_field() -> None:
 def test_missing_config_is_named() -> None:
     doc = _manifest()
     del doc["config"]
-    with pytest.raises(InvalidArgument, match="'config' is a required property"):
+    with pytest.raises(InvalidArgument, match='"config" is a required property'):
         Manifest.parse(json.dumps(doc).encode())
 
 

@@ -15,7 +15,13 @@ from imageforge.dockerfile import parse, parse_file
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.layers import OverlayDiffer
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.runtime import Runtime, Snapshotter, check_foreign_exec, store_snapshotter
+from imageforge.runtime import (
+    ContainerGroup,
+    Runtime,
+    Snapshotter,
+    check_foreign_exec,
+    store_snapshotter,
+)
 from imageforge.store import Store
 
 __all__ = ["HASHES_FILE", "Builder"]
@@ -28,7 +34,8 @@ class Builder:
     images come from ``resolver``. ``runtime``: the OCI runtime for RUN steps (default:
     the first that starts a trial container here); ``snapshotter``: where layers are
     unpacked and steps mounted (default: the store's); ``layer_format``: how the layers
-    a build makes are written."""
+    a build makes are written; ``containers``: the group its RUN steps' containers join
+    (builders that share one are stopped together; see :meth:`ContainerGroup.stop`)."""
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class Builder:
         snapshotter: Snapshotter | None = None,
         progress: ProgressSink = NULL_PROGRESS,
         layer_format: LayerFormat = LayerFormat(),  # noqa: B008 - frozen, shared safely
+        containers: ContainerGroup | None = None,
     ) -> None:
         self.store = store
         self.services = BuildServices(
@@ -51,6 +59,7 @@ class Builder:
             runtimes=RuntimeChoice(runtime, progress),
             layer_format=layer_format,
             progress=progress,
+            containers=containers or ContainerGroup(),
         )
 
     def build(self, options: BuildOptions) -> BuildResult:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -159,7 +159,12 @@ class Execution:
     def run(self) -> BuildResult:
         store = self.services.store
         with store.writing():
-            run_stages(self.plan.stages, self.plan.deps, self._stage)
+            run_stages(
+                self.plan.stages,
+                self.plan.deps,
+                self._stage,
+                on_error=self.services.containers.stop,  # Ctrl-C or a failed stage
+            )
         self.services.hashes.save()
         steps = [report for index in self.plan.stages for report in self.reports[index]]
         return BuildResult(
@@ -406,7 +411,9 @@ class Execution:
 
         def execute(root: Path) -> None:
             runtimes = self.services.runtimes
-            result = run_command(runtimes.get(), root, command, self.services.progress)
+            control = self.services.containers.control()
+            run = replace(command, container=replace(command.container, control=control))
+            result = run_command(runtimes.get(), root, run, self.services.progress)
             if result.status.runtime_error:
                 runtimes.forget()  # probe afresh next time
             result.check(step.at)

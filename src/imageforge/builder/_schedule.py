@@ -17,17 +17,29 @@ def _after(waits: Sequence[Future[None]], job: Callable[[int], None], index: int
 
 
 def run_stages(
-    order: Sequence[int], deps: Mapping[int, Sequence[int]], job: Callable[[int], None]
+    order: Sequence[int],
+    deps: Mapping[int, Sequence[int]],
+    job: Callable[[int], None],
+    *,
+    on_error: Callable[[], None] | None = None,
 ) -> None:
     """Run ``job(stage)`` for each stage of ``order`` (dependencies first) once the
-    stages ``deps[stage]`` are done; raises the first failure in ``order``."""
+    stages ``deps[stage]`` are done; raises the first failure in ``order``. When a
+    stage fails or the wait is interrupted (Ctrl-C reaches only this, the main thread),
+    ``on_error`` is called before the stages still running are waited for: it stops
+    their work, as BuildKit cancels a build's other branches."""
     if len(order) == 1:
         job(order[0])
         return
     with ThreadPoolExecutor(max_workers=len(order)) as pool:
         futures: dict[int, Future[None]] = {}
-        for index in order:
-            waits = [futures[d] for d in deps.get(index, ())]
-            futures[index] = pool.submit(_after, waits, job, index)
-        for index in order:
-            futures[index].result()
+        try:
+            for index in order:
+                waits = [futures[d] for d in deps.get(index, ())]
+                futures[index] = pool.submit(_after, waits, job, index)
+            for index in order:
+                futures[index].result()
+        except BaseException:
+            if on_error is not None:
+                on_error()
+            raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imageforge.builder._cache import BuildCache
 from imageforge.builder._config import env_map
@@ -19,6 +19,7 @@ from imageforge.oci import Image, Platform, host_platform, mutate
 from imageforge.progress import ProgressSink
 from imageforge.runtime import (
     DEFAULT_PATH,
+    ContainerGroup,
     Runtime,
     Snapshotter,
     default_probe_cache,
@@ -93,3 +94,4 @@ class BuildServices:
     runtimes: RuntimeChoice
     layer_format: LayerFormat
     progress: ProgressSink
+    containers: ContainerGroup = field(default_factory=ContainerGroup)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +205,33 @@ def run(command: click.Command, argv: Sequence[str] | None = None) -> int:
     hint and the exit code of its kind."""
     _verbosity["level"] = 0
     args = list(sys.argv[1:] if argv is None else argv)
+    with _terminate_as_interrupt():
+        return _run(command, args)
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``docker stop``, ``kill``, a CI job cancelled) ends a command as Ctrl-C
+    does: running containers killed, mounts and temporary files cleaned up, exit 130,
+    where Python's default would die at once and leave them. Only where nobody else
+    handles SIGTERM (a server installs its own)."""
+    mine = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if mine:
+        signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        yield
+    finally:
+        if mine:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(command: click.Command, args: list[str]) -> int:
     try:
         rv = command.main(args=args, prog_name="imageforge", standalone_mode=False)
     except ImageforgeError as exc:

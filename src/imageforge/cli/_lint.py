@@ -137,6 +137,12 @@ def _fix(targets: list[str], context_dir: Path | None, policy: Policy) -> None:
     is_flag=True,
     help="Print the fixes as a unified diff and change nothing; exit 1 when there is one.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run ShellCheck on every RUN even when its findings on the same script are "
+    "remembered (in the user's cache directory; also IMAGEFORGE_NO_LINT_CACHE=1).",
+)
 def lint_command(
     paths: tuple[str, ...],
     context_dir: Path | None,
@@ -146,6 +152,7 @@ def lint_command(
     list_rules: bool,
     fix: bool,
     diff: bool,
+    no_cache: bool,
 ) -> int:
     """Check Dockerfiles (default ./Dockerfile) against the build standard.
 
@@ -177,7 +184,9 @@ def lint_command(
         _fix(targets, context_dir, policy)
     files: list[str] = []
     findings: list[Finding] = []
-    for shown, found in lint_paths(targets, context_dir=context_dir, policy=policy.lint):
+    for shown, found in lint_paths(
+        targets, context_dir=context_dir, policy=policy.lint, cache=not no_cache
+    ):
         files.append(shown)
         findings.extend(found)
     report = make_report(findings, files, policy.lint)

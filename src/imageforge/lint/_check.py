@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from imageforge.lint._facts import bases_of
 from imageforge.lint._hadolint import to_if_ids
 from imageforge.lint._model import Edit, LintInput, Rule
 from imageforge.lint._rules import SYNTAX
-from imageforge.lint._shellcheck import ShellComment, shellcheck_many, shellcheck_runs
+from imageforge.lint._shellcheck import ShellcheckBatch, ShellComment, shellcheck_runs
 from imageforge.policy import LintPolicy
 from imageforge.report import Finding, Report, Severity
 
@@ -122,13 +122,11 @@ def _shellcheck(
     policy: LintPolicy,
     ignored: dict[int, set[str]],
     everywhere: set[str],
-    comments: Sequence[ShellComment] | None,
+    comments: Sequence[ShellComment],
 ) -> list[Finding]:
-    if not _runs_shellcheck(policy):
-        return []
     out: list[Finding] = []
     dockerfile = data.dockerfile
-    for c in shellcheck_runs(data) if comments is None else comments:
+    for c in comments:
         severity = _sc_severity(c, policy)
         if severity is None or c.code in everywhere or c.code in ignored.get(c.line, ()):
             continue
@@ -168,12 +166,26 @@ def lint(
     ShellCheck's findings when already computed (see :func:`lint_paths`)."""
     policy = policy or LintPolicy()
     lines = source.splitlines() if source is not None else []
+    data = _input(dockerfile, lines, context, policy)
+    if shell_comments is None:
+        return _checked(data, lines, policy, lambda: shellcheck_runs(data))
+    return _checked(data, lines, policy, lambda: shell_comments)
+
+
+def _checked(
+    data: LintInput,
+    lines: Sequence[str],
+    policy: LintPolicy,
+    shell_comments: Callable[[], Sequence[ShellComment]],
+) -> list[Finding]:
+    """The findings of the rules on ``data``, then ShellCheck's (asked for last: in a
+    batch they may still be running while the rules run)."""
+    dockerfile = data.dockerfile
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
-    data = _input(dockerfile, lines, context, policy)
     findings: list[Finding] = []
     for rule, severity in active_rules(policy):
-        if rule.needs_context and context is None:
+        if rule.needs_context and data.context is None:
             continue
         for h in rule.check(data):
             if rule.id in everywhere or rule.id in ignored.get(h.line, ()):
@@ -191,7 +203,8 @@ def lint(
                     snippet=snippet,
                 )
             )
-    findings.extend(_shellcheck(data, lines, policy, ignored, everywhere, shell_comments))
+    if _runs_shellcheck(policy):
+        findings.extend(_shellcheck(data, lines, policy, ignored, everywhere, shell_comments()))
     findings.sort(key=lambda f: (f.location.line, f.location.column, f.rule_id))
     return findings
 
@@ -389,31 +402,38 @@ def lint_paths(
     *,
     context_dir: str | Path | None = None,
     policy: LintPolicy | None = None,
+    cache: bool = True,
 ) -> list[tuple[str, list[Finding]]]:
-    """:func:`lint_path` for each of ``paths``, with ShellCheck run once for all of
-    them (one process per CPU) instead of once per file."""
+    """:func:`lint_path` for each of ``paths``, each parsed once, with ShellCheck run
+    once for all of them (one process per CPU, started before the rules run, its
+    findings remembered per script unless ``cache`` is false) instead of once per file."""
     policy = policy or LintPolicy()
     opened = [_open(p, context_dir) for p in paths]
-    comments: list[list[ShellComment] | None] = [None] * len(opened)
-    if _runs_shellcheck(policy):
-        parsed: list[tuple[int, LintInput]] = []
-        for k, (p, text, report) in enumerate(opened):
-            try:
-                dockerfile = parse(text, file=str(p))
-            except InvalidArgument:
-                continue
-            parsed.append((k, _input(dockerfile, text.splitlines(), report, policy)))
-        for (k, _data), found in zip(parsed, shellcheck_many([d for _k, d in parsed]), strict=True):
-            comments[k] = found
-    return [
-        (
-            str(p),
-            lint_source(
-                text, file=str(p), context=report, policy=policy, shell_comments=comments[k]
-            ),
-        )
-        for k, (p, text, report) in enumerate(opened)
-    ]
+    inputs: list[tuple[LintInput, list[str]] | None] = []
+    for p, text, report in opened:
+        try:
+            dockerfile = parse(text, file=str(p))
+        except InvalidArgument:
+            inputs.append(None)  # lint_source reports it as a syntax finding
+            continue
+        lines = text.splitlines()
+        inputs.append((_input(dockerfile, lines, report, policy), lines))
+    parsed = [d for d, _ in filter(None, inputs)]
+    batch = ShellcheckBatch(parsed, cache=cache) if _runs_shellcheck(policy) and parsed else None
+    out: list[tuple[str, list[Finding]]] = []
+    n = 0
+    for (p, text, report), item in zip(opened, inputs, strict=True):
+        if item is None:
+            out.append((str(p), lint_source(text, file=str(p), context=report, policy=policy)))
+            continue
+        data, lines = item
+
+        def comments(n: int = n) -> list[ShellComment]:
+            return batch.results()[n] if batch is not None else []
+
+        out.append((str(p), _checked(data, lines, policy, comments)))
+        n += 1
+    return out
 
 
 def fix_path(

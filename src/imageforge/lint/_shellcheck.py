@@ -6,19 +6,29 @@ SC1091 (sourced files that a Dockerfile cannot show) and SC2187 (ash) are exclud
 Findings keep their SC ids and sit on the RUN's first line.
 
 Batched: all RUNs of a Dockerfile go to one ``shellcheck`` process (one file each); a
-run over many Dockerfiles (:func:`shellcheck_many`) shares all their scripts among one
-process per CPU.
+run over many Dockerfiles (:class:`ShellcheckBatch`) shares all their scripts among one
+process per CPU, started before the rules run so both work at once.
+Remembered: ShellCheck's findings on a script depend only on the script, the exclusions
+and the binary, so they are kept per script in ``shellcheck.sqlite`` in the user's cache
+directory, keyed by the hash of all three (the binary by path, size and mtime); a script
+seen before is not checked again. The cache is a convenience: an unreadable or corrupt
+one is ignored (and rebuilt), and ``IMAGEFORGE_NO_LINT_CACHE=1`` or ``lint --no-cache``
+bypasses it.
 ShellCheck itself is the Debian ``shellcheck`` binary; when it is not installed no SC
 finding is reported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +37,14 @@ from imageforge.dockerfile import Arg, Dockerfile, Env, Run
 from imageforge.lint._facts import bases_of
 from imageforge.lint._model import LintInput
 from imageforge.lint._shell import run_text
+from imageforge.store import user_cache_dir
 
-__all__ = ["ShellComment", "shellcheck_many", "shellcheck_runs"]
+__all__ = ["ShellComment", "ShellcheckBatch", "shellcheck_many", "shellcheck_runs"]
 
 _EXCLUDED = "SC1090,SC1091,SC2187"
 _NOT_POSIX = ("pwsh", "powershell", "powershell.exe", "cmd", "cmd.exe")
+_CACHE_NAME = "shellcheck.sqlite"
+_CACHE_DAYS = 90  # rows not written again for this long are dropped
 
 
 @dataclass(frozen=True)
@@ -90,47 +103,184 @@ def shellcheck_runs(dockerfile: Dockerfile | LintInput) -> list[ShellComment]:
 
 
 def shellcheck_many(
-    inputs: Sequence[LintInput], jobs: int | None = None
+    inputs: Sequence[LintInput], jobs: int | None = None, *, cache: bool = True
 ) -> list[list[ShellComment]]:
-    """:func:`shellcheck_runs` for many Dockerfiles at once: every script in one
-    directory, checked by ``jobs`` concurrent ``shellcheck`` processes (default: one
-    per CPU, at most 8) over balanced shares; one list of findings per input."""
-    binary = shutil.which("shellcheck")
-    out: list[list[ShellComment]] = [[] for _ in inputs]
-    scripts = [(k, run, text) for k, lint in enumerate(inputs) for run, text in _scripts(lint)]
-    if binary is None or not scripts:
+    """:func:`shellcheck_runs` for many Dockerfiles at once (see :class:`ShellcheckBatch`);
+    one list of findings per input."""
+    return ShellcheckBatch(inputs, jobs, cache=cache).results()
+
+
+_Found = tuple[tuple[str, str, str], ...]  # (code, level, message) per finding of a script
+
+
+class _Cache:
+    """Findings per script key, in one SQLite file; every failure to read or write it
+    only makes the batch check more scripts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=5, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS findings"
+                " (key TEXT PRIMARY KEY, found TEXT NOT NULL, written INTEGER NOT NULL)"
+            )
+            self._db = db
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    def get(self, keys: Sequence[str]) -> dict[str, _Found]:
+        out: dict[str, _Found] = {}
+        if self._db is None or not keys:
+            return out
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT key, found FROM findings WHERE key IN ({marks})"  # noqa: S608
+                for key, found in self._db.execute(sql, chunk):
+                    out[key] = tuple((str(c), str(lv), str(m)) for c, lv, m in json.loads(found))
+        except (sqlite3.Error, ValueError, TypeError):
+            return {}
         return out
-    jobs = max(1, min(jobs or os.cpu_count() or 1, 8, len(scripts)))
-    with tempfile.TemporaryDirectory(prefix="imageforge-sc-") as tmp:
-        where: dict[str, tuple[int, int]] = {}
-        shares: list[list[str]] = [[] for _ in range(jobs)]
+
+    def put(self, found: dict[str, _Found]) -> None:
+        if self._db is None or not found:
+            return
+        now = int(time.time())
+        try:
+            with self._db:  # one transaction: one fsync however many scripts
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO findings VALUES (?, ?, ?)",
+                    [(k, json.dumps(v), now) for k, v in found.items()],
+                )
+                self._db.execute(
+                    "DELETE FROM findings WHERE written < ?", (now - _CACHE_DAYS * 86400,)
+                )
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _binary_id(binary: str) -> str:
+    real = os.path.realpath(binary)
+    st = os.stat(real)
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _cache_enabled(cache: bool) -> bool:
+    return cache and os.environ.get("IMAGEFORGE_NO_LINT_CACHE", "") in ("", "0")
+
+
+class ShellcheckBatch:
+    """ShellCheck started over every shell-form RUN of ``inputs``: scripts found in the
+    cache are answered from it, the others written to a private directory and checked by
+    ``jobs`` concurrent ``shellcheck`` processes (default: one per CPU, at most 8) over
+    balanced shares. The processes run while the caller does other work;
+    :meth:`results` waits for them (once) and gives one list of findings per input."""
+
+    def __init__(
+        self, inputs: Sequence[LintInput], jobs: int | None = None, *, cache: bool = True
+    ) -> None:
+        self._count = len(inputs)
+        self._done: list[list[ShellComment]] | None = None
+        self._scripts = [
+            (k, run.location.start_line, text)
+            for k, lint in enumerate(inputs)
+            for run, text in _scripts(lint)
+        ]
+        self._keys: list[str] = []
+        self._known: dict[str, _Found] = {}
+        self._cache: _Cache | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._running: list[tuple[subprocess.Popen[bytes], Path, dict[str, str]]] = []
+        binary = shutil.which("shellcheck")
+        if binary is None or not self._scripts:
+            self._done = [[] for _ in inputs]
+            return
+        salt = f"{_binary_id(binary)}\0{_EXCLUDED}\0".encode()
+        self._keys = [hashlib.sha256(salt + t.encode()).hexdigest() for _, _, t in self._scripts]
+        if _cache_enabled(cache):
+            self._cache = _Cache(user_cache_dir() / _CACHE_NAME)
+            self._known = self._cache.get(sorted(set(self._keys)))
+        todo: dict[str, str] = {}
+        for key, (_, _, text) in zip(self._keys, self._scripts, strict=True):
+            if key not in self._known:
+                todo.setdefault(key, text)
+        if todo:
+            self._start(binary, todo, jobs)
+
+    def _start(self, binary: str, todo: dict[str, str], jobs: int | None) -> None:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, 8, len(todo)))
+        self._tmp = tempfile.TemporaryDirectory(prefix="imageforge-sc-")
+        tmp = Path(self._tmp.name)
+        shares: list[dict[str, str]] = [{} for _ in range(jobs)]  # file name -> key
         sizes = [0] * jobs
-        for n, (k, run, text) in sorted(enumerate(scripts), key=lambda e: -len(e[1][2])):
-            name = str(Path(tmp) / f"run{n}.sh")
+        for n, (key, text) in enumerate(sorted(todo.items(), key=lambda e: -len(e[1]))):
+            name = str(tmp / f"run{n}.sh")
             Path(name).write_text(text, encoding="utf-8")
-            where[name] = (k, run.location.start_line)
             j = sizes.index(min(sizes))  # largest first onto the lightest share
-            shares[j].append(name)
+            shares[j][name] = key
             sizes[j] += len(text)
         # Output to files, not pipes: a share whose pipe filled would wait for the
         # parent to drain it, one share after another.
-        running = []
         for j, share in enumerate(s for s in shares if s):
-            sink = Path(tmp) / f"out{j}.json"
+            sink = tmp / f"out{j}.json"
             with sink.open("wb") as fh:
                 cmd = [binary, "--format=json1", f"--exclude={_EXCLUDED}", "--", *share]
-                running.append((subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL), sink))
-        outputs = [(p.wait(), sink.read_text(encoding="utf-8")) for p, sink in running]
-    found: list[set[ShellComment]] = [set() for _ in inputs]
-    for code, stdout in outputs:
-        if code not in (0, 1) or not stdout.strip():
-            continue
-        for c in json.loads(stdout).get("comments", []):
-            if c.get("file") in where:
-                k, line = where[c["file"]]
-                found[k].add(
-                    ShellComment(f"SC{c['code']}", str(c["level"]), str(c["message"]), line)
-                )
-    for k, comments in enumerate(found):
-        out[k] = sorted(comments, key=lambda s: (s.line, s.code, s.message))
-    return out
+                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL)
+            self._running.append((proc, sink, share))
+
+    def _collect(self) -> None:
+        checked: dict[str, list[tuple[str, str, str]]] = {}
+        for proc, sink, share in self._running:
+            code = proc.wait()
+            stdout = sink.read_text(encoding="utf-8")
+            if code not in (0, 1) or (code == 1 and not stdout.strip()):
+                continue  # a crashed share: its scripts stay unanswered, and uncached
+            for name in share.values():
+                checked.setdefault(name, [])
+            comments = json.loads(stdout).get("comments", []) if stdout.strip() else []
+            for c in comments:
+                key = share.get(str(c.get("file")))
+                if key is not None:
+                    checked[key].append((f"SC{c['code']}", str(c["level"]), str(c["message"])))
+        fresh = {k: tuple(sorted(set(v))) for k, v in checked.items()}
+        self._known.update(fresh)
+        if self._cache is not None:
+            self._cache.put(fresh)
+
+    def results(self) -> list[list[ShellComment]]:
+        if self._done is None:
+            try:
+                self._collect()
+            finally:
+                self._close()
+            found: list[set[ShellComment]] = [set() for _ in range(self._count)]
+            for key, (k, line, _) in zip(self._keys, self._scripts, strict=True):
+                for code, level, message in self._known.get(key, ()):
+                    found[k].add(ShellComment(code, level, message, line))
+            self._done = [sorted(c, key=lambda s: (s.line, s.code, s.message)) for c in found]
+        return self._done
+
+    def _close(self) -> None:
+        for proc, _, _ in self._running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self._running = []
+        if self._cache is not None:
+            self._cache.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.cleanup()
+            self._tmp = None

@@ -33,7 +33,7 @@ from imageforge.pipeline._build_cache import (
 from imageforge.pipeline._location import Location, parse_location, store_name
 from imageforge.pipeline._session import Session
 from imageforge.progress import ProgressSink
-from imageforge.runtime import Runtime
+from imageforge.runtime import ContainerGroup, Runtime
 from imageforge.transports import TransportRef
 
 __all__ = ["Built", "build", "target_platforms"]
@@ -148,14 +148,21 @@ def build(
             builder = Builder(store, resolver, runtime=runtime, progress=progress)
             built = Built(builder.build(options), names, dests)
         else:
+            containers = ContainerGroup()  # one Ctrl-C or failure stops every platform
 
             def one(target: str) -> BuildResult:
                 sink = _PlatformProgress(progress, target)
-                builder = Builder(store, resolver, runtime=runtime, progress=sink)
+                builder = Builder(
+                    store, resolver, runtime=runtime, progress=sink, containers=containers
+                )
                 return builder.build(replace(options, platform=target))
 
             with ThreadPoolExecutor(max_workers=min(len(targets), os.cpu_count() or 1)) as pool:
-                results = list(pool.map(one, targets))
+                try:
+                    results = list(pool.map(one, targets))
+                except BaseException:
+                    containers.stop()  # before the pool waits for the other platforms
+                    raise
             index = mutate.index_of(
                 [(r.image, _descriptor_platform(t)) for t, r in zip(targets, results, strict=True)]
             )

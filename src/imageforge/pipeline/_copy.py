@@ -26,6 +26,7 @@ from imageforge.pipeline._location import (
 )
 from imageforge.pipeline._lookup import find_in_store, image_for_platform
 from imageforge.pipeline._session import PULL_JOBS, Session
+from imageforge.pipeline._sign_repos import keeps_attached
 from imageforge.transports import TransportRef, staged_archive
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def _carry(
     written: Image | ImageIndex,
     mode: str | None,
 ) -> None:
+    if not (keeps_attached(source) and keeps_attached(destination)):
+        return  # nothing to carry: and the signing code is not even imported
     from imageforge.pipeline._sign_copy import carry_between  # see _session: only when used
 
     carry_between(session, source, destination, written, mode=mode)

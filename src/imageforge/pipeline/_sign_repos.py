@@ -421,14 +421,25 @@ def resolve_target(repository: RegistryRepository | StoreRepository) -> Target:
     return Target(repository, Descriptor(media_type, digest, store.blobs.info(digest).size), ref)
 
 
+def keeps_attached(location: Location) -> bool:
+    """Whether ``location`` can keep what is attached to its images: a registry, a
+    named store image, an ``oci:``/``oci-archive:`` layout (not a Docker archive, a root
+    filesystem or an unnamed store image)."""
+    if isinstance(location, Reference):
+        return True
+    if location.transport == "store":
+        return not location.path.startswith("sha256:")
+    return location.transport in ("oci", "oci-archive")
+
+
 def repository_for(session: Session, location: Location) -> Repository | None:
     """Where ``location`` keeps what is attached to its images: a registry repository,
     the store's names under a repository, a layout; None for a place that holds no
-    signatures (an archive, a root filesystem, an unnamed store image)."""
+    signatures (see :func:`keeps_attached`)."""
+    if not keeps_attached(location):
+        return None
     if isinstance(location, Reference):
         return RegistryRepository(session.client, location)
-    if location.transport == "store" and not location.path.startswith("sha256:"):
+    if location.transport == "store":
         return StoreRepository(session.store, Reference.parse(location.path))
-    if location.transport in ("oci", "oci-archive"):
-        return LayoutRepository(Path(location.path), archive=location.transport != "oci")
-    return None
+    return LayoutRepository(Path(location.path), archive=location.transport != "oci")

@@ -29,7 +29,7 @@ from imageforge.runtime._cgroups import (
 from imageforge.runtime._check import PEER_TOOLS, check_system
 from imageforge.runtime._chroot import ChrootRuntime
 from imageforge.runtime._container import image_process
-from imageforge.runtime._control import ContainerControl
+from imageforge.runtime._control import ContainerControl, ContainerGroup
 from imageforge.runtime._etc import etc_mounts
 from imageforge.runtime._limits import (
     Limits,
@@ -128,6 +128,7 @@ __all__ = [
     "ActiveSnapshot",
     "ChrootRuntime",
     "ContainerControl",
+    "ContainerGroup",
     "ContainerOptions",
     "ImageCommand",
     "OverlaySnapshotter",

@@ -203,8 +203,8 @@ class ChrootRuntime:
         control: ContainerControl | None = None,
     ) -> ExitStatus:
         # nothing here can enforce limits or security options (the build refuses them
-        # before it starts), nor sample a cgroup it does not make; builds pass no control
-        del limits, hostname, security, sample_interval, control
+        # before it starts), nor sample a cgroup it does not make
+        del limits, hostname, security, sample_interval
         if network == "none":
             raise Unsupported(
                 "--isolation none cannot cut a RUN off the network: that takes a network "
@@ -235,6 +235,8 @@ class ChrootRuntime:
                     hint="--isolation none needs uid 0 with CAP_SYS_CHROOT, CAP_SETUID and "
                     "CAP_SETGID (a container's defaults)",
                 ) from exc
+            if control is not None:
+                control.attach(lambda name: proc.send_signal(getattr(signal, f"SIG{name}")))
             try:
                 code = proc.wait()
             except BaseException:
@@ -242,6 +244,8 @@ class ChrootRuntime:
                 proc.wait()
                 raise
             finally:
+                if control is not None:
+                    control.ended()
                 _kill_leftovers(root)
         return ExitStatus(128 - code if code < 0 else code)
 

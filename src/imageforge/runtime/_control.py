@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ContainerControl"]
+__all__ = ["ContainerControl", "ContainerGroup"]
 
 
 class ContainerControl:
@@ -58,3 +58,32 @@ class ContainerControl:
         self._signal("TERM")
         if not self._ended.wait(grace):
             self._signal("KILL")
+
+
+class ContainerGroup:
+    """The containers of one job (a build's RUN steps, in however many threads): each
+    run takes its handle from :meth:`control`; :meth:`stop` kills every one still
+    running and any that starts after (a cancelled build starts nothing more). What lets
+    Ctrl-C end a build whose steps run in worker threads, which signals never reach."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._controls: list[ContainerControl] = []
+        self._stopped = False
+
+    def control(self) -> ContainerControl:
+        made = ContainerControl()
+        with self._lock:
+            self._controls = [c for c in self._controls if not c._ended.is_set()]
+            self._controls.append(made)
+            stopped = self._stopped
+        if stopped:
+            made.stop(grace=0)  # killed as it starts
+        return made
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            controls = list(self._controls)
+        for c in controls:
+            c.stop(grace=0)

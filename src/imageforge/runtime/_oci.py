@@ -212,7 +212,8 @@ class OciRuntime:
         """Run ``process`` in ``rootfs`` and wait for it. ``publish`` forwards host ports
         into a ``private`` network; ``sample_interval`` samples the container's cgroup
         that often while it runs (see ``_sampler``; not rootless, not under crun);
-        ``control`` lets another thread see it start and stop it."""
+        ``control`` lets another thread see it start and stop it; a run given one is
+        not sent imageforge's SIGINT/SIGTERM but killed when they interrupt it."""
         if publish and network != "private":
             raise ValueError("ports can only be published into a private network")
         rootless = in_user_namespace()
@@ -295,7 +296,9 @@ class OciRuntime:
                 stack.callback(control.ended)
                 control.attach(lambda name: self._runc(state, "kill", cid, name))
             try:
-                with _forward_signals(proc):
+                # A run with a control belongs to a job that stops it (a build): Ctrl-C
+                # ends it below. Without one (``run``) signals go to the container.
+                with _forward_signals(proc) if control is None else contextlib.nullcontext():
                     proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 self._kill(state, cid)

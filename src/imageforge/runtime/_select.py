@@ -18,6 +18,7 @@ from imageforge.runtime._probes import scratch_dir
 from imageforge.runtime._report import CheckItem
 from imageforge.runtime._seccomp import DEFAULT_PROFILE
 from imageforge.runtime._security import Security
+from imageforge.store import user_cache_dir
 
 __all__ = ["check_runtime", "default_probe_cache", "forget_runtime_probe", "select_runtime"]
 
@@ -136,8 +137,7 @@ def _cached_probe(cache: Path | None, name: str) -> CheckItem:
 def default_probe_cache() -> Path:
     """Where verdicts are remembered: they describe the host, not a store, so one file
     per user (``$XDG_CACHE_HOME/imageforge``, else ``~/.cache/imageforge``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "imageforge" / "runtime-probe.json"
+    return user_cache_dir() / "runtime-probe.json"
 
 
 def forget_runtime_probe(cache: Path) -> None:

@@ -19,7 +19,6 @@ hold a NUL byte is binary and is skipped unless a rule asks for binaries.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import hyperscan
 from imageforge.errors import ImageforgeError
 from imageforge.secrets._builtin import is_placeholder
 from imageforge.secrets._model import AllowRule, SecretRule, entropy
-from imageforge.store import atomic_write
+from imageforge.store import atomic_write, user_cache_dir
 
 __all__ = ["OVERLAP", "WINDOW", "Engine", "Hit", "is_binary"]
 
@@ -309,11 +308,6 @@ def _scoped(pattern: str) -> str:
     return f"(?{m.group(1)}:{pattern[m.end() :]})"
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "imageforge"
-
-
 def _build(
     patterns: list[tuple[bytes, int, int]], *, cache: bool = False
 ) -> hyperscan.Database | None:
@@ -325,7 +319,7 @@ def _build(
     if cache:
         version = getattr(hyperscan, "__version__", "")
         key = hashlib.sha256(repr((version, patterns)).encode()).hexdigest()
-        path = _cache_dir() / f"secrets-{key[:32]}.hsdb"
+        path = user_cache_dir() / f"secrets-{key[:32]}.hsdb"
         try:
             loaded = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
             loaded.scratch = hyperscan.Scratch(loaded)  # compile() makes one, loadb() not

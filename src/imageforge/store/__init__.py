@@ -10,6 +10,7 @@ from imageforge.store._refs import RefEntry, RefStore
 from imageforge.store._roles import BlobInfo, BlobIngester, BlobManager, BlobReader, Ingest
 from imageforge.store._store import PruneReport, Store
 from imageforge.store._summary import ImageSummary, image_entries, summarize
+from imageforge.store._userdirs import user_cache_dir
 
 __all__ = [
     "NO_SPACE",
@@ -32,4 +33,5 @@ __all__ = [
     "storage_full",
     "image_entries",
     "summarize",
+    "user_cache_dir",
 ]
