@@ -56,12 +56,13 @@ def _gate_lines(outcomes: tuple[GateOutcome, ...]) -> None:
         click.echo(f"{'pass' if o.passed else 'FAIL'} {o.gate} {o.image}: {o.detail}")
 
 
-def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool) -> VulnGate:
-    from imageforge.scan import open_database
+def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool, rescan: bool = False) -> VulnGate:
+    from imageforge.scan import ScanCache, open_database
+    from imageforge.store import StoreLayout
 
     db, status = open_database(opts.root, offline=offline, warn=_warn, config=database_sources())
     stack.enter_context(db)
-    return VulnGate(db, status)
+    return VulnGate(db, status, ScanCache(StoreLayout(opts.root).scan_cache), rescan)
 
 
 @app.command("promote")
@@ -79,6 +80,11 @@ def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool) -> VulnGate:
     help="The policy file (default: imageforge.toml found from here upwards).",
 )
 @click.option("--offline", is_flag=True, help="Scan with the database as it is (no update).")
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="Scan again even when a result of the same database is stored for the image.",
+)
 @tls_option
 @authfile_option
 @format_option
@@ -90,13 +96,16 @@ def promote_command(
     key: Path | None,
     config: Path | None,
     offline: bool,
+    rescan: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
 ) -> int:
     """Promote IMAGE into the environment --to: by digest, only when that environment's
     gates pass (every image of an index), copied with its signatures, attestations and
-    SBOM, the promotion recorded as a signed attestation (--key).
+    SBOM, the promotion recorded as a signed attestation (--key). The vulnerability gate's
+    result is kept per image and database: a later promotion of the same digest reuses it
+    while the database is unchanged (--rescan scans anyway).
 
     IMAGE is REGISTRY/PROJECT/NAME[:TAG|@DIGEST], or NAME[:TAG] in the environment before
     --to. Exit 0 promoted, 1 a gate refused it (each gate listed), 2 and up an error.
@@ -112,7 +121,7 @@ def promote_command(
     with ExitStack() as stack:
         vulns = None
         if target.severity or target.min_cvss is not None:
-            vulns = _vulns(opts, stack, offline)
+            vulns = _vulns(opts, stack, offline, rescan)
         s = stack.enter_context(session(opts, tls_verify=tls_verify, authfile=authfile))
         try:
             done = promote(s, policy, image, to, signer=signer, vulns=vulns)
