@@ -62,6 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "ls-tags": ("_remote",),
     "parse": ("_parse",),
     "promote": ("_ship",),
+    "rescan": ("_rescan",),
     "retire": ("_ship",),
     "ship": ("_ship",),
     "registry": (
