@@ -17,7 +17,7 @@ from imageforge.cli._render import print_json
 from imageforge.cli._scan import _gate, _policy, _rules, _warn, database_sources
 from imageforge.cli._session import session
 from imageforge.pipeline._rescan import Rescan, rescan_store
-from imageforge.scan import ScanCache, ScanOptions, open_database, to_sarif_document
+from imageforge.scan import ScanCache, ScanOptions, open_database
 from imageforge.store import StoreLayout, atomic_write
 
 
@@ -26,12 +26,7 @@ def _sarif(done: Rescan) -> bytes:
     from imageforge import __version__
     from imageforge.report import Report, to_sarif
 
-    runs = [
-        run
-        for image in done.images
-        if image.report is not None and image.new
-        for run in to_sarif_document(image.report)["runs"]
-    ]
+    runs = [run for image in done.images for run in image.sarif]
     doc = to_sarif(Report(tool="imageforge", version=__version__, rules=(), findings=()))
     if runs:
         doc["runs"] = runs
@@ -46,14 +41,13 @@ def _text(done: Rescan) -> str:
             lines.append(f"{name}: not scanned (last rescan used this database)")
             continue
         first = " (first rescan: every finding is new)" if image.previous is None else ""
-        lines.append(f"{name}: {image.new} new finding(s){first}")
-        assert image.report is not None
-        for f in image.report.vulnerabilities.findings:
-            fixed = f" (fixed in {f.fixed_version})" if f.fixed_version else ""
-            lines.append(f"  {f.id} {f.severity} {f.package.name} {f.package.version}{fixed}")
+        lines.append(f"{name}: {len(image.new)} new finding(s){first}")
+        for f in image.new:
+            fixed = f" (fixed in {f.fixed})" if f.fixed else ""
+            lines.append(f"  {f.id} {f.severity} {f.package} {f.version}{fixed}")
         if image.gone:
             lines.append(f"  no longer found: {', '.join(image.gone)}")
-    total = sum(i.new for i in done.images)
+    total = sum(len(i.new) for i in done.images)
     scanned = sum(1 for i in done.images if i.scanned)
     lines.append(f"{total} new finding(s) in {scanned} image(s) rescanned of {len(done.images)}")
     return "\n".join(lines) + "\n"

@@ -3,11 +3,12 @@ database, reporting only what is new since the last rescan of each image.
 
 Each image (every image of an index) keeps, in the scan cache beside what was read from
 it, the database version it was last rescanned with and the vulnerability ids found then
-(the part ``rescan/last``). An image whose record names the current database is not
-scanned again (nothing can have changed); the others are matched again -- from the SBOM
-the cache kept, so no layer is read twice -- and the ids not in the record are the new
-findings. An image rescanned for the first time has no record: all its findings are new.
-The gate (severity, CVSS, unfixed, exit code) is applied to the new findings only."""
+(the part ``rescan/store``; a registry project's rescan keeps ``rescan/HOST/PROJECT``).
+An image whose record names the current database is not scanned again (nothing can have
+changed); the others are matched again -- from the SBOM the cache kept, so no layer is
+read twice -- and the ids not in the record are the new findings. An image rescanned for
+the first time has no record: all its findings are new. The gate (severity, CVSS,
+unfixed, exit code) is applied to the new findings only."""
 
 from __future__ import annotations
 
@@ -19,44 +20,79 @@ from imageforge.oci import Digest
 from imageforge.pipeline._gates import images_of
 from imageforge.pipeline._registry_scanner import database_version
 from imageforge.pipeline._session import Session
-from imageforge.scan import Gate, ScanCache, ScanOptions, ScanReport, VulnSection
+from imageforge.scan import (
+    Gate,
+    ScanCache,
+    ScanOptions,
+    ScanReport,
+    VulnSection,
+    to_sarif_document,
+)
 from imageforge.transports import TransportRef
 from imageforge.vuln import DbStatus, VulnDB
 
-__all__ = ["RESCAN_PART", "ImageRescan", "Rescan", "rescan_store"]
+__all__ = [
+    "RESCAN_PART",
+    "ImageRescan",
+    "NewFinding",
+    "Rescan",
+    "last_rescan",
+    "record_rescan",
+    "rescan_store",
+]
 
 RESCAN_PART = "rescan"  # the scan cache's part kind of an image's last rescan
+STORE = "store"  # the key of the store's record (a registry's: HOST/PROJECT)
+
+
+@dataclass(frozen=True)
+class NewFinding:
+    """A vulnerability found now and not at the image's last rescan."""
+
+    id: str
+    severity: str  # UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL
+    package: str
+    version: str
+    fixed: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "package": self.package,
+            "version": self.version,
+            "fixedVersion": self.fixed,
+        }
 
 
 @dataclass(frozen=True)
 class ImageRescan:
-    """One image: its store ``names``, ``digest``, the database it was last rescanned
-    with (None: never), whether it was ``scanned`` now (False: same database), the
-    ``report`` of its new findings (None when not scanned) and the ids ``gone`` since."""
+    """One image: its ``names``, ``digest``, the database it was last rescanned with
+    (None: never), whether it was ``scanned`` now (False: same database), its ``new``
+    findings, how many of them fail the gate (``failing``, exiting ``code``), the ids
+    ``gone`` since, and its new findings as SARIF runs."""
 
     names: tuple[str, ...]
     digest: Digest
     previous: str | None
     scanned: bool
-    report: ScanReport | None
-    gone: tuple[str, ...]
-
-    @property
-    def new(self) -> int:
-        return len(self.report.vulnerabilities.findings) if self.report else 0
+    new: tuple[NewFinding, ...] = ()
+    failing: int = 0
+    code: int = 1
+    gone: tuple[str, ...] = ()
+    sarif: tuple[dict[str, Any], ...] = ()
 
     @property
     def exit_code(self) -> int:
-        return self.report.exit_code if self.report else 0
+        return self.code if self.failing else 0
 
     def to_json(self) -> dict[str, Any]:
-        section = VulnSection(self.report.vulnerabilities) if self.report else None
         return {
             "names": list(self.names),
             "digest": str(self.digest),
             "previousDatabase": self.previous,
             "scanned": self.scanned,
-            "new": section.to_json() if section else [],
+            "new": [f.to_json() for f in self.new],
             "gone": list(self.gone),
             "exitCode": self.exit_code,
         }
@@ -64,7 +100,8 @@ class ImageRescan:
 
 @dataclass(frozen=True)
 class Rescan:
-    """Every image of the store, and the database version it was matched against."""
+    """Every image rescanned, and the database version it was matched against (a
+    registry's: the one its scanner reported)."""
 
     database: str
     images: tuple[ImageRescan, ...]
@@ -77,13 +114,17 @@ class Rescan:
         return {
             "database": self.database,
             "images": [i.to_json() for i in self.images],
-            "newFindings": sum(i.new for i in self.images),
+            "newFindings": sum(len(i.new) for i in self.images),
             "exitCode": self.exit_code,
         }
 
 
-def _record(cache: ScanCache, digest: Digest) -> tuple[str | None, set[str]]:
-    found = cache.get_part(str(digest), RESCAN_PART, "last")
+def last_rescan(
+    cache: ScanCache, digest: Digest, where: str = STORE
+) -> tuple[str | None, set[str]]:
+    """The database version of the image's last rescan ``where`` (the store, or a
+    registry's ``HOST/PROJECT``) and the ids found then."""
+    found = cache.get_part(str(digest), RESCAN_PART, where)
     if found is None:
         return None, set()
     ids = found.get("ids")
@@ -91,6 +132,12 @@ def _record(cache: ScanCache, digest: Digest) -> tuple[str | None, set[str]]:
     if not isinstance(database, str) or not isinstance(ids, list):
         return None, set()
     return database, {str(i) for i in ids}
+
+
+def record_rescan(
+    cache: ScanCache, digest: Digest, database: str, ids: Sequence[str], where: str = STORE
+) -> None:
+    cache.put_part(str(digest), RESCAN_PART, where, {"database": database, "ids": sorted(ids)})
 
 
 def _new_only(report: ScanReport, seen: set[str], gate: Gate) -> ScanReport:
@@ -141,9 +188,9 @@ def rescan_store(
                     if image.digest == top
                     else tuple(f"{n}@{image.digest}" for n in tops)
                 )
-                previous, seen = _record(cache, image.digest)
+                previous, seen = last_rescan(cache, image.digest)
                 if previous == version and not force:
-                    out.append(ImageRescan(shown, image.digest, previous, False, None, ()))
+                    out.append(ImageRescan(shown, image.digest, previous, False))
                     continue
                 report = scan_image(
                     image,
@@ -154,14 +201,31 @@ def rescan_store(
                     progress=session.progress,
                     cache=cache,
                 )
-                ids = sorted({f.id for f in report.vulnerabilities.findings})
-                gone = tuple(sorted(seen - set(ids)))
-                cache.put_part(
-                    str(image.digest), RESCAN_PART, "last", {"database": version, "ids": ids}
-                )
+                ids = {f.id for f in report.vulnerabilities.findings}
+                record_rescan(cache, image.digest, version, list(ids))
+                new = _new_only(report, seen, gate)
                 out.append(
                     ImageRescan(
-                        shown, image.digest, previous, True, _new_only(report, seen, gate), gone
+                        shown,
+                        image.digest,
+                        previous,
+                        True,
+                        tuple(
+                            NewFinding(
+                                f.id,
+                                f.severity,
+                                f.package.name,
+                                f.package.version,
+                                f.fixed_version or "",
+                            )
+                            for f in new.vulnerabilities.findings
+                        ),
+                        new.failing(),
+                        gate.code,
+                        tuple(sorted(seen - ids)),
+                        tuple(to_sarif_document(new)["runs"])
+                        if new.vulnerabilities.findings
+                        else (),
                     )
                 )
     return Rescan(version, tuple(out))
