@@ -12,10 +12,11 @@ from pathlib import Path
 import click
 
 from imageforge.cli._app import app
-from imageforge.cli._options import GlobalOptions
+from imageforge.cli._options import GlobalOptions, authfile_option, tls_option
 from imageforge.cli._render import print_json
 from imageforge.cli._scan import _gate, _policy, _rules, _warn, database_sources
 from imageforge.cli._session import session
+from imageforge.errors import InvalidArgument
 from imageforge.pipeline._rescan import Rescan, rescan_store
 from imageforge.scan import ScanCache, ScanOptions, open_database
 from imageforge.store import StoreLayout, atomic_write
@@ -51,6 +52,24 @@ def _text(done: Rescan) -> str:
     scanned = sum(1 for i in done.images if i.scanned)
     lines.append(f"{total} new finding(s) in {scanned} image(s) rescanned of {len(done.images)}")
     return "\n".join(lines) + "\n"
+
+
+def _project(images: tuple[str, ...]) -> tuple[str, str] | None:
+    """(host, project) when IMAGES is one REGISTRY/PROJECT (no tag, no deeper path),
+    else None: store images."""
+    texts = [t.removeprefix("docker://") for t in images]
+    if len(texts) != 1:
+        return None
+    host, _, rest = texts[0].partition("/")
+    is_host = "." in host or ":" in host or host == "localhost"
+    if not is_host or not rest or any(c in rest for c in "/:@"):
+        if images[0].startswith("docker://"):
+            raise InvalidArgument(
+                f"{images[0]}: rescan takes a registry project, not an image",
+                hint="imageforge rescan REGISTRY/PROJECT (or store images by name)",
+            )
+        return None
+    return host, rest
 
 
 @app.command("rescan")
@@ -102,6 +121,8 @@ def _text(done: Rescan) -> str:
     metavar="FILE",
     help="imageforge.toml whose [scan] holds suppressions and the gate.",
 )
+@tls_option
+@authfile_option
 @click.pass_obj
 def rescan_command(
     opts: GlobalOptions,
@@ -115,6 +136,8 @@ def rescan_command(
     offline: bool,
     force: bool,
     config: Path | None,
+    tls_verify: bool,
+    authfile: Path | None,
 ) -> int:
     """Scan the store's images (IMAGES, default all) again against the current
     vulnerability database and report only what is new since each image's last rescan
@@ -122,11 +145,23 @@ def rescan_command(
     the same database is not scanned again (--force does); what was read from each image
     is kept, so a rescan reads no layer twice.
 
+    With REGISTRY/PROJECT (an imageforge registry), the registry scans every image of
+    the project again with its own database (its scan jobs) and the findings new since
+    the last rescan from here are reported.
+
     Exit 0, or 1 (--exit-code) when a new finding reaches --severity/--min-cvss (or the
     [scan] gate of imageforge.toml); --exit-code alone fails on any new finding.
     """
     policy = _policy(config)
     gate = _gate(policy, severity, min_cvss, ignore_unfixed, exit_code)
+    cache = ScanCache(StoreLayout(opts.root).scan_cache)
+    project = _project(images)
+    if project is not None:
+        from imageforge.pipeline._rescan_registry import rescan_project
+
+        with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
+            done = rescan_project(s, project[0], project[1], cache, gate)
+        return _show(done, fmt, output)
     options = ScanOptions(rules=tuple(_rules(policy, (), ())))
     db, status = open_database(opts.root, offline=offline, warn=_warn, config=database_sources())
     with ExitStack() as stack:
@@ -136,12 +171,16 @@ def rescan_command(
             s,
             db,
             status,
-            ScanCache(StoreLayout(opts.root).scan_cache),
+            cache,
             gate,
             options,
             names=list(images) or None,
             force=force,
         )
+    return _show(done, fmt, output)
+
+
+def _show(done: Rescan, fmt: str, output: Path | None) -> int:
     if fmt == "json" and output is None:
         print_json(done.to_json())
         return done.exit_code
