@@ -37,8 +37,8 @@ def test_retire_by_the_projects_retention_rules(
         digests[n] = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
     with ours.client() as admin:
         rules = {"rules": [{"keep": "latest_pushed", "count": 1}], "gc_grace": 0}
-        r = admin.put("/api/v1/projects/library/retention", json=rules)
-        assert r.status_code == 200, r.text
+        put = admin.put("/api/v1/projects/library/retention", json=rules)
+        assert put.status_code == 200, put.text
     retire = [*cli, "retire", "--policy", f"{ours.host}/library", NO_TLS]
 
     r = ok(run_cli([*retire, "--dry-run", "--format", "json"]))
