@@ -154,25 +154,39 @@ def _exec_format(b: FailedBuild) -> Diagnosis | None:
     )
 
 
-_PIP_CAUSE = re.compile(r"^\s+(?:The user requested |)(\S+?)(?: (\S+))? depends on (\S+)", re.M)
-_PIP_ASKED = re.compile(r"^\s+The user requested (\S+)", re.M)
+_PIP_ASKED = re.compile(r"^\s+The user requested (\S+)$", re.M)
+_PIP_NEEDS = re.compile(r"^\s+(\S+) (\S+) depends on (.+?)\s*$", re.M)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _pip(b: FailedBuild) -> Diagnosis | None:
-    if "ResolutionImpossible" not in b.text and "conflicting dependencies" not in b.text:
+    if "ResolutionImpossible" not in b.text:
         return None
-    wanted = [m[1] for m in _PIP_ASKED.finditer(b.text)]
-    needs = [(f"{m[1]} {m[2] or ''}".strip(), m[3]) for m in _PIP_CAUSE.finditer(b.text)]
-    details = tuple(wanted) + tuple(f"{who} depends on {what}" for who, what in needs)
-    asked = [*wanted, *(w for _, w in needs)]
-    names = sorted({re.split(r"[=<>!~ ]", x, maxsplit=1)[0] for x in asked})
-    pin = next((w for _, w in needs), None)
-    line = f"pin {pin} in requirements.txt" if pin else "pin compatible versions"
+    asked = [m[1] for m in _PIP_ASKED.finditer(b.text)]
+    needs = [(m[1], m[2], m[3]) for m in _PIP_NEEDS.finditer(b.text)]
+    details = tuple(f"requested {a}" for a in asked) + tuple(
+        f"{who} {version} depends on {what}" for who, version, what in needs
+    )
+    names = sorted({n[0] for x in [*asked, *(w for _, _, w in needs)] if (n := _NAME.match(x))})
+    fix = "pin versions that satisfy every requirement named (pip install --dry-run checks)"
+    for who, version, what in needs:
+        name = _NAME.match(what)
+        if name is None:
+            continue
+        wanted = what[name.end() :].replace(" and ", ",").replace(" ", "")
+        mine = next((a for a in asked if a.startswith(name[0])), None)
+        pin = f"{name[0]}{wanted}" if wanted else name[0]
+        fix = (
+            f"in requirements.txt replace {mine} with {pin} (what {who} {version} needs),"
+            f" or take a {who} release that accepts {mine.removeprefix(name[0])}"
+            if mine
+            else f"add {pin} to requirements.txt (what {who} {version} needs)"
+        )
+        break
     return Diagnosis(
         "pip-conflict",
-        f"pip cannot satisfy the requirements together: {', '.join(names) or 'conflict'}",
-        f"{line} (replace the requirement that asks for another version), or loosen the"
-        " pin the conflict names; `pip install --dry-run -r requirements.txt` checks it",
+        f"pip cannot install the requirements together: {', '.join(names) or 'a conflict'}",
+        fix,
         details,
     )
 
@@ -196,8 +210,9 @@ def _npm(b: FailedBuild) -> Diagnosis | None:
         if x
     )
     fix = (
-        f'add "overrides": {{"{peer[1]}": "{peer[2]}"}} to package.json (or install'
-        f" {peer[1]}@{peer[2]}), or upgrade {peer[3]} to a release that accepts {found[1]}"
+        f'set "{peer[1]}": "{peer[2]}" in package.json\'s dependencies (the peer'
+        f" {peer[3]} wants; {found[1]} is installed now), or take a release of"
+        f" {peer[3].rsplit('@', 1)[0]} whose peer range accepts {found[1]}"
         if peer and found
         else "align the peer dependency's version with what the package wants"
     ) + "; --legacy-peer-deps only hides it"
@@ -238,6 +253,11 @@ def _apt(b: FailedBuild) -> Diagnosis | None:
     return None
 
 
+_MAVEN_GAV = re.compile(
+    r"(?<![\w.])([A-Za-z][\w.-]*:[A-Za-z][\w.-]*):(?:jar:|pom:|war:)?(\d[\w.-]*)"
+)
+
+
 def _maven(b: FailedBuild) -> Diagnosis | None:
     text = b.text
     if (
@@ -245,7 +265,7 @@ def _maven(b: FailedBuild) -> Diagnosis | None:
         or "UnsatisfiedDependencyException" in text
         or ("Could not resolve dependencies" in text)
     ):
-        artifacts = sorted(set(re.findall(r"([\w.-]+:[\w.-]+):(?:jar:)?([\w.-]+)", text)))
+        artifacts = sorted(set(_MAVEN_GAV.findall(text)))
         versions: dict[str, set[str]] = {}
         for ga, v in artifacts:
             versions.setdefault(ga, set()).add(v)
@@ -429,8 +449,8 @@ def diagnose(build: FailedBuild) -> Diagnosis:
 
 
 _ERROR_LINE = re.compile(
-    r"^(?:error|ERROR|E|npm ERR!|npm error)[:!]|exited with code \d+|^\[ERROR\]|"
-    r"ResolutionImpossible|Traceback \(most recent call last\)|FAILED|failed to solve",
+    r"^(?:error|ERROR|E):|^npm (?:ERR!|error) |^\[ERROR\]|exited with code \d+|"
+    r"ResolutionImpossible|ERESOLVE|Traceback \(most recent call last\)|failed to solve",
     re.MULTILINE,
 )
 
