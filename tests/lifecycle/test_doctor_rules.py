@@ -92,3 +92,9 @@ def test_history_skips_a_torn_line_and_stats_filter_by_days(tmp_path: Path) -> N
     assert everything.failure_rate == 0.5 and everything.causes == {"network": 1}
     recent = build_stats(tmp_path, days=7, now=now)
     assert recent.builds == 1 and recent.cache_hit_ratio == 0.75
+
+
+def test_a_huge_context_is_named_when_nothing_else_explains_the_failure() -> None:
+    b = FailedBuild("the build was killed", context="/src", context_bytes=3 * 1024**3)
+    d = diagnose(b)
+    assert d.cause == "context-too-large" and ".dockerignore" in d.fix and "3072 MiB" in d.summary
