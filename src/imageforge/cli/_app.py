@@ -47,6 +47,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "build": ("_build",),
     "run": ("_build",),
     "context": ("_context",),
+    "doctor": ("_doctor",),
     "import": ("_images",),
     "export": ("_images",),
     "images": ("_images",),
@@ -65,6 +66,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "ls-tags": ("_remote",),
     "parse": ("_parse",),
     "promote": ("_ship",),
+    "rescan": ("_rescan",),
     "retire": ("_ship",),
     "ship": ("_ship",),
     "registry": (
@@ -81,6 +83,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "verify": ("_sign_image",),
     "attest": ("_sign_image",),
     "verify-attestation": ("_sign_image",),
+    "stats": ("_stats",),
     "system": ("_system",),
     "tune": ("_tune",),
     "vulndb": ("_vulndb",),

@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 from imageforge.store import Store
 
 
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values:
@@ -293,17 +297,23 @@ def build_command(
         )
         with session(opts, progress, tls_verify=tls_verify, authfile=authfile) as s:
             from imageforge.pipeline import signed_build  # signing only when asked for
+            from imageforge.pipeline._build_history import recorded_build
 
-            built = signed_build(
-                s,
-                options,
-                attest,
-                tags=tags,
-                outputs=outputs,
-                cache_from=tuple(parse_cache_location(c, "--cache-from") for c in cache_from),
-                cache_to=parse_cache_location(cache_to, "--cache-to") if cache_to else None,
-                platforms=platforms,
-            ).built
+            with recorded_build(
+                opts.root, context, options.dockerfile, dockerfile_text, warn=_warn
+            ) as record:
+                built = signed_build(
+                    s,
+                    options,
+                    attest,
+                    tags=tags,
+                    outputs=outputs,
+                    cache_from=tuple(parse_cache_location(c, "--cache-from") for c in cache_from),
+                    cache_to=parse_cache_location(cache_to, "--cache-to") if cache_to else None,
+                    platforms=platforms,
+                ).built
+                steps = [st for _, each in built.platforms for st in each.steps]
+                record.built(str(built.digest), steps or built.result.steps, built.names)
     result = built.result
     if fmt is OutputFormat.JSON:
         out: dict[str, object] = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -30,6 +29,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.pipeline import (
     GateOutcome,
     GatesFailed,
+    Retired,
     ShipReport,
     VulnGate,
     key_signer,
@@ -56,12 +56,13 @@ def _gate_lines(outcomes: tuple[GateOutcome, ...]) -> None:
         click.echo(f"{'pass' if o.passed else 'FAIL'} {o.gate} {o.image}: {o.detail}")
 
 
-def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool) -> VulnGate:
-    from imageforge.scan import open_database
+def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool, rescan: bool = False) -> VulnGate:
+    from imageforge.scan import ScanCache, open_database
+    from imageforge.store import StoreLayout
 
     db, status = open_database(opts.root, offline=offline, warn=_warn, config=database_sources())
     stack.enter_context(db)
-    return VulnGate(db, status)
+    return VulnGate(db, status, ScanCache(StoreLayout(opts.root).scan_cache), rescan)
 
 
 @app.command("promote")
@@ -79,6 +80,11 @@ def _vulns(opts: GlobalOptions, stack: ExitStack, offline: bool) -> VulnGate:
     help="The policy file (default: imageforge.toml found from here upwards).",
 )
 @click.option("--offline", is_flag=True, help="Scan with the database as it is (no update).")
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="Scan again even when a result of the same database is stored for the image.",
+)
 @tls_option
 @authfile_option
 @format_option
@@ -90,13 +96,16 @@ def promote_command(
     key: Path | None,
     config: Path | None,
     offline: bool,
+    rescan: bool,
     tls_verify: bool,
     authfile: Path | None,
     fmt: OutputFormat,
 ) -> int:
     """Promote IMAGE into the environment --to: by digest, only when that environment's
     gates pass (every image of an index), copied with its signatures, attestations and
-    SBOM, the promotion recorded as a signed attestation (--key).
+    SBOM, the promotion recorded as a signed attestation (--key). The vulnerability gate's
+    result is kept per image and database: a later promotion of the same digest reuses it
+    while the database is unchanged (--rescan scans anyway).
 
     IMAGE is REGISTRY/PROJECT/NAME[:TAG|@DIGEST], or NAME[:TAG] in the environment before
     --to. Exit 0 promoted, 1 a gate refused it (each gate listed), 2 and up an error.
@@ -112,7 +121,7 @@ def promote_command(
     with ExitStack() as stack:
         vulns = None
         if target.severity or target.min_cvss is not None:
-            vulns = _vulns(opts, stack, offline)
+            vulns = _vulns(opts, stack, offline, rescan)
         s = stack.enter_context(session(opts, tls_verify=tls_verify, authfile=authfile))
         try:
             done = promote(s, policy, image, to, signer=signer, vulns=vulns)
@@ -148,6 +157,18 @@ def promote_command(
     "archive",
     help="oci-archive:FILE to keep the image in, with its signatures and attestations.",
 )
+@click.option(
+    "--policy",
+    is_flag=True,
+    help="IMAGE is REGISTRY/PROJECT: retire what the project's retention rules delete.",
+)
+@click.option(
+    "--archive-dir",
+    "archive_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --policy: the directory to archive each retired image in (one oci-archive"
+    " per image, named REPOSITORY@sha256-DIGEST.tar).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be archived and deleted.")
 @tls_option
 @authfile_option
@@ -157,6 +178,8 @@ def retire_command(
     opts: GlobalOptions,
     image: str,
     archive: str | None,
+    policy: bool,
+    archive_dir: Path | None,
     dry_run: bool,
     tls_verify: bool,
     authfile: Path | None,
@@ -166,7 +189,16 @@ def retire_command(
     referrers (--archive oci-archive:FILE; `imageforge import` restores it with the same
     digest), then delete it at the registry (its tags go with it) or remove its store
     names and prune what no other image uses.
+
+    With --policy, IMAGE is REGISTRY/PROJECT of an imageforge registry: the images its
+    retention rules would delete (latest N pushed or pulled, pushed or pulled within N
+    days...) are each archived to --archive-dir, then deleted; --dry-run lists them.
     """
+    if policy:
+        _retire_policy(opts, image, archive, archive_dir, dry_run, tls_verify, authfile, fmt)
+        return
+    if archive_dir is not None:
+        raise InvalidArgument("--archive-dir goes with --policy", hint="--archive oci-archive:FILE")
     path = None
     if archive is not None:
         if not archive.startswith("oci-archive:"):
@@ -180,17 +212,60 @@ def retire_command(
     if fmt is OutputFormat.JSON:
         print_json(done.to_json())
         return
-    verb = "would " if dry_run else ""
-    lines: list[Any] = []
+    for line in _retired_lines(done):
+        click.echo(line)
+
+
+def _retired_lines(done: Retired) -> list[str]:
+    verb = "would " if done.dry_run else ""
+    lines: list[str] = []
     if done.archive:
         lines.append(f"{verb}archive {done.image} ({done.digest}) to {done.archive}")
     lines += [f"{verb}delete {d}" for d in done.deleted]
-    if done.archive and not dry_run:
+    if done.archive and not done.dry_run:
         lines.append(f"restore with: imageforge import {done.archive} -t NAME[:TAG]")
-    if not dry_run and done.freed:
+    if not done.dry_run and done.freed:
         lines.append(f"freed {done.freed} bytes")
-    for line in lines:
-        click.echo(line)
+    return lines
+
+
+def _retire_policy(
+    opts: GlobalOptions,
+    project: str,
+    archive: str | None,
+    archive_dir: Path | None,
+    dry_run: bool,
+    tls_verify: bool,
+    authfile: Path | None,
+    fmt: OutputFormat,
+) -> None:
+    from imageforge.pipeline._retire_policy import retire_by_policy
+
+    if archive is not None:
+        raise InvalidArgument(
+            "--archive names one file: with --policy give --archive-dir DIR",
+            hint="imageforge retire --policy REGISTRY/PROJECT --archive-dir DIR",
+        )
+    host, _, name = project.removeprefix("docker://").partition("/")
+    if not name or any(c in name for c in "/:@"):
+        raise InvalidArgument(
+            f"--policy {project}: give a registry project, REGISTRY/PROJECT",
+            hint="e.g. imageforge retire --policy registry.example.com/library --dry-run",
+        )
+    if archive_dir is None and not dry_run:
+        _warn("no --archive-dir: the retired images are deleted without an archive")
+    with session(opts, tls_verify=tls_verify, authfile=authfile) as s:
+        done = retire_by_policy(s, host, name, archive_dir=archive_dir, dry_run=dry_run)
+    if fmt is OutputFormat.JSON:
+        print_json(done.to_json())
+        return
+    click.echo(f"rules of {host}/{name}: " + "; ".join(done.rules))
+    for retired, tags in done.retired:
+        click.echo(f"{retired.image} ({', '.join(tags) or 'untagged'}):")
+        for line in _retired_lines(retired):
+            click.echo(f"  {line}")
+    verb = "would retire" if dry_run else "retired"
+    click.echo(f"{verb} {len(done.retired)} image(s), {done.retained} retained by the rules")
 
 
 def _ship_summary(report: ShipReport) -> None:

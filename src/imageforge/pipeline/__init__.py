@@ -104,6 +104,7 @@ if TYPE_CHECKING:
     from imageforge.pipeline._registry_replicator import RegistryReplicator
     from imageforge.pipeline._registry_scanner import RegistryScanner
     from imageforge.pipeline._registry_verifier import RegistrySignatures
+    from imageforge.pipeline._rescan import ImageRescan, Rescan, rescan_store
     from imageforge.pipeline._retire import Retired, retire
     from imageforge.pipeline._sbom import directory_target, sbom
     from imageforge.pipeline._scan import SBOM, scan
@@ -175,6 +176,9 @@ _WHERE = {
     "GatesFailed": "_promote",
     "Promotion": "_promote",
     "promote": "_promote",
+    "ImageRescan": "_rescan",
+    "Rescan": "_rescan",
+    "rescan_store": "_rescan",
     "Retired": "_retire",
     "retire": "_retire",
     "Pruned": "_prune",
@@ -238,6 +242,8 @@ __all__ = [
     "PULL_JOBS",
     "Promotion",
     "Retired",
+    "ImageRescan",
+    "Rescan",
     "VulnGate",
     "SBOM",
     "Pruned",
@@ -288,6 +294,7 @@ __all__ = [
     "open_list",
     "parse_location",
     "promote",
+    "rescan_store",
     "prune",
     "prune_snapshots",
     "public_key",

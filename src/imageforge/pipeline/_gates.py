@@ -9,6 +9,8 @@ signed as a whole, as ``build --sign`` does)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 SBOM_TYPES = ("spdx", "cyclonedx")
+GATE_PART = "vulnerability-gate"  # the scan cache's part kind for a gate's result
 _ROOT_USERS = frozenset({"", "0", "root"})
 
 
@@ -41,30 +44,39 @@ class GateOutcome:
     """One gate of one image: ``gate`` (``signature``, ``attestation:TYPE``,
     ``trusted-builder``, ``sbom``, ``vulnerabilities``, ``max-size``,
     ``lowest-efficiency``, ``non-root``), ``image`` (the digest it was checked on),
-    ``passed`` and ``detail`` (what was found)."""
+    ``passed`` and ``detail`` (what was found); for ``vulnerabilities``, ``reused``
+    says whether a stored result of the same database was used instead of a scan."""
 
     gate: str
     image: str
     passed: bool
     detail: str
+    reused: bool | None = None  # vulnerabilities: a stored scan's result, or a new scan
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "gate": self.gate,
             "image": self.image,
             "passed": self.passed,
             "detail": self.detail,
         }
+        if self.reused is not None:
+            out["reused"] = self.reused
+        return out
 
 
 @dataclass(frozen=True)
 class VulnGate:
     """What the vulnerability gate is scanned with: an open database and its status
     (``imageforge.vuln.VulnDB``/``DbStatus``; None when the environment sets no
-    vulnerability threshold)."""
+    vulnerability threshold). With ``cache`` (an ``imageforge.scan.ScanCache``) a gate's
+    result is kept per image, database version and gate settings, and used again while
+    the database is the same one, unless ``rescan``."""
 
     db: Any
     status: Any = None
+    cache: Any = None
+    rescan: bool = False
 
 
 def _is_root(user: str) -> bool:
@@ -211,9 +223,21 @@ def content_gates(
     return out
 
 
+def _gate_key(env: EnvironmentPolicy, version: str) -> str:
+    settings = {
+        "database": version,
+        "severity": sorted(env.severity),
+        "min-cvss": env.min_cvss,
+        "ignore-unfixed": env.ignore_unfixed,
+        "allowlist": sorted(env.allowlist),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
 def _vulnerabilities(
     session: Session, location: str, env: EnvironmentPolicy, vulns: VulnGate | None
 ) -> GateOutcome:
+    from imageforge.pipeline._registry_scanner import database_version
     from imageforge.pipeline._scan import scan
     from imageforge.scan import Gate, ScanOptions
     from imageforge.vuln import IgnoreRule
@@ -223,6 +247,22 @@ def _vulnerabilities(
             f"[environments.{env.name}] has a vulnerability gate and no database was given",
             hint="run imageforge vulndb update (or leave out --offline)",
         )
+    digest = location.rsplit("@", 1)[-1]
+    version = database_version(vulns.status) if vulns.status is not None else ""
+    key = _gate_key(env, version)
+    cache = vulns.cache if version and version != "none" else None
+    stored = cache.get_part(digest, GATE_PART, key) if cache is not None else None
+    if stored is not None and not vulns.rescan:
+        try:
+            return GateOutcome(
+                "vulnerabilities",
+                digest,
+                bool(stored["passed"]),
+                f"{stored['detail']}; stored result of this database reused",
+                reused=True,
+            )
+        except KeyError:
+            pass  # written otherwise: scanned again
     origin = f"[environments.{env.name}] allowlist"
     options = ScanOptions(
         gate=Gate(
@@ -232,7 +272,7 @@ def _vulnerabilities(
         ),
         rules=tuple(IgnoreRule(id=v, origin=origin) for v in env.allowlist),
     )
-    report = scan(session, location, vulns.db, options, database=vulns.status)
+    report = scan(session, location, vulns.db, options, database=vulns.status, cache=cache)
     failing = report.failing()
     ids = sorted({f.id for f in report.vulnerabilities.findings})
     wanted = ", ".join(env.severity) or f"CVSS >= {env.min_cvss}"
@@ -241,7 +281,9 @@ def _vulnerabilities(
         if failing
         else f"no finding of {wanted}"
     )
-    return GateOutcome("vulnerabilities", location.rsplit("@", 1)[-1], not failing, detail)
+    if cache is not None:
+        cache.put_part(digest, GATE_PART, key, {"passed": not failing, "detail": detail})
+    return GateOutcome("vulnerabilities", digest, not failing, f"{detail}; scanned", reused=False)
 
 
 def images_of(obj: Image | ImageIndex) -> list[Image]:

@@ -14,9 +14,22 @@ from imageforge.oci import Digest
 from imageforge.registry.meta import Finding, ScanResult
 from imageforge.scan import ScanOptions, scan_image
 from imageforge.store import BlobReader
-from imageforge.vuln import VulnDB, db_status
+from imageforge.vuln import DbStatus, VulnDB, db_status
 
-__all__ = ["RegistryScanner"]
+__all__ = ["RegistryScanner", "database_version"]
+
+
+def database_version(status: DbStatus) -> str:
+    """The database's update time and file identity: ``vulndb update`` and ``vulndb
+    import`` swap in a new file, which changes it. ``none`` without one. A scan result
+    made with one version is good for as long as the database has it."""
+    if not status.exists:
+        return "none"
+    try:
+        st = status.path.stat()
+    except OSError:
+        return "none"
+    return f"{status.updated_at or 'unknown'}/{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
 
 class RegistryScanner:
@@ -27,13 +40,8 @@ class RegistryScanner:
         self.root = root
 
     def version(self) -> str:
-        """The database's update time and file identity: ``vulndb update`` and
-        ``vulndb import`` swap in a new file, which changes it. ``none`` without one."""
-        status = db_status(self.root)
-        if not status.exists:
-            return "none"
-        st = status.path.stat()
-        return f"{status.updated_at or 'unknown'}/{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+        """:func:`database_version` of the database under the store root."""
+        return database_version(db_status(self.root))
 
     def scan(self, digest: Digest) -> ScanResult:
         version = self.version()
