@@ -25,8 +25,12 @@ from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry.meta import Quota
 from imageforge.registry.proxy import UpstreamSpec, add_project, upstream_spec
 from imageforge.registry.service import OPERATOR
+from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import containers_env, need_binary, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, _free_port, serving, skopeo
+from tests.registry.seaweedfs import ACCESS_KEY as S3_ACCESS_KEY
+from tests.registry.seaweedfs import SECRET_KEY as S3_SECRET_KEY
+from tests.registry.seaweedfs import SeaweedFS
 from tests.remote.conftest import DIST_PASSWORD, DIST_USER, Distribution, make_index_layout
 
 pytestmark = pytest.mark.slow
@@ -199,6 +203,66 @@ def test_concurrent_first_pulls_of_a_blob_fetch_it_once(
     assert len(hits) == 1
     assert state.proxy is not None and state.proxy.fetches.fetched == before + 1
     assert state.storage.exists(Digest(digest))
+
+
+def test_proxy_project_on_s3_storage(
+    upstream: Distribution,
+    seaweedfs: SeaweedFS,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy project of a registry whose blobs are in S3 (a real SeaweedFS): pulled
+    through twice (the second time from S3, not the upstream), a blob larger than an S3
+    part followed by two clients while it is fetched once, and pushes refused."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    config = RegistryConfig(tmp_path / "data", storage=seaweedfs.storage_url())
+    state = open_registry(config, upstream=HttpUpstream)
+    assert isinstance(state.storage, S3BlobStorage)
+    spec = UpstreamSpec(f"http://{upstream.host}", DIST_USER, DIST_PASSWORD)
+    add_project(state.manage, OPERATOR, "s3hub", True, None, spec)
+    digest, data = _push_random_blob(upstream, "library/s3big", 12 << 20)  # > one 8 MiB part
+    try:
+        with serving(state) as url:
+            host = url.split("//", 1)[1]
+            src = f"docker://{host}/s3hub/library/hello:1"
+            skopeo("copy", "--src-tls-verify=false", src, f"oci:{tmp_path / 'first'}:1")
+            first = [line for line in _upstream_hits(upstream) if "/blobs/" in line]
+            assert first
+            skopeo("copy", "--src-tls-verify=false", src, f"oci:{tmp_path / 'second'}:1")
+            assert [line for line in _upstream_hits(upstream) if "/blobs/" in line] == first
+
+            barrier = threading.Barrier(2)
+            got: list[bytes] = []
+
+            def pull() -> None:
+                barrier.wait()
+                with httpx.Client(timeout=120, follow_redirects=True) as c:
+                    got.append(c.get(f"{url}/v2/s3hub/library/s3big/blobs/{digest}").content)
+
+            threads = [threading.Thread(target=pull) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert got == [data, data]
+            hits = [
+                line
+                for line in _upstream_hits(upstream)
+                if f"GET /v2/library/s3big/blobs/{digest}" in line
+            ]
+            assert len(hits) == 1
+            assert state.storage.exists(Digest(digest))  # committed to S3, verified
+
+            with httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD)) as c:
+                r = c.post("/v2/s3hub/mine/blobs/uploads/")
+                assert r.status_code == 403
+                assert "proxy cache" in r.json()["errors"][0]["message"]
+                r = c.put("/v2/s3hub/mine/manifests/1", content=b"{}")
+                assert r.status_code == 403 and "proxy cache" in r.text
+    finally:
+        _close(state)
 
 
 def test_push_into_a_proxy_project_is_refused(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from imageforge.errors import Denied, ImageforgeError, NotFound, Unauthorized, Unavailable
@@ -34,7 +35,7 @@ from imageforge.registry.service import (
     parse_digest,
     read_manifest,
 )
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["DEFAULT_TTL", "ProxyCache"]
 
@@ -72,12 +73,13 @@ class ProxyCache:
     def __init__(
         self,
         meta: MetaStore,
-        storage: FsBlobStorage,
+        storage: RegistryStorage,
         factory: UpstreamFactory,
         *,
         ttl: float = DEFAULT_TTL,
         mirror: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        spool_dir: Path | None = None,
     ) -> None:
         self.meta = meta
         self.storage = storage
@@ -86,7 +88,7 @@ class ProxyCache:
         self.ttl = ttl
         self.mirror = mirror
         self.clock = clock
-        self.fetches = BlobFetches(meta, storage)
+        self.fetches = BlobFetches(meta, storage, spool_dir=spool_dir)
         self._lock = threading.Lock()
         self._upstreams: dict[str, tuple[UpstreamSpec, Upstream]] = {}
         self._checked: dict[tuple[str, str], float] = {}
