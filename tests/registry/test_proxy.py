@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -289,6 +290,52 @@ def test_push_into_a_proxy_project_is_refused(
         mount = {"mount": "sha256:" + "a" * 64, "from": "x"}
         r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers, params=mount)
         assert r.status_code == 403 and "proxy cache" in r.text
+
+
+def test_proxy_projects_added_or_deleted_through_the_api_count_at_once(
+    proxy: tuple[RegistryState, str], upstream: Distribution
+) -> None:
+    """Which projects are proxies is kept in the process: a change through this
+    server's API counts at the next request, however long the kept copy is good for."""
+    state, host = proxy
+    assert state.proxy is not None
+    state.proxy.projects_refresh = 3600.0
+    assert not state.proxy.proxied("newhub/library/hello")  # loaded now, good for an hour
+    with httpx.Client(base_url=f"http://{host}", auth=("admin", ADMIN_PASSWORD)) as c:
+        manifest = "/v2/newhub/library/hello/manifests/1"
+        assert c.get(manifest).status_code == 404  # no such project: that was kept too
+        body = {"name": "newhub", "proxy_for": f"http://{upstream.host}", "public": True}
+        body |= {"username": DIST_USER, "password": DIST_PASSWORD}
+        assert c.post("/api/v1/projects", json=body).status_code == 201
+        r = c.get(manifest)
+        assert r.status_code == 200, r.text
+        assert c.delete("/api/v1/projects/newhub", params={"force": "true"}).status_code == 204
+        assert c.post("/api/v1/projects", json={"name": "newhub"}).status_code == 201
+        r = c.post("/v2/newhub/mine/blobs/uploads/")  # no longer a proxy: pushes allowed
+        assert r.status_code == 202, r.text
+
+
+def test_proxy_projects_changed_elsewhere_count_after_the_refresh(tmp_path: Path) -> None:
+    """A project made a proxy by another process (here: written to the database
+    directly) counts once the kept copy is older than ``projects_refresh``."""
+    state = _open(tmp_path / "data")
+    try:
+        assert state.proxy is not None
+        state.proxy.projects_refresh = 0.2
+        state.manage.add_project(OPERATOR, "other", True, None)
+        assert state.proxy.proxied("other/x") is False
+        with state.meta.transaction() as db:
+            db.execute(
+                "INSERT INTO proxy_projects VALUES (?, ?, NULL, NULL, 0)",
+                ("other", "http://127.0.0.1:9"),
+            )
+        assert state.proxy.proxied_now("other/x") is False  # the kept copy, still good
+        deadline = time.monotonic() + 30
+        while state.proxy.proxied_now("other/x") is False and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.proxy.proxied("other/x") is True
+    finally:
+        _close(state)
 
 
 def test_quota_applies_to_cached_content(
