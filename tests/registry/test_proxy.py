@@ -4,6 +4,7 @@ through with skopeo and podman; what the upstream serves is counted on its acces
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, media
 from imageforge.pipeline import HttpUpstream
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
@@ -472,11 +474,11 @@ _GOOD_DIGEST = "sha256:" + hashlib.sha256(_GOOD).hexdigest()
 _CONFIG_DIGEST = "sha256:" + hashlib.sha256(b"{}").hexdigest()
 
 
-def _hostile(port: int) -> Starlette:
-    """An upstream on 127.0.0.1:``port`` that answers garbage (repository garbage), a
-    manifest under another digest (mismatch), the wrong bytes for a blob, and redirects
-    (repository redirect) to another host that serves good content (localhost, which
-    is this server again)."""
+def _hostile(elsewhere: str) -> Starlette:
+    """An upstream that answers garbage (repository garbage), a manifest under another
+    digest (mismatch), the wrong bytes for a blob (fine), and redirects to the server
+    ``elsewhere`` (another host): a manifest (repository redirect), a blob that is
+    good there (redirect) and one that is not (redirect-bad)."""
 
     async def manifest(request: Request) -> Response:
         name = request.path_params["name"]
@@ -487,14 +489,14 @@ def _hostile(port: int) -> Starlette:
             forged = "sha256:" + "0" * 64
             return Response(_GOOD, headers={**headers, "Docker-Content-Digest": forged})
         if name == "redirect":
-            return RedirectResponse(f"http://localhost:{port}/v2/fine/manifests/1", 307)
+            return RedirectResponse(f"{elsewhere}/manifest", 307)
         return Response(_GOOD, headers={**headers, "Docker-Content-Digest": _GOOD_DIGEST})
 
     async def blob(request: Request) -> Response:
-        if request.path_params["name"] == "redirect":
-            return RedirectResponse(f"http://localhost:{port}/v2/fine/blobs/{_CONFIG_DIGEST}", 307)
-        if request.url.hostname == "localhost":  # the other host serves the right bytes
-            return Response(b"{}")
+        name = request.path_params["name"]
+        if name.startswith("redirect"):
+            good = "good" if name == "redirect" else "bad"
+            return RedirectResponse(f"{elsewhere}/{good}", 307)
         return Response(b"{ }")  # not the bytes of _CONFIG_DIGEST
 
     async def ping(request: Request) -> Response:
@@ -509,46 +511,100 @@ def _hostile(port: int) -> Starlette:
     )
 
 
-def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) -> None:
+def _elsewhere(seen: list[str]) -> Starlette:
+    """Another host: blob storage that serves the config blob (good) or other bytes
+    (bad), and records every request it gets in ``seen``."""
+
+    async def anything(request: Request) -> Response:
+        seen.append(f"{request.method} {request.url.path} {request.headers.get('authorization')}")
+        return Response(b"{}" if request.url.path == "/good" else b"{ }")
+
+    return Starlette(routes=[Route("/{what}", anything, methods=["GET", "HEAD"])])
+
+
+@contextlib.contextmanager
+def _uvicorn(app: Starlette) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(_hostile(port), host="127.0.0.1", port=port, log_level="error")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    state = _open(tmp_path / "data")
     try:
         while not server.started:
             thread.join(0.02)
-        add_project(
-            state.manage, OPERATOR, "evil", True, None, UpstreamSpec(f"http://127.0.0.1:{port}")
-        )
-        with serving(state) as url, httpx.Client(base_url=url, timeout=60) as c:
-            for name, words in (
-                ("garbage", "not a manifest"),
-                ("mismatch", "not sha256:000"),
-                ("redirect", "another host"),
-            ):
-                r = c.get(f"/v2/evil/{name}/manifests/1")
-                assert r.status_code == 503, r.text
-                assert words in r.json()["errors"][0]["message"]
-                assert state.meta.tags(
-                    f"evil/{name}", None, None
-                ) == [] or not state.meta.repo_exists(f"evil/{name}")
-            # a good manifest, but its blob's bytes are not the digest's
-            assert c.get("/v2/evil/fine/manifests/1").status_code == 200
-            with pytest.raises(httpx.HTTPError):
-                r = c.get(f"/v2/evil/fine/blobs/{_CONFIG_DIGEST}")
-                assert r.status_code != 200
-            r = c.get(f"/v2/evil/redirect/blobs/{_CONFIG_DIGEST}")
-            assert r.status_code == 503 and "another host" in r.text
-        assert not state.storage.exists(Digest(_CONFIG_DIGEST))
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) -> None:
+    seen: list[str] = []
+    state = _open(tmp_path / "data")
+    try:
+        with (
+            _uvicorn(_elsewhere(seen)) as elsewhere,
+            _uvicorn(_hostile(elsewhere)) as hostile,
+        ):
+            spec = UpstreamSpec(hostile, "proxyuser", "proxy-secret")
+            add_project(state.manage, OPERATOR, "evil", True, None, spec)
+            with serving(state) as url, httpx.Client(base_url=url, timeout=60) as c:
+                for name, words in (
+                    ("garbage", "not a manifest"),
+                    ("mismatch", "not sha256:000"),
+                    ("redirect", "another host; refused before following it"),
+                ):
+                    r = c.get(f"/v2/evil/{name}/manifests/1")
+                    assert r.status_code == 503, r.text
+                    assert words in r.json()["errors"][0]["message"]
+                    assert state.meta.tags(
+                        f"evil/{name}", None, None
+                    ) == [] or not state.meta.repo_exists(f"evil/{name}")
+                assert seen == []  # the manifest's redirect was not followed
+                # a good manifest, but its blob's bytes are not the digest's
+                assert c.get("/v2/evil/fine/manifests/1").status_code == 200
+                with pytest.raises(httpx.HTTPError):
+                    r = c.get(f"/v2/evil/fine/blobs/{_CONFIG_DIGEST}")
+                    assert r.status_code != 200
+                # a blob redirected to storage elsewhere is followed (without the
+                # upstream's credentials) and checked: the wrong bytes are cut short
+                with pytest.raises(httpx.HTTPError):
+                    r = c.get(f"/v2/evil/redirect-bad/blobs/{_CONFIG_DIGEST}")
+                    assert r.status_code != 200
+                assert seen == ["GET /bad None"]
+                assert not state.storage.exists(Digest(_CONFIG_DIGEST))
+                # the right bytes there are served and cached
+                r = c.get(f"/v2/evil/redirect/blobs/{_CONFIG_DIGEST}")
+                assert r.status_code == 200 and r.content == b"{}"
+                assert seen == ["GET /bad None", "GET /good None"]
+        assert state.storage.exists(Digest(_CONFIG_DIGEST))
+    finally:
         _close(state)
+
+
+def test_a_public_upstream_may_not_redirect_blobs_into_the_local_network() -> None:
+    """The checks on a redirect's target, made before it is followed (a public
+    upstream cannot be run here: its address is only classified)."""
+    public = HttpUpstream(UpstreamSpec("https://93.184.216.34"))
+    local = HttpUpstream(UpstreamSpec("http://127.0.0.1:5000"))
+    try:
+        for target, words in (
+            ("https://127.0.0.1:9000/blob", "127.0.0.1, not a public address"),
+            ("https://[::1]:9000/blob", "::1, not a public address"),
+            ("https://169.254.169.254/latest", "not a public address"),
+            ("http://93.184.216.35/blob", "not https"),
+        ):
+            with pytest.raises(InvalidArgument, match=words):
+                public._check_redirect(target, "blob x", True)
+        public._check_redirect("https://93.184.216.35/blob", "blob x", True)
+        with pytest.raises(InvalidArgument, match="another host"):
+            public._check_redirect("https://93.184.216.35/m", "manifest x", False)
+        # an upstream in the local network may use storage there
+        local._check_redirect("http://127.0.0.2:9000/blob", "blob x", True)
+    finally:
+        public.close()
+        local.close()
 
 
 # --- the command and its checks
