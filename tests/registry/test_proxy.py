@@ -4,11 +4,13 @@ through with skopeo and podman; what the upstream serves is counted on its acces
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +21,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, media
 from imageforge.pipeline import HttpUpstream
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry.meta import Quota
 from imageforge.registry.proxy import UpstreamSpec, add_project, upstream_spec
 from imageforge.registry.service import OPERATOR
+from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import containers_env, need_binary, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, _free_port, serving, skopeo
+from tests.registry.seaweedfs import ACCESS_KEY as S3_ACCESS_KEY
+from tests.registry.seaweedfs import SECRET_KEY as S3_SECRET_KEY
+from tests.registry.seaweedfs import SeaweedFS
 from tests.remote.conftest import DIST_PASSWORD, DIST_USER, Distribution, make_index_layout
 
 pytestmark = pytest.mark.slow
@@ -201,6 +208,66 @@ def test_concurrent_first_pulls_of_a_blob_fetch_it_once(
     assert state.storage.exists(Digest(digest))
 
 
+def test_proxy_project_on_s3_storage(
+    upstream: Distribution,
+    seaweedfs: SeaweedFS,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy project of a registry whose blobs are in S3 (a real SeaweedFS): pulled
+    through twice (the second time from S3, not the upstream), a blob larger than an S3
+    part followed by two clients while it is fetched once, and pushes refused."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    config = RegistryConfig(tmp_path / "data", storage=seaweedfs.storage_url())
+    state = open_registry(config, upstream=HttpUpstream)
+    assert isinstance(state.storage, S3BlobStorage)
+    spec = UpstreamSpec(f"http://{upstream.host}", DIST_USER, DIST_PASSWORD)
+    add_project(state.manage, OPERATOR, "s3hub", True, None, spec)
+    digest, data = _push_random_blob(upstream, "library/s3big", 12 << 20)  # > one 8 MiB part
+    try:
+        with serving(state) as url:
+            host = url.split("//", 1)[1]
+            src = f"docker://{host}/s3hub/library/hello:1"
+            skopeo("copy", "--src-tls-verify=false", src, f"oci:{tmp_path / 'first'}:1")
+            first = [line for line in _upstream_hits(upstream) if "/blobs/" in line]
+            assert first
+            skopeo("copy", "--src-tls-verify=false", src, f"oci:{tmp_path / 'second'}:1")
+            assert [line for line in _upstream_hits(upstream) if "/blobs/" in line] == first
+
+            barrier = threading.Barrier(2)
+            got: list[bytes] = []
+
+            def pull() -> None:
+                barrier.wait()
+                with httpx.Client(timeout=120, follow_redirects=True) as c:
+                    got.append(c.get(f"{url}/v2/s3hub/library/s3big/blobs/{digest}").content)
+
+            threads = [threading.Thread(target=pull) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert got == [data, data]
+            hits = [
+                line
+                for line in _upstream_hits(upstream)
+                if f"GET /v2/library/s3big/blobs/{digest}" in line
+            ]
+            assert len(hits) == 1
+            assert state.storage.exists(Digest(digest))  # committed to S3, verified
+
+            with httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD)) as c:
+                r = c.post("/v2/s3hub/mine/blobs/uploads/")
+                assert r.status_code == 403
+                assert "proxy cache" in r.json()["errors"][0]["message"]
+                r = c.put("/v2/s3hub/mine/manifests/1", content=b"{}")
+                assert r.status_code == 403 and "proxy cache" in r.text
+    finally:
+        _close(state)
+
+
 def test_push_into_a_proxy_project_is_refused(
     proxy: tuple[RegistryState, str], upstream: Distribution
 ) -> None:
@@ -225,6 +292,52 @@ def test_push_into_a_proxy_project_is_refused(
         mount = {"mount": "sha256:" + "a" * 64, "from": "x"}
         r = c.post("/v2/apihub/mine/blobs/uploads/", headers=headers, params=mount)
         assert r.status_code == 403 and "proxy cache" in r.text
+
+
+def test_proxy_projects_added_or_deleted_through_the_api_count_at_once(
+    proxy: tuple[RegistryState, str], upstream: Distribution
+) -> None:
+    """Which projects are proxies is kept in the process: a change through this
+    server's API counts at the next request, however long the kept copy is good for."""
+    state, host = proxy
+    assert state.proxy is not None
+    state.proxy.projects_refresh = 3600.0
+    assert not state.proxy.proxied("newhub/library/hello")  # loaded now, good for an hour
+    with httpx.Client(base_url=f"http://{host}", auth=("admin", ADMIN_PASSWORD)) as c:
+        manifest = "/v2/newhub/library/hello/manifests/1"
+        assert c.get(manifest).status_code == 404  # no such project: that was kept too
+        body = {"name": "newhub", "proxy_for": f"http://{upstream.host}", "public": True}
+        body |= {"username": DIST_USER, "password": DIST_PASSWORD}
+        assert c.post("/api/v1/projects", json=body).status_code == 201
+        r = c.get(manifest)
+        assert r.status_code == 200, r.text
+        assert c.delete("/api/v1/projects/newhub", params={"force": "true"}).status_code == 204
+        assert c.post("/api/v1/projects", json={"name": "newhub"}).status_code == 201
+        r = c.post("/v2/newhub/mine/blobs/uploads/")  # no longer a proxy: pushes allowed
+        assert r.status_code == 202, r.text
+
+
+def test_proxy_projects_changed_elsewhere_count_after_the_refresh(tmp_path: Path) -> None:
+    """A project made a proxy by another process (here: written to the database
+    directly) counts once the kept copy is older than ``projects_refresh``."""
+    state = _open(tmp_path / "data")
+    try:
+        assert state.proxy is not None
+        state.proxy.projects_refresh = 0.2
+        state.manage.add_project(OPERATOR, "other", True, None)
+        assert state.proxy.proxied("other/x") is False
+        with state.meta.transaction() as db:
+            db.execute(
+                "INSERT INTO proxy_projects VALUES (?, ?, NULL, NULL, 0)",
+                ("other", "http://127.0.0.1:9"),
+            )
+        assert state.proxy.proxied_now("other/x") is False  # the kept copy, still good
+        deadline = time.monotonic() + 30
+        while state.proxy.proxied_now("other/x") is False and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.proxy.proxied("other/x") is True
+    finally:
+        _close(state)
 
 
 def test_quota_applies_to_cached_content(
@@ -361,11 +474,11 @@ _GOOD_DIGEST = "sha256:" + hashlib.sha256(_GOOD).hexdigest()
 _CONFIG_DIGEST = "sha256:" + hashlib.sha256(b"{}").hexdigest()
 
 
-def _hostile(port: int) -> Starlette:
-    """An upstream on 127.0.0.1:``port`` that answers garbage (repository garbage), a
-    manifest under another digest (mismatch), the wrong bytes for a blob, and redirects
-    (repository redirect) to another host that serves good content (localhost, which
-    is this server again)."""
+def _hostile(elsewhere: str) -> Starlette:
+    """An upstream that answers garbage (repository garbage), a manifest under another
+    digest (mismatch), the wrong bytes for a blob (fine), and redirects to the server
+    ``elsewhere`` (another host): a manifest (repository redirect), a blob that is
+    good there (redirect) and one that is not (redirect-bad)."""
 
     async def manifest(request: Request) -> Response:
         name = request.path_params["name"]
@@ -376,14 +489,14 @@ def _hostile(port: int) -> Starlette:
             forged = "sha256:" + "0" * 64
             return Response(_GOOD, headers={**headers, "Docker-Content-Digest": forged})
         if name == "redirect":
-            return RedirectResponse(f"http://localhost:{port}/v2/fine/manifests/1", 307)
+            return RedirectResponse(f"{elsewhere}/manifest", 307)
         return Response(_GOOD, headers={**headers, "Docker-Content-Digest": _GOOD_DIGEST})
 
     async def blob(request: Request) -> Response:
-        if request.path_params["name"] == "redirect":
-            return RedirectResponse(f"http://localhost:{port}/v2/fine/blobs/{_CONFIG_DIGEST}", 307)
-        if request.url.hostname == "localhost":  # the other host serves the right bytes
-            return Response(b"{}")
+        name = request.path_params["name"]
+        if name.startswith("redirect"):
+            good = "good" if name == "redirect" else "bad"
+            return RedirectResponse(f"{elsewhere}/{good}", 307)
         return Response(b"{ }")  # not the bytes of _CONFIG_DIGEST
 
     async def ping(request: Request) -> Response:
@@ -398,46 +511,100 @@ def _hostile(port: int) -> Starlette:
     )
 
 
-def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) -> None:
+def _elsewhere(seen: list[str]) -> Starlette:
+    """Another host: blob storage that serves the config blob (good) or other bytes
+    (bad), and records every request it gets in ``seen``."""
+
+    async def anything(request: Request) -> Response:
+        seen.append(f"{request.method} {request.url.path} {request.headers.get('authorization')}")
+        return Response(b"{}" if request.url.path == "/good" else b"{ }")
+
+    return Starlette(routes=[Route("/{what}", anything, methods=["GET", "HEAD"])])
+
+
+@contextlib.contextmanager
+def _uvicorn(app: Starlette) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(_hostile(port), host="127.0.0.1", port=port, log_level="error")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    state = _open(tmp_path / "data")
     try:
         while not server.started:
             thread.join(0.02)
-        add_project(
-            state.manage, OPERATOR, "evil", True, None, UpstreamSpec(f"http://127.0.0.1:{port}")
-        )
-        with serving(state) as url, httpx.Client(base_url=url, timeout=60) as c:
-            for name, words in (
-                ("garbage", "not a manifest"),
-                ("mismatch", "not sha256:000"),
-                ("redirect", "another host"),
-            ):
-                r = c.get(f"/v2/evil/{name}/manifests/1")
-                assert r.status_code == 503, r.text
-                assert words in r.json()["errors"][0]["message"]
-                assert state.meta.tags(
-                    f"evil/{name}", None, None
-                ) == [] or not state.meta.repo_exists(f"evil/{name}")
-            # a good manifest, but its blob's bytes are not the digest's
-            assert c.get("/v2/evil/fine/manifests/1").status_code == 200
-            with pytest.raises(httpx.HTTPError):
-                r = c.get(f"/v2/evil/fine/blobs/{_CONFIG_DIGEST}")
-                assert r.status_code != 200
-            r = c.get(f"/v2/evil/redirect/blobs/{_CONFIG_DIGEST}")
-            assert r.status_code == 503 and "another host" in r.text
-        assert not state.storage.exists(Digest(_CONFIG_DIGEST))
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) -> None:
+    seen: list[str] = []
+    state = _open(tmp_path / "data")
+    try:
+        with (
+            _uvicorn(_elsewhere(seen)) as elsewhere,
+            _uvicorn(_hostile(elsewhere)) as hostile,
+        ):
+            spec = UpstreamSpec(hostile, "proxyuser", "proxy-secret")
+            add_project(state.manage, OPERATOR, "evil", True, None, spec)
+            with serving(state) as url, httpx.Client(base_url=url, timeout=60) as c:
+                for name, words in (
+                    ("garbage", "not a manifest"),
+                    ("mismatch", "not sha256:000"),
+                    ("redirect", "another host; refused before following it"),
+                ):
+                    r = c.get(f"/v2/evil/{name}/manifests/1")
+                    assert r.status_code == 503, r.text
+                    assert words in r.json()["errors"][0]["message"]
+                    assert state.meta.tags(
+                        f"evil/{name}", None, None
+                    ) == [] or not state.meta.repo_exists(f"evil/{name}")
+                assert seen == []  # the manifest's redirect was not followed
+                # a good manifest, but its blob's bytes are not the digest's
+                assert c.get("/v2/evil/fine/manifests/1").status_code == 200
+                with pytest.raises(httpx.HTTPError):
+                    r = c.get(f"/v2/evil/fine/blobs/{_CONFIG_DIGEST}")
+                    assert r.status_code != 200
+                # a blob redirected to storage elsewhere is followed (without the
+                # upstream's credentials) and checked: the wrong bytes are cut short
+                with pytest.raises(httpx.HTTPError):
+                    r = c.get(f"/v2/evil/redirect-bad/blobs/{_CONFIG_DIGEST}")
+                    assert r.status_code != 200
+                assert seen == ["GET /bad None"]
+                assert not state.storage.exists(Digest(_CONFIG_DIGEST))
+                # the right bytes there are served and cached
+                r = c.get(f"/v2/evil/redirect/blobs/{_CONFIG_DIGEST}")
+                assert r.status_code == 200 and r.content == b"{}"
+                assert seen == ["GET /bad None", "GET /good None"]
+        assert state.storage.exists(Digest(_CONFIG_DIGEST))
+    finally:
         _close(state)
+
+
+def test_a_public_upstream_may_not_redirect_blobs_into_the_local_network() -> None:
+    """The checks on a redirect's target, made before it is followed (a public
+    upstream cannot be run here: its address is only classified)."""
+    public = HttpUpstream(UpstreamSpec("https://93.184.216.34"))
+    local = HttpUpstream(UpstreamSpec("http://127.0.0.1:5000"))
+    try:
+        for target, words in (
+            ("https://127.0.0.1:9000/blob", "127.0.0.1, not a public address"),
+            ("https://[::1]:9000/blob", "::1, not a public address"),
+            ("https://169.254.169.254/latest", "not a public address"),
+            ("http://93.184.216.35/blob", "not https"),
+        ):
+            with pytest.raises(InvalidArgument, match=words):
+                public._check_redirect(target, "blob x", True)
+        public._check_redirect("https://93.184.216.35/blob", "blob x", True)
+        with pytest.raises(InvalidArgument, match="another host"):
+            public._check_redirect("https://93.184.216.35/m", "manifest x", False)
+        # an upstream in the local network may use storage there
+        local._check_redirect("http://127.0.0.2:9000/blob", "blob x", True)
+    finally:
+        public.close()
+        local.close()
 
 
 # --- the command and its checks

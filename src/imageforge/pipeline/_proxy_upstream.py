@@ -1,16 +1,32 @@
 """The upstream of a registry's proxy-cache project (``registry.proxy.Upstream``) over
 the registry client: its auth (basic, bearer tokens from the upstream's realm), its
-timeouts and its retries, kept short (a pull waits on them). Answers are taken only
-from the upstream's own host: a redirect to another host is refused (a blob store
-behind the upstream should be reached through it, not on the upstream's word)."""
+timeouts and its retries, kept short (a pull waits on them).
+
+Redirects are never followed blindly: each one's ``Location`` is checked before a
+request goes there. Within the upstream's own origin (scheme, host and port) they are
+followed. To another host:
+
+- a manifest (and a tag's HEAD) is refused: what a tag names is taken from the upstream
+  itself, nobody else;
+- a blob is followed, as distribution's proxy and Harbor follow them, because that is
+  how registries serve blobs (Docker Hub from its CDN, GHCR from githubusercontent.com,
+  distribution on S3 from a presigned URL): the bytes are checked against the digest
+  before anything is stored or the last byte reaches a client. The upstream's
+  credentials are not sent there, an https upstream may not send the proxy to plain
+  http, and an upstream on a public address may not send it to a loopback, private or
+  link-local one (the proxy streams a blob to its client before the digest is checked,
+  so that would read the registry's own network for the upstream).
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.oci import Digest, digest_bytes
 from imageforge.registry.proxy import Fetched, UpstreamSpec
 from imageforge.remote import MANIFEST_ACCEPT, Client, Credentials
@@ -18,6 +34,30 @@ from imageforge.remote import MANIFEST_ACCEPT, Client, Credentials
 __all__ = ["HttpUpstream"]
 
 MAX_MANIFEST = 4 << 20  # bytes, as the registry accepts on push
+_MAX_REDIRECTS = 5
+_REDIRECT_STATUS = (301, 302, 303, 307, 308)
+_NO_AUTH = httpx.Auth()  # sends nothing: the upstream's credentials stay with it
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _local_address(url: str) -> str | None:
+    """An address of ``url``'s host that is not a public one (loopback, private,
+    link-local, ...), None if all are public; Unavailable if the host does not resolve."""
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or default, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise Unavailable(f"{parts.hostname} does not resolve: {exc}") from None
+    for _family, _type, _proto, _name, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not address.is_global:
+            return str(address)
+    return None
 
 
 class HttpUpstream:
@@ -26,7 +66,9 @@ class HttpUpstream:
     def __init__(self, spec: UpstreamSpec, *, retries: int = 1, timeout: float = 60.0) -> None:
         parts = urlsplit(spec.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
+        self.scheme = parts.scheme
         self.host = parts.netloc
+        self._public: bool | None = None  # whether the upstream's addresses are public
         creds = {}
         if spec.username is not None:
             creds[self.host] = Credentials(spec.username, spec.password or "")
@@ -42,24 +84,64 @@ class HttpUpstream:
         self.client.close()
 
     def _send(
-        self, method: str, path: str, what: str, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        what: str,
+        headers: dict[str, str] | None = None,
+        *,
+        blob: bool = False,
     ) -> httpx.Response:
-        resp = self.client.send(
-            method, self.host, self.base + path, what=what, headers=headers, stream=True
-        )
-        if resp.url.netloc.decode() != self.host or resp.url.scheme != urlsplit(self.base).scheme:
-            resp.close()
-            raise InvalidArgument(
-                f"{self.base}: {what}: the upstream redirected to {resp.url.scheme}://"
-                f"{resp.url.netloc.decode()}, another host; refused, nothing was cached",
-                hint="a proxy project takes content only from its upstream's host",
+        url = self.base + path
+        for _hop in range(_MAX_REDIRECTS + 1):
+            own = _origin(url) == self.base
+            resp = self.client.send(
+                method,
+                self.host,
+                url,
+                what=what,
+                headers=headers if own else None,
+                stream=True,
+                auth=None if own else _NO_AUTH,
+                follow_redirects=False,
             )
-        try:
-            self.client.check(resp, self.host, what, (200,))
-        except BaseException:
+            location = resp.headers.get("location")
+            if resp.status_code not in _REDIRECT_STATUS or not location:
+                try:
+                    self.client.check(resp, self.host, what, (200,))
+                except BaseException:
+                    resp.close()
+                    raise
+                return resp
             resp.close()
-            raise
-        return resp
+            url = urljoin(url, location)
+            self._check_redirect(url, what, blob)
+        raise Unavailable(f"{self.base}: {what}: more than {_MAX_REDIRECTS} redirects; refused")
+
+    def _check_redirect(self, url: str, what: str, blob: bool) -> None:
+        """Refuse, before following it, a redirect the upstream may not make."""
+        if _origin(url) == self.base:
+            return
+        where = f"{self.base}: {what}: the upstream redirected to {_origin(url)}"
+        if not blob:
+            raise InvalidArgument(
+                f"{where}, another host; refused before following it, nothing was cached",
+                hint="a proxy project takes manifests only from its upstream's host",
+            )
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https") or (scheme == "http" and self.scheme == "https"):
+            raise InvalidArgument(
+                f"{where}: not {self.scheme}; refused before following it, nothing was cached"
+            )
+        if self._public is None:
+            self._public = _local_address(self.base) is None
+        local = _local_address(url) if self._public else None
+        if local is not None:
+            raise InvalidArgument(
+                f"{where}, which is {local}, not a public address, while the upstream is"
+                " public; refused before following it, nothing was cached",
+                hint="a public upstream may send the proxy only to public blob storage",
+            )
 
     def manifest(self, repo: str, ref: str) -> Fetched:
         what = f"manifest {repo}@{ref}" if ":" in ref else f"manifest {repo}:{ref}"
@@ -98,7 +180,9 @@ class HttpUpstream:
             ) from None
 
     def blob(self, repo: str, digest: Digest) -> tuple[int | None, _Body]:
-        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", f"blob {digest} of {repo}")
+        resp = self._send(
+            "GET", f"/v2/{repo}/blobs/{digest}", f"blob {digest} of {repo}", blob=True
+        )
         length = resp.headers.get("content-length", "")
         return (int(length) if length.isdigit() else None), _Body(resp)
 

@@ -39,7 +39,7 @@ from imageforge.registry.service import (
     stored_config,
     stored_manifest,
 )
-from imageforge.registry.storage import FsBlobStorage, RegistryStorage, open_storage
+from imageforge.registry.storage import RegistryStorage, open_storage
 from imageforge.registry.webhooks import Webhooks
 
 __all__ = ["open_registry", "serve"]
@@ -140,11 +140,15 @@ def open_registry(
         ),
     )
     state.verifier = signed.verifier
-    if upstream is not None and isinstance(storage, FsBlobStorage):
-        state.proxy = ProxyCache(meta, storage, upstream, ttl=proxy_ttl, mirror=mirror_project)
-    elif upstream is not None:
-        # a proxied blob is streamed to its clients from the ingest file it is written to
-        announce("proxy-cache projects are served on filesystem storage only: not on S3")
+    if upstream is not None:
+        state.proxy = ProxyCache(
+            meta,
+            storage,
+            upstream,
+            ttl=proxy_ttl,
+            mirror=mirror_project,
+            spool_dir=config.data_dir,  # followers of a fetch into S3 read a spool there
+        )
     if scanner is not None and config.scan_workers > 0:
         state.attach_scanner(
             ScanWorkers(

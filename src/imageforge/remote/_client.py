@@ -144,9 +144,11 @@ class Client:
         content: bytes | None = None,
         stream: bool = False,
         auth: httpx.Auth | None = None,
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """One request, retried on connection errors and 5xx; the response as it came
-        (the caller checks its status), read unless ``stream``."""
+        (the caller checks its status), read unless ``stream``; a redirect is answered
+        as it came unless ``follow_redirects``."""
         url = path_or_url if "://" in path_or_url else self.base_url(host) + path_or_url
         attempt = 0
         while True:
@@ -154,7 +156,12 @@ class Client:
                 method, url, headers=headers, params=params, content=content
             )
             try:
-                response = self._http.send(request, auth=auth or self.auth(host), stream=stream)
+                response = self._http.send(
+                    request,
+                    auth=auth or self.auth(host),
+                    stream=stream,
+                    follow_redirects=follow_redirects,
+                )
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
                     raise Unavailable(

@@ -26,7 +26,7 @@ from imageforge.registry.api._io import read_body, run
 from imageforge.registry.api._openapi import BODIES, openapi
 from imageforge.registry.auth import is_robot
 from imageforge.registry.meta import RobotRow
-from imageforge.registry.proxy import add_project, upstream_spec
+from imageforge.registry.proxy import add_project, projects_changed, upstream_spec
 from imageforge.registry.service import RegistryState
 
 __all__ = ["MAX_BODY", "Manage", "management_routes"]
@@ -144,6 +144,7 @@ class _Manage:
             raise InvalidArgument(f"force={force!r} is not true or false")
         try:
             deleted = await run(self.svc.delete_project, user, name, force in ("true", "1"))
+            projects_changed()  # it may have been a proxy cache
         except (Conflict, Denied) as exc:
             # the hint, in the API's words
             hint = exc.hint.replace("--force (API: ?force=true)", "?force=true") if exc.hint else ""

@@ -207,8 +207,9 @@ class Distribution:
         self, request: Request, name: str, ref: str, user: str | None
     ) -> Response:
         head = request.method == "HEAD"
-        if self.state.proxy is not None:
-            await run(self.state.proxy.ensure_manifest, name, ref)
+        proxy = self.state.proxy
+        if proxy is not None and proxy.proxied_now(name) is not False:
+            await run(proxy.ensure_manifest, name, ref)
         pulled = await run(
             self.state.manifests.pull,
             name,
@@ -251,8 +252,9 @@ class Distribution:
     # --- blobs
     async def get_blob(self, request: Request, name: str, ref: str) -> Response:
         digest = parse_digest(ref)
-        if self.state.proxy is not None:
-            fetched = await run(self.state.proxy.blob, name, digest)
+        proxy = self.state.proxy
+        if proxy is not None and proxy.proxied_now(name) is not False:
+            fetched = await run(proxy.blob, name, digest)
             if fetched is not None:
                 return self._fetched_blob(request, digest, *fetched)
         info = await run(self.state.blobs.info, name, digest)
@@ -322,8 +324,13 @@ class Distribution:
         return Response(b"", status_code=201, headers=headers)
 
     async def _refuse_proxy_push(self, name: str) -> None:
-        if self.state.proxy is not None:  # a proxy project's content is its upstream's
-            await run(self.state.proxy.refuse_push, name)
+        proxy = self.state.proxy
+        if proxy is not None:  # a proxy project's content is its upstream's
+            proxied = proxy.proxied_now(name)  # known without a query, mostly
+            if proxied is None:
+                await run(proxy.refuse_push, name)
+            elif proxied:
+                proxy.refuse_push(name)
 
     async def start_upload(self, request: Request, name: str) -> Response:
         uploads = self.state.uploads

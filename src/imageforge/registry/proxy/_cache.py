@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from imageforge.errors import Denied, ImageforgeError, NotFound, Unauthorized, Unavailable
@@ -25,7 +26,7 @@ from imageforge.oci import Digest, IndexManifest, Manifest, digest_bytes
 from imageforge.registry._names import project_of
 from imageforge.registry.meta import ManifestRow, MetaStore
 from imageforge.registry.proxy._fetches import BlobFetches
-from imageforge.registry.proxy._store import ProxyStore
+from imageforge.registry.proxy._store import ProxyStore, projects_changes
 from imageforge.registry.proxy._upstream import Upstream, UpstreamFactory, UpstreamSpec
 from imageforge.registry.service import (
     BlobUnknown,
@@ -34,13 +35,17 @@ from imageforge.registry.service import (
     parse_digest,
     read_manifest,
 )
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["DEFAULT_TTL", "ProxyCache"]
 
 # Harbor and distribution re-validate a cached tag after a day at most; Harbor asks on
 # every pull. Every 5 minutes: a moved tag shows soon, the upstream sees few requests.
 DEFAULT_TTL = 300.0
+# Which projects are proxy caches is kept in the process: loaded again at once after a
+# change made through this process, and at the latest this many seconds after one made
+# by another process (another replica on the same database).
+PROJECTS_REFRESH = 5.0
 _MAX_DEPTH = 2  # an index of indexes at most
 _T = TypeVar("_T")
 
@@ -72,12 +77,14 @@ class ProxyCache:
     def __init__(
         self,
         meta: MetaStore,
-        storage: FsBlobStorage,
+        storage: RegistryStorage,
         factory: UpstreamFactory,
         *,
         ttl: float = DEFAULT_TTL,
         mirror: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        spool_dir: Path | None = None,
+        projects_refresh: float = PROJECTS_REFRESH,
     ) -> None:
         self.meta = meta
         self.storage = storage
@@ -86,10 +93,14 @@ class ProxyCache:
         self.ttl = ttl
         self.mirror = mirror
         self.clock = clock
-        self.fetches = BlobFetches(meta, storage)
+        self.fetches = BlobFetches(meta, storage, spool_dir=spool_dir)
         self._lock = threading.Lock()
         self._upstreams: dict[str, tuple[UpstreamSpec, Upstream]] = {}
         self._checked: dict[tuple[str, str], float] = {}
+        self.projects_refresh = projects_refresh
+        self._specs: dict[str, UpstreamSpec] | None = None
+        self._specs_seen = 0  # projects_changes() when they were loaded
+        self._specs_until = 0.0  # time.monotonic() when they are loaded again
 
     def close(self) -> None:
         with self._lock:
@@ -98,13 +109,44 @@ class ProxyCache:
             self._upstreams.clear()
 
     # --- which repositories are proxied
+    def _specs_now(self) -> dict[str, UpstreamSpec] | None:
+        """The proxy projects' upstreams as kept, None if they must be loaded again."""
+        with self._lock:
+            if (
+                self._specs is None
+                or self._specs_seen != projects_changes()
+                or time.monotonic() >= self._specs_until
+            ):
+                return None
+            return self._specs
+
+    def _project_specs(self) -> dict[str, UpstreamSpec]:
+        specs = self._specs_now()
+        if specs is not None:
+            return specs
+        seen = projects_changes()  # before the query: a change made meanwhile loads them again
+        specs = self.store.specs()
+        with self._lock:
+            self._specs, self._specs_seen = specs, seen
+            self._specs_until = time.monotonic() + self.projects_refresh
+        return specs
+
+    def proxied_now(self, repo: str) -> bool | None:
+        """Whether ``repo`` is in a proxy-cache project, answered without a query (so
+        without leaving the event loop); None if that needs a query (:meth:`proxied`)."""
+        specs = self._specs_now()
+        return None if specs is None else ("/" in repo and project_of(repo) in specs)
+
+    def proxied(self, repo: str) -> bool:
+        return "/" in repo and project_of(repo) in self._project_specs()
+
     def upstream_of(self, repo: str) -> tuple[UpstreamSpec, Upstream, str] | None:
         """The upstream of ``repo``'s project and the repository's name there; None if
         ``repo`` is not in a proxy-cache project."""
         if "/" not in repo:
             return None
         project, name = repo.split("/", 1)
-        spec = self.store.get(project)
+        spec = self._project_specs().get(project)
         if spec is None:
             return None
         with self._lock:
@@ -118,8 +160,8 @@ class ProxyCache:
     def refuse_push(self, repo: str) -> None:
         """Denied if ``repo`` is in a proxy-cache project (its content comes from the
         upstream only)."""
-        project = project_of(repo)
-        if "/" in repo and self.store.get(project) is not None:
+        if self.proxied(repo):
+            project = project_of(repo)
             raise Denied(
                 f"project {project} is a proxy cache: pushes into it are refused",
                 hint="push to a project that is not a proxy cache",
@@ -225,10 +267,8 @@ class ProxyCache:
     def blob(self, repo: str, digest: Digest) -> tuple[int | None, Iterator[bytes]] | None:
         """The blob's size and bytes, fetched from the upstream of ``repo``'s proxy
         project; None if ``repo`` is not in one or the blob is cached (read it as any)."""
-        if self.meta.blob_linked(repo, digest):
-            return None
         found = self.upstream_of(repo)
-        if found is None:
+        if found is None or self.meta.blob_linked(repo, digest):
             return None
         if self.storage.exists(digest):  # cached for another repository
             self.meta.link_blob(repo, digest, self.storage.info(digest).size)

@@ -5,6 +5,7 @@ metadata database, which only the registry's user may read, and never shown."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.proxy._upstream import UpstreamSpec
 
-__all__ = ["ProxyStore", "check_upstream_url", "spec_json"]
+__all__ = ["ProxyStore", "projects_changed", "projects_changes", "check_upstream_url", "spec_json"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS proxy_projects (
@@ -38,6 +39,23 @@ def check_upstream_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+_changes_lock = threading.Lock()
+_changes = [0]
+
+
+def projects_changed() -> None:
+    """Note that proxy projects were added, changed or removed in this process (the
+    caches of :func:`projects_changes` load them again)."""
+    with _changes_lock:
+        _changes[0] += 1
+
+
+def projects_changes() -> int:
+    """How many times proxy projects changed in this process."""
+    with _changes_lock:
+        return _changes[0]
+
+
 class ProxyStore:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
@@ -51,6 +69,7 @@ class ProxyStore:
                 " username = excluded.username, password = excluded.password",
                 (project, spec.url, spec.username, spec.password, time.time()),
             )
+        projects_changed()
 
     def get(self, project: str) -> UpstreamSpec | None:
         rows = self.meta.query(
@@ -68,9 +87,22 @@ class ProxyStore:
     def remove(self, project: str) -> None:
         with self.meta.transaction() as db:
             db.execute("DELETE FROM proxy_projects WHERE project = ?", (project,))
+        projects_changed()
 
     def projects(self) -> set[str]:
         return {str(r[0]) for r in self.meta.query("SELECT project FROM proxy_projects")}
+
+    def specs(self) -> dict[str, UpstreamSpec]:
+        """Every proxy project's upstream (one query)."""
+        rows = self.meta.query("SELECT project, url, username, password FROM proxy_projects")
+        return {
+            str(project): UpstreamSpec(
+                str(url),
+                None if user is None else str(user),
+                None if password is None else str(password),
+            )
+            for project, url, user, password in rows
+        }
 
 
 def spec_json(spec: UpstreamSpec) -> dict[str, Any]:
