@@ -283,3 +283,58 @@ def test_an_unreachable_endpoint_fails_the_run_and_queues_a_webhook_event(world:
     assert payload["type"] == "REPLICATION"
     data_ = payload["event_data"]["replication"]
     assert data_["status"] == "failed" and data_["failures"][0]["repository"] == "library/tools"
+
+
+@pytest.mark.slow
+def test_a_run_of_a_killed_server_is_taken_over_by_the_next_one(
+    world: World, dist: Distribution
+) -> None:
+    """``kill -9`` of the serving registry mid-run: the next server on the same data
+    directory takes the run over once its lease expires; every tag arrives and no blob
+    is uploaded twice (distribution's own log)."""
+    src = make_server(world.base / "leased", '[registry]\nreplication_lease = "2s"\n')
+    src.start()
+    try:
+        save_credentials(src.host, Credentials("admin", ADMIN_PASSWORD), world.authfile)
+        digests = {}
+        with Session(world.root, tls_verify=False, authfile=world.authfile) as s:
+            for image, ref in (("hello:1", "library/a:1"), ("hello:2", "library/b:1")):
+                digests[ref] = str(copy(s, image, f"docker://{src.host}/{ref}"))
+        body = _rule("leased", f"http://{dist.host}", DIST_USER, DIST_PASSWORD,
+                     destination_namespace="taken", bandwidth=300)  # fmt: skip
+        with src.client() as c:
+            assert c.post("/api/v1/replication/rules", json=body).status_code == 201
+            r = c.post("/api/v1/replication/rules/leased/runs", json={})
+            assert r.status_code == 202, r.text
+            run_id = r.json()["id"]
+        meta = src.meta()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = meta.query("SELECT status FROM replication_items WHERE run = ?", run_id)
+            if any(str(x[0]) == "done" for x in rows):
+                break
+            time.sleep(0.1)
+        src.stop(signal.SIGKILL)
+        killed = [p for p in _blob_puts(dist) if p[0].startswith("taken/")]
+        assert killed, "the run sent nothing before the server was killed"
+        assert src.meta().query("SELECT status FROM replication_runs WHERE id = ?", run_id) == [
+            ("running",)
+        ]
+
+        src.start()
+        with src.client() as c:
+            while time.monotonic() < deadline:
+                run = c.get(f"/api/v1/replication/runs/{run_id}").json()
+                if run["status"] != "running":
+                    break
+                time.sleep(0.2)
+        assert run["status"] == "done", run
+        assert run["done"] == 2
+        puts = [p for p in _blob_puts(dist) if p[0].startswith("taken/")]
+        assert len(puts) == len(set(puts)), "a blob was uploaded twice"
+        creds = f"{DIST_USER}:{DIST_PASSWORD}"
+        for ref, digest in digests.items():
+            assert _digest(dist.host, ref.replace("library/", "taken/"), creds) == digest
+        assert "taken over" in src.log()
+    finally:
+        src.stop()

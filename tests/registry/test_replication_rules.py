@@ -142,6 +142,60 @@ def test_rules_runs_and_history_on_both_backends(opened: RegistryState) -> None:
     assert not [n for n, _, _ in r.schedules.schedules() if n == "replication:r1"]
 
 
+class _Slow:
+    """A replicator taking ``seconds`` per copy."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls: list[str] = []
+
+    def push(
+        self, repository: str, digest: Digest, tag: str, endpoint: Endpoint, destination: str,
+        bandwidth: int,
+    ) -> Transfer:  # fmt: skip
+        self.calls.append(f"{repository}:{tag}")
+        time.sleep(self.seconds)
+        return Transfer(10, 1)
+
+    def delete(self, endpoint: Endpoint, destination: str, tag: str) -> None:
+        raise AssertionError("no deletes here")
+
+
+def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
+    opened: RegistryState,
+) -> None:
+    """Two Replication objects are two processes on one database: the first starts
+    runs and dies (never executes them); the second leaves them alone while their lease
+    lives, then continues one in the rule's next run and takes the other over."""
+    ttl = 0.3
+    dead = Replication(opened.meta, opened.manage, _Slow(0), lease_ttl=ttl)
+    dead.add(OPERATOR, RULE)
+    a = ("copy", "library/a", "1", DIGEST, "library/a")
+    b = ("copy", "library/b", "1", DIGEST, "library/b")
+    first = dead.start(OPERATOR, "r1", items=[a, b])
+    slow = _Slow(ttl * 2)  # a copy outlives the lease: the heartbeat keeps it
+    live = Replication(opened.meta, opened.manage, slow, lease_ttl=ttl)
+    assert live.recover() == []  # the lease of the first run still lives
+    time.sleep(ttl * 1.5)
+
+    run = live.run(OPERATOR, "r1", items=[b])  # the rule's next trigger
+    assert [(i.repository, i.status) for i in run.items] == [
+        ("library/b", "done"), ("library/a", "done")
+    ]  # fmt: skip
+    old = live.get_run(OPERATOR, first.id)
+    assert old.status == "interrupted" and f"run {run.id} continues it" in old.error
+    assert live.recover() == []  # the heartbeat renewed the lease through each copy
+
+    second = dead.start(OPERATOR, "r1", items=[a])
+    time.sleep(ttl * 1.5)
+    assert live.recover() == [second.id]
+    deadline = time.monotonic() + 30
+    while live.get_run(OPERATOR, second.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.get_run(OPERATOR, second.id).status == "done"
+    assert slow.calls == ["library/b:1", "library/a:1", "library/a:1"]
+
+
 def test_the_token_bucket_holds_a_rate() -> None:
     bucket = TokenBucket(20_000)  # a burst of one second's worth, then 20 kB/s
     start = time.monotonic()

@@ -163,6 +163,7 @@ def open_registry(
             None if replicator is None else replicator(meta, storage),
             storage=storage,
             events=state.events,
+            lease_ttl=config.replication_lease,
         )
     )
     return state

@@ -4,14 +4,24 @@ injected :class:`Replicator` with retries and exponential backoff, each item's s
 bytes and error kept as it goes, and a ``replication`` event when a run ends (webhooks
 hear of failures). Triggers: manual (API, CLI), cron (retention's ``Scheduler`` runs
 ``replication:<rule>`` under its lease) and on push (:meth:`Replication.emit`, an
-event sink)."""
+event sink).
+
+A run is leased (retention's ``leases`` table, ``replication-run:<id>``) by the process
+running it, renewed while it runs: the run of a process that died keeps its lease until
+it expires, then a serving registry takes it over (:meth:`Replication.recover`, its
+pending items copied, blobs the destination has not sent again), or the rule's next
+run continues it (the items left over join it; the old run shows ``interrupted``).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +40,7 @@ __all__ = ["SCHEDULE_PREFIX", "Replication", "Replicator", "Transfer"]
 
 _LOG = logging.getLogger("imageforge.registry.replication")
 SCHEDULE_PREFIX = "replication:"
+_LEASE = "replication-run:"
 # cosign's legacy tags: carried with the image they name, never replicated on their own
 _ATTACHED_TAG = re.compile(r"^sha256-[0-9a-f]{64}(?:\.sig|\.att|\.sbom)?$")
 
@@ -98,6 +109,7 @@ class Replication:
         events: EventSink | None = None,
         attempts: int = 3,
         retry_base: float = 1.0,
+        lease_ttl: float = 60.0,
     ) -> None:
         self.meta = meta
         self.manage = manage
@@ -108,6 +120,8 @@ class Replication:
         self.events: EventSink = events or NoEvents()
         self.attempts = attempts
         self.retry_base = retry_base
+        self.lease_ttl = lease_ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._busy: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -195,14 +209,72 @@ class Replication:
                 hint="run replication from registry serve or registry replication run",
             )
         run_id = self.store.start_run(name, trigger)
+        self.schedules.acquire_lease(_LEASE + str(run_id), self.holder, self.lease_ttl)
         try:
-            self.store.add_items(run_id, self._plan(rule) if items is None else items)
+            planned = self._plan(rule) if items is None else items
+            self.store.add_items(run_id, _merged(planned, self._leftovers(name, run_id)))
         except Exception as exc:
             self.store.finish_run(run_id, "failed", str(exc))
+            self.schedules.release_lease(_LEASE + str(run_id), self.holder)
             raise
         row = self.store.run(run_id)
         assert row is not None
         return row
+
+    def _expired(self, rule: str | None, exclude: int = 0) -> list[RunRow]:
+        """The unfinished runs (of ``rule``) whose process stopped renewing their lease,
+        each now leased to this process (so one process takes each over)."""
+        before = time.time() - self.lease_ttl  # a run just started may not be leased yet
+        return [
+            run
+            for run in self.store.running(rule)
+            if run.id != exclude
+            and run.started < before
+            and self.schedules.acquire_lease(_LEASE + str(run.id), self.holder, self.lease_ttl)
+        ]
+
+    def _leftovers(self, rule: str, run_id: int) -> list[tuple[str, str, str, str, str]]:
+        """The items interrupted runs of ``rule`` did not finish, taken into run
+        ``run_id``; those runs end ``interrupted``."""
+        left: list[tuple[str, str, str, str, str]] = []
+        for old in self._expired(rule, exclude=run_id):
+            row = self.store.run(old.id)
+            assert row is not None
+            left += [
+                (i.kind, i.repository, i.tag, i.digest, i.destination)
+                for i in row.items
+                if i.status != "done"
+            ]
+            self._interrupted(old, f"its process stopped; run {run_id} continues it")
+        return left
+
+    def _interrupted(self, run: RunRow, why: str) -> None:
+        _LOG.warning("replication run %d of %s: %s", run.id, run.rule, why)
+        self.store.finish_run(run.id, "interrupted", why)
+        self.schedules.release_lease(_LEASE + str(run.id), self.holder)
+        self.meta.audit_add(None, "replication", "", run.rule, "interrupted", "",
+                            f"run {run.id}: {why}")  # fmt: skip
+
+    def recover(self) -> list[int]:
+        """Take over the runs whose process died (their lease expired): each one's
+        pending items copied in a thread of its own; the ids of the runs taken over.
+        The serving registry calls this on start and then now and again."""
+        if self.replicator is None:
+            return []
+        taken = []
+        for run in self._expired(None):
+            if self.store.rule(run.rule) is None:
+                self._interrupted(run, "its process stopped and its rule is deleted")
+                continue
+            _LOG.warning("replication run %d of %s: its process stopped; taken over by %s",
+                         run.id, run.rule, self.holder)  # fmt: skip
+            self.meta.audit_add(None, "replication", "", run.rule, "ok", "",
+                                f"run {run.id} taken over by {self.holder}")  # fmt: skip
+            row = self.store.run(run.id)
+            assert row is not None
+            self.execute_later(OPERATOR, row)
+            taken.append(run.id)
+        return taken
 
     def run(
         self,
@@ -220,9 +292,15 @@ class Replication:
         rule = self.rule(by, run.rule)
         with self._guard:
             lock = self._busy.setdefault(rule.name, threading.Lock())
-        with lock:
+        with lock, _Heartbeat(self, _LEASE + str(run.id)) as beat:
             try:
                 for item in run.items:
+                    if beat.lost.is_set():  # another process took the run over
+                        _LOG.warning("replication run %d: lease lost, left to its new holder",
+                                     run.id)  # fmt: skip
+                        final = self.store.run(run.id)
+                        assert final is not None
+                        return final
                     if item.status == "pending":
                         self._item(rule, item.id, item.kind, item.repository, item.tag,
                                    item.digest, item.destination)  # fmt: skip
@@ -237,7 +315,8 @@ class Replication:
             finally:
                 final = self.store.run(run.id)
                 assert final is not None
-                self._report(rule, final, by)
+                if final.status != "running":
+                    self._report(rule, final, by)
         self.meta.audit_add(
             _who(by), "replication", "", rule.name, final.status, "",
             f"run {run.id} ({run.trigger}): {len(final.items)} items, {final.status}",
@@ -354,6 +433,50 @@ class Replication:
             elif rule.selects_tag(tag):
                 items.append(("copy", repo, tag, res.digest, dest))
         return items
+
+
+class _Heartbeat:
+    """Holds a run's lease while it runs: renewed every third of its time to live in a
+    thread; ``lost`` is set when another process holds it now; released at the end."""
+
+    def __init__(self, replication: Replication, name: str) -> None:
+        self.r = replication
+        self.name = name
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{name}")
+
+    def __enter__(self) -> _Heartbeat:
+        self._renew()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if not self.lost.is_set():
+            self.r.schedules.release_lease(self.name, self.r.holder)
+
+    def _renew(self) -> None:
+        try:
+            if not self.r.schedules.acquire_lease(self.name, self.r.holder, self.r.lease_ttl):
+                self.lost.set()
+        except Exception as exc:  # the database away for a moment: the next beat retries
+            _LOG.warning("renewing %s failed: %s", self.name, exc)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.r.lease_ttl / 3) and not self.lost.is_set():
+            self._renew()
+
+
+def _merged(
+    planned: list[tuple[str, str, str, str, str]], left: list[tuple[str, str, str, str, str]]
+) -> list[tuple[str, str, str, str, str]]:
+    """``planned`` then the leftovers it does not already hold (a tag planned anew
+    goes by its digest now)."""
+    seen = {(k, repo, tag, dest) for k, repo, tag, _d, dest in planned}
+    extra = [i for i in left if (i[0], i[1], i[2], i[4]) not in seen]
+    return planned + list(dict.fromkeys(extra))
 
 
 def _who(by: str | None) -> str | None:

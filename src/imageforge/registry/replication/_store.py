@@ -70,7 +70,7 @@ class RunRow:
     trigger: str  # manual, cron or on_push
     started: float
     finished: float | None
-    status: str  # running, done, failed
+    status: str  # running, done, failed, interrupted (continued by a later run)
     error: str
     items: tuple[ItemRow, ...] = ()
 
@@ -185,6 +185,15 @@ class ReplicationStore:
             int(str(i)), str(rule), str(trigger), float(str(started)),
             None if finished is None else float(str(finished)), str(status), str(error), items,
         )  # fmt: skip
+
+    def running(self, rule: str | None = None) -> list[RunRow]:
+        """The runs not finished (their items not read), oldest first."""
+        sql = "SELECT * FROM replication_runs WHERE status = 'running'"
+        if rule is None:
+            rows = self.meta.query(sql + " ORDER BY id")
+        else:
+            rows = self.meta.query(sql + " AND rule = ? ORDER BY id", rule)
+        return [self._run(r, False) for r in rows]
 
     def run(self, run: int) -> RunRow | None:
         rows = self.meta.query("SELECT * FROM replication_runs WHERE id = ?", run)
