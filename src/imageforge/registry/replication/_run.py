@@ -28,9 +28,16 @@ from typing import Protocol
 from imageforge.errors import Conflict, ImageforgeError, InvalidArgument, NotFound, Unsupported
 from imageforge.oci import Digest, Manifest, load_json
 from imageforge.registry._names import project_of
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, EventSink, NoEvents, Resource
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.replication._rules import Endpoint, ReplicationRule, rule_from_json
+from imageforge.registry.replication._rules import (
+    Endpoint,
+    ReplicationRule,
+    check_name,
+    endpoint_from_json,
+    rule_from_json,
+)
 from imageforge.registry.replication._store import ReplicationStore, RunRow
 from imageforge.registry.retention import RetentionStore, next_time
 from imageforge.registry.service import OPERATOR, Management, read_manifest
@@ -110,11 +117,12 @@ class Replication:
         attempts: int = 3,
         retry_base: float = 1.0,
         lease_ttl: float = 60.0,
+        secrets: SecretBox | None = None,
     ) -> None:
         self.meta = meta
         self.manage = manage
         self.replicator = replicator
-        self.store = ReplicationStore(meta)
+        self.store = ReplicationStore(meta, secrets)
         self.schedules = RetentionStore(meta)
         self.storage = storage  # to read image configs for label filters
         self.events: EventSink = events or NoEvents()
@@ -125,10 +133,50 @@ class Replication:
         self._busy: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
+    # --- named endpoints
+    def add_endpoint(
+        self, by: str | None, name: str, doc: object, replace: bool = False
+    ) -> Endpoint:
+        """Add endpoint ``name`` (``doc``: url, username, password, insecure)."""
+        self.manage.require_admin(by)
+        endpoint = endpoint_from_json(doc, check_name(name, "replication endpoint"))
+        if not replace and self.store.endpoint(name) is not None:
+            raise Conflict(f"replication endpoint {name} exists", hint="--replace to change it")
+        self.store.put_endpoint(endpoint)
+        self.meta.audit_add(_who(by), "replication", "", name, "ok", "",
+                            f"add endpoint {endpoint.url}")  # fmt: skip
+        return endpoint
+
+    def endpoints(self, by: str | None) -> list[Endpoint]:
+        self.manage.require_admin(by)
+        return self.store.endpoints()
+
+    def endpoint(self, by: str | None, name: str) -> Endpoint:
+        self.manage.require_admin(by)
+        endpoint = self.store.endpoint(name)
+        if endpoint is None:
+            raise NotFound(
+                f"replication endpoint {name} does not exist",
+                hint="registry replication endpoint list",
+            )
+        return endpoint
+
+    def delete_endpoint(self, by: str | None, name: str) -> None:
+        """Delete endpoint ``name``; refused while a rule uses it."""
+        self.endpoint(by, name)
+        users = self.store.rules_using(name)
+        if users:
+            raise Conflict(
+                f"replication endpoint {name} is used by rule(s) {', '.join(users)}",
+                hint="delete those rules or point them at another endpoint first",
+            )
+        self.store.delete_endpoint(name)
+        self.meta.audit_add(_who(by), "replication", "", name, "ok", "", "delete endpoint")
+
     # --- rules
     def add(self, by: str | None, doc: object, replace: bool = False) -> ReplicationRule:
         self.manage.require_admin(by)
-        rule = rule_from_json(doc)
+        rule = rule_from_json(doc, self.store.endpoint)
         if rule.direction == "pull":
             raise Unsupported(
                 f"replication rule {rule.name}: direction pull is not implemented yet",
@@ -224,7 +272,8 @@ class Replication:
     def _expired(self, rule: str | None, exclude: int = 0) -> list[RunRow]:
         """The unfinished runs (of ``rule``) whose process stopped renewing their lease,
         each now leased to this process (so one process takes each over)."""
-        before = time.time() - self.lease_ttl  # a run just started may not be leased yet
+        # a run just started is leased a moment after its row is written: not yet taken
+        before = time.time() - min(self.lease_ttl, 10.0)
         return [
             run
             for run in self.store.running(rule)
