@@ -209,6 +209,15 @@ def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
     assert live.get_run(OPERATOR, second.id).status == "done"
     assert slow.calls == ["library/b:1", "library/a:1", "library/a:1"]
 
+    # a run this process is still copying is its own: never taken over by itself
+    third = live.start(OPERATOR, "r1", items=[b])
+    live.execute_later(OPERATOR, third)
+    time.sleep(ttl * 1.5)
+    assert live.recover() == []
+    while live.get_run(OPERATOR, third.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.get_run(OPERATOR, third.id).status == "done" and len(slow.calls) == 4
+
 
 def _stored(r: Replication) -> str:
     """Every stored rule and endpoint document, as the database holds them."""

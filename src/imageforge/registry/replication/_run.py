@@ -131,6 +131,7 @@ class Replication:
         self.lease_ttl = lease_ttl
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._busy: dict[str, threading.Lock] = {}
+        self._active: set[int] = set()  # the runs this object started or took over
         self._guard = threading.Lock()
 
     # --- named endpoints
@@ -257,6 +258,8 @@ class Replication:
                 hint="run replication from registry serve or registry replication run",
             )
         run_id = self.store.start_run(name, trigger)
+        with self._guard:
+            self._active.add(run_id)
         self.schedules.acquire_lease(_LEASE + str(run_id), self.holder, self.lease_ttl)
         try:
             planned = self._plan(rule) if items is None else items
@@ -278,6 +281,7 @@ class Replication:
             run
             for run in self.store.running(rule)
             if run.id != exclude
+            and run.id not in self._active  # its lease is this process's own
             and run.started < before
             and self.schedules.acquire_lease(_LEASE + str(run.id), self.holder, self.lease_ttl)
         ]
@@ -321,6 +325,8 @@ class Replication:
                                 f"run {run.id} taken over by {self.holder}")  # fmt: skip
             row = self.store.run(run.id)
             assert row is not None
+            with self._guard:
+                self._active.add(run.id)
             self.execute_later(OPERATOR, row)
             taken.append(run.id)
         return taken
@@ -338,7 +344,14 @@ class Replication:
     def execute(self, by: str | None, run: RunRow) -> RunRow:
         """Copy ``run``'s pending items (one run of a rule at a time in this process);
         the finished run."""
-        rule = self.rule(by, run.rule)
+        try:
+            rule = self.rule(by, run.rule)
+        except NotFound:  # deleted since the run was planned
+            self.store.finish_run(run.id, "failed", f"replication rule {run.rule} was deleted")
+            self.schedules.release_lease(_LEASE + str(run.id), self.holder)
+            with self._guard:
+                self._active.discard(run.id)
+            raise
         with self._guard:
             lock = self._busy.setdefault(rule.name, threading.Lock())
         with lock, _Heartbeat(self, _LEASE + str(run.id)) as beat:
@@ -362,6 +375,8 @@ class Replication:
                 self.store.finish_run(run.id, "failed", str(exc))
                 raise
             finally:
+                with self._guard:
+                    self._active.discard(run.id)
                 final = self.store.run(run.id)
                 assert final is not None
                 if final.status != "running":
