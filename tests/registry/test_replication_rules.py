@@ -240,7 +240,8 @@ def test_passwords_are_sealed_and_a_wrong_key_is_named(
     assert r.endpoint(OPERATOR, "hub").password == "hub-secret-9"
 
     # a rule an earlier version stored with its password in clear: sealed on opening
-    legacy = {**RULE, "name": "old", "endpoint": {**RULE["endpoint"], "password": "clear-1"}}
+    legacy = {"name": "old", "endpoint": {"url": "http://127.0.0.1:5999", "username": "u",
+                                          "password": "clear-1"}}  # fmt: skip
     with opened.meta.transaction() as db:
         db.execute("INSERT INTO replication_rules (name, doc, created) VALUES (?, ?, 0)",
                    ("old", json.dumps(legacy)))  # fmt: skip
