@@ -1,8 +1,9 @@
 """Replication end to end with real servers: a source ``registry serve`` replicating to
 a second imageforge registry (token auth) and to distribution 2.8 (htpasswd): the tags
 the rule selects arrive with identical digests (skopeo inspect) and a signature that
-verifies there; an excluded tag does not; a killed run's second run sends only the
-blobs still missing (distribution's own request log); a push starts an on-push rule, a
+verifies there; an excluded tag does not; a killed run is continued by the rule's next
+run, which sends only the blobs still missing (distribution's own request log), and a
+killed server's run is taken over by the next server; a push starts an on-push rule, a
 tag deleted here is deleted there; a run that cannot reach its endpoint fails, says why
 and queues a webhook event."""
 
@@ -38,7 +39,8 @@ class World:
         self.root = images
         self.keys: KeyPair = write_pair(base / "keys")
         self.authfile = base / "auth.json"
-        self.source = make_server(base / "source")
+        # a long lease: the runs the tests kill are continued by the CLI, not this server
+        self.source = make_server(base / "source", '[registry]\nreplication_lease = "1h"\n')
         self.digests: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:
@@ -131,17 +133,26 @@ def _rule(name: str, url: str, user: str, password: str, **extra: object) -> dic
 def test_replicate_to_imageforge_by_api_with_signatures_and_a_tag_filter(
     world: World, dest: Server
 ) -> None:
-    body = _rule(
-        "to-ours", dest.url, "admin", ADMIN_PASSWORD,
-        repositories=["library/app"], exclude_tags=["dev"],
-    )  # fmt: skip
+    endpoint = {"name": "ours", "url": dest.url, "username": "admin", "password": ADMIN_PASSWORD}
+    body = {"name": "to-ours", "endpoint": "ours", "repositories": ["library/app"],
+            "exclude_tags": ["dev"]}  # fmt: skip
     with world.source.client() as c:
+        r = c.post("/api/v1/replication/rules", json=body)
+        assert r.status_code == 400 and "replication endpoint ours does not exist" in r.text
+        r = c.post("/api/v1/replication/endpoints", json=endpoint)
+        assert r.status_code == 201, r.text
+        assert ADMIN_PASSWORD not in r.text and r.json()["has_password"]
         r = c.post("/api/v1/replication/rules", json=body)
         assert r.status_code == 201, r.text
         assert ADMIN_PASSWORD not in r.text and r.json()["endpoint"]["has_password"]
+        assert r.json()["endpoint"]["name"] == "ours"
         assert ADMIN_PASSWORD not in c.get("/api/v1/replication/rules").text
+        assert ADMIN_PASSWORD not in c.get("/api/v1/replication/endpoints").text
+        r = c.delete("/api/v1/replication/endpoints/ours")
+        assert r.status_code == 409 and "used by rule(s) to-ours" in r.text
         with world.source.client("nobody", "x") as anonymous:
             assert anonymous.get("/api/v1/replication/rules").status_code == 401
+            assert anonymous.get("/api/v1/replication/endpoints").status_code == 401
         r = c.post("/api/v1/replication/rules/to-ours/runs", json={"wait": True}, timeout=300)
         assert r.status_code == 201, r.text
         run = r.json()
@@ -194,10 +205,13 @@ def test_a_killed_run_to_distribution_resumes_sending_only_what_is_missing(
     )  # fmt: skip
     shown = ok(run_cli(["registry", "replication", "show", "to-dist", "--format", "json", *data]))
     assert DIST_PASSWORD not in shown.stdout and json.loads(shown.stdout)["bandwidth"] > 0
+    # the password is sealed with the data directory's secret key: not in the database
+    stored = b"".join(p.read_bytes() for p in world.source.data_dir.glob("meta.db*"))
+    assert b"replication_rules" in stored and DIST_PASSWORD.encode() not in stored
 
     # a run killed once its first item is through (the bandwidth limit keeps it slow)
     proc = subprocess.Popen(
-        [*imageforge_cmd(), "registry", "replication", "run", "to-dist", *data],
+        [*imageforge_cmd(), "registry", "replication", "run", "to-dist", "--lease", "2s", *data],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     meta = world.source.meta()
@@ -215,8 +229,9 @@ def test_a_killed_run_to_distribution_resumes_sending_only_what_is_missing(
     first = _blob_puts(dist)
     assert first, "the first run sent nothing before it was killed"
 
-    r = run_cli(["registry", "replication", "run", "to-dist", "--format", "json", *data],
-                timeout=300)  # fmt: skip
+    time.sleep(2.5)  # its lease expires: the rule's next run continues it
+    r = run_cli(["registry", "replication", "run", "to-dist", "--format", "json",
+                 "--lease", "2s", *data], timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
     run = json.loads(r.stdout)
     puts = _blob_puts(dist)
@@ -234,8 +249,19 @@ def test_a_killed_run_to_distribution_resumes_sending_only_what_is_missing(
     assert r.returncode == 0, r.stderr
 
     hist = ok(run_cli(["registry", "replication", "history", "to-dist", "--format", "json", *data]))
-    statuses = [h["status"] for h in json.loads(hist.stdout)]
-    assert statuses[0] == "done" and statuses[1] == "running"  # the killed one never finished
+    runs = json.loads(hist.stdout)
+    statuses = [h["status"] for h in runs]
+    assert statuses == ["done", "interrupted"]
+    assert f"run {run['id']} continues it" in runs[1]["error"]
+
+    # another key cannot open the password: said, naming the key file, nothing run
+    other = world.base / "other.key"
+    r = run_cli(["registry", "replication", "run", "to-dist", "--secret-key-file", str(other),
+                 *data])  # fmt: skip
+    assert r.returncode != 0
+    assert "cannot be opened with this secret key" in r.stderr and str(other) in r.stderr
+    hist = ok(run_cli(["registry", "replication", "history", "to-dist", "--format", "json", *data]))
+    assert len(json.loads(hist.stdout)) == len(statuses)
 
 
 @pytest.mark.slow
@@ -271,15 +297,77 @@ def test_an_unreachable_endpoint_fails_the_run_and_queues_a_webhook_event(world:
     closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     ok(run_cli(["registry", "webhook", "add", "library", "ops", "http://127.0.0.1:9/hook",
                 "--event", "replication", *data]))  # fmt: skip
-    ok(run_cli(["registry", "replication", "add", "nowhere", closed, "--repository",
-                "library/tools", *data]))  # fmt: skip
+    ok(run_cli(["registry", "replication", "endpoint", "add", "closed", "--url", closed, *data]))
+    ok(run_cli(["registry", "replication", "add", "nowhere", "--endpoint", "closed",
+                "--repository", "library/tools", *data]))  # fmt: skip
+    r = run_cli(["registry", "replication", "endpoint", "remove", "closed", *data])
+    assert r.returncode != 0 and "used by rule(s) nowhere" in r.stderr
+    listed = ok(run_cli(["registry", "replication", "endpoint", "list", "--format", "json", *data]))
+    assert {"name": "closed", "url": closed, "username": "", "insecure": True,
+            "has_password": False} in json.loads(listed.stdout)  # fmt: skip
     r = run_cli(["registry", "replication", "run", "nowhere", *data], timeout=300)
     assert r.returncode != 0
     assert "1 failed of 1" in r.stderr and "127.0.0.1" in r.stdout + r.stderr
     rows = world.source.meta().query(
         "SELECT payload FROM webhook_deliveries WHERE event = 'replication'"
     )
-    [payload] = [json.loads(str(p[0])) for p in rows]
+    payloads = [json.loads(str(p[0])) for p in rows]
+    [payload] = [p for p in payloads if p["event_data"]["replication"]["rule"] == "nowhere"]
     assert payload["type"] == "REPLICATION"
     data_ = payload["event_data"]["replication"]
     assert data_["status"] == "failed" and data_["failures"][0]["repository"] == "library/tools"
+
+
+@pytest.mark.slow
+def test_a_run_of_a_killed_server_is_taken_over_by_the_next_one(
+    world: World, dist: Distribution
+) -> None:
+    """``kill -9`` of the serving registry mid-run: the next server on the same data
+    directory takes the run over once its lease expires; every tag arrives and no blob
+    is uploaded twice (distribution's own log)."""
+    src = make_server(world.base / "leased", '[registry]\nreplication_lease = "2s"\n')
+    src.start()
+    try:
+        save_credentials(src.host, Credentials("admin", ADMIN_PASSWORD), world.authfile)
+        digests = {}
+        with Session(world.root, tls_verify=False, authfile=world.authfile) as s:
+            for image, ref in (("hello:1", "library/a:1"), ("hello:2", "library/b:1")):
+                digests[ref] = str(copy(s, image, f"docker://{src.host}/{ref}"))
+        body = _rule("leased", f"http://{dist.host}", DIST_USER, DIST_PASSWORD,
+                     destination_namespace="taken", bandwidth=300)  # fmt: skip
+        with src.client() as c:
+            assert c.post("/api/v1/replication/rules", json=body).status_code == 201
+            r = c.post("/api/v1/replication/rules/leased/runs", json={})
+            assert r.status_code == 202, r.text
+            run_id = r.json()["id"]
+        meta = src.meta()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = meta.query("SELECT status FROM replication_items WHERE run = ?", run_id)
+            if any(str(x[0]) == "done" for x in rows):
+                break
+            time.sleep(0.1)
+        src.stop(signal.SIGKILL)
+        killed = [p for p in _blob_puts(dist) if p[0].startswith("taken/")]
+        assert killed, "the run sent nothing before the server was killed"
+        assert src.meta().query("SELECT status FROM replication_runs WHERE id = ?", run_id) == [
+            ("running",)
+        ]
+
+        src.start()
+        with src.client() as c:
+            while time.monotonic() < deadline:
+                run = c.get(f"/api/v1/replication/runs/{run_id}").json()
+                if run["status"] != "running":
+                    break
+                time.sleep(0.2)
+        assert run["status"] == "done", run
+        assert run["done"] == 2
+        puts = [p for p in _blob_puts(dist) if p[0].startswith("taken/")]
+        assert len(puts) == len(set(puts)), "a blob was uploaded twice"
+        creds = f"{DIST_USER}:{DIST_PASSWORD}"
+        for ref, digest in digests.items():
+            assert _digest(dist.host, ref.replace("library/", "taken/"), creds) == digest
+        assert "taken over" in src.log()
+    finally:
+        src.stop()

@@ -60,6 +60,14 @@ def _split_addr(addr: str) -> tuple[str, int]:
     help="Answer blob GETs with a redirect to a presigned URL of the S3 storage.",
 )
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--secret-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="IMAGEFORGE_SECRET_KEY_FILE",
+    help="The key sealing stored endpoint passwords, one file for registries sharing a"
+    " database (default: secret.key in the data directory, made on first use; also"
+    " $IMAGEFORGE_SECRET_KEY_FILE or secret_key_file in the config).",
+)
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True))
 @click.option(
@@ -84,6 +92,7 @@ def serve_cmd(
     storage: str | None,
     storage_redirect: bool | None,
     config_path: Path | None,
+    secret_key_file: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
     proxy_ttl: float,
@@ -100,6 +109,8 @@ def serve_cmd(
     config = load_config(config_path, directory) if config_path else RegistryConfig(directory)
     if db:
         config.db = db
+    if secret_key_file:
+        config.secret_key_file = secret_key_file
     if storage:
         config.storage = storage
     if storage_redirect is not None:

@@ -1,37 +1,78 @@
-"""``imageforge registry replication add|list|show|run|history|delete``: replication
-rules and their runs, on a registry's data directory (the operator's view, as the other
-admin commands). ``run`` copies in this process; the serving registry runs cron and
-on-push rules itself."""
+"""``imageforge registry replication add|list|show|run|history|delete`` and
+``registry replication endpoint add|list|remove``: replication rules, their runs and
+the named endpoints they copy to, on a registry's data directory (the operator's view,
+as the other admin commands). ``run`` copies in this process; the serving registry runs
+cron and on-push rules itself. Passwords are sealed with the registry's secret key
+(``--secret-key-file``, default ``secret.key`` in the data directory)."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from imageforge.analyze import format_size, parse_size
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
-from imageforge.cli._registry_admin import _directory, _done, _manage, _show, _when, data_dir_option
+from imageforge.cli._registry_admin import (
+    _directory,
+    _done,
+    _duration,
+    _manage,
+    _show,
+    _when,
+    data_dir_option,
+)
 from imageforge.cli._render import print_json
+from imageforge.registry._secrets import SECRET_KEY_ENV, secret_box
 from imageforge.registry.replication import DIRECTIONS, TRIGGERS, Replication, RunRow
 from imageforge.registry.service import OPERATOR
 from imageforge.registry.storage import FsBlobStorage
 from imageforge.registry.webhooks import Webhooks
 
+F = TypeVar("F", bound=Callable[..., Any])
+_KEY = "imageforge.secret_key_file"
+
+
+def _remember_key(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta[_KEY] = value
+
+
+def key_option(func: F) -> F:
+    """``--secret-key-file``: the key sealing endpoint passwords."""
+    return click.option(
+        "--secret-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=SECRET_KEY_ENV,
+        expose_value=False,
+        callback=_remember_key,
+        help="The registry's secret key sealing endpoint passwords (default: secret.key"
+        f" in the data directory; also ${SECRET_KEY_ENV}).",
+    )(data_dir_option(func))
+
 
 def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = False) -> Replication:
     manage = _manage(opts, data_dir)
-    storage = FsBlobStorage(_directory(opts, data_dir))
+    directory = _directory(opts, data_dir)
+    storage = FsBlobStorage(directory)
+    given: Path | None = click.get_current_context().meta.get(_KEY)
+    box = secret_box(directory, given, lambda msg: click.echo(msg, err=True))
     replicator = None
     if copies:  # the registry client and the signature carrying, only when copying
         from imageforge.pipeline import RegistryReplicator
 
         replicator = RegistryReplicator(manage.meta, storage)
     return Replication(
-        manage.meta, manage, replicator, storage=storage, events=Webhooks(manage.meta)
+        manage.meta,
+        manage,
+        replicator,
+        storage=storage,
+        events=Webhooks(manage.meta),
+        secrets=box,
     )
 
 
@@ -43,7 +84,13 @@ def replication_app() -> None:
 
 @replication_app.command("add")
 @click.argument("name")
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option(
+    "--endpoint",
+    "endpoint_name",
+    metavar="NAME",
+    help="Copy to the named endpoint (registry replication endpoint add) instead of URL.",
+)
 @click.option("--username", default="", help="The endpoint's user.")
 @click.option("--password-env", metavar="VAR", help="Read the endpoint's password from $VAR.")
 @click.option("--insecure", is_flag=True, help="Plain http or an unverified certificate.")
@@ -62,13 +109,14 @@ def replication_app() -> None:
 @click.option("--bandwidth", default="0", help="Bytes per second at most, e.g. 10MB (0: none).")
 @click.option("--disabled", is_flag=True)
 @click.option("--replace", is_flag=True, help="Replace the rule of that name.")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def replication_add(
     opts: GlobalOptions,
     name: str,
-    url: str,
+    url: str | None,
+    endpoint_name: str | None,
     username: str,
     password_env: str | None,
     insecure: bool,
@@ -88,15 +136,27 @@ def replication_add(
     data_dir: Path | None,
     fmt: OutputFormat,
 ) -> None:
-    """Add rule NAME replicating to the registry at URL (http(s)://HOST[:PORT])."""
-    password = ""
-    if password_env is not None:
-        password = os.environ.get(password_env, "")
-        if not password:
-            raise click.UsageError(f"${password_env} is not set")
-    endpoint: dict[str, Any] = {"url": url, "username": username, "password": password}
-    if insecure:
-        endpoint["insecure"] = True
+    """Add rule NAME replicating to (or, --direction pull, from) the registry at URL
+    (http(s)://HOST[:PORT]) or the endpoint --endpoint NAME."""
+    if (url is None) == (endpoint_name is None):
+        raise click.UsageError("give the registry's URL or --endpoint NAME (one of them)")
+    endpoint: str | dict[str, Any]
+    if endpoint_name is not None:
+        if username or password_env or insecure:
+            raise click.UsageError(
+                "--username, --password-env and --insecure belong to the"
+                " endpoint (registry replication endpoint add --replace)"
+            )
+        endpoint = endpoint_name
+    else:
+        password = ""
+        if password_env is not None:
+            password = os.environ.get(password_env, "")
+            if not password:
+                raise click.UsageError(f"${password_env} is not set")
+        endpoint = {"url": url, "username": username, "password": password}
+        if insecure:
+            endpoint["insecure"] = True
     doc: dict[str, Any] = {
         "name": name,
         "direction": direction,
@@ -128,7 +188,7 @@ def _rule_row(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @replication_app.command("list")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def replication_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
@@ -141,7 +201,7 @@ def replication_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputForm
 
 @replication_app.command("show")
 @click.argument("name")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def replication_show(
@@ -177,16 +237,25 @@ _ITEM_COLUMNS = ["repository", "tag", "digest", "status", "blobs", "bytes", "att
 
 @replication_app.command("run")
 @click.argument("name")
-@data_dir_option
+@click.option(
+    "--lease",
+    default="1m",
+    show_default=True,
+    help="How long the run stays this process's without renewal: if the process dies,"
+    " the rule's next run (or a serving registry) continues it after that.",
+)
+@key_option
 @format_option
 @click.pass_obj
 def replication_run(
-    opts: GlobalOptions, name: str, data_dir: Path | None, fmt: OutputFormat
+    opts: GlobalOptions, name: str, lease: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """Run rule NAME now, in this process: each selected image is copied by digest with
-    its signatures; blobs the destination has are not sent again, so running again after
-    an interruption sends only what is missing. Exits non-zero if an item failed."""
+    its signatures; blobs the destination has are not sent again. The items an
+    interrupted run of NAME left (its process died) join this run. Exits non-zero if an
+    item failed."""
     replication = _replication(opts, data_dir, copies=True)
+    replication.lease_ttl = _duration(lease, "--lease")
     run = replication.run(OPERATOR, name)
     if fmt is OutputFormat.JSON:
         print_json(run.to_json())
@@ -201,7 +270,7 @@ def replication_run(
 @click.argument("name", required=False)
 @click.option("--run", "run_id", type=int, help="One run, with its items.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def replication_history(
@@ -237,7 +306,7 @@ def replication_history(
 
 @replication_app.command("delete")
 @click.argument("name")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def replication_delete(
@@ -246,3 +315,65 @@ def replication_delete(
     """Delete rule NAME (its runs' history stays)."""
     _replication(opts, data_dir).delete(OPERATOR, name)
     _done(fmt, {"deleted": name}, f"replication rule {name} deleted")
+
+
+@replication_app.group("endpoint")
+def endpoint_app() -> None:
+    """Named endpoints (Harbor's "registries"): a remote registry's URL and credentials,
+    shared by the rules that name it (--endpoint NAME)."""
+
+
+@endpoint_app.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="http(s)://HOST[:PORT]")
+@click.option("--username", default="", help="The endpoint's user.")
+@click.option("--password-stdin", is_flag=True, help="Read the endpoint's password from stdin.")
+@click.option("--insecure", is_flag=True, help="Plain http or an unverified certificate.")
+@click.option("--replace", is_flag=True, help="Replace the endpoint of that name.")
+@key_option
+@format_option
+@click.pass_obj
+def endpoint_add(
+    opts: GlobalOptions,
+    name: str,
+    url: str,
+    username: str,
+    password_stdin: bool,
+    insecure: bool,
+    replace: bool,
+    data_dir: Path | None,
+    fmt: OutputFormat,
+) -> None:
+    """Add endpoint NAME: the registry at --url, with its credentials (the password
+    sealed with the secret key, never shown)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else ""
+    if password_stdin and not password:
+        raise click.UsageError("--password-stdin read an empty password")
+    doc: dict[str, Any] = {"url": url, "username": username, "password": password}
+    if insecure:
+        doc["insecure"] = True
+    endpoint = _replication(opts, data_dir).add_endpoint(OPERATOR, name, doc, replace=replace)
+    _done(fmt, endpoint.to_json(), f"replication endpoint {name} -> {endpoint.url} added")
+
+
+@endpoint_app.command("list")
+@key_option
+@format_option
+@click.pass_obj
+def endpoint_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) -> None:
+    """List the named endpoints (never a password)."""
+    rows = [e.to_json() for e in _replication(opts, data_dir).endpoints(OPERATOR)]
+    _show(fmt, ["name", "url", "username", "insecure", "has_password"], rows)
+
+
+@endpoint_app.command("remove")
+@click.argument("name")
+@key_option
+@format_option
+@click.pass_obj
+def endpoint_remove(
+    opts: GlobalOptions, name: str, data_dir: Path | None, fmt: OutputFormat
+) -> None:
+    """Remove endpoint NAME (refused while a rule uses it)."""
+    _replication(opts, data_dir).delete_endpoint(OPERATOR, name)
+    _done(fmt, {"deleted": name}, f"replication endpoint {name} removed")

@@ -22,6 +22,10 @@ scan_poll = "1s"                # an idle worker looks for a job this often
 webhook_private_targets = true  # webhooks may post to loopback/private addresses (Harbor's)
 webhook_retry_base = "10s"      # a failed delivery is retried after 10 s, 20 s, 40 s, ...
 webhook_attempts = 8            # ... until this many attempts were made
+replication_lease = "1m"        # a replication run not renewed this long (its process
+                                # died) is taken over by another server
+secret_key_file = "/run/secrets/imageforge.key"  # the key sealing endpoint passwords
+                                # (default: secret.key in the data directory)
 storage = "s3://BUCKET/PREFIX?endpoint=http://s3.example:8333"  # blobs and uploads in S3
                                 # (default: the data directory); credentials from
                                 # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file
@@ -95,6 +99,9 @@ class RegistryConfig:
     webhook_private_targets: bool = True
     webhook_retry_base: float = 10.0
     webhook_attempts: int = 8
+    replication_lease: float = 60.0
+    # the key that seals stored passwords; None: secret.key in data_dir (made on first use)
+    secret_key_file: Path | None = None
     storage: str | None = None  # s3://BUCKET/PREFIX?endpoint=URL; None: data_dir/storage
     storage_redirect: bool = False  # blob GETs redirected to presigned URLs (S3 only)
     users: list[UserConfig] = field(default_factory=list)
@@ -151,6 +158,10 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                 location=where,
             )
         cfg.token_realm = realm
+        secret_key = reg.get("secret_key_file")
+        if secret_key is not None and not isinstance(secret_key, str):
+            raise InvalidArgument("[registry] secret_key_file is not a path", location=where)
+        cfg.secret_key_file = None if secret_key is None else Path(secret_key)
         try:
             if "upload_expiry" in reg:
                 cfg.upload_expiry = parse_duration(reg["upload_expiry"], "[registry] upload_expiry")
@@ -162,7 +173,7 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
                 cfg.failed_login_window = parse_duration(
                     reg["failed_login_window"], "[registry] failed_login_window"
                 )
-            for key in ("scan_lease", "scan_retry", "scan_poll"):
+            for key in ("scan_lease", "scan_retry", "scan_poll", "replication_lease"):
                 if key in reg:
                     setattr(cfg, key, parse_duration(reg[key], f"[registry] {key}"))
             for key in ("failed_login_limit", "failed_login_address_limit", "scan_workers"):

@@ -10,6 +10,7 @@ import uvicorn
 from imageforge.registry._config import RegistryConfig
 from imageforge.registry._datadir import secure_data_dir
 from imageforge.registry._http import header_timeout_protocol
+from imageforge.registry._secrets import secret_box
 from imageforge.registry.api import create_app
 from imageforge.registry.auth import (
     Access,
@@ -168,6 +169,8 @@ def open_registry(
             None if replicator is None else replicator(meta, storage),
             storage=storage,
             events=state.events,
+            lease_ttl=config.replication_lease,
+            secrets=secret_box(config.data_dir, config.secret_key_file, announce),
         )
     )
     return state

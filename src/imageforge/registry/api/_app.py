@@ -75,6 +75,18 @@ async def _deliver_webhooks(deliverer: Deliverer, every: float) -> None:
         deliverer.close()
 
 
+async def _recover_replication(replication: Replication) -> None:
+    """Take over the replication runs of processes that died: on start, then every
+    half lease (at least every 30 s)."""
+    every = min(30.0, max(0.5, replication.lease_ttl / 2))
+    while True:
+        try:
+            await run(replication.recover)
+        except Exception as exc:  # a background loop: log, never end the server
+            _LOG.warning("taking over replication runs failed (next try later): %s", exc)
+        await anyio.sleep(every)
+
+
 def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
     """The ASGI application serving ``state``; its schedule (retention, gc, pull times)
     is looked at every ``schedule_every`` seconds."""
@@ -105,6 +117,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
                 tg.start_soon(state.scans.serve)
             tg.start_soon(_run_schedule, scheduler, schedule_every)
             tg.start_soon(_deliver_webhooks, Deliverer(state.webhooks), 0.5)
+            tg.start_soon(_recover_replication, replication)
             yield
             tg.cancel_scope.cancel()
 

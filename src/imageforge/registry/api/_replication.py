@@ -27,6 +27,27 @@ class _ReplicationApi:
         self.m = m
         self.r = replication
 
+    async def endpoints(self, request: Request) -> Response:
+        user = await self.m.authenticated(request)
+        if request.method == "GET":
+            rows = await run(self.r.endpoints, user)
+            return JSONResponse([e.to_json() for e in rows])
+        await run(self.m.svc.require_admin, user)
+        body = await self.m.json_body(request, "NewReplicationEndpoint")
+        name, replace = body.pop("name"), bool(body.pop("replace", False))
+        endpoint = await run(self.r.add_endpoint, user, name, body, replace)
+        request.state.audit = ("", f"add replication endpoint {name} -> {endpoint.url}"[:500])
+        return JSONResponse(endpoint.to_json(), 201)
+
+    async def endpoint(self, request: Request) -> Response:
+        name = request.path_params["endpoint"]
+        user = await self.m.authenticated(request)
+        if request.method == "GET":
+            return JSONResponse((await run(self.r.endpoint, user, name)).to_json())
+        await run(self.r.delete_endpoint, user, name)
+        request.state.audit = ("", f"delete replication endpoint {name}")
+        return Response(status_code=204)
+
     async def rules(self, request: Request) -> Response:
         user = await self.m.authenticated(request)
         if request.method == "GET":
@@ -73,6 +94,8 @@ def replication_routes(m: Manage, replication: Replication) -> list[Route]:
     api = _ReplicationApi(m, replication)
     base = "/api/v1/replication"
     return [
+        Route(f"{base}/endpoints", m.wrap(api.endpoints), methods=["GET", "POST"]),
+        Route(f"{base}/endpoints/{{endpoint}}", m.wrap(api.endpoint), methods=["GET", "DELETE"]),
         Route(f"{base}/rules", m.wrap(api.rules), methods=["GET", "POST"]),
         Route(f"{base}/rules/{{rule}}", m.wrap(api.rule), methods=["GET", "DELETE"]),
         Route(f"{base}/rules/{{rule}}/runs", m.wrap(api.runs), methods=["GET", "POST"]),

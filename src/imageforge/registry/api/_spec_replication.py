@@ -26,6 +26,13 @@ _RULE_PROPERTIES: dict[str, Any] = {
     "enabled": {"type": "boolean"},
 }
 
+_ENDPOINT_PROPERTIES: dict[str, Any] = {
+    "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://"},
+    "username": {"type": "string", "maxLength": 255},
+    "password": {"type": "string", "maxLength": 4096},
+    "insecure": {"type": "boolean"},
+}
+
 REPLICATION_BODIES: dict[str, dict[str, Any]] = {
     "NewReplicationRule": {
         "type": "object",
@@ -34,16 +41,30 @@ REPLICATION_BODIES: dict[str, dict[str, Any]] = {
         "properties": {
             **_RULE_PROPERTIES,
             "endpoint": {
-                "type": "object",
-                "required": ["url"],
-                "additionalProperties": False,
-                "properties": {
-                    "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://"},
-                    "username": {"type": "string", "maxLength": 255},
-                    "password": {"type": "string", "maxLength": 4096},
-                    "insecure": {"type": "boolean"},
-                },
+                "oneOf": [
+                    {
+                        "type": "string",
+                        "pattern": NAME_PATTERN,
+                        "description": "the name of an endpoint (/api/v1/replication/endpoints)",
+                    },
+                    {
+                        "type": "object",
+                        "required": ["url"],
+                        "additionalProperties": False,
+                        "properties": _ENDPOINT_PROPERTIES,
+                    },
+                ]
             },
+        },
+    },
+    "NewReplicationEndpoint": {
+        "type": "object",
+        "required": ["name", "url"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "pattern": NAME_PATTERN},
+            **_ENDPOINT_PROPERTIES,
+            "replace": {"type": "boolean", "description": "replace the endpoint of that name"},
         },
     },
     "ReplicationRun": {
@@ -72,22 +93,26 @@ _ITEM = {
     },
 }
 
+_ENDPOINT = {
+    "type": "object",
+    "description": "never the password",
+    "properties": {
+        "name": {"type": "string", "description": "a named endpoint's"},
+        "url": {"type": "string"},
+        "username": {"type": "string"},
+        "insecure": {"type": "boolean"},
+        "has_password": {"type": "boolean"},
+    },
+}
+
 REPLICATION_OBJECTS: dict[str, dict[str, Any]] = {
+    "ReplicationEndpoint": _ENDPOINT,
     "ReplicationRule": {
         "type": "object",
         "required": ["name", "endpoint", "direction", "trigger", "enabled"],
         "properties": {
             **_RULE_PROPERTIES,
-            "endpoint": {
-                "type": "object",
-                "description": "never the password",
-                "properties": {
-                    "url": {"type": "string"},
-                    "username": {"type": "string"},
-                    "insecure": {"type": "boolean"},
-                    "has_password": {"type": "boolean"},
-                },
-            },
+            "endpoint": _ENDPOINT,
         },
     },
     "ReplicationRunReport": {
@@ -99,7 +124,11 @@ REPLICATION_OBJECTS: dict[str, dict[str, Any]] = {
             "trigger": {"type": "string", "enum": list(TRIGGERS)},
             "started": {"type": "number"},
             "finished": {"type": "number", "nullable": True},
-            "status": {"type": "string", "enum": ["running", "done", "failed"]},
+            "status": {
+                "type": "string",
+                "enum": ["running", "done", "failed", "interrupted"],
+                "description": "interrupted: its process stopped; a later run continued it",
+            },
             "error": {"type": "string"},
             "total": {"type": "integer"},
             "pending": {"type": "integer"},
@@ -117,8 +146,32 @@ def replication_paths() -> dict[str, Any]:
     from imageforge.registry.api._openapi import _json, _list, _op, _path, _query, _ref
 
     rule = _path("rule", NAME_PATTERN)
+    endpoint = _path("endpoint", NAME_PATTERN)
     base = "/api/v1/replication"
     return {
+        f"{base}/endpoints": {
+            "get": _op("the named endpoints (system admin)", _list("ReplicationEndpoint")),
+            "post": _op(
+                "add a named endpoint (system admin); its password is sealed with the"
+                " registry's secret key and never shown",
+                _json(_ref("ReplicationEndpoint"), "created"),
+                "201",
+                "NewReplicationEndpoint",
+            ),
+        },
+        f"{base}/endpoints/{{endpoint}}": {
+            "get": _op(
+                "one named endpoint (system admin)",
+                _json(_ref("ReplicationEndpoint"), "the endpoint"),
+                params=[endpoint],
+            ),
+            "delete": _op(
+                "delete a named endpoint (system admin); 409 while a rule uses it",
+                None,
+                "204",
+                params=[endpoint],
+            ),
+        },
         f"{base}/rules": {
             "get": _op("the replication rules (system admin)", _list("ReplicationRule")),
             "post": _op(

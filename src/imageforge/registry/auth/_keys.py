@@ -9,73 +9,26 @@ file and deletes the old one (tokens signed with it stop working; clients log in
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import secrets
-import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from imageforge.errors import InvalidArgument, Location
+from imageforge.registry._keyfile import create_key, read_key
 from imageforge.registry.meta import MetaStore
-from imageforge.store._atomic import fsync_dir
 
 __all__ = ["KEY_FILE", "token_key"]
 
 KEY_FILE = "token-signing.key"
 _OLD_SETTING = "token_key"
-_KEY = re.compile(r"[0-9a-f]{64}")
+_WHAT = "token signing key"
+_HINT = "delete it: a new one is made at the next start (tokens issued before stop working)"
 
 
 def _read(path: Path, announce: Callable[[str], None]) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # ELOOP: a symlink in the key's place
-        raise InvalidArgument(
-            f"cannot open the token signing key: {exc.strerror}",
-            location=Location(str(path)),
-            hint="it must be a regular file; delete it and a new one is made at the next start",
-        ) from None
-    with os.fdopen(fd, "r") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InvalidArgument(
-                "the token signing key is not a regular file", location=Location(str(path))
-            )
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            os.fchmod(fd, 0o600)
-            announce(f"{path} was readable by other users; made it 0600")
-        key = f.read(200).strip()
-    if not _KEY.fullmatch(key):
-        raise InvalidArgument(
-            "not a token signing key (64 hex digits)",
-            location=Location(str(path)),
-            hint="delete it: a new one is made at the next start (tokens issued before"
-            " stop working)",
-        )
-    return key
+    return read_key(path, _WHAT, _HINT, announce)
 
 
 def _create(path: Path) -> str:
-    """Write a new key atomically; if another process made one first, that one."""
-    fd, tmp = tempfile.mkstemp(prefix=".token-key.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)  # never replaces: the first process's key wins
-    finally:
-        os.unlink(tmp)
-    fsync_dir(path.parent)
-    key = _read(path, lambda _msg: None)
-    assert key is not None
-    return key
+    return create_key(path, _WHAT, _HINT)
 
 
 def token_key(data_dir: Path, meta: MetaStore, announce: Callable[[str], None]) -> str:

@@ -11,6 +11,7 @@ from imageforge.registry.replication._rules import (
     TRIGGERS,
     Endpoint,
     ReplicationRule,
+    endpoint_from_json,
     rule_from_json,
 )
 from imageforge.registry.replication._run import (
@@ -34,5 +35,6 @@ __all__ = [
     "Replicator",
     "RunRow",
     "Transfer",
+    "endpoint_from_json",
     "rule_from_json",
 ]

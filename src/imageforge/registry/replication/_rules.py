@@ -1,13 +1,14 @@
-"""Replication rules (Harbor's model) with no I/O: where images go (a named remote
-endpoint), which go (repository and tag globs as retention's, ``**`` crossing ``/``,
-with exclusions; labels of the image config), when (manual, cron, on push), and how
-(deletions mirrored or not, a bandwidth limit)."""
+"""Replication rules (Harbor's model) with no I/O: where images go (a remote endpoint,
+named and shared by rules as Harbor's "registries", or given inline), which go
+(repository and tag globs as retention's, ``**`` crossing ``/``, with exclusions; labels
+of the image config), when (manual, cron, on push), and how (deletions mirrored or not,
+a bandwidth limit)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,8 @@ __all__ = [
     "TRIGGERS",
     "Endpoint",
     "ReplicationRule",
+    "check_name",
+    "endpoint_from_json",
     "rule_from_json",
 ]
 
@@ -45,17 +48,29 @@ class Endpoint:
     username: str = ""
     password: str = field(default="", repr=False)
     insecure: bool = False  # plain http or an unverified certificate
+    name: str = ""  # a named endpoint's name ("": given inline in its rule)
 
     @property
     def host(self) -> str:
         return urlsplit(self.url).netloc
 
     def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.name} if self.name else {}
         return {
+            **doc,
             "url": self.url,
             "username": self.username,
             "insecure": self.insecure,
             "has_password": bool(self.password),
+        }
+
+    def to_stored(self) -> dict[str, Any]:
+        """With the password (which the store seals)."""
+        return {
+            "url": self.url,
+            "username": self.username,
+            "password": self.password,
+            "insecure": self.insecure,
         }
 
 
@@ -114,14 +129,10 @@ class ReplicationRule:
         }
 
     def to_stored(self) -> dict[str, Any]:
-        """As kept in the database: with the endpoint's password."""
+        """As kept in the database: a named endpoint by its name, an inline one with its
+        password (which the store seals)."""
         doc = self.to_json()
-        doc["endpoint"] = {
-            "url": self.endpoint.url,
-            "username": self.endpoint.username,
-            "password": self.endpoint.password,
-            "insecure": self.endpoint.insecure,
-        }
+        doc["endpoint"] = self.endpoint.name or self.endpoint.to_stored()
         return doc
 
 
@@ -146,9 +157,20 @@ def _url_ok(url: str) -> bool:
     return True
 
 
-def _endpoint(doc: object) -> Endpoint:
+def check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidArgument(f"invalid {what} name {name!r}", hint="lower case, digits, . _ -")
+    return name
+
+
+def endpoint_from_json(doc: object, name: str = "") -> Endpoint:
+    """An endpoint from its JSON (``url``, ``username``, ``password``, ``insecure``);
+    InvalidArgument naming what is wrong."""
     if not isinstance(doc, dict):
-        raise InvalidArgument("a replication rule's endpoint is not an object")
+        raise InvalidArgument("a replication endpoint is a JSON object with its url")
+    unknown = set(doc) - {"url", "username", "password", "insecure"}
+    if unknown:
+        raise InvalidArgument(f"unknown replication endpoint keys: {', '.join(sorted(unknown))}")
     url = doc.get("url")
     if not isinstance(url, str) or not _url_ok(url):
         raise InvalidArgument(
@@ -163,7 +185,7 @@ def _endpoint(doc: object) -> Endpoint:
     insecure = doc.get("insecure", url.startswith("http://"))
     if not isinstance(insecure, bool):
         raise InvalidArgument("endpoint insecure is true or false")
-    return Endpoint(url.rstrip("/"), username, password, insecure)
+    return Endpoint(url.rstrip("/"), username, password, insecure, name)
 
 
 def _choice(doc: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
@@ -180,19 +202,31 @@ def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def rule_from_json(doc: object) -> ReplicationRule:
-    """A rule from its JSON (the API's body, the stored row); InvalidArgument naming
-    what is wrong."""
+def _endpoint(value: object, named: Callable[[str], Endpoint | None] | None) -> Endpoint:
+    if not isinstance(value, str):
+        return endpoint_from_json(value)
+    found = None if named is None else named(check_name(value, "replication endpoint"))
+    if found is None:
+        raise InvalidArgument(
+            f"replication endpoint {value} does not exist",
+            hint=f"registry replication endpoint add {value} --url URL (or list them:"
+            " registry replication endpoint list)",
+        )
+    return found
+
+
+def rule_from_json(
+    doc: object, named: Callable[[str], Endpoint | None] | None = None
+) -> ReplicationRule:
+    """A rule from its JSON (the API's body, the stored row); its endpoint an object
+    (url, username, password, insecure) or the name of an endpoint ``named`` finds;
+    InvalidArgument naming what is wrong."""
     if not isinstance(doc, dict):
         raise InvalidArgument("a replication rule is a JSON object")
     unknown = set(doc) - _KEYS
     if unknown:
         raise InvalidArgument(f"unknown replication rule keys: {', '.join(sorted(unknown))}")
-    name = doc.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidArgument(
-            f"invalid replication rule name {name!r}", hint="lower case, digits, . _ -"
-        )
+    name = check_name(doc.get("name"), "replication rule")
     trigger = _choice(doc, "trigger", TRIGGERS)
     cron = doc.get("cron", "")
     if not isinstance(cron, str):
@@ -216,7 +250,7 @@ def rule_from_json(doc: object) -> ReplicationRule:
         raise InvalidArgument("replication labels are a list of KEY or KEY=VALUE")
     return ReplicationRule(
         name=name,
-        endpoint=_endpoint(doc.get("endpoint")),
+        endpoint=_endpoint(doc.get("endpoint"), named),
         direction=_choice(doc, "direction", DIRECTIONS),
         repositories=_globs(doc.get("repositories", ["**"]), "repositories"),
         exclude_repositories=_globs(doc.get("exclude_repositories", []), "exclude_repositories")

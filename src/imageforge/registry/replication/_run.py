@@ -4,23 +4,40 @@ injected :class:`Replicator` with retries and exponential backoff, each item's s
 bytes and error kept as it goes, and a ``replication`` event when a run ends (webhooks
 hear of failures). Triggers: manual (API, CLI), cron (retention's ``Scheduler`` runs
 ``replication:<rule>`` under its lease) and on push (:meth:`Replication.emit`, an
-event sink)."""
+event sink).
+
+A run is leased (retention's ``leases`` table, ``replication-run:<id>``) by the process
+running it, renewed while it runs: the run of a process that died keeps its lease until
+it expires, then a serving registry takes it over (:meth:`Replication.recover`, its
+pending items copied, blobs the destination has not sent again), or the rule's next
+run continues it (the items left over join it; the old run shows ``interrupted``).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
 from imageforge.errors import Conflict, ImageforgeError, InvalidArgument, NotFound, Unsupported
 from imageforge.oci import Digest, Manifest, load_json
 from imageforge.registry._names import project_of
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, EventSink, NoEvents, Resource
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.replication._rules import Endpoint, ReplicationRule, rule_from_json
+from imageforge.registry.replication._rules import (
+    Endpoint,
+    ReplicationRule,
+    check_name,
+    endpoint_from_json,
+    rule_from_json,
+)
 from imageforge.registry.replication._store import ReplicationStore, RunRow
 from imageforge.registry.retention import RetentionStore, next_time
 from imageforge.registry.service import OPERATOR, Management, read_manifest
@@ -30,6 +47,7 @@ __all__ = ["SCHEDULE_PREFIX", "Replication", "Replicator", "Transfer"]
 
 _LOG = logging.getLogger("imageforge.registry.replication")
 SCHEDULE_PREFIX = "replication:"
+_LEASE = "replication-run:"
 # cosign's legacy tags: carried with the image they name, never replicated on their own
 _ATTACHED_TAG = re.compile(r"^sha256-[0-9a-f]{64}(?:\.sig|\.att|\.sbom)?$")
 
@@ -98,23 +116,68 @@ class Replication:
         events: EventSink | None = None,
         attempts: int = 3,
         retry_base: float = 1.0,
+        lease_ttl: float = 60.0,
+        secrets: SecretBox | None = None,
     ) -> None:
         self.meta = meta
         self.manage = manage
         self.replicator = replicator
-        self.store = ReplicationStore(meta)
+        self.store = ReplicationStore(meta, secrets)
         self.schedules = RetentionStore(meta)
         self.storage = storage  # to read image configs for label filters
         self.events: EventSink = events or NoEvents()
         self.attempts = attempts
         self.retry_base = retry_base
+        self.lease_ttl = lease_ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._busy: dict[str, threading.Lock] = {}
+        self._active: set[int] = set()  # the runs this object started or took over
         self._guard = threading.Lock()
+
+    # --- named endpoints
+    def add_endpoint(
+        self, by: str | None, name: str, doc: object, replace: bool = False
+    ) -> Endpoint:
+        """Add endpoint ``name`` (``doc``: url, username, password, insecure)."""
+        self.manage.require_admin(by)
+        endpoint = endpoint_from_json(doc, check_name(name, "replication endpoint"))
+        if not replace and self.store.endpoint(name) is not None:
+            raise Conflict(f"replication endpoint {name} exists", hint="--replace to change it")
+        self.store.put_endpoint(endpoint)
+        self.meta.audit_add(_who(by), "replication", "", name, "ok", "",
+                            f"add endpoint {endpoint.url}")  # fmt: skip
+        return endpoint
+
+    def endpoints(self, by: str | None) -> list[Endpoint]:
+        self.manage.require_admin(by)
+        return self.store.endpoints()
+
+    def endpoint(self, by: str | None, name: str) -> Endpoint:
+        self.manage.require_admin(by)
+        endpoint = self.store.endpoint(name)
+        if endpoint is None:
+            raise NotFound(
+                f"replication endpoint {name} does not exist",
+                hint="registry replication endpoint list",
+            )
+        return endpoint
+
+    def delete_endpoint(self, by: str | None, name: str) -> None:
+        """Delete endpoint ``name``; refused while a rule uses it."""
+        self.endpoint(by, name)
+        users = self.store.rules_using(name)
+        if users:
+            raise Conflict(
+                f"replication endpoint {name} is used by rule(s) {', '.join(users)}",
+                hint="delete those rules or point them at another endpoint first",
+            )
+        self.store.delete_endpoint(name)
+        self.meta.audit_add(_who(by), "replication", "", name, "ok", "", "delete endpoint")
 
     # --- rules
     def add(self, by: str | None, doc: object, replace: bool = False) -> ReplicationRule:
         self.manage.require_admin(by)
-        rule = rule_from_json(doc)
+        rule = rule_from_json(doc, self.store.endpoint)
         if rule.direction == "pull":
             raise Unsupported(
                 f"replication rule {rule.name}: direction pull is not implemented yet",
@@ -195,14 +258,78 @@ class Replication:
                 hint="run replication from registry serve or registry replication run",
             )
         run_id = self.store.start_run(name, trigger)
+        with self._guard:
+            self._active.add(run_id)
+        self.schedules.acquire_lease(_LEASE + str(run_id), self.holder, self.lease_ttl)
         try:
-            self.store.add_items(run_id, self._plan(rule) if items is None else items)
+            planned = self._plan(rule) if items is None else items
+            self.store.add_items(run_id, _merged(planned, self._leftovers(name, run_id)))
         except Exception as exc:
             self.store.finish_run(run_id, "failed", str(exc))
+            self.schedules.release_lease(_LEASE + str(run_id), self.holder)
             raise
         row = self.store.run(run_id)
         assert row is not None
         return row
+
+    def _expired(self, rule: str | None, exclude: int = 0) -> list[RunRow]:
+        """The unfinished runs (of ``rule``) whose process stopped renewing their lease,
+        each now leased to this process (so one process takes each over)."""
+        # a run just started is leased a moment after its row is written: not yet taken
+        before = time.time() - min(self.lease_ttl, 10.0)
+        return [
+            run
+            for run in self.store.running(rule)
+            if run.id != exclude
+            and run.id not in self._active  # its lease is this process's own
+            and run.started < before
+            and self.schedules.acquire_lease(_LEASE + str(run.id), self.holder, self.lease_ttl)
+        ]
+
+    def _leftovers(self, rule: str, run_id: int) -> list[tuple[str, str, str, str, str]]:
+        """The items interrupted runs of ``rule`` did not finish, taken into run
+        ``run_id``; those runs end ``interrupted``."""
+        left: list[tuple[str, str, str, str, str]] = []
+        for old in self._expired(rule, exclude=run_id):
+            row = self.store.run(old.id)
+            assert row is not None
+            left += [
+                (i.kind, i.repository, i.tag, i.digest, i.destination)
+                for i in row.items
+                if i.status != "done"
+            ]
+            self._interrupted(old, f"its process stopped; run {run_id} continues it")
+        return left
+
+    def _interrupted(self, run: RunRow, why: str) -> None:
+        _LOG.warning("replication run %d of %s: %s", run.id, run.rule, why)
+        self.store.finish_run(run.id, "interrupted", why)
+        self.schedules.release_lease(_LEASE + str(run.id), self.holder)
+        self.meta.audit_add(None, "replication", "", run.rule, "interrupted", "",
+                            f"run {run.id}: {why}")  # fmt: skip
+
+    def recover(self) -> list[int]:
+        """Take over the runs whose process died (their lease expired): each one's
+        pending items copied in a thread of its own; the ids of the runs taken over.
+        The serving registry calls this on start and then now and again."""
+        if self.replicator is None:
+            return []
+        taken = []
+        for run in self._expired(None):
+            if self.store.rule(run.rule) is None:
+                self._interrupted(run, "its process stopped and its rule is deleted")
+                continue
+            _LOG.warning("replication run %d of %s: its process stopped; taken over by %s",
+                         run.id, run.rule, self.holder)  # fmt: skip
+            self.meta.audit_add(None, "replication", "", run.rule, "ok", "",
+                                f"run {run.id} taken over by {self.holder}")  # fmt: skip
+            row = self.store.run(run.id)
+            assert row is not None
+            with self._guard:
+                self._active.add(run.id)
+            self.execute_later(OPERATOR, row)
+            taken.append(run.id)
+        return taken
 
     def run(
         self,
@@ -217,12 +344,25 @@ class Replication:
     def execute(self, by: str | None, run: RunRow) -> RunRow:
         """Copy ``run``'s pending items (one run of a rule at a time in this process);
         the finished run."""
-        rule = self.rule(by, run.rule)
+        try:
+            rule = self.rule(by, run.rule)
+        except NotFound:  # deleted since the run was planned
+            self.store.finish_run(run.id, "failed", f"replication rule {run.rule} was deleted")
+            self.schedules.release_lease(_LEASE + str(run.id), self.holder)
+            with self._guard:
+                self._active.discard(run.id)
+            raise
         with self._guard:
             lock = self._busy.setdefault(rule.name, threading.Lock())
-        with lock:
+        with lock, _Heartbeat(self, _LEASE + str(run.id)) as beat:
             try:
                 for item in run.items:
+                    if beat.lost.is_set():  # another process took the run over
+                        _LOG.warning("replication run %d: lease lost, left to its new holder",
+                                     run.id)  # fmt: skip
+                        final = self.store.run(run.id)
+                        assert final is not None
+                        return final
                     if item.status == "pending":
                         self._item(rule, item.id, item.kind, item.repository, item.tag,
                                    item.digest, item.destination)  # fmt: skip
@@ -235,9 +375,12 @@ class Replication:
                 self.store.finish_run(run.id, "failed", str(exc))
                 raise
             finally:
+                with self._guard:
+                    self._active.discard(run.id)
                 final = self.store.run(run.id)
                 assert final is not None
-                self._report(rule, final, by)
+                if final.status != "running":
+                    self._report(rule, final, by)
         self.meta.audit_add(
             _who(by), "replication", "", rule.name, final.status, "",
             f"run {run.id} ({run.trigger}): {len(final.items)} items, {final.status}",
@@ -354,6 +497,50 @@ class Replication:
             elif rule.selects_tag(tag):
                 items.append(("copy", repo, tag, res.digest, dest))
         return items
+
+
+class _Heartbeat:
+    """Holds a run's lease while it runs: renewed every third of its time to live in a
+    thread; ``lost`` is set when another process holds it now; released at the end."""
+
+    def __init__(self, replication: Replication, name: str) -> None:
+        self.r = replication
+        self.name = name
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{name}")
+
+    def __enter__(self) -> _Heartbeat:
+        self._renew()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if not self.lost.is_set():
+            self.r.schedules.release_lease(self.name, self.r.holder)
+
+    def _renew(self) -> None:
+        try:
+            if not self.r.schedules.acquire_lease(self.name, self.r.holder, self.r.lease_ttl):
+                self.lost.set()
+        except Exception as exc:  # the database away for a moment: the next beat retries
+            _LOG.warning("renewing %s failed: %s", self.name, exc)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.r.lease_ttl / 3) and not self.lost.is_set():
+            self._renew()
+
+
+def _merged(
+    planned: list[tuple[str, str, str, str, str]], left: list[tuple[str, str, str, str, str]]
+) -> list[tuple[str, str, str, str, str]]:
+    """``planned`` then the leftovers it does not already hold (a tag planned anew
+    goes by its digest now)."""
+    seen = {(k, repo, tag, dest) for k, repo, tag, _d, dest in planned}
+    extra = [i for i in left if (i[0], i[1], i[2], i[4]) not in seen]
+    return planned + list(dict.fromkeys(extra))
 
 
 def _who(by: str | None) -> str | None:
