@@ -56,11 +56,13 @@ def deploy_manifests_cmd(
     storage_redirect: bool,
     output_dir: Path | None,
 ) -> None:
-    """Render the Deployment (readiness and liveness probes), Service,
-    PodDisruptionBudget, HorizontalPodAutoscaler and ConfigMap (registry.toml) of
-    stateless registry replicas. No secret value is written: the pods read one Secret
-    with the keys postgresql-password, s3-access-key-id, s3-secret-access-key,
-    admin-password and token-key, which you create (docs/deploy.md)."""
+    """Kubernetes manifests for registry replicas on PostgreSQL and S3.
+
+    The Deployment (readiness and liveness probes), Service, PodDisruptionBudget,
+    HorizontalPodAutoscaler and ConfigMap (registry.toml) of stateless replicas, as YAML.
+    No secret value is written: the pods read one Secret with the keys
+    postgresql-password, s3-access-key-id, s3-secret-access-key, admin-password and
+    token-key, which you create (docs/deploy.md)."""
     opts = DeployOptions(
         image=image,
         storage=storage,
