@@ -3,13 +3,17 @@
 image is the busybox test base; this machine's Debian userland (``/usr``), Python, the
 virtualenv and this checkout are bind-mounted read-only, so the build runs the code
 under test. The images it writes to a bind-mounted OCI layout equal the normal builder's
-(root filesystem and config) from the same inputs; ``--user 1000`` is refused clearly."""
+(root filesystem and config) from the same inputs; ``--user 1000`` is refused clearly. A CI
+pod's whole job runs there too: login, a context tar on stdin, a base pulled from and the
+image and layer cache pushed to a registry on loopback (``--network host``)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +32,10 @@ from tests.builder.test_buildah_diff import (
 )
 from tests.builder.test_buildah_diff import tree as image_tree
 from tests.conftest import containers_env, need_binary, requires_root, run_cli
+from tests.registry.conftest import ADMIN_PASSWORD, Server
+from tests.remote.conftest import authfile, login_ours, ours
+
+__all__ = ["authfile", "ours"]  # fixtures
 
 pytestmark = [requires_root, pytest.mark.slow]
 
@@ -53,7 +61,12 @@ def _in_container(
     args: list[str],
     *,
     user: str | None = None,
+    network: str = "none",
+    environ: dict[str, str] | None = None,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m imageforge ARGS`` in the container; ARGS ``["sh", "-c", SCRIPT]`` runs a
+    shell script instead, where ``$IMAGEFORGE`` is that command."""
     cmd, env = podman
     python = Path(sys.executable)
     readonly = {
@@ -73,30 +86,35 @@ def _in_container(
         readonly[shown] = "/root"
     volumes = [f"{host}:{inside}:ro" for host, inside in readonly.items()]
     volumes += [f"{host}:{inside}" for host, inside in mounts.items()]
-    return subprocess.run(
+    imageforge = [str(Path(sys.prefix) / "bin" / python.name), "-m", "imageforge"]
+    environ = {
+        "PYTHONPATH": "/opt/imageforge/src",
+        "TMPDIR": "/tmp",
+        "IMAGEFORGE": " ".join(imageforge),
+        **(environ or {}),
+    }
+    proc = subprocess.run(
         [
             *cmd,
             "run",
             "--rm",
+            *(["-i"] if stdin is not None else []),
             "--network",
-            "none",
+            network,
             *(["--user", user] if user else []),
             *(arg for v in volumes for arg in ("-v", v)),
-            "-e",
-            "PYTHONPATH=/opt/imageforge/src",
-            "-e",
-            "TMPDIR=/tmp",
+            *(arg for k, v in environ.items() for arg in ("-e", f"{k}={v}")),
             f"oci:{base_layout}:busybox",
-            str(Path(sys.prefix) / "bin" / python.name),
-            "-m",
-            "imageforge",
-            *args,
+            *(args if args[:1] == ["sh"] else [*imageforge, *args]),
         ],
         capture_output=True,
-        text=True,
+        input=stdin if stdin is not None else b"",
         env=env,
         timeout=600,
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
     )
 
 
@@ -169,3 +187,84 @@ def test_system_check_in_the_container_suggests_isolation_none(
     assert items["isolation"]["ok"], items["isolation"]
     assert items["isolation"]["data"] == {"suggested": "none"}
     assert "build with --isolation none" in items["isolation"]["summary"]
+
+
+def _context_tar(context: Path) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        tar.add(context, arcname=".")
+    return out.getvalue()
+
+
+def test_a_ci_pod_pulls_builds_from_stdin_pushes_and_shares_its_cache(
+    tmp_path: Path,
+    base_layout: Path,
+    podman: tuple[list[str], dict[str, str]],
+    ours: Server,
+    authfile: Path,
+) -> None:
+    """What a Kaniko-style CI job does, in an unprivileged container on the host's network:
+    log in, build a context tar read from stdin on a base pulled from the registry, push the
+    image and the layer cache; a second, empty container builds from that cache, running no
+    step. The pushed image equals the normal builder's from the same inputs."""
+    base = f"{ours.host}/library/busybox:base"
+    login_ours(ours)
+    ok(run_cli(["copy", f"oci:{base_layout}:busybox", f"docker://{base}", "--tls-verify=false"]))
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "a.txt").write_text("from the context\n")
+    run_steps = CASES["run"]["Dockerfile"].split("\n", 1)[1]
+    (context / "Dockerfile").write_text(f"FROM {base}\nCOPY a.txt /opt/a.txt\n{run_steps}")
+    image, cache = f"{ours.host}/library/app:1", f"docker://{ours.host}/library/app-cache"
+    build = ["build", "-", "--isolation", "none", "--tls-verify=false", "--progress", "plain"]
+    authdir = authfile.parent
+    authfile.unlink()  # the pod logs in itself, into the mounted credentials directory
+    pod = {"REGISTRY_AUTH_FILE": "/auth/auth.json", "PASSWORD": ADMIN_PASSWORD}
+
+    first = _in_container(
+        podman,
+        base_layout,
+        {authdir: "/auth"},
+        ["sh", "-c"]
+        + [
+            f'echo "$PASSWORD" | $IMAGEFORGE login {ours.host} -u admin --password-stdin'
+            " --tls-verify=false"
+            f" && $IMAGEFORGE --root /tmp/store {' '.join(build)}"
+            f" --output docker://{image} --cache-to {cache}"
+        ],
+        network="host",
+        environ=pod,
+        stdin=_context_tar(context),
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "isolation none" in first.stderr
+    assert authfile.is_file()  # login inside wrote the mounted credentials file
+
+    del pod["PASSWORD"]  # the second pod only has the credentials file
+    second = _in_container(
+        podman,
+        base_layout,
+        {authdir: "/auth"},
+        ["--root", "/tmp/store", *build, "-t", "app:2", "--cache-from", cache, "--format", "json"],
+        network="host",
+        environ=pod,
+        stdin=_context_tar(context),
+    )
+    assert second.returncode == 0, second.stderr
+    steps = [s for s in json.loads(second.stdout)["steps"] if s["kind"] == "fs"]
+    assert steps and all(s["cached"] for s in steps), steps
+
+    ours_layout, normal = tmp_path / "pulled", tmp_path / "normal"
+    ok(run_cli(["copy", f"docker://{image}", f"oci:{ours_layout}:app", "--tls-verify=false"]))
+    ok(
+        run_cli(
+            ["--root", str(tmp_path / "store"), "build", str(context), "--tls-verify=false"]
+            + ["--output", f"oci:{normal}:app"],
+            timeout=300,
+        )
+    )
+    for field in _FIELDS:
+        assert _config(ours_layout, "app").get(field) == _config(normal, "app").get(field), field
+    assert image_tree(_unpack(ours_layout, "app", tmp_path / "u-ours")) == image_tree(
+        _unpack(normal, "app", tmp_path / "u-normal")
+    )

@@ -76,6 +76,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "_registry_retention",
         "_registry_webhooks",
         "_registry_replication",
+        "_registry_deploy",
     ),
     "sbom": ("_sbom",),
     "scan": ("_scan",),

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from imageforge.registry.api._health import health_routes
 from imageforge.registry.api._io import run
 from imageforge.registry.api._manage import Manage, management_routes
 from imageforge.registry.api._replication import replication_routes
@@ -126,6 +127,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
             route("/v2/", v2.dispatch),
             route("/v2/{path:path}", v2.dispatch),
             Route("/token", v2.auth.token, methods=["GET"]),
+            *health_routes(state),
             *management_routes(state),
             *scan_routes(state),
             *retention_routes(Manage(state), retention),
