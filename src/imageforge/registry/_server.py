@@ -92,7 +92,11 @@ def open_registry(
             meta.set_immutable(project.name, project.immutable_tags)
         for member, role in project.members.items():
             meta.add_member(project.name, member, role)
-    key = token_key(config.data_dir, meta, announce)
+    try:
+        key = token_key(config.data_dir, meta, announce, shared=config.token_key_file)
+    except BaseException:
+        meta.close()  # a wrong key file stops the start, leaving no connection open
+        raise
     warm_up()
     storage = open_storage(config.data_dir, config.storage)
     gates = registry_gates(functools.partial(blobs_named_by, storage))
