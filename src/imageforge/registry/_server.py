@@ -21,7 +21,7 @@ from imageforge.registry.auth import (
     token_key,
     warm_up,
 )
-from imageforge.registry.meta import MetaStore
+from imageforge.registry.meta import MetaStore, PoolSize
 from imageforge.registry.policy import (
     AdminBypass,
     Gate,
@@ -78,7 +78,10 @@ def open_registry(
     rules can be managed but not run).
     """
     secure_data_dir(config.data_dir, announce)
-    meta = MetaStore(config.db or config.data_dir / "meta.db")
+    meta = MetaStore(
+        config.db or config.data_dir / "meta.db",
+        PoolSize(config.db_pool_size, config.db_pool_timeout),
+    )
     generated = bootstrap(meta)
     if generated:
         announce(f"created user admin with password {generated} (shown once)")
