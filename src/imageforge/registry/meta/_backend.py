@@ -8,7 +8,10 @@ starts the two kinds of transaction:
 - a *write* transaction: one writer at a time across every process sharing the
   database. SQLite's ``BEGIN IMMEDIATE`` does that; on PostgreSQL a transaction-scoped
   advisory lock does (so garbage collection and pushes keep SQLite's ordering: each
-  sees the other's committed rows, never a half).;
+  sees the other's committed rows, never a half). Writes that garbage collection need
+  not exclude (appended audit rows, upload-session rows: docs/registry-gc.md) are
+  *unlocked* on PostgreSQL: a plain transaction, so every replica's pulls and uploads
+  do not queue behind one lock; SQLite has one writer whatever is asked;
 - a *snapshot* read: several SELECTs seeing one consistent state (``BEGIN`` in WAL
   mode; ``REPEATABLE READ`` on PostgreSQL).
 
@@ -52,7 +55,7 @@ __all__ = [
     "redact_url",
 ]
 
-# Any constant will do: every imageforge write transaction takes this one lock.
+# Any constant will do: every locked imageforge write transaction takes this one lock.
 _WRITE_LOCK = 0x1F0_4E7A
 
 
@@ -192,7 +195,8 @@ class Backend:
     def prepare(self, db: Db) -> None:
         """Migrations that must run before the schema (none by default)."""
 
-    def begin_write(self, db: Db) -> None:
+    def begin_write(self, db: Db, locked: bool = True) -> None:
+        """Begin a write transaction: with ``locked``, the one writer at a time."""
         raise NotImplementedError
 
     def begin_snapshot(self, db: Db) -> None:
@@ -261,8 +265,8 @@ class SqliteBackend(Backend):
         if columns and "linked" not in columns:
             db.execute("ALTER TABLE blob_links ADD COLUMN linked REAL NOT NULL DEFAULT 0")
 
-    def begin_write(self, db: Db) -> None:
-        db.execute("BEGIN IMMEDIATE")
+    def begin_write(self, db: Db, locked: bool = True) -> None:
+        db.execute("BEGIN IMMEDIATE")  # SQLite has one writer at a time, locked or not
 
 
 class PostgresBackend(Backend):
@@ -323,9 +327,10 @@ class PostgresBackend(Backend):
     def schema(self, sql: str) -> str:
         return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', super().schema(sql))
 
-    def begin_write(self, db: Db) -> None:
+    def begin_write(self, db: Db, locked: bool = True) -> None:
         db.execute("BEGIN")
-        db.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,))
+        if locked:
+            db.execute("SELECT pg_advisory_xact_lock(?)", (_WRITE_LOCK,))
 
     def begin_snapshot(self, db: Db) -> None:
         db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -247,9 +247,11 @@ class MetaStore:
             yield db
 
     @contextmanager
-    def _write(self) -> Iterator[Db]:
+    def _write(self, locked: bool = True) -> Iterator[Db]:
+        """A write transaction; ``locked=False`` only for rows garbage collection need
+        not exclude (docs/registry-gc.md): those writers do not wait for the lock."""
         with self._backend.connection() as db:
-            self._backend.begin_write(db)
+            self._backend.begin_write(db, locked)
             try:
                 yield db
             except BaseException:
@@ -563,7 +565,7 @@ class MetaStore:
 
     # uploads
     def add_upload(self, upload_id: str, repo: str) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:  # a session's row names no blob
             db.execute("INSERT INTO uploads VALUES (?, ?, ?)", (upload_id, repo, time.time()))
 
     def upload_repo(self, upload_id: str) -> str | None:
@@ -571,7 +573,7 @@ class MetaStore:
         return str(rows[0][0]) if rows else None
 
     def remove_upload(self, upload_id: str) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     def uploads_started_before(self, cutoff: float) -> list[str]:
@@ -754,7 +756,7 @@ class MetaStore:
         remote: str,
         detail: str = "",
     ) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:  # appended: nothing reads it to decide
             db.execute(
                 'INSERT INTO audit (time, "user", action, repo, ref, result, remote, detail)'
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
