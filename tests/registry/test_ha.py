@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -162,7 +163,7 @@ def test_gc_on_one_replica_while_the_others_take_pushes_loses_nothing(cluster: C
                 else:
                     failures.append(f"p{n}:t{i} {status}")
 
-    collections: list[dict[str, object]] = []
+    collections: list[dict[str, Any]] = []
 
     def collector() -> None:
         while not done.is_set() or not collections:
@@ -184,16 +185,16 @@ def test_gc_on_one_replica_while_the_others_take_pushes_loses_nothing(cluster: C
 
     assert failures == []
     assert len(pushed) == 18
-    collected = {b for report in collections for b in report["blobs"]}  # type: ignore[attr-defined]
+    collected = {b for report in collections for b in report["blobs"]}
     assert {str(digest_bytes(b)) for b in garbage} <= collected
     with _client(cluster) as c:
         for (repo, tag), (digest, payload) in pushed.items():
             r = c.get(f"/v2/{repo}/manifests/{tag}", headers={"Accept": media.OCI_MANIFEST})
             assert r.status_code == 200 and str(digest_bytes(r.content)) == digest
             for layer in json.loads(r.content)["layers"]:
-                blob = c.get(f"/v2/{repo}/blobs/{layer['digest']}")
-                assert blob.status_code == 200, (repo, tag)
-                assert blob.content == payload
+                got = c.get(f"/v2/{repo}/blobs/{layer['digest']}")
+                assert got.status_code == 200, (repo, tag)
+                assert got.content == payload
             config = json.loads(r.content)["config"]["digest"]
             assert str(digest_bytes(c.get(f"/v2/{repo}/blobs/{config}").content)) == config
         for blob in garbage:
