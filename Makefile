@@ -17,6 +17,8 @@ BIN := $(VENV)/bin
 # tool: libdpkg-perl (Dpkg::Version), node-semver, ruby (Gem::Version), rpm, maven's
 # ComparableVersion (maven, default-jdk-headless). strace kills a process at a chosen
 # system call (tests/registry/test_killed.py: a gc killed between its trash and delete).
+# haproxy balances registry replicas in tests/registry/test_ha.py (the service the
+# package installs is not needed: the tests run their own haproxy on loopback).
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
@@ -24,7 +26,7 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	gcc binutils maven default-jdk-headless \
 	slirp4netns golang-github-containers-common libc6-dev \
 	libdpkg-perl node-semver ruby strace \
-	chromium chromium-driver
+	chromium chromium-driver haproxy
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs

@@ -225,11 +225,13 @@ class PgCluster:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgCluster]:
+@contextmanager
+def running_postgres() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server on loopback, stopped and deleted at the end (the
+    fixture's and the benchmarks')."""
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql; make setup)")
+        raise RuntimeError("PostgreSQL is not installed (Debian package postgresql; make setup)")
     base = Path(tempfile.mkdtemp(prefix="imageforge-pg-"))
     as_pg: list[str] = []
     if os.geteuid() == 0:
@@ -251,6 +253,14 @@ def postgres() -> Iterator[PgCluster]:
     finally:
         pg(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    if _pg_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql; make setup)")
+    with running_postgres() as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

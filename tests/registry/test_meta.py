@@ -196,13 +196,14 @@ def test_lost_postgresql_connection_is_unavailable_then_reconnects(postgres: PgC
     url = postgres.new_database()
     with MetaStore(url) as meta:
         meta.add_user("alice", "h")
-        with psycopg.connect(postgres.url(), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (url.rsplit("/", 1)[1],),
-            )
-        with pytest.raises(Unavailable):
-            meta.user("alice")
+        with pytest.raises(Unavailable), meta.transaction() as db:  # in flight: lost
+            with psycopg.connect(postgres.url(), autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (url.rsplit("/", 1)[1],),
+                )
+            db.execute("SELECT 1")
         user = meta.user("alice")  # a new connection
         assert user is not None and user.password_hash == "h"
 

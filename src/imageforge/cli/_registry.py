@@ -59,6 +59,21 @@ def _split_addr(addr: str) -> tuple[str, int]:
     default=None,
     help="Answer blob GETs with a redirect to a presigned URL of the S3 storage.",
 )
+@click.option(
+    "--token-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="IMAGEFORGE_REGISTRY_TOKEN_KEY_FILE",
+    help="The token signing key (64 hex digits, e.g. from openssl rand -hex 32) shared by"
+    " every replica behind a load balancer, so a token one issued verifies on all"
+    " (default: a key made in the data directory; also token_key_file in the config).",
+)
+@click.option(
+    "--db-pool-size",
+    type=click.IntRange(min=1),
+    envvar="IMAGEFORGE_REGISTRY_DB_POOL_SIZE",
+    help="PostgreSQL connections this process opens at most (default 10; also"
+    " db_pool_size in the config).",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--secret-key-file",
@@ -91,6 +106,8 @@ def serve_cmd(
     db: str | None,
     storage: str | None,
     storage_redirect: bool | None,
+    token_key_file: Path | None,
+    db_pool_size: int | None,
     config_path: Path | None,
     secret_key_file: Path | None,
     tls_cert: str | None,
@@ -115,6 +132,10 @@ def serve_cmd(
         config.storage = storage
     if storage_redirect is not None:
         config.storage_redirect = storage_redirect
+    if token_key_file is not None:
+        config.token_key_file = token_key_file
+    if db_pool_size is not None:
+        config.db_pool_size = db_pool_size
     if config.storage_redirect and config.storage is None:
         raise InvalidArgument(
             "--storage-redirect needs --storage s3://...",

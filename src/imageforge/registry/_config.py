@@ -30,6 +30,10 @@ storage = "s3://BUCKET/PREFIX?endpoint=http://s3.example:8333"  # blobs and uplo
                                 # (default: the data directory); credentials from
                                 # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file
 storage_redirect = false        # blob GETs answered with a redirect to a presigned S3 URL
+token_key_file = "/run/secrets/token.key"  # the token signing key (64 hex digits) all
+                                # replicas share; default: one made in the data directory
+db_pool_size = 10               # PostgreSQL connections this process opens at most ...
+db_pool_timeout = "30s"         # ... and how long a request waits for a free one
 
 [[projects]]
 name = "team"
@@ -104,6 +108,9 @@ class RegistryConfig:
     secret_key_file: Path | None = None
     storage: str | None = None  # s3://BUCKET/PREFIX?endpoint=URL; None: data_dir/storage
     storage_redirect: bool = False  # blob GETs redirected to presigned URLs (S3 only)
+    token_key_file: Path | None = None  # shared by replicas; None: one in data_dir
+    db_pool_size: int = 10  # PostgreSQL connections at most (a pool per process)
+    db_pool_timeout: float = 30.0  # seconds a request waits for a free connection
     users: list[UserConfig] = field(default_factory=list)
     projects: list[ProjectConfig] = field(default_factory=list)
 
@@ -202,6 +209,20 @@ def load_config(path: Path, data_dir: Path) -> RegistryConfig:
             if not isinstance(redirect, bool):
                 raise InvalidArgument("[registry] storage_redirect is not true or false")
             cfg.storage_redirect = redirect
+            key_file = reg.get("token_key_file")
+            if key_file is not None and not isinstance(key_file, str):
+                raise InvalidArgument("[registry] token_key_file is not a string (a path)")
+            if key_file is not None:
+                cfg.token_key_file = Path(key_file)
+            if "db_pool_size" in reg:
+                size = reg["db_pool_size"]
+                if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+                    raise InvalidArgument(f"[registry] db_pool_size {size!r} is not a number >= 1")
+                cfg.db_pool_size = size
+            if "db_pool_timeout" in reg:
+                cfg.db_pool_timeout = parse_duration(
+                    reg["db_pool_timeout"], "[registry] db_pool_timeout"
+                )
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message, location=where) from None
         for u in doc.get("users", []):

@@ -22,9 +22,13 @@ __all__ = ["create_key", "read_key"]
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 
-def read_key(path: Path, what: str, hint: str, announce: Callable[[str], None]) -> str | None:
+def read_key(
+    path: Path, what: str, hint: str, announce: Callable[[str], None], *, fix_mode: bool = True
+) -> str | None:
     """The key in ``path`` (None if there is no file); InvalidArgument naming ``what``
-    and the file, with ``hint``, if it is not a regular file holding a key."""
+    and the file, with ``hint``, if it is not a regular file holding a key. A key
+    readable by others is made 0600, or only warned about without ``fix_mode`` (a file
+    the operator gives, such as a mounted secret, is never changed)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -39,9 +43,11 @@ def read_key(path: Path, what: str, hint: str, announce: Callable[[str], None]) 
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidArgument(f"the {what} is not a regular file", location=Location(str(path)))
-        if stat.S_IMODE(st.st_mode) & 0o077:
+        if stat.S_IMODE(st.st_mode) & 0o077 and fix_mode:
             os.fchmod(fd, 0o600)
             announce(f"{path} was readable by other users; made it 0600")
+        elif stat.S_IMODE(st.st_mode) & 0o077:
+            announce(f"{path} is readable by other users: whoever reads it holds the {what}")
         key = f.read(200).strip()
     if not _KEY.fullmatch(key):
         raise InvalidArgument(

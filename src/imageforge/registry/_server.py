@@ -22,7 +22,7 @@ from imageforge.registry.auth import (
     token_key,
     warm_up,
 )
-from imageforge.registry.meta import MetaStore
+from imageforge.registry.meta import MetaStore, PoolSize
 from imageforge.registry.policy import (
     AdminBypass,
     Gate,
@@ -79,7 +79,10 @@ def open_registry(
     rules can be managed but not run).
     """
     secure_data_dir(config.data_dir, announce)
-    meta = MetaStore(config.db or config.data_dir / "meta.db")
+    meta = MetaStore(
+        config.db or config.data_dir / "meta.db",
+        PoolSize(config.db_pool_size, config.db_pool_timeout),
+    )
     generated = bootstrap(meta)
     if generated:
         announce(f"created user admin with password {generated} (shown once)")
@@ -93,7 +96,11 @@ def open_registry(
             meta.set_immutable(project.name, project.immutable_tags)
         for member, role in project.members.items():
             meta.add_member(project.name, member, role)
-    key = token_key(config.data_dir, meta, announce)
+    try:
+        key = token_key(config.data_dir, meta, announce, shared=config.token_key_file)
+    except BaseException:
+        meta.close()  # a wrong key file stops the start, leaving no connection open
+        raise
     warm_up()
     storage = open_storage(config.data_dir, config.storage)
     gates = registry_gates(functools.partial(blobs_named_by, storage))

@@ -5,7 +5,7 @@ log. Tags and links are rows, never files. One class (:class:`MetaStore`) over S
 which several registry processes can share). A change may carry a ``Guard``, checked
 inside its transaction through a :class:`MetaView` (how transactional gates run)."""
 
-from imageforge.registry.meta._backend import Db
+from imageforge.registry.meta._backend import Db, PoolSize
 from imageforge.registry.meta._scans import (
     SEVERITIES,
     AllowEntry,
@@ -46,6 +46,7 @@ __all__ = [
     "ManifestRow",
     "MetaStore",
     "MetaView",
+    "PoolSize",
     "ProjectRow",
     "Quota",
     "QuotaExceeded",

@@ -197,24 +197,25 @@ class ScanStore:
         None if there is none."""
         now = time.time()
         if self._meta.backend == "postgresql":
-            db = self._meta._conn()
-            db.execute("BEGIN")
-            try:
-                row = db.execute(
-                    f"SELECT digest, db_version FROM scan_jobs WHERE {self._CLAIMABLE}"
-                    " ORDER BY created LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    (now, now),
-                ).fetchone()
-                if row is not None:
-                    db.execute(
-                        "UPDATE scan_jobs SET state = 'running', owner = ?, lease_until = ?,"
-                        " attempts = attempts + 1 WHERE digest = ? AND db_version = ?",
-                        (owner, now + lease, row[0], row[1]),
-                    )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            with self._meta._connection() as db:
+                db.execute("BEGIN")
+                try:
+                    row = db.execute(
+                        f"SELECT digest, db_version FROM scan_jobs WHERE {self._CLAIMABLE}"
+                        " ORDER BY created LIMIT 1 FOR UPDATE SKIP LOCKED",
+                        (now, now),
+                    ).fetchone()
+                    if row is not None:
+                        db.execute(
+                            "UPDATE scan_jobs SET state = 'running', owner = ?,"
+                            " lease_until = ?, attempts = attempts + 1"
+                            " WHERE digest = ? AND db_version = ?",
+                            (owner, now + lease, row[0], row[1]),
+                        )
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
         else:
             with self._meta._write() as db:
                 row = db.execute(

@@ -19,7 +19,7 @@ from pathlib import Path
 from imageforge.errors import Conflict, Denied, NotFound
 from imageforge.oci import Digest
 from imageforge.registry._names import project_of
-from imageforge.registry.meta._backend import Db, open_backend
+from imageforge.registry.meta._backend import Db, Executor, OneShot, PoolSize, open_backend
 from imageforge.registry.meta._scans import SCAN_SCHEMA, ScanStore
 
 __all__ = [
@@ -175,7 +175,7 @@ class MetaView:
     write transaction, the state that transaction sees and commits on (what a guard
     reads); outside one, the committed state. (The ``policy.RegistryView`` gates read.)"""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Executor) -> None:
         self._db = db
 
     def tag_target(self, repo: str, tag: str) -> Digest | None:
@@ -211,11 +211,11 @@ class MetaStore:
     PostgreSQL (a ``postgresql://`` URL), shared then by every registry process that
     opens the same URL. :meth:`close` closes its connections."""
 
-    def __init__(self, location: Path | str) -> None:
-        self._backend = open_backend(location)
+    def __init__(self, location: Path | str, pool: PoolSize | None = None) -> None:
+        self._backend = open_backend(location, pool)
         self.location = str(self._backend)
-        db = self._backend.conn()
-        self._backend.prepare(db)
+        with self._backend.connection() as db:
+            self._backend.prepare(db)
         with self._write() as db:
             for statement in self._backend.schema(_SCHEMA + SCAN_SCHEMA).split(";"):
                 if statement.strip():
@@ -236,19 +236,28 @@ class MetaStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _conn(self) -> Db:
-        return self._backend.conn()
+    def _conn(self) -> Executor:
+        """Single statements on the committed state (or this thread's transaction)."""
+        return OneShot(self._backend)
 
     @contextmanager
-    def _write(self) -> Iterator[Db]:
-        db = self._conn()
-        self._backend.begin_write(db)
-        try:
+    def _connection(self) -> Iterator[Db]:
+        """One connection for several statements (a transaction), this thread's own."""
+        with self._backend.connection() as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+
+    @contextmanager
+    def _write(self, locked: bool = True) -> Iterator[Db]:
+        """A write transaction; ``locked=False`` only for rows garbage collection need
+        not exclude (docs/registry-gc.md): those writers do not wait for the lock."""
+        with self._backend.connection() as db:
+            self._backend.begin_write(db, locked)
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def _rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         return list(self._conn().execute(sql, args).fetchall())
@@ -333,13 +342,13 @@ class MetaStore:
             (str(digest), size),
         )
 
-    def _quota(self, db: Db, project: str) -> Quota | None:
+    def _quota(self, db: Executor, project: str) -> Quota | None:
         row = db.execute(
             "SELECT limit_bytes, warn_percent FROM quotas WHERE project = ?", (project,)
         ).fetchone()
         return None if row is None else Quota(int(row[0]), int(row[1]))
 
-    def _usage(self, db: Db, project: str) -> Usage:
+    def _usage(self, db: Executor, project: str) -> Usage:
         where, bounds = _in_project(project)
         row = db.execute(
             "SELECT COALESCE(SUM(s.size), 0), COUNT(*), COUNT(*) - COUNT(s.size) FROM"
@@ -556,7 +565,7 @@ class MetaStore:
 
     # uploads
     def add_upload(self, upload_id: str, repo: str) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:  # a session's row names no blob
             db.execute("INSERT INTO uploads VALUES (?, ?, ?)", (upload_id, repo, time.time()))
 
     def upload_repo(self, upload_id: str) -> str | None:
@@ -564,7 +573,7 @@ class MetaStore:
         return str(rows[0][0]) if rows else None
 
     def remove_upload(self, upload_id: str) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:
             db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     def uploads_started_before(self, cutoff: float) -> list[str]:
@@ -747,7 +756,7 @@ class MetaStore:
         remote: str,
         detail: str = "",
     ) -> None:
-        with self._write() as db:
+        with self._write(locked=False) as db:  # appended: nothing reads it to decide
             db.execute(
                 'INSERT INTO audit (time, "user", action, repo, ref, result, remote, detail)'
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -854,7 +863,14 @@ class MetaStore:
     ]:
         """Every manifest (repo, digest, created, subject), tagged (repo, digest) pairs
         and index references (repo, parent, child), read in one transaction."""
-        conn = self._conn()
+        with self._connection() as conn:
+            return self._gc_read(conn)
+
+    def _gc_read(
+        self, conn: Db
+    ) -> tuple[
+        list[tuple[str, str, float, str | None]], set[tuple[str, str]], list[tuple[str, str, str]]
+    ]:
         self._backend.begin_snapshot(conn)
         try:
             manifests = [
