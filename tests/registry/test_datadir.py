@@ -36,7 +36,11 @@ def _modes(top: Path) -> dict[str, int]:
 
 def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["runuser", "-u", "nobody", "--", *args], capture_output=True, text=True, check=False
+        ["runuser", "-u", "nobody", "--", *args],
+        capture_output=True,
+        text=True,
+        errors="replace",  # ``cat`` of a database file prints binary pages
+        check=False,
     )
 
 
