@@ -8,6 +8,7 @@ goes away."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,19 @@ def test_a_directory_gets_one_file_per_object(tmp_path: Path) -> None:
     rendered = render_manifests(DeployOptions("registry.example.com/imageforge:1", STORAGE, META))
     assert files == {f"{obj['kind'].lower()}.yaml": obj for obj in rendered}
     assert "keys: " + ", ".join(SECRET_KEYS) in proc.stderr
+
+
+def test_json_is_a_kubernetes_list_of_the_same_objects(tmp_path: Path) -> None:
+    proc = _render("--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+    yaml_objects = list(yaml.safe_load_all(_render().stdout))
+    assert listed["items"] == yaml_objects
+    out = tmp_path / "json"
+    assert _render("--format", "json", "--output-dir", str(out)).returncode == 0
+    files = {p.name: json.loads(p.read_text()) for p in out.iterdir()}
+    assert files == {f"{obj['kind'].lower()}.json": obj for obj in yaml_objects}
 
 
 @pytest.mark.parametrize(

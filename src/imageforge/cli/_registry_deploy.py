@@ -3,6 +3,7 @@ over external PostgreSQL and S3, to stdout or a directory (see docs/deploy.md)."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -44,6 +45,15 @@ from imageforge.store import atomic_write
     type=click.Path(file_okay=False, path_type=Path),
     help="Write one file per object here (KIND.yaml) instead of one stream to stdout.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "text", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml (text is the same) or json: a v1 List of the objects, as kubectl -o json "
+    "prints (one object per KIND.json file with --output-dir).",
+)
 def deploy_manifests_cmd(
     image: str,
     storage: str,
@@ -55,6 +65,7 @@ def deploy_manifests_cmd(
     secret: str | None,
     storage_redirect: bool,
     output_dir: Path | None,
+    fmt: str,
 ) -> None:
     """Kubernetes manifests for registry replicas on PostgreSQL and S3.
 
@@ -76,13 +87,20 @@ def deploy_manifests_cmd(
     )
     objects = render_manifests(opts)
     secret_name = secret or f"{name}-secrets"
+    as_json = fmt == "json"
     if output_dir is None:
-        click.echo(to_yaml(objects), nl=False)
+        if as_json:
+            listed = {"apiVersion": "v1", "kind": "List", "items": objects}
+            click.echo(json.dumps(listed, indent=2))
+        else:
+            click.echo(to_yaml(objects), nl=False)
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
         for obj in objects:
-            path = output_dir / f"{str(obj['kind']).lower()}.yaml"
-            atomic_write(path, to_yaml([obj]).encode())
+            kind = str(obj["kind"]).lower()
+            path = output_dir / f"{kind}.{'json' if as_json else 'yaml'}"
+            text = json.dumps(obj, indent=2) + "\n" if as_json else to_yaml([obj])
+            atomic_write(path, text.encode())
             click.echo(f"wrote {path}", err=True)
     click.echo(
         f"the pods read Secret {secret_name} in namespace {namespace}, keys: "
