@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imageforge.errors import InvalidArgument, Location
-from imageforge.store._atomic import fsync_dir
+from imageforge.store import fsync_dir
 
 __all__ = ["create_key", "read_key"]
 

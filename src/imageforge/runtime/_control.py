@@ -74,7 +74,7 @@ class ContainerGroup:
     def control(self) -> ContainerControl:
         made = ContainerControl()
         with self._lock:
-            self._controls = [c for c in self._controls if not c._ended.is_set()]
+            self._controls = [c for c in self._controls if not c.wait_ended(0)]
             self._controls.append(made)
             stopped = self._stopped
         if stopped:
