@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from imageforge.errors import NotFound
 from imageforge.progress import RecordingProgress
 from imageforge.runtime import (
+    ContainerControl,
     OciRuntime,
     Process,
     StdIO,
@@ -102,6 +104,20 @@ def test_timeout_kills_the_container(rootfs: Path) -> None:
     slow = OciRuntime("runc", find_runtime("runc").binary, timeout=1.0)
     status = slow.run(rootfs, Process(args=["/bin/busybox", "sleep", "30"]))
     assert status.code == 124 and status.runtime_error and "timed out" in status.runtime_error
+
+
+def test_a_stop_asked_as_the_container_starts_still_ends_it(runc: OciRuntime, rootfs: Path) -> None:
+    """Ctrl-C during ``tune`` or a build can come before runc has created the
+    container it was just asked to run: the stop must not miss it."""
+    control = ContainerControl()
+    control.stop()  # asked before the container exists: killed as it starts
+    started = time.monotonic()
+    status = runc.run(rootfs, Process(args=["/bin/busybox", "sleep", "60"]), control=control)
+    assert time.monotonic() - started < 30, "the container ran on after the stop"
+    # SIGKILL (128 + 9, as docker reports it), or, killed before runc started its
+    # process, runc's own failure ("container process is already dead")
+    assert status.code == 128 + 9 or (status.code == 1 and status.runtime_error), status
+    assert not control.running()
 
 
 def test_find_runtime_names_the_package() -> None:

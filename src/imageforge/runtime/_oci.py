@@ -28,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -106,6 +107,7 @@ def _watchdog(binary: Path, state: Path, cid: str, work: Path) -> Iterator[None]
 
 
 KNOWN_RUNTIMES = ("runc", "crun")
+_SIGNAL_PATIENCE = 30.0  # seconds runc may take to create the container it was asked to run
 
 
 def find_runtime(name: str) -> OciRuntime:
@@ -181,14 +183,26 @@ class OciRuntime:
             return None
         return container_cgroup(cid).stats()
 
-    def _runc(self, state: Path, *args: str) -> None:
-        subprocess.run(
+    def _runc(self, state: Path, *args: str) -> bool:
+        """Whether the runtime's command succeeded."""
+        done = subprocess.run(
             [str(self.binary), "--root", str(state), *args], capture_output=True, check=False
         )
+        return done.returncode == 0
 
-    def _kill(self, state: Path, cid: str) -> None:
+    def _signal(self, state: Path, cid: str, proc: subprocess.Popen[bytes], name: str) -> None:
+        """Send signal ``name`` to the container. A stop asked for just after ``runc
+        run`` started finds no container yet (runc is still creating it): ask again
+        until it is there, while runc runs, for at most ``_SIGNAL_PATIENCE`` seconds."""
+        deadline = time.monotonic() + _SIGNAL_PATIENCE
+        while not self._runc(state, "kill", cid, name):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+
+    def _kill(self, state: Path, cid: str, proc: subprocess.Popen[bytes]) -> None:
         """Stop a container whose caller gave up on it (timeout, an exception)."""
-        self._runc(state, "kill", cid, "KILL")
+        self._signal(state, cid, proc, "KILL")
 
     def _delete(self, state: Path, cid: str) -> None:
         """Remove the container, its cgroup with it, however its run ended."""
@@ -294,18 +308,18 @@ class OciRuntime:
                 stack.callback(sampler.stop)  # however the run ends
             if control is not None:
                 stack.callback(control.ended)
-                control.attach(lambda name: self._runc(state, "kill", cid, name))
+                control.attach(lambda name: self._signal(state, cid, proc, name))
             try:
                 # A run with a control belongs to a job that stops it (a build): Ctrl-C
                 # ends it below. Without one (``run``) signals go to the container.
                 with _forward_signals(proc) if control is None else contextlib.nullcontext():
                     proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
-                self._kill(state, cid)
+                self._kill(state, cid, proc)
                 proc.wait()
                 return ExitStatus(124, f"timed out after {self.timeout}s")
             except BaseException:
-                self._kill(state, cid)
+                self._kill(state, cid, proc)
                 proc.wait()
                 raise
             samples: tuple[Sample, ...] = sampler.stop() if sampler is not None else ()
