@@ -64,6 +64,17 @@ def test_text_sorts_byte_wise_on_both_backends(meta: MetaStore) -> None:
     assert meta.repositories("B/x", 2) == ["_/x", "a-b/x"]
 
 
+def test_the_library_projects_usage_counts_its_one_part_names(meta: MetaStore) -> None:
+    """``library`` holds ``library/x`` and the one-part names (``hello``): its query
+    matches those with a LIKE pattern, whose ``%`` PostgreSQL's driver must not read
+    as a placeholder (retention and quotas of ``library`` failed there)."""
+    meta.link_blob("hello", _d("one"), 10)
+    meta.link_blob("library/x", _d("two"), 20)
+    meta.link_blob("other/y", _d("three"), 40)
+    assert (meta.usage("library").used, meta.usage("other").used) == (30, 40)
+    assert meta.unsized_blobs("library") == []
+
+
 def test_manifest_refused_when_a_blob_or_child_is_missing(meta: MetaStore) -> None:
     row = ManifestRow("lib/app", _d("m"), "application/json", 2, None, None)
     with pytest.raises(NotFound):

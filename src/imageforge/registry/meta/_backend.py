@@ -121,7 +121,8 @@ class Db:
         self._where = where
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._pyformat else sql
+        # psycopg reads every % as a placeholder: a literal one (LIKE '%/%') doubled
+        return sql.replace("%", "%%").replace("?", "%s") if self._pyformat else sql
 
     def execute(self, sql: str, args: Sequence[object] = ()) -> Cursor:
         _no_nul(args)
