@@ -293,12 +293,18 @@ def test_each_due_run_is_claimed_once_and_runs_under_one_lease(opened: RegistryS
     assert second.tick(now=due + 1) == []
     [run] = opened.meta.query("SELECT trigger, status FROM retention_runs")
     assert run == ("schedule", "done")
-    # while one server holds the lease, the other skips what is due (and does not run it
-    # later for that slot: the next slot is the next run)
+    # while one server holds the lease, the other leaves what is due for a later look:
+    # the same slot runs once the lease is free, on whichever server looks first
     assert first.store.acquire_lease("maintenance", first.holder, 600)
+    assert not second.store.acquire_lease("maintenance", second.holder, 600)
     assert second.tick(now=gc_due + 1) == []
+    assert second.tick(now=gc_due + 2) == []
     first.store.release_lease("maintenance", first.holder)
+    assert second.tick(now=gc_due + 3) == ["gc"]
+    assert first.tick(now=gc_due + 4) == []  # claimed: not run twice
     assert second.store.acquire_lease("maintenance", second.holder, -1)  # expired at once
+    assert first.store.acquire_lease("maintenance", first.holder, 600)  # so it is free
+    first.store.release_lease("maintenance", first.holder)
     tomorrow = next_time("30 3 * * *", gc_due + 1) + 1  # both are due again
     assert first.tick(now=tomorrow) == ["gc", "retention:p"]
     assert any(e.action == "gc" and e.user == "scheduler" for e in opened.meta.audit())

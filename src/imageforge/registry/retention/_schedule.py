@@ -1,8 +1,9 @@
 """The server's schedule: retention of each project whose policy has a cron schedule,
-and garbage collection on the registry's own (``gc``). Each due run is claimed once
-(its next time moved in one transaction: a second server on the same database finds it
-moved) and runs under the ``maintenance`` lease, so two servers on one PostgreSQL
-database never run retention or collection at the same time; a server that dies holding
+and garbage collection on the registry's own (``gc``). Due runs run under the
+``maintenance`` lease, so two servers on one PostgreSQL database never run retention or
+collection at the same time, and each is claimed once (its next time moved in one
+transaction: a second server on the same database finds it moved). A server that finds
+the lease held leaves what is due for a later look, not claimed; one that dies holding
 the lease loses it when it expires. The pull clock is flushed on every tick."""
 
 from __future__ import annotations
@@ -40,20 +41,31 @@ class Scheduler:
         """Flush pull times, then run what is due; the names of the runs done."""
         self.flush()
         now = time.time() if now is None else now
+        due_now = [(n, c, d) for n, c, d in self.store.schedules() if d <= now]
+        if not due_now:
+            return []
+        if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
+            # left due, not claimed: this server or another runs it at a later look
+            _LOG.info(
+                "%s due but another server holds the lease: deferred",
+                ", ".join(n for n, _, _ in due_now),
+            )
+            return []
         done = []
-        for name, cron, due in self.store.schedules():
-            if due > now or not self.store.claim_slot(name, due, next_time(cron, now)):
-                continue
-            if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
-                _LOG.info("%s is due but another server holds the lease: skipped", name)
-                continue
-            try:
-                self._run(name)
-                done.append(name)
-            except Exception as exc:  # logged and recorded; the next run comes
-                _LOG.warning("scheduled %s failed: %s", name, exc)
-            finally:
-                self.store.release_lease(LEASE, self.holder)
+        try:
+            for name, cron, due in due_now:
+                # renewed before each run; lost (expired and taken) means stop here
+                if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
+                    break
+                if not self.store.claim_slot(name, due, next_time(cron, now)):
+                    continue  # another server ran this one
+                try:
+                    self._run(name)
+                    done.append(name)
+                except Exception as exc:  # logged and recorded; the next run comes
+                    _LOG.warning("scheduled %s failed: %s", name, exc)
+        finally:
+            self.store.release_lease(LEASE, self.holder)
         return done
 
     def flush(self) -> None:

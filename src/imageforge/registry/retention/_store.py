@@ -169,18 +169,17 @@ class RetentionStore:
         """Hold the lease ``name`` for ``ttl`` seconds unless another holder has it
         unexpired; whether ``holder`` holds it now."""
         now = time.time()
+        # taken when free, expired or already ours (then renewed); the write lock
+        # orders two servers asking at once
         with self.meta.transaction() as db:
-            row = db.execute(
-                "SELECT holder, expires FROM leases WHERE name = ?", (name,)
-            ).fetchone()
-            if row is not None and str(row[0]) != holder and float(row[1]) > now:
-                return False
             db.execute(
                 "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name)"
-                " DO UPDATE SET holder = excluded.holder, expires = excluded.expires",
-                (name, holder, now + ttl),
+                " DO UPDATE SET holder = excluded.holder, expires = excluded.expires"
+                " WHERE leases.holder = excluded.holder OR leases.expires <= ?",
+                (name, holder, now + ttl, now),
             )
-        return True
+            row = db.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+        return row is not None and str(row[0]) == holder
 
     def release_lease(self, name: str, holder: str) -> None:
         with self.meta.transaction() as db:
