@@ -255,6 +255,13 @@ def test_passwords_are_sealed_and_a_wrong_key_is_named(
     with pytest.raises(InvalidArgument, match="cannot be opened with this secret key") as err:
         wrong.rule(OPERATOR, "r1")
     assert err.value.location is not None and str(other) in str(err.value.location)
+    # a scheduled run on a server with the wrong key: no one sees its error, so the
+    # history keeps it as a failed run with the cause
+    with pytest.raises(InvalidArgument):
+        wrong.scheduled("replication:r1")
+    [run] = wrong.history(OPERATOR, "r1")
+    assert (run.status, run.trigger) == ("failed", "cron")
+    assert "cannot be opened with this secret key" in run.error
     key.write_text("not a key\n")
     with pytest.raises(InvalidArgument, match=r"not a secret key \(64 hex digits\)"):
         Replication(opened.meta, opened.manage, None, secrets=SecretBox(key)).rule(OPERATOR, "r1")

@@ -103,6 +103,10 @@ def _labels(storage: BlobReader | None, digest: Digest) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
+def _no_rule(name: str) -> NotFound:
+    return NotFound(f"replication rule {name} does not exist", hint="registry replication list")
+
+
 class Replication:
     """The registry's replication rules and runs; system admins only."""
 
@@ -202,20 +206,25 @@ class Replication:
         self.manage.require_admin(by)
         rule = self.store.rule(name)
         if rule is None:
-            raise NotFound(
-                f"replication rule {name} does not exist", hint="registry replication list"
-            )
+            raise _no_rule(name)
         return rule
 
+    def _known(self, by: str | None, name: str) -> None:
+        """Like :meth:`rule`, without opening its password: what deleting the rule and
+        reading its history need (both work when this server's key cannot open it)."""
+        self.manage.require_admin(by)
+        if not self.store.has_rule(name):
+            raise _no_rule(name)
+
     def delete(self, by: str | None, name: str) -> None:
-        self.rule(by, name)
+        self._known(by, name)
         self.store.delete_rule(name)
         self.schedules.set_schedule(SCHEDULE_PREFIX + name, None)
         self.meta.audit_add(_who(by), "replication", "", name, "ok", "", "delete rule")
 
     def history(self, by: str | None, name: str | None, limit: int = 50) -> list[RunRow]:
         if name is not None:
-            self.rule(by, name)
+            self._known(by, name)
         else:
             self.manage.require_admin(by)
         return self.store.runs(name, limit)
@@ -452,8 +461,14 @@ class Replication:
     # --- triggers
     def scheduled(self, name: str) -> None:
         """The scheduler's entry: run ``replication:<rule>`` (its rule deleted or
-        disabled since: its schedule goes)."""
-        rule = self.store.rule(name.removeprefix(SCHEDULE_PREFIX))
+        disabled since: its schedule goes). A rule that cannot be read (its password
+        sealed with another secret key) is a failed run the history shows."""
+        try:
+            rule = self.store.rule(name.removeprefix(SCHEDULE_PREFIX))
+        except ImageforgeError as exc:
+            run_id = self.store.start_run(name.removeprefix(SCHEDULE_PREFIX), "cron")
+            self.store.finish_run(run_id, "failed", str(exc))
+            raise
         if rule is None or not rule.enabled or rule.trigger != "cron":
             self.schedules.set_schedule(name, None)
             return

@@ -229,6 +229,10 @@ class ReplicationStore:
         rows = self.meta.query("SELECT doc FROM replication_rules WHERE name = ?", name)
         return self._rule(rows[0][0]) if rows else None
 
+    def has_rule(self, name: str) -> bool:
+        """Whether rule ``name`` exists (its password not opened)."""
+        return bool(self.meta.query("SELECT 1 FROM replication_rules WHERE name = ?", name))
+
     def delete_rule(self, name: str) -> bool:
         with self.meta.transaction() as db:
             cur = db.execute("DELETE FROM replication_rules WHERE name = ?", (name,))
