@@ -125,6 +125,9 @@ class Cluster:
         key = root / "token.key"
         key.write_text(secrets.token_hex(32) + "\n")
         key.chmod(0o600)
+        sealing = root / "secret.key"  # seals replication passwords: one for all, too
+        sealing.write_text(secrets.token_hex(32) + "\n")
+        sealing.chmod(0o600)
         cluster = cls(root, db, storage)
         for i in range(n):
             home = root / f"replica{i}"
@@ -136,6 +139,7 @@ class Cluster:
                 "IMAGEFORGE_REGISTRY_DB": db,
                 "IMAGEFORGE_REGISTRY_STORAGE": storage,
                 "IMAGEFORGE_REGISTRY_TOKEN_KEY_FILE": str(key),
+                "IMAGEFORGE_SECRET_KEY_FILE": str(sealing),
             }
             cluster.replicas.append(Server(home / "data", cfg, env=env, db=db, root=store_root))
         cluster.balancer = Balancer(haproxy, root, [])

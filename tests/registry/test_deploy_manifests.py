@@ -94,13 +94,19 @@ def test_secrets_are_references_never_values(objects: dict[str, dict[str, Any]])
     assert names == {"PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} | {
         "IMAGEFORGE_ADMIN_PASSWORD"
     }
-    # every replica signs and verifies tokens with the one key of the Secret
+    # every replica signs and verifies tokens, and seals and opens stored passwords,
+    # with the keys of the one Secret (its own key in its emptyDir would open nothing
+    # another replica sealed)
     args = container["args"]
-    key_file = args[args.index("--token-key-file") + 1]
-    token = next(v for v in pod["volumes"] if v["name"] == "token-key")
-    assert token["secret"]["secretName"] == secret
-    mount = next(m for m in container["volumeMounts"] if m["name"] == "token-key")
-    assert key_file == f"{mount['mountPath']}/{token['secret']['items'][0]['path']}"
+    for option, key in [("--token-key-file", "token-key"), ("--secret-key-file", "secret-key")]:
+        key_file = Path(args[args.index(option) + 1])
+        mount = next(
+            m for m in container["volumeMounts"] if key_file.is_relative_to(m["mountPath"])
+        )
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == secret
+        paths = {i["path"]: i["key"] for i in volume["secret"]["items"]}
+        assert paths[str(key_file.relative_to(mount["mountPath"]))] == key, option
     assert not any(o["kind"] == "Secret" for o in objects.values())
     security = container["securityContext"]
     assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]

@@ -1,12 +1,13 @@
 """Render the Kubernetes objects of a replicated registry from a few options.
 
 The replicas are stateless (issue #30): blobs and upload sessions in S3, metadata in
-PostgreSQL, tokens signed with one key every replica reads. So the objects are a
-Deployment (probes on ``/readyz`` and ``/healthz``), a Service, a PodDisruptionBudget, a
-HorizontalPodAutoscaler and a ConfigMap holding ``registry.toml``. Nothing secret is ever
-written into them: the PostgreSQL password, the S3 credentials, the token key and the
-first admin password are *references* to keys of one Secret the operator creates (see
-``SECRET_KEYS`` and docs/deploy.md), so the output can be committed to a repository."""
+PostgreSQL, tokens signed and stored passwords sealed with keys every replica reads. So
+the objects are a Deployment (probes on ``/readyz`` and ``/healthz``), a Service, a
+PodDisruptionBudget, a HorizontalPodAutoscaler and a ConfigMap holding
+``registry.toml``. Nothing secret is ever written into them: the PostgreSQL password,
+the S3 credentials, the token and secret keys and the first admin password are
+*references* to keys of one Secret the operator creates (see ``SECRET_KEYS`` and
+docs/deploy.md), so the output can be committed to a repository."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ __all__ = ["CONFIG_DIR", "PORT", "SECRET_KEYS", "DeployOptions", "render_manifes
 
 PORT = 5000
 CONFIG_DIR = "/etc/imageforge"
-TOKEN_KEY_DIR = "/etc/imageforge/token-key"
+KEYS_DIR = "/etc/imageforge/keys"  # the Secret's two key files
 DATA_DIR = "/var/lib/imageforge"
 # The Secret's keys and the environment variable (or file) each one becomes.
 SECRET_KEYS = {
@@ -34,8 +35,12 @@ SECRET_KEYS = {
     "s3-access-key-id": "AWS_ACCESS_KEY_ID",
     "s3-secret-access-key": "AWS_SECRET_ACCESS_KEY",
     "admin-password": "IMAGEFORGE_ADMIN_PASSWORD",  # the first start's admin user
-    "token-key": f"{TOKEN_KEY_DIR}/token-key",  # a file: registry serve --token-key-file
+    "token-key": f"{KEYS_DIR}/token-key",  # a file: registry serve --token-key-file
+    # a file: registry serve --secret-key-file (replication passwords one replica seals,
+    # another opens)
+    "secret-key": f"{KEYS_DIR}/secret-key",
 }
+_KEY_FILES = ("token-key", "secret-key")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # an RFC 1123 label
 _RUN_AS = 10001  # no root needed to serve; emptyDir and the Secret readable through fsGroup
 
@@ -128,7 +133,6 @@ def render_manifests(opts: DeployOptions) -> list[dict[str, Any]]:
     config = _registry_toml(opts)
     # Pods roll when the configuration changes (a ConfigMap edit alone restarts nothing).
     config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
-    token_key = SECRET_KEYS["token-key"]
     container: dict[str, Any] = {
         "name": "registry",
         "image": opts.image,
@@ -145,7 +149,9 @@ def render_manifests(opts: DeployOptions) -> list[dict[str, Any]]:
             "--data-dir",
             f"{DATA_DIR}/registry",
             "--token-key-file",
-            token_key,
+            SECRET_KEYS["token-key"],
+            "--secret-key-file",
+            SECRET_KEYS["secret-key"],
         ],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _secret_env(secret),
@@ -174,7 +180,7 @@ def render_manifests(opts: DeployOptions) -> list[dict[str, Any]]:
                 "subPath": "registry.toml",
                 "readOnly": True,
             },
-            {"name": "token-key", "mountPath": TOKEN_KEY_DIR, "readOnly": True},
+            {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
@@ -212,10 +218,10 @@ def render_manifests(opts: DeployOptions) -> list[dict[str, Any]]:
                     "volumes": [
                         {"name": "config", "configMap": {"name": name}},
                         {
-                            "name": "token-key",
+                            "name": "keys",
                             "secret": {
                                 "secretName": secret,
-                                "items": [{"key": "token-key", "path": "token-key"}],
+                                "items": [{"key": k, "path": k} for k in _KEY_FILES],
                                 "defaultMode": 0o440,
                             },
                         },
