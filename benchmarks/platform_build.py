@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -44,6 +45,8 @@ IMAGEFORGE = [sys.executable, "-m", "imageforge"]
 EXAMPLE = HERE / "examples" / "go-service"
 PLATFORMS = "linux/amd64,linux/arm64"
 ARCHS = ("amd64", "arm64")
+# the build machine's architecture as Go and OCI name it
+BUILD_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 # imageforge runs as an installed package would: from byte-compiled modules, and from
 # the tree this benchmark is in.
@@ -155,7 +158,10 @@ class Buildah:
         _sh(
             ["buildah", *self.storage, "bud", "--platform", PLATFORMS, "--manifest", name]
             + ["--isolation", "oci", "--runtime", "runc", "--layers=false", "--pull=never"]
-            + ["--network", "none", "--jobs", "2", "--quiet", str(ctx)],
+            + ["--network", "none", "--jobs", "2", "--quiet", str(ctx)]
+            # buildah 1.28 (Debian 12) defines BUILDPLATFORM but not BUILDARCH, which
+            # BuildKit and imageforge define: given, so both build the same Dockerfile
+            + ["--build-arg", f"BUILDARCH={BUILD_ARCH}"],
             self.env,
         )
         _check_index(_sh(["buildah", *self.storage, "manifest", "inspect", name], self.env))
