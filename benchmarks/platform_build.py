@@ -158,10 +158,10 @@ class Buildah:
         _sh(
             ["buildah", *self.storage, "bud", "--platform", PLATFORMS, "--manifest", name]
             + ["--isolation", "oci", "--runtime", "runc", "--layers=false", "--pull=never"]
-            + ["--network", "none", "--jobs", "2", "--quiet", str(ctx)]
+            + ["--network", "none", "--jobs", "2", "--quiet"]
             # buildah 1.28 (Debian 12) defines BUILDPLATFORM but not BUILDARCH, which
             # BuildKit and imageforge define: given, so both build the same Dockerfile
-            + ["--build-arg", f"BUILDARCH={BUILD_ARCH}"],
+            + ["--build-arg", f"BUILDARCH={BUILD_ARCH}", str(ctx)],
             self.env,
         )
         _check_index(_sh(["buildah", *self.storage, "manifest", "inspect", name], self.env))
