@@ -23,7 +23,7 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
-	gcc binutils maven default-jdk-headless \
+	gcc binutils maven default-jdk-headless libmaven-enforcer-plugin-java dpkg-dev \
 	slirp4netns golang-github-containers-common libc6-dev \
 	libdpkg-perl node-semver ruby strace \
 	chromium chromium-driver haproxy

@@ -1,6 +1,8 @@
-"""doctor's rules on the package managers' own words where the corpus cannot cause the
-failure offline (Maven, apt), the history's reader, and bad input: a file that is no
-build log, a store with no failed build."""
+"""doctor's rules on the package managers' own words in the shapes the corpus
+(test_doctor.py, which causes Maven's and apt's conflicts for real) does not produce:
+newer enforcer releases' prefixed, coloured report, several conflicts, apt's ranges and
+further dependencies of one package; the history's reader, and bad input: a file that
+is no build log, a store with no failed build."""
 
 from __future__ import annotations
 
@@ -49,6 +51,83 @@ def test_apt_held_broken_packages_names_the_dependency_and_the_pin() -> None:
     d = diagnose(failed_build_from_log(APT, "apt.log"))
     assert d.cause == "apt-conflict"
     assert "libssl3=3.0.11-1~deb12u2" in d.fix
+
+
+# enforcer 3.4's report: every line after "[ERROR] ", coloured on a terminal, next to
+# lines that name other versions of other artifacts (a relocated plugin)
+NEWER_ENFORCER = "\n".join(
+    [
+        "[WARNING] The artifact org.apache.maven.plugins:maven-dependency-plugin:jar:2.8 has"
+        " been relocated to org.apache.maven.plugins:maven-dependency-plugin:jar:3.5.0",
+        "[\x1b[1;31mERROR\x1b[m] Rule 0: org.apache.maven.enforcer.rules.dependency."
+        "DependencyConvergence failed with message:",
+        "[ERROR] Failed while enforcing releasability.",
+        "[ERROR] ",
+        "[ERROR] Dependency convergence error for org.yaml:snakeyaml:jar:1.33:compile paths to"
+        " dependency are:",
+        "[ERROR] +-com.example:shop:jar:1.0",
+        "[ERROR]   +-org.springframework.boot:spring-boot-starter:jar:2.7.0:compile",
+        "[ERROR]     +-org.yaml:snakeyaml:jar:1.33:compile",
+        "[ERROR] and",
+        "[ERROR] +-com.example:shop:jar:1.0",
+        "[ERROR]   +-io.swagger.core.v3:swagger-core:jar:2.2.9:compile",
+        "[ERROR]     +-com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:jar:2.9.0:compile",
+        "[ERROR]       +-org.yaml:snakeyaml:jar:2.0:compile",
+        "[ERROR] ",
+        "[ERROR] Dependency convergence error for com.google.guava:guava:jar:jdk8:31.1-jre:compile"
+        " paths to dependency are:",
+        "[ERROR] +-com.example:shop:jar:1.0",
+        "[ERROR]   +-com.google.guava:guava:jar:jdk8:31.1-jre:compile",
+        "[ERROR] and",
+        "[ERROR] +-com.example:shop:jar:1.0",
+        "[ERROR]   +-com.google.cloud:libraries-bom:jar:26.1.0:compile",
+        "[ERROR]     +-com.google.guava:guava:jar:jdk8:31.1-android:compile",
+        "[ERROR] ",
+        "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-enforcer-plugin:3.4.1:"
+        "enforce (enforce) on project shop",
+    ]
+)
+
+
+def test_maven_report_of_newer_enforcer_names_each_conflict_and_who_brings_it() -> None:
+    d = diagnose(failed_build_from_log(NEWER_ENFORCER, "mvn.log"))
+    assert d.cause == "maven-conflict"
+    assert d.details[:3] == (
+        "org.yaml:snakeyaml: 1.33, 2.0",
+        "org.springframework.boot:spring-boot-starter:2.7.0 brings org.yaml:snakeyaml:1.33",
+        "com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.9.0 brings"
+        " org.yaml:snakeyaml:2.0",
+    )
+    # the project itself brings guava directly; the classifier is not the version
+    assert "com.google.guava:guava: 31.1-android, 31.1-jre" in d.details
+    assert "com.example:shop:1.0 brings com.google.guava:guava:31.1-jre" in d.details
+    assert not any("maven-dependency-plugin" in x for x in d.details)
+    assert "<artifactId>snakeyaml</artifactId><version>2.0</version>" in d.fix
+    assert "<artifactId>guava</artifactId><version>31.1-jre</version>" in d.fix
+
+
+def test_maven_pin_is_the_newest_in_maven_order_not_in_string_order() -> None:
+    log = MAVEN.replace("2.15.2", "2.9.0")  # "2.9.0" > "2.13.3" as strings
+    d = diagnose(failed_build_from_log(log, "mvn.log"))
+    assert "com.fasterxml.jackson.core:jackson-databind: 2.9.0, 2.13.3" in d.details
+    assert "<artifactId>jackson-databind</artifactId><version>2.13.3</version>" in d.fix
+
+
+def test_apt_ranges_and_further_dependencies_of_one_package() -> None:
+    log = (
+        "The following packages have unmet dependencies:\n"
+        " php8.2-mysql : Depends: php8.2-common (>= 8.2.20) but 8.2.7-1 is to be installed\n"
+        "                Depends: libmysqlclient21 but it is not installable\n"
+        "E: Unable to correct problems, you have held broken packages.\n"
+    )
+    d = diagnose(failed_build_from_log(log, "apt.log"))
+    assert d.cause == "apt-conflict"
+    assert d.details == (
+        "php8.2-mysql needs php8.2-common (>= 8.2.20), but 8.2.7-1 is to be installed",
+        "php8.2-mysql needs libmysqlclient21, but it is not installable",
+    )
+    assert "apt-cache policy php8.2-common" in d.fix
+    assert "apt-get install php8.2-mysql php8.2-common=VERSION" in d.fix
 
 
 def test_apt_unknown_package() -> None:

@@ -219,24 +219,66 @@ def _npm(b: FailedBuild) -> Diagnosis | None:
     return Diagnosis("npm-peer-conflict", "npm cannot resolve a peer dependency", fix, details)
 
 
+# apt's report: "The following packages have unmet dependencies:", then per package
+# " pkg : Depends: dep (= 1.0) but it is not going to be installed" (or "but 2.0 is to be
+# installed", "but it is not installable"), a package's further ones on lines of their own
+_APT_UNMET = re.compile(
+    r"^\s*(?:(\S+) :)?\s+(?:Pre)?Depends: (\S+)(?: \(([^)]+)\))?(?: but (.+?))?\s*$", re.M
+)
+
+
+def _apt_unmet(text: str) -> list[tuple[str, str, str, str]]:
+    """(package, dependency, relation, what apt says of it) per unmet dependency."""
+    at = text.find("have unmet dependencies")
+    found: list[tuple[str, str, str, str]] = []
+    who = ""
+    for m in _APT_UNMET.finditer(text, at if at >= 0 else 0):
+        who = m[1] or who
+        if who:
+            found.append((who, m[2], m[3] or "", m[4] or ""))
+    return list(dict.fromkeys(found))
+
+
+def _apt_fix(who: str, dep: str, relation: str, state: str) -> str:
+    op, _, version = relation.partition(" ")
+    if op == "=":
+        return (
+            f"ask for the {dep} {who} was built against in the same apt-get install:"
+            f" apt-get install {who} {dep}={version} (apt takes the newest {dep} otherwise),"
+            f" or take {who} and {dep} from one release"
+        )
+    if relation:
+        return (
+            f"install a {dep} that satisfies {dep} ({relation}) in the same apt-get install"
+            f" (apt-cache policy {dep} lists the versions): apt-get install {who}"
+            f" {dep}=VERSION, or take {who} and {dep} from one release"
+        )
+    return (
+        f"{dep} {state or 'cannot be installed'}: add the release that has it to the"
+        f" sources, or take {who} from the release the others come from"
+    )
+
+
 def _apt(b: FailedBuild) -> Diagnosis | None:
     if "held broken packages" in b.text or "Unmet dependencies" in b.text:
-        deps = re.findall(
-            r"^\s*(\S+) : (?:Pre)?Depends: (\S+) \(([^)]+)\) but ([^\n]+?) is to be installed",
-            b.text,
-            re.M,
+        deps = _apt_unmet(b.text)
+        details = tuple(
+            f"{who} needs {dep}{f' ({rel})' if rel else ''}{f', but {state}' if state else ''}"
+            for who, dep, rel, state in deps
         )
-        details = tuple(f"{a} needs {d} ({v}), {w} would be installed" for a, d, v, w in deps)
         fix = (
-            f"install {deps[0][1]} at the version {deps[0][0]} wants in the same apt-get"
-            f" install (apt-get install {deps[0][0]} {deps[0][1]}={deps[0][2].split()[-1]}),"
-            " or take both from the same release"
+            _apt_fix(*deps[0])
             if deps
             else "install the packages from one release (no mixing of suites), pinning the"
             " one apt names"
         )
+        names = ", ".join(dict.fromkeys(x for who, dep, _, _ in deps for x in (who, dep)))
         return Diagnosis(
-            "apt-conflict", "apt found unmet dependencies (held broken packages)", fix, details
+            "apt-conflict",
+            "apt found unmet dependencies (held broken packages)"
+            + (f" between {names}" if names else ""),
+            fix,
+            details,
         )
     m = _first(
         r"Unable to locate package (\S+)|Package '?(\S+?)'? has no installation candidate", b.text
@@ -256,36 +298,106 @@ def _apt(b: FailedBuild) -> Diagnosis | None:
 _MAVEN_GAV = re.compile(
     r"(?<![\w.])([A-Za-z][\w.-]*:[A-Za-z][\w.-]*):(?:jar:|pom:|war:)?(\d[\w.-]*)"
 )
+# Maven's own line prefixes ("[ERROR] ", "[WARNING] "): the enforcer prints its report
+# after one of them or on lines of its own, depending on its version
+_MAVEN_LEVEL = re.compile(r"^\[(?:ERROR|WARNING|WARN|INFO|DEBUG)\] ?", re.M)
+_CONVERGENCE = re.compile(r"^Dependency convergence error for ([\w.-]+:[\w.-]+):")
+_TREE_NODE = re.compile(r"^\s*\+-\s*(\S+)")
+
+
+def _coordinate(text: str) -> tuple[str, str]:
+    """``groupId:artifactId`` and the version of a Maven coordinate as the enforcer
+    prints it (``g:a:type[:classifier]:version[:scope]``, or ``g:a:version``)."""
+    parts = text.split(":")
+    ga = ":".join(parts[:2])
+    if len(parts) <= 3:
+        return ga, parts[-1]
+    if len(parts) == 4:  # the project itself: g:a:packaging:version
+        return ga, parts[3]
+    return ga, parts[-2]  # scope last, version before it
+
+
+def _convergence(text: str) -> dict[str, dict[str, list[str]]]:
+    """The enforcer's ``dependencyConvergence`` report: for each artifact whose
+    versions do not converge, each version and who brings it (the path's last node
+    before it: ``g:a:version``), in the order the report lists the paths."""
+    found: dict[str, dict[str, list[str]]] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        head = _CONVERGENCE.match(line)
+        if head is None:
+            continue
+        versions = found.setdefault(head[1], {})
+        path: list[str] = []
+        for raw in [*lines[i + 1 :], ""]:
+            node = _TREE_NODE.match(raw)
+            if node:
+                path.append(node[1])
+                continue
+            if path:  # a path ended ("and", a blank line, the next report)
+                ga, version = _coordinate(path[-1])
+                if ga == head[1]:
+                    who = _coordinate(path[-2]) if len(path) > 1 else (ga, version)
+                    versions.setdefault(version, []).append(f"{who[0]}:{who[1]}")
+                path = []
+            if raw.strip() != "and":
+                break
+    return {ga: vs for ga, vs in found.items() if len(vs) > 1}
+
+
+def _newest_maven(versions: Sequence[str]) -> list[str]:
+    """``versions`` oldest first, as Maven orders them."""
+    from imageforge.vuln import version_key  # the version schemes load only when needed
+
+    return sorted(versions, key=lambda v: version_key("maven", v))
+
+
+def _maven_convergence(text: str) -> Diagnosis | None:
+    conflicts = _convergence(text)
+    if not conflicts:
+        return None
+    details: list[str] = []
+    ordered: dict[str, list[str]] = {}
+    for ga, brought in conflicts.items():
+        ordered[ga] = _newest_maven(list(brought))
+        details.append(f"{ga}: {', '.join(ordered[ga])}")
+        details.extend(
+            f"{who} brings {ga}:{version}" for version, whos in brought.items() for who in whos
+        )
+    pins = [
+        f"<dependency><groupId>{ga.split(':')[0]}</groupId><artifactId>{ga.split(':')[1]}"
+        f"</artifactId><version>{versions[-1]}</version></dependency>"
+        for ga, versions in ordered.items()
+    ]
+    names = ", ".join(f"{ga} ({' vs '.join(vs)})" for ga, vs in ordered.items())
+    first = next(iter(ordered))
+    return Diagnosis(
+        "maven-conflict",
+        f"Maven dependencies bring different versions of {names}",
+        "pin one version in pom.xml's <dependencyManagement><dependencies>: "
+        + " ".join(pins)
+        + " (the newest one asked for; check that what brings the older works with it);"
+        f" mvn dependency:tree -Dverbose -Dincludes={first} shows who brings each",
+        tuple(details),
+    )
 
 
 def _maven(b: FailedBuild) -> Diagnosis | None:
-    text = b.text
+    text = _MAVEN_LEVEL.sub("", b.text)
+    found = _maven_convergence(text)
+    if found is not None:
+        return found
     if (
         "Dependency convergence error" in text
         or "UnsatisfiedDependencyException" in text
         or ("Could not resolve dependencies" in text)
     ):
         artifacts = sorted(set(_MAVEN_GAV.findall(text)))
-        versions: dict[str, set[str]] = {}
-        for ga, v in artifacts:
-            versions.setdefault(ga, set()).add(v)
-        clash = [(ga, sorted(vs)) for ga, vs in versions.items() if len(vs) > 1]
-        details = tuple(f"{ga}: {', '.join(vs)}" for ga, vs in clash) or tuple(
-            f"{ga}:{v}" for ga, v in artifacts[:5]
+        details = tuple(f"{ga}:{v}" for ga, v in artifacts[:5])
+        fix = (
+            "run mvn dependency:tree -Dverbose to see the conflicting versions, and pin"
+            " one in <dependencyManagement>"
         )
-        if clash:
-            ga, vs = clash[0]
-            g, a = ga.split(":", 1)
-            fix = (
-                f"pin one version of {ga} in <dependencyManagement>: <dependency><groupId>{g}"
-                f"</groupId><artifactId>{a}</artifactId><version>{vs[-1]}</version></dependency>;"
-                f" mvn dependency:tree -Dverbose -Dincludes={ga} shows who brings each"
-            )
-        else:
-            fix = (
-                "run mvn dependency:tree -Dverbose to see the conflicting versions, and pin"
-                " one in <dependencyManagement>"
-            )
         return Diagnosis("maven-conflict", "Maven dependency conflict", fix, details)
     return None
 
@@ -455,9 +567,14 @@ _ERROR_LINE = re.compile(
 )
 
 
+# terminal colours (Maven's and npm's logs keep them when saved from a terminal)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def failed_build_from_log(text: str, where: str) -> FailedBuild:
     """A saved build log (``imageforge build``'s, or a tool's output in it) as a
     :class:`FailedBuild`; InvalidArgument when it holds no error at all."""
+    text = _ANSI.sub("", text)
     if "\0" in text or not _ERROR_LINE.search(text):
         raise InvalidArgument(
             f"{where} is not a log of a failed build: it has no error line",
@@ -465,7 +582,9 @@ def failed_build_from_log(text: str, where: str) -> FailedBuild:
             " or use doctor --last",
         )
     lines = text.splitlines()
-    first = next((x for x in lines if x.startswith("error:")), "")
+    first = next((x for x in lines if x.startswith("error:")), "") or next(
+        (x for x in lines if _ERROR_LINE.search(x)), ""
+    )
     code = _first(r"exited with code (\d+)", text)
     where_line = _first(r"Dockerfile:(\d+)", first)
     return FailedBuild(
