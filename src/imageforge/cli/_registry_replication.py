@@ -24,14 +24,14 @@ from imageforge.cli._registry_admin import (
     _duration,
     _manage,
     _show,
+    _storage,
     _when,
     data_dir_option,
 )
 from imageforge.cli._render import print_json
 from imageforge.registry._secrets import SECRET_KEY_ENV, secret_box
 from imageforge.registry.replication import DIRECTIONS, TRIGGERS, Replication, RunRow
-from imageforge.registry.service import OPERATOR
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.service import OPERATOR, Manifests, Uploads
 from imageforge.registry.webhooks import Webhooks
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,14 +58,21 @@ def key_option(func: F) -> F:
 def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = False) -> Replication:
     manage = _manage(opts, data_dir)
     directory = _directory(opts, data_dir)
-    storage = FsBlobStorage(directory)
+    storage = _storage(opts, data_dir)
     given: Path | None = click.get_current_context().meta.get(_KEY)
     box = secret_box(directory, given, lambda msg: click.echo(msg, err=True))
     replicator = None
+    manifests = None
     if copies:  # the registry client and the signature carrying, only when copying
-        from imageforge.pipeline import RegistryReplicator
+        from imageforge.pipeline import RegistryReplicator, RegistryScanner
+        from imageforge.registry.scanning import ScanWorkers
 
         replicator = RegistryReplicator(manage.meta, storage)
+        # what a pull rule fetches is stored as a push is: the push gates, and a scan
+        # queued for projects that scan on push (run by the serving registry)
+        manifests = Manifests(manage.meta, storage, manage.gates)
+        scans = ScanWorkers(manage.meta, RegistryScanner(storage, opts.root))
+        manifests.pushed.append(scans.pushed)
     return Replication(
         manage.meta,
         manage,
@@ -73,6 +80,8 @@ def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = Fals
         storage=storage,
         events=Webhooks(manage.meta),
         secrets=box,
+        manifests=manifests,
+        uploads=Uploads(manage.meta, storage, 7 * 86400),
     )
 
 
