@@ -39,7 +39,7 @@ from imageforge.pipeline._sign_copy import carry_attached
 from imageforge.pipeline._sign_repos import Repository
 from imageforge.registry.proxy import BlobStream, UpstreamSpec
 from imageforge.registry.replication import Endpoint, LocalRegistry, Transfer
-from imageforge.registry.service import read_manifest
+from imageforge.registry.service import DigestInvalid, read_manifest
 
 __all__ = ["RegistrySource", "pull_image"]
 
@@ -301,6 +301,12 @@ def _store(
             stream = source.open_blob(repo, desc.digest)
             try:
                 local.write_blob(destination, desc.digest, _chunks(stream, meter.take))
+            except DigestInvalid as exc:
+                raise DigestMismatch(
+                    f"{source.base}/{repo}: blob {desc.digest} from the source: {exc.message};"
+                    " refused, nothing was stored",
+                    hint="the source registry is serving corrupt or forged content",
+                ) from None
             finally:
                 stream.close()
             meter.blobs += 1
