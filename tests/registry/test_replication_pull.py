@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, media
 from imageforge.pipeline import RegistryReplicator
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
+from imageforge.registry.meta import MetaStore
 from imageforge.registry.service import OPERATOR
 from tests.conftest import imageforge_cmd, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, make_server, skopeo
@@ -169,3 +169,206 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
         assert not here.meta.repo_exists(f"library/{name}")
     bad = Digest("sha256:" + hashlib.sha256(b"{ }").hexdigest())
     assert not here.storage.exists(bad)
+
+
+# --- distribution 2.8 as the source of a served registry
+
+
+class World:
+    """distribution 2.8 (logging every request) holding library/app:1, :2, :dev (app:1
+    signed) and library/tools:1; a served imageforge registry to pull into, with the
+    project ``mirror``; a key pair; an auth file."""
+
+    def __init__(self, base: Path, images: Path) -> None:
+        self.base = base
+        self.root = images
+        self.keys: KeyPair = write_pair(base / "keys")
+        self.authfile = base / "auth.json"
+        self.dist = Distribution(base / "distribution", log_level="info")
+        # a long lease: the run the test kills is continued by the CLI, not this server
+        self.here: Server = make_server(base / "here", '[registry]\nreplication_lease = "1h"\n')
+        self.digests: dict[str, str] = {}
+
+    def env(self) -> dict[str, str]:
+        return {"REGISTRY_AUTH_FILE": str(self.authfile), "COSIGN_PASSWORD": PASSWORD}
+
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterator[World]:
+    from imageforge.pipeline import Session, copy
+    from imageforge.remote import Credentials, save_credentials
+
+    w = World(tmp_path_factory.mktemp("pull"), two_images)
+    w.dist.start()
+    w.here.start()
+    try:
+        save_credentials(w.dist.host, Credentials(DIST_USER, DIST_PASSWORD), w.authfile)
+        save_credentials(w.here.host, Credentials("admin", ADMIN_PASSWORD), w.authfile)
+        with Session(w.root, tls_verify=False, authfile=w.authfile) as s:
+            for image, ref in (
+                ("hello:1", "library/app:1"),
+                ("hello:2", "library/app:2"),
+                ("hello:1", "library/app:dev"),
+                ("hello:2", "library/tools:1"),
+            ):
+                w.digests[ref] = str(copy(s, image, f"docker://{w.dist.host}/{ref}"))
+        ok(
+            run_cli(
+                ["--root", str(w.root), "sign", f"docker://{w.dist.host}/library/app:1",
+                 "--key", str(w.keys.private), NO_TLS],
+                env=w.env(),
+            )
+        )  # fmt: skip
+        with w.here.client() as c:
+            assert c.post("/api/v1/projects", json={"name": "mirror"}).status_code == 201
+        yield w
+    finally:
+        w.here.stop()
+        w.dist.stop()
+
+
+def _digest(host: str, ref: str, creds: str) -> str | None:
+    r = skopeo("inspect", "--raw", NO_TLS, "--creds", creds, f"docker://{host}/{ref}", check=False)
+    if r.returncode != 0:
+        return None
+    r = skopeo("inspect", "--format", "{{.Digest}}", NO_TLS, "--creds", creds,
+               f"docker://{host}/{ref}")  # fmt: skip
+    return r.stdout.strip()
+
+
+@pytest.mark.slow
+def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: World) -> None:
+    endpoint = {"name": "dist", "url": f"http://{world.dist.host}", "username": DIST_USER,
+                "password": DIST_PASSWORD}  # fmt: skip
+    body = {"name": "from-dist", "direction": "pull", "endpoint": "dist",
+            "repositories": ["library/app"], "exclude_tags": ["dev"],
+            "destination_namespace": "mirror", "mirror_deletions": True}  # fmt: skip
+    here = f"admin:{ADMIN_PASSWORD}"
+    with world.here.client() as c:
+        assert c.post("/api/v1/replication/endpoints", json=endpoint).status_code == 201
+        r = c.post("/api/v1/replication/rules", json={**body, "trigger": "on_push"})
+        assert r.status_code == 400 and "cannot be triggered on push" in r.text
+        r = c.post("/api/v1/replication/rules", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["direction"] == "pull" and DIST_PASSWORD not in r.text
+        assert [x["direction"] for x in c.get("/api/v1/replication/rules").json()] == ["pull"]
+        r = c.post("/api/v1/replication/rules/from-dist/runs", json={"wait": True}, timeout=300)
+        assert r.status_code == 201, r.text
+        run = r.json()
+    assert run["status"] == "done", run
+    assert sorted(i["tag"] for i in run["items"]) == ["1", "2"]  # dev excluded, tools not selected
+    assert run["blobs"] > 0 and run["bytes"] > 0
+    for tag in ("1", "2"):
+        there = _digest(world.dist.host, f"library/app:{tag}", _DIST_CREDS)
+        assert there == world.digests[f"library/app:{tag}"]
+        assert _digest(world.here.host, f"mirror/app:{tag}", here) == there
+    assert _digest(world.here.host, "mirror/app:dev", here) is None
+    assert _digest(world.here.host, "mirror/tools:1", here) is None
+    verified = run_cli(
+        ["--root", str(world.root), "verify", f"{world.here.host}/mirror/app:1",
+         "--key", str(world.keys.public), "--format", "json", NO_TLS],
+        env=world.env(),
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert len(json.loads(verified.stdout)["signatures"]) == 1
+
+    # again: everything is here, nothing is fetched
+    with world.here.client() as c:
+        again = c.post("/api/v1/replication/rules/from-dist/runs", json={"wait": True},
+                       timeout=300).json()  # fmt: skip
+    assert again["status"] == "done" and again["blobs"] == 0 and again["bytes"] == 0
+
+    # a tag gone at the source goes here too; the others stay
+    with world.here.client() as c:
+        assert c.get("/v2/mirror/app/manifests/2").status_code == 200
+    gone = world.digests["library/app:2"]
+    with pytest.MonkeyPatch.context():
+        import httpx
+
+        r = httpx.delete(f"http://{world.dist.host}/v2/library/app/manifests/{gone}",
+                         auth=(DIST_USER, DIST_PASSWORD))  # fmt: skip
+        assert r.status_code == 202, r.text
+    with world.here.client() as c:
+        third = c.post("/api/v1/replication/rules/from-dist/runs", json={"wait": True},
+                       timeout=300).json()  # fmt: skip
+        assert third["status"] == "done", third
+        assert [(i["kind"], i["tag"]) for i in third["items"]] == [("copy", "1"), ("delete", "2")]
+        assert c.get("/v2/mirror/app/manifests/2").status_code == 404
+        assert c.get("/v2/mirror/app/manifests/1").status_code == 200
+
+
+_FETCHED = re.compile(
+    r"http\.request\.method=GET .*http\.request\.uri=\"?/v2/(\S+?)/blobs/(sha256:[0-9a-f]{64})"
+    r".*http\.response\.status=200"
+)
+
+
+def _blob_gets(dist: Distribution) -> list[tuple[str, str]]:
+    """The blobs distribution served, in order: (repository, digest)."""
+    log = (dist.root / "log").read_text(errors="replace")
+    return [(m[1], m[2]) for m in _FETCHED.finditer(log)]
+
+
+@pytest.mark.slow
+def test_a_killed_pull_run_resumes_fetching_only_what_is_missing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a data directory of its own (nothing of the images here yet), by the CLI."""
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    open_registry(RegistryConfig(tmp_path / "data")).meta.close()  # as a first start does
+    data = ["--data-dir", str(tmp_path / "data")]
+    ok(run_cli(["registry", "project", "add", "resumed", *data]))
+    ok(
+        run_cli(
+            ["registry", "replication", "add", "slow-pull", f"http://{world.dist.host}",
+             "--direction", "pull", "--username", DIST_USER, "--password-env", "DIST_PW",
+             "--repository", "library/*", "--exclude-tag", "dev", "--dest-namespace", "resumed",
+             "--bandwidth", "4000", *data],
+            env={"DIST_PW": DIST_PASSWORD},
+        )
+    )  # fmt: skip
+    listed = ok(run_cli(["registry", "replication", "list", *data]))
+    assert re.search(r"slow-pull\s+│?\s*pull", listed.stdout), listed.stdout
+    before = len(_blob_gets(world.dist))
+    proc = subprocess.Popen(
+        [*imageforge_cmd(), "registry", "replication", "run", "slow-pull", "--lease", "2s", *data],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    meta = MetaStore(tmp_path / "data" / "meta.db")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        rows = meta.query(
+            "SELECT i.status FROM replication_items i JOIN replication_runs r ON i.run = r.id"
+            " WHERE r.rule = 'slow-pull'"
+        )
+        if any(str(r[0]) == "done" for r in rows):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    arrived = {str(r[0]) for r in meta.query("SELECT digest FROM blob_sizes")}
+    first = _blob_gets(world.dist)[before:]
+    assert first, "the first run fetched nothing before it was killed"
+
+    time.sleep(2.5)  # its lease expires: the rule's next run continues it
+    r = run_cli(["registry", "replication", "run", "slow-pull", "--format", "json",
+                 "--lease", "2s", *data], timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)
+    resumed = _blob_gets(world.dist)[before + len(first) :]
+    again = [d for _repo, d in resumed if d in arrived]
+    assert again == [], "the second run fetched again what had arrived"
+    # tools:1 is app:2's image: linked here, not fetched
+    assert not [g for g in first + resumed if g[0] == "library/tools"]
+    assert run["blobs"] <= len(resumed)
+    for ref in ("app:1", "app:2", "tools:1"):
+        repo, tag = ref.split(":")
+        assert str(meta.resolve_tag(f"resumed/{repo}", tag)) == world.digests[f"library/{ref}"]
+    meta.close()
+    hist = ok(run_cli(["registry", "replication", "history", "slow-pull", "--format", "json",
+                       *data]))  # fmt: skip
+    runs = json.loads(hist.stdout)
+    assert [h["status"] for h in runs] == ["done", "interrupted"]
+    assert f"run {run['id']} continues it" in runs[1]["error"]

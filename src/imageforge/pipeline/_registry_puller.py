@@ -210,14 +210,18 @@ class _Reader(io.RawIOBase):
 
 
 class _SourceRepository:
-    """A repository of the source, read only, as ``copy``'s carrying reads one."""
+    """A repository of the source, read only, as ``copy``'s carrying reads one; a blob
+    this registry has is read here (the same bytes: it goes by its digest)."""
 
     layout: str | None = None
 
-    def __init__(self, source: RegistrySource, repo: str, meter: _Meter) -> None:
+    def __init__(
+        self, source: RegistrySource, repo: str, meter: _Meter, local: LocalRegistry
+    ) -> None:
         self.source = source
         self.repo = repo
         self.meter = meter
+        self.local = local
 
     @property
     def name(self) -> str:
@@ -233,6 +237,8 @@ class _SourceRepository:
 
     def opener(self) -> Callable[[Digest], IO[bytes]]:
         def open_(digest: Digest) -> IO[bytes]:
+            if self.local.storage.exists(digest):
+                return self.local.storage.open(digest)
             return io.BufferedReader(_Reader(self.source.open_blob(self.repo, digest), self.meter))
 
         return open_
@@ -341,7 +347,7 @@ def pull_image(
         local.storage.open, Descriptor(row.media_type, digest, row.size), validate=False
     )
     carry_attached(
-        _SourceRepository(source, repository, meter),
+        _SourceRepository(source, repository, meter, local),
         _LocalRepository(local, destination, meter),
         written,
     )
