@@ -319,7 +319,7 @@ def test_a_killed_pull_run_resumes_fetching_only_what_is_missing(
     open_registry(RegistryConfig(tmp_path / "data")).meta.close()  # as a first start does
     data = ["--data-dir", str(tmp_path / "data")]
     ok(run_cli(["registry", "project", "add", "resumed", *data]))
-    ok(
+    added = ok(
         run_cli(
             ["registry", "replication", "add", "slow-pull", f"http://{world.dist.host}",
              "--direction", "pull", "--username", DIST_USER, "--password-env", "DIST_PW",
@@ -328,6 +328,7 @@ def test_a_killed_pull_run_resumes_fetching_only_what_is_missing(
             env={"DIST_PW": DIST_PASSWORD},
         )
     )  # fmt: skip
+    assert f"replication rule slow-pull <- http://{world.dist.host} added" in added.stderr
     listed = ok(run_cli(["registry", "replication", "list", *data]))
     assert re.search(r"slow-pull\s+│?\s*pull", listed.stdout), listed.stdout
     before = len(_blob_gets(world.dist))

@@ -88,7 +88,8 @@ def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = Fals
 @registry_app.group("replication")
 def replication_app() -> None:
     """Replication rules: images copied by digest, with their signatures, to another
-    registry (manually, on a cron schedule or on push)."""
+    registry (manually, on a cron schedule or on push) or, --direction pull, from
+    another registry into this one (manually or on a cron schedule)."""
 
 
 @replication_app.command("add")
@@ -103,7 +104,14 @@ def replication_app() -> None:
 @click.option("--username", default="", help="The endpoint's user.")
 @click.option("--password-env", metavar="VAR", help="Read the endpoint's password from $VAR.")
 @click.option("--insecure", is_flag=True, help="Plain http or an unverified certificate.")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="push", show_default=True)
+@click.option(
+    "--direction",
+    type=click.Choice(DIRECTIONS),
+    default="push",
+    show_default=True,
+    help="push: copy images of this registry to URL; pull: fetch URL's images into this"
+    " registry (its catalog, or the --repository names taken literally without one).",
+)
 @click.option(
     "--repository", "repositories", multiple=True, help="project/name glob (repeat; default **)."
 )
@@ -183,7 +191,7 @@ def replication_add(
         "enabled": not disabled,
     }
     rule = _replication(opts, data_dir).add(OPERATOR, doc, replace=replace)
-    _done(fmt, rule.to_json(), f"replication rule {rule.name} -> {rule.endpoint.url} added")
+    _done(fmt, rule.to_json(), f"replication rule {rule.summary} added")
 
 
 def _rule_row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +245,7 @@ def _summary(run: RunRow) -> str:
     doc = run.to_json(items=False)
     return (
         f"run {run.id} of {run.rule}: {run.status}, {doc['done']} done, {doc['failed']} failed"
-        f" of {doc['total']}; {doc['blobs']} blobs, {format_size(doc['bytes'])} sent"
+        f" of {doc['total']}; {doc['blobs']} blobs, {format_size(doc['bytes'])} transferred"
     )
 
 
@@ -260,7 +268,8 @@ def replication_run(
     opts: GlobalOptions, name: str, lease: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """Run rule NAME now, in this process: each selected image is copied by digest with
-    its signatures; blobs the destination has are not sent again. The items an
+    its signatures (pulling: fetched into this registry, stored as a push is); blobs the
+    destination has are not sent again. The items an
     interrupted run of NAME left (its process died) join this run. Exits non-zero if an
     item failed."""
     replication = _replication(opts, data_dir, copies=True)

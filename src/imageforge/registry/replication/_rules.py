@@ -112,6 +112,11 @@ class ReplicationRule:
                 return False
         return True
 
+    @property
+    def summary(self) -> str:
+        """``NAME -> URL`` (push) or ``NAME <- URL`` (pull), as messages show it."""
+        return f"{self.name} {'<-' if self.direction == 'pull' else '->'} {self.endpoint.url}"
+
     def destination(self, repo: str) -> str:
         """The repository ``repo`` is copied to (pushed there, or, pulling, stored
         here): ``destination_namespace`` in place of its first component."""
