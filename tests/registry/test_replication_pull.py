@@ -193,7 +193,6 @@ class World:
         return {"REGISTRY_AUTH_FILE": str(self.authfile), "COSIGN_PASSWORD": PASSWORD}
 
 
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterator[World]:
     from imageforge.pipeline import Session, copy
