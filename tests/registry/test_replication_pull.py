@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -152,6 +153,11 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
                          "repositories": ["evil/*"]})  # fmt: skip
         with pytest.raises(InvalidArgument, match="lists no repositories"):
             r.run(OPERATOR, "globs")
+        # into a project that is not here: refused before anything is fetched
+        r.add(OPERATOR, {"name": "nowhere", "direction": "pull", "endpoint": endpoint,
+                         "repositories": ["evil/fine"]})  # fmt: skip
+        with pytest.raises(InvalidArgument, match="project evil, which does not exist here"):
+            r.run(OPERATOR, "nowhere")
         repos = ["evil/fine", "evil/mismatch", "evil/redirect", "evil/badblob"]
         r.add(OPERATOR, {"name": "hostile", "direction": "pull", "endpoint": endpoint,
                          "repositories": repos, "destination_namespace": "library"})  # fmt: skip
@@ -176,8 +182,8 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
 
 class World:
     """distribution 2.8 (logging every request) holding library/app:1, :2, :dev (app:1
-    signed) and library/tools:1; a served imageforge registry to pull into, with the
-    project ``mirror``; a key pair; an auth file."""
+    signed), library/tools:1 and library/old:1 (both app:2's image); a served imageforge
+    registry to pull into, with the project ``mirror``; a key pair; an auth file."""
 
     def __init__(self, base: Path, images: Path) -> None:
         self.base = base
@@ -210,6 +216,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterato
                 ("hello:2", "library/app:2"),
                 ("hello:1", "library/app:dev"),
                 ("hello:2", "library/tools:1"),
+                ("hello:2", "library/old:1"),
             ):
                 w.digests[ref] = str(copy(s, image, f"docker://{w.dist.host}/{ref}"))
         ok(
@@ -241,7 +248,7 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
     endpoint = {"name": "dist", "url": f"http://{world.dist.host}", "username": DIST_USER,
                 "password": DIST_PASSWORD}  # fmt: skip
     body = {"name": "from-dist", "direction": "pull", "endpoint": "dist",
-            "repositories": ["library/app"], "exclude_tags": ["dev"],
+            "repositories": ["library/app", "library/old"], "exclude_tags": ["dev"],
             "destination_namespace": "mirror", "mirror_deletions": True}  # fmt: skip
     here = f"admin:{ADMIN_PASSWORD}"
     with world.here.client() as c:
@@ -256,7 +263,12 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
         assert r.status_code == 201, r.text
         run = r.json()
     assert run["status"] == "done", run
-    assert sorted(i["tag"] for i in run["items"]) == ["1", "2"]  # dev excluded, tools not selected
+    pulled = sorted((i["repository"], i["tag"], i["destination"]) for i in run["items"])
+    assert pulled == [  # dev excluded, tools not selected
+        ("library/app", "1", "mirror/app"),
+        ("library/app", "2", "mirror/app"),
+        ("library/old", "1", "mirror/old"),
+    ]
     assert run["blobs"] > 0 and run["bytes"] > 0
     for tag in ("1", "2"):
         there = _digest(world.dist.host, f"library/app:{tag}", _DIST_CREDS)
@@ -280,21 +292,21 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
 
     # a tag gone at the source goes here too; the others stay
     with world.here.client() as c:
-        assert c.get("/v2/mirror/app/manifests/2").status_code == 200
-    gone = world.digests["library/app:2"]
-    with pytest.MonkeyPatch.context():
-        import httpx
-
-        r = httpx.delete(f"http://{world.dist.host}/v2/library/app/manifests/{gone}",
-                         auth=(DIST_USER, DIST_PASSWORD))  # fmt: skip
-        assert r.status_code == 202, r.text
+        assert c.get("/v2/mirror/old/manifests/1").status_code == 200
+    gone = world.digests["library/old:1"]
+    r = httpx.delete(f"http://{world.dist.host}/v2/library/old/manifests/{gone}",
+                     auth=(DIST_USER, DIST_PASSWORD))  # fmt: skip
+    assert r.status_code == 202, r.text
     with world.here.client() as c:
         third = c.post("/api/v1/replication/rules/from-dist/runs", json={"wait": True},
                        timeout=300).json()  # fmt: skip
         assert third["status"] == "done", third
-        assert [(i["kind"], i["tag"]) for i in third["items"]] == [("copy", "1"), ("delete", "2")]
-        assert c.get("/v2/mirror/app/manifests/2").status_code == 404
-        assert c.get("/v2/mirror/app/manifests/1").status_code == 200
+        assert sorted((i["kind"], i["repository"], i["tag"]) for i in third["items"]) == [
+            ("copy", "library/app", "1"), ("copy", "library/app", "2"),
+            ("delete", "library/old", "1"),
+        ]  # fmt: skip
+        assert c.get("/v2/mirror/old/manifests/1").status_code == 404
+        assert c.get("/v2/mirror/app/manifests/2").status_code == 200
 
 
 _FETCHED = re.compile(
@@ -322,7 +334,8 @@ def test_a_killed_pull_run_resumes_fetching_only_what_is_missing(
         run_cli(
             ["registry", "replication", "add", "slow-pull", f"http://{world.dist.host}",
              "--direction", "pull", "--username", DIST_USER, "--password-env", "DIST_PW",
-             "--repository", "library/*", "--exclude-tag", "dev", "--dest-namespace", "resumed",
+             "--repository", "library/app", "--repository", "library/tools", "--exclude-tag",
+             "dev", "--dest-namespace", "resumed",
              "--bandwidth", "4000", *data],
             env={"DIST_PW": DIST_PASSWORD},
         )

@@ -31,6 +31,7 @@ from imageforge.registry._names import project_of
 from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, EventSink, NoEvents, Resource
 from imageforge.registry.meta import MetaStore
+from imageforge.registry.proxy import ProxyStore
 from imageforge.registry.replication._pull import LocalRegistry, Source
 from imageforge.registry.replication._rules import (
     Endpoint,
@@ -300,10 +301,12 @@ class Replication:
                     hint="--repository project/name (no glob) for each repository to pull",
                 )
         items = []
+        proxies = ProxyStore(self.meta).projects()
         for repo in listed:
             if not rule.selects_repository(repo):
                 continue
             dest = rule.destination(repo)
+            self._check_destination(rule, dest, proxies)
             there = source.tags(repo)
             for tag in there:
                 if _ATTACHED_TAG.fullmatch(tag) or not rule.selects_tag(tag):
@@ -322,6 +325,23 @@ class Replication:
                     and rule.selects_tag(tag)
                 ]
         return items
+
+    def _check_destination(self, rule: ReplicationRule, dest: str, proxies: set[str]) -> None:
+        """InvalidArgument unless ``dest`` is in a project here that is not a proxy
+        cache (whose content comes from its upstream only)."""
+        project = project_of(dest)
+        if "/" not in dest or self.meta.project(project) is None:
+            raise InvalidArgument(
+                f"replication rule {rule.name}: {dest} would be in project {project},"
+                " which does not exist here",
+                hint=f"registry project add {project}, or --dest-namespace PROJECT",
+            )
+        if project in proxies:
+            raise InvalidArgument(
+                f"replication rule {rule.name}: project {project} is a proxy cache: pulls"
+                " into it are refused",
+                hint="--dest-namespace a project that is not a proxy cache",
+            )
 
     def _puller(self, rule: ReplicationRule) -> Puller:
         if not isinstance(self.replicator, Puller):
