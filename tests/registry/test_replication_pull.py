@@ -145,6 +145,8 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RegistrySt
 def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) -> None:
     assert here.replication is not None
     r = here.replication
+    here.webhooks.add(here.manage, OPERATOR, "library", "ops", "http://127.0.0.1:9/hook",
+                      ["push", "replication"])  # fmt: skip
     seen: list[str] = []
     with _uvicorn(_elsewhere(seen)) as elsewhere, _uvicorn(_hostile(elsewhere)) as hostile:
         endpoint = {"url": hostile}
@@ -175,6 +177,15 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
         assert not here.meta.repo_exists(f"library/{name}")
     bad = Digest("sha256:" + hashlib.sha256(b"{ }").hexdigest())
     assert not here.storage.exists(bad)
+    # webhooks heard of the image stored (a push) and of the run and its failures
+    rows = here.meta.query("SELECT event, payload FROM webhook_deliveries ORDER BY id")
+    payloads = {str(e): json.loads(str(p)) for e, p in rows}
+    assert payloads["push"]["event_data"]["repository"]["repo_full_name"] == "library/fine"
+    report = payloads["replication"]["event_data"]["replication"]
+    assert report["status"] == "failed" and report["rule"] == "hostile"
+    assert sorted(f["repository"] for f in report["failures"]) == [
+        "evil/badblob", "evil/mismatch", "evil/redirect",
+    ]  # fmt: skip
 
 
 # --- distribution 2.8 as the source of a served registry
