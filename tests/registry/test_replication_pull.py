@@ -30,7 +30,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, media
 from imageforge.pipeline import RegistryReplicator
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
-from imageforge.registry.meta import MetaStore
+from imageforge.registry.meta import MetaStore, Quota
 from imageforge.registry.service import OPERATOR
 from tests.conftest import imageforge_cmd, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, make_server, skopeo
@@ -396,3 +396,22 @@ def test_a_killed_pull_run_resumes_fetching_only_what_is_missing(
     runs = json.loads(hist.stdout)
     assert [h["status"] for h in runs] == ["done", "interrupted"]
     assert f"run {run['id']} continues it" in runs[1]["error"]
+
+
+def test_what_a_pull_stores_counts_against_the_project_quota(here: RegistryState) -> None:
+    assert here.replication is not None
+    r = here.replication
+    here.meta.add_project("team", False)
+    here.meta.set_quota("team", Quota(10))  # fewer bytes than the image's config
+    with _uvicorn(_elsewhere([])) as elsewhere, _uvicorn(_hostile(elsewhere)) as hostile:
+        rule = {"name": "fine", "direction": "pull", "endpoint": {"url": hostile},
+                "repositories": ["evil/fine"], "destination_namespace": "team"}  # fmt: skip
+        r.add(OPERATOR, rule)
+        [item] = r.run(OPERATOR, "fine").items
+        assert item.status == "failed" and "quota" in item.error, item
+        assert not here.meta.repo_exists("team/fine")
+        here.meta.set_quota("team", None)
+        [item] = r.run(OPERATOR, "fine").items
+    # the refused blob was kept unlinked (as a refused push's is, for gc): linked now
+    assert item.status == "done" and item.blobs == 0 and item.bytes == 0
+    assert here.meta.resolve_tag("team/fine", "1") == Digest(_GOOD_DIGEST)
