@@ -21,7 +21,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import IO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from imageforge.errors import (
     Denied,
@@ -137,7 +137,7 @@ class RegistrySource(HttpUpstream):
         self, repository: str, digest: Digest, artifact_type: str
     ) -> list[Descriptor] | None:
         what = f"referrers of {repository}@{digest}"
-        path = f"/v2/{repository}/referrers/{digest}?artifactType={artifact_type}"
+        path = f"/v2/{repository}/referrers/{digest}?artifactType={quote(artifact_type, safe='')}"
         try:
             resp = self._send("GET", path, what, {"Accept": media.OCI_INDEX})
         except (NotFound, Unsupported):

@@ -6,6 +6,13 @@ hear of failures). Triggers: manual (API, CLI), cron (retention's ``Scheduler`` 
 ``replication:<rule>`` under its lease) and on push (:meth:`Replication.emit`, an
 event sink).
 
+A pull rule (direction ``pull``) plans from its endpoint, a :class:`Source` (its
+catalog, or the repositories the rule names literally; each tag by the digest it names
+now; with deletions mirrored, the tags here the source no longer has) and copies through
+the injected :class:`Puller` into a :class:`LocalRegistry` over this registry's
+``Manifests`` and ``Uploads``; an item's ``repository`` is then the source's and its
+``destination`` the one here.
+
 A run is leased (retention's ``leases`` table, ``replication-run:<id>``) by the process
 running it, renewed while it runs: the run of a process that died keeps its lease until
 it expires, then a serving registry takes it over (:meth:`Replication.recover`, its
