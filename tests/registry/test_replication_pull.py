@@ -34,7 +34,13 @@ from imageforge.registry.meta import MetaStore, Quota
 from imageforge.registry.service import OPERATOR
 from tests.conftest import imageforge_cmd, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, make_server, skopeo
-from tests.remote.conftest import DIST_PASSWORD, DIST_USER, Distribution, ok
+from tests.remote.conftest import (
+    DIST_PASSWORD,
+    DIST_USER,
+    Distribution,
+    make_index_layout,
+    ok,
+)
 from tests.sign.conftest import PASSWORD, KeyPair, write_pair
 from tests.sign.conftest import two_images as two_images
 
@@ -193,8 +199,9 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
 
 class World:
     """distribution 2.8 (logging every request) holding library/app:1, :2, :dev (app:1
-    signed), library/tools:1 and library/old:1 (both app:2's image); a served imageforge
-    registry to pull into, with the project ``mirror``; a key pair; an auth file."""
+    signed), library/tools:1 and library/old:1 (both app:2's image), the two-platform
+    index library/multi:1; a served imageforge registry to pull into, with the project
+    ``mirror``; a key pair; an auth file."""
 
     def __init__(self, base: Path, images: Path) -> None:
         self.base = base
@@ -211,7 +218,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, two_images: Path, hello_oci: Path
+) -> Iterator[World]:
     from imageforge.pipeline import Session, copy
     from imageforge.remote import Credentials, save_credentials
 
@@ -230,6 +239,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterato
                 ("hello:2", "library/old:1"),
             ):
                 w.digests[ref] = str(copy(s, image, f"docker://{w.dist.host}/{ref}"))
+        make_index_layout(hello_oci, w.base / "multi")
+        multi = f"docker://{w.dist.host}/library/multi:1"
+        skopeo("copy", "--all", "--dest-tls-verify=false", "--dest-creds", _DIST_CREDS,
+               f"oci:{w.base / 'multi'}:multi", multi)  # fmt: skip
         ok(
             run_cli(
                 ["--root", str(w.root), "sign", f"docker://{w.dist.host}/library/app:1",
@@ -243,6 +256,12 @@ def world(tmp_path_factory: pytest.TempPathFactory, two_images: Path) -> Iterato
     finally:
         w.here.stop()
         w.dist.stop()
+
+
+def _raw_digest(host: str, ref: str, creds: str) -> str:
+    """The digest of the manifest (or index) as the registry serves it."""
+    raw = skopeo("inspect", "--raw", NO_TLS, "--creds", creds, f"docker://{host}/{ref}").stdout
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _digest(host: str, ref: str, creds: str) -> str | None:
@@ -259,7 +278,8 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
     endpoint = {"name": "dist", "url": f"http://{world.dist.host}", "username": DIST_USER,
                 "password": DIST_PASSWORD}  # fmt: skip
     body = {"name": "from-dist", "direction": "pull", "endpoint": "dist",
-            "repositories": ["library/app", "library/old"], "exclude_tags": ["dev"],
+            "repositories": ["library/app", "library/old", "library/multi"],
+            "exclude_tags": ["dev"],
             "destination_namespace": "mirror", "mirror_deletions": True}  # fmt: skip
     here = f"admin:{ADMIN_PASSWORD}"
     with world.here.client() as c:
@@ -278,6 +298,7 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
     assert pulled == [  # dev excluded, tools not selected
         ("library/app", "1", "mirror/app"),
         ("library/app", "2", "mirror/app"),
+        ("library/multi", "1", "mirror/multi"),
         ("library/old", "1", "mirror/old"),
     ]
     assert run["blobs"] > 0 and run["bytes"] > 0
@@ -285,6 +306,15 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
         there = _digest(world.dist.host, f"library/app:{tag}", _DIST_CREDS)
         assert there == world.digests[f"library/app:{tag}"]
         assert _digest(world.here.host, f"mirror/app:{tag}", here) == there
+    # the index and both its images, byte for byte
+    index = _raw_digest(world.dist.host, "library/multi:1", _DIST_CREDS)
+    assert _raw_digest(world.here.host, "mirror/multi:1", here) == index
+    raw = skopeo("inspect", "--raw", NO_TLS, "--creds", here,
+                 f"docker://{world.here.host}/mirror/multi:1").stdout  # fmt: skip
+    children = [m["digest"] for m in json.loads(raw)["manifests"]]
+    assert len(children) == 2
+    for child in children:
+        assert _raw_digest(world.here.host, f"mirror/multi@{child}", here) == child
     assert _digest(world.here.host, "mirror/app:dev", here) is None
     assert _digest(world.here.host, "mirror/tools:1", here) is None
     verified = run_cli(
@@ -314,7 +344,7 @@ def test_pull_from_distribution_by_api_with_its_signature_and_deletions(world: W
         assert third["status"] == "done", third
         assert sorted((i["kind"], i["repository"], i["tag"]) for i in third["items"]) == [
             ("copy", "library/app", "1"), ("copy", "library/app", "2"),
-            ("delete", "library/old", "1"),
+            ("copy", "library/multi", "1"), ("delete", "library/old", "1"),
         ]  # fmt: skip
         assert c.get("/v2/mirror/old/manifests/1").status_code == 404
         assert c.get("/v2/mirror/app/manifests/2").status_code == 200
