@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -214,6 +215,7 @@ def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
     while live.get_run(OPERATOR, second.id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.get_run(OPERATOR, second.id).status == "done"
+    _join_run(second.id)
     assert slow.calls == ["library/b:1", "library/a:1", "library/a:1"]
 
     # a run this process is still copying is its own: never taken over by itself
@@ -224,6 +226,17 @@ def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
     while live.get_run(OPERATOR, third.id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.get_run(OPERATOR, third.id).status == "done" and len(slow.calls) == 4
+    _join_run(third.id)
+
+
+def _join_run(run_id: int) -> None:
+    """Wait for the thread running ``run_id`` in the background to end (its lease's
+    heartbeat stopped): the database is closed after the test, under a thread still
+    using it SQLite may crash the process."""
+    for thread in threading.enumerate():
+        if thread.name == f"replication-{run_id}":
+            thread.join(30)
+            assert not thread.is_alive()
 
 
 def _stored(r: Replication) -> str:
