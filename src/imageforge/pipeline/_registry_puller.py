@@ -20,6 +20,7 @@ import io
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -32,7 +33,16 @@ from imageforge.errors import (
     Unsupported,
 )
 from imageforge.layers import open_image_or_index
-from imageforge.oci import Descriptor, Digest, Image, IndexManifest, Manifest, digest_bytes, media
+from imageforge.oci import (
+    Descriptor,
+    Digest,
+    Image,
+    IndexManifest,
+    Manifest,
+    digest_bytes,
+    media,
+    walk_graph,
+)
 from imageforge.pipeline._proxy_upstream import HttpUpstream
 from imageforge.pipeline._registry_verifier import _Stored
 from imageforge.pipeline._sign_copy import carry_attached
@@ -278,46 +288,74 @@ class _LocalRepository(_Stored):
         return tag  # None: this registry lists referrers by their subject
 
 
+@dataclass(frozen=True)
+class _Node:
+    """A manifest of the source, fetched and checked."""
+
+    digest: Digest
+    body: bytes
+    media_type: str
+    parsed: Manifest | IndexManifest
+    depth: int  # how many indexes above it
+
+
+def _fetched(source: RegistrySource, repo: str, digest: Digest, depth: int) -> _Node:
+    body, content_type = source.fetch(repo, digest)
+    media_type, parsed = read_manifest(body, content_type)
+    return _Node(digest, body, media_type, parsed, depth)
+
+
 def _store(
     source: RegistrySource,
     repo: str,
     digest: Digest,
-    ref: str,
+    tag: str,
     local: LocalRegistry,
     destination: str,
     meter: _Meter,
-    depth: int = 0,
-) -> tuple[str, int]:
-    """Store ``repo@digest`` (an index: its children first) in ``destination`` under
-    ``ref``; its media type and size."""
-    body, content_type = source.fetch(repo, digest)
-    media_type, parsed = read_manifest(body, content_type)
-    if isinstance(parsed, IndexManifest):
-        if depth >= _MAX_DEPTH:
+) -> None:
+    """Store ``repo@digest`` in ``destination`` as ``tag``: an index's children
+    (those not here yet) before it, each image's blobs before its manifest."""
+
+    def children(node: _Node) -> Iterator[_Node]:
+        if not isinstance(node.parsed, IndexManifest):
+            return
+        if node.depth >= _MAX_DEPTH:
             raise InvalidArgument(f"{source.base}/{repo}: indexes nested deeper than {_MAX_DEPTH}")
-        for child in parsed.manifests:
+        for child in node.parsed.manifests:
             if not local.has_manifest(destination, child.digest):
-                _store(source, repo, child.digest, str(child.digest), local, destination, meter,
-                       depth + 1)  # fmt: skip
-    else:
-        layers = [d for d in parsed.layers if d.media_type != media.DOCKER_FOREIGN_LAYER]
-        for desc in (parsed.config, *layers):
-            if local.has_blob(destination, desc.digest):
-                continue
-            stream = source.open_blob(repo, desc.digest)
-            try:
-                local.write_blob(destination, desc.digest, _chunks(stream, meter.take))
-            except DigestInvalid as exc:
-                raise DigestMismatch(
-                    f"{source.base}/{repo}: blob {desc.digest} from the source: {exc.message};"
-                    " refused, nothing was stored",
-                    hint="the source registry is serving corrupt or forged content",
-                ) from None
-            finally:
-                stream.close()
-            meter.blobs += 1
-    local.put_manifest(destination, ref, body, media_type)
-    return media_type, len(body)
+                yield _fetched(source, repo, child.digest, node.depth + 1)
+
+    for node in walk_graph([_fetched(source, repo, digest, 0)], children, lambda n: n.digest):
+        if isinstance(node.parsed, Manifest):
+            layers = [d for d in node.parsed.layers if d.media_type != media.DOCKER_FOREIGN_LAYER]
+            for desc in (node.parsed.config, *layers):
+                if not local.has_blob(destination, desc.digest):
+                    _fetch_blob(source, repo, desc.digest, local, destination, meter)
+        ref = tag if node.digest == digest else str(node.digest)
+        local.put_manifest(destination, ref, node.body, node.media_type)
+
+
+def _fetch_blob(
+    source: RegistrySource,
+    repo: str,
+    digest: Digest,
+    local: LocalRegistry,
+    destination: str,
+    meter: _Meter,
+) -> None:
+    stream = source.open_blob(repo, digest)
+    try:
+        local.write_blob(destination, digest, _chunks(stream, meter.take))
+    except DigestInvalid as exc:
+        raise DigestMismatch(
+            f"{source.base}/{repo}: blob {digest} from the source: {exc.message};"
+            " refused, nothing was stored",
+            hint="the source registry is serving corrupt or forged content",
+        ) from None
+    finally:
+        stream.close()
+    meter.blobs += 1
 
 
 def pull_image(
