@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def test_a_rule_selects_by_repository_tag_and_label_and_names_the_destination() 
         ({"bandwidth": -1}, "bytes per second"),
         ({"surprise": 1}, "unknown replication rule keys: surprise"),
         ({"destination_namespace": "../x"}, "is not a repository path"),
+        ({"direction": "sideways"}, "direction 'sideways' is not one of push, pull"),
+        ({"direction": "pull", "trigger": "on_push"}, "a pull rule cannot be triggered on push"),
     ],
 )
 def test_a_bad_rule_is_refused_saying_what_is_wrong(
@@ -121,8 +124,13 @@ def test_rules_runs_and_history_on_both_backends(opened: RegistryState, tmp_path
     opened.meta.add_user("bob", hash_password("bob-pass-1"))
     with pytest.raises(Denied, match="bob is not a system admin"):
         r.add("bob", RULE)
-    with pytest.raises(Unsupported, match="direction pull is not implemented"):
-        r.add(OPERATOR, {**RULE, "direction": "pull"})
+    # a pull rule is kept, but this replicator cannot pull: refused, no run recorded
+    r.add(OPERATOR, {**RULE, "name": "from-there", "direction": "pull"})
+    assert r.rule(OPERATOR, "from-there").to_json()["direction"] == "pull"
+    with pytest.raises(Unsupported, match="a replicator that only pushes"):
+        r.run(OPERATOR, "from-there")
+    assert r.history(OPERATOR, "from-there") == []
+    r.delete(OPERATOR, "from-there")
     rule = r.add("admin", {**RULE, "trigger": "cron", "cron": "0 3 * * *"})
     assert [x.name for x in r.rules("admin")] == ["r1"]
     with pytest.raises(Denied):
@@ -207,6 +215,7 @@ def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
     while live.get_run(OPERATOR, second.id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.get_run(OPERATOR, second.id).status == "done"
+    _join_run(second.id)
     assert slow.calls == ["library/b:1", "library/a:1", "library/a:1"]
 
     # a run this process is still copying is its own: never taken over by itself
@@ -217,6 +226,17 @@ def test_a_run_whose_process_died_is_continued_once_its_lease_expires(
     while live.get_run(OPERATOR, third.id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.get_run(OPERATOR, third.id).status == "done" and len(slow.calls) == 4
+    _join_run(third.id)
+
+
+def _join_run(run_id: int) -> None:
+    """Wait for the thread running ``run_id`` in the background to end (its lease's
+    heartbeat stopped): the database is closed after the test, under a thread still
+    using it SQLite may crash the process."""
+    for thread in threading.enumerate():
+        if thread.name == f"replication-{run_id}":
+            thread.join(30)
+            assert not thread.is_alive()
 
 
 def _stored(r: Replication) -> str:

@@ -24,14 +24,14 @@ from imageforge.cli._registry_admin import (
     _duration,
     _manage,
     _show,
+    _storage,
     _when,
     data_dir_option,
 )
 from imageforge.cli._render import print_json
 from imageforge.registry._secrets import SECRET_KEY_ENV, secret_box
 from imageforge.registry.replication import DIRECTIONS, TRIGGERS, Replication, RunRow
-from imageforge.registry.service import OPERATOR
-from imageforge.registry.storage import FsBlobStorage
+from imageforge.registry.service import OPERATOR, Manifests, Uploads
 from imageforge.registry.webhooks import Webhooks
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,14 +58,21 @@ def key_option(func: F) -> F:
 def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = False) -> Replication:
     manage = _manage(opts, data_dir)
     directory = _directory(opts, data_dir)
-    storage = FsBlobStorage(directory)
+    storage = _storage(opts, data_dir)
     given: Path | None = click.get_current_context().meta.get(_KEY)
     box = secret_box(directory, given, lambda msg: click.echo(msg, err=True))
     replicator = None
+    manifests = None
     if copies:  # the registry client and the signature carrying, only when copying
-        from imageforge.pipeline import RegistryReplicator
+        from imageforge.pipeline import RegistryReplicator, RegistryScanner
+        from imageforge.registry.scanning import ScanWorkers
 
         replicator = RegistryReplicator(manage.meta, storage)
+        # what a pull rule fetches is stored as a push is: the push gates, and a scan
+        # queued for projects that scan on push (run by the serving registry)
+        manifests = Manifests(manage.meta, storage, manage.gates)
+        scans = ScanWorkers(manage.meta, RegistryScanner(storage, opts.root))
+        manifests.pushed.append(scans.pushed)
     return Replication(
         manage.meta,
         manage,
@@ -73,13 +80,16 @@ def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = Fals
         storage=storage,
         events=Webhooks(manage.meta),
         secrets=box,
+        manifests=manifests,
+        uploads=Uploads(manage.meta, storage, 7 * 86400),
     )
 
 
 @registry_app.group("replication")
 def replication_app() -> None:
     """Replication rules: images copied by digest, with their signatures, to another
-    registry (manually, on a cron schedule or on push)."""
+    registry (manually, on a cron schedule or on push) or, --direction pull, from
+    another registry into this one (manually or on a cron schedule)."""
 
 
 @replication_app.command("add")
@@ -94,7 +104,14 @@ def replication_app() -> None:
 @click.option("--username", default="", help="The endpoint's user.")
 @click.option("--password-env", metavar="VAR", help="Read the endpoint's password from $VAR.")
 @click.option("--insecure", is_flag=True, help="Plain http or an unverified certificate.")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="push", show_default=True)
+@click.option(
+    "--direction",
+    type=click.Choice(DIRECTIONS),
+    default="push",
+    show_default=True,
+    help="push: copy images of this registry to URL; pull: fetch URL's images into this"
+    " registry (its catalog, or the --repository names taken literally without one).",
+)
 @click.option(
     "--repository", "repositories", multiple=True, help="project/name glob (repeat; default **)."
 )
@@ -174,7 +191,7 @@ def replication_add(
         "enabled": not disabled,
     }
     rule = _replication(opts, data_dir).add(OPERATOR, doc, replace=replace)
-    _done(fmt, rule.to_json(), f"replication rule {rule.name} -> {rule.endpoint.url} added")
+    _done(fmt, rule.to_json(), f"replication rule {rule.summary} added")
 
 
 def _rule_row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +245,7 @@ def _summary(run: RunRow) -> str:
     doc = run.to_json(items=False)
     return (
         f"run {run.id} of {run.rule}: {run.status}, {doc['done']} done, {doc['failed']} failed"
-        f" of {doc['total']}; {doc['blobs']} blobs, {format_size(doc['bytes'])} sent"
+        f" of {doc['total']}; {doc['blobs']} blobs, {format_size(doc['bytes'])} transferred"
     )
 
 
@@ -251,7 +268,8 @@ def replication_run(
     opts: GlobalOptions, name: str, lease: str, data_dir: Path | None, fmt: OutputFormat
 ) -> None:
     """Run rule NAME now, in this process: each selected image is copied by digest with
-    its signatures; blobs the destination has are not sent again. The items an
+    its signatures (pulling: fetched into this registry, stored as a push is); blobs the
+    destination has are not sent again. The items an
     interrupted run of NAME left (its process died) join this run. Exits non-zero if an
     item failed."""
     replication = _replication(opts, data_dir, copies=True)

@@ -63,7 +63,14 @@ def _local_address(url: str) -> str | None:
 class HttpUpstream:
     """One upstream registry (``registry.proxy.Upstream``)."""
 
-    def __init__(self, spec: UpstreamSpec, *, retries: int = 1, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        spec: UpstreamSpec,
+        *,
+        retries: int = 1,
+        timeout: float = 60.0,
+        tls_verify: bool = True,
+    ) -> None:
         parts = urlsplit(spec.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.scheme = parts.scheme
@@ -73,6 +80,7 @@ class HttpUpstream:
         if spec.username is not None:
             creds[self.host] = Credentials(spec.username, spec.password or "")
         self.client = Client(
+            tls_verify=tls_verify,
             credentials=creds,
             retries=retries,
             backoff=0.2,

@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from imageforge.errors import NotFound
 from imageforge.layers import open_image_or_index
 from imageforge.oci import Descriptor, Digest, Reference
+from imageforge.pipeline._registry_puller import RegistrySource, pull_image
 from imageforge.pipeline._registry_verifier import _Stored
 from imageforge.pipeline._sign_copy import carry_attached
 from imageforge.pipeline._sign_repos import RegistryRepository
 from imageforge.registry.meta import MetaStore
-from imageforge.registry.replication import Endpoint, Transfer
+from imageforge.registry.replication import Endpoint, LocalRegistry, Transfer
 from imageforge.remote import Client, Credentials, PushOptions, push
 from imageforge.store import BlobReader
 
@@ -79,7 +80,8 @@ class _Counter:
 
 
 class RegistryReplicator:
-    """Pushes images of ``meta`` and ``storage`` to remote registries."""
+    """Pushes images of ``meta`` and ``storage`` to remote registries, and pulls
+    images of remote registries into this one (``registry.replication.Puller``)."""
 
     def __init__(self, meta: MetaStore, storage: BlobReader) -> None:
         self.meta = meta
@@ -89,6 +91,7 @@ class RegistryReplicator:
         # the repository last written at each endpoint: blobs it holds are mounted from
         # it into the next one instead of sent again (a registry without mounts uploads)
         self._last: dict[Endpoint, str] = {}
+        self._sources: dict[Endpoint, RegistrySource] = {}
 
     def _client(self, endpoint: Endpoint) -> Client:
         with self._lock:
@@ -111,6 +114,28 @@ class RegistryReplicator:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            for source in self._sources.values():
+                source.close()
+            self._sources.clear()
+
+    def source(self, endpoint: Endpoint) -> RegistrySource:
+        return RegistrySource(endpoint)
+
+    def pull(
+        self,
+        endpoint: Endpoint,
+        repository: str,
+        digest: Digest,
+        tag: str,
+        local: LocalRegistry,
+        destination: str,
+        bandwidth: int,
+    ) -> Transfer:
+        with self._lock:
+            source = self._sources.get(endpoint)
+            if source is None:
+                source = self._sources[endpoint] = RegistrySource(endpoint)
+        return pull_image(source, repository, digest, tag, local, destination, bandwidth)
 
     def push(
         self,

@@ -178,6 +178,8 @@ def open_registry(
             events=state.events,
             lease_ttl=config.replication_lease,
             secrets=secret_box(config.data_dir, config.secret_key_file, announce),
+            manifests=state.manifests,  # pull rules store as pushes do
+            uploads=state.uploads,
         )
     )
     return state

@@ -56,7 +56,7 @@ class _ReplicationApi:
         await run(self.m.svc.require_admin, user)  # who may, before what the body says
         body = await self.m.json_body(request, "NewReplicationRule")
         rule = await run(self.r.add, user, body)
-        request.state.audit = ("", f"add replication rule {rule.name} -> {rule.endpoint.url}"[:500])
+        request.state.audit = ("", f"add replication rule {rule.summary}"[:500])
         return JSONResponse(rule.to_json(), 201)
 
     async def rule(self, request: Request) -> Response:

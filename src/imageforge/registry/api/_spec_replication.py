@@ -12,7 +12,14 @@ __all__ = ["REPLICATION_BODIES", "REPLICATION_OBJECTS", "replication_paths"]
 _GLOBS = {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1}}
 _RULE_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string", "pattern": NAME_PATTERN},
-    "direction": {"type": "string", "enum": list(DIRECTIONS), "description": "pull: not yet"},
+    "direction": {
+        "type": "string",
+        "enum": list(DIRECTIONS),
+        "description": "push (default): images of this registry copied to the endpoint;"
+        " pull: images of the endpoint (its /v2/_catalog, or the repositories named"
+        " literally when it has none) fetched into this registry, stored as pushes are;"
+        " a pull rule's trigger is manual or cron",
+    },
     "repositories": {**_GLOBS, "description": "project/name globs ('**' crosses '/')"},
     "exclude_repositories": _GLOBS,
     "tags": _GLOBS,
@@ -20,7 +27,12 @@ _RULE_PROPERTIES: dict[str, Any] = {
     "labels": {**_GLOBS, "description": "KEY or KEY=VALUE, all in the image config's labels"},
     "trigger": {"type": "string", "enum": list(TRIGGERS)},
     "cron": {"type": "string", "maxLength": 200, "description": "with trigger cron"},
-    "destination_namespace": {"type": "string", "maxLength": 255},
+    "destination_namespace": {
+        "type": "string",
+        "maxLength": 255,
+        "description": "replaces a repository's first component where it is written"
+        " (at the endpoint; pulling, here)",
+    },
     "mirror_deletions": {"type": "boolean"},
     "bandwidth": {"type": "integer", "minimum": 0, "maximum": 2**40, "description": "bytes/s"},
     "enabled": {"type": "boolean"},
@@ -81,10 +93,13 @@ _ITEM = {
     "properties": {
         "id": {"type": "integer"},
         "kind": {"type": "string", "enum": ["copy", "delete"]},
-        "repository": {"type": "string"},
+        "repository": {"type": "string", "description": "where the image is read"},
         "tag": {"type": "string"},
         "digest": {"type": "string"},
-        "destination": {"type": "string"},
+        "destination": {
+            "type": "string",
+            "description": "where it is written: at the endpoint, or (pulling) here",
+        },
         "status": {"type": "string", "enum": ["pending", "done", "failed"]},
         "bytes": {"type": "integer"},
         "blobs": {"type": "integer"},
@@ -134,8 +149,11 @@ REPLICATION_OBJECTS: dict[str, dict[str, Any]] = {
             "pending": {"type": "integer"},
             "done": {"type": "integer"},
             "failed": {"type": "integer"},
-            "bytes": {"type": "integer", "description": "blob bytes sent"},
-            "blobs": {"type": "integer", "description": "blobs sent (not those already there)"},
+            "bytes": {"type": "integer", "description": "blob bytes sent (pulling: fetched)"},
+            "blobs": {
+                "type": "integer",
+                "description": "blobs sent or fetched (not those already there)",
+            },
             "items": {"type": "array", "items": _ITEM},
         },
     },

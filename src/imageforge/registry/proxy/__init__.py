@@ -12,12 +12,19 @@ from imageforge.registry.proxy._store import (
     projects_changed,
     spec_json,
 )
-from imageforge.registry.proxy._upstream import Fetched, Upstream, UpstreamFactory, UpstreamSpec
+from imageforge.registry.proxy._upstream import (
+    BlobStream,
+    Fetched,
+    Upstream,
+    UpstreamFactory,
+    UpstreamSpec,
+)
 
 __all__ = [
     "DEFAULT_TTL",
     "PROJECTS_REFRESH",
     "BlobFetches",
+    "BlobStream",
     "Fetched",
     "ProxyCache",
     "ProxyStore",

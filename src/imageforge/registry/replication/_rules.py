@@ -1,5 +1,6 @@
 """Replication rules (Harbor's model) with no I/O: where images go (a remote endpoint,
-named and shared by rules as Harbor's "registries", or given inline), which go
+named and shared by rules as Harbor's "registries", or given inline; with direction
+``pull`` the endpoint is where they come from), which go
 (repository and tag globs as retention's, ``**`` crossing ``/``, with exclusions; labels
 of the image config), when (manual, cron, on push), and how (deletions mirrored or not,
 a bandwidth limit)."""
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from wcmatch import glob
+
 from imageforge.errors import InvalidArgument
-from imageforge.registry.retention._rules import _globs, _matches
+from imageforge.registry.retention._rules import _FLAGS, _globs, _matches
 from imageforge.registry.retention._run import check_cron
 
 __all__ = [
@@ -94,6 +97,11 @@ class ReplicationRule:
     def selects_repository(self, repo: str) -> bool:
         return _matches(repo, self.repositories, self.exclude_repositories)
 
+    def literal_repositories(self) -> list[str]:
+        """The repository patterns that name one repository (no glob in them): what a
+        pull lists from a source without a catalog."""
+        return [p for p in self.repositories if not glob.is_magic(p, flags=_FLAGS)]
+
     def selects_tag(self, tag: str) -> bool:
         return _matches(tag, self.tags, self.exclude_tags)
 
@@ -104,8 +112,14 @@ class ReplicationRule:
                 return False
         return True
 
+    @property
+    def summary(self) -> str:
+        """``NAME -> URL`` (push) or ``NAME <- URL`` (pull), as messages show it."""
+        return f"{self.name} {'<-' if self.direction == 'pull' else '->'} {self.endpoint.url}"
+
     def destination(self, repo: str) -> str:
-        """The repository ``repo`` is copied to."""
+        """The repository ``repo`` is copied to (pushed there, or, pulling, stored
+        here): ``destination_namespace`` in place of its first component."""
         if not self.destination_namespace:
             return repo
         return f"{self.destination_namespace.strip('/')}/{repo.split('/', 1)[-1]}"
@@ -237,6 +251,13 @@ def rule_from_json(
         check_cron(cron)
     elif cron:
         raise InvalidArgument(f"cron is set but the trigger is {trigger}", hint="--trigger cron")
+    direction = _choice(doc, "direction", DIRECTIONS)
+    if direction == "pull" and trigger == "on_push":
+        raise InvalidArgument(
+            f"replication rule {name}: a pull rule cannot be triggered on push (pushes to"
+            " the source are not heard here)",
+            hint="--trigger manual or --trigger cron --cron '*/15 * * * *'",
+        )
     bandwidth = doc.get("bandwidth", 0)
     if not isinstance(bandwidth, int) or isinstance(bandwidth, bool) or bandwidth < 0:
         raise InvalidArgument("replication bandwidth is a number of bytes per second (0: none)")
@@ -251,7 +272,7 @@ def rule_from_json(
     return ReplicationRule(
         name=name,
         endpoint=_endpoint(doc.get("endpoint"), named),
-        direction=_choice(doc, "direction", DIRECTIONS),
+        direction=direction,
         repositories=_globs(doc.get("repositories", ["**"]), "repositories"),
         exclude_repositories=_globs(doc.get("exclude_repositories", []), "exclude_repositories")
         if doc.get("exclude_repositories")

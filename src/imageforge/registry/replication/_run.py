@@ -6,6 +6,13 @@ hear of failures). Triggers: manual (API, CLI), cron (retention's ``Scheduler`` 
 ``replication:<rule>`` under its lease) and on push (:meth:`Replication.emit`, an
 event sink).
 
+A pull rule (direction ``pull``) plans from its endpoint, a :class:`Source` (its
+catalog, or the repositories the rule names literally; each tag by the digest it names
+now; with deletions mirrored, the tags here the source no longer has) and copies through
+the injected :class:`Puller` into a :class:`LocalRegistry` over this registry's
+``Manifests`` and ``Uploads``; an item's ``repository`` is then the source's and its
+``destination`` the one here.
+
 A run is leased (retention's ``leases`` table, ``replication-run:<id>``) by the process
 running it, renewed while it runs: the run of a process that died keeps its lease until
 it expires, then a serving registry takes it over (:meth:`Replication.recover`, its
@@ -23,7 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from imageforge.errors import Conflict, ImageforgeError, InvalidArgument, NotFound, Unsupported
 from imageforge.oci import Digest, Manifest, load_json
@@ -31,6 +38,8 @@ from imageforge.registry._names import project_of
 from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, EventSink, NoEvents, Resource
 from imageforge.registry.meta import MetaStore
+from imageforge.registry.proxy import ProxyStore
+from imageforge.registry.replication._pull import LocalRegistry, Source
 from imageforge.registry.replication._rules import (
     Endpoint,
     ReplicationRule,
@@ -38,12 +47,12 @@ from imageforge.registry.replication._rules import (
     endpoint_from_json,
     rule_from_json,
 )
-from imageforge.registry.replication._store import ReplicationStore, RunRow
+from imageforge.registry.replication._store import ItemRow, ReplicationStore, RunRow
 from imageforge.registry.retention import RetentionStore, next_time
-from imageforge.registry.service import OPERATOR, Management, read_manifest
+from imageforge.registry.service import OPERATOR, Management, Manifests, Uploads, read_manifest
 from imageforge.store import BlobReader
 
-__all__ = ["SCHEDULE_PREFIX", "Replication", "Replicator", "Transfer"]
+__all__ = ["SCHEDULE_PREFIX", "Puller", "Replication", "Replicator", "Transfer"]
 
 _LOG = logging.getLogger("imageforge.registry.replication")
 SCHEDULE_PREFIX = "replication:"
@@ -85,6 +94,31 @@ class Replicator(Protocol):
         ...
 
 
+@runtime_checkable
+class Puller(Replicator, Protocol):
+    """A ``Replicator`` that can also pull (direction ``pull``)."""
+
+    def source(self, endpoint: Endpoint) -> Source:
+        """The registry at ``endpoint`` as a source (closed by the caller)."""
+        ...
+
+    def pull(
+        self,
+        endpoint: Endpoint,
+        repository: str,
+        digest: Digest,
+        tag: str,
+        local: LocalRegistry,
+        destination: str,
+        bandwidth: int,
+    ) -> Transfer:
+        """Copy ``repository@digest`` at ``endpoint`` (an index with its children)
+        with what is attached to it into ``local`` as ``destination:tag``, fetching
+        only the blobs ``local`` lacks, at most ``bandwidth`` bytes per second (0: no
+        limit)."""
+        ...
+
+
 def _labels(storage: BlobReader | None, digest: Digest) -> dict[str, str]:
     """The labels of image ``digest``'s config ({} for an index or an artifact)."""
     if storage is None:
@@ -122,6 +156,8 @@ class Replication:
         retry_base: float = 1.0,
         lease_ttl: float = 60.0,
         secrets: SecretBox | None = None,
+        manifests: Manifests | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self.meta = meta
         self.manage = manage
@@ -133,6 +169,10 @@ class Replication:
         self.attempts = attempts
         self.retry_base = retry_base
         self.lease_ttl = lease_ttl
+        # what pull rules store through (the serving registry's own services, so the
+        # push gates, scan on push and quotas apply to what arrives)
+        self.manifests = manifests
+        self.uploads = uploads
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._busy: dict[str, threading.Lock] = {}
         self._active: set[int] = set()  # the runs this object started or took over
@@ -182,11 +222,6 @@ class Replication:
     def add(self, by: str | None, doc: object, replace: bool = False) -> ReplicationRule:
         self.manage.require_admin(by)
         rule = rule_from_json(doc, self.store.endpoint)
-        if rule.direction == "pull":
-            raise Unsupported(
-                f"replication rule {rule.name}: direction pull is not implemented yet",
-                hint="replicate by pushing from the source registry (direction push)",
-            )
         if not replace and self.store.rule(rule.name) is not None:
             raise Conflict(f"replication rule {rule.name} exists", hint="delete it first")
         self.store.put_rule(rule)
@@ -238,6 +273,12 @@ class Replication:
 
     # --- planning
     def _plan(self, rule: ReplicationRule) -> list[tuple[str, str, str, str, str]]:
+        if rule.direction == "pull":
+            source = self._puller(rule).source(rule.endpoint)
+            try:
+                return self._plan_pull(rule, source)
+            finally:
+                source.close()
         items = []
         for repo in self.meta.repositories(None, None):
             if not rule.selects_repository(repo):
@@ -249,6 +290,82 @@ class Replication:
                     continue
                 items.append(("copy", repo, tag, str(digest), rule.destination(repo)))
         return items
+
+    def _plan_pull(
+        self, rule: ReplicationRule, source: Source
+    ) -> list[tuple[str, str, str, str, str]]:
+        """What rule ``rule`` fetches from ``source``: each selected tag of each
+        selected repository by the digest it names now (the repositories of its
+        catalog, or, without one, those the rule names literally) and, mirroring
+        deletions, each selected tag here that the source no longer has."""
+        listed = source.repositories()
+        if listed is None:
+            listed = rule.literal_repositories()
+            if not listed:
+                raise InvalidArgument(
+                    f"replication rule {rule.name}: {rule.endpoint.url} lists no"
+                    " repositories (no /v2/_catalog) and the rule names none literally",
+                    hint="--repository project/name (no glob) for each repository to pull",
+                )
+        items = []
+        proxies = ProxyStore(self.meta).projects()
+        for repo in listed:
+            if not rule.selects_repository(repo):
+                continue
+            dest = rule.destination(repo)
+            self._check_destination(rule, dest, proxies)
+            there = source.tags(repo)
+            for tag in there:
+                if _ATTACHED_TAG.fullmatch(tag) or not rule.selects_tag(tag):
+                    continue
+                digest = source.digest(repo, tag)
+                if rule.labels and not rule.selects_labels(source.labels(repo, digest)):
+                    continue
+                items.append(("copy", repo, tag, str(digest), dest))
+            if rule.mirror_deletions:
+                kept = set(there)
+                items += [
+                    ("delete", repo, tag, str(digest), dest)
+                    for tag, digest in self.meta.tag_list(dest)
+                    if tag not in kept
+                    and not _ATTACHED_TAG.fullmatch(tag)
+                    and rule.selects_tag(tag)
+                ]
+        return items
+
+    def _check_destination(self, rule: ReplicationRule, dest: str, proxies: set[str]) -> None:
+        """InvalidArgument unless ``dest`` is in a project here that is not a proxy
+        cache (whose content comes from its upstream only)."""
+        project = project_of(dest)
+        if "/" not in dest or self.meta.project(project) is None:
+            raise InvalidArgument(
+                f"replication rule {rule.name}: {dest} would be in project {project},"
+                " which does not exist here",
+                hint=f"registry project add {project}, or --dest-namespace PROJECT",
+            )
+        if project in proxies:
+            raise InvalidArgument(
+                f"replication rule {rule.name}: project {project} is a proxy cache: pulls"
+                " into it are refused",
+                hint="--dest-namespace a project that is not a proxy cache",
+            )
+
+    def _puller(self, rule: ReplicationRule) -> Puller:
+        if not isinstance(self.replicator, Puller):
+            raise Unsupported(
+                f"replication rule {rule.name} pulls, but this registry was opened with a"
+                " replicator that only pushes",
+                hint="run it from registry serve or registry replication run",
+            )
+        return self.replicator
+
+    def _local(self, by: str | None) -> LocalRegistry:
+        if self.manifests is None or self.uploads is None:
+            raise Unsupported(
+                "this registry was opened without the services a pull stores through",
+                hint="run pull rules from registry serve or registry replication run",
+            )
+        return LocalRegistry(self.manifests, self.uploads, self.events, by)
 
     # --- running
     def start(
@@ -266,6 +383,9 @@ class Replication:
                 "this registry was opened without a replicator",
                 hint="run replication from registry serve or registry replication run",
             )
+        if rule.direction == "pull":
+            self._puller(rule)
+            self._local(by)
         run_id = self.store.start_run(name, trigger)
         with self._guard:
             self._active.add(run_id)
@@ -363,6 +483,7 @@ class Replication:
             raise
         with self._guard:
             lock = self._busy.setdefault(rule.name, threading.Lock())
+        local = self._local(by) if rule.direction == "pull" else None
         with lock, _Heartbeat(self, _LEASE + str(run.id)) as beat:
             try:
                 for item in run.items:
@@ -373,8 +494,8 @@ class Replication:
                         assert final is not None
                         return final
                     if item.status == "pending":
-                        self._item(rule, item.id, item.kind, item.repository, item.tag,
-                                   item.digest, item.destination)  # fmt: skip
+                        self._item(rule, local, item.id, item.kind, item.repository,
+                                   item.tag, item.digest, item.destination)  # fmt: skip
                 done = self.store.run(run.id)
                 assert done is not None
                 failed = [i for i in done.items if i.status == "failed"]
@@ -408,21 +529,35 @@ class Replication:
         except Exception as exc:  # recorded in the run's row; a thread: log
             _LOG.warning("replication run %d of %s failed: %s", run.id, run.rule, exc)
 
-    def _item(
-        self, rule: ReplicationRule, item: int, kind: str, repo: str, tag: str,
-        digest: str, destination: str,
-    ) -> None:  # fmt: skip
+    def _copy(
+        self, rule: ReplicationRule, local: LocalRegistry | None, kind: str, repo: str,
+        tag: str, digest: str, destination: str,
+    ) -> Transfer:  # fmt: skip
+        """One item: pushed to (or deleted at) the endpoint; pulling, fetched into
+        (or deleted from) this registry."""
         assert self.replicator is not None
+        if local is None:
+            if kind == "delete":
+                self.replicator.delete(rule.endpoint, destination, tag)
+                return Transfer()
+            return self.replicator.push(
+                repo, Digest(digest), tag, rule.endpoint, destination, rule.bandwidth
+            )
+        if kind == "delete":
+            local.delete_tag(destination, tag)
+            return Transfer()
+        return self._puller(rule).pull(
+            rule.endpoint, repo, Digest(digest), tag, local, destination, rule.bandwidth
+        )
+
+    def _item(
+        self, rule: ReplicationRule, local: LocalRegistry | None, item: int, kind: str,
+        repo: str, tag: str, digest: str, destination: str,
+    ) -> None:  # fmt: skip
         error = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                if kind == "delete":
-                    self.replicator.delete(rule.endpoint, destination, tag)
-                    sent = Transfer()
-                else:
-                    sent = self.replicator.push(
-                        repo, Digest(digest), tag, rule.endpoint, destination, rule.bandwidth
-                    )
+                sent = self._copy(rule, local, kind, repo, tag, digest, destination)
             except Exception as exc:  # any failure of one item: kept, retried, reported
                 error = exc.message if isinstance(exc, ImageforgeError) else f"{exc!r}"
                 _LOG.info("replication %s: %s:%s attempt %d failed: %s",
@@ -438,10 +573,14 @@ class Replication:
     def _report(self, rule: ReplicationRule, run: RunRow, by: str | None) -> None:
         """One ``replication`` event per project the run touched (webhooks are a
         project's), with the run's summary and its failures."""
-        projects = sorted({project_of(i.repository) for i in run.items})
+
+        def here(i: ItemRow) -> str:  # the repository of this registry the item is about
+            return i.destination if rule.direction == "pull" else i.repository
+
+        projects = sorted({project_of(here(i)) for i in run.items})
         summary = run.to_json(items=False)
         for project in projects:
-            mine = [i for i in run.items if project_of(i.repository) == project]
+            mine = [i for i in run.items if project_of(here(i)) == project]
             failed = [i for i in mine if i.status == "failed"]
             data = {
                 "replication": {
