@@ -254,6 +254,7 @@ def _to_store(
             # schema-checked when the source was read: no second schema pass.
             stored = open_image_or_index(store.blobs.open, _descriptor(obj), validate=False)
             _check_layers(stored, set(sink.added), progress)
+            sink.sync()  # every blob durable before the ref that names them
         except BaseException:
             # Nothing names what this copy added: take it away again.
             for digest in sink.added:
@@ -317,11 +318,14 @@ def write_image(
         _to_store(obj, store, dref.path, progress, jobs)
     elif dref.transport == "oci":
         root = Path(dref.path)
-        _push(obj, DirBlobSink(root), progress, jobs)
+        sink = DirBlobSink(root)
+        _push(obj, sink, progress, jobs)
+        sink.sync()  # every blob durable before index.json names the image
         add_to_index(root, _descriptor(obj), dref.tag)
     elif dref.transport == "oci-archive":
         with staged_archive(Path(dref.path)) as layout:
-            _push(obj, DirBlobSink(layout), progress, jobs)
+            # staged, packed into the archive (which is fsynced), removed: no fsyncs
+            _push(obj, DirBlobSink(layout, durable=False), progress, jobs)
             add_to_index(layout, _descriptor(obj), dref.tag)
     elif dref.transport == "docker-archive":
         image = select_platform(obj, platform)
