@@ -225,12 +225,23 @@ def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: Progres
             if layer.digest not in added or not media.is_layer(layer.media_type):
                 continue
             what = f"layer {i + 1} ({layer.digest})"
-            with layer.open_compressed() as raw:
+            # The reader hashes the blob as it reads it: compared below, so no verifying
+            # wrapper hashes the same bytes a second time.
+            opened = layer.open_unverified() if isinstance(layer, BlobLayer) else None
+            with opened or layer.open_compressed() as raw:
                 reader = LayerReader(
                     raw, name=f"{i + 1} ({layer.digest})", media_type=layer.media_type
                 )
                 _check_entries(reader, what)
                 info = reader.finish()
+            if info.digest != layer.digest or info.size != layer.size:
+                raise DigestMismatch(
+                    f"{what}: stored content is {info.digest} ({info.size} bytes), "
+                    f"expected {layer.digest} ({layer.size} bytes)",
+                    expected=str(layer.digest),
+                    actual=str(info.digest),
+                    hint="the store was changed while the copy ran; pull again",
+                )
             if info.diff_id != layer.diff_id:
                 raise DigestMismatch(
                     f"{what}: uncompressed content is {info.diff_id}, the config's diff_id "
