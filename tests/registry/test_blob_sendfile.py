@@ -24,7 +24,8 @@ from imageforge.registry import RegistryState
 from imageforge.registry._http import header_timeout_protocol
 from imageforge.registry.api import create_app
 from tests.conftest import need_binary
-from tests.registry.conftest import ADMIN_PASSWORD, make_server, skopeo
+from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server, skopeo
+from tests.registry.test_cli import _self_signed
 
 SIZE = 64 << 20
 REPO = "library/big"
@@ -166,3 +167,20 @@ def test_blob_bytes_go_through_sendfile_not_through_python(
             head = c.head(f"/v2/{REPO}/blobs/{digest}")
             assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
             assert sum(sent) == len(data) + 1048576
+
+
+def test_over_tls_blobs_are_streamed_whole_and_in_ranges(tmp_path: Path) -> None:
+    """TLS needs the bytes in the process to encrypt them: no sendfile, same answers."""
+    data = os.urandom(3 << 20)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    srv = Server(tmp_path / "data", None, tls=_self_signed(tmp_path))
+    srv.start()
+    try:
+        with srv.client() as c:
+            _push(c, data, digest)
+            whole = c.get(f"/v2/{REPO}/blobs/{digest}")
+            assert whole.status_code == 200 and whole.content == data
+            part = c.get(f"/v2/{REPO}/blobs/{digest}", headers={"Range": "bytes=7-2000000"})
+            assert part.status_code == 206 and part.content == data[7:2000001]
+    finally:
+        srv.stop()
