@@ -19,6 +19,7 @@ BIN := $(VENV)/bin
 # system call (tests/registry/test_killed.py: a gc killed between its trash and delete).
 # haproxy balances registry replicas in tests/registry/test_ha.py (the service the
 # package installs is not needed: the tests run their own haproxy on loopback).
+# curl fetches large blobs whole and in ranges in tests/registry/test_blob_sendfile.py.
 DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-static \
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
@@ -26,7 +27,7 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	gcc binutils maven default-jdk-headless libmaven-enforcer-plugin-java dpkg-dev \
 	slirp4netns golang-github-containers-common libc6-dev \
 	libdpkg-perl node-semver ruby strace \
-	chromium chromium-driver haproxy
+	chromium chromium-driver haproxy curl
 DEMO_ROOT ?= $(CURDIR)/.demo-root
 
 .PHONY: setup system-packages host-setup venv demo demo-registry test lint typecheck imports pytest clean docs

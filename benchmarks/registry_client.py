@@ -11,6 +11,10 @@ with ``imageforge import`` and exported to an OCI layout. Rows:
 - pull to local storage: ``imageforge pull`` (store: blobs verified, tars checked) vs
   ``podman pull`` (containers-storage: layers unpacked), each into an empty root
 
+Each row prints the median and the best of the rounds for every tool, and the ratio of
+imageforge's median to the fastest peer's median (the issue's table); the load average
+is printed before and after, since a shared machine bends wall times.
+
     .venv/bin/python benchmarks/registry_client.py [--size-mib 64] [--layers 4] [--repeat 3]
 """
 
@@ -27,6 +31,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -84,6 +89,10 @@ class Registry:
         self.proc.wait()
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def timed(fn: Callable[[], None]) -> float:
     start = time.perf_counter()
     fn()
@@ -117,7 +126,8 @@ def main() -> None:
             combined = append_layers(empty_image(), *(Addendum(lyr) for lyr in layers))
             write_image(combined, f"oci:{layout}:1", st)
         total = a.size_mib * a.layers
-        print(f"image: {a.layers} layers x {a.size_mib} MiB = {total} MiB; best of {a.repeat}")
+        print(f"image: {a.layers} layers x {a.size_mib} MiB = {total} MiB; {a.repeat} rounds")
+        print(f"load average before: {load_average()}")
 
         rows: dict[str, dict[str, list[float]]] = {}
 
@@ -191,16 +201,20 @@ def main() -> None:
                                 "podman (vfs)",
                                 timed(lambda c=pcmd: run(c)),
                             )  # type: ignore[misc]
-        print(f"{'':24}" + "".join(f"{t:>16}" for t in ("imageforge", "skopeo", "podman (vfs)")))
+        print(f"load average after: {load_average()}")
+        tools_order = ("imageforge", "skopeo", "podman (vfs)")
+        print("median (best) seconds per tool; ratio = imageforge / fastest peer, medians")
+        print(f"{'':24}" + "".join(f"{t:>18}" for t in tools_order) + f"{'ratio':>8}")
         for row, tools in rows.items():
             cells = ""
-            for t in ("imageforge", "skopeo", "podman (vfs)"):
+            for t in tools_order:
                 if t in tools:
-                    best = min(tools[t])
-                    cells += f"{best:>9.2f}s {total / best:>4.0f}MB/s"[-16:].rjust(16)
+                    cells += f"{median(tools[t]):.2f}s ({min(tools[t]):.2f}s)".rjust(18)
                 else:
-                    cells += f"{'-':>16}"
-            print(f"{row:24}{cells}")
+                    cells += f"{'-':>18}"
+            peers = [median(v) for t, v in tools.items() if t != "imageforge"]
+            ratio = f"{median(tools['imageforge']) / min(peers):.2f}x" if peers else "-"
+            print(f"{row:24}{cells}{ratio:>8}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

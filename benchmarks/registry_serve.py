@@ -2,11 +2,15 @@
 (distribution 2.8), measured in the same run.
 
 For each server: ``skopeo copy`` push of an image with one SIZE MiB layer from an OCI
-layout, ``skopeo copy`` pull of it into a ``dir:`` target, then CONCURRENCY concurrent
-manifest GETs (httpx, one client) with their p50/p99 latency. imageforge is pushed to with
-credentials (basic -> token flow) and read anonymously from the public project; the peer
-runs without auth, as Debian ships it. With ``--db postgresql://...`` (an empty database)
-a third row runs imageforge with its metadata in that PostgreSQL database.
+layout, ``skopeo copy`` pull of it into a ``dir:`` target, then GETS parallel plain HTTP
+GETs of the layer blob by ``curl`` (skopeo itself caps a server's throughput: it hashes
+and writes what it reads), reported as MB/s and as the server process's CPU seconds per
+GiB served (from /proc: what load on the machine bends least), then CONCURRENCY
+concurrent manifest GETs (httpx, one client) with their p50/p99 latency. imageforge is
+pushed to with credentials (basic -> token flow) and read anonymously from the public
+project; the peer runs without auth, as Debian ships it. With ``--db postgresql://...``
+(an empty database) a third row runs imageforge with its metadata in that PostgreSQL
+database.
 
 With ``--gates``, the cost of the pull policies (#26): one more imageforge server, whose
 --root holds a vulnerability database (the vulnerability tests' OSV records), serves a
@@ -16,7 +20,7 @@ timed with the project's policies off, then on (prevent_vulnerable at LOW,
 require_signature, refuse_root), on the same server and image.
 
     .venv/bin/python benchmarks/registry_serve.py [--size-mib 1024] [--concurrency 200]
-        [--db postgresql://USER@HOST:PORT/DB] [--gates]
+        [--gets 4] [--db postgresql://USER@HOST:PORT/DB] [--gates]
 """
 
 from __future__ import annotations
@@ -51,6 +55,29 @@ def write_blob(layout: Path, data: bytes) -> dict[str, object]:
     hexd = hashlib.sha256(data).hexdigest()
     (layout / "blobs" / "sha256" / hexd).write_bytes(data)
     return {"digest": f"sha256:{hexd}", "size": len(data)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parallel_gets(
+    url: str, repo: str, digest: str, n: int, headers: dict[str, str], pid: int, size: int
+) -> dict[str, float]:
+    """``n`` curl GETs of the blob at once (each to /dev/null): MB/s over all of them,
+    and the server's CPU seconds per GiB sent."""
+    args = ["curl", "-sS", "-f", "-L", "-o", "/dev/null"]
+    for key, value in headers.items():
+        if key.lower() == "authorization":
+            args += ["-H", f"{key}: {value}"]
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    procs = [subprocess.Popen([*args, f"{url}/v2/{repo}/blobs/{digest}"]) for _ in range(n)]
+    if any(p.wait() != 0 for p in procs):
+        sys.exit("a parallel GET failed")
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    return {"gets_mb_s": n * size / seconds / 1e6, "gets_cpu_s_gib": cpu / (n * size / 2**30)}
 
 
 def make_layout(layout: Path, size_mib: int) -> None:
@@ -95,7 +122,7 @@ def finish_layout(
 
 
 def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # start-up takes over 20 s on a loaded machine
     while time.monotonic() < deadline:
         try:
             httpx.get(url + "/v2/", timeout=1)
@@ -162,7 +189,13 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_one(
-    name: str, work: Path, layout: Path, size_mib: int, concurrency: int, db: str | None = None
+    name: str,
+    work: Path,
+    layout: Path,
+    size_mib: int,
+    concurrency: int,
+    gets: int,
+    db: str | None = None,
 ) -> dict[str, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -180,9 +213,14 @@ def run_one(
         pull = timed(["skopeo", "copy", "--src-tls-verify=false", dest, f"dir:{out}"])
         shutil.rmtree(out)
         headers = pull_headers(url, repo) if ours else {"Accept": MANIFEST}
+        # as the server has it (skopeo compresses the tar layer on the way)
+        layer = httpx.get(f"{url}/v2/{repo}/manifests/1", headers=headers).json()["layers"][0]
         return {
             "push_mb_s": size_mib * 1.048576 / push,
             "pull_mb_s": size_mib * 1.048576 / pull,
+            **parallel_gets(
+                url, repo, layer["digest"], gets, headers, proc.pid, int(layer["size"])
+            ),
             **latency(url, repo, concurrency, headers),
         }
     finally:
@@ -300,6 +338,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--gets", type=int, default=4, help="parallel curl GETs of the layer")
     ap.add_argument("--db", help="also run imageforge on this (empty) PostgreSQL database")
     ap.add_argument("--gates", action="store_true", help="also time the pull policies' cost")
     args = ap.parse_args()
@@ -308,22 +347,34 @@ def main() -> None:
         layout = work / "layout"
         make_layout(layout, args.size_mib)
         results = {
-            name: run_one(name, work, layout, args.size_mib, args.concurrency)
+            name: run_one(name, work, layout, args.size_mib, args.concurrency, args.gets)
             for name in ("distribution", "imageforge")
         }
         if args.db:
             results["imageforge-pg"] = run_one(
-                "imageforge-pg", work, layout, args.size_mib, args.concurrency, args.db
+                "imageforge-pg",
+                work,
+                layout,
+                args.size_mib,
+                args.concurrency,
+                args.gets,
+                args.db,
             )
         gates = run_gates(work, args.concurrency) if args.gates else {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"one {args.size_mib} MiB layer; {args.concurrency} concurrent manifest GETs")
-    print(f"{'server':<14}{'push MB/s':>11}{'pull MB/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
+    print(
+        f"one {args.size_mib} MiB layer; push and pull by skopeo; {args.gets} parallel curl "
+        f"GETs of the layer; {args.concurrency} concurrent manifest GETs"
+    )
+    print(
+        f"{'server':<14}{'push MB/s':>11}{'pull MB/s':>11}{'GETs MB/s':>11}"
+        f"{'cpu s/GiB':>11}{'p50 ms':>9}{'p99 ms':>9}"
+    )
     for name, r in results.items():
         print(
-            f"{name:<14}{r['push_mb_s']:>11.1f}{r['pull_mb_s']:>11.1f}"
-            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{name:<14}{r['push_mb_s']:>11.1f}{r['pull_mb_s']:>11.1f}{r['gets_mb_s']:>11.1f}"
+            f"{r['gets_cpu_s_gib']:>11.2f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
         )
     if gates:
         print(f"pull policies, one small image, {args.concurrency} concurrent manifest GETs")
@@ -333,7 +384,9 @@ def main() -> None:
     ifr, dist = results["imageforge"], results["distribution"]
     print(
         f"imageforge / distribution: push {ifr['push_mb_s'] / dist['push_mb_s']:.2f}x, "
-        f"pull {ifr['pull_mb_s'] / dist['pull_mb_s']:.2f}x"
+        f"pull {ifr['pull_mb_s'] / dist['pull_mb_s']:.2f}x, "
+        f"parallel GETs {ifr['gets_mb_s'] / dist['gets_mb_s']:.2f}x throughput at "
+        f"{ifr['gets_cpu_s_gib'] / dist['gets_cpu_s_gib']:.2f}x the server CPU per byte"
     )
 
 

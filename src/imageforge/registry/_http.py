@@ -14,11 +14,19 @@ which discards the 408 from the client's receive buffer before it reads it. The 
 holds for every answer given while the client is still sending its body (a 507 for an
 upload that filled the disk, a 413, a refused quota): uvicorn closes such a connection at
 once, so the transport it is given closes by lingering while the request body is
-unread."""
+unread.
+
+It also offers the ASGI zero-copy send extension (``http.response.zerocopysend``, which
+uvicorn itself does not implement) on plain-TCP connections: a response that gives an
+open file, an offset and a count has the kernel send the bytes from the page cache with
+``sendfile`` (``loop.sendfile``), never copying them through Python. h11 counts the bytes
+as a pass-through body (``send_with_data_passthrough``), so its Content-Length check
+still holds."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import h11
@@ -26,9 +34,49 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-__all__ = ["header_timeout_protocol"]
+__all__ = ["ZEROCOPY_SEND", "header_timeout_protocol"]
 
 LINGER = 2.0
+ZEROCOPY_SEND = "http.response.zerocopysend"
+
+_Message = MutableMapping[str, Any]
+_Send = Callable[[_Message], Awaitable[None]]
+_Receive = Callable[[], Awaitable[_Message]]
+_App = Callable[[_Message, _Receive, _Send], Awaitable[None]]
+
+
+class _FileRegion:
+    """A body sent by ``sendfile``, as h11 sees it: a length, no bytes."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+class _ZeroCopyApp:
+    """The ASGI app, with ``http.response.zerocopysend`` offered in the scope of every
+    plain-TCP request and its messages sent by the protocol's ``sendfile``."""
+
+    def __init__(self, protocol: _HeaderTimeoutH11, app: _App) -> None:
+        self._protocol = protocol
+        self._app = app
+
+    async def __call__(self, scope: _Message, receive: _Receive, send: _Send) -> None:
+        if scope["type"] != "http" or not self._protocol.can_sendfile():
+            await self._app(scope, receive, send)
+            return
+        scope["extensions"] = {**(scope.get("extensions") or {}), ZEROCOPY_SEND: {}}
+
+        async def sending(message: _Message) -> None:
+            if message["type"] != ZEROCOPY_SEND:
+                await send(message)
+                return
+            if await self._protocol.send_file(message) and not message.get("more_body"):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self._app(scope, receive, sending)
 
 
 class _LingeringTransport:
@@ -59,6 +107,7 @@ class _HeaderTimeoutH11(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self.app = _ZeroCopyApp(self, self.app)
         self._header_timer: asyncio.TimerHandle | None = None
         self._lingering = False
         self._raw: asyncio.Transport | None = None
@@ -77,6 +126,40 @@ class _HeaderTimeoutH11(H11Protocol):
         wrapped: Any = _LingeringTransport(transport, self)
         super().connection_made(wrapped)
         self._arm()
+
+    def can_sendfile(self) -> bool:
+        """A plain TCP connection (TLS needs the bytes in user space to encrypt them)."""
+        raw = self._raw
+        return raw is not None and raw.get_extra_info("sslcontext") is None
+
+    async def send_file(self, message: _Message) -> bool:
+        """Send ``count`` bytes of ``file`` from ``offset`` as (part of) the response
+        body: with ``sendfile`` where the transport can, else in chunks by asyncio's
+        fallback. False if the client is gone (nothing more may be sent)."""
+        cycle = self.cycle
+        raw = self._raw
+        if cycle is None or raw is None or cycle.disconnected or raw.is_closing():
+            return False
+        if self.flow.write_paused:
+            await self.flow.drain()
+        count = int(message["count"])
+        region: Any = _FileRegion(count)  # h11 takes any sized object for passthrough
+        parts: list[object] = list(
+            self.conn.send_with_data_passthrough(h11.Data(data=region)) or []
+        )
+        if len(parts) != 1 or not isinstance(parts[0], _FileRegion):
+            raise RuntimeError("zero-copy send needs a response with a Content-Length")
+        try:
+            sent = await self.loop.sendfile(
+                raw, message["file"], int(message.get("offset", 0)), count
+            )
+        except (ConnectionError, OSError):
+            sent = -1  # the client went away
+        if sent != count:  # or the file was shorter: the response cannot end well
+            cycle.disconnected = True
+            raw.close()
+            return False
+        return True
 
     def body_unread(self) -> bool:
         """Whether the client is still sending the request being answered."""

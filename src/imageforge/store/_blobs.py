@@ -14,7 +14,7 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -122,7 +122,11 @@ class FileIngest:
         self._update(data)
         return len(data)
 
-    def commit(self, size: int, digest: Digest) -> BlobInfo:
+    def commit(self, size: int, digest: Digest, *, sync_dir: bool = True) -> BlobInfo:
+        """Check size and digest, fsync the data and rename it into ``blobs/``;
+        ``sync_dir=False`` leaves the fsync of ``blobs/<algorithm>`` to the caller
+        (:meth:`FileBlobStore.sync`), who commits several blobs and syncs once before a
+        ref names them."""
         digest = Digest(digest)
         try:
             if self._offset != size:
@@ -146,7 +150,8 @@ class FileIngest:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(self._data, self._store.blob_mode)
                 os.rename(self._data, target)
-                fsync_dir(target.parent)
+                if sync_dir:
+                    fsync_dir(target.parent)
         except OSError as exc:
             written = self._offset
             self.abort()
@@ -261,6 +266,13 @@ class FileBlobStore:
         if offset:
             f.seek(offset)
         return f
+
+    def sync(self, algorithms: Iterable[str] = ("sha256",)) -> None:
+        """Make the renames of blobs committed with ``sync_dir=False`` durable."""
+        for algorithm in sorted(set(algorithms)):
+            directory = self.blob_dir / algorithm
+            if directory.is_dir():
+                fsync_dir(directory)
 
     # BlobIngester
     def ingest_path(self, ref: str) -> Path:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
 from imageforge.layers import BlobLayer, EntryType, LayerReader, open_image_or_index
@@ -134,7 +135,14 @@ def select_platform(obj: Image | ImageIndex, platform: Platform | None = None) -
     raise NotFound(f"index {obj.digest} has no image for {wanted}")
 
 
-def _copy_layer(i: int, layer: Layer, sink: BlobSink, progress: ProgressSink) -> None:
+LayerCheck = Callable[[int, Layer], None]
+
+
+def _copy_layer(
+    i: int, layer: Layer, sink: BlobSink, progress: ProgressSink, check: LayerCheck | None
+) -> None:
+    """Copy one layer; then ``check`` it (in the same worker, while other layers are
+    still arriving)."""
     key = f"layer-{layer.digest}"
     progress.start(key, f"copying layer {i + 1} {layer.digest.short}", layer.size, "bytes")
     try:
@@ -148,12 +156,19 @@ def _copy_layer(i: int, layer: Layer, sink: BlobSink, progress: ProgressSink) ->
         progress.done(key, failed=True)
         raise
     progress.done(key)
+    if check is not None and media.is_layer(layer.media_type):
+        check(i, layer)
 
 
-def _push_image(image: Image, sink: BlobSink, progress: ProgressSink, jobs: int) -> None:
+def _push_image(
+    image: Image, sink: BlobSink, progress: ProgressSink, jobs: int, check: LayerCheck | None
+) -> None:
     """The config and layers of one image; up to ``jobs`` layers at once (a registry
-    source streams each over its own connection)."""
+    source streams each over its own connection). ``check`` sees each filesystem layer
+    of an image (not of an artifact) once it is stored."""
     manifest = image.manifest()
+    if not media.is_image_config(manifest.config.media_type):
+        check = None
     raw_config = image.raw_config()
     if not sink.has(manifest.config.digest):
         sink.put(manifest.config.digest, len(raw_config), io.BytesIO(raw_config))
@@ -167,12 +182,13 @@ def _push_image(image: Image, sink: BlobSink, progress: ProgressSink, jobs: int)
         todo[layer.digest] = (i, layer)
     if jobs <= 1 or len(todo) <= 1:
         for i, layer in todo.values():
-            _copy_layer(i, layer, sink, progress)
+            _copy_layer(i, layer, sink, progress, check)
     else:
         pool = ThreadPoolExecutor(max_workers=jobs)
         try:
             futures = [
-                pool.submit(_copy_layer, i, layer, sink, progress) for i, layer in todo.values()
+                pool.submit(_copy_layer, i, layer, sink, progress, check)
+                for i, layer in todo.values()
             ]
             for fut in futures:
                 fut.result()
@@ -180,12 +196,18 @@ def _push_image(image: Image, sink: BlobSink, progress: ProgressSink, jobs: int)
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _push(obj: Image | ImageIndex, sink: BlobSink, progress: ProgressSink, jobs: int = 1) -> None:
+def _push(
+    obj: Image | ImageIndex,
+    sink: BlobSink,
+    progress: ProgressSink,
+    jobs: int = 1,
+    check: LayerCheck | None = None,
+) -> None:
     """Every blob ``obj`` needs, each image's blobs before its manifest and every child
     before the index that names it (the image graph's walk order)."""
     for node in walk_image_graph(obj):
         if not isinstance(node, ImageIndex):
-            _push_image(node, sink, progress, jobs)
+            _push_image(node, sink, progress, jobs, check)
         raw = node.raw_manifest()
         if not sink.has(node.digest):
             sink.put(node.digest, len(raw), io.BytesIO(raw))
@@ -211,35 +233,37 @@ def _check_entries(reader: LayerReader, what: str) -> None:
             symlinks.pop(entry.path, None)
 
 
-def _check_layers(obj: Image | ImageIndex, added: set[Digest], progress: ProgressSink) -> None:
-    """Re-read each newly stored filesystem layer in one pass: its diff_id must match the
-    config and no entry may escape the root. Other layers (signatures, attestations,
-    artifacts' blobs: see ``media.is_layer``) are plain blobs, already verified by digest
-    and size as the sink stored them, and never unpacked; so are all the layers of an
-    artifact (a config that is no image's, as a build cache has)."""
-    images = [node for node in walk_image_graph(obj) if not isinstance(node, ImageIndex)]
-    for image in images:
-        if not media.is_image_config(image.manifest().config.media_type):
-            continue
-        for i, layer in enumerate(image.layers()):
-            if layer.digest not in added or not media.is_layer(layer.media_type):
-                continue
-            what = f"layer {i + 1} ({layer.digest})"
-            with layer.open_compressed() as raw:
-                reader = LayerReader(
-                    raw, name=f"{i + 1} ({layer.digest})", media_type=layer.media_type
-                )
-                _check_entries(reader, what)
-                info = reader.finish()
-            if info.diff_id != layer.diff_id:
-                raise DigestMismatch(
-                    f"{what}: uncompressed content is {info.diff_id}, the config's diff_id "
-                    f"says {layer.diff_id}",
-                    expected=str(layer.diff_id),
-                    actual=str(info.diff_id),
-                    hint="the image is corrupted or its config lies about its layers",
-                )
-            progress.note(f"layer {i + 1}: diff_id and entries verified")
+def _check_layer(open_blob: Callable[[Digest], IO[bytes]], i: int, layer: Layer) -> str:
+    """Re-read a newly stored filesystem layer in one pass: its digest and size, its
+    diff_id against the config, and no entry escaping the root. Other layers
+    (signatures, attestations, artifacts' blobs: see ``media.is_layer``) are plain
+    blobs, already verified by digest and size as the sink stored them, and never
+    unpacked; so are all the layers of an artifact (a config that is no image's, as a
+    build cache has). Returns the note to show."""
+    what = f"layer {i + 1} ({layer.digest})"
+    # The reader hashes the blob as it reads it (compared below): no verifying wrapper
+    # hashes the same bytes a second time.
+    with open_blob(layer.digest) as raw:
+        reader = LayerReader(raw, name=f"{i + 1} ({layer.digest})", media_type=layer.media_type)
+        _check_entries(reader, what)
+        info = reader.finish()
+    if info.digest != layer.digest or info.size != layer.size:
+        raise DigestMismatch(
+            f"{what}: stored content is {info.digest} ({info.size} bytes), "
+            f"expected {layer.digest} ({layer.size} bytes)",
+            expected=str(layer.digest),
+            actual=str(info.digest),
+            hint="the store was changed while the copy ran; pull again",
+        )
+    if info.diff_id != layer.diff_id:
+        raise DigestMismatch(
+            f"{what}: uncompressed content is {info.diff_id}, the config's diff_id "
+            f"says {layer.diff_id}",
+            expected=str(layer.diff_id),
+            actual=str(info.diff_id),
+            hint="the image is corrupted or its config lies about its layers",
+        )
+    return f"layer {i + 1}: diff_id and entries verified"
 
 
 def _to_store(
@@ -247,13 +271,17 @@ def _to_store(
 ) -> None:
     with store.writing():
         sink = StoreBlobSink(store)
-        try:
-            _push(obj, sink, progress, jobs)
+
+        def check(i: int, layer: Layer) -> None:
             # Checked as stored, not from the source again (a registry would be asked
-            # for every layer twice). The documents are the source's bytes (same digest),
-            # schema-checked when the source was read: no second schema pass.
-            stored = open_image_or_index(store.blobs.open, _descriptor(obj), validate=False)
-            _check_layers(stored, set(sink.added), progress)
+            # for every layer twice), by the worker that stored it; the config giving
+            # the diff_id is the source's bytes (same digest), schema-checked as read.
+            if layer.digest in sink.added:
+                progress.note(_check_layer(store.blobs.open, i, layer))
+
+        try:
+            _push(obj, sink, progress, jobs, check)
+            sink.sync()  # every blob durable before the ref that names them
         except BaseException:
             # Nothing names what this copy added: take it away again.
             for digest in sink.added:
@@ -317,11 +345,14 @@ def write_image(
         _to_store(obj, store, dref.path, progress, jobs)
     elif dref.transport == "oci":
         root = Path(dref.path)
-        _push(obj, DirBlobSink(root), progress, jobs)
+        sink = DirBlobSink(root)
+        _push(obj, sink, progress, jobs)
+        sink.sync()  # every blob durable before index.json names the image
         add_to_index(root, _descriptor(obj), dref.tag)
     elif dref.transport == "oci-archive":
         with staged_archive(Path(dref.path)) as layout:
-            _push(obj, DirBlobSink(layout), progress, jobs)
+            # staged, packed into the archive (which is fsynced), removed: no fsyncs
+            _push(obj, DirBlobSink(layout, durable=False), progress, jobs)
             add_to_index(layout, _descriptor(obj), dref.tag)
     elif dref.transport == "docker-archive":
         image = select_platform(obj, platform)

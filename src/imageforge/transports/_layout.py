@@ -135,10 +135,12 @@ class LayoutReader:
 
 def add_to_index(root: Path, desc: Descriptor, tag: str | None) -> None:
     """Write ``oci-layout`` if absent and put ``desc`` into ``index.json`` (replacing the
-    entry with the same tag, or the same digest when untagged)."""
+    entry with the same tag, or the same digest when untagged). The blobs it names must
+    be durable already (``DirBlobSink.sync``); both files are renamed into ``root`` and
+    the directory is fsynced once, after the last rename."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "oci-layout").exists():
-        atomic_write(root / "oci-layout", LAYOUT_FILE)
+        atomic_write(root / "oci-layout", LAYOUT_FILE, sync_dir=False)  # index.json's fsync
     index_path = root / "index.json"
     entries: list[Descriptor] = []
     if index_path.exists():

@@ -1,13 +1,17 @@
 """Where copied blobs go: the local store or a directory of blobs (an OCI layout).
 
 A sink receives verified streams; its ``put`` commits a blob atomically, never leaving a
-half-written file where a reader would find it.
+half-written file where a reader would find it. The directory entries of what ``put``
+renamed into place are made durable by ``sync``, once per copy instead of once per blob;
+the caller syncs before it writes the name (``index.json``, a store ref) that points at
+the blobs, so a crash never leaves a durable name over a lost blob.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -74,6 +78,10 @@ class BlobSink(Protocol):
         key: str = "",
     ) -> None: ...
 
+    def sync(self) -> None:
+        """Make every blob ``put`` stored durable (its directory entry too)."""
+        ...
+
 
 class StoreBlobSink:
     verifies = True  # the ingest checks size and digest on commit
@@ -81,8 +89,11 @@ class StoreBlobSink:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.added: list[Digest] = []
+        self._algorithms: set[str] = set()
 
     def has(self, digest: Digest) -> bool:
+        # Another copy may have renamed this blob and not synced yet: sync covers it too.
+        self._algorithms.add(digest.algorithm)
         return self.store.blobs.exists(digest)
 
     def put(
@@ -94,23 +105,35 @@ class StoreBlobSink:
         progress: ProgressSink = NULL_PROGRESS,
         key: str = "",
     ) -> None:
+        self._algorithms.add(digest.algorithm)
         ingest = self.store.blobs.begin_content(f"copy-{digest}", digest)
         if ingest is None:  # another copy of the same content stored it meanwhile
             return
         with ingest:
             copy_stream(src, ingest, progress, key, limit=size, digest=digest)
-            ingest.commit(size, digest)  # checks size and digest before the blob appears
+            # checks size and digest before the blob appears; the directory: in sync
+            ingest.commit(size, digest, sync_dir=False)
         self.added.append(digest)
+
+    def sync(self) -> None:
+        self.store.blobs.sync(self._algorithms)
 
 
 class DirBlobSink:
     """``<dir>/blobs/<alg>/<hex>``, as an OCI image layout stores blobs. Streams must come
-    verified (``Layer.open_compressed`` is); small documents are checked by the caller."""
+    verified (``Layer.open_compressed`` is); small documents are checked by the caller.
+
+    Each blob file is fsynced before its rename; the directories it was renamed into are
+    fsynced once, by ``sync``. ``durable=False`` skips both: for a staging directory that
+    is packed into an archive (the archive is written and fsynced) and then removed."""
 
     verifies = False
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
+        self.durable = durable
+        self._unsynced: set[Path] = set()
+        self._lock = threading.Lock()  # put runs in several threads at once
 
     def path(self, digest: Digest) -> Path:
         return self.root / "blobs" / digest.algorithm / digest.hex
@@ -134,7 +157,8 @@ class DirBlobSink:
             with os.fdopen(fd, "wb") as out:
                 copy_stream(src, out, progress, key, limit=size, digest=digest)
                 out.flush()
-                os.fsync(out.fileno())
+                if self.durable:
+                    os.fsync(out.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except OSError as exc:
@@ -145,4 +169,12 @@ class DirBlobSink:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        fsync_dir(target.parent)
+        if self.durable:
+            with self._lock:
+                self._unsynced.add(target.parent)
+
+    def sync(self) -> None:
+        with self._lock:
+            todo, self._unsynced = sorted(self._unsynced), set()
+        for directory in todo:
+            fsync_dir(directory)

@@ -22,7 +22,7 @@ from imageforge.registry.api._audit import record_response
 from imageforge.registry.api._auth import HttpAuth
 from imageforge.registry.api._errors import ApiError, error_response
 from imageforge.registry.api._events import notify
-from imageforge.registry.api._io import read_body, receive, run, stream_file
+from imageforge.registry.api._io import FileSliceResponse, read_body, receive, run
 from imageforge.registry.auth import Access
 from imageforge.registry.policy import BYPASS_HEADER
 from imageforge.registry.service import (
@@ -294,7 +294,7 @@ class Distribution:
                 b"", 307, headers={"Location": url, "Docker-Content-Digest": str(digest)}
             )
         f = await run(self.state.blobs.open, digest, start)
-        return StreamingResponse(stream_file(f, end - start + 1), status, headers=headers)
+        return FileSliceResponse(f, start, end - start + 1, status, headers)
 
     def _fetched_blob(
         self, request: Request, digest: Digest, size: int | None, chunks: Iterator[bytes]
