@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,22 +119,30 @@ class Server:
 
 
 @contextmanager
-def serving(state: RegistryState) -> Iterator[str]:
-    """Serve an opened registry (``open_registry``, gates registered as the test wants)
-    in this process on a free loopback port; its URL."""
+def serving_app(app: Any, **config: Any) -> Iterator[str]:
+    """Serve an ASGI app in this process on a free loopback port (``config``: more
+    ``uvicorn.Config`` options, e.g. ``http=``); its URL."""
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.02)
     try:
+        while not server.started:
+            thread.join(0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(state: RegistryState) -> Iterator[str]:
+    """Serve an opened registry (``open_registry``, gates registered as the test wants)
+    in this process on a free loopback port; its URL."""
+    with serving_app(create_app(state)) as url:
+        yield url
 
 
 @pytest.fixture

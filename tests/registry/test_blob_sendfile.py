@@ -9,22 +9,17 @@ import json
 import os
 import socket
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from imageforge.oci import media
 from imageforge.registry import RegistryState
 from imageforge.registry._http import header_timeout_protocol
 from imageforge.registry.api import create_app
 from tests.conftest import need_binary
-from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server, skopeo
+from tests.registry.conftest import ADMIN_PASSWORD, Server, make_server, serving_app, skopeo
 from tests.registry.test_cli import _self_signed
 
 SIZE = 64 << 20
@@ -116,31 +111,6 @@ def test_a_large_blob_reaches_curl_and_skopeo_whole_and_in_ranges(
         srv.stop()
 
 
-@contextmanager
-def _served(state: RegistryState) -> Iterator[str]:
-    """The app in this process behind the protocol ``registry serve`` runs."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    config = uvicorn.Config(
-        create_app(state),
-        host="127.0.0.1",
-        port=port,
-        log_level="error",
-        http=header_timeout_protocol(20),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_blob_bytes_go_through_sendfile_not_through_python(
     opened: RegistryState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,7 +124,7 @@ def test_blob_bytes_go_through_sendfile_not_through_python(
         sent.append(n)
         return n
 
-    with _served(opened) as url:
+    with serving_app(create_app(opened), http=header_timeout_protocol(20)) as url:
         with httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=60) as c:
             _push(c, data, digest)
             monkeypatch.setattr(os, "sendfile", sendfile)

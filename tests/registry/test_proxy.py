@@ -4,7 +4,6 @@ through with skopeo and podman; what the upstream serves is counted on its acces
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from imageforge.registry.proxy import UpstreamSpec, add_project, upstream_spec
 from imageforge.registry.service import OPERATOR
 from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import containers_env, need_binary, run_cli
-from tests.registry.conftest import ADMIN_PASSWORD, _free_port, serving, skopeo
+from tests.registry.conftest import ADMIN_PASSWORD, serving, serving_app, skopeo
 from tests.registry.seaweedfs import ACCESS_KEY as S3_ACCESS_KEY
 from tests.registry.seaweedfs import SECRET_KEY as S3_SECRET_KEY
 from tests.registry.seaweedfs import SeaweedFS
@@ -522,30 +521,13 @@ def _elsewhere(seen: list[str]) -> Starlette:
     return Starlette(routes=[Route("/{what}", anything, methods=["GET", "HEAD"])])
 
 
-@contextlib.contextmanager
-def _uvicorn(app: Starlette) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            thread.join(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) -> None:
     seen: list[str] = []
     state = _open(tmp_path / "data")
     try:
         with (
-            _uvicorn(_elsewhere(seen)) as elsewhere,
-            _uvicorn(_hostile(elsewhere)) as hostile,
+            serving_app(_elsewhere(seen)) as elsewhere,
+            serving_app(_hostile(elsewhere)) as hostile,
         ):
             spec = UpstreamSpec(hostile, "proxyuser", "proxy-secret")
             add_project(state.manage, OPERATOR, "evil", True, None, spec)

@@ -8,13 +8,11 @@ its digest) is refused and nothing is stored."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +31,13 @@ from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry.meta import MetaStore, Quota
 from imageforge.registry.service import OPERATOR
 from tests.conftest import imageforge_cmd, run_cli
-from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, make_server, skopeo
+from tests.registry.conftest import (
+    ADMIN_PASSWORD,
+    Server,
+    make_server,
+    serving_app,
+    skopeo,
+)
 from tests.remote.conftest import (
     DIST_PASSWORD,
     DIST_USER,
@@ -116,23 +120,6 @@ def _elsewhere(seen: list[str]) -> Starlette:
     return Starlette(routes=[Route("/{what}", anything, methods=["GET", "HEAD"])])
 
 
-@contextlib.contextmanager
-def _uvicorn(app: Starlette) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            thread.join(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RegistryState]:
     """A registry opened in this process with the pipeline's replicator."""
@@ -154,7 +141,7 @@ def test_a_hostile_source_is_refused_and_nothing_is_stored(here: RegistryState) 
     here.webhooks.add(here.manage, OPERATOR, "library", "ops", "http://127.0.0.1:9/hook",
                       ["push", "replication"])  # fmt: skip
     seen: list[str] = []
-    with _uvicorn(_elsewhere(seen)) as elsewhere, _uvicorn(_hostile(elsewhere)) as hostile:
+    with serving_app(_elsewhere(seen)) as elsewhere, serving_app(_hostile(elsewhere)) as hostile:
         endpoint = {"url": hostile}
         # no catalog there: only repositories named literally can be pulled
         r.add(OPERATOR, {"name": "globs", "direction": "pull", "endpoint": endpoint,
@@ -433,7 +420,7 @@ def test_what_a_pull_stores_counts_against_the_project_quota(here: RegistryState
     r = here.replication
     here.meta.add_project("team", False)
     here.meta.set_quota("team", Quota(10))  # fewer bytes than the image's config
-    with _uvicorn(_elsewhere([])) as elsewhere, _uvicorn(_hostile(elsewhere)) as hostile:
+    with serving_app(_elsewhere([])) as elsewhere, serving_app(_hostile(elsewhere)) as hostile:
         rule = {"name": "fine", "direction": "pull", "endpoint": {"url": hostile},
                 "repositories": ["evil/fine"], "destination_namespace": "team"}  # fmt: skip
         r.add(OPERATOR, rule)
