@@ -61,6 +61,19 @@ def test_each_error_kind_exits_with_its_code_and_one_readable_line(
     assert "Traceback" not in err
 
 
+def test_an_error_naming_hostile_text_cannot_move_the_cursor_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A name from an image or a file can carry a carriage return or backspaces that
+    # would overwrite the start of the line on a terminal ("error:" hidden).
+    exc = errors.NotFound("image 'x\r\x08\x08ok\x07\x0b\x0c' not\tfound", hint="a\rb")
+    code = run(_raising_app(exc), ["boom"])
+    _, err = capsys.readouterr()
+    assert code == EXIT_CODES[ErrorKind.NOT_FOUND]
+    # the tab becomes spaces to the next multiple of 8 columns, as a terminal shows it
+    assert err.splitlines() == ["error: image 'xok' not".ljust(24) + "found", "hint: ab"]
+
+
 def test_unexpected_exception_is_one_line_without_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

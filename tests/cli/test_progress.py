@@ -6,7 +6,8 @@ import threading
 
 from rich.console import Console
 
-from imageforge.cli._progress import PlainProgress, ProgressMode, RichProgress, progress_sink
+from imageforge.cli._progress import PlainProgress, ProgressMode, progress_sink
+from imageforge.cli._progress_rich import RichProgress
 from imageforge.progress import NULL_PROGRESS, ProgressSink, RecordingProgress
 
 TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"

@@ -6,11 +6,16 @@ for its duration parser)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from imageforge.cli._exit import EXIT_CODES
+from imageforge.errors import ErrorKind
+from tests.conftest import run_cli
 
 HEAVY = (
     "imageforge.scan",
@@ -29,11 +34,11 @@ runpy.run_module("imageforge", run_name="__main__")
 """
 
 
-def _imported(*args: str) -> set[str]:
+def _imported(*args: str, exit_code: int = 0) -> set[str]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == exit_code, proc.stderr
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
     return set(line.split()[1:])
 
@@ -59,3 +64,61 @@ def test_commands_import_only_what_they_use(
 ) -> None:
     modules = _imported("--root", str(tmp_path / "store"), *command)
     assert [m for m in unused if m in modules] == []
+
+
+# What an import of an unsigned image has no use for: rich (it prints one digest), the
+# signing stack (nothing to carry), the registry client.
+NOT_FOR_IMPORT = (
+    "rich",
+    "imageforge.sign",
+    "cryptography",
+    "nacl",
+    "jmespath",
+    "imageforge.remote",
+    "httpx",
+    "imageforge.runtime",
+    "imageforge.builder",
+)
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One small image as an ``oci:`` layout and a ``docker-archive:`` tar."""
+    work = tmp_path_factory.mktemp("small")
+    (work / "rootfs" / "etc").mkdir(parents=True)
+    (work / "rootfs" / "etc" / "hello").write_text("hello\n")
+    root = ["--root", str(work / "seed")]
+    for args in (
+        ["import", f"rootfs:{work / 'rootfs'}", "-t", "small:1"],
+        ["export", "small:1", f"oci:{work / 'layout'}:1"],
+        ["export", "small:1", f"docker-archive:{work / 'small.tar'}"],
+    ):
+        proc = run_cli([*root, *args])
+        assert proc.returncode == 0, proc.stderr
+    return {
+        "oci": f"oci:{work / 'layout'}:1",
+        "docker-archive": f"docker-archive:{work / 'small.tar'}",
+    }
+
+
+@pytest.mark.parametrize("transport", ["docker-archive"])
+def test_importing_an_unsigned_image_loads_neither_rich_nor_signing(
+    tmp_path: Path, small_image: dict[str, str], transport: str
+) -> None:
+    store = str(tmp_path / "store")
+    modules = _imported("--root", store, "import", small_image[transport], "-t", "app:1")
+    assert "imageforge.pipeline._copy" in modules  # the import ran
+    assert [m for m in NOT_FOR_IMPORT if m in modules] == []
+    listed = run_cli(["--root", store, "images", "--format", "json"])
+    assert [(r["repository"], r["tag"]) for r in json.loads(listed.stdout)] == [("app", "1")]
+
+
+def test_a_failing_command_prints_its_error_without_rich(tmp_path: Path) -> None:
+    modules = _imported(
+        "--root",
+        str(tmp_path / "store"),
+        "inspect",
+        "missing:1",
+        exit_code=EXIT_CODES[ErrorKind.NOT_FOUND],
+    )
+    assert "rich" not in modules

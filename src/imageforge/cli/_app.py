@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from imageforge import __version__
 from imageforge.cli._exit import (
@@ -191,11 +190,17 @@ def app(ctx: click.Context, root: Path | None, verbose: int, log_level: str | No
     ctx.obj = GlobalOptions(root=root or default_root(), verbose=verbose, log_level=level)
 
 
+# Dropped from an error as rich's console dropped them when it printed errors: bell,
+# backspace, vertical tab, form feed and carriage return (no message moves the cursor
+# back over what it printed). Errors are printed without rich: importing it would cost
+# every command that fails, and every short command, a large share of its start.
+_DROPPED = dict.fromkeys((7, 8, 11, 12, 13))
+
+
 def _print_error(exc: ImageforgeError) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-    err.print(f"error: {exc}", markup=False)
-    if exc.hint:
-        err.print(f"hint: {exc.hint}", markup=False)
+    lines = [f"error: {exc}"] + ([f"hint: {exc.hint}"] if exc.hint else [])
+    sys.stderr.write("".join(f"{x.translate(_DROPPED).expandtabs()}\n" for x in lines))
+    sys.stderr.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from imageforge.cli._app import app
 from imageforge.cli._options import (
@@ -160,6 +159,8 @@ def images(opts: GlobalOptions, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.JSON:
         print_json([r.to_json() for r in rows])
         return
+    from rich.table import Table  # only for a table: see _render
+
     table = Table(box=None, pad_edge=False)
     for col in ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "PLATFORM"):
         table.add_column(col)
@@ -243,6 +244,8 @@ def inspect(opts: GlobalOptions, image: str, platform: str | None, fmt: OutputFo
     if fmt is OutputFormat.JSON:
         print_json(doc)
         return
+    from rich.table import Table  # only for a table: see _render
+
     console = stdout_console()
     console.print(f"name:      {doc['name']}", markup=False)
     console.print(f"digest:    {doc['digest']}", markup=False)

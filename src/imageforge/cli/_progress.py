@@ -1,5 +1,7 @@
 """Renders a :class:`~imageforge.progress.ProgressSink` for people: rich progress bars on
-a terminal, plain timestamped lines otherwise (CI logs, pipes), nothing when quiet."""
+a terminal (``_progress_rich``, imported only when bars are shown: rich costs a short
+command a large share of its start), plain timestamped lines otherwise (CI logs,
+pipes), nothing when quiet."""
 
 from __future__ import annotations
 
@@ -15,18 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
 
 from imageforge.oci import rfc3339
 from imageforge.progress import NULL_PROGRESS, ProgressSink
@@ -35,7 +25,6 @@ __all__ = [
     "JsonProgress",
     "PlainProgress",
     "ProgressMode",
-    "RichProgress",
     "progress_option",
     "progress_sink",
 ]
@@ -163,59 +152,6 @@ class JsonProgress:
         self._emit("note", message=message)
 
 
-class _AmountColumn(ProgressColumn):
-    """``3/7 checks`` or ``12.0 MiB/40.0 MiB``, by the task's unit."""
-
-    def render(self, task: Task) -> Text:
-        return Text(_amount(task.completed, task.total, str(task.fields.get("unit", ""))))
-
-
-class RichProgress:
-    """Live rich progress bars on stderr; call inside its ``live()`` context."""
-
-    def __init__(self, console: Console | None = None) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            _AmountColumn(),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True, emoji=False),
-            transient=False,
-        )
-        self._lock = threading.Lock()
-        self._tasks: dict[str, TaskID] = {}
-
-    @contextmanager
-    def live(self) -> Iterator[RichProgress]:
-        with self._progress:
-            yield self
-
-    def start(self, key: str, description: str, total: int | None = None, unit: str = "") -> None:
-        with self._lock:
-            self._tasks[key] = self._progress.add_task(description, total=total, unit=unit)
-
-    def advance(self, key: str, amount: int = 1) -> None:
-        with self._lock:
-            task = self._tasks.get(key)
-        if task is not None:
-            self._progress.advance(task, amount)
-
-    def done(self, key: str, message: str | None = None, *, failed: bool = False) -> None:
-        with self._lock:
-            task = self._tasks.pop(key, None)
-        if task is None:
-            return
-        total = self._progress.tasks[self._progress.task_ids.index(task)].total
-        self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
-        if failed or message:
-            mark = "[red]failed[/red]" if failed else ""
-            self._progress.console.print(f"{mark} {message or ''}".strip())
-
-    def note(self, message: str) -> None:
-        self._progress.console.print(message, markup=False, highlight=False)
-
-
 @contextmanager
 def progress_sink(mode: ProgressMode, *, stream: TextIO | None = None) -> Iterator[ProgressSink]:
     """The sink for ``mode``; AUTO means bars on a terminal, plain lines otherwise."""
@@ -231,6 +167,10 @@ def progress_sink(mode: ProgressMode, *, stream: TextIO | None = None) -> Iterat
     if mode is ProgressMode.JSON:
         yield JsonProgress(stream)
         return
+    from rich.console import Console
+
+    from imageforge.cli._progress_rich import RichProgress
+
     rich_progress = RichProgress(Console(file=target, force_terminal=True, emoji=False))
     with rich_progress.live() as sink:
         yield sink
