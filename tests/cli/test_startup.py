@@ -101,7 +101,7 @@ def small_image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("transport", ["docker-archive"])
+@pytest.mark.parametrize("transport", ["oci", "docker-archive"])
 def test_importing_an_unsigned_image_loads_neither_rich_nor_signing(
     tmp_path: Path, small_image: dict[str, str], transport: str
 ) -> None:
@@ -111,6 +111,16 @@ def test_importing_an_unsigned_image_loads_neither_rich_nor_signing(
     assert [m for m in NOT_FOR_IMPORT if m in modules] == []
     listed = run_cli(["--root", store, "images", "--format", "json"])
     assert [(r["repository"], r["tag"]) for r in json.loads(listed.stdout)] == [("app", "1")]
+
+
+def test_exporting_an_unsigned_image_to_a_layout_loads_no_signing(
+    tmp_path: Path, small_image: dict[str, str]
+) -> None:
+    store = str(tmp_path / "store")
+    assert run_cli(["--root", store, "import", small_image["oci"], "-t", "app:1"]).returncode == 0
+    modules = _imported("--root", store, "export", "app:1", f"oci:{tmp_path / 'out'}:1")
+    assert [m for m in NOT_FOR_IMPORT if m in modules] == []
+    assert json.loads((tmp_path / "out" / "index.json").read_text())["manifests"]
 
 
 def test_a_failing_command_prints_its_error_without_rich(tmp_path: Path) -> None:

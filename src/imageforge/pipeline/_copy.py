@@ -26,7 +26,7 @@ from imageforge.pipeline._location import (
 )
 from imageforge.pipeline._lookup import find_in_store, image_for_platform
 from imageforge.pipeline._session import PULL_JOBS, Session
-from imageforge.pipeline._sign_repos import keeps_attached
+from imageforge.pipeline._sign_repos import keeps_attached, may_hold_attached
 from imageforge.transports import TransportRef, staged_archive
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _carry(
     written: Image | ImageIndex,
     mode: str | None,
 ) -> None:
-    if not (keeps_attached(source) and keeps_attached(destination)):
+    if not (keeps_attached(destination) and may_hold_attached(session, source, written)):
         return  # nothing to carry: and the signing code is not even imported
     from imageforge.pipeline._sign_copy import carry_between  # see _session: only when used
 

@@ -37,6 +37,7 @@ from imageforge.oci import (
     Manifest,
     Reference,
     media,
+    walk_image_graph,
 )
 from imageforge.pipeline._location import Location
 from imageforge.pipeline._session import Session
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LayoutRepository",
+    "may_hold_attached",
     "RegistryRepository",
     "Repository",
     "StoreRepository",
@@ -430,6 +432,33 @@ def keeps_attached(location: Location) -> bool:
     if location.transport == "store":
         return not location.path.startswith("sha256:")
     return location.transport in ("oci", "oci-archive")
+
+
+def may_hold_attached(session: Session, location: Location, written: Image | ImageIndex) -> bool:
+    """Whether ``location`` may keep something attached to ``written``; False only when
+    it surely keeps nothing, so a copy that has nothing to carry never imports the
+    signing code (its import costs a short command such as ``import oci:`` a third of
+    its time). An ``oci:`` layout keeps an attached object only as an ``index.json``
+    entry (a referrer, or a legacy object under its ``sha256-<hex>.sig`` tag): a
+    layout whose entries are all ``written``'s own manifests, none under such a tag,
+    keeps none. The store keeps them under ``sha256-`` tags of the image's repository.
+    A registry or an archive is not looked into here (True)."""
+    if not keeps_attached(location):
+        return False
+    if isinstance(location, Reference) or location.transport not in ("oci", "store"):
+        return True
+    if location.transport == "store":
+        repository = Reference.parse(location.path).name
+        return any(e.name.startswith(f"{repository}:sha256-") for e in session.store.refs.all())
+    try:
+        entries = LayoutReader(Path(location.path)).index.manifests
+    except NotFound:
+        return False
+    own = {node.digest for node in walk_image_graph(written)}
+    return any(
+        d.digest not in own or d.annotations.get(REF_NAME, "").startswith("sha256-")
+        for d in entries
+    )
 
 
 def repository_for(session: Session, location: Location) -> Repository | None:
