@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imageforge.errors import InvalidArgument
@@ -24,8 +24,14 @@ SCHEMAS = {
 }
 
 
+# Read beside this module, not through importlib.resources: the package is installed as
+# files (a wheel or an editable tree), and importlib.resources brings tempfile, zipfile
+# and random into every command that reads an image.
+_DIR = Path(__file__).resolve().parent / "schemas"
+
+
 def _load(filename: str) -> Any:
-    return json.loads(resources.files("imageforge.oci").joinpath("schemas", filename).read_text())
+    return json.loads((_DIR / filename).read_text(encoding="utf-8"))
 
 
 def _retrieve(uri: str) -> Any:
