@@ -67,9 +67,13 @@ def test_commands_import_only_what_they_use(
 
 
 # What an import of an unsigned image has no use for: rich (it prints one digest), the
-# signing stack (nothing to carry), the registry client.
+# signing stack (nothing to carry), the registry client, the layer code of builds, runs
+# and scanners (the differ, extraction, the filesystem view).
 NOT_FOR_IMPORT = (
     "rich",
+    "imageforge.layers._differ",
+    "imageforge.layers._extract",
+    "imageforge.layers._fsview",
     "imageforge.sign",
     "cryptography",
     "nacl",

@@ -31,6 +31,9 @@ inside the target through directory descriptors, and digests computed in the sam
 streaming pass, together. ``tarfile`` is used only to encode and decode headers.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from imageforge.layers._blob import (
     MAX_DOCUMENT,
     BlobImage,
@@ -41,47 +44,7 @@ from imageforge.layers._blob import (
     read_verified,
 )
 from imageforge.layers._compression import detect_compression, new_compressor, open_decompressed
-from imageforge.layers._differ import (
-    OVERLAY_OPAQUE_XATTR,
-    USERNS_OVERLAY_OPAQUE_XATTR,
-    Differ,
-    OverlayDiffer,
-    diff_upper,
-    upper_entries,
-)
-from imageforge.layers._extract import (
-    ExtractResult,
-    LayerSource,
-    Skipped,
-    extract_layer,
-    extract_layers,
-)
-from imageforge.layers._fsview import (
-    IN_MEMORY_LIMIT,
-    BadLayer,
-    FsView,
-    LayerFile,
-    flatten,
-    walk_layers,
-)
 from imageforge.layers._ingest import LayerBlobs, LayerWriter, ingest_layer
-from imageforge.layers._inroot import (
-    MAX_SYMLINKS,
-    Lookup,
-    PathNode,
-    mkdirs_in_root,
-    resolve_in_root,
-    resolve_in_view,
-    root_lookup,
-)
-from imageforge.layers._merge import (
-    FsNode,
-    LayerDiff,
-    Merger,
-    layer_entries,
-    layer_name,
-    read_layer,
-)
 from imageforge.layers._model import (
     Compression,
     Entry,
@@ -107,6 +70,84 @@ from imageforge.layers._write import (
     write_layer,
     write_layer_from_dir,
 )
+
+if TYPE_CHECKING:
+    from imageforge.layers._differ import (
+        OVERLAY_OPAQUE_XATTR,
+        USERNS_OVERLAY_OPAQUE_XATTR,
+        Differ,
+        OverlayDiffer,
+        diff_upper,
+        upper_entries,
+    )
+    from imageforge.layers._extract import (
+        ExtractResult,
+        LayerSource,
+        Skipped,
+        extract_layer,
+        extract_layers,
+    )
+    from imageforge.layers._fsview import (
+        IN_MEMORY_LIMIT,
+        BadLayer,
+        FsView,
+        LayerFile,
+        flatten,
+        walk_layers,
+    )
+    from imageforge.layers._inroot import (
+        MAX_SYMLINKS,
+        Lookup,
+        PathNode,
+        mkdirs_in_root,
+        resolve_in_root,
+        resolve_in_view,
+        root_lookup,
+    )
+    from imageforge.layers._merge import (
+        FsNode,
+        LayerDiff,
+        Merger,
+        layer_entries,
+        layer_name,
+        read_layer,
+    )
+
+# Loaded on first use: the differ, extraction, the filesystem view and the in-root
+# resolver are for builds, runs and scanners; a command that only reads or stores
+# layers (import, export, pull, push) starts without them.
+_WHERE = {
+    "OVERLAY_OPAQUE_XATTR": "_differ",
+    "USERNS_OVERLAY_OPAQUE_XATTR": "_differ",
+    "Differ": "_differ",
+    "OverlayDiffer": "_differ",
+    "diff_upper": "_differ",
+    "upper_entries": "_differ",
+    "ExtractResult": "_extract",
+    "LayerSource": "_extract",
+    "Skipped": "_extract",
+    "extract_layer": "_extract",
+    "extract_layers": "_extract",
+    "IN_MEMORY_LIMIT": "_fsview",
+    "BadLayer": "_fsview",
+    "FsView": "_fsview",
+    "LayerFile": "_fsview",
+    "flatten": "_fsview",
+    "walk_layers": "_fsview",
+    "MAX_SYMLINKS": "_inroot",
+    "Lookup": "_inroot",
+    "PathNode": "_inroot",
+    "mkdirs_in_root": "_inroot",
+    "resolve_in_root": "_inroot",
+    "resolve_in_view": "_inroot",
+    "root_lookup": "_inroot",
+    "FsNode": "_merge",
+    "LayerDiff": "_merge",
+    "Merger": "_merge",
+    "layer_entries": "_merge",
+    "layer_name": "_merge",
+    "read_layer": "_merge",
+}
 
 __all__ = [
     "IN_MEMORY_LIMIT",
@@ -173,3 +214,16 @@ __all__ = [
     "write_layer",
     "write_layer_from_dir",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
