@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -9,8 +12,10 @@ import pytest
 import imageforge
 from imageforge import errors
 from imageforge.cli import run
+from imageforge.cli._app import _LAZY, app
 from imageforge.cli._exit import EXIT_CODES, EXIT_INTERNAL
 from imageforge.cli._options import default_root
+from imageforge.cli._summaries import SUMMARIES
 from imageforge.errors import ErrorKind, ImageforgeError
 from tests.conftest import run_cli
 
@@ -100,6 +105,43 @@ def test_help_lists_global_options_and_commands() -> None:
     assert proc.returncode == 0
     for word in ("--root", "--verbose", "--log-level", "--version", "system"):
         assert word in proc.stdout
+
+
+def test_each_commands_summary_is_the_start_of_its_own_help() -> None:
+    # --help lists commands from _summaries without importing them: each summary must
+    # say what the command's own help says first.
+    ctx = click.Context(app)
+    assert set(SUMMARIES) == set(_LAZY)
+    for name, summary in SUMMARIES.items():
+        command = app.get_command(ctx, name)
+        assert command is not None
+        assert command.get_short_help_str(limit=10**6) == summary, name
+
+
+_ALL_IMPORTED = """
+import importlib, sys
+from imageforge.cli._app import _LAZY, main
+for modules in _LAZY.values():
+    for module in modules:
+        importlib.import_module(f"imageforge.cli.{module}")
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "200"])
+def test_help_lists_commands_as_with_every_command_imported(columns: str) -> None:
+    listed = run_cli(["--help"], env={"COLUMNS": columns})
+    env = {**os.environ, "COLUMNS": columns}
+    eager = subprocess.run(
+        [sys.executable, "-c", _ALL_IMPORTED, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert listed.returncode == 0
+    assert "Commands:" in listed.stdout and "verify-attestation" in listed.stdout
+    assert listed.stdout == eager.stdout
 
 
 def test_unknown_command_is_a_usage_error() -> None:

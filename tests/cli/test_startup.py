@@ -26,6 +26,15 @@ HEAVY = (
     "httpx",
 )
 
+# The CLI's own modules every command loads: the group, its options, exit codes and the
+# summaries of the commands.
+BASE = {
+    "imageforge.cli._app",
+    "imageforge.cli._exit",
+    "imageforge.cli._options",
+    "imageforge.cli._summaries",
+}
+
 PROBE = """
 import atexit, runpy, sys
 atexit.register(lambda: print("MODULES", " ".join(sorted(sys.modules)), file=sys.stderr))
@@ -48,6 +57,16 @@ def test_listing_the_store_imports_nothing_heavy(tmp_path: Path, command: list[s
     modules = _imported("--root", str(tmp_path / "store"), *command)
     assert "imageforge.cli" in modules  # the probe saw the command run
     assert [m for m in HEAVY if m in modules] == []
+
+
+def test_help_lists_the_commands_without_importing_them(tmp_path: Path) -> None:
+    modules = _imported("--root", str(tmp_path / "store"), "--help")
+    assert "imageforge.cli._app" in modules
+    commands = sorted(m for m in modules if m.startswith("imageforge.cli._") and m not in BASE)
+    assert commands == []
+    assert [
+        m for m in (*HEAVY, "rich", "imageforge.pipeline", "imageforge.registry") if m in modules
+    ] == []
 
 
 @pytest.mark.parametrize(

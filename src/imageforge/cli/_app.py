@@ -30,6 +30,7 @@ from imageforge.cli._options import (
     configure_logging,
     default_root,
 )
+from imageforge.cli._summaries import SUMMARIES
 from imageforge.errors import ErrorKind, ImageforgeError
 
 __all__ = ["app", "main", "run"]
@@ -154,6 +155,18 @@ class _LazyGroup(click.Group):
             for module in _LAZY[cmd_name]:
                 importlib.import_module(f"imageforge.cli.{module}")
         return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands in ``--help``, as click writes it, without importing the
+        command modules: one not imported yet is listed by its summary
+        (``_summaries``), which click shortens to fit as it would the command's help."""
+        listed = click.Group(
+            commands={
+                name: self.commands.get(name) or click.Command(name, help=SUMMARIES[name])
+                for name in self.list_commands(ctx)
+            }
+        )
+        listed.format_commands(ctx, formatter)
 
 
 @click.group(
