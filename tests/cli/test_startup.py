@@ -155,3 +155,12 @@ def test_a_failing_command_prints_its_error_without_rich(tmp_path: Path) -> None
         exit_code=EXIT_CODES[ErrorKind.NOT_FOUND],
     )
     assert "rich" not in modules
+
+
+def test_parsing_a_dockerfile_loads_no_difflib(tmp_path: Path) -> None:
+    # difflib only suggests a name for a mistake ("did you mean COPY?")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN --network=none echo hi\n")
+    modules = _imported("--root", str(tmp_path / "store"), "parse", str(dockerfile))
+    assert "imageforge.dockerfile" in modules
+    assert "difflib" not in modules

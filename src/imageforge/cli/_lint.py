@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 
@@ -62,6 +61,8 @@ def _list_rules(fmt: str, policy: Policy) -> None:
 
 
 def _diff(targets: list[str], context_dir: Path | None, policy: Policy) -> bool:
+    import difflib  # only for --diff
+
     any_change = False
     for target in targets:
         path, text, fixed = fix_path(target, context_dir=context_dir, policy=policy.lint)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -358,7 +357,9 @@ def instruction_from_node(node: Node, file: str = "Dockerfile") -> Instruction:
         else:
             convert = _CONVERTERS.get(name)
             if convert is None:
-                close = difflib.get_close_matches(node.keyword.upper(), INSTRUCTIONS, n=1)
+                from difflib import get_close_matches  # only for a mistake
+
+                close = get_close_matches(node.keyword.upper(), INSTRUCTIONS, n=1)
                 hint = (
                     f"did you mean {close[0]}?"
                     if close

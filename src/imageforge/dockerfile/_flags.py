@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +38,9 @@ class FlagSet:
             flag_name, has_value, value = arg.partition("=")
             name = flag_name[2:]
             if name not in self.bools and name not in self.strings and name not in self.lists:
-                close = difflib.get_close_matches(name, self._known(), n=1)
+                from difflib import get_close_matches  # only for a mistake
+
+                close = get_close_matches(name, self._known(), n=1)
                 known = ", ".join("--" + k for k in self._known()) or "none"
                 hint = (
                     f"did you mean --{close[0]}?" if close else f"this instruction takes: {known}"
