@@ -80,11 +80,12 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _daemon_cpu(pid: int | None) -> float:
-    """User + system seconds the daemon has used so far (``/proc/PID/stat``)."""
+    """User + system seconds the daemon and the children it waited for have used so far
+    (``/proc/PID/stat``: docker load unpacks in a re-executed dockerd child)."""
     if pid is None:
         return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
 
 
 def _timed(
