@@ -56,11 +56,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LayoutRepository",
-    "may_hold_attached",
     "RegistryRepository",
     "Repository",
     "StoreRepository",
     "Target",
+    "may_hold_attached",
     "referrers_tag",
     "repository_for",
     "resolve_target",
