@@ -123,6 +123,8 @@ def _importtime(work: Path, archive: Path) -> None:
         f"\n== python -X importtime, import docker-archive: "
         f"({len(own)} modules, {total / 1e3:.0f} ms)"
     )
+    print("  (not timed there: modules loaded by importlib.import_module, i.e. the command's")
+    print("  own module and pipeline's lazily loaded ones; what they import is)")
     print("  slowest packages (their modules' own time):")
     for name, us in by_package.most_common(15):
         print(f"    {us / 1e3:6.1f} ms  {name}")
