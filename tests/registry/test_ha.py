@@ -1,7 +1,8 @@
 """Three ``registry serve`` replicas behind HAProxy (round-robin per request) on one
 PostgreSQL database and one SeaweedFS S3 prefix, as a team runs them beyond one
 machine: real clients push and pull through the balancer, garbage collection on one
-replica loses nothing the others take meanwhile, and scheduled work runs once."""
+replica loses nothing the others take meanwhile, and scheduled work (upload expiry
+too) runs once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import pytest
 from imageforge.oci import digest_bytes, media
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.retention import GC_SCHEDULE, RetentionStore
+from imageforge.registry.service import ingest_ref
+from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import containers_env, need_binary, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, PgCluster, _free_port, skopeo
 from tests.registry.ha_cluster import S3_ENV, Cluster, haproxy_binary
@@ -32,6 +35,9 @@ pytestmark = pytest.mark.slow
 CREDS = f"admin:{ADMIN_PASSWORD}"
 GRACE = 5.0  # the collections' grace period here: pushes finish well within it
 YEARLY = "0 0 1 1 *"  # a schedule that comes due only when the test says so
+# unfinished uploads expire quickly here (each replica looks every 5 s); the sessions of
+# the clients' pushes last well under it
+UPLOAD_EXPIRY = 20.0
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,7 @@ def cluster(
         seaweedfs.storage_url(),
         3,
         haproxy,
-        config='scan_poll = "0.2s"\ndb_pool_size = 4\n',
+        config=f'scan_poll = "0.2s"\ndb_pool_size = 4\nupload_expiry = "{UPLOAD_EXPIRY:g}s"\n',
         store_root=root,
     )
     c.start()
@@ -213,10 +219,17 @@ def _count(meta: MetaStore, sql: str, *args: object) -> int:
 
 
 def test_scheduled_jobs_and_scans_run_once_across_replicas(
-    cluster: Cluster, hello_oci: Path
+    cluster: Cluster, hello_oci: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed = f"http://127.0.0.1:{_free_port()}"  # a replication target nobody answers at
     with _client(cluster) as c:
+        # an upload left unfinished: expires while the schedules below run
+        r = c.post("/v2/library/left/blobs/uploads/")
+        assert r.status_code == 202, r.text
+        where = r.headers["location"]
+        assert c.patch(where, content=b"never finished" * 1000).status_code == 202
+        left = where.rsplit("/", 1)[1]
+        left_at = time.monotonic()
         r = c.put(
             "/api/v1/projects/library/retention",
             json={"rules": [{"keep": "always", "tags": ["*"]}], "schedule": YEARLY},
@@ -260,6 +273,28 @@ def test_scheduled_jobs_and_scans_run_once_across_replicas(
         jobs = meta.query("SELECT state, attempts FROM scan_jobs")
         assert [(str(s), int(str(a))) for s, a in jobs] == [("done", 1)]
         assert _count(meta, "SELECT count(*) FROM scan_results") == 1
+
+        # the unfinished upload: purged once, by one replica, with its data
+        purged = "SELECT count(*) FROM audit WHERE action = 'purge-upload' AND ref = ?"
+        _wait("the upload's expiry", lambda: _count(meta, purged, left) >= 1)
+        time.sleep(max(0.0, left_at + UPLOAD_EXPIRY + 11 - time.monotonic()))  # two more looks
+        [(user, repo, detail)] = meta.query(
+            "SELECT \"user\", repo, detail FROM audit WHERE action = 'purge-upload' AND ref = ?",
+            left,
+        )
+        pids = {str(s.proc.pid) for s in cluster.replicas if s.proc is not None}
+        assert (user, repo) == ("scheduler", "library/left")
+        assert str(detail).rsplit(":", 1)[1] in pids, detail
+        with _client(cluster) as c:
+            assert c.get(where).status_code == 404
+        for k, v in S3_ENV.items():
+            monkeypatch.setenv(k, v)
+        storage = S3BlobStorage(cluster.storage)
+        s3 = storage.client
+        prefix = storage.ingest_key(ingest_ref(left))
+        bucket = storage.location.bucket
+        assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []) == []
+        assert s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", []) == []
     finally:
         meta.close()
 

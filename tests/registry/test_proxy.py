@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -20,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.oci import Digest, media
 from imageforge.pipeline import HttpUpstream
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.meta import Quota
-from imageforge.registry.proxy import UpstreamSpec, add_project, upstream_spec
+from imageforge.registry.proxy import ProxyCache, UpstreamSpec, add_project, upstream_spec
 from imageforge.registry.service import OPERATOR
 from imageforge.registry.storage import S3BlobStorage
 from tests.conftest import containers_env, need_binary, run_cli
@@ -64,6 +67,13 @@ def _open(tmp: Path, **kwargs: object) -> RegistryState:
     return open_registry(RegistryConfig(tmp), upstream=HttpUpstream, **kwargs)  # type: ignore[arg-type]
 
 
+def _stored_passwords(data: Path) -> dict[str, str | None]:
+    """The password column as the database holds it, read with sqlite3 itself."""
+    with closing(sqlite3.connect(data / "meta.db")) as db:
+        rows = db.execute("SELECT project, password FROM proxy_projects").fetchall()
+    return {str(p): None if pw is None else str(pw) for p, pw in rows}
+
+
 def _close(state: RegistryState) -> None:
     if state.proxy is not None:
         state.proxy.close()  # its connections to the upstreams
@@ -96,7 +106,7 @@ def proxy(
     its user), in mirror mode from ``hub``; served here: (state, host)."""
     state = _open(tmp_path_factory.mktemp("proxy") / "data", mirror_project="hub")
     spec = UpstreamSpec(f"http://{upstream.host}", DIST_USER, DIST_PASSWORD)
-    add_project(state.manage, OPERATOR, "hub", True, None, spec)
+    add_project(state.manage, OPERATOR, "hub", True, None, spec, state.secrets)
     try:
         with serving(state) as url:
             yield state, url.split("//", 1)[1]
@@ -223,7 +233,7 @@ def test_proxy_project_on_s3_storage(
     state = open_registry(config, upstream=HttpUpstream)
     assert isinstance(state.storage, S3BlobStorage)
     spec = UpstreamSpec(f"http://{upstream.host}", DIST_USER, DIST_PASSWORD)
-    add_project(state.manage, OPERATOR, "s3hub", True, None, spec)
+    add_project(state.manage, OPERATOR, "s3hub", True, None, spec, state.secrets)
     digest, data = _push_random_blob(upstream, "library/s3big", 12 << 20)  # > one 8 MiB part
     try:
         with serving(state) as url:
@@ -441,7 +451,10 @@ def test_token_auth_upstream(tmp_path: Path, hello_oci: Path) -> None:
                 f"docker://{their_host}/priv/hello:1",
             )
             spec = UpstreamSpec(their_url, "admin", ADMIN_PASSWORD)
-            add_project(ours.manage, OPERATOR, "mirror", True, None, spec)
+            add_project(ours.manage, OPERATOR, "mirror", True, None, spec, ours.secrets)
+            # sealed at rest: the pull below logs in with the password opened again
+            [stored] = _stored_passwords(tmp_path / "ours").values()
+            assert stored is not None and ADMIN_PASSWORD not in stored
             with serving(ours) as our_url:
                 host = our_url.split("//", 1)[1]
                 skopeo(
@@ -530,7 +543,7 @@ def test_bad_upstream_answers_are_refused_and_nothing_is_cached(tmp_path: Path) 
             serving_app(_hostile(elsewhere)) as hostile,
         ):
             spec = UpstreamSpec(hostile, "proxyuser", "proxy-secret")
-            add_project(state.manage, OPERATOR, "evil", True, None, spec)
+            add_project(state.manage, OPERATOR, "evil", True, None, spec, state.secrets)
             with serving(state) as url, httpx.Client(base_url=url, timeout=60) as c:
                 for name, words in (
                     ("garbage", "not a manifest"),
@@ -592,6 +605,48 @@ def test_a_public_upstream_may_not_redirect_blobs_into_the_local_network() -> No
 # --- the command and its checks
 
 
+def test_upstream_passwords_are_sealed_at_rest_and_clear_ones_sealed_on_open(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    state = _open(data)
+    try:
+        spec = UpstreamSpec("https://new.example", "bob", "hunter2-new")
+        add_project(state.manage, OPERATOR, "new", True, None, spec, state.secrets)
+    finally:
+        _close(state)
+    with closing(sqlite3.connect(data / "meta.db")) as db, db:  # as an older version wrote it
+        db.execute(
+            "INSERT INTO proxy_projects VALUES (?, ?, ?, ?, 0)",
+            ("old", "https://old.example", "al", "hunter2-old"),
+        )
+    assert _stored_passwords(data)["old"] == "hunter2-old"
+    state = _open(data)  # opening the registry seals it
+    try:
+        sealed = _stored_passwords(data)
+        assert all(pw and "hunter2" not in pw for pw in sealed.values()), sealed
+        assert state.proxy is not None
+        store = state.proxy.store
+        for project, password in (("new", "hunter2-new"), ("old", "hunter2-old")):
+            found = store.get(project)
+            assert found is not None and store.opened(project, found).password == password
+    finally:
+        _close(state)
+    state = _open(data)  # and again: nothing sealed twice
+    try:
+        assert _stored_passwords(data) == sealed
+        # another key (a replica given the wrong --secret-key-file): a clear error naming
+        # it when the upstream is used, the registry itself unharmed
+        other = tmp_path / "other.key"
+        wrong = ProxyCache(state.meta, state.storage, HttpUpstream, secrets=SecretBox(other))
+        with pytest.raises(Unavailable, match="cannot be opened with this secret key") as err:
+            wrong.upstream_of("old/library/alpine")
+        assert str(other) in err.value.message
+        assert _stored_passwords(data) == sealed
+    finally:
+        _close(state)
+
+
 def test_project_add_proxy_cli_never_shows_the_password(tmp_path: Path) -> None:
     data = tmp_path / "data"
     state = _open(data)
@@ -613,6 +668,8 @@ def test_project_add_proxy_cli_never_shows_the_password(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["proxy_for"] == "https://registry.example:5000"
     assert "hunter2" not in r.stdout + r.stderr
+    [stored] = _stored_passwords(data).values()  # sealed with the data directory's key
+    assert stored is not None and "hunter2" not in stored
     bad = run_cli([*args[:3], "other", "--data-dir", str(data), "--proxy-for", "ftp://x"])
     assert bad.returncode != 0 and "not an http(s) URL" in bad.stderr
     r = run_cli(["registry", "project", "list", "--data-dir", str(data), "--format", "json"])

@@ -22,6 +22,7 @@ from imageforge.errors import InvalidArgument
 from imageforge.registry import RegistryConfig, RegistryState, create_app, open_registry
 from imageforge.registry.retention import (
     GC_SCHEDULE,
+    UPLOAD_SWEEP,
     Artifact,
     Retention,
     Scheduler,
@@ -29,7 +30,7 @@ from imageforge.registry.retention import (
     next_time,
     policy_from_json,
 )
-from imageforge.registry.service import OPERATOR
+from imageforge.registry.service import OPERATOR, UploadUnknown
 from tests.conftest import need_binary, run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, Server, _free_port, skopeo
 
@@ -308,6 +309,42 @@ def test_each_due_run_is_claimed_once_and_runs_under_one_lease(opened: RegistryS
     tomorrow = next_time("30 3 * * *", gc_due + 1) + 1  # both are due again
     assert first.tick(now=tomorrow) == ["gc", "retention:p"]
     assert any(e.action == "gc" and e.user == "scheduler" for e in opened.meta.audit())
+
+
+def test_expired_uploads_are_swept_once_under_their_own_lease(opened: RegistryState) -> None:
+    """Two servers on one database sweep expired upload sessions: one purges each, the
+    audit log says which, and neither waits for the maintenance lease."""
+
+    def scheduler() -> Scheduler:
+        r = Retention(opened.meta, opened.manage, opened.gates, opened.storage, upload_expiry=3600)
+        return Scheduler(r)
+
+    first, second = scheduler(), scheduler()
+    uploads = opened.uploads
+    stale, fresh = uploads.begin("library/a"), uploads.begin("library/a")
+    for session in (stale, fresh):
+        session.write(b"left behind")
+        uploads.release(session)
+    with opened.meta.transaction() as db:  # begun two hours ago, not slept for
+        db.execute("UPDATE uploads SET started = started - 7200 WHERE id = ?", (stale.id,))
+    # another server sweeping right now: this one leaves it to that one
+    assert second.store.acquire_lease(UPLOAD_SWEEP, second.holder, 600)
+    assert first.sweep_uploads(uploads) == []
+    assert opened.meta.upload_repo(stale.id) == "library/a"
+    second.store.release_lease(UPLOAD_SWEEP, second.holder)
+    # gc's lease held elsewhere does not hold the sweep back
+    assert second.store.acquire_lease("maintenance", second.holder, 600)
+    assert first.sweep_uploads(uploads) == [stale.id]
+    assert second.sweep_uploads(uploads) == []  # gone: not purged (or audited) twice
+    [entry] = opened.meta.audit(action="purge-upload")
+    assert (entry.user, entry.repo, entry.ref) == ("scheduler", "library/a", stale.id)
+    assert entry.detail.endswith(f":{os.getpid()}")  # which process purged it
+    with pytest.raises(UploadUnknown):
+        uploads.resume("library/a", stale.id)
+    assert opened.storage.ingest_idle(f"upload-{stale.id}") is None  # its data too
+    again = uploads.resume("library/a", fresh.id)  # the fresh one goes on
+    assert again.offset == len(b"left behind")
+    uploads.release(again)
 
 
 def test_the_server_runs_retention_on_its_schedule(opened: RegistryState) -> None:

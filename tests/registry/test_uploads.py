@@ -106,6 +106,7 @@ def test_expired_uploads_are_purged_by_the_server(tmp_path: Path, registry_db: s
     try:
         with srv.client() as c:
             loc = c.post("/v2/library/a/blobs/uploads/").headers["location"]
+            loc_id = loc.rsplit("/", 1)[1]
             assert c.patch(loc, content=b"left behind" * 1000).status_code == 202
             assert len(_ingests(srv.data_dir)) == 1
             deadline = time.monotonic() + 15
@@ -115,6 +116,8 @@ def test_expired_uploads_are_purged_by_the_server(tmp_path: Path, registry_db: s
             r = c.patch(loc, content=b"more")
             assert r.status_code == 404 and _code(r) == "BLOB_UPLOAD_UNKNOWN"  # ... and so is it
             assert srv.meta().uploads_started_before(time.time() + 60) == []
+            [entry] = srv.meta().audit(action="purge-upload")  # audited once, by the sweep
+            assert (entry.user, entry.repo, entry.ref) == ("scheduler", "library/a", loc_id)
             # uploads begun afterwards work as ever
             body = _image(c, "library/a", b"fresh")
             assert _put(c, "library/a", "v1", body).status_code == 201
@@ -145,6 +148,9 @@ def test_gc_purges_expired_uploads(tmp_path: Path, registry_db: str | None) -> N
             r = run_cli(args)
             assert r.returncode == 0, r.stderr
             assert json.loads(r.stdout)["uploads"] == [old_id]
+            assert [(e.user, e.ref) for e in srv.meta().audit(action="purge-upload")] == [
+                ("gc", old_id)
+            ]
             assert _code(c.patch(old, content=b"x")) == "BLOB_UPLOAD_UNKNOWN"
             assert len(_ingests(srv.data_dir)) == 1  # the fresh one's
             assert c.patch(fresh, content=b" and done").status_code == 202

@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import json
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,10 @@ import pytest
 
 from imageforge.errors import Denied, InvalidArgument
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, Resource
 from imageforge.registry.service import OPERATOR
-from imageforge.registry.webhooks import Deliverer, check_target, payload
+from imageforge.registry.webhooks import Deliverer, Webhooks, check_target, payload
 from tests.conftest import run_cli
 from tests.registry.conftest import ADMIN_PASSWORD, _free_port, make_server, serving
 from tests.registry.test_api import _image, _put
@@ -65,6 +68,12 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _stored_secrets(data: Path) -> dict[str, str]:
+    """The secret column as the database holds it, read with sqlite3 itself."""
+    with closing(sqlite3.connect(data / "meta.db")) as db:
+        return {str(n): str(s) for n, s in db.execute("SELECT name, secret FROM webhooks")}
 
 
 def _wait(what: str, done: Callable[[], bool], seconds: float = 60) -> None:
@@ -246,6 +255,77 @@ def test_quota_and_retention_events_are_queued_for_their_webhooks(opened: Regist
     assert gone["tag"] == "1" and docs["delete"]["event_data"]["resources"] == [gone]
 
 
+def test_secrets_are_sealed_at_rest_and_deliveries_still_signed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite only (the raw row read with sqlite3): a secret is stored sealed, one an
+    older version stored in clear is sealed when the registry opens, and deliveries are
+    signed with the secret itself; another key fails the delivery naming the key file."""
+    monkeypatch.delenv("IMAGEFORGE_REGISTRY_DB", raising=False)
+    monkeypatch.delenv("IMAGEFORGE_SECRET_KEY_FILE", raising=False)
+    monkeypatch.setenv("IMAGEFORGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    data = tmp_path / "data"
+    old_secret = "an-older-version-kept-me-in-clear"
+    receiver = Receiver()
+    receiver.start()
+    state = open_registry(RegistryConfig(data))
+    try:
+        state.manage.add_project(OPERATOR, "p")
+        state.webhooks.add(state.manage, OPERATOR, "p", "new", receiver.url, ["push"], SECRET)
+    finally:
+        state.meta.close()
+    with closing(sqlite3.connect(data / "meta.db")) as db, db:  # as an older version wrote it
+        db.execute(
+            "INSERT INTO webhooks (project, name, url, secret, events, enabled, created)"
+            " VALUES ('p', 'old', ?, ?, 'push', 1, 0)",
+            (receiver.url, old_secret),
+        )
+    assert SECRET not in _stored_secrets(data)["new"]
+    assert _stored_secrets(data)["old"] == old_secret
+    state = open_registry(RegistryConfig(data))  # opening the registry seals it
+    try:
+        sealed = _stored_secrets(data)
+        assert SECRET not in sealed["new"] and old_secret not in sealed["old"]
+        Webhooks(state.meta, secrets=state.secrets)  # opened again: nothing sealed twice
+        assert _stored_secrets(data) == sealed
+        push = Event("push", "p", "admin", "p/app", [Resource("sha256:ab", "1")])
+        state.events.emit(push)
+        deliverer = Deliverer(state.webhooks)
+
+        def both_delivered() -> bool:
+            deliverer.step()
+            return len(receiver.got) == 2
+
+        try:
+            _wait("both delivered", both_delivered)
+        finally:
+            deliverer.close()
+        expected = set()
+        for secret in (SECRET, old_secret):
+            mac = hmac.new(secret.encode(), receiver.got[0][1], hashlib.sha256).hexdigest()
+            expected.add(f"sha256={mac}")
+        assert {h["x-imageforge-signature"] for h, _ in receiver.got} == expected
+
+        other = tmp_path / "other.key"  # a replica given the wrong --secret-key-file
+        wrong = Webhooks(state.meta, secrets=SecretBox(other))
+        wrong.emit(push)
+        deliverer = Deliverer(wrong)
+        try:
+            assert deliverer.step() == 2
+        finally:
+            deliverer.close()
+        assert len(receiver.got) == 2  # nothing sent unsigned or wrongly signed
+        for hook in wrong.store.hooks("p"):
+            latest = wrong.store.deliveries(hook.id)[0]
+            assert latest.state == "failed"
+            assert "cannot be opened with this secret key" in latest.error
+            assert str(other) in latest.error
+        assert _stored_secrets(data) == sealed
+    finally:
+        state.meta.close()
+        receiver.stop()
+
+
 def test_the_admin_cli_adds_shows_deliveries_and_removes_a_webhook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,6 +343,9 @@ def test_the_admin_cli_adds_shows_deliveries_and_removes_a_webhook(
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["secret"] == SECRET
+        assert SECRET not in _stored_secrets(tmp_path / "data")["ci"]
+        [hook] = state.webhooks.store.hooks("p")  # the serving registry opens it
+        assert state.webhooks.store.secret(hook) == SECRET
         state.events.emit(Event("push", "p", "admin", "p/app", [Resource("sha256:ab", "1")]))
         r = run_cli(["registry", "webhook", "deliveries", "p", "ci", *data])
         assert r.returncode == 0, r.stderr

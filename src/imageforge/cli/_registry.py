@@ -79,8 +79,8 @@ def _split_addr(addr: str) -> tuple[str, int]:
     "--secret-key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="IMAGEFORGE_SECRET_KEY_FILE",
-    help="The key sealing stored endpoint passwords, one file for registries sharing a"
-    " database (default: secret.key in the data directory, made on first use; also"
+    help="The key sealing stored passwords and webhook secrets, one file for registries"
+    " sharing a database (default: secret.key in the data directory, made on first use; also"
     " $IMAGEFORGE_SECRET_KEY_FILE or secret_key_file in the config).",
 )
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True))

@@ -24,6 +24,7 @@ from imageforge.cli._render import print_json, stdout_console
 from imageforge.errors import InvalidArgument, NotFound
 from imageforge.oci import Digest, parse_duration
 from imageforge.registry import collect_garbage
+from imageforge.registry._secrets import SECRET_KEY_ENV, SecretBox, secret_box
 from imageforge.registry.auth import ROBOT_ACTIONS, ROLES, Authorizer
 from imageforge.registry.meta import MetaStore, RobotRow
 from imageforge.registry.proxy import add_project, upstream_spec
@@ -86,6 +87,33 @@ def _meta(opts: GlobalOptions, data_dir: Path | None) -> MetaStore:
             hint="start it once with 'imageforge registry serve --data-dir DIR'",
         )
     return MetaStore(directory / "meta.db")
+
+
+_KEY = "imageforge.secret_key_file"
+
+
+def _remember_key(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta[_KEY] = value
+
+
+def key_option(func: F) -> F:
+    """``--secret-key-file`` (with ``data_dir_option``): the key sealing stored passwords
+    and webhook secrets."""
+    return click.option(
+        "--secret-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=SECRET_KEY_ENV,
+        expose_value=False,
+        callback=_remember_key,
+        help="The registry's secret key sealing stored passwords and webhook secrets"
+        f" (default: secret.key in the data directory; also ${SECRET_KEY_ENV}).",
+    )(data_dir_option(func))
+
+
+def _secret_box(opts: GlobalOptions, data_dir: Path | None) -> SecretBox:
+    """The registry's secret key: --secret-key-file, or the data directory's."""
+    given: Path | None = click.get_current_context().meta.get(_KEY)
+    return secret_box(_directory(opts, data_dir), given, lambda msg: click.echo(msg, err=True))
 
 
 def _directory(opts: GlobalOptions, data_dir: Path | None) -> Path:
@@ -240,7 +268,7 @@ def project_list(opts: GlobalOptions, data_dir: Path | None, fmt: OutputFormat) 
 )
 @click.option("--username", help="The upstream's user (with --proxy-for).")
 @click.option("--password-stdin", is_flag=True, help="Read the upstream's password from stdin.")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def project_add(
@@ -255,10 +283,19 @@ def project_add(
     fmt: OutputFormat,
 ) -> None:
     """Create a project; with --proxy-for, a pull-through proxy cache of another
-    registry (its password is stored for the server to log in with, never shown)."""
+    registry (its password is stored, sealed with the secret key, for the server to log
+    in with; never shown)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     upstream = upstream_spec(proxy_for, username, password)
-    created = add_project(_manage(opts, data_dir), OPERATOR, name, public, list(patterns), upstream)
+    created = add_project(
+        _manage(opts, data_dir),
+        OPERATOR,
+        name,
+        public,
+        list(patterns),
+        upstream,
+        _secret_box(opts, data_dir),
+    )
     doc = {"project": name, "public": public, "immutable_tags": created["immutable_tags"]}
     line = f"project {name} created ({'public' if public else 'private'})"
     if upstream is not None:

@@ -19,48 +19,27 @@ from imageforge.analyze import format_size, parse_size
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
 from imageforge.cli._registry_admin import (
-    _directory,
     _done,
     _duration,
     _manage,
+    _secret_box,
     _show,
     _storage,
     _when,
-    data_dir_option,
+    key_option,
 )
 from imageforge.cli._render import print_json
-from imageforge.registry._secrets import SECRET_KEY_ENV, secret_box
 from imageforge.registry.replication import DIRECTIONS, TRIGGERS, Replication, RunRow
 from imageforge.registry.service import OPERATOR, Manifests, Uploads
 from imageforge.registry.webhooks import Webhooks
 
 F = TypeVar("F", bound=Callable[..., Any])
-_KEY = "imageforge.secret_key_file"
-
-
-def _remember_key(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-    ctx.meta[_KEY] = value
-
-
-def key_option(func: F) -> F:
-    """``--secret-key-file``: the key sealing endpoint passwords."""
-    return click.option(
-        "--secret-key-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=SECRET_KEY_ENV,
-        expose_value=False,
-        callback=_remember_key,
-        help="The registry's secret key sealing endpoint passwords (default: secret.key"
-        f" in the data directory; also ${SECRET_KEY_ENV}).",
-    )(data_dir_option(func))
 
 
 def _replication(opts: GlobalOptions, data_dir: Path | None, copies: bool = False) -> Replication:
     manage = _manage(opts, data_dir)
-    directory = _directory(opts, data_dir)
     storage = _storage(opts, data_dir)
-    given: Path | None = click.get_current_context().meta.get(_KEY)
-    box = secret_box(directory, given, lambda msg: click.echo(msg, err=True))
+    box = _secret_box(opts, data_dir)
     replicator = None
     manifests = None
     if copies:  # the registry client and the signature carrying, only when copying

@@ -11,7 +11,14 @@ import click
 
 from imageforge.cli._options import GlobalOptions, OutputFormat, format_option
 from imageforge.cli._registry import registry_app
-from imageforge.cli._registry_admin import _done, _manage, _show, _when, data_dir_option
+from imageforge.cli._registry_admin import (
+    _done,
+    _manage,
+    _secret_box,
+    _show,
+    _when,
+    key_option,
+)
 from imageforge.cli._render import print_json
 from imageforge.registry.events import EVENT_TYPES
 from imageforge.registry.service import OPERATOR, Management
@@ -20,7 +27,7 @@ from imageforge.registry.webhooks import Webhooks
 
 def _hooks(opts: GlobalOptions, data_dir: Path | None) -> tuple[Management, Webhooks]:
     manage = _manage(opts, data_dir)
-    return manage, Webhooks(manage.meta)
+    return manage, Webhooks(manage.meta, secrets=_secret_box(opts, data_dir))
 
 
 @registry_app.group("webhook")
@@ -41,7 +48,7 @@ def webhook_app() -> None:
     help="An event to send (repeat).",
 )
 @click.option("--secret-env", metavar="VAR", help="Read the HMAC secret from $VAR (default: made).")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def webhook_add(
@@ -73,7 +80,7 @@ def webhook_add(
 
 @webhook_app.command("list")
 @click.argument("project")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def webhook_list(
@@ -93,7 +100,7 @@ def webhook_list(
 @webhook_app.command("rm")
 @click.argument("project")
 @click.argument("webhook")
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def webhook_rm(
@@ -109,7 +116,7 @@ def webhook_rm(
 @click.argument("project")
 @click.argument("webhook")
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
-@data_dir_option
+@key_option
 @format_option
 @click.pass_obj
 def webhook_deliveries(

@@ -24,7 +24,7 @@ webhook_retry_base = "10s"      # a failed delivery is retried after 10 s, 20 s,
 webhook_attempts = 8            # ... until this many attempts were made
 replication_lease = "1m"        # a replication run not renewed this long (its process
                                 # died) is taken over by another server
-secret_key_file = "/run/secrets/imageforge.key"  # the key sealing endpoint passwords
+secret_key_file = "/run/secrets/imageforge.key"  # the key sealing stored passwords and secrets
                                 # (default: secret.key in the data directory)
 storage = "s3://BUCKET/PREFIX?endpoint=http://s3.example:8333"  # blobs and uploads in S3
                                 # (default: the data directory); credentials from

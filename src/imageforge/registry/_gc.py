@@ -78,17 +78,19 @@ def collect_garbage(
     *,
     dry_run: bool = False,
     upload_expiry: float | None = None,
+    user: str = "gc",
 ) -> GcReport:
     """Remove unreferenced manifests and blobs older than ``grace`` seconds, upload
     sessions untouched for ``grace`` seconds or begun more than ``upload_expiry``
-    seconds ago (None: no limit by age), and what a killed collection left. Conflict if
-    another collection of the same data directory is running."""
+    seconds ago (None: no limit by age; each purge audited as done by ``user``), and
+    what a killed collection left. Conflict if another collection of the same data
+    directory is running."""
     if dry_run:
-        return _collect(meta, storage, grace, upload_expiry, GcReport(dry_run=True))
+        return _collect(meta, storage, grace, upload_expiry, GcReport(dry_run=True), user)
     with storage.gc_lock():
         report = GcReport(dry_run=False)
         report.trash = storage.finish_trash(meta.blob_in_use)
-        return _collect(meta, storage, grace, upload_expiry, report)
+        return _collect(meta, storage, grace, upload_expiry, report, user)
 
 
 def _collect(
@@ -97,9 +99,12 @@ def _collect(
     grace: float,
     upload_expiry: float | None,
     report: GcReport,
+    user: str,
 ) -> GcReport:
     dry_run = report.dry_run
-    report.uploads = purge_uploads(meta, storage, upload_expiry, idle=grace, dry_run=dry_run)
+    report.uploads = purge_uploads(
+        meta, storage, upload_expiry, idle=grace, dry_run=dry_run, user=user
+    )
     cutoff = time.time() - grace
     keep, drop = _mark_manifests(meta, cutoff)
     for repo, digest, _is_index in drop:

@@ -125,6 +125,7 @@ def open_registry(
         gates.register(push_gate, on=["push"])
     if pull_gate is not None:
         gates.register(pull_gate, on=["pull"])
+    box = secret_box(config.data_dir, config.secret_key_file, announce)
     state = RegistryState(
         storage,
         meta,
@@ -145,7 +146,9 @@ def open_registry(
             private_targets=config.webhook_private_targets,
             retry_base=config.webhook_retry_base,
             attempts=config.webhook_attempts,
+            secrets=box,
         ),
+        secrets=box,
     )
     state.verifier = signed.verifier
     if upstream is not None:
@@ -156,6 +159,7 @@ def open_registry(
             ttl=proxy_ttl,
             mirror=mirror_project,
             spool_dir=config.data_dir,  # followers of a fetch into S3 read a spool there
+            secrets=box,
         )
     if scanner is not None and config.scan_workers > 0:
         state.attach_scanner(
@@ -177,7 +181,7 @@ def open_registry(
             storage=storage,
             events=state.events,
             lease_ttl=config.replication_lease,
-            secrets=secret_box(config.data_dir, config.secret_key_file, announce),
+            secrets=box,
             manifests=state.manifests,  # pull rules store as pushes do
             uploads=state.uploads,
         )

@@ -1,6 +1,7 @@
 """The ASGI application: the routes of the Distribution Spec (``/v2/``), the token
 endpoint (``/token``), the management API (``/api/v1/``) and the web UI (``/ui/``), and
-the sweep of expired upload sessions while it serves."""
+the background work while it serves: the sweep of expired upload sessions, the
+schedule, webhook deliveries, replication take-overs."""
 
 from __future__ import annotations
 
@@ -33,12 +34,13 @@ __all__ = ["create_app"]
 _LOG = logging.getLogger("imageforge.registry")
 
 
-async def _sweep_uploads(state: RegistryState) -> None:
-    """Purge expired upload sessions now and every ``sweep_interval``."""
+async def _sweep_uploads(state: RegistryState, scheduler: Scheduler) -> None:
+    """Purge expired upload sessions now and every ``sweep_interval`` (one server at a
+    time: the scheduler's ``upload-sweep`` lease)."""
     expiry = state.upload_expiry
     while True:
         try:
-            purged = await run(state.uploads.purge_expired)
+            purged = await run(scheduler.sweep_uploads, state.uploads)
         except Exception as exc:  # a background loop: log, never end the server
             _LOG.warning("purging expired uploads failed (next try later): %s", exc)
         else:
@@ -113,7 +115,7 @@ def create_app(state: RegistryState, schedule_every: float = 5.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_sweep_uploads, state)
+            tg.start_soon(_sweep_uploads, state, scheduler)
             if state.scans is not None:
                 tg.start_soon(state.scans.serve)
             tg.start_soon(_run_schedule, scheduler, schedule_every)

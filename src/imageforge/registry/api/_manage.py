@@ -128,6 +128,7 @@ class _Manage:
             bool(body.get("public")),
             body.get("immutable_tags"),
             upstream,
+            self.state.secrets,
         )
         request.state.audit = (name, "add project")
         return JSONResponse(created, 201)

@@ -572,9 +572,12 @@ class MetaStore:
         rows = self._rows("SELECT repo FROM uploads WHERE id = ?", upload_id)
         return str(rows[0][0]) if rows else None
 
-    def remove_upload(self, upload_id: str) -> None:
+    def remove_upload(self, upload_id: str) -> bool:
+        """Forget the session's row; whether this call removed it (two purgers of one
+        session: one of them did)."""
         with self._write(locked=False) as db:
-            db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            cur = db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        return cur.rowcount == 1
 
     def uploads_started_before(self, cutoff: float) -> list[str]:
         """The ids of upload sessions begun before ``cutoff`` (epoch seconds)."""

@@ -15,6 +15,7 @@ from ``MIRROR/library/alpine``."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import TypeVar
 from imageforge.errors import Denied, ImageforgeError, NotFound, Unauthorized, Unavailable
 from imageforge.oci import Digest, IndexManifest, Manifest, digest_bytes
 from imageforge.registry._names import project_of
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.meta import ManifestRow, MetaStore
 from imageforge.registry.proxy._fetches import BlobFetches
 from imageforge.registry.proxy._store import ProxyStore, projects_changes
@@ -38,6 +40,8 @@ from imageforge.registry.service import (
 from imageforge.registry.storage import RegistryStorage
 
 __all__ = ["DEFAULT_TTL", "ProxyCache"]
+
+_LOG = logging.getLogger("imageforge.registry.proxy")
 
 # Harbor and distribution re-validate a cached tag after a day at most; Harbor asks on
 # every pull. Every 5 minutes: a moved tag shows soon, the upstream sees few requests.
@@ -85,10 +89,11 @@ class ProxyCache:
         clock: Callable[[], float] = time.monotonic,
         spool_dir: Path | None = None,
         projects_refresh: float = PROJECTS_REFRESH,
+        secrets: SecretBox | None = None,  # opens the upstream passwords
     ) -> None:
         self.meta = meta
         self.storage = storage
-        self.store = ProxyStore(meta)
+        self.store = ProxyStore(meta, secrets)
         self.factory = factory
         self.ttl = ttl
         self.mirror = mirror
@@ -152,9 +157,17 @@ class ProxyCache:
         with self._lock:
             known = self._upstreams.get(project)
             if known is None or known[0] != spec:
+                try:
+                    opened = self.store.opened(project, spec)
+                except ImageforgeError as exc:  # not this registry's key
+                    _LOG.warning("proxy project %s: %s", project, exc)
+                    raise Unavailable(
+                        f"proxy project {project}: its upstream password cannot be used ({exc})",
+                        hint=exc.hint,
+                    ) from None
                 if known is not None:
                     known[1].close()
-                known = self._upstreams[project] = (spec, self.factory(spec))
+                known = self._upstreams[project] = (spec, self.factory(opened))
         return spec, known[1], name
 
     def refuse_push(self, repo: str) -> None:

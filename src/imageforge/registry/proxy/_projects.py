@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from imageforge.errors import InvalidArgument
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.proxy._store import ProxyStore, check_upstream_url, spec_json
 from imageforge.registry.proxy._upstream import UpstreamSpec
 from imageforge.registry.service import Management
@@ -37,11 +38,15 @@ def add_project(
     public: bool,
     immutable: list[str] | None,
     upstream: UpstreamSpec | None,
+    secrets: SecretBox | None = None,
 ) -> dict[str, Any]:
-    """Create the project (a proxy cache of ``upstream`` if given), as
-    ``Management.add_project`` does; what was created, without any password."""
+    """Create the project (a proxy cache of ``upstream`` if given, its password sealed
+    with ``secrets``), as ``Management.add_project`` does; what was created, without any
+    password."""
+    store = ProxyStore(manage.meta, secrets)
+    if upstream is not None and upstream.password is not None:
+        store.check_sealing()  # before the project is made
     created = manage.add_project(by, name, public, immutable)
-    store = ProxyStore(manage.meta)
     if upstream is None:
         store.remove(name)  # a row left by an earlier project of that name
         return created

@@ -1,20 +1,28 @@
 """Proxy-cache projects' table: which project mirrors which upstream, with the
-credentials it logs in with. The password is kept as webhook secrets are (it must be
-sent to the upstream, so it cannot be hashed as user and robot secrets are): in the
-metadata database, which only the registry's user may read, and never shown."""
+credentials it logs in with. The password must be sent to the upstream, so it cannot be
+hashed as user and robot secrets are: it is sealed with the registry's secret key
+(``registry._secrets``, as webhook secrets and replication passwords are) and never
+shown. Passwords an older version stored in clear are sealed the first time the store
+is opened with the key. Specs read from the table carry the password as stored;
+:meth:`ProxyStore.opened` opens it when an upstream is logged in to."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from imageforge.errors import InvalidArgument
+from imageforge.errors import InvalidArgument, Unsupported
+from imageforge.registry._secrets import SecretBox, is_sealed
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.proxy._upstream import UpstreamSpec
 
 __all__ = ["ProxyStore", "projects_changed", "projects_changes", "check_upstream_url", "spec_json"]
+
+_LOG = logging.getLogger("imageforge.registry.proxy")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS proxy_projects (
@@ -57,21 +65,66 @@ def projects_changes() -> int:
 
 
 class ProxyStore:
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(self, meta: MetaStore, secrets: SecretBox | None = None) -> None:
         self.meta = meta
+        self.secrets = secrets
         meta.ensure_tables(SCHEMA, project_tables=("proxy_projects",))
+        if secrets is not None:
+            self._seal_clear_passwords(secrets)
+
+    # --- sealing
+    def _box(self) -> SecretBox:
+        if self.secrets is None:
+            raise Unsupported(
+                "this registry was opened without its secret key: upstream passwords can"
+                " be neither stored nor used",
+                hint="use registry serve or the registry project commands",
+            )
+        return self.secrets
+
+    def _seal_clear_passwords(self, box: SecretBox) -> None:
+        """Seal the passwords an older version stored in clear, rewriting those rows."""
+        rows = self.meta.query(
+            "SELECT project, password FROM proxy_projects WHERE password IS NOT NULL"
+        )
+        for project, stored in rows:
+            if is_sealed(str(stored)):
+                continue
+            with self.meta.transaction() as db:
+                cur = db.execute(  # unless another process sealed or changed it meanwhile
+                    "UPDATE proxy_projects SET password = ? WHERE project = ? AND password = ?",
+                    (box.seal_value(str(stored)), str(project), str(stored)),
+                )
+            if cur.rowcount == 1:
+                _LOG.warning("proxy project %s: its upstream password was stored in clear;"
+                             " sealed with %s", project, box.path)  # fmt: skip
+
+    def check_sealing(self) -> None:
+        """Unsupported if there is no secret key to seal a password with, or why the
+        key cannot be read."""
+        self._box().ready()
+
+    def opened(self, project: str, spec: UpstreamSpec) -> UpstreamSpec:
+        """``spec`` as read from the table, with its password opened (InvalidArgument
+        naming the key file if this registry's secret key did not seal it)."""
+        if spec.password is None:
+            return spec
+        what = f"proxy project {project}'s upstream"
+        return dataclasses.replace(spec, password=self._box().open_value(spec.password, what))
 
     def add(self, project: str, spec: UpstreamSpec) -> None:
+        password = None if spec.password is None else self._box().seal_value(spec.password)
         with self.meta.transaction() as db:
             db.execute(
                 "INSERT INTO proxy_projects VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (project) DO UPDATE SET url = excluded.url,"
                 " username = excluded.username, password = excluded.password",
-                (project, spec.url, spec.username, spec.password, time.time()),
+                (project, spec.url, spec.username, password, time.time()),
             )
         projects_changed()
 
     def get(self, project: str) -> UpstreamSpec | None:
+        """The upstream of ``project``, its password as stored (see :meth:`opened`)."""
         rows = self.meta.query(
             "SELECT url, username, password FROM proxy_projects WHERE project = ?", project
         )
@@ -93,7 +146,7 @@ class ProxyStore:
         return {str(r[0]) for r in self.meta.query("SELECT project FROM proxy_projects")}
 
     def specs(self) -> dict[str, UpstreamSpec]:
-        """Every proxy project's upstream (one query)."""
+        """Every proxy project's upstream (one query), passwords as stored."""
         rows = self.meta.query("SELECT project, url, username, password FROM proxy_projects")
         return {
             str(project): UpstreamSpec(

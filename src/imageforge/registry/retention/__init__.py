@@ -13,7 +13,7 @@ from imageforge.registry.retention._rules import (
     policy_from_json,
 )
 from imageforge.registry.retention._run import Retention, check_cron, next_time
-from imageforge.registry.retention._schedule import GC_SCHEDULE, Scheduler
+from imageforge.registry.retention._schedule import GC_SCHEDULE, UPLOAD_SWEEP, Scheduler
 from imageforge.registry.retention._store import RetentionStore, RunRow
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Rule",
     "RunRow",
     "Scheduler",
+    "UPLOAD_SWEEP",
     "Verdict",
     "check_cron",
     "evaluate",

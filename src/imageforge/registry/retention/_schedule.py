@@ -4,7 +4,12 @@ and garbage collection on the registry's own (``gc``). Due runs run under the
 collection at the same time, and each is claimed once (its next time moved in one
 transaction: a second server on the same database finds it moved). A server that finds
 the lease held leaves what is due for a later look, not claimed; one that dies holding
-the lease loses it when it expires. The pull clock is flushed on every tick."""
+the lease loses it when it expires. The pull clock is flushed on every tick.
+
+Expired upload sessions are swept under a lease of their own (``upload-sweep``), so
+replicas sharing a database do not each walk and purge them, and a long collection does
+not hold the sweep back; every process still forgets its own suspended sessions that
+are gone."""
 
 from __future__ import annotations
 
@@ -17,13 +22,14 @@ from collections.abc import Callable
 
 from imageforge.registry._gc import collect_garbage
 from imageforge.registry.retention._run import Retention, next_time
-from imageforge.registry.service import OPERATOR
+from imageforge.registry.service import OPERATOR, Uploads, purge_uploads
 
-__all__ = ["GC_SCHEDULE", "Scheduler"]
+__all__ = ["GC_SCHEDULE", "UPLOAD_SWEEP", "Scheduler"]
 
 _LOG = logging.getLogger("imageforge.registry.schedule")
 GC_SCHEDULE = "gc"
 LEASE = "maintenance"
+UPLOAD_SWEEP = "upload-sweep"
 
 
 class Scheduler:
@@ -68,6 +74,23 @@ class Scheduler:
             self.store.release_lease(LEASE, self.holder)
         return done
 
+    def sweep_uploads(self, uploads: Uploads | None = None) -> list[str]:
+        """Purge the upload sessions begun more than the expiry ago, if no other server
+        is sweeping (the ``upload-sweep`` lease); then ``uploads`` (this process's
+        sessions) forgets those gone. The ids this server purged."""
+        r = self.retention
+        purged: list[str] = []
+        if r.upload_expiry is not None and self.store.acquire_lease(
+            UPLOAD_SWEEP, self.holder, self.lease_ttl
+        ):
+            try:
+                purged = purge_uploads(r.meta, r.storage, r.upload_expiry, user="scheduler")
+            finally:
+                self.store.release_lease(UPLOAD_SWEEP, self.holder)
+        if uploads is not None:
+            uploads.forget_expired(purged)
+        return purged
+
     def flush(self) -> None:
         if self.retention.pulls is not None:
             self.retention.pulls.flush()
@@ -76,7 +99,7 @@ class Scheduler:
         r = self.retention
         if name == GC_SCHEDULE:
             report = collect_garbage(
-                r.meta, r.storage, self.gc_grace, upload_expiry=r.upload_expiry
+                r.meta, r.storage, self.gc_grace, upload_expiry=r.upload_expiry, user="scheduler"
             )
             r.meta.audit_add(
                 "scheduler", "gc", "", "schedule", "ok", "",

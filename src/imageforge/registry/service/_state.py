@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from imageforge.oci import Digest
 from imageforge.registry._pulls import PullClock
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.auth import Authorizer, LoginLimiter, TokenIssuer
 from imageforge.registry.events import EventSink, Fanout
 from imageforge.registry.meta import MetaStore
@@ -61,6 +62,7 @@ class RegistryState:
         events: EventSink | None = None,  # who else hears of pushes, pulls, deletes
         webhooks: Webhooks | None = None,
         blob_redirect: bool = False,  # blob GETs redirected to the storage's URLs
+        secrets: SecretBox | None = None,  # seals stored passwords and webhook secrets
     ) -> None:
         self.storage = storage
         self.meta = meta
@@ -83,7 +85,8 @@ class RegistryState:
         # Every event goes to the pull clock (retention's pull times), the webhooks and
         # ``events``; emit here (``state.events.emit``) what the registry does.
         self.pulls = PullClock(meta)
-        self.webhooks = webhooks or Webhooks(meta)
+        self.secrets = secrets
+        self.webhooks = webhooks or Webhooks(meta, secrets=secrets)
         extra = [events] if events is not None else []
         self._fanout = Fanout([self.pulls, self.webhooks, *extra])
         self.events: EventSink = self._fanout

@@ -10,11 +10,13 @@ the same session meets a conflict instead of interleaving writes.
 
 Sessions expire: one never finished keeps its row and its data until ``upload_expiry``
 (default 7 days, as distribution's ``uploadpurging``) after it began; then it is purged
-by the periodic sweep of every serving process and by ``registry gc``, which also
-purges sessions nobody has written to for its grace period (a killed client's, or one a
-killed server was receiving). Ingest directories nobody has touched for as long (a
-crashed writer's) go too. A session a request is writing to right now holds its lock
-and is left for the next sweep.
+by the periodic sweep (``retention.Scheduler.sweep_uploads``: one serving process at a
+time, under the ``upload-sweep`` lease) and by ``registry gc``, which also purges
+sessions nobody has written to for its grace period (a killed client's, or one a killed
+server was receiving). Ingest directories nobody has touched for as long (a crashed
+writer's) go too. A session a request is writing to right now holds its lock and is left
+for the next sweep. Each purged session is written to the audit log once
+(``purge-upload``, naming the process that purged it), even if two purgers meet.
 
 A committed blob is linked to the repository, then checked to still be there: garbage
 collection unlinks in SQL before it deletes a file, so if the file went between the
@@ -24,6 +26,8 @@ and the client told to upload again.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
@@ -56,18 +60,22 @@ def purge_uploads(
     *,
     idle: float | None = None,
     dry_run: bool = False,
+    user: str = "gc",
 ) -> list[str]:
     """Purge with their data the sessions begun more than ``max_age`` seconds ago and
     those nobody has written to for ``idle`` seconds (None: no such limit), and ingest
     directories untouched for as long that no request holds (a killed writer's); the ids
     of the sessions purged (or, with ``dry_run``, that would be). A session a request is
-    writing to right now holds its lock and stays."""
+    writing to right now holds its lock and stays. Each session purged is audited
+    (``purge-upload`` by ``user``; the detail names this host and process) by the one
+    purger that removed its row."""
     limits = [limit for limit in (max_age, idle) if limit is not None]
     if not limits:
         return []
     now = time.time()
     old = set(meta.uploads_started_before(now - max_age)) if max_age is not None else set()
     quiet = meta.uploads_started_before(now - idle) if idle is not None else []
+    by = f"{socket.gethostname()}:{os.getpid()}"
     purged = []
     for upload_id in [*sorted(old), *(u for u in quiet if u not in old)]:
         if upload_id not in old:
@@ -76,8 +84,15 @@ def purge_uploads(
                 continue
         if dry_run:
             purged.append(upload_id)
-        elif storage.discard_ingest(ingest_ref(upload_id)):
-            meta.remove_upload(upload_id)
+            continue
+        repo = meta.upload_repo(upload_id)
+        if storage.discard_ingest(ingest_ref(upload_id)) and meta.remove_upload(upload_id):
+            why = (
+                f"begun more than {max_age:g} s ago"
+                if upload_id in old
+                else f"not written to for {idle:g} s"
+            )
+            meta.audit_add(user, "purge-upload", repo or "", upload_id, "ok", "", f"{why}; by {by}")
             purged.append(upload_id)
     if not dry_run:
         storage.remove_stale_ingests(min(limits))
@@ -207,14 +222,13 @@ class Uploads:
         with self._lock:
             self._suspended[session.id] = (session.began, session.ingest)
 
-    def purge_expired(self) -> list[str]:
-        """Purge the sessions older than the expiry (their rows and data, in every
-        process's view) and forget the suspended ones here; the ids purged."""
-        purged = purge_uploads(self.meta, self.storage, self.expiry)
+    def forget_expired(self, purged: list[str]) -> None:
+        """Forget the suspended sessions here that are gone: ``purged`` (by this
+        process's sweep) and those older than the expiry (purged, or about to be, by
+        whichever process sweeps)."""
         cutoff = time.time() - self.expiry
         with self._lock:
             for upload_id in purged:
                 self._suspended.pop(upload_id, None)
             for upload_id in [u for u, (t, _i) in self._suspended.items() if t < cutoff]:
                 del self._suspended[upload_id]
-        return purged

@@ -8,7 +8,9 @@ Each request carries ``X-Imageforge-Signature: sha256=<hex HMAC-SHA256 of the bo
 with the webhook's secret>``, ``X-Imageforge-Event`` (the event type) and
 ``X-Imageforge-Delivery`` (the delivery's id, the same on every retry: a server killed
 after the receiver answered but before the answer was recorded sends it again, so a
-receiver that must act once keys on it).
+receiver that must act once keys on it). The secret is opened with the registry's
+secret key for each attempt; a key that did not seal it fails the delivery with an
+error naming the key file.
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ class Deliverer:
         status: int | None = None
         error = ""
         try:
+            secret = self.store.secret(hook)
+        except ImageforgeError as exc:  # not this registry's key: no retry helps
+            _LOG.warning("webhook %s: delivery %d not sent: %s", hook.url, d.id, exc)
+            self.store.record(d, None, str(exc), "failed", 0.0)
+            return
+        try:
             check_target(hook.url, self.webhooks.private_targets)
             resp = self._client.post(
                 hook.url,
@@ -82,7 +90,7 @@ class Deliverer:
                     "User-Agent": "imageforge-registry-webhook",
                     "X-Imageforge-Event": d.event,
                     "X-Imageforge-Delivery": str(d.id),
-                    "X-Imageforge-Signature": sign(hook.secret, body),
+                    "X-Imageforge-Signature": sign(secret, body),
                 },
             )
             status = resp.status_code

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from imageforge.errors import Denied, InvalidArgument, NotFound
+from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import EVENT_TYPES, Event
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.webhooks._store import DeliveryRow, HookRow, WebhookStore
@@ -118,8 +119,9 @@ class Webhooks:
         retry_base: float = 10.0,  # seconds before the first retry; doubled each time
         attempts: int = 8,  # attempts before a delivery is failed
         now: Callable[[], float] = time.monotonic,
+        secrets: SecretBox | None = None,  # seals the secrets (needed to add or deliver)
     ) -> None:
-        self.store = WebhookStore(meta)
+        self.store = WebhookStore(meta, secrets)
         self.private_targets = private_targets
         self.retry_base = retry_base
         self.attempts = attempts

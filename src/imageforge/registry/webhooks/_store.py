@@ -2,18 +2,27 @@
 failed, with every attempt's status code or error). A pending delivery is a row, so it
 survives a restart; a worker claims a due one by moving its next attempt past the
 request's timeout in one transaction, so two servers on one database never send it
-twice at once."""
+twice at once.
+
+A webhook's secret is sealed with the registry's secret key (``registry._secrets``), so
+a dump of the database does not let anyone sign deliveries; secrets an older version
+stored in clear are sealed the first time the store is opened with the key."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from imageforge.errors import Unsupported
+from imageforge.registry._secrets import SecretBox, is_sealed
 from imageforge.registry.meta import MetaStore
 
 __all__ = ["DeliveryRow", "HookRow", "WebhookStore"]
+
+_LOG = logging.getLogger("imageforge.registry.webhooks")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -37,7 +46,7 @@ class HookRow:
     project: str
     name: str
     url: str
-    secret: str
+    secret_sealed: str  # as stored: opened by WebhookStore.secret
     events: frozenset[str]
     enabled: bool
     created: float
@@ -118,17 +127,53 @@ def _delivery(r: tuple[object, ...]) -> DeliveryRow:
 
 
 class WebhookStore:
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(self, meta: MetaStore, secrets: SecretBox | None = None) -> None:
         self.meta = meta
+        self.secrets = secrets
         meta.ensure_tables(SCHEMA, project_tables=("webhooks", "webhook_deliveries"))
+        if secrets is not None:
+            self._seal_clear_secrets(secrets)
+
+    # --- sealing
+    def _box(self) -> SecretBox:
+        if self.secrets is None:
+            raise Unsupported(
+                "this registry was opened without its secret key: webhook secrets can be"
+                " neither stored nor used",
+                hint="use registry serve or the registry webhook commands",
+            )
+        return self.secrets
+
+    def _seal_clear_secrets(self, box: SecretBox) -> None:
+        """Seal the secrets an older version stored in clear, rewriting those rows."""
+        for hook_id, project, name, stored in self.meta.query(
+            "SELECT id, project, name, secret FROM webhooks"
+        ):
+            if is_sealed(str(stored)):
+                continue
+            with self.meta.transaction() as db:
+                cur = db.execute(  # unless another process sealed or changed it meanwhile
+                    "UPDATE webhooks SET secret = ? WHERE id = ? AND secret = ?",
+                    (box.seal_value(str(stored)), hook_id, str(stored)),
+                )
+            if cur.rowcount == 1:
+                _LOG.warning("webhook %s of project %s: its secret was stored in clear;"
+                             " sealed with %s", name, project, box.path)  # fmt: skip
+
+    def secret(self, hook: HookRow) -> str:
+        """The webhook's secret, opened; InvalidArgument naming the key file if this
+        registry's secret key did not seal it."""
+        what = f"webhook {hook.name} of project {hook.project}"
+        return self._box().open_value(hook.secret_sealed, what, "secret")
 
     # --- webhooks
     def add(self, project: str, name: str, url: str, secret: str, events: frozenset[str]) -> int:
+        sealed = self._box().seal_value(secret)
         with self.meta.transaction() as db:
             db.execute(
                 "INSERT INTO webhooks (project, name, url, secret, events, enabled, created)"
                 " VALUES (?, ?, ?, ?, ?, 1, ?)",
-                (project, name, url, secret, ",".join(sorted(events)), time.time()),
+                (project, name, url, sealed, ",".join(sorted(events)), time.time()),
             )
             row = db.execute(
                 "SELECT id FROM webhooks WHERE project = ? AND name = ?", (project, name)
