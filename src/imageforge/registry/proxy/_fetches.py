@@ -81,7 +81,9 @@ class BlobFetches:
         fetch of ``digest`` into ``repo``, started here unless one is running."""
         with self._lock:
             fetch = self._running.get(digest)
-            if fetch is None:
+            # a fetch that failed is not joined, even in the moment before it is gone:
+            # this request may go to another repository's upstream, or find it well now
+            if fetch is None or fetch.error is not None:
                 fetch = self._running[digest] = _Fetch()
                 self.fetched += 1
                 threading.Thread(
@@ -186,7 +188,8 @@ class BlobFetches:
                     fetch.spool = None
                 spool.close()
             with self._lock:
-                self._running.pop(digest, None)
+                if self._running.get(digest) is fetch:  # not a later fetch of the digest
+                    del self._running[digest]
 
     def _open(self, fetch: _Fetch, digest: Digest) -> IO[bytes]:
         with fetch.cond:
@@ -196,8 +199,12 @@ class BlobFetches:
         if path is not None:
             try:
                 return open(path, "rb")  # noqa: SIM115 - closed by _follow
-            except FileNotFoundError:  # committed (moved into the storage) before we opened it
-                pass
+            except FileNotFoundError:
+                # moved into the storage by the commit or removed by an abort: which one
+                # is known once the fetch says it is done or failed
+                with fetch.cond:
+                    while not fetch.done and fetch.error is None:
+                        fetch.cond.wait(1.0)
         if fetch.error is not None:
             raise fetch.error
         return self.storage.open(digest)
