@@ -177,14 +177,16 @@ def _checked(
     lines: Sequence[str],
     policy: LintPolicy,
     shell_comments: Callable[[], Sequence[ShellComment]],
+    rules: Sequence[tuple[Rule, Severity]] | None = None,
 ) -> list[Finding]:
-    """The findings of the rules on ``data``, then ShellCheck's (asked for last: in a
-    batch they may still be running while the rules run)."""
+    """The findings of the rules on ``data`` (``rules``: :func:`active_rules` of
+    ``policy``, when a run over many files has worked them out once), then ShellCheck's
+    (asked for last: in a batch they may still be running while the rules run)."""
     dockerfile = data.dockerfile
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
     findings: list[Finding] = []
-    for rule, severity in active_rules(policy):
+    for rule, severity in active_rules(policy) if rules is None else rules:
         if rule.needs_context and data.context is None:
             continue
         for h in rule.check(data):
@@ -422,6 +424,7 @@ def lint_paths(
     batch = ShellcheckBatch(parsed, cache=cache) if _runs_shellcheck(policy) and parsed else None
     out: list[tuple[str, list[Finding]]] = []
     n = 0
+    rules = active_rules(policy)
     for (p, text, report), item in zip(opened, inputs, strict=True):
         if item is None:
             out.append((str(p), lint_source(text, file=str(p), context=report, policy=policy)))
@@ -431,7 +434,7 @@ def lint_paths(
         def comments(n: int = n) -> list[ShellComment]:
             return batch.results()[n] if batch is not None else []
 
-        out.append((str(p), _checked(data, lines, policy, comments)))
+        out.append((str(p), _checked(data, lines, policy, comments, rules)))
         n += 1
     return out
 
