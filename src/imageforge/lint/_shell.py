@@ -6,6 +6,7 @@ unbalanced quotes fall back to splitting on blanks.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterator
@@ -31,9 +32,10 @@ class Command:
     words: tuple[str, ...]
     then: str = ""
 
-    @property
+    @functools.cached_property
     def program(self) -> str:
-        """The command name, past assignments, ``sudo``/``env`` and a path prefix."""
+        """The command name, past assignments, ``sudo``/``env`` and a path prefix
+        (worked out once: every rule asks)."""
         for w in self.words:
             if "=" in w and not w.startswith("-") and w.split("=", 1)[0].isidentifier():
                 continue
