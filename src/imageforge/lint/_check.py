@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -177,14 +178,16 @@ def _checked(
     lines: Sequence[str],
     policy: LintPolicy,
     shell_comments: Callable[[], Sequence[ShellComment]],
+    rules: Sequence[tuple[Rule, Severity]] | None = None,
 ) -> list[Finding]:
-    """The findings of the rules on ``data``, then ShellCheck's (asked for last: in a
-    batch they may still be running while the rules run)."""
+    """The findings of the rules on ``data`` (``rules``: :func:`active_rules` of
+    ``policy``, when a run over many files has worked them out once), then ShellCheck's
+    (asked for last: in a batch they may still be running while the rules run)."""
     dockerfile = data.dockerfile
     ignored = _ignores(lines)
     everywhere = _global_ignores(lines)
     findings: list[Finding] = []
-    for rule, severity in active_rules(policy):
+    for rule, severity in active_rules(policy) if rules is None else rules:
         if rule.needs_context and data.context is None:
             continue
         for h in rule.check(data):
@@ -397,6 +400,12 @@ def lint_path(
     return display, lint_source(text, file=display, context=report, policy=policy)
 
 
+# Script text a run over many files gives one ShellCheck process while it parses the
+# rest (about half a second of ShellCheck's work), while fewer processes than CPUs run:
+# ShellCheck starts after the first few files instead of after the last one.
+_SHELLCHECK_PART = 32_000
+
+
 def lint_paths(
     paths: Sequence[str | Path],
     *,
@@ -405,23 +414,46 @@ def lint_paths(
     cache: bool = True,
 ) -> list[tuple[str, list[Finding]]]:
     """:func:`lint_path` for each of ``paths``, each parsed once, with ShellCheck run
-    once for all of them (one process per CPU, started before the rules run, its
-    findings remembered per script unless ``cache`` is false) instead of once per file."""
+    for all of them together (its findings remembered per script unless ``cache`` is
+    false) instead of once per file: started on the RUNs of the first files while the
+    others are read and parsed, the rest in one process per CPU before the rules run."""
     policy = policy or LintPolicy()
-    opened = [_open(p, context_dir) for p in paths]
+    batch = ShellcheckBatch(cache=cache) if _runs_shellcheck(policy) else None
+    try:
+        return _lint_all(paths, context_dir, policy, batch)
+    finally:
+        if batch is not None:
+            batch.close()  # on an error: no shellcheck left running, no files left behind
+
+
+def _lint_all(
+    paths: Sequence[str | Path],
+    context_dir: str | Path | None,
+    policy: LintPolicy,
+    batch: ShellcheckBatch | None,
+) -> list[tuple[str, list[Finding]]]:
+    opened: list[tuple[Path, str, ContextReport | None]] = []
     inputs: list[tuple[LintInput, list[str]] | None] = []
-    for p, text, report in opened:
+    for path in paths:
+        p, text, report = _open(path, context_dir)
+        opened.append((p, text, report))
         try:
             dockerfile = parse(text, file=str(p))
         except InvalidArgument:
             inputs.append(None)  # lint_source reports it as a syntax finding
             continue
         lines = text.splitlines()
-        inputs.append((_input(dockerfile, lines, report, policy), lines))
-    parsed = [d for d, _ in filter(None, inputs)]
-    batch = ShellcheckBatch(parsed, cache=cache) if _runs_shellcheck(policy) and parsed else None
+        data = _input(dockerfile, lines, report, policy)
+        inputs.append((data, lines))
+        if batch is not None:
+            batch.add(data)
+            if batch.pending >= _SHELLCHECK_PART and batch.running < (os.cpu_count() or 1):
+                batch.start(jobs=1)
+    if batch is not None:
+        batch.start()
     out: list[tuple[str, list[Finding]]] = []
     n = 0
+    rules = active_rules(policy)
     for (p, text, report), item in zip(opened, inputs, strict=True):
         if item is None:
             out.append((str(p), lint_source(text, file=str(p), context=report, policy=policy)))
@@ -431,7 +463,7 @@ def lint_paths(
         def comments(n: int = n) -> list[ShellComment]:
             return batch.results()[n] if batch is not None else []
 
-        out.append((str(p), _checked(data, lines, policy, comments)))
+        out.append((str(p), _checked(data, lines, policy, comments, rules)))
         n += 1
     return out
 

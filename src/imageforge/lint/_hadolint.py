@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
 from imageforge.errors import InvalidArgument, Location
 from imageforge.policy import LintPolicy
 
@@ -80,6 +78,8 @@ def hadolint_policy(path: str | Path) -> LintPolicy:
     sets severities, ``trustedRegistries``, ``failure-threshold`` (``no-fail``: never
     fail), the keys of ``label-schema`` as required labels and ``strict-labels``
     (other label keys reported by IF713). DL ids go through :data:`DL_TO_IF`."""
+    import yaml  # only for a .hadolint.yaml: not at every lint's start
+
     p = Path(path)
     file = str(p)
     try:

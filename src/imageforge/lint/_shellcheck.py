@@ -6,8 +6,9 @@ SC1091 (sourced files that a Dockerfile cannot show) and SC2187 (ash) are exclud
 Findings keep their SC ids and sit on the RUN's first line.
 
 Batched: all RUNs of a Dockerfile go to one ``shellcheck`` process (one file each); a
-run over many Dockerfiles (:class:`ShellcheckBatch`) shares all their scripts among one
-process per CPU, started before the rules run so both work at once.
+run over many Dockerfiles (:class:`ShellcheckBatch`) gives their scripts to a few
+processes, started while the files are still being parsed (a part at a time) and before
+the rules run, so that ShellCheck, the parser and the rules work at once.
 Remembered: ShellCheck's findings on a script depend only on the script, the exclusions
 and the binary, so they are kept per script in ``shellcheck.sqlite`` in the user's cache
 directory, keyed by the hash of all three (the binary by path, size and mtime); a script
@@ -182,59 +183,99 @@ def _cache_enabled(cache: bool) -> bool:
 
 
 class ShellcheckBatch:
-    """ShellCheck started over every shell-form RUN of ``inputs``: scripts found in the
-    cache are answered from it, the others written to a private directory and checked by
-    ``jobs`` concurrent ``shellcheck`` processes (default: one per CPU, at most 8) over
-    balanced shares. The processes run while the caller does other work;
-    :meth:`results` waits for them (once) and gives one list of findings per input."""
+    """ShellCheck started over every shell-form RUN of ``inputs`` and of each input
+    :meth:`add` brings later: scripts found in the cache are answered from it, the others
+    written to a private directory and checked by concurrent ``shellcheck`` processes.
+    :meth:`start` starts the scripts added since the last start, in ``jobs`` balanced
+    shares (default: one per CPU, at most 8); the constructor starts those of ``inputs``.
+    A caller that parses many files can add and start them a part at a time, so that
+    ShellCheck works while the rest are parsed (:func:`~imageforge.lint.lint_paths`).
+    The processes run while the caller does other work; :meth:`results` starts what is
+    left, waits for them (once) and gives one list of findings per input, in the order
+    added; :meth:`close` stops them without results (on an error)."""
 
     def __init__(
-        self, inputs: Sequence[LintInput], jobs: int | None = None, *, cache: bool = True
+        self, inputs: Sequence[LintInput] = (), jobs: int | None = None, *, cache: bool = True
     ) -> None:
-        self._count = len(inputs)
+        self._jobs = jobs
+        self._count = 0
         self._done: list[list[ShellComment]] | None = None
-        self._scripts = [
-            (k, run.location.start_line, text)
-            for k, lint in enumerate(inputs)
-            for run, text in _scripts(lint)
-        ]
+        self._scripts: list[tuple[int, int, str]] = []  # (input, RUN line, script)
         self._keys: list[str] = []
         self._known: dict[str, _Found] = {}
+        self._todo: dict[str, str] = {}  # added since the last start: key -> script
+        self._asked: set[str] = set()  # keys looked up or started already
+        self._pending = 0
+        self._use_cache = _cache_enabled(cache)
         self._cache: _Cache | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._files = 0
         self._running: list[tuple[subprocess.Popen[bytes], Path, dict[str, str]]] = []
-        binary = shutil.which("shellcheck")
-        if binary is None or not self._scripts:
-            self._done = [[] for _ in inputs]
+        self._binary = shutil.which("shellcheck")
+        self._salt = b""
+        if self._binary is not None:
+            self._salt = f"{_binary_id(self._binary)}\0{_EXCLUDED}\0".encode()
+        for lint in inputs:
+            self.add(lint)
+        self.start()
+
+    @property
+    def pending(self) -> int:
+        """Characters of script added and not started yet."""
+        return self._pending
+
+    @property
+    def running(self) -> int:
+        """ShellCheck processes still running."""
+        return sum(1 for proc, _, _ in self._running if proc.poll() is None)
+
+    def add(self, lint: LintInput) -> None:
+        """Queue the RUNs of one more input (started by the next :meth:`start`)."""
+        k = self._count
+        self._count += 1
+        if self._binary is None:
             return
-        salt = f"{_binary_id(binary)}\0{_EXCLUDED}\0".encode()
-        self._keys = [hashlib.sha256(salt + t.encode()).hexdigest() for _, _, t in self._scripts]
-        if _cache_enabled(cache):
+        for run, text in _scripts(lint):
+            key = hashlib.sha256(self._salt + text.encode()).hexdigest()
+            self._scripts.append((k, run.location.start_line, text))
+            self._keys.append(key)
+            if key not in self._asked and key not in self._todo:
+                self._todo[key] = text
+                self._pending += len(text)
+
+    def start(self, jobs: int | None = None) -> None:
+        """Answer the queued scripts from the cache and start ShellCheck on the others,
+        in ``jobs`` shares (default: the batch's)."""
+        if self._binary is None or not self._todo:
+            return
+        todo, self._todo, self._pending = self._todo, {}, 0
+        self._asked.update(todo)
+        if self._use_cache and self._cache is None:
             self._cache = _Cache(user_cache_dir() / _CACHE_NAME)
-            self._known = self._cache.get(sorted(set(self._keys)))
-        todo: dict[str, str] = {}
-        for key, (_, _, text) in zip(self._keys, self._scripts, strict=True):
-            if key not in self._known:
-                todo.setdefault(key, text)
+        if self._cache is not None:
+            self._known.update(self._cache.get(sorted(todo)))
+            todo = {k: t for k, t in todo.items() if k not in self._known}
         if todo:
-            self._start(binary, todo, jobs)
+            self._start(self._binary, todo, jobs or self._jobs)
 
     def _start(self, binary: str, todo: dict[str, str], jobs: int | None) -> None:
         jobs = max(1, min(jobs or os.cpu_count() or 1, 8, len(todo)))
-        self._tmp = tempfile.TemporaryDirectory(prefix="imageforge-sc-")
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="imageforge-sc-")
         tmp = Path(self._tmp.name)
         shares: list[dict[str, str]] = [{} for _ in range(jobs)]  # file name -> key
         sizes = [0] * jobs
-        for n, (key, text) in enumerate(sorted(todo.items(), key=lambda e: -len(e[1]))):
-            name = str(tmp / f"run{n}.sh")
+        for key, text in sorted(todo.items(), key=lambda e: -len(e[1])):
+            name = str(tmp / f"run{self._files}.sh")
+            self._files += 1
             Path(name).write_text(text, encoding="utf-8")
             j = sizes.index(min(sizes))  # largest first onto the lightest share
             shares[j][name] = key
             sizes[j] += len(text)
         # Output to files, not pipes: a share whose pipe filled would wait for the
         # parent to drain it, one share after another.
-        for j, share in enumerate(s for s in shares if s):
-            sink = tmp / f"out{j}.json"
+        for share in (s for s in shares if s):
+            sink = tmp / f"out{len(self._running)}.json"
             with sink.open("wb") as fh:
                 cmd = [binary, "--format=json1", f"--exclude={_EXCLUDED}", "--", *share]
                 proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL)
@@ -262,9 +303,10 @@ class ShellcheckBatch:
     def results(self) -> list[list[ShellComment]]:
         if self._done is None:
             try:
+                self.start()
                 self._collect()
             finally:
-                self._close()
+                self.close()
             found: list[set[ShellComment]] = [set() for _ in range(self._count)]
             for key, (k, line, _) in zip(self._keys, self._scripts, strict=True):
                 for code, level, message in self._known.get(key, ()):
@@ -272,7 +314,8 @@ class ShellcheckBatch:
             self._done = [sorted(c, key=lambda s: (s.line, s.code, s.message)) for c in found]
         return self._done
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Stop the running processes and remove their files (idempotent)."""
         for proc, _, _ in self._running:
             if proc.poll() is None:
                 proc.kill()
