@@ -83,3 +83,18 @@ def test_another_shellcheck_binary_or_a_corrupt_cache_checks_again(
     cache.write_bytes(b"not a database" * 100)
     assert _lint(tmp_path, env) == first
     assert _starts(log) == 3 * once
+
+
+def test_a_shellcheckrc_of_the_user_changes_no_finding(
+    tmp_path: Path, logged_shellcheck: tuple[dict[str, str], Path]
+) -> None:
+    """hadolint reads no ``.shellcheckrc``; neither does lint (nor does one make the
+    remembered findings disagree with a fresh check)."""
+    env, _log = logged_shellcheck
+    plain = _lint(tmp_path, env, "--no-cache")
+    assert ("SC2046", 2) in plain and ("SC2086", 2) in plain
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".shellcheckrc").write_text("disable=SC2046,SC2086\n")
+    (tmp_path / ".shellcheckrc").write_text("disable=SC2046,SC2086\n")
+    assert _lint(tmp_path, {**env, "HOME": str(home)}, "--no-cache") == plain

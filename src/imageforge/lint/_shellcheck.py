@@ -43,6 +43,9 @@ from imageforge.store import user_cache_dir
 __all__ = ["ShellComment", "ShellcheckBatch", "shellcheck_many", "shellcheck_runs"]
 
 _EXCLUDED = "SC1090,SC1091,SC2187"
+# No ``.shellcheckrc`` (the user's, or one above the temporary scripts): hadolint reads
+# none, and findings must not depend on files the cache key does not cover.
+_NORC = "--norc"
 _NOT_POSIX = ("pwsh", "powershell", "powershell.exe", "cmd", "cmd.exe")
 _CACHE_NAME = "shellcheck.sqlite"
 _CACHE_DAYS = 90  # rows not written again for this long are dropped
@@ -214,7 +217,7 @@ class ShellcheckBatch:
         self._binary = shutil.which("shellcheck")
         self._salt = b""
         if self._binary is not None:
-            self._salt = f"{_binary_id(self._binary)}\0{_EXCLUDED}\0".encode()
+            self._salt = f"{_binary_id(self._binary)}\0{_EXCLUDED}\0{_NORC}\0".encode()
         for lint in inputs:
             self.add(lint)
         self.start()
@@ -277,7 +280,7 @@ class ShellcheckBatch:
         for share in (s for s in shares if s):
             sink = tmp / f"out{len(self._running)}.json"
             with sink.open("wb") as fh:
-                cmd = [binary, "--format=json1", f"--exclude={_EXCLUDED}", "--", *share]
+                cmd = [binary, "--format=json1", _NORC, f"--exclude={_EXCLUDED}", "--", *share]
                 proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.DEVNULL)
             self._running.append((proc, sink, share))
 
