@@ -75,7 +75,7 @@ ENTRYPOINT ["/go-service"]
 
 DOCKERFILES = {
     "emulated": "ARG TARGETARCH\nFROM {prefix}gobase-${{TARGETARCH}} AS build\n" + TAIL,
-    "cross": "ARG BUILDARCH\nFROM --platform=$BUILDPLATFORM {prefix}gobase-${{BUILDARCH}} "
+    "cross": "ARG BUILDARCH\nFROM --platform={buildplatform} {prefix}gobase-${{BUILDARCH}} "
     "AS build\n" + TAIL,
 }
 
@@ -126,7 +126,12 @@ def _context(work: Path, case: str, prefix: str, tool: str) -> Path:
     ctx.mkdir(exist_ok=True)
     for name in ("go.mod", "main.go"):
         shutil.copy(EXAMPLE / name, ctx / name)
-    (ctx / "Dockerfile").write_text(DOCKERFILES[case].format(prefix=prefix))
+    # buildah 1.28 (Debian 12) does not expand $BUILDPLATFORM in FROM --platform: it looks
+    # the base up for the target platform and fails ("image not known"). It honours the
+    # literal platform, which is what $BUILDPLATFORM means on this machine.
+    buildplatform = "$BUILDPLATFORM" if tool == "imageforge" else f"linux/{BUILD_ARCH}"
+    text = DOCKERFILES[case].format(prefix=prefix, buildplatform=buildplatform)
+    (ctx / "Dockerfile").write_text(text)
     return ctx
 
 
