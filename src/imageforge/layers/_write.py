@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tarfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Final
@@ -22,6 +21,7 @@ from imageforge.layers._model import (
     media_type_for,
     normalize_path,
 )
+from imageforge.layers._tarheader import pax_header
 from imageforge.oci import Digest, new_hasher
 
 __all__ = [
@@ -35,15 +35,6 @@ __all__ = [
 ContentSource = bytes | Readable | None
 """A regular file's content: bytes, or a reader giving at least ``Entry.size`` bytes."""
 
-_TAR_TYPES: Final = {
-    EntryType.FILE: tarfile.REGTYPE,
-    EntryType.DIR: tarfile.DIRTYPE,
-    EntryType.SYMLINK: tarfile.SYMTYPE,
-    EntryType.HARDLINK: tarfile.LNKTYPE,
-    EntryType.CHAR: tarfile.CHRTYPE,
-    EntryType.BLOCK: tarfile.BLKTYPE,
-    EntryType.FIFO: tarfile.FIFOTYPE,
-}
 _BLOCK: Final = 512
 
 
@@ -100,29 +91,33 @@ class _Sink:
 
 def _header(entry: Entry, mtime_clamp: int | None) -> bytes:
     path = normalize_path(entry.path, what="layer being written")
-    info = tarfile.TarInfo(path)
-    info.type = _TAR_TYPES[entry.type]
-    info.mode = entry.mode & 0o7777
-    info.uid = entry.uid
-    info.gid = entry.gid
-    info.uname = ""
-    info.gname = ""
-    info.size = entry.size if entry.type is EntryType.FILE else 0
-    info.mtime = entry.mtime if mtime_clamp is None else min(entry.mtime, mtime_clamp)
-    if entry.type is EntryType.HARDLINK:
-        info.linkname = normalize_path(entry.linkname, what=f"hardlink {path}")
-    elif entry.type is EntryType.SYMLINK:
+    kind = entry.type
+    linkname = ""
+    if kind is EntryType.HARDLINK:
+        linkname = normalize_path(entry.linkname, what=f"hardlink {path}")
+    elif kind is EntryType.SYMLINK:
         if not entry.linkname:
             raise InvalidArgument(f"symlink {path!r} has an empty target")
-        info.linkname = entry.linkname
-    if entry.type in (EntryType.CHAR, EntryType.BLOCK):
-        info.devmajor = entry.devmajor
-        info.devminor = entry.devminor
-    info.pax_headers = {
-        f"SCHILY.xattr.{key}": value.decode("utf-8", "surrogateescape")
-        for key, value in sorted(entry.xattrs.items())
-    }
-    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        linkname = entry.linkname
+    device = kind is EntryType.CHAR or kind is EntryType.BLOCK
+    return pax_header(
+        path,
+        kind.value,
+        mode=entry.mode,
+        uid=entry.uid,
+        gid=entry.gid,
+        size=entry.size if kind is EntryType.FILE else 0,
+        mtime=entry.mtime if mtime_clamp is None else min(entry.mtime, mtime_clamp),
+        linkname=linkname,
+        devmajor=entry.devmajor if device else 0,
+        devminor=entry.devminor if device else 0,
+        xattrs={
+            key: value.decode("utf-8", "surrogateescape")
+            for key, value in sorted(entry.xattrs.items())
+        }
+        if entry.xattrs
+        else None,
+    )
 
 
 def _copy_content(sink: _Sink, entry: Entry, content: ContentSource) -> None:
