@@ -7,7 +7,6 @@ import errno
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Final
 
 from imageforge.errors import Conflict, InvalidArgument
@@ -209,42 +208,54 @@ def tree_entries(
         full = os.path.join(top, rel)
         st = os.lstat(full)
         mode = st.st_mode
-        base = Entry(
-            rel,
-            EntryType.FILE,
-            mode=stat.S_IMODE(mode),
-            uid=st.st_uid,
-            gid=st.st_gid,
-            mtime=int(st.st_mtime),
-            xattrs=_xattrs(full) if xattrs else {},
-        )
-        if stat.S_ISDIR(mode):
-            yield replace(base, type=EntryType.DIR), None
-            stack.append(iter(sorted(os.listdir(full))))
-            prefixes.append(rel + "/")
-            continue
         if stat.S_ISSOCK(mode):
             continue
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1:
-            first = seen.get(key)
-            if first is not None:
-                yield replace(base, type=EntryType.HARDLINK, linkname=first), None
-                continue
-            seen[key] = rel
-        if stat.S_ISREG(mode):
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with open(fd, "rb", buffering=0) as f:
-                yield replace(base, size=st.st_size), f
+        # One Entry per path, made once: this loop runs for every file of every layer.
+        kind = EntryType.FILE
+        linkname = ""
+        size = devmajor = devminor = 0
+        content: ContentSource = None
+        if stat.S_ISDIR(mode):
+            kind = EntryType.DIR
+        elif st.st_nlink > 1 and (st.st_dev, st.st_ino) in seen:
+            kind = EntryType.HARDLINK
+            linkname = seen[(st.st_dev, st.st_ino)]
+        elif stat.S_ISREG(mode):
+            size = st.st_size
         elif stat.S_ISLNK(mode):
-            target = os.readlink(full)
-            yield replace(base, type=EntryType.SYMLINK, linkname=target), None
+            kind = EntryType.SYMLINK
+            linkname = os.readlink(full)
         elif stat.S_ISFIFO(mode):
-            yield replace(base, type=EntryType.FIFO), None
+            kind = EntryType.FIFO
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             kind = EntryType.CHAR if stat.S_ISCHR(mode) else EntryType.BLOCK
-            dev = st.st_rdev
-            yield replace(base, type=kind, devmajor=os.major(dev), devminor=os.minor(dev)), None
+            devmajor, devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        else:
+            continue
+        if st.st_nlink > 1 and kind is not EntryType.DIR and kind is not EntryType.HARDLINK:
+            seen[(st.st_dev, st.st_ino)] = rel
+        entry = Entry(
+            rel,
+            kind,
+            stat.S_IMODE(mode),
+            st.st_uid,
+            st.st_gid,
+            size,
+            int(st.st_mtime),
+            linkname,
+            devmajor,
+            devminor,
+            _xattrs(full) if xattrs else {},
+        )
+        if kind is EntryType.FILE:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with open(fd, "rb", buffering=0, closefd=True) as f:
+                yield entry, f
+            continue
+        yield entry, content
+        if kind is EntryType.DIR:
+            stack.append(iter(sorted(os.listdir(full))))
+            prefixes.append(rel + "/")
 
 
 def write_layer_from_dir(
