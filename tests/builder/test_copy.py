@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imageforge.builder._copy import apply_copy, plan_copy
+from imageforge.builder._copy import FileHashes, apply_copy, plan_copy
 from imageforge.dockerfile import Add, Copy, DockerIgnore, parse_dockerignore
 from imageforge.errors import InvalidArgument, NotFound, Unsupported
 
@@ -338,3 +338,91 @@ def test_add_of_a_fifo_copies_it_without_opening_it(tmp_path: Path) -> None:
     os.mkfifo(ctx / "pipe")  # opening it to sniff an archive would wait for a writer
     root = _copy(tmp_path, "pipe", dest="/d/", add=True)
     assert stat.S_ISFIFO(os.lstat(root / "d" / "pipe").st_mode)
+
+
+def _planned(tmp_path: Path, *sources: str, dest: str) -> Any:
+    return plan_copy(
+        Copy(sources=tuple(sources), dest=dest),
+        context=tmp_path / "ctx",
+        ignore=DockerIgnore(),
+        workdir=None,
+        where="Dockerfile:3",
+    )
+
+
+def test_the_copy_writes_what_its_cache_key_was_made_from(tmp_path: Path) -> None:
+    """The copy after the cache key's scan copies the files that scan saw, with the
+    content it hashed, not what the context holds by then."""
+    ctx = _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    plan = _planned(tmp_path, "src", "a.txt", dest="/app/")
+    key = plan.digest(FileHashes())
+    (ctx / "src" / "main.py").write_text("print('changed after the key was taken')\n")
+    (ctx / "a.txt").write_text("changed too\n")
+    (ctx / "src" / "late.py").write_text("added after the key was taken\n")
+    apply_copy(plan, root)
+    assert (root / "app" / "main.py").read_text() == "print('hi')\n"
+    assert (root / "app" / "a.txt").read_text() == "a\n"
+    assert not (root / "app" / "late.py").exists()
+    assert plan.digest(FileHashes()) != key  # a new plan would see the change
+
+
+def test_a_copy_without_a_cache_key_reads_the_context_when_it_runs(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    plan = _planned(tmp_path, "src", dest="/app/")
+    (ctx / "src" / "main.py").write_text("print('now')\n")
+    apply_copy(plan, root)
+    assert (root / "app" / "main.py").read_text() == "print('now')\n"
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 65537, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 5])
+def test_files_of_every_size_are_copied_whole_with_their_metadata(
+    tmp_path: Path, size: int
+) -> None:
+    """Around the sizes where the scan keeps a file's content or not and where reads
+    are split, the copy holds the file byte for byte, with its mode and mtime."""
+    ctx = _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    data = os.urandom(size)
+    (ctx / "src" / "blob").write_bytes(data)
+    os.chmod(ctx / "src" / "blob", 0o640)
+    os.utime(ctx / "src" / "blob", ns=(1_000_000_000, 1_234_567_890_123_456_789))
+    for plan in (
+        _planned(tmp_path, "src", dest="/app/"),
+        _planned(tmp_path, "src/blob", dest="/one"),
+    ):
+        plan.digest(FileHashes())
+        apply_copy(plan, root)
+    for copied in (root / "app" / "blob", root / "one"):
+        assert copied.read_bytes() == data
+        st = os.stat(copied)
+        assert stat.S_IMODE(st.st_mode) == 0o640
+        assert st.st_mtime_ns == 1_234_567_890_123_456_789
+
+
+def test_a_large_file_that_grows_after_the_scan_is_copied_to_its_end(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    (ctx / "src" / "log").write_bytes(b"x" * (1 << 17))  # too big for the scan to keep
+    plan = _planned(tmp_path, "src", dest="/app/")
+    plan.digest(FileHashes())
+    with open(ctx / "src" / "log", "ab") as f:
+        f.write(b"tail")
+    apply_copy(plan, root)
+    assert (root / "app" / "log").read_bytes() == b"x" * (1 << 17) + b"tail"
+
+
+def test_copying_over_an_existing_tree_replaces_what_is_in_the_way(tmp_path: Path) -> None:
+    """A destination that already holds the names (a file where a directory comes, a
+    directory where a file comes) is made to match the source, as before."""
+    _ctx(tmp_path)
+    root = _rootfs(tmp_path)
+    (root / "app" / "main.py").mkdir(parents=True)
+    (root / "app" / "main.py" / "old").write_text("old")
+    (root / "app" / "pkg").write_text("a file where a directory comes")
+    plan = _planned(tmp_path, "src", dest="/app/")
+    plan.digest(FileHashes())
+    apply_copy(plan, root)
+    assert (root / "app" / "main.py").read_text() == "print('hi')\n"
+    assert (root / "app" / "pkg" / "mod.py").read_text() == "x = 1\n"

@@ -24,7 +24,7 @@ import shutil
 import stat
 import tarfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,29 @@ __all__ = ["CopyPlan", "CopySource", "FileHashes", "apply_copy", "plan_copy"]
 
 _WILDCARD = frozenset("*?[")
 _CHUNK = 1 << 20
+# What the cache key's scan keeps for the copy that follows it: a small file's content
+# read for its hash is written from memory (no second open and read of the source).
+_KEEP_FILE = 1 << 16
+_KEEP_TOTAL = 64 << 20
+
+_Walked = list[tuple[str, str, os.stat_result]]
+
+
+class _Scan:
+    """What :meth:`CopyPlan.inputs` saw, for :func:`apply_copy` to reuse: each
+    source's walk (paths and lstat results) and the contents of the small files it read
+    for their hashes, within a budget. The copy then writes exactly what the cache key
+    was made from, without walking or reading the context again."""
+
+    def __init__(self) -> None:
+        self.walks: dict[int, _Walked] = {}
+        self.contents: dict[str, bytes] = {}
+        self.kept = 0
+
+    def keep(self, path: str, data: bytes) -> None:
+        if len(data) <= _KEEP_FILE and self.kept + len(data) <= _KEEP_TOTAL:
+            self.contents[path] = data
+            self.kept += len(data)
 
 
 @dataclass(frozen=True)
@@ -77,23 +100,29 @@ class CopyPlan:
     exclude: DockerIgnore = field(default_factory=DockerIgnore)
     parents: bool = False
     where: str = ""  # Dockerfile:LINE, for errors found while copying
+    scan: _Scan = field(default_factory=_Scan, compare=False, repr=False)
 
     def inputs(self, hashes: FileHashes | None = None) -> dict[str, str]:
         """What the copy reads, one entry per file: ``source/relative path`` -> type,
         mode, size and content hash (a symlink's target). The cache key is made from
-        it, and a cache miss is explained by comparing it with the last build's."""
+        it, and a cache miss is explained by comparing it with the last build's. The
+        walk (and small files' contents) is kept for :func:`apply_copy`."""
         out: dict[str, str] = {}
-        for src in self.sources:
+        hashes = hashes or FileHashes()
+        scan = self.scan
+        for index, src in enumerate(self.sources):
             if src.heredoc is not None:
                 out[f"<<{src.name}"] = hashlib.sha256(src.heredoc.encode()).hexdigest()
                 continue
             assert src.path is not None
-            for rel, path, st in _walk_source(src, self.ignore, self.exclude):
+            walked = list(_walk_source(src, self.ignore, self.exclude))
+            scan.walks[index] = walked
+            for rel, path, st in walked:
                 name = f"{src.name}/{rel}" if rel else src.name
                 if stat.S_ISLNK(st.st_mode):
                     content = "-> " + os.readlink(path)
                 elif stat.S_ISREG(st.st_mode):
-                    content = (hashes or FileHashes()).sha256(path, st)
+                    content = hashes.sha256(path, st, scan.keep)
                 else:
                     content = ""
                 out[name] = f"{st.st_mode:o}:{st.st_size}:{content}"
@@ -129,7 +158,14 @@ class FileHashes:
                 pass
         self._dirty = False
 
-    def sha256(self, path: str | Path, st: os.stat_result) -> str:
+    def sha256(
+        self,
+        path: str | Path,
+        st: os.stat_result,
+        keep: Callable[[str, bytes], None] | None = None,
+    ) -> str:
+        """The file's sha256; ``keep(path, content)`` is given the content of a file
+        read now in one piece (one smaller than the read size)."""
         key = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{path}"
         found = self._known.get(key)
         if found is not None:
@@ -137,10 +173,19 @@ class FileHashes:
         h = hashlib.sha256()
         fd = open_source(path)
         try:
-            while chunk := os.read(fd, _CHUNK):
-                h.update(chunk)
+            size = st.st_size
+            # One byte more than the size: a file that still has the size it was
+            # stat-ed with is read whole by one read, its end seen without another.
+            first = os.read(fd, size + 1 if size < _CHUNK else _CHUNK)
+            h.update(first)
+            whole = size < _CHUNK and len(first) == size
+            if not whole:
+                while chunk := os.read(fd, _CHUNK):
+                    h.update(chunk)
         finally:
             os.close(fd)
+        if whole and keep is not None:
+            keep(os.fspath(path), first)
         self._known[key] = h.hexdigest()
         self._dirty = True
         return self._known[key]
@@ -473,6 +518,8 @@ def _put(
     gid: int,
     chmod: int | None,
     dirs: dict[str, Path],
+    fresh: set[str] | None = None,
+    content: bytes | None = None,
 ) -> None:
     """Create ``dest`` (absolute, in the image) as a copy of ``src``; missing parents
     are made 0755 and owned like the copy (buildah's ``--chown`` does the same).
@@ -480,7 +527,10 @@ def _put(
     ``dirs`` remembers, for this copy, the host path of each image directory already
     resolved or made, so a tree of N files is not resolved component by component N
     times; it is cleared whenever the copy adds a symlink or removes something, since
-    either can change what a path resolves to."""
+    either can change what a path resolves to. ``fresh`` holds the image directories
+    this walk of one source created (new and empty, so nothing in them needs removing
+    first: the walk names each child once); ``content`` is a regular file's content
+    already read (by the cache key's scan)."""
     parent_dest = posixpath.dirname(dest) or "/"
     parent = dirs.get(parent_dest)
     if parent is None:
@@ -488,20 +538,25 @@ def _put(
         dirs[parent_dest] = parent
     target = parent / posixpath.basename(dest)
     mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
+    in_fresh = fresh is not None and parent_dest in fresh
     if stat.S_ISDIR(st.st_mode):
-        try:
-            existing = os.lstat(target)
-        except FileNotFoundError:
-            existing = None
+        existing: os.stat_result | None = None
+        if not in_fresh:
+            try:
+                existing = os.lstat(target)
+            except FileNotFoundError:
+                pass
         if existing is not None and not stat.S_ISDIR(existing.st_mode):
             _remove(target)
             dirs.clear()
             existing = None
         if existing is None:
             os.mkdir(target, 0o700)
+            if fresh is not None:
+                fresh.add(dest)
         dirs[dest] = target
     else:
-        if os.path.lexists(target):
+        if not in_fresh and os.path.lexists(target):
             _remove(target)
             dirs.clear()
         if stat.S_ISLNK(st.st_mode):
@@ -512,16 +567,21 @@ def _put(
             return
         if stat.S_ISREG(st.st_mode):
             # Through descriptors: one path lookup for the new file instead of four.
-            fin = open_source(src)
-            try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            if content is not None:
                 fout = os.open(target, flags, 0o600)
                 try:
-                    while os.sendfile(fout, fin, None, _CHUNK):
-                        pass
-                    os.fchown(fout, uid, gid)
-                    os.fchmod(fout, mode)
-                    os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+                    _write_all(fout, content)
+                    _finish_file(fout, uid, gid, mode, st)
+                finally:
+                    os.close(fout)
+                return
+            fin = open_source(src)
+            try:
+                fout = os.open(target, flags, 0o600)
+                try:
+                    _send_all(fout, fin, st.st_size)
+                    _finish_file(fout, uid, gid, mode, st)
                 finally:
                     os.close(fout)
             finally:
@@ -536,6 +596,31 @@ def _put(
     os.chown(target, uid, gid)
     os.chmod(target, mode)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _finish_file(fd: int, uid: int, gid: int, mode: int, st: os.stat_result) -> None:
+    os.fchown(fd, uid, gid)
+    os.fchmod(fd, mode)
+    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _send_all(fout: int, fin: int, size: int) -> None:
+    """Copy ``fin`` to its end into ``fout``. The first call asks for one byte more
+    than ``size``: a file that still has that size is copied by one call, its end seen
+    without another (a short count at any other length is not taken as the end)."""
+    copied = 0
+    while True:
+        want = size + 1 - copied if copied <= size else _CHUNK
+        sent = os.sendfile(fout, fin, None, want)
+        copied += sent
+        if sent == 0 or (copied == size and sent < want):
+            return
 
 
 def open_source(path: str | Path) -> int:
@@ -667,7 +752,9 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
     uid, gid = _owner(rootfs, plan.chown)
     into_dir = plan.dest_is_dir or resolve_in_root(rootfs, plan.dest).is_dir()
     dirs: dict[str, Path] = {}
-    for src in plan.sources:
+    scan = plan.scan
+    contents = scan.contents
+    for index, src in enumerate(plan.sources):
         if src.heredoc is not None:
             dest = posixpath.join(plan.dest, src.name) if into_dir else plan.dest
             parent = mkdirs_in_root(rootfs, posixpath.dirname(dest) or "/", uid=uid, gid=gid)
@@ -685,13 +772,22 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
             _extract_archive(rootfs, plan.dest, _path(src), owner[0], owner[1], what)
             dirs.clear()  # the archive may have added symlinks
             continue
+        walked = scan.walks.get(index)
+        if walked is None:  # no cache key was asked for: walk now
+            walked = list(_walk_source(src, plan.ignore, plan.exclude))
         if src.is_dir:
             top = posixpath.join(plan.dest, src.parents_path) if plan.parents else plan.dest
-            for rel, path, st in _walk_source(src, plan.ignore, plan.exclude):
+            fresh: set[str] = set()  # one source's walk names each path once
+            for rel, path, st in walked:
                 if not rel:  # the directory itself: its contents go into dest
+                    made = not os.path.lexists(resolve_in_root(rootfs, top))
                     mkdirs_in_root(rootfs, top, uid=uid, gid=gid)
+                    if made:
+                        fresh.add(posixpath.normpath(top))
                     continue
-                _put(rootfs, posixpath.join(top, rel), path, st, uid, gid, plan.chmod, dirs)
+                dest = posixpath.join(top, rel)
+                content = contents.get(path)
+                _put(rootfs, dest, path, st, uid, gid, plan.chmod, dirs, fresh, content)
             continue
         if plan.parents:
             dest = posixpath.join(plan.dest, src.parents_path)
@@ -699,8 +795,8 @@ def apply_copy(plan: CopyPlan, rootfs: Path) -> None:
             dest = posixpath.join(plan.dest, posixpath.basename(src.name))
         else:
             dest = plan.dest
-        single = _path(src)
-        _put(rootfs, dest, single, os.stat(single), uid, gid, plan.chmod, dirs)
+        _, single, st = walked[0]
+        _put(rootfs, dest, single, st, uid, gid, plan.chmod, dirs, None, contents.get(single))
 
 
 def _path(src: CopySource) -> Path:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tarfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Final
 
 from imageforge.errors import Conflict, InvalidArgument
@@ -22,6 +20,7 @@ from imageforge.layers._model import (
     media_type_for,
     normalize_path,
 )
+from imageforge.layers._tarheader import pax_header
 from imageforge.oci import Digest, new_hasher
 
 __all__ = [
@@ -35,15 +34,6 @@ __all__ = [
 ContentSource = bytes | Readable | None
 """A regular file's content: bytes, or a reader giving at least ``Entry.size`` bytes."""
 
-_TAR_TYPES: Final = {
-    EntryType.FILE: tarfile.REGTYPE,
-    EntryType.DIR: tarfile.DIRTYPE,
-    EntryType.SYMLINK: tarfile.SYMTYPE,
-    EntryType.HARDLINK: tarfile.LNKTYPE,
-    EntryType.CHAR: tarfile.CHRTYPE,
-    EntryType.BLOCK: tarfile.BLKTYPE,
-    EntryType.FIFO: tarfile.FIFOTYPE,
-}
 _BLOCK: Final = 512
 
 
@@ -100,29 +90,33 @@ class _Sink:
 
 def _header(entry: Entry, mtime_clamp: int | None) -> bytes:
     path = normalize_path(entry.path, what="layer being written")
-    info = tarfile.TarInfo(path)
-    info.type = _TAR_TYPES[entry.type]
-    info.mode = entry.mode & 0o7777
-    info.uid = entry.uid
-    info.gid = entry.gid
-    info.uname = ""
-    info.gname = ""
-    info.size = entry.size if entry.type is EntryType.FILE else 0
-    info.mtime = entry.mtime if mtime_clamp is None else min(entry.mtime, mtime_clamp)
-    if entry.type is EntryType.HARDLINK:
-        info.linkname = normalize_path(entry.linkname, what=f"hardlink {path}")
-    elif entry.type is EntryType.SYMLINK:
+    kind = entry.type
+    linkname = ""
+    if kind is EntryType.HARDLINK:
+        linkname = normalize_path(entry.linkname, what=f"hardlink {path}")
+    elif kind is EntryType.SYMLINK:
         if not entry.linkname:
             raise InvalidArgument(f"symlink {path!r} has an empty target")
-        info.linkname = entry.linkname
-    if entry.type in (EntryType.CHAR, EntryType.BLOCK):
-        info.devmajor = entry.devmajor
-        info.devminor = entry.devminor
-    info.pax_headers = {
-        f"SCHILY.xattr.{key}": value.decode("utf-8", "surrogateescape")
-        for key, value in sorted(entry.xattrs.items())
-    }
-    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        linkname = entry.linkname
+    device = kind is EntryType.CHAR or kind is EntryType.BLOCK
+    return pax_header(
+        path,
+        kind.value,
+        mode=entry.mode,
+        uid=entry.uid,
+        gid=entry.gid,
+        size=entry.size if kind is EntryType.FILE else 0,
+        mtime=entry.mtime if mtime_clamp is None else min(entry.mtime, mtime_clamp),
+        linkname=linkname,
+        devmajor=entry.devmajor if device else 0,
+        devminor=entry.devminor if device else 0,
+        xattrs={
+            key: value.decode("utf-8", "surrogateescape")
+            for key, value in sorted(entry.xattrs.items())
+        }
+        if entry.xattrs
+        else None,
+    )
 
 
 def _copy_content(sink: _Sink, entry: Entry, content: ContentSource) -> None:
@@ -214,42 +208,54 @@ def tree_entries(
         full = os.path.join(top, rel)
         st = os.lstat(full)
         mode = st.st_mode
-        base = Entry(
-            rel,
-            EntryType.FILE,
-            mode=stat.S_IMODE(mode),
-            uid=st.st_uid,
-            gid=st.st_gid,
-            mtime=int(st.st_mtime),
-            xattrs=_xattrs(full) if xattrs else {},
-        )
-        if stat.S_ISDIR(mode):
-            yield replace(base, type=EntryType.DIR), None
-            stack.append(iter(sorted(os.listdir(full))))
-            prefixes.append(rel + "/")
-            continue
         if stat.S_ISSOCK(mode):
             continue
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1:
-            first = seen.get(key)
-            if first is not None:
-                yield replace(base, type=EntryType.HARDLINK, linkname=first), None
-                continue
-            seen[key] = rel
-        if stat.S_ISREG(mode):
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with open(fd, "rb", buffering=0) as f:
-                yield replace(base, size=st.st_size), f
+        # One Entry per path, made once: this loop runs for every file of every layer.
+        kind = EntryType.FILE
+        linkname = ""
+        size = devmajor = devminor = 0
+        content: ContentSource = None
+        if stat.S_ISDIR(mode):
+            kind = EntryType.DIR
+        elif st.st_nlink > 1 and (st.st_dev, st.st_ino) in seen:
+            kind = EntryType.HARDLINK
+            linkname = seen[(st.st_dev, st.st_ino)]
+        elif stat.S_ISREG(mode):
+            size = st.st_size
         elif stat.S_ISLNK(mode):
-            target = os.readlink(full)
-            yield replace(base, type=EntryType.SYMLINK, linkname=target), None
+            kind = EntryType.SYMLINK
+            linkname = os.readlink(full)
         elif stat.S_ISFIFO(mode):
-            yield replace(base, type=EntryType.FIFO), None
+            kind = EntryType.FIFO
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             kind = EntryType.CHAR if stat.S_ISCHR(mode) else EntryType.BLOCK
-            dev = st.st_rdev
-            yield replace(base, type=kind, devmajor=os.major(dev), devminor=os.minor(dev)), None
+            devmajor, devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        else:
+            continue
+        if st.st_nlink > 1 and kind is not EntryType.DIR and kind is not EntryType.HARDLINK:
+            seen[(st.st_dev, st.st_ino)] = rel
+        entry = Entry(
+            rel,
+            kind,
+            stat.S_IMODE(mode),
+            st.st_uid,
+            st.st_gid,
+            size,
+            int(st.st_mtime),
+            linkname,
+            devmajor,
+            devminor,
+            _xattrs(full) if xattrs else {},
+        )
+        if kind is EntryType.FILE:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with open(fd, "rb", buffering=0, closefd=True) as f:
+                yield entry, f
+            continue
+        yield entry, content
+        if kind is EntryType.DIR:
+            stack.append(iter(sorted(os.listdir(full))))
+            prefixes.append(rel + "/")
 
 
 def write_layer_from_dir(
