@@ -31,9 +31,9 @@ inside the target through directory descriptors, and digests computed in the sam
 streaming pass, together. ``tarfile`` is used only to encode and decode headers.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from imageforge._lazy import lazy_names
 from imageforge.layers._blob import (
     MAX_DOCUMENT,
     BlobImage,
@@ -216,14 +216,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
