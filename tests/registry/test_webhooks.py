@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from imageforge.errors import Denied, InvalidArgument
+from imageforge.errors import Denied, InvalidArgument, Unsupported
 from imageforge.registry import RegistryConfig, RegistryState, open_registry
 from imageforge.registry._secrets import SecretBox
 from imageforge.registry.events import Event, Resource
@@ -321,6 +321,10 @@ def test_secrets_are_sealed_at_rest_and_deliveries_still_signed(
             assert "cannot be opened with this secret key" in latest.error
             assert str(other) in latest.error
         assert _stored_secrets(data) == sealed
+        keyless = Webhooks(state.meta)  # a process given no key cannot store a secret
+        with pytest.raises(Unsupported, match="without its secret key: webhook secrets"):
+            keyless.add(state.manage, OPERATOR, "p", "third", receiver.url, ["push"], SECRET)
+        assert set(_stored_secrets(data)) == {"new", "old"}
     finally:
         state.meta.close()
         receiver.stop()

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from imageforge.errors import InvalidArgument, Location
+from imageforge.errors import InvalidArgument, Location, Unsupported
 from imageforge.registry._keyfile import create_key, read_key
 
-__all__ = ["SECRET_KEY_ENV", "SECRET_KEY_FILE", "SecretBox", "is_sealed", "secret_box"]
+__all__ = ["SECRET_KEY_ENV", "SECRET_KEY_FILE", "SecretBox", "is_sealed", "need_box", "secret_box"]
 
 SECRET_KEY_FILE = "secret.key"
 SECRET_KEY_ENV = "IMAGEFORGE_SECRET_KEY_FILE"
@@ -97,6 +97,19 @@ class SecretBox:
         if not is_sealed(stored):
             return stored
         return self.open(stored[len(_SEALED) :], what, kind)
+
+
+def need_box(box: SecretBox | None, secrets: str, commands: str) -> SecretBox:
+    """``box``, or an error saying that ``secrets`` (e.g. "webhook secrets") can be
+    neither stored nor used by a registry opened without its key (``commands`` open it
+    with the key)."""
+    if box is None:
+        raise Unsupported(
+            f"this registry was opened without its secret key: {secrets} can be"
+            " neither stored nor used",
+            hint=f"use registry serve or {commands}",
+        )
+    return box
 
 
 def secret_box(

@@ -15,8 +15,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from imageforge.errors import InvalidArgument, Unsupported
-from imageforge.registry._secrets import SecretBox, is_sealed
+from imageforge.errors import InvalidArgument
+from imageforge.registry._secrets import SecretBox, is_sealed, need_box
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.proxy._upstream import UpstreamSpec
 
@@ -74,13 +74,7 @@ class ProxyStore:
 
     # --- sealing
     def _box(self) -> SecretBox:
-        if self.secrets is None:
-            raise Unsupported(
-                "this registry was opened without its secret key: upstream passwords can"
-                " be neither stored nor used",
-                hint="use registry serve or the registry project commands",
-            )
-        return self.secrets
+        return need_box(self.secrets, "upstream passwords", "the registry project commands")
 
     def _seal_clear_passwords(self, box: SecretBox) -> None:
         """Seal the passwords an older version stored in clear, rewriting those rows."""

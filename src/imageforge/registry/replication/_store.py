@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from imageforge.errors import Unsupported
-from imageforge.registry._secrets import SecretBox
+from imageforge.registry._secrets import SecretBox, need_box
 from imageforge.registry.meta import MetaStore
 from imageforge.registry.replication._rules import (
     Endpoint,
@@ -129,13 +128,7 @@ class ReplicationStore:
 
     # --- sealing
     def _box(self) -> SecretBox:
-        if self.secrets is None:
-            raise Unsupported(
-                "this registry was opened without its secret key: endpoint passwords"
-                " can be neither stored nor used",
-                hint="use registry serve or the registry replication commands",
-            )
-        return self.secrets
+        return need_box(self.secrets, "endpoint passwords", "the registry replication commands")
 
     def _sealed(self, endpoint: dict[str, Any]) -> dict[str, Any]:
         """``endpoint`` as stored: its password sealed."""

@@ -16,8 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from imageforge.errors import Unsupported
-from imageforge.registry._secrets import SecretBox, is_sealed
+from imageforge.registry._secrets import SecretBox, is_sealed, need_box
 from imageforge.registry.meta import MetaStore
 
 __all__ = ["DeliveryRow", "HookRow", "WebhookStore"]
@@ -136,13 +135,7 @@ class WebhookStore:
 
     # --- sealing
     def _box(self) -> SecretBox:
-        if self.secrets is None:
-            raise Unsupported(
-                "this registry was opened without its secret key: webhook secrets can be"
-                " neither stored nor used",
-                hint="use registry serve or the registry webhook commands",
-            )
-        return self.secrets
+        return need_box(self.secrets, "webhook secrets", "the registry webhook commands")
 
     def _seal_clear_secrets(self, box: SecretBox) -> None:
         """Seal the secrets an older version stored in clear, rewriting those rows."""
