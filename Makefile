@@ -9,7 +9,9 @@ BIN := $(VENV)/bin
 # PostgreSQL (the registry's shared metadata store; its tests start a throwaway cluster),
 # and what the SBOM catalogers' tests build their fixtures with: nodejs (npm, which the
 # nodejs package of this machine image carries), Go and a vendored Go module, gcc and
-# binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars and the JDK's jar.
+# binutils (objcopy) for a cargo-auditable ELF, Maven's real-world jars and the JDK's jar;
+# the enforcer's dependency conflict in tests/lifecycle/test_doctor.py reads two plexus
+# libraries' poms from Debian's maven-repo.
 # The sandbox of RUN steps: slirp4netns (the private network) and
 # golang-github-containers-common (the seccomp profile, /usr/share/containers/seccomp.json);
 # libc6-dev links the tests' static probe of that sandbox.
@@ -24,7 +26,8 @@ DEB_PACKAGES := python3-venv runc crun skopeo umoci buildah podman busybox-stati
 	debootstrap shellcheck docker-registry uidmap fuse-overlayfs qemu-user-static \
 	binfmt-support util-linux iproute2 postgresql rpm db5.3-util \
 	nodejs golang-go golang-github-pkg-errors-dev golang-github-opencontainers-go-digest-dev \
-	gcc binutils maven default-jdk-headless libmaven-enforcer-plugin-java dpkg-dev \
+	gcc binutils maven default-jdk-headless libmaven-enforcer-plugin-java libplexus-build-api-java \
+	libplexus-sec-dispatcher-java dpkg-dev \
 	slirp4netns golang-github-containers-common libc6-dev \
 	libdpkg-perl node-semver ruby strace \
 	chromium chromium-driver haproxy curl
