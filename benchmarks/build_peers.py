@@ -354,6 +354,11 @@ def _tool_command(
         subprocess.run(
             [DOCKER, "builder", "prune", "-af"], capture_output=True, env=dockerd.env, check=False
         )
+        # and the next round's docker load must not find the base's layers unpacked
+        # already (it took 0.06 s instead of 0.12 s: nothing to unpack)
+        subprocess.run(
+            [DOCKER, "image", "prune", "-af"], capture_output=True, env=dockerd.env, check=False
+        )
 
     # BuildKit's cold build must not find the previous round's cache.
     cleanup_bk()
