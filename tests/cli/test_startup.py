@@ -164,3 +164,26 @@ def test_parsing_a_dockerfile_loads_no_difflib(tmp_path: Path) -> None:
     modules = _imported("--root", str(tmp_path / "store"), "parse", str(dockerfile))
     assert "imageforge.dockerfile" in modules
     assert "difflib" not in modules
+
+
+# What a build that attaches nothing has no use for: the signing stack, the SBOM's
+# catalogers and rich (no bars with --progress quiet).
+NOT_FOR_AN_UNSIGNED_BUILD = ("rich", "imageforge.sign", "cryptography", "nacl", "imageforge.sbom")
+
+
+def test_an_unsigned_build_loads_neither_signing_nor_the_sbom(
+    tmp_path: Path, small_image: dict[str, str]
+) -> None:
+    store = str(tmp_path / "store")
+    assert run_cli(["--root", store, "import", small_image["oci"], "-t", "base:1"]).returncode == 0
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "greeting").write_text("hi\n")
+    (context / "Dockerfile").write_text("FROM base:1\nCOPY greeting /etc/greeting\n")
+    modules = _imported(
+        "--root", store, "build", str(context), "-t", "app:1", "--progress", "quiet"
+    )
+    assert "imageforge.builder" in modules  # the build ran
+    assert [m for m in NOT_FOR_AN_UNSIGNED_BUILD if m in modules] == []
+    listed = run_cli(["--root", store, "images", "--format", "json"])
+    assert ("app", "1") in [(r["repository"], r["tag"]) for r in json.loads(listed.stdout)]

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from imageforge import __version__
 from imageforge.builder import BuildOptions
@@ -33,11 +33,12 @@ from imageforge.pipeline._build import Built, build
 from imageforge.pipeline._build_cache import CacheLocation
 from imageforge.pipeline._location import DOCKER, Location, parse_location
 from imageforge.pipeline._session import Session
-from imageforge.pipeline._sign import Signed, sign_image
-from imageforge.pipeline._sign_attest import attest_image
-from imageforge.pipeline._sign_store import LEGACY
-from imageforge.sbom import SourceInfo, generate, to_spdx
-from imageforge.sign import Signer
+from imageforge.pipeline._sign_modes import LEGACY
+
+if TYPE_CHECKING:  # imported when a build attaches something: an unsigned build,
+    # the usual one, starts without the signing stack and the SBOM's catalogers
+    from imageforge.pipeline._sign import Signed
+    from imageforge.sign import Signer
 from imageforge.transports import TRANSPORTS, TransportRef
 
 __all__ = [
@@ -231,6 +232,10 @@ def signed_build(
     )
     if attest is None:
         return SignedBuild(built, ())
+    from imageforge.pipeline._sign import sign_image
+    from imageforge.pipeline._sign_attest import attest_image
+    from imageforge.sbom import SourceInfo, generate, to_spdx
+
     finished = datetime.now(UTC)
     attached: list[tuple[str, Signed]] = []
     predicates: list[tuple[str, str, Any]] = []
