@@ -239,7 +239,7 @@ def check_diff_id(layer: Layer, index: int, info: LayerInfo) -> None:
     if info.diff_id != layer.diff_id:
         raise DigestMismatch(
             f"layer {layer_name(layer, index)}: its tar is {info.diff_id}, but the image "
-            f"config says {layer.diff_id}",
+            f"config's diff_id says {layer.diff_id}",
             expected=str(layer.diff_id),
             actual=str(info.diff_id),
             hint="the image config does not describe this layer; rebuild or re-import the image",

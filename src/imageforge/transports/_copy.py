@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import IO
 
 from imageforge.errors import DigestMismatch, InvalidArgument, NotFound
-from imageforge.layers import BlobLayer, EntryType, LayerReader, open_image_or_index
+from imageforge.layers import (
+    BlobLayer,
+    EntryType,
+    LayerReader,
+    check_diff_id,
+    open_image_or_index,
+)
 from imageforge.oci import (
     Descriptor,
     Digest,
@@ -255,14 +261,7 @@ def _check_layer(open_blob: Callable[[Digest], IO[bytes]], i: int, layer: Layer)
             actual=str(info.digest),
             hint="the store was changed while the copy ran; pull again",
         )
-    if info.diff_id != layer.diff_id:
-        raise DigestMismatch(
-            f"{what}: uncompressed content is {info.diff_id}, the config's diff_id "
-            f"says {layer.diff_id}",
-            expected=str(layer.diff_id),
-            actual=str(info.diff_id),
-            hint="the image is corrupted or its config lies about its layers",
-        )
+    check_diff_id(layer, i, info)
     return f"layer {i + 1}: diff_id and entries verified"
 
 
