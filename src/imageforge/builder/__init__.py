@@ -16,22 +16,29 @@ chrooted into it (``runtime.ChrootRuntime``).
 :func:`context_from_stream` unpacks a context given as a tar stream (``build -``).
 """
 
-from imageforge.builder._builder import Builder
-from imageforge.builder._builder_api import build
-from imageforge.builder._cache import BuildCache
-from imageforge.builder._isolation_none import ISOLATIONS
-from imageforge.builder._model import (
-    BaseResolver,
-    BuildOptions,
-    BuildResult,
-    CacheRecord,
-    LayerFormat,
-    StepReport,
-)
-from imageforge.builder._network import ENTITLEMENTS, step_network
-from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
-from imageforge.builder._rootdir import RootDiffer, RootSnapshotter
-from imageforge.builder._stdin_context import context_from_stream
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from imageforge._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from imageforge.builder._builder import Builder
+    from imageforge.builder._builder_api import build
+    from imageforge.builder._cache import BuildCache
+    from imageforge.builder._isolation_none import ISOLATIONS
+    from imageforge.builder._model import (
+        BaseResolver,
+        BuildOptions,
+        BuildResult,
+        CacheRecord,
+        LayerFormat,
+        StepReport,
+    )
+    from imageforge.builder._network import ENTITLEMENTS, step_network
+    from imageforge.builder._plan import BuildPlan, PlanOptions, plan_build
+    from imageforge.builder._rootdir import RootDiffer, RootSnapshotter
+    from imageforge.builder._stdin_context import context_from_stream
 
 __all__ = [
     "context_from_stream",
@@ -53,3 +60,26 @@ __all__ = [
     "plan_build",
     "step_network",
 ]
+
+_WHERE = {
+    "Builder": "_builder",
+    "build": "_builder_api",
+    "BuildCache": "_cache",
+    "ISOLATIONS": "_isolation_none",
+    "BaseResolver": "_model",
+    "BuildOptions": "_model",
+    "BuildResult": "_model",
+    "CacheRecord": "_model",
+    "LayerFormat": "_model",
+    "StepReport": "_model",
+    "ENTITLEMENTS": "_network",
+    "step_network": "_network",
+    "BuildPlan": "_plan",
+    "PlanOptions": "_plan",
+    "plan_build": "_plan",
+    "RootDiffer": "_rootdir",
+    "RootSnapshotter": "_rootdir",
+    "context_from_stream": "_stdin_context",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())

@@ -20,11 +20,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from imageforge import runtime  # its ChrootRuntime loads only for this isolation
 from imageforge.builder._model import BuildOptions
 from imageforge.builder._rootdir import ALWAYS_IGNORED, RootDiffer, RootSnapshotter
 from imageforge.builder._services import BuildServices, RuntimeChoice
 from imageforge.errors import Unsupported
-from imageforge.runtime import ChrootRuntime, Limits, Security
+from imageforge.runtime import Limits, Security
 
 __all__ = ["ISOLATIONS", "isolated_services"]
 
@@ -87,7 +88,7 @@ def isolated_services(services: BuildServices, options: BuildOptions) -> Iterato
                 ignore=(*ALWAYS_IGNORED, *options.ignore_paths),
             ),
             differ=RootDiffer(),
-            runtimes=RuntimeChoice(ChrootRuntime(), services.progress),
+            runtimes=RuntimeChoice(runtime.ChrootRuntime(), services.progress),
         )
     finally:
         shutil.rmtree(directory, ignore_errors=True)

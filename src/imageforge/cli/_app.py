@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -258,7 +257,7 @@ def _run(command: click.Command, args: list[str]) -> int:
         rv = command.main(args=args, prog_name="imageforge", standalone_mode=False)
     except ImageforgeError as exc:
         if _verbosity["level"]:
-            traceback.print_exc()
+            _print_traceback()
         _print_error(exc)
         return exit_code_for(exc.kind)
     except click.ClickException as exc:
@@ -275,7 +274,7 @@ def _run(command: click.Command, args: list[str]) -> int:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return _internal(exc)
         if _verbosity["level"]:
-            traceback.print_exc()
+            _print_traceback()
         where = f" writing {exc.filename}" if exc.filename else ""
         print(f"error: no space left on device{where}", file=sys.stderr)
         print(
@@ -289,9 +288,15 @@ def _run(command: click.Command, args: list[str]) -> int:
     return rv if isinstance(rv, int) else EXIT_OK
 
 
+def _print_traceback() -> None:
+    import traceback  # only with -v, after an error: not worth its import on every start
+
+    traceback.print_exc()
+
+
 def _internal(exc: BaseException) -> int:
     if _verbosity["level"]:
-        traceback.print_exc()
+        _print_traceback()
     print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
     print("hint: run again with -v for the traceback and report it", file=sys.stderr)
     return EXIT_INTERNAL

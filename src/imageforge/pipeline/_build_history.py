@@ -18,11 +18,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageforge.errors import ImageforgeError, StepFailed
-from imageforge.pipeline._doctor import FailedBuild, diagnose
 from imageforge.store import FileLock, atomic_write
+
+if TYPE_CHECKING:
+    from imageforge.pipeline._doctor import FailedBuild
 
 __all__ = [
     "BuildRecord",
@@ -118,6 +120,8 @@ def last_failed(root: Path) -> FailedBuild | None:
         return None
     except ValueError:
         return None
+    from imageforge.pipeline._doctor import FailedBuild
+
     return FailedBuild.from_json(doc) if isinstance(doc, dict) else None
 
 
@@ -182,6 +186,8 @@ def recorded_build(
     try:
         yield recorder
     except ImageforgeError as exc:
+        from imageforge.pipeline._doctor import FailedBuild, diagnose  # a failed build only
+
         facts = FailedBuild(
             message=exc.message,
             kind=exc.kind.value,
