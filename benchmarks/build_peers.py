@@ -320,7 +320,7 @@ def _tool_command(
     if tool == "imageforge":
         store = work / f"if-{case}-{r}"
         cmd = [IMAGEFORGE, "--root", str(store), "build", str(ctx), "-f", str(dockerfile)]
-        cmd += ["-t", tag, "--progress", "quiet"]
+        cmd += ["-t", tag, "--progress", "quiet", "--network", "host"]
 
         def cleanup_if() -> None:
             subprocess.run(["umount", "-R", str(store)], capture_output=True, check=False)
