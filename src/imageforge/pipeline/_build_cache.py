@@ -281,6 +281,7 @@ def _import(store: Store, raw: bytes, opener: Callable[[Digest], IO[bytes]], whe
                         size=desc.size,
                         media_type=desc.media_type,
                         name=f"cache mount {name}",
+                        fresh=True,  # renamed into place only once complete
                     )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)

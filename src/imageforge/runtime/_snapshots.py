@@ -237,6 +237,7 @@ class OverlaySnapshotter:
                     name=name or str(diff_id),
                     xattrs=True,
                     overlay_whiteouts=True,
+                    fresh=True,  # renamed into place only once complete
                     opaque_xattr=(
                         USERNS_OVERLAY_OPAQUE_XATTR if self.userxattr else OVERLAY_OPAQUE_XATTR
                     ),
