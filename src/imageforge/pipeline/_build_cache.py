@@ -259,6 +259,7 @@ def _import(store: Store, raw: bytes, opener: Callable[[Digest], IO[bytes]], whe
                 with opener(desc.digest) as src:
                     sink.put(desc.digest, desc.size, src)
             cache.put(key, desc, diff_id)
+        cache.sync()
         for name, digest in mounts.items():
             target = store.layout.cache_mounts / name
             if target.exists():
