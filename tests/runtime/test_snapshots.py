@@ -288,3 +288,24 @@ def test_a_kernel_without_volatile_overlays_still_mounts(
             assert not _volatile(active.merged)
     # asked once with the option, then no more
     assert ["volatile" in a.split(",") for a in asked] == [True, False, False]
+
+
+def test_a_prepared_snapshot_left_by_an_older_version_is_judged_by_its_owner_file(
+    tmp_path: Path,
+) -> None:
+    # Older versions named active snapshots by a random id and wrote the pid into
+    # ``owner``; a store they used may still hold some when this version prunes.
+    snap = OverlaySnapshotter(tmp_path / "snaps")
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)  # a pid no process has now
+    for name, pid in (("0123456789ab", os.getpid()), ("ba9876543210", child)):
+        (snap.active_dir / name / "merged").mkdir(parents=True)
+        (snap.active_dir / name / "owner").write_text(str(pid))
+    with snap.prepare(_stack(snap)) as mine:
+        assert mine.dir.name.endswith(f"-{os.getpid()}")
+        assert snap.cleanup_stale() == ["ba9876543210"]
+        assert sorted(p.name for p in snap.active_dir.iterdir()) == sorted(
+            ["0123456789ab", mine.dir.name]
+        )

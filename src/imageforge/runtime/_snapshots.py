@@ -7,7 +7,7 @@ Layout under ``root``::
     l/<16 hex of the diff_id>/   a committed snapshot (one layer, overlay whiteouts)
     l/.tmp-*/                    a layer being unpacked (renamed into place when verified)
     l/empty/                     the lowerdir of a snapshot with no parents
-    active/<id>/{upper,work,merged,owner}
+    active/<id>-<pid>/{upper,work,merged}   a prepared snapshot and the process it is for
 
 Lowerdirs are given to the kernel relative to ``l/`` (the mount is made with that as the
 working directory), so ~200 parents fit in the kernel's one-page mount options, where
@@ -277,9 +277,10 @@ class OverlaySnapshotter:
         for p in parents:
             if not self.has(p):
                 raise NotFound(f"no snapshot of layer {p}", hint="apply the layer first")
-        active = ActiveSnapshot(self, uuid.uuid4().hex[:12], tuple(parents))
+        # the owner's pid in the name: no file to write (and delete) per snapshot, and
+        # no moment when cleanup_stale could see the directory without its owner
+        active = ActiveSnapshot(self, f"{uuid.uuid4().hex[:12]}-{os.getpid()}", tuple(parents))
         active.dir.mkdir(parents=True)
-        (active.dir / "owner").write_text(str(os.getpid()))
         active.merged.mkdir()
         lowers = [_short(p) for p in reversed(parents)] or ["empty"]
         if readonly:
@@ -392,10 +393,7 @@ class OverlaySnapshotter:
         container that outlived its owner): a mount in use is never touched."""
         removed: list[str] = []
         for entry in os.scandir(self.active_dir):
-            try:
-                pid = int((Path(entry.path) / "owner").read_text())
-            except (OSError, ValueError):
-                pid = 0
+            pid = _owner_pid(Path(entry.path))
             if pid and Path(f"/proc/{pid}").exists():
                 continue
             merged = Path(entry.path) / "merged"
@@ -408,6 +406,18 @@ class OverlaySnapshotter:
             if entry.name.startswith(".tmp-"):
                 shutil.rmtree(entry.path, ignore_errors=True)
         return removed
+
+
+def _owner_pid(active: Path) -> int:
+    """The pid of the process a prepared snapshot is for: the end of its name, or the
+    ``owner`` file older versions wrote in it; 0 when neither says."""
+    _, dash, suffix = active.name.rpartition("-")
+    if dash and suffix.isdigit():
+        return int(suffix)
+    try:
+        return int((active / "owner").read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 def store_snapshotter(store: Store) -> OverlaySnapshotter:
