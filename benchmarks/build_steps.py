@@ -15,9 +15,15 @@ Prints per tree the medians, then per other tree the median of the paired per-ro
 differences to the first tree (steadier than a difference of medians on a shared
 machine), with the load average before and after.
 
+``--extract`` times instead what the WORKDIR step starts with: ``extract_layer`` of the
+busybox base (280 entries, 268 of them symlinks) as the snapshotter calls it, into fresh
+directories on the store's filesystem (``/var/tmp``) and on tmpfs (``/dev/shm``, where
+making a file costs little, so the extractor's own work shows), 10 extractions per tree
+per round in a process of its own, trees alternating; medians per extraction.
+
 Run by hand, as root, not in tests::
 
-    .venv/bin/python benchmarks/build_steps.py [ROUNDS] [--tree NAME=SRC ...]
+    .venv/bin/python benchmarks/build_steps.py [ROUNDS] [--tree NAME=SRC ...] [--extract]
 
 ``--tree main=/work/main/src --tree change=src`` compares two trees (default: this
 checkout's ``src`` alone). imageforge runs byte-compiled, as an installed package would.
@@ -78,6 +84,51 @@ def _steps(log: str) -> dict[str, float]:
     return took
 
 
+_EXTRACT = """
+import inspect, json, os, shutil, sys, tempfile, time
+from imageforge.layers import extract_layer
+layout, where = sys.argv[1], sys.argv[2]
+index = json.load(open(f"{layout}/index.json"))
+manifest = index["manifests"][0]["digest"].split(":")[1]
+layer = json.load(open(f"{layout}/blobs/sha256/{manifest}"))["layers"][0]
+blob = f"{layout}/blobs/sha256/" + layer["digest"].split(":")[1]
+kw = dict(xattrs=True, overlay_whiteouts=True)
+if "fresh" in inspect.signature(extract_layer).parameters:
+    kw["fresh"] = True  # as the snapshotter calls it
+took = []
+for _ in range(10):
+    target = tempfile.mkdtemp(dir=where)
+    start = time.perf_counter()
+    extract_layer(blob, target, expected=layer["digest"], media_type=layer["mediaType"], **kw)
+    took.append(time.perf_counter() - start)
+    shutil.rmtree(target)
+print(json.dumps(took))
+"""
+
+
+def _extract_rounds(trees: dict[str, str], layout: Path, rounds: int) -> None:
+    import json
+
+    for where in ("/var/tmp", "/dev/shm"):
+        took: dict[str, list[float]] = {name: [] for name in trees}
+        names = list(trees)
+        for r in range(rounds):
+            for name in names if r % 2 == 0 else reversed(names):
+                env = dict(IF_ENV, PYTHONPATH=trees[name])
+                out = subprocess.run(
+                    [PYTHON, "-c", _EXTRACT, str(layout), where],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                ).stdout
+                took[name].extend(json.loads(out))
+        print(
+            f"extract_layer of the busybox base into {where}: "
+            + ", ".join(f"{name} {ms(values):.1f} ms" for name, values in took.items())
+        )
+
+
 def _round(
     src: str, work: Path, layout: Path, ctx: Path, store: Path
 ) -> tuple[float, float, dict[str, float]]:
@@ -100,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rounds", nargs="?", type=int, default=10)
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=SRC")
+    parser.add_argument("--extract", action="store_true", help="time extract_layer only")
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree) or {"this": str(HERE / "src")}
     for src in trees.values():
@@ -114,6 +166,11 @@ def main() -> None:
         seed_cmd = [PYTHON, "-m", "imageforge", "--root", str(seed)]
         _run([*seed_cmd, "import", f"rootfs:{rootfs}", "-t", "base:busybox"], env)
         _run([*seed_cmd, "export", "base:busybox", f"oci:{layout}:busybox"], env)
+        if args.extract:
+            print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+            _extract_rounds(trees, layout, args.rounds)
+            print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+            return
         ctx = work / "ctx"
         (ctx / "data").mkdir(parents=True)
         for i in range(200):
