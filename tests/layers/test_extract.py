@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import tarfile
 from pathlib import Path
 
@@ -214,3 +215,131 @@ def test_later_entry_replaces_earlier_one(area: tuple[Path, Path]) -> None:
     blob = _layer([_dir("x"), _file("x/f", b"1"), _file("x", b"now a file")])
     extract_layer(io.BytesIO(blob), target)
     assert (target / "x").read_bytes() == b"now a file"
+
+
+# -- kept directory descriptors and names made directly (#32) ---------------------------
+# The extractor keeps the descriptors of directories it resolved for the next entries
+# and, into a ``fresh`` target, makes regular files under their own names. A directory
+# that a later entry of the same layer turns into a symlink or a file must be resolved
+# afresh, so what follows through it is refused as before.
+
+both_modes = pytest.mark.parametrize("fresh", [False, True], ids=["existing", "fresh"])
+
+
+@both_modes
+@pytest.mark.parametrize("overlay", [False, True], ids=["plain", "overlay-whiteouts"])
+def test_directory_replaced_by_a_symlink_is_not_written_through(
+    area: tuple[Path, Path], fresh: bool, overlay: bool
+) -> None:
+    target, outside = area
+    blob = _hostile(
+        _member("d", tarfile.DIRTYPE),
+        _member("d/sub", tarfile.DIRTYPE),
+        _member("d/sub/f", data=b"inside"),
+        _member("d", tarfile.SYMTYPE, link=str(outside)),
+        _member("d/sub/passwd", data=b"pwned"),
+    )
+    with pytest.raises(InvalidArgument, match=r"entry 'd/sub/passwd': its parent 'd' is a symlink"):
+        extract_layer(io.BytesIO(blob), target, name="evil", fresh=fresh, overlay_whiteouts=overlay)
+    assert list(outside.iterdir()) == []
+    assert os.readlink(target / "d") == str(outside)
+
+
+@both_modes
+def test_hardlink_through_a_replaced_directory_is_refused(
+    area: tuple[Path, Path], fresh: bool
+) -> None:
+    target, outside = area
+    (outside / "secret").write_text("do not link me")
+    blob = _hostile(
+        _member("a", tarfile.DIRTYPE),
+        _member("a/secret", data=b"mine"),
+        _member("a", tarfile.SYMTYPE, link=str(outside)),
+        _member("h", tarfile.LNKTYPE, link="a/secret"),
+    )
+    with pytest.raises(InvalidArgument, match=r"entry 'h': its parent 'a' is a symlink"):
+        extract_layer(io.BytesIO(blob), target, name="evil", fresh=fresh)
+    assert (outside / "secret").stat().st_nlink == 1
+
+
+@both_modes
+def test_directory_replaced_by_a_file_has_no_children(area: tuple[Path, Path], fresh: bool) -> None:
+    target, _ = area
+    blob = _layer(
+        [_dir("x"), _dir("x/y"), _file("x/y/f", b"1"), _file("x", b"file"), _file("x/y/g", b"2")]
+    )
+    with pytest.raises(InvalidArgument, match=r"entry 'x/y/g': its parent 'x' is not a directory"):
+        extract_layer(io.BytesIO(blob), target, name="odd", fresh=fresh)
+    assert (target / "x").read_bytes() == b"file"
+
+
+def test_opaque_directory_made_again_below_a_symlink_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    lower = _layer([_dir("d"), _dir("d/sub"), _file("d/sub/old", b"old"), _file("d/gone", b"x")])
+    upper = _hostile(
+        _member("d/sub/new", data=b"new"),  # resolves (and keeps) d and d/sub
+        _member("d/.wh..wh..opq"),  # removes d/gone, keeps d/sub (this layer's)
+        _member("d/sub", tarfile.SYMTYPE, link=str(outside)),
+        _member("d/sub/passwd", data=b"pwned"),
+    )
+    target = tmp_path / "root"
+    target.mkdir()
+    extract_layer(io.BytesIO(lower), target, fresh=True)
+    with pytest.raises(
+        InvalidArgument, match=r"entry 'd/sub/passwd': its parent 'd/sub' is a symlink"
+    ):
+        extract_layer(io.BytesIO(upper), target, name="evil")
+    assert list(outside.iterdir()) == []
+    assert _tree(target) == {"d", "d/sub"}
+
+
+@both_modes
+def test_failed_file_leaves_no_partial_file(area: tuple[Path, Path], fresh: bool) -> None:
+    target, _ = area
+    blob = _hostile(_member("ok", data=b"whole"), _member("big", data=os.urandom(200_000)))
+    with pytest.raises(InvalidArgument, match=r"layer cut: gzip stream is truncated"):
+        extract_layer(io.BytesIO(blob[: len(blob) // 2]), target, name="cut", fresh=fresh)
+    assert _tree(target) == {"ok"}
+
+
+@both_modes
+def test_a_name_listed_twice_holds_the_last_entry(area: tuple[Path, Path], fresh: bool) -> None:
+    target, _ = area
+    blob = _hostile(
+        _member("f", data=b"first"),
+        _member("f", data=b"second"),
+        _member("s", tarfile.SYMTYPE, link="one"),
+        _member("s", tarfile.SYMTYPE, link="two"),
+        _member("fs", data=b"a file first"),
+        _member("fs", tarfile.SYMTYPE, link="f"),
+        _member("p", tarfile.FIFOTYPE),
+        _member("p", tarfile.LNKTYPE, link="f"),
+    )
+    extract_layer(io.BytesIO(blob), target, fresh=fresh)
+    assert (target / "f").read_bytes() == b"second"
+    assert os.readlink(target / "s") == "two"
+    assert os.readlink(target / "fs") == "f"
+    assert (target / "p").stat().st_ino == (target / "f").stat().st_ino
+    assert _tree(target) == {"f", "s", "fs", "p"}  # no temporary name left
+
+
+@both_modes
+def test_many_directories_are_extracted_without_keeping_descriptors(
+    area: tuple[Path, Path], fresh: bool
+) -> None:
+    target, _ = area
+    entries: list[tuple[Entry, bytes | None]] = []
+    for i in range(150):  # more directories than are kept open at once
+        entries.append(_dir(f"top{i % 3}/d{i}"))
+        entries.append(_file(f"top{i % 3}/d{i}/f", str(i).encode()))
+    for i in range(0, 150, 7):  # and back to directories resolved long before
+        entries.append(_file(f"top{i % 3}/d{i}/late", b"late"))
+    blob = _layer(entries)
+    before = len(os.listdir("/proc/self/fd"))
+    extract_layer(io.BytesIO(blob), target, fresh=fresh)
+    assert len(os.listdir("/proc/self/fd")) == before
+    for i in range(150):
+        assert (target / f"top{i % 3}" / f"d{i}" / "f").read_bytes() == str(i).encode()
+        assert (target / f"top{i % 3}" / f"d{i}" / "late").exists() == (i % 7 == 0)
+        assert stat.S_IMODE((target / f"top{i % 3}" / f"d{i}").stat().st_mode) == 0o755

@@ -1,6 +1,11 @@
 """The build cache: a step's key -> the layer it made (or none), one small JSON file per
 key under the store's ``build-cache/``, written atomically. A hit is used only while the
-layer's blob is still in the store (``prune`` may have taken it)."""
+layer's blob is still in the store (``prune`` may have taken it).
+
+Each record is fsynced before it is renamed into place, but the directory only once
+per build (:meth:`BuildCache.sync`, when the build ends), not per record: a crash before
+that may lose the renames of the build's records, so the next build finds a record
+missing (a miss) or the one it replaced, never a half-written one."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageforge.oci import Descriptor, Digest
-from imageforge.store import Store, atomic_write
+from imageforge.store import Store, atomic_write, fsync_dir
 
 __all__ = ["BuildCache", "CachedStep"]
 
@@ -24,6 +29,18 @@ class BuildCache:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._dir = store.layout.build_cache
+        self._unsynced = False  # records renamed into place since the last sync
+
+    def _write(self, path: Path, data: bytes) -> None:
+        atomic_write(path, data, sync_dir=False)
+        self._unsynced = True
+
+    def sync(self) -> None:
+        """Make the records written since the last call durable: one fsync of the
+        directory for all their renames."""
+        if self._unsynced:
+            self._unsynced = False
+            fsync_dir(self._dir)
 
     def _path(self, key: str) -> Path:
         return self._dir / f"{key}.json"
@@ -55,7 +72,7 @@ class BuildCache:
                 "size": layer.size,
                 "diffID": str(diff_id),
             }
-        atomic_write(self._path(key), json.dumps(data).encode())
+        self._write(self._path(key), json.dumps(data).encode())
 
     def get_image(self, key: str) -> Digest | None:
         """The manifest of an image a build with this final key made, if every blob it
@@ -75,12 +92,12 @@ class BuildCache:
 
     def put_image(self, key: str, manifest: Digest) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self._path("image-" + key), json.dumps({"manifest": str(manifest)}).encode())
+        self._write(self._path("image-" + key), json.dumps({"manifest": str(manifest)}).encode())
 
     def remember_inputs(self, position: str, record: dict[str, object]) -> None:
         """What a step at this place of this Dockerfile saw, to explain the next miss."""
         self._dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self._path("inputs-" + position), json.dumps(record).encode())
+        self._write(self._path("inputs-" + position), json.dumps(record).encode())
 
     def why(self, position: str, record: dict[str, object]) -> str:
         """Why the step at ``position`` missed: what differs from the last build's."""

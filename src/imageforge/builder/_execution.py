@@ -159,12 +159,15 @@ class Execution:
     def run(self) -> BuildResult:
         store = self.services.store
         with store.writing():
-            run_stages(
-                self.plan.stages,
-                self.plan.deps,
-                self._stage,
-                on_error=self.services.containers.stop,  # Ctrl-C or a failed stage
-            )
+            try:
+                run_stages(
+                    self.plan.stages,
+                    self.plan.deps,
+                    self._stage,
+                    on_error=self.services.containers.stop,  # Ctrl-C or a failed stage
+                )
+            finally:  # what the steps recorded, a failed build's too
+                self.services.cache.sync()
         self.services.hashes.save()
         steps = [report for index in self.plan.stages for report in self.reports[index]]
         return BuildResult(

@@ -259,6 +259,7 @@ def _import(store: Store, raw: bytes, opener: Callable[[Digest], IO[bytes]], whe
                 with opener(desc.digest) as src:
                     sink.put(desc.digest, desc.size, src)
             cache.put(key, desc, diff_id)
+        cache.sync()
         for name, digest in mounts.items():
             target = store.layout.cache_mounts / name
             if target.exists():
@@ -281,6 +282,7 @@ def _import(store: Store, raw: bytes, opener: Callable[[Digest], IO[bytes]], whe
                         size=desc.size,
                         media_type=desc.media_type,
                         name=f"cache mount {name}",
+                        fresh=True,  # renamed into place only once complete
                     )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
