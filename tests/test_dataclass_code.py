@@ -52,7 +52,7 @@ print(json.dumps({
 }))
 """
 
-_MODULE = '''
+_MODULE = """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,7 +72,7 @@ class Tagged:
 
     def __post_init__(self) -> None:
         self.upper = self.name.upper()
-'''
+"""
 
 
 def _write_module(directory: Path, extra: str = "") -> Path:
@@ -81,9 +81,7 @@ def _write_module(directory: Path, extra: str = "") -> Path:
     return path
 
 
-def _probe(
-    name: str, path: Path, prefix: Path, *, write: bool = True
-) -> dict[str, object]:
+def _probe(name: str, path: Path, prefix: Path, *, write: bool = True) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(prefix)
     if not write:
@@ -158,12 +156,8 @@ def test_a_changed_class_never_gets_the_old_code(tmp_path: Path) -> None:
     assert again["compiled"] == 0 and again["repr"] == changed["repr"]
 
 
-@pytest.mark.parametrize(
-    "damage", [b"", b"not marshal data", b"\xfb\x00\x00", "marshalled list"]
-)
-def test_a_damaged_cache_file_is_ignored_and_rewritten(
-    tmp_path: Path, damage: bytes | str
-) -> None:
+@pytest.mark.parametrize("damage", [b"", b"not marshal data", b"\xfb\x00\x00", "marshalled list"])
+def test_a_damaged_cache_file_is_ignored_and_rewritten(tmp_path: Path, damage: bytes | str) -> None:
     import marshal
 
     path = _write_module(tmp_path)
