@@ -53,8 +53,9 @@ sys.argv = ["imageforge", *sys.argv[1:]]
 runpy.run_module("imageforge", run_name="__main__")
 """
 
-# What a pull of an image nothing is attached to has no use for: the signing stack.
-NOT_FOR_AN_UNSIGNED_PULL = ("imageforge.sign", "cryptography", "nacl")
+# What a pull of an image nothing is attached to has no use for: the signing stack, and
+# httpx's command-line client (rich's tables and progress bars, pygments).
+NOT_FOR_AN_UNSIGNED_PULL = ("imageforge.sign", "cryptography", "nacl", "httpx._main", "pygments")
 
 
 @pytest.mark.slow

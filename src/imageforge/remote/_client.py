@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
+from imageforge._httpx import httpx
 from imageforge.errors import (
     Denied,
     DigestMismatch,
