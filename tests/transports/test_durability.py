@@ -1,7 +1,8 @@
 """The order of fsyncs and renames a copy makes (what a crash can leave behind): every
 blob file is fsynced before it is renamed into place, the blob directory is fsynced once
 after the last blob's rename and before the name (``index.json``, the store ref) that
-points at the blobs is written. The calls are the real ones, recorded as they pass."""
+points at the blobs is written; a large blob's pages are handed to the disk as it is
+written, before that fsync. The calls are the real ones, recorded as they pass."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 import pytest
 
 from imageforge.layers import BlobLayer, Entry, EntryType, write_layer
-from imageforge.oci import Descriptor, Image, mutate
+from imageforge.oci import Descriptor, Image, media, mutate
 from imageforge.store import Store
-from imageforge.transports import open_source, write_image
+from imageforge.store import start_writeback as store_start_writeback
+from imageforge.transports import _sinks, open_source, write_image
+from imageforge.transports._sinks import WRITEBACK_STEP
 
 
 def _image(store: Store, layers: int) -> Image:
@@ -144,3 +147,41 @@ def test_an_archive_is_fsynced_as_one_file_not_blob_by_blob(
     assert ("fsync", str(tmp_path)) in events[events.index(("rename", str(archive))) :]
     with open_source(f"oci-archive:{archive}:1") as back:
         assert back.digest == image.digest
+
+
+def test_a_large_blob_is_handed_to_the_disk_as_it_is_written_then_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A blob of two and a half writeback steps: the kernel is asked to start writing
+    # each full step while the copy goes on, in order and without a gap, and the file is
+    # still fsynced before its rename (that fsync is what makes it durable).
+    store = Store(tmp_path / "root")
+    data = os.urandom(WRITEBACK_STEP * 5 // 2)
+    digest = store.blobs.write_blob(data).digest
+    desc = Descriptor(media.OCI_LAYER_GZIP, digest, len(data))
+    image = mutate.append_layers(
+        mutate.empty_image(), mutate.Addendum(BlobLayer(desc, digest, store.blobs.open))
+    )
+    out = tmp_path / "out"
+    events, inodes = _record(monkeypatch)
+    real_start = store_start_writeback
+
+    def start_writeback(fd: int, offset: int, length: int) -> None:
+        events.append(("writeback", f"{offset}+{length}"))
+        inodes.append(os.fstat(fd).st_ino)
+        real_start(fd, offset, length)
+
+    monkeypatch.setattr(_sinks, "start_writeback", start_writeback)
+    write_image(image, f"oci:{out}:1", store)
+    monkeypatch.undo()
+
+    blob = out / "blobs" / "sha256" / digest.hex
+    assert blob.read_bytes() == data
+    handed = [(e[1], inodes[i]) for i, e in enumerate(events) if e[0] == "writeback"]
+    assert [r for r, _ in handed] == [f"0+{WRITEBACK_STEP}", f"{WRITEBACK_STEP}+{WRITEBACK_STEP}"]
+    at = events.index(("rename", str(blob)))
+    blob_inode = inodes[at]
+    assert {ino for _, ino in handed} == {blob_inode}
+    synced = [i for i in range(at) if events[i][0] == "fsync" and inodes[i] == blob_inode]
+    last_handed = max(i for i, e in enumerate(events) if e[0] == "writeback")
+    assert synced and last_handed < synced[-1] < at

@@ -24,8 +24,7 @@ import ipaddress
 import socket
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
+from imageforge._httpx import httpx
 from imageforge.errors import InvalidArgument, Unavailable
 from imageforge.oci import Digest, digest_bytes
 from imageforge.registry.proxy import Fetched, UpstreamSpec

@@ -68,6 +68,10 @@ __all__ = [
 ]
 
 _MAX_MANIFEST: Final = 4 << 20
+# cosign's legacy tags are the referrers tag with these suffixes (``sign.signature_tag``,
+# ``sign.attestation_tag``), named here so asking a registry whether it keeps anything
+# for an image does not import the signing code.
+_LEGACY_SUFFIXES: Final = (".sig", ".att")
 
 
 def referrers_tag(digest: Digest) -> str:
@@ -194,6 +198,46 @@ class RegistryRepository:
             raise InvalidArgument(f"{self.host}: {what}: larger than {_MAX_MANIFEST} bytes")
         index = IndexManifest.parse(resp.content, what=what, validate=False)
         return [d for d in index.manifests if d.artifact_type == artifact_type]
+
+    def may_hold(self, digest: Digest) -> bool:
+        """Whether anything may be attached to ``digest`` here: False only when the
+        registry answers that the legacy tags are not there and that nothing refers to
+        it (the referrers API lists nothing, or where there is none, the referrers tag
+        schema's tag is not there either). Any other answer is a maybe, for the
+        readers of :mod:`._sign_store` to look into (and report as they do)."""
+        from imageforge.remote import MANIFEST_ACCEPT
+
+        what = f"referrers of {self.repo}@{digest}"
+        resp = self.client.send(
+            "GET",
+            self.host,
+            f"/v2/{self.repo}/referrers/{digest}",
+            what=what,
+            headers={"Accept": media.OCI_INDEX},
+        )
+        tags = [referrers_tag(digest) + suffix for suffix in _LEGACY_SUFFIXES]
+        if resp.status_code in (404, 405):  # no referrers API: its tag schema instead
+            tags.append(referrers_tag(digest))
+        elif resp.status_code != 200 or len(resp.content) > _MAX_MANIFEST:
+            return True
+        else:
+            try:
+                if IndexManifest.parse(resp.content, what=what, validate=False).manifests:
+                    return True
+            except InvalidArgument:
+                return True
+        for tag in tags:
+            head = self.client.send(
+                "HEAD",
+                self.host,
+                f"/v2/{self.repo}/manifests/{tag}",
+                what=f"manifest {self.repo}:{tag}",
+                headers={"Accept": MANIFEST_ACCEPT},
+            )
+            head.close()
+            if head.status_code != 404:
+                return True
+        return False
 
     def put(self, image: Image, tag: str | None, source: Repository | None = None) -> str | None:
         from imageforge.remote import PushOptions, push
@@ -442,10 +486,15 @@ def may_hold_attached(session: Session, location: Location, written: Image | Ima
     entry (a referrer, or a legacy object under its ``sha256-<hex>.sig`` tag): a
     layout whose entries are all ``written``'s own manifests, none under such a tag,
     keeps none. The store keeps them under ``sha256-`` tags of the image's repository.
-    A registry or an archive is not looked into here (True)."""
+    A registry is asked, for each manifest of ``written``, about the tags and referrers
+    the signing code would read (:meth:`RegistryRepository.may_hold`: a few requests
+    instead of its import); an archive is not looked into here (True)."""
     if not keeps_attached(location):
         return False
-    if isinstance(location, Reference) or location.transport not in ("oci", "store"):
+    if isinstance(location, Reference):
+        registry = RegistryRepository(session.client, location)
+        return any(registry.may_hold(node.digest) for node in walk_image_graph(written))
+    if location.transport not in ("oci", "store"):
         return True
     if location.transport == "store":
         repository = Reference.parse(location.path).name

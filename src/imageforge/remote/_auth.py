@@ -18,8 +18,7 @@ import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 
-import httpx
-
+from imageforge._httpx import httpx
 from imageforge.errors import Denied, Unauthorized, Unavailable
 from imageforge.remote._authfile import Credentials
 

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
+from imageforge._httpx import httpx
 from imageforge.errors import (
     Denied,
     DigestMismatch,
@@ -365,10 +364,26 @@ class _BlobStream(io.RawIOBase):
             self._response.close()
         self._response, self._chunks = None, None
 
+    def _complete(self) -> None:
+        """Once the blob is whole, read its response to the end (the last, empty read
+        that ends it), so the connection goes back to the pool for the next request
+        instead of being closed: a new TLS handshake saved on a remote registry. A
+        response with more bytes than the blob has is dropped, connection and all."""
+        if self._chunks is None:
+            return
+        try:
+            extra = next(self._chunks, b"")
+        except httpx.TransportError:
+            extra = b"?"
+        if extra:
+            self._drop()
+        self._response, self._chunks = None, None
+
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         failures = 0
         while not self._buf:
             if self._size is not None and self._offset >= self._size:
+                self._complete()
                 return 0
             try:
                 if self._chunks is None:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import IO
 
-import httpx
-
+from imageforge._httpx import httpx
 from imageforge.errors import InvalidArgument
 from imageforge.oci import Digest, Image, ImageIndex, Reference, digest_bytes, walk_image_graph
 from imageforge.progress import NULL_PROGRESS, ProgressSink

@@ -2,7 +2,13 @@
 refs in SQLite, cross-process locks, reachability and prune; :class:`StoreLayout` names
 every folder under a store root (``Store.layout``)."""
 
-from imageforge.store._atomic import NO_SPACE, atomic_write, fsync_dir, storage_full
+from imageforge.store._atomic import (
+    NO_SPACE,
+    atomic_write,
+    fsync_dir,
+    start_writeback,
+    storage_full,
+)
 from imageforge.store._blobs import FileBlobStore, FileIngest
 from imageforge.store._layout import StoreLayout
 from imageforge.store._lock import FileLock
@@ -30,6 +36,7 @@ __all__ = [
     "StoreLayout",
     "atomic_write",
     "fsync_dir",
+    "start_writeback",
     "storage_full",
     "image_entries",
     "summarize",

@@ -4,7 +4,9 @@ A sink receives verified streams; its ``put`` commits a blob atomically, never l
 half-written file where a reader would find it. The directory entries of what ``put``
 renamed into place are made durable by ``sync``, once per copy instead of once per blob;
 the caller syncs before it writes the name (``index.json``, a store ref) that points at
-the blobs, so a crash never leaves a durable name over a lost blob.
+the blobs, so a crash never leaves a durable name over a lost blob. A layout's blob file
+is handed to the disk every ``WRITEBACK_STEP`` bytes as it is written, so the disk writes
+while the source is still being read and the fsync before the rename has little left.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from imageforge.errors import DigestMismatch
 from imageforge.oci import Digest
 from imageforge.progress import NULL_PROGRESS, ProgressSink
-from imageforge.store import NO_SPACE, Store, fsync_dir, storage_full
+from imageforge.store import NO_SPACE, Store, fsync_dir, start_writeback, storage_full
 
-__all__ = ["BlobSink", "DirBlobSink", "StoreBlobSink", "Writer", "copy_stream"]
+__all__ = ["WRITEBACK_STEP", "BlobSink", "DirBlobSink", "StoreBlobSink", "Writer", "copy_stream"]
 
 CHUNK = 1 << 20
+# How much of a blob file is written before the kernel is asked to start writing it to
+# disk (a 4 x 64 MiB pull to a layout took the same time with 2 and with 8 MiB).
+WRITEBACK_STEP = 8 << 20
 
 
 class Writer(Protocol):
@@ -58,6 +63,25 @@ def copy_stream(
         out.write(chunk)
         if key:
             progress.advance(key, len(chunk))
+
+
+class _WritebackFile:
+    """Writes to ``out`` and, every ``WRITEBACK_STEP`` bytes, has the kernel start writing
+    what came since the last step to disk (``store.start_writeback``)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._written = 0
+        self._handed = 0
+
+    def write(self, data: bytes, /) -> int:
+        n = self._out.write(data)
+        self._written += n
+        if self._written - self._handed >= WRITEBACK_STEP:
+            self._out.flush()
+            start_writeback(self._out.fileno(), self._handed, self._written - self._handed)
+            self._handed = self._written
+        return n
 
 
 class BlobSink(Protocol):
@@ -123,7 +147,8 @@ class DirBlobSink:
     """``<dir>/blobs/<alg>/<hex>``, as an OCI image layout stores blobs. Streams must come
     verified (``Layer.open_compressed`` is); small documents are checked by the caller.
 
-    Each blob file is fsynced before its rename; the directories it was renamed into are
+    Each blob file is fsynced before its rename (its pages handed to the disk every
+    ``WRITEBACK_STEP`` bytes while it is written); the directories it was renamed into are
     fsynced once, by ``sync``. ``durable=False`` skips both: for a staging directory that
     is packed into an archive (the archive is written and fsynced) and then removed."""
 
@@ -155,7 +180,8 @@ class DirBlobSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{digest.hex[:16]}.", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                copy_stream(src, out, progress, key, limit=size, digest=digest)
+                dest: Writer = _WritebackFile(out) if self.durable else out
+                copy_stream(src, dest, progress, key, limit=size, digest=digest)
                 out.flush()
                 if self.durable:
                     os.fsync(out.fileno())
