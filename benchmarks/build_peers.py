@@ -17,7 +17,9 @@ here on a private socket and data root, ``/usr/bin/docker build`` with
 host networking. Each round starts from an empty store / root / build cache: "load" gives it the
 base (imageforge ``import``, ``buildah pull``, ``docker load`` — the peers unpack the
 layers there, imageforge at the first RUN), "cold" is the first build, "load+cold" the
-two together (a CI runner that starts empty), "rebuild" the same build again. Prints
+two together (a CI runner that starts empty), "rebuild" the same build again. Between
+tools the script cleans up and syncs, so no tool runs while another's deletions are
+still being written back. Prints
 medians and the ratio to the faster peer.
 """
 
@@ -241,6 +243,9 @@ def main() -> None:
                     results[tool]["cold"].append(_timed(cmd, env))
                     results[tool]["rebuild"].append(_timed(cmd, env))
                     cleanup()
+                    # the next tool starts with nothing of this one's left to write back
+                    # (a store's deletion and a daemon's prune otherwise land in its run)
+                    os.sync()
                     print(
                         f"  {case} round {r + 1} {tool}: base load {results[tool]['load'][-1]:.2f}"
                         f" s, cold {results[tool]['cold'][-1]:.2f} s, "
