@@ -52,6 +52,8 @@ from imageforge.transports import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from imageforge.remote import Client
 
 __all__ = [
@@ -183,14 +185,7 @@ class RegistryRepository:
         """Through the referrers API; None when the registry has none (it answers 404,
         which the spec forbids a registry with the API to answer, or 405 as some do)."""
         what = f"referrers of {self.repo}@{digest}"
-        resp = self.client.send(
-            "GET",
-            self.host,
-            f"/v2/{self.repo}/referrers/{digest}",
-            what=what,
-            params={"artifactType": artifact_type},
-            headers={"Accept": media.OCI_INDEX},
-        )
+        resp = self._referrers(digest, what, {"artifactType": artifact_type})
         if resp.status_code in (404, 405):
             return None
         self.client.check(resp, self.host, what, (200,))
@@ -198,6 +193,18 @@ class RegistryRepository:
             raise InvalidArgument(f"{self.host}: {what}: larger than {_MAX_MANIFEST} bytes")
         index = IndexManifest.parse(resp.content, what=what, validate=False)
         return [d for d in index.manifests if d.artifact_type == artifact_type]
+
+    def _referrers(
+        self, digest: Digest, what: str, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self.client.send(
+            "GET",
+            self.host,
+            f"/v2/{self.repo}/referrers/{digest}",
+            what=what,
+            params=params,
+            headers={"Accept": media.OCI_INDEX},
+        )
 
     def may_hold(self, digest: Digest) -> bool:
         """Whether anything may be attached to ``digest`` here: False only when the
@@ -208,13 +215,7 @@ class RegistryRepository:
         from imageforge.remote import MANIFEST_ACCEPT
 
         what = f"referrers of {self.repo}@{digest}"
-        resp = self.client.send(
-            "GET",
-            self.host,
-            f"/v2/{self.repo}/referrers/{digest}",
-            what=what,
-            headers={"Accept": media.OCI_INDEX},
-        )
+        resp = self._referrers(digest, what)
         tags = [referrers_tag(digest) + suffix for suffix in _LEGACY_SUFFIXES]
         if resp.status_code in (404, 405):  # no referrers API: its tag schema instead
             tags.append(referrers_tag(digest))
