@@ -372,10 +372,10 @@ class _BlobStream(io.RawIOBase):
         if self._chunks is None:
             return
         try:
-            extra = next(self._chunks, b"")
+            ended = not next(self._chunks, b"")
         except httpx.TransportError:
-            extra = b"?"
-        if extra:
+            ended = False
+        if not ended:
             self._drop()
         self._response, self._chunks = None, None
 
